@@ -1,0 +1,76 @@
+//! `autogit`: the one binary. This is the composition root: it reads configuration, chooses the
+//! adapters (SQLite or PostgreSQL store, on-disk repositories, the system clock) and hands them to
+//! the application and its inbound layers. No other crate chooses an adapter.
+
+mod admin;
+mod serve;
+mod setup;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "autogit", version, about = "Self-hosted, GitLab-compatible git forge and CI")]
+struct Cli {
+    /// TOML configuration file (see `autogit config example`).
+    #[arg(long, global = true, env = "AUTOGIT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory; overrides `data_dir` from the file and AUTOGIT_DATA_DIR.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (git over HTTP, API v4).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:0 for a free port; overrides `listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Administration that works directly on the data directory or database.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration with every default.
+    Example,
+    /// Print the effective configuration (secrets redacted).
+    Show,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{}", autogit_config::EXAMPLE);
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Show } => {
+            setup::load_config(cli.config.as_deref(), cli.data_dir, None).map(|c| println!("{c:#?}"))
+        }
+        Command::Serve { listen } => setup::load_config(cli.config.as_deref(), cli.data_dir, listen)
+            .and_then(|c| setup::runtime()?.block_on(serve::run(c))),
+        Command::Admin { command } => setup::load_config(cli.config.as_deref(), cli.data_dir, None)
+            .and_then(|c| setup::runtime()?.block_on(admin::run(c, command))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

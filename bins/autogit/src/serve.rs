@@ -1,0 +1,110 @@
+//! `autogit serve`: bootstrap on first start, then serve HTTP until SIGINT/SIGTERM.
+
+use crate::setup;
+use anyhow::{Context, Result};
+use autogit_app::App;
+use autogit_config::Config;
+use autogit_http::{AppState, HttpConfig};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use std::io::Write;
+use std::path::Path;
+
+const ROOT_PASSWORD_FILE: &str = "initial_root_password";
+
+pub async fn run(config: Config) -> Result<()> {
+    setup::init_logging(&config);
+    tracing::info!(?config, "starting");
+    let app = setup::open_app(&config).await?;
+    bootstrap_root(&app, &config).await?;
+
+    let listener =
+        tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let external_url = if config.external_url.is_empty() {
+        format!("http://{addr}")
+    } else {
+        config.external_url.trim_end_matches('/').to_string()
+    };
+    let http = HttpConfig {
+        external_url: external_url.clone(),
+        max_push_bytes: config.git.max_push_bytes,
+        max_fetch_request_bytes: config.git.max_fetch_request_bytes,
+    };
+    // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
+    println!("AutoGit listening on http://{addr} (external URL {external_url})");
+    std::io::stdout().flush().ok();
+    tracing::info!(%addr, "listening");
+    autogit_http::serve(listener, AppState::new(app, http), shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates `root` on first start. The password comes from configuration, or is generated and
+/// written once to `<data_dir>/initial_root_password` (mode 0600) before the user exists, so it
+/// can never be lost.
+async fn bootstrap_root(app: &App, config: &Config) -> Result<()> {
+    if app.store().count_users().await? > 0 {
+        return Ok(());
+    }
+    let configured = config.initial_root_password.expose();
+    let (password, file) = if configured.is_empty() {
+        let pw: String = rand::rng().sample_iter(Alphanumeric).take(24).map(char::from).collect();
+        let path = config.data_dir.join(ROOT_PASSWORD_FILE);
+        write_private(&path, &format!("{pw}\n"))?;
+        (pw, Some(path))
+    } else {
+        (configured.to_string(), None)
+    };
+    match app.bootstrap_root(&password).await {
+        Ok(true) => {
+            match &file {
+                Some(path) => println!(
+                    "Created administrator 'root' with password: {password}\n(also written to {})",
+                    path.display()
+                ),
+                None => println!("Created administrator 'root' with the password from AUTOGIT_ROOT_PASSWORD"),
+            }
+            Ok(())
+        }
+        other => {
+            if let Some(path) = &file {
+                std::fs::remove_file(path).ok();
+            }
+            other.map(|_| ()).context("creating the root user")
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,61 @@
+//! Start-up shared by the subcommands: configuration layers, logging, runtime and adapters.
+
+use anyhow::{Context, Result};
+use autogit_app::{App, SystemClock};
+use autogit_config::Config;
+use autogit_git::storage::RepoStorage;
+use autogit_store_sql::SqlStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Defaults → file → `AUTOGIT_*` → flags.
+pub fn load_config(file: Option<&Path>, data_dir: Option<PathBuf>, listen: Option<String>) -> Result<Config> {
+    let text = match file {
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?),
+        None => None,
+    };
+    let name = file.map(|p| p.display().to_string());
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut config = Config::load(name.as_deref().zip(text.as_deref()), &env)?;
+    if let Some(d) = data_dir {
+        config.data_dir = d;
+    }
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// A multi-threaded runtime with at most 4 workers: git work happens in child processes, so more
+/// async workers only cost memory.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism().map(|n| n.get().min(4)).unwrap_or(2);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens the configured store (creating the data directory for the embedded default) and the
+/// repository storage, and builds the application.
+pub async fn open_app(config: &Config) -> Result<App> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = SqlStore::connect(&config.database_url()).await.context("opening the database")?;
+    let repos = RepoStorage::new(config.data_dir.join("repositories"));
+    Ok(App::new(Arc::new(store), repos, Arc::new(SystemClock)))
+}

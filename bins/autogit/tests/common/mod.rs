@@ -1,0 +1,242 @@
+//! Test harness: starts the real `autogit` binary on port 0 with its own data directory (SQLite,
+//! or a fresh PostgreSQL schema), and drives it with the real `git` CLI and real HTTP.
+#![allow(dead_code)]
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const ROOT_PASSWORD: &str = "root-password-for-tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends to run a scenario on: SQLite always, PostgreSQL when configured.
+pub fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Sqlite];
+    if std::env::var("AUTOGIT_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty()) {
+        b.push(Backend::Postgres);
+    } else {
+        eprintln!("PostgreSQL variant not run: AUTOGIT_TEST_POSTGRES_URL not set");
+    }
+    b
+}
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data: tempfile::TempDir,
+    pub database_url: Option<String>,
+    pub root_token: String,
+    pub stdout: mpsc::Receiver<String>,
+    http: Client,
+}
+
+static SCHEMA_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh schema per server, so runs never see each other's rows.
+fn postgres_schema_url() -> String {
+    let base = std::env::var("AUTOGIT_TEST_POSTGRES_URL").expect("AUTOGIT_TEST_POSTGRES_URL");
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let schema = format!("it_{}_{}_{}", std::process::id(), SCHEMA_COUNTER.fetch_add(1, Ordering::SeqCst), nanos);
+    let out = Command::new("psql")
+        .args([base.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", &format!("CREATE SCHEMA {schema}")])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "creating schema: {}", String::from_utf8_lossy(&out.stderr));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_on(Backend::Sqlite)
+    }
+
+    pub fn start_on(backend: Backend) -> Server {
+        Server::start_with(backend, &[])
+    }
+
+    pub fn start_with(backend: Backend, env: &[(&str, &str)]) -> Server {
+        let data = tempfile::tempdir().expect("tempdir");
+        let database_url = (backend == Backend::Postgres).then(postgres_schema_url);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_autogit"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .env("AUTOGIT_ROOT_PASSWORD", ROOT_PASSWORD)
+            .env("AUTOGIT_LOG_LEVEL", "info,autogit=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(u) = &database_url {
+            cmd.env("AUTOGIT_DATABASE_URL", u);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("autogit starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("[autogit] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut url = None;
+        while url.is_none() {
+            let line = rx.recv_timeout(Duration::from_secs(60)).expect("server prints its address");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                url = rest.split_whitespace().next().map(str::to_string);
+            }
+        }
+        let mut server = Server {
+            child,
+            url: url.expect("url"),
+            data,
+            database_url,
+            root_token: String::new(),
+            stdout: rx,
+            http: Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
+        };
+        server.root_token = server.create_token("root", "tests", "api");
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `autogit <args>` against this server's data directory / database.
+    pub fn autogit(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_autogit"));
+        cmd.arg("--data-dir").arg(self.data.path()).args(args);
+        if let Some(u) = &self.database_url {
+            cmd.env("AUTOGIT_DATABASE_URL", u);
+        }
+        cmd.output().expect("autogit runs")
+    }
+
+    pub fn create_token(&self, user: &str, name: &str, scopes: &str) -> String {
+        let out = self.autogit(&["admin", "token", "create", "--user", user, "--name", name, "--scopes", scopes]);
+        assert!(out.status.success(), "token create: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf8").lines().last().expect("token line").trim().to_string()
+    }
+
+    /// Creates a user with a token of the given scopes; returns (id, token).
+    pub fn user(&self, username: &str, scopes: &str) -> (i64, String) {
+        let v = self.post(
+            "/users",
+            &self.root_token,
+            &[
+                ("username", username),
+                ("name", username),
+                ("email", &format!("{username}@example.com")),
+                ("password", "a-long-password"),
+            ],
+        );
+        let id = v["id"].as_i64().unwrap_or_else(|| panic!("user created: {v}"));
+        (id, self.create_token(username, "t", scopes))
+    }
+
+    pub fn req(&self, method: reqwest::Method, path: &str, token: &str) -> RequestBuilder {
+        let r = self.http.request(method, format!("{}/api/v4{path}", self.url));
+        if token.is_empty() { r } else { r.header("PRIVATE-TOKEN", token) }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Response {
+        self.req(reqwest::Method::GET, path, token).send().expect("request")
+    }
+
+    pub fn get_json(&self, path: &str, token: &str) -> Value {
+        let r = self.get(path, token);
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().expect("json")
+    }
+
+    /// POSTs a form and returns the JSON, asserting success.
+    pub fn post(&self, path: &str, token: &str, form: &[(&str, &str)]) -> Value {
+        let r = self.req(reqwest::Method::POST, path, token).form(form).send().expect("request");
+        let status = r.status();
+        let v: Value = r.json().unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path} {form:?}: {status} {v}");
+        v
+    }
+
+    pub fn raw(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The URL of a repository with credentials embedded (or anonymous when `token` is empty).
+    pub fn git_url(&self, full_path: &str, token: &str) -> String {
+        let host = self.url.trim_start_matches("http://");
+        if token.is_empty() {
+            format!("http://{host}/{full_path}.git")
+        } else {
+            format!("http://u:{token}@{host}/{full_path}.git")
+        }
+    }
+
+    /// Sends a signal (e.g. "TERM") without waiting.
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().expect("kill");
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `git` invocation isolated from the user's configuration.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env("GIT_AUTHOR_NAME", "Tester")
+        .env("GIT_AUTHOR_EMAIL", "tester@example.com")
+        .env("GIT_COMMITTER_NAME", "Tester")
+        .env("GIT_COMMITTER_EMAIL", "tester@example.com")
+        .output()
+        .expect("git runs")
+}
+
+pub fn git_ok(dir: &Path, args: &[&str]) -> String {
+    let out = git(dir, args);
+    assert!(out.status.success(), "git {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A working copy with `n` commits on `main`, README.md and src/lib.rs.
+pub fn work_repo(n: usize) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("work");
+    std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+    git_ok(&dir, &["init", "-q", "-b", "main"]);
+    for i in 0..n {
+        std::fs::write(dir.join("README.md"), format!("# hello\n\nrevision {i}\n")).expect("write");
+        std::fs::write(dir.join("src/lib.rs"), format!("pub fn v() -> u32 {{ {i} }}\n")).expect("write");
+        git_ok(&dir, &["add", "-A"]);
+        git_ok(&dir, &["commit", "-q", "-m", &format!("commit {i}\n\nbody of {i}")]);
+    }
+    (tmp, dir)
+}

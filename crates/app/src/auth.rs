@@ -1,0 +1,164 @@
+//! Who is asking: credentials in, [`Principal`] out. Tokens are looked up by the SHA-256 of their
+//! secret, so a database leak does not leak usable tokens; passwords are argon2 hashes.
+
+use crate::{App, AppError, Result};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use autogit_core::scope::{self, ScopeUse};
+use autogit_core::{Actor, Scope};
+use autogit_store::{User, UserState};
+use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+
+/// How often a token's `last_used_at` is written at most; writing on every request would turn
+/// every git fetch into a database write.
+const TOKEN_TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(10);
+
+/// Credentials as presented by a request.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    None,
+    /// A personal access token (`PRIVATE-TOKEN` or `Authorization: Bearer`).
+    Token(String),
+    /// HTTP Basic: the password may be a personal access token (any username, as GitLab allows)
+    /// or the user's password.
+    Basic {
+        username: String,
+        password: String,
+    },
+}
+
+/// The authenticated actor of one request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub actor: Actor,
+    pub user: Option<User>,
+    /// Scopes of the token used; `None` when authenticated by password (full access) or anonymous.
+    pub scopes: Option<Vec<Scope>>,
+}
+
+impl Principal {
+    pub fn anonymous() -> Self {
+        Principal { actor: Actor::Anonymous, user: None, scopes: None }
+    }
+
+    /// A principal for trusted local tools (the admin CLI): acts as the given user, all scopes.
+    pub fn trusted(user: User) -> Self {
+        Principal { actor: Actor::User { id: user.id, admin: user.is_admin }, user: Some(user), scopes: None }
+    }
+
+    pub fn user(&self) -> Result<&User> {
+        self.user.as_ref().ok_or(AppError::Unauthorized)
+    }
+
+    pub fn require_admin(&self) -> Result<&User> {
+        let u = self.user()?;
+        if u.is_admin { Ok(u) } else { Err(AppError::Forbidden(None)) }
+    }
+
+    /// Fails with `InsufficientScope` if a token was used that does not grant `usage`.
+    pub fn require_scope(&self, usage: ScopeUse) -> Result<()> {
+        match &self.scopes {
+            Some(scopes) if !scope::allows(scopes, usage) => Err(AppError::InsufficientScope),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The stored form of a token secret.
+pub fn token_digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+pub(crate) fn hash_password(password: &str) -> Result<String> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AppError::Internal(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+impl App {
+    /// Resolves credentials. Absent credentials give the anonymous principal; present but wrong,
+    /// expired or revoked ones are `Unauthorized` (never silently anonymous).
+    pub async fn authenticate(&self, creds: Credentials) -> Result<Principal> {
+        match creds {
+            Credentials::None => Ok(Principal::anonymous()),
+            Credentials::Token(secret) => self.by_token(&secret).await?.ok_or(AppError::Unauthorized),
+            Credentials::Basic { username, password } => {
+                if let Some(p) = self.by_token(&password).await? {
+                    return Ok(p);
+                }
+                self.by_password(&username, &password).await
+            }
+        }
+    }
+
+    async fn by_token(&self, secret: &str) -> Result<Option<Principal>> {
+        let now = self.clock.now();
+        let Some(token) = self.store.token_by_digest(&token_digest(secret)).await? else {
+            return Ok(None);
+        };
+        if token.revoked || token.expires_at.is_some_and(|d| d <= now.date_naive()) {
+            return Err(AppError::Unauthorized);
+        }
+        let user = self.store.user_by_id(token.user_id).await?.ok_or(AppError::Unauthorized)?;
+        if user.state != UserState::Active {
+            return Err(AppError::Unauthorized);
+        }
+        if stale(token.last_used_at, now) {
+            // Best effort: a failed touch must not fail the request.
+            if let Err(e) = self.store.touch_token(token.id, now).await {
+                tracing::warn!(error = %e, token_id = token.id, "could not record token use");
+            }
+        }
+        Ok(Some(Principal {
+            actor: Actor::User { id: user.id, admin: user.is_admin },
+            user: Some(user),
+            scopes: Some(token.scopes),
+        }))
+    }
+
+    async fn by_password(&self, username: &str, password: &str) -> Result<Principal> {
+        let user = self.store.user_by_username(username).await?.ok_or(AppError::Unauthorized)?;
+        let Some(hash) = user.password_hash.clone() else {
+            return Err(AppError::Unauthorized);
+        };
+        let pw = password.to_string();
+        // argon2 is deliberately slow; keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        if !ok || user.state != UserState::Active {
+            return Err(AppError::Unauthorized);
+        }
+        Ok(Principal::trusted(user))
+    }
+}
+
+fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last.is_none_or(|t| now - t >= TOKEN_TOUCH_INTERVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trip() {
+        let h = hash_password("correct horse").expect("hash");
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "wrong"));
+        assert!(!verify_password("not a phc string", "x"));
+    }
+
+    #[test]
+    fn digest_is_stable_hex() {
+        assert_eq!(token_digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

@@ -1,0 +1,70 @@
+//! The application error. Messages are written for the API user: they say what is wrong and where.
+
+use autogit_core::NameError;
+use autogit_store::StoreError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// No or bad credentials where they are required.
+    #[error("401 Unauthorized")]
+    Unauthorized,
+    /// Credentials are valid but the token lacks the scope for this kind of request.
+    #[error("insufficient_scope")]
+    InsufficientScope,
+    /// Valid actor, not allowed.
+    #[error("403 Forbidden{}", .0.as_deref().map(|m| format!(" - {m}")).unwrap_or_default())]
+    Forbidden(Option<String>),
+    /// The resource does not exist, or the actor may not know it exists. The string names it
+    /// (`Project`, `Group`, `User`, `Branch`, `File`…), as GitLab's `404 Project Not Found` does.
+    #[error("404 {0} Not Found")]
+    NotFound(&'static str),
+    /// A field is invalid: (field, message).
+    #[error("{0} {1}")]
+    Invalid(&'static str, String),
+    /// A required parameter is missing.
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    /// Uniqueness clash: (field, message).
+    #[error("{0} {1}")]
+    Conflict(String, String),
+    /// Something on our side failed; the message goes to logs, the client gets a generic 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => AppError::NotFound(match what {
+                "project" => "Project",
+                "group" | "namespace" => "Group",
+                "user" => "User",
+                "member" => "Member",
+                "token" => "Token",
+                _ => "Resource",
+            }),
+            StoreError::Conflict(field) => AppError::Conflict(field, "has already been taken".into()),
+            StoreError::Invalid(m) => AppError::Invalid("base", m),
+            StoreError::Unavailable(m) => AppError::Internal(m),
+        }
+    }
+}
+
+impl From<autogit_git::Error> for AppError {
+    fn from(e: autogit_git::Error) -> Self {
+        use autogit_git::Error as G;
+        match e {
+            G::InvalidRef(_) => AppError::Invalid("ref", e.to_string()),
+            G::InvalidPath(_) => AppError::Invalid("path", e.to_string()),
+            G::TooLarge { .. } => AppError::Invalid("file", e.to_string()),
+            G::Pkt(_) => AppError::Invalid("body", e.to_string()),
+            _ => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Attaches the field name to a name validation error.
+pub(crate) fn invalid_name(field: &'static str) -> impl FnOnce(NameError) -> AppError {
+    move |e| AppError::Invalid(field, e.to_string())
+}

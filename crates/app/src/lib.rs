@@ -1,0 +1,71 @@
+//! AutoGit use-cases: accounts, groups, projects, memberships, tokens, authorization decisions,
+//! repository reads and push recording.
+//!
+//! [`App`] holds the ports (`Arc<dyn Store>`, repository storage, a clock) and never names an
+//! adapter. Every public operation takes the acting [`Principal`] and applies the access policy of
+//! `autogit_core::access` before touching anything, so inbound layers (HTTP, the admin CLI, later
+//! SSH) cannot forget a check. Errors are [`AppError`]; the HTTP crate maps them to statuses in
+//! one place.
+
+mod auth;
+mod clock;
+mod error;
+mod groups;
+mod members;
+mod projects;
+mod push;
+mod repository;
+mod tokens;
+mod users;
+
+pub use auth::{Credentials, Principal};
+pub use clock::{Clock, SystemClock};
+pub use error::AppError;
+pub use groups::CreateGroup;
+pub use members::Source;
+pub use projects::{CreateProject, UpdateProject};
+pub use push::GitDenied;
+pub use tokens::{CreateToken, IssuedToken};
+pub use users::CreateUser;
+
+pub use autogit_store as store;
+
+use autogit_git::storage::RepoStorage;
+use autogit_store::Store;
+use std::sync::Arc;
+
+pub type Result<T> = std::result::Result<T, AppError>;
+
+/// The application: ports plus policy.
+#[derive(Clone)]
+pub struct App {
+    store: Arc<dyn Store>,
+    repos: Arc<RepoStorage>,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, repos: RepoStorage, clock: Arc<dyn Clock>) -> Self {
+        App { store, repos: Arc::new(repos), clock }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn repos(&self) -> &RepoStorage {
+        &self.repos
+    }
+
+    /// Readiness: the database answers and repository storage is writable.
+    pub async fn check_ready(&self) -> std::result::Result<(), Vec<(&'static str, String)>> {
+        let mut failed = Vec::new();
+        if let Err(e) = self.store.ping().await {
+            failed.push(("database", e.to_string()));
+        }
+        if let Err(e) = self.repos.check().await {
+            failed.push(("repository_storage", e.to_string()));
+        }
+        if failed.is_empty() { Ok(()) } else { Err(failed) }
+    }
+}

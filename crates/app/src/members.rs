@@ -1,0 +1,129 @@
+//! Memberships on groups and projects. Managing members needs Maintainer; anything touching an
+//! Owner needs Owner; a group never loses its last Owner.
+
+use crate::groups::to_result;
+use crate::{App, AppError, Principal, Result};
+use autogit_core::access::{Action, decide};
+use autogit_core::{AccessLevel, Visibility};
+use autogit_store::{Listed, Member, MemberSource, Page, User};
+
+/// What a membership hangs on, as addressed by the API (`:id` of a group or project).
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Group(&'a str),
+    Project(&'a str),
+}
+
+/// A resolved source with what the policy needs to know about it.
+struct Resolved {
+    source: MemberSource,
+    visibility: Visibility,
+    level: Option<AccessLevel>,
+    is_group: bool,
+}
+
+impl App {
+    async fn resolve(&self, who: &Principal, source: Source<'_>) -> Result<Resolved> {
+        Ok(match source {
+            Source::Group(r) => {
+                let g = self.get_group(who, r).await?;
+                let level = self.namespace_level(who, &g).await?;
+                Resolved { source: MemberSource::Namespace(g.id), visibility: g.visibility, level, is_group: true }
+            }
+            Source::Project(r) => {
+                let (p, level) = self.get_project(who, r, Action::View).await?;
+                Resolved { source: MemberSource::Project(p.id), visibility: p.visibility, level, is_group: false }
+            }
+        })
+    }
+
+    fn authorize(&self, who: &Principal, r: &Resolved, action: Action) -> Result<()> {
+        to_result(decide(who.actor, r.visibility, r.level, action), if r.is_group { "Group" } else { "Project" })
+    }
+
+    pub async fn list_members(
+        &self,
+        who: &Principal,
+        source: Source<'_>,
+        page: Page,
+    ) -> Result<Listed<(Member, User)>> {
+        let r = self.resolve(who, source).await?;
+        Ok(self.store.list_members(r.source, page).await?)
+    }
+
+    pub async fn get_member(&self, who: &Principal, source: Source<'_>, user_id: i64) -> Result<(Member, User)> {
+        let r = self.resolve(who, source).await?;
+        self.find_member(r.source, user_id).await?.ok_or(AppError::NotFound("Member"))
+    }
+
+    async fn find_member(&self, source: MemberSource, user_id: i64) -> Result<Option<(Member, User)>> {
+        let all = self.store.list_members(source, Page::ALL).await?;
+        Ok(all.items.into_iter().find(|(m, _)| m.user_id == user_id))
+    }
+
+    pub async fn add_member(
+        &self,
+        who: &Principal,
+        source: Source<'_>,
+        user_id: i64,
+        level: AccessLevel,
+    ) -> Result<(Member, User)> {
+        let r = self.resolve(who, source).await?;
+        self.authorize(who, &r, required_for(level))?;
+        let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
+        match self.store.add_member(r.source, user_id, level, self.clock.now()).await {
+            Ok(m) => Ok((m, user)),
+            Err(autogit_store::StoreError::Conflict(_)) => {
+                Err(AppError::Conflict("member".into(), "already exists".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn update_member(
+        &self,
+        who: &Principal,
+        source: Source<'_>,
+        user_id: i64,
+        level: AccessLevel,
+    ) -> Result<(Member, User)> {
+        let r = self.resolve(who, source).await?;
+        let (current, _) = self.find_member(r.source, user_id).await?.ok_or(AppError::NotFound("Member"))?;
+        self.authorize(who, &r, required_for(level.max(current.access_level)))?;
+        if current.access_level == AccessLevel::Owner && level != AccessLevel::Owner {
+            self.keep_an_owner(r.source, user_id).await?;
+        }
+        let m = self.store.update_member(r.source, user_id, level).await?;
+        let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
+        Ok((m, user))
+    }
+
+    pub async fn remove_member(&self, who: &Principal, source: Source<'_>, user_id: i64) -> Result<()> {
+        let r = self.resolve(who, source).await?;
+        let (current, _) = self.find_member(r.source, user_id).await?.ok_or(AppError::NotFound("Member"))?;
+        self.authorize(who, &r, required_for(current.access_level))?;
+        if current.access_level == AccessLevel::Owner {
+            self.keep_an_owner(r.source, user_id).await?;
+        }
+        Ok(self.store.remove_member(r.source, user_id).await?)
+    }
+
+    /// Refuses to leave a group without a direct Owner.
+    async fn keep_an_owner(&self, source: MemberSource, leaving: i64) -> Result<()> {
+        if !matches!(source, MemberSource::Namespace(_)) {
+            return Ok(());
+        }
+        let members = self.store.list_members(source, Page::ALL).await?;
+        let others =
+            members.items.iter().filter(|(m, _)| m.access_level == AccessLevel::Owner && m.user_id != leaving).count();
+        if others == 0 {
+            return Err(AppError::Forbidden(Some("a group must keep at least one owner".into())));
+        }
+        Ok(())
+    }
+}
+
+/// Granting or touching the Owner role needs Owner; everything else needs Maintainer.
+fn required_for(level: AccessLevel) -> Action {
+    if level == AccessLevel::Owner { Action::Own } else { Action::Manage }
+}

@@ -1,0 +1,72 @@
+//! The `AUTOGIT_*` environment layer: an explicit table from variable to config key, so every
+//! variable is documented and typed, and a typo in a known prefix is reported instead of ignored.
+
+use crate::ConfigError;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+}
+
+/// Every environment variable the server reads, with the key it sets.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("AUTOGIT_DATA_DIR", "data_dir"),
+    ("AUTOGIT_LISTEN", "listen"),
+    ("AUTOGIT_EXTERNAL_URL", "external_url"),
+    ("AUTOGIT_ROOT_PASSWORD", "initial_root_password"),
+    ("AUTOGIT_DATABASE_URL", "database.url"),
+    ("AUTOGIT_GIT_BINARY", "git.binary"),
+    ("AUTOGIT_GIT_MAX_PUSH_BYTES", "git.max_push_bytes"),
+    ("AUTOGIT_GIT_MAX_FETCH_REQUEST_BYTES", "git.max_fetch_request_bytes"),
+    ("AUTOGIT_LOG_LEVEL", "log.level"),
+    ("AUTOGIT_LOG_FORMAT", "log.format"),
+];
+
+/// Variables with the prefix that belong to other tools (tests, the runner) and are not config.
+const NOT_CONFIG_PREFIXES: &[&str] = &["AUTOGIT_TEST_", "AUTOGIT_BENCH_", "AUTOGIT_RUNNER_"];
+
+fn kind_of(key: &str) -> Kind {
+    if key.starts_with("git.max_") { Kind::Int } else { Kind::Str }
+}
+
+pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (var, value) in env {
+        if !var.starts_with("AUTOGIT_") || NOT_CONFIG_PREFIXES.iter().any(|p| var.starts_with(p)) {
+            continue;
+        }
+        let Some((_, key)) = ENV_VARS.iter().find(|(v, _)| v == var) else {
+            let known: Vec<&str> = ENV_VARS.iter().map(|(v, _)| *v).collect();
+            return Err(ConfigError::Env {
+                var: var.clone(),
+                message: format!("unknown variable; known ones are {}", known.join(", ")),
+            });
+        };
+        let parsed = match kind_of(key) {
+            Kind::Str => toml::Value::String(value.clone()),
+            Kind::Int => value.trim().parse::<i64>().map(toml::Value::Integer).map_err(|_| ConfigError::Env {
+                var: var.clone(),
+                message: format!("expected a whole number, got {value:?}"),
+            })?,
+        };
+        set(table, key, parsed);
+    }
+    Ok(())
+}
+
+fn set(table: &mut toml::Table, dotted: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = dotted.split('.').collect();
+    let last = parts.pop().unwrap_or(dotted);
+    let mut cur = table;
+    for p in parts {
+        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => unreachable!("replaced by a table just above"),
+        };
+    }
+    cur.insert(last.to_string(), value);
+}

@@ -1,0 +1,166 @@
+//! Typed configuration of `autogit serve`, loaded in layers: built-in defaults, then a TOML file,
+//! then `AUTOGIT_*` environment variables, then command-line flags (applied by the binary).
+//!
+//! Loading is pure: the caller reads the file and the environment and passes their contents in,
+//! so tests need neither. Secrets are wrapped in [`Secret`], whose `Debug` and `Display` print
+//! `[redacted]`, so a config can be logged whole.
+
+mod env;
+mod secret;
+
+pub use env::ENV_VARS;
+pub use secret::Secret;
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// The commented example printed by `autogit config example`. A test checks that it parses and
+/// equals the defaults, so it cannot drift.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database, repositories and the initial root password live.
+    pub data_dir: PathBuf,
+    /// Address and port the HTTP server binds to.
+    pub listen: String,
+    /// The URL users reach AutoGit at, used in `web_url`/`http_url_to_repo` fields.
+    /// Empty means `http://<listen>`.
+    pub external_url: String,
+    /// Password for the `root` user created on first start. Empty means generate one.
+    pub initial_root_password: Secret,
+    pub database: DatabaseConfig,
+    pub git: GitConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`. Empty means `sqlite://<data_dir>/autogit.db`.
+    pub url: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitConfig {
+    /// The git executable used for upload-pack, receive-pack and repository reads.
+    pub binary: String,
+    /// Largest accepted push request body, in bytes (after gzip decoding). 0 means no limit.
+    pub max_push_bytes: u64,
+    /// Largest accepted fetch negotiation request body, in bytes.
+    pub max_fetch_request_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `autogit=debug,tower_http=info`. `RUST_LOG` wins if set.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./autogit-data"),
+            listen: "0.0.0.0:8080".into(),
+            external_url: String::new(),
+            initial_root_password: Secret::default(),
+            database: DatabaseConfig::default(),
+            git: GitConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: Secret::default() }
+    }
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        GitConfig { binary: "git".into(), max_push_bytes: 5 << 30, max_fetch_request_bytes: 64 << 20 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{source_name}: {message}")]
+    Parse { source_name: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Builds the configuration from an optional TOML file (name for messages, contents) and the
+    /// process environment. Unknown keys in the file are errors that name the key.
+    pub fn load(file: Option<(&str, &str)>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some((name, text)) => text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Parse { source_name: name.to_string(), message: e.to_string() })?,
+            None => toml::Table::new(),
+        };
+        env::apply(&mut table, env)?;
+        let name = file.map(|(n, _)| n).unwrap_or("configuration");
+        let config = Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
+            source_name: name.to_string(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!("listen = {:?} is not an IP:port address", self.listen)));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid(format!(
+                "log.format = {:?}: expected \"text\" or \"json\"",
+                self.log.format
+            )));
+        }
+        let url = self.database.url.expose();
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(
+                "database.url must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        if self.git.binary.is_empty() {
+            return Err(ConfigError::Invalid("git.binary can't be empty".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL, with the embedded SQLite default filled in.
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.expose();
+        if url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("autogit.db").display())
+        } else {
+            url.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

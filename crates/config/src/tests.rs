@@ -1,0 +1,67 @@
+//! Layering, validation and redaction tests.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn example_is_the_defaults() {
+    let parsed = Config::load(Some(("example.toml", EXAMPLE)), &[]).expect("example parses");
+    assert_eq!(parsed, Config::default());
+}
+
+#[test]
+fn every_env_var_is_documented_in_the_example() {
+    for (var, _) in ENV_VARS {
+        assert!(EXAMPLE.contains(var), "{var} missing from example.toml");
+    }
+}
+
+#[test]
+fn layers_apply_in_order() {
+    let file = "listen = \"127.0.0.1:9000\"\n[database]\nurl = \"postgres://u:p@h/db\"\n[git]\nmax_push_bytes = 10\n";
+    let c = Config::load(
+        Some(("a.toml", file)),
+        &env(&[("AUTOGIT_LISTEN", "127.0.0.1:9001"), ("AUTOGIT_GIT_MAX_PUSH_BYTES", "20"), ("PATH", "/bin")]),
+    )
+    .expect("valid");
+    assert_eq!(c.listen, "127.0.0.1:9001", "env beats file");
+    assert_eq!(c.git.max_push_bytes, 20);
+    assert_eq!(c.database_url(), "postgres://u:p@h/db", "file beats default");
+    assert_eq!(c.log.level, "info", "default kept");
+}
+
+#[test]
+fn default_database_is_sqlite_in_data_dir() {
+    let c = Config::load(None, &env(&[("AUTOGIT_DATA_DIR", "/srv/ag")])).expect("valid");
+    assert_eq!(c.database_url(), "sqlite:///srv/ag/autogit.db");
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let e = Config::load(Some(("a.toml", "lissen = 1\n")), &[]).expect_err("unknown key");
+    assert!(e.to_string().contains("lissen"), "{e}");
+    let e = Config::load(None, &env(&[("AUTOGIT_LISTN", "x")])).expect_err("unknown var");
+    assert!(e.to_string().contains("AUTOGIT_LISTN"), "{e}");
+    let e = Config::load(None, &env(&[("AUTOGIT_GIT_MAX_PUSH_BYTES", "lots")])).expect_err("not a number");
+    assert!(e.to_string().contains("whole number"), "{e}");
+    let e = Config::load(Some(("a.toml", "listen = \"nowhere\"")), &[]).expect_err("bad address");
+    assert!(e.to_string().contains("nowhere"), "{e}");
+    let e = Config::load(Some(("a.toml", "[database]\nurl = \"mysql://x\"")), &[]).expect_err("bad url");
+    assert!(e.to_string().contains("database.url"), "{e}");
+    assert!(Config::load(None, &env(&[("AUTOGIT_TEST_POSTGRES_URL", "x")])).is_ok(), "test variables are not config");
+}
+
+#[test]
+fn secrets_are_redacted() {
+    let c = Config::load(
+        None,
+        &env(&[("AUTOGIT_DATABASE_URL", "postgres://u:hunter2@h/db"), ("AUTOGIT_ROOT_PASSWORD", "s3cret-pass")]),
+    )
+    .expect("valid");
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("[redacted]"));
+}

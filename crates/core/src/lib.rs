@@ -1,0 +1,17 @@
+//! Domain words of AutoGit, shared by every other crate.
+//!
+//! Architecture invariant: this crate does no I/O. It does not read the clock, the disk, the network
+//! or a random source; time is passed in by callers. Everything here is plain data and decisions.
+
+pub mod access;
+pub mod name;
+pub mod repo_path;
+pub mod role;
+pub mod scope;
+pub mod visibility;
+
+pub use access::{Action, Actor, Decision};
+pub use name::NameError;
+pub use role::AccessLevel;
+pub use scope::Scope;
+pub use visibility::Visibility;

@@ -1,0 +1,83 @@
+//! `/groups`, `/groups/:id`, `/groups/:id/subgroups`.
+
+use super::{Caller, Handler, created, paged};
+use crate::dto::{self, Chain};
+use crate::error::{ApiResult, bad_param};
+use crate::pagination::Paging;
+use crate::params::Params;
+use crate::state::AppState;
+use autogit_app::{AppError, CreateGroup, Principal};
+use autogit_core::Visibility;
+use autogit_store::{GroupFilter, Namespace};
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/groups", get(list).post(create))
+        .route("/groups/{id}", get(show))
+        .route("/groups/{id}/subgroups", get(subgroups))
+}
+
+async fn render(s: &AppState, groups: &[Namespace]) -> ApiResult<Vec<Value>> {
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let chain = s.app.store().namespace_ancestry(g.id).await.map_err(AppError::from)?;
+        out.push(dto::group(&s.config.external_url, g, &Chain { namespaces: &chain }));
+    }
+    Ok(out)
+}
+
+async fn list_filtered(s: &AppState, who: &Principal, uri: &Uri, p: &Params, mut filter: GroupFilter) -> Handler {
+    let paging = Paging::from_params(p)?;
+    filter.search = p.str("search")?;
+    filter.access.membership_only = p.bool("owned")?.unwrap_or(false) || p.bool("min_access_level")?.is_some();
+    let res = s.app.list_groups(who, filter, paging.store_page()).await?;
+    let items = render(s, &res.items).await?;
+    Ok(paged(s, paging, res.total, uri, items))
+}
+
+async fn list(State(s): State<AppState>, Caller(who): Caller, uri: Uri, p: Params) -> Handler {
+    let top = p.bool("top_level_only")?.unwrap_or(false);
+    let filter = GroupFilter { parent: top.then_some(None), ..GroupFilter::default() };
+    list_filtered(&s, &who, &uri, &p, filter).await
+}
+
+async fn subgroups(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+    p: Params,
+) -> Handler {
+    let g = s.app.get_group(&who, &id).await?;
+    let filter = GroupFilter { parent: Some(Some(g.id)), ..GroupFilter::default() };
+    list_filtered(&s, &who, &uri, &p, filter).await
+}
+
+async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Handler {
+    let g = s.app.get_group(&who, &id).await?;
+    let mut v = render(&s, std::slice::from_ref(&g)).await?;
+    Ok(Json(v.remove(0)).into_response())
+}
+
+async fn create(State(s): State<AppState>, Caller(who): Caller, p: Params) -> Handler {
+    let visibility = match p.str("visibility")? {
+        None => None,
+        Some(v) => Some(Visibility::parse(&v).ok_or_else(|| bad_param("visibility", "does not have a valid value"))?),
+    };
+    let req = CreateGroup {
+        name: p.required("name")?,
+        path: p.str("path")?.filter(|x| !x.is_empty()),
+        parent_id: p.i64("parent_id")?,
+        visibility,
+        description: p.str("description")?.unwrap_or_default(),
+    };
+    let g = s.app.create_group(&who, req).await?;
+    let mut v = render(&s, std::slice::from_ref(&g)).await?;
+    Ok(created(v.remove(0)))
+}

@@ -1,0 +1,165 @@
+//! `/projects`, `/projects/:id`, `/groups/:id/projects`, `/users/:id/projects`.
+
+use super::{Caller, Handler, created, paged};
+use crate::dto::{self, Chain, ProjectExtras};
+use crate::error::{ApiResult, bad_param};
+use crate::pagination::Paging;
+use crate::params::Params;
+use crate::state::AppState;
+use autogit_app::{CreateProject, Principal, UpdateProject};
+use autogit_core::access::Action;
+use autogit_core::{AccessLevel, Visibility};
+use autogit_store::{Namespace, NamespaceKind, Project, ProjectFilter};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/projects", get(list).post(create))
+        .route("/projects/{id}", get(show).put(update).delete(remove))
+        .route("/groups/{id}/projects", get(list_in_group))
+        .route("/users/{id}/projects", get(list_of_user))
+}
+
+/// Renders projects with their namespace chains, caching chains across one response.
+pub async fn render(
+    s: &AppState,
+    who: &Principal,
+    projects: &[Project],
+    levels: Option<Option<AccessLevel>>,
+) -> ApiResult<Vec<Value>> {
+    let base = &s.config.external_url;
+    let store = s.app.store();
+    let mut chains: HashMap<i64, Vec<Namespace>> = HashMap::new();
+    let mut out = Vec::with_capacity(projects.len());
+    for p in projects {
+        if !chains.contains_key(&p.namespace_id) {
+            let chain = store.namespace_ancestry(p.namespace_id).await.map_err(autogit_app::AppError::from)?;
+            chains.insert(p.namespace_id, chain);
+        }
+        let chain = &chains[&p.namespace_id];
+        let owner = match chain.last() {
+            Some(n) if n.kind == NamespaceKind::User => match n.owner_id {
+                Some(uid) => store.user_by_id(uid).await.map_err(autogit_app::AppError::from)?,
+                None => None,
+            },
+            _ => None,
+        };
+        let level = match levels {
+            Some(l) => l,
+            None => s.app.project_level(who, p).await?,
+        };
+        let extras = ProjectExtras {
+            chain: Chain { namespaces: chain },
+            owner: owner.as_ref(),
+            empty_repo: autogit_git::read::is_empty(&s.app.repos().path_for(p.id)).await.unwrap_or(true),
+            access_level: level,
+        };
+        out.push(dto::project(base, p, &extras));
+    }
+    Ok(out)
+}
+
+fn filter_from(p: &Params) -> ApiResult<ProjectFilter> {
+    let mut f = ProjectFilter { search: p.str("search")?, ..ProjectFilter::default() };
+    f.access.membership_only = p.bool("membership")?.unwrap_or(false) || p.bool("owned")?.unwrap_or(false);
+    Ok(f)
+}
+
+async fn list_filtered(s: &AppState, who: &Principal, uri: &Uri, p: &Params, filter: ProjectFilter) -> Handler {
+    let paging = Paging::from_params(p)?;
+    let mut res = s.app.list_projects(who, filter, paging.store_page()).await?;
+    if let Some(v) = p.str("visibility")? {
+        let v = Visibility::parse(&v).ok_or_else(|| bad_param("visibility", "does not have a valid value"))?;
+        res.items.retain(|x| x.visibility == v);
+    }
+    let items = render(s, who, &res.items, None).await?;
+    Ok(paged(s, paging, res.total, uri, items))
+}
+
+async fn list(State(s): State<AppState>, Caller(who): Caller, uri: Uri, p: Params) -> Handler {
+    let filter = filter_from(&p)?;
+    list_filtered(&s, &who, &uri, &p, filter).await
+}
+
+async fn list_in_group(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+    p: Params,
+) -> Handler {
+    let group = s.app.get_group(&who, &id).await?;
+    let filter = ProjectFilter { namespace_id: Some(group.id), ..filter_from(&p)? };
+    list_filtered(&s, &who, &uri, &p, filter).await
+}
+
+async fn list_of_user(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+    p: Params,
+) -> Handler {
+    let user = match id.parse::<i64>() {
+        Ok(n) => s.app.get_user(&who, n).await?,
+        Err(_) => s.app.user_by_username(&id).await?,
+    };
+    let ns = s.app.store().user_namespace(user.id).await.map_err(autogit_app::AppError::from)?;
+    let ns = ns.ok_or(autogit_app::AppError::NotFound("Namespace"))?;
+    let filter = ProjectFilter { namespace_id: Some(ns.id), ..filter_from(&p)? };
+    list_filtered(&s, &who, &uri, &p, filter).await
+}
+
+async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Handler {
+    let (project, level) = s.app.get_project(&who, &id, Action::View).await?;
+    let mut v = render(&s, &who, std::slice::from_ref(&project), Some(level)).await?;
+    Ok(Json(v.remove(0)).into_response())
+}
+
+fn visibility(p: &Params) -> ApiResult<Option<Visibility>> {
+    match p.str("visibility")? {
+        None => Ok(None),
+        Some(v) => {
+            Visibility::parse(&v).map(Some).ok_or_else(|| bad_param("visibility", "does not have a valid value"))
+        }
+    }
+}
+
+async fn create(State(s): State<AppState>, Caller(who): Caller, p: Params) -> Handler {
+    let req = CreateProject {
+        name: p.str("name")?.filter(|x| !x.is_empty()),
+        path: p.str("path")?.filter(|x| !x.is_empty()),
+        namespace_id: p.i64("namespace_id")?,
+        description: p.str("description")?.unwrap_or_default(),
+        visibility: visibility(&p)?,
+        default_branch: p.str("default_branch")?.filter(|x| !x.is_empty()),
+    };
+    let project = s.app.create_project(&who, req).await?;
+    let mut v = render(&s, &who, std::slice::from_ref(&project), None).await?;
+    Ok(created(v.remove(0)))
+}
+
+async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, p: Params) -> Handler {
+    let req = UpdateProject {
+        name: p.str("name")?,
+        path: p.str("path")?,
+        description: p.str("description")?,
+        visibility: visibility(&p)?,
+        default_branch: p.str("default_branch")?,
+    };
+    let project = s.app.update_project(&who, &id, req).await?;
+    let mut v = render(&s, &who, std::slice::from_ref(&project), None).await?;
+    Ok(Json(v.remove(0)).into_response())
+}
+
+async fn remove(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Handler {
+    s.app.delete_project(&who, &id).await?;
+    // GitLab answers 202 Accepted with a message, deleting in the background; AutoGit deletes at once.
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"message": "202 Accepted"}))).into_response())
+}

@@ -1,0 +1,233 @@
+//! Repository browsing: `/projects/:id/repository/{branches,tags,commits,tree,files}` and
+//! `/projects/:id/events` (push events).
+
+use super::{Caller, Handler, page_of, paged};
+use crate::dto;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::Paging;
+use crate::params::Params;
+use crate::state::AppState;
+use autogit_app::AppError;
+use autogit_git::read::{self, Branch, CommitInfo, Tag, TreeEntry};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use chrono::{DateTime, FixedOffset, SecondsFormat};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/projects/{id}/repository/branches", get(branches))
+        .route("/projects/{id}/repository/branches/{branch}", get(branch))
+        .route("/projects/{id}/repository/tags", get(tags))
+        .route("/projects/{id}/repository/commits", get(commits))
+        .route("/projects/{id}/repository/commits/{sha}", get(commit))
+        .route("/projects/{id}/repository/tree", get(tree))
+        .route("/projects/{id}/repository/files/{path}", get(file))
+        .route("/projects/{id}/repository/files/{path}/raw", get(file_raw))
+        .route("/projects/{id}/events", get(events))
+}
+
+fn git_err(e: autogit_git::Error) -> ApiError {
+    ApiError(AppError::from(e))
+}
+
+fn date(d: &DateTime<FixedOffset>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Millis, false)
+}
+
+fn commit_json(base: &str, full_path: &str, c: &CommitInfo) -> Value {
+    json!({
+        "id": c.id,
+        "short_id": c.short_id,
+        "created_at": date(&c.committed_date),
+        "parent_ids": c.parent_ids,
+        "title": c.title,
+        "message": c.message,
+        "author_name": c.author_name,
+        "author_email": c.author_email,
+        "authored_date": date(&c.authored_date),
+        "committer_name": c.committer_name,
+        "committer_email": c.committer_email,
+        "committed_date": date(&c.committed_date),
+        "trailers": {},
+        "web_url": format!("{base}/{full_path}/-/commit/{}", c.id),
+    })
+}
+
+fn branch_json(base: &str, full_path: &str, b: &Branch) -> Value {
+    json!({
+        "name": b.name,
+        "merged": false,
+        "protected": false,
+        "default": b.default,
+        "developers_can_push": true,
+        "developers_can_merge": true,
+        "can_push": true,
+        "web_url": format!("{base}/{full_path}/-/tree/{}", b.name),
+        "commit": commit_json(base, full_path, &b.commit),
+    })
+}
+
+fn tag_json(base: &str, full_path: &str, t: &Tag) -> Value {
+    json!({
+        "name": t.name,
+        "message": t.message,
+        "target": t.target,
+        "commit": t.commit.as_ref().map(|c| commit_json(base, full_path, c)),
+        "release": Value::Null,
+        "protected": false,
+        "created_at": t.created_at.as_ref().map(date),
+    })
+}
+
+fn entry_json(e: &TreeEntry) -> Value {
+    json!({ "id": e.id, "name": e.name, "type": e.kind.as_str(), "path": e.path, "mode": e.mode })
+}
+
+async fn branches(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+    p: Params,
+) -> Handler {
+    let paging = Paging::from_params(&p)?;
+    let (project, repo) = s.app.readable_repository(&who, &id).await?;
+    let mut all = read::branches(&repo).await.map_err(git_err)?;
+    if let Some(q) = p.str("search")? {
+        all.retain(|b| b.name.contains(q.as_str()));
+    }
+    let (items, total) = page_of(all, paging);
+    let base = &s.config.external_url;
+    let json = items.iter().map(|b| branch_json(base, &project.full_path, b)).collect();
+    Ok(paged(&s, paging, total, &uri, json))
+}
+
+async fn branch(State(s): State<AppState>, Caller(who): Caller, Path((id, name)): Path<(String, String)>) -> Handler {
+    let (project, repo) = s.app.readable_repository(&who, &id).await?;
+    let b = read::branch(&repo, &name).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("Branch")))?;
+    Ok(Json(branch_json(&s.config.external_url, &project.full_path, &b)).into_response())
+}
+
+async fn tags(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, uri: Uri, p: Params) -> Handler {
+    let paging = Paging::from_params(&p)?;
+    let (project, repo) = s.app.readable_repository(&who, &id).await?;
+    let (items, total) = page_of(read::tags(&repo).await.map_err(git_err)?, paging);
+    let base = &s.config.external_url;
+    let json = items.iter().map(|t| tag_json(base, &project.full_path, t)).collect();
+    Ok(paged(&s, paging, total, &uri, json))
+}
+
+async fn commits(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+    p: Params,
+) -> Handler {
+    let paging = Paging::from_params(&p)?;
+    let (project, repo) = s.app.readable_repository(&who, &id).await?;
+    let rev = p.str("ref_name")?.filter(|r| !r.is_empty());
+    let path = p.str("path")?.filter(|r| !r.is_empty());
+    let page = paging.store_page();
+    let list = read::commits(&repo, rev.as_deref(), path.as_deref(), page.offset as usize, page.limit as usize)
+        .await
+        .map_err(git_err)?;
+    let total = read::count_commits(&repo, rev.as_deref(), path.as_deref()).await.map_err(git_err)?;
+    let base = &s.config.external_url;
+    let json = list.iter().map(|c| commit_json(base, &project.full_path, c)).collect();
+    Ok(paged(&s, paging, total as i64, &uri, json))
+}
+
+async fn commit(State(s): State<AppState>, Caller(who): Caller, Path((id, sha)): Path<(String, String)>) -> Handler {
+    let (project, repo) = s.app.readable_repository(&who, &id).await?;
+    let c = read::commit(&repo, &sha).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("Commit")))?;
+    Ok(Json(commit_json(&s.config.external_url, &project.full_path, &c)).into_response())
+}
+
+async fn tree(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, uri: Uri, p: Params) -> Handler {
+    let paging = Paging::from_params(&p)?;
+    let (_project, repo) = s.app.readable_repository(&who, &id).await?;
+    let rev = p.str("ref")?.or(p.str("ref_name")?).filter(|r| !r.is_empty());
+    let path = p.str("path")?.filter(|x| !x.is_empty());
+    let recursive = p.bool("recursive")?.unwrap_or(false);
+    let entries = read::tree(&repo, rev.as_deref(), path.as_deref(), recursive)
+        .await
+        .map_err(git_err)?
+        .ok_or(ApiError(AppError::NotFound("Tree")))?;
+    let (items, total) = page_of(entries, paging);
+    Ok(paged(&s, paging, total, &uri, items.iter().map(entry_json).collect()))
+}
+
+async fn load_file(
+    s: &AppState,
+    who: &autogit_app::Principal,
+    id: &str,
+    path: &str,
+    p: &Params,
+) -> ApiResult<(String, read::FileBlob)> {
+    let (_project, repo) = s.app.readable_repository(who, id).await?;
+    let rev = p.required("ref").or_else(|_| p.required("ref_name"))?;
+    let blob = read::file(&repo, &rev, path).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("File")))?;
+    Ok((rev, blob))
+}
+
+async fn file(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((id, path)): Path<(String, String)>,
+    p: Params,
+) -> Handler {
+    let (rev, blob) = load_file(&s, &who, &id, &path, &p).await?;
+    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+    Ok(Json(json!({
+        "file_name": name,
+        "file_path": path,
+        "size": blob.size,
+        "encoding": "base64",
+        "content": base64::engine::general_purpose::STANDARD.encode(&blob.content),
+        "content_sha256": sha256_hex(&blob.content),
+        "ref": rev,
+        "blob_id": blob.blob_id,
+        "commit_id": blob.commit_id,
+        "last_commit_id": blob.last_commit_id,
+        "execute_filemode": blob.mode == "100755",
+    }))
+    .into_response())
+}
+
+async fn file_raw(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((id, path)): Path<(String, String)>,
+    p: Params,
+) -> Handler {
+    let (_rev, blob) = load_file(&s, &who, &id, &path, &p).await?;
+    let mut r = blob.content.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut()
+        .insert("x-gitlab-blob-id", HeaderValue::from_str(&blob.blob_id).unwrap_or(HeaderValue::from_static("")));
+    Ok(r)
+}
+
+async fn events(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+    p: Params,
+) -> Handler {
+    let paging = Paging::from_params(&p)?;
+    let res = s.app.push_events(&who, &id, paging.store_page()).await?;
+    let items = res.items.iter().map(dto::push_event).collect();
+    Ok(paged(&s, paging, res.total, &uri, items))
+}

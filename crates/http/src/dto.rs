@@ -1,0 +1,218 @@
+//! JSON shapes of the API, field for field as GitLab's API v4 returns them (the subset AutoGit
+//! has), so that python-gitlab and similar clients parse them unmodified. Fields AutoGit has no
+//! concept of yet are present with GitLab's neutral values (`null`, `false`, `[]`, `0`).
+
+use autogit_core::AccessLevel;
+use autogit_store::{Member, Namespace, Project, PushEvent, Token, User};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The short user shape used inside other objects.
+pub fn user_basic(base: &str, u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "name": u.name,
+        "state": u.state.as_str(),
+        "locked": false,
+        "avatar_url": Value::Null,
+        "web_url": format!("{base}/{}", u.username),
+    })
+}
+
+/// The full user shape; email and admin flag only for the user themself or administrators.
+pub fn user(base: &str, u: &User, private: bool) -> Value {
+    let mut v = user_basic(base, u);
+    v["created_at"] = json!(time(u.created_at));
+    v["bio"] = json!("");
+    v["location"] = json!("");
+    v["public_email"] = Value::Null;
+    v["bot"] = json!(false);
+    if private {
+        v["email"] = json!(u.email);
+        v["is_admin"] = json!(u.is_admin);
+        v["can_create_group"] = json!(true);
+        v["can_create_project"] = json!(true);
+        v["two_factor_enabled"] = json!(false);
+    }
+    v
+}
+
+/// Namespace chain of a project or group, root first, with the display names GitLab joins.
+pub struct Chain<'a> {
+    pub namespaces: &'a [Namespace],
+}
+
+impl Chain<'_> {
+    fn human(&self) -> String {
+        self.namespaces.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(" / ")
+    }
+}
+
+pub fn namespace_short(base: &str, n: &Namespace) -> Value {
+    json!({
+        "id": n.id,
+        "name": n.name,
+        "path": n.path,
+        "kind": n.kind.as_str(),
+        "full_path": n.full_path,
+        "parent_id": n.parent_id,
+        "avatar_url": Value::Null,
+        "web_url": format!("{base}/{}", n.full_path),
+    })
+}
+
+pub fn group(base: &str, g: &Namespace, chain: &Chain<'_>) -> Value {
+    json!({
+        "id": g.id,
+        "web_url": format!("{base}/groups/{}", g.full_path),
+        "name": g.name,
+        "path": g.path,
+        "description": g.description,
+        "visibility": g.visibility.as_str(),
+        "share_with_group_lock": false,
+        "require_two_factor_authentication": false,
+        "two_factor_grace_period": 48,
+        "project_creation_level": "developer",
+        "auto_devops_enabled": Value::Null,
+        "subgroup_creation_level": "maintainer",
+        "emails_disabled": false,
+        "emails_enabled": true,
+        "mentions_disabled": Value::Null,
+        "lfs_enabled": false,
+        "default_branch": Value::Null,
+        "avatar_url": Value::Null,
+        "request_access_enabled": false,
+        "full_name": chain.human(),
+        "full_path": g.full_path,
+        "created_at": time(g.created_at),
+        "parent_id": g.parent_id,
+    })
+}
+
+pub struct ProjectExtras<'a> {
+    pub chain: Chain<'a>,
+    pub owner: Option<&'a User>,
+    pub empty_repo: bool,
+    pub access_level: Option<AccessLevel>,
+}
+
+pub fn project(base: &str, p: &Project, x: &ProjectExtras<'_>) -> Value {
+    let ns = x.chain.namespaces.last();
+    let mut v = json!({
+        "id": p.id,
+        "description": p.description,
+        "name": p.name,
+        "name_with_namespace": format!("{} / {}", x.chain.human(), p.name),
+        "path": p.path,
+        "path_with_namespace": p.full_path,
+        "created_at": time(p.created_at),
+        "default_branch": p.default_branch,
+        "tag_list": [],
+        "topics": [],
+        "ssh_url_to_repo": Value::Null,
+        "http_url_to_repo": format!("{base}/{}.git", p.full_path),
+        "web_url": format!("{base}/{}", p.full_path),
+        "readme_url": Value::Null,
+        "avatar_url": Value::Null,
+        "forks_count": 0,
+        "star_count": 0,
+        "last_activity_at": time(p.last_activity_at),
+        "namespace": ns.map(|n| namespace_short(base, n)).unwrap_or(Value::Null),
+        "visibility": p.visibility.as_str(),
+        "empty_repo": x.empty_repo,
+        "archived": false,
+        "issues_enabled": false,
+        "merge_requests_enabled": false,
+        "jobs_enabled": false,
+        "wiki_enabled": false,
+        "snippets_enabled": false,
+        "container_registry_enabled": false,
+        "creator_id": x.owner.map(|u| u.id),
+        "import_status": "none",
+        "open_issues_count": 0,
+        "_links": {
+            "self": format!("{base}/api/v4/projects/{}", p.id),
+            "repo_branches": format!("{base}/api/v4/projects/{}/repository/branches", p.id),
+            "members": format!("{base}/api/v4/projects/{}/members", p.id),
+        },
+    });
+    if let Some(owner) = x.owner {
+        v["owner"] = user_basic(base, owner);
+    }
+    if let Some(level) = x.access_level {
+        v["permissions"] = json!({
+            "project_access": {"access_level": level.value(), "notification_level": 3},
+            "group_access": Value::Null,
+        });
+    }
+    v
+}
+
+pub fn member(base: &str, m: &Member, u: &User) -> Value {
+    let mut v = user_basic(base, u);
+    v["access_level"] = json!(m.access_level.value());
+    v["created_at"] = json!(time(m.created_at));
+    v["expires_at"] = Value::Null;
+    v["membership_state"] = json!("active");
+    v
+}
+
+pub fn token(t: &Token, today: chrono::NaiveDate) -> Value {
+    let expired = t.expires_at.is_some_and(|d| d <= today);
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "revoked": t.revoked,
+        "created_at": time(t.created_at),
+        "description": Value::Null,
+        "scopes": t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "user_id": t.user_id,
+        "last_used_at": t.last_used_at.map(time),
+        "active": !t.revoked && !expired,
+        "expires_at": t.expires_at.map(|d| d.to_string()),
+    })
+}
+
+fn is_zero(oid: &str) -> bool {
+    oid.bytes().all(|b| b == b'0')
+}
+
+/// A push as GitLab's events API shows it. `commit_count` is unknown (not counted) and so `null`.
+pub fn push_event(e: &PushEvent) -> Value {
+    let (ref_type, short) = match e.ref_name.strip_prefix("refs/tags/") {
+        Some(t) => ("tag", t),
+        None => ("branch", e.ref_name.strip_prefix("refs/heads/").unwrap_or(&e.ref_name)),
+    };
+    let (action, action_name) = if is_zero(&e.before) {
+        ("created", "pushed new")
+    } else if is_zero(&e.after) {
+        ("removed", "deleted")
+    } else {
+        ("pushed", "pushed to")
+    };
+    json!({
+        "id": e.id,
+        "project_id": e.project_id,
+        "action_name": action_name,
+        "target_id": Value::Null,
+        "target_type": Value::Null,
+        "target_title": Value::Null,
+        "author_id": e.pusher_id,
+        "created_at": time(e.created_at),
+        "push_data": {
+            "commit_count": Value::Null,
+            "action": action,
+            "ref_type": ref_type,
+            "commit_from": (!is_zero(&e.before)).then_some(e.before.as_str()),
+            "commit_to": (!is_zero(&e.after)).then_some(e.after.as_str()),
+            "ref": short,
+            "commit_title": Value::Null,
+            "ref_count": Value::Null,
+        },
+    })
+}

@@ -1,0 +1,60 @@
+//! The one mapping from errors to HTTP responses, with GitLab's error bodies:
+//! `{"message": "404 Project Not Found"}`, `{"message": {"path": ["has already been taken"]}}`,
+//! `{"error": "name is missing"}`, and the OAuth-style body for `insufficient_scope`.
+
+use autogit_app::AppError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error; wraps the application error so that `?` works in handlers.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The status for an application error; also used by git smart HTTP, which renders its own bodies.
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+        AppError::InsufficientScope | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Invalid(..) | AppError::Missing(_) => StatusCode::BAD_REQUEST,
+        AppError::Conflict(..) => StatusCode::CONFLICT,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(&self.0);
+        let body = match &self.0 {
+            AppError::InsufficientScope => json!({
+                "error": "insufficient_scope",
+                "error_description": "The request requires higher privileges than provided by the access token.",
+                "scope": "api",
+            }),
+            AppError::Missing(_) => json!({ "error": self.0.to_string() }),
+            AppError::Invalid(field, msg) => json!({ "message": { *field: [msg] } }),
+            AppError::Conflict(field, msg) => json!({ "message": { field.as_str(): [msg] } }),
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                json!({ "message": "500 Internal Server Error" })
+            }
+            other => json!({ "message": other.to_string() }),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// A `400` for a malformed request parameter, named as GitLab names them.
+pub fn bad_param(field: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError(AppError::Invalid(field, msg.into()))
+}

@@ -1,0 +1,266 @@
+//! git smart HTTP: `GET …/info/refs?service=…`, `POST …/git-upload-pack`, `POST …/git-receive-pack`.
+//!
+//! AutoGit owns the HTTP, credentials, policy, limits and metrics; the pack exchange runs in a
+//! `git … --stateless-rpc` child (ADR 0003). Bodies stream both ways: the request body (gzip
+//! already decoded by the router's layer) is pumped into the child's stdin while its stdout is
+//! the response body, so memory stays flat whatever the pack size. Error bodies are
+//! `text/plain`, which git prints as `remote: …` lines.
+
+use crate::auth::credentials;
+use crate::state::AppState;
+use autogit_app::{GitDenied, Principal};
+use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
+use autogit_git::pktline::{self, RefUpdate};
+use autogit_git::service::{self, Service};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_util::io::{ReaderStream, StreamReader};
+
+fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+    let mut body = msg.into();
+    body.push('\n');
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+fn challenge() -> Response {
+    let mut r =
+        text(StatusCode::UNAUTHORIZED, "HTTP Basic: Access denied. Use a personal access token as the password.");
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"AutoGit\""));
+    r
+}
+
+fn not_found(full_path: &str) -> Response {
+    text(
+        StatusCode::NOT_FOUND,
+        format!(
+            "The project '{full_path}' could not be found or you don't have permission to view it. \
+             To push a new project, create it first (POST /api/v4/projects)."
+        ),
+    )
+}
+
+/// The router's fallback: git URLs are handled here, everything else is a JSON 404.
+pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
+    let gp = match parse_git_path(req.uri().path()) {
+        Ok(gp) => gp,
+        Err(PathError::NotGit) => {
+            return (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"message": "404 Not Found"})))
+                .into_response();
+        }
+        Err(e) => return text(StatusCode::NOT_FOUND, format!("invalid repository path: {e}")),
+    };
+    let (service, write) = match (req.method(), gp.endpoint) {
+        (&Method::GET, GitEndpoint::InfoRefs) => match info_refs_service(req.uri().query()) {
+            Ok(svc) => (svc, svc == Service::ReceivePack),
+            Err(r) => return r,
+        },
+        (&Method::POST, GitEndpoint::UploadPack) => (Service::UploadPack, false),
+        (&Method::POST, GitEndpoint::ReceivePack) => (Service::ReceivePack, true),
+        _ => return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed for this git endpoint"),
+    };
+    let protocol = match req.headers().get("git-protocol").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => match pktline::validate_git_protocol(v) {
+            Ok(p) => Some(p),
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid Git-Protocol header: {e}")),
+        },
+        Some(Err(_)) => return text(StatusCode::BAD_REQUEST, "invalid Git-Protocol header: not text"),
+    };
+    let who = match authenticate(&s, req.headers()).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (project, repo) = match s.app.git_project(&who, &gp.full_path(), write).await {
+        Ok(x) => x,
+        Err(GitDenied::Challenge) => return challenge(),
+        Err(GitDenied::NotFound) => return not_found(&gp.full_path()),
+        Err(GitDenied::Forbidden(msg)) => return text(StatusCode::FORBIDDEN, msg),
+        Err(GitDenied::Other(e)) => {
+            tracing::error!(error = %e, "git access check failed");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    let ctx = Ctx { state: s, who, project_id: project.id, repo, service, protocol, path: gp };
+    match ctx.path.endpoint {
+        GitEndpoint::InfoRefs => ctx.advertise().await,
+        _ => ctx.rpc(req).await,
+    }
+}
+
+fn info_refs_service(query: Option<&str>) -> Result<Service, Response> {
+    let svc = query.unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("service="));
+    match svc {
+        None => Err(text(StatusCode::BAD_REQUEST, "only the smart HTTP protocol is served: ?service= is required")),
+        Some(name) => {
+            name.parse::<Service>().map_err(|_| text(StatusCode::BAD_REQUEST, format!("unsupported service {name:?}")))
+        }
+    }
+}
+
+async fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+    let creds = credentials(headers).map_err(|e| text(StatusCode::BAD_REQUEST, e))?;
+    s.app.authenticate(creds).await.map_err(|_| challenge())
+}
+
+struct Ctx {
+    state: AppState,
+    who: Principal,
+    project_id: i64,
+    repo: PathBuf,
+    service: Service,
+    protocol: Option<String>,
+    path: GitPath,
+}
+
+impl Ctx {
+    fn kind(&self) -> &'static str {
+        match (self.path.endpoint, self.service) {
+            (GitEndpoint::InfoRefs, _) => "info_refs",
+            (_, Service::UploadPack) => "upload_pack",
+            (_, Service::ReceivePack) => "receive_pack",
+        }
+    }
+
+    async fn advertise(self) -> Response {
+        match service::advertise(&self.repo, self.service, self.protocol.as_deref()).await {
+            Ok(body) => {
+                self.state.metrics.git_op(self.kind(), true);
+                let ct = self.service.advertisement_content_type();
+                ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+            }
+            Err(e) => {
+                self.state.metrics.git_op(self.kind(), false);
+                tracing::error!(error = %e, project_id = self.project_id, "advertisement failed");
+                text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the repository")
+            }
+        }
+    }
+
+    async fn rpc(self, req: Request) -> Response {
+        let expected = self.service.request_content_type();
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if ct != expected {
+            return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("expected Content-Type {expected}"));
+        }
+        let limit = match self.service {
+            Service::ReceivePack => self.state.config.max_push_bytes,
+            Service::UploadPack => self.state.config.max_fetch_request_bytes,
+        };
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        // Content-Length is the compressed size when gzip is used; the stream check below
+        // enforces the limit on decoded bytes too.
+        if limit > 0 && declared.is_some_and(|n| n > limit) {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than the limit of {limit} bytes"),
+            );
+        }
+        let received = Arc::new(AtomicU64::new(0));
+        let body = limited(req.into_body().into_data_stream(), limit, received.clone());
+        let mut reader = StreamReader::new(Box::pin(body));
+
+        // For a push, read the command list first: it is needed to record what the push changed,
+        // and a malformed one is answered with a clear 400 before git is even started.
+        let (prefix, updates) = match self.service {
+            Service::ReceivePack => match read_commands(&mut reader).await {
+                Ok(x) => x,
+                Err(r) => return r,
+            },
+            Service::UploadPack => (Bytes::new(), Vec::new()),
+        };
+        let proc = match service::spawn_rpc(&self.repo, self.service, self.protocol.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "spawning git failed");
+                return text(StatusCode::INTERNAL_SERVER_ERROR, "could not start git");
+            }
+        };
+        let service::RpcProcess { stdin, stdout, child } = proc;
+        let pump = tokio::spawn(service::pump(prefix, reader, stdin));
+
+        let sent = Arc::new(AtomicU64::new(0));
+        let sent_in_stream = sent.clone();
+        let out = ReaderStream::new(stdout).inspect_ok(move |b| {
+            sent_in_stream.fetch_add(b.len() as u64, Ordering::Relaxed);
+        });
+        let kind = self.kind();
+        let state = self.state.clone();
+        let tasks = self.state.tasks.clone();
+        let ct = self.service.result_content_type();
+        // Runs after git exits (the response stream ends then); tracked so that graceful
+        // shutdown waits for push recording.
+        tasks.spawn(async move {
+            let pumped = pump.await;
+            let exit = child.finish().await;
+            let ok = matches!(&exit, Ok(e) if e.success());
+            if let Ok(Err(e)) = &pumped {
+                tracing::info!(error = %e, kind, "request body ended early");
+            }
+            if let Ok(e) = &exit
+                && !e.success()
+            {
+                tracing::warn!(kind, stderr = %e.stderr, "git exited with failure");
+            }
+            state.metrics.git_op(kind, ok);
+            let labels = crate::metrics::GitKindLabels { kind };
+            state.metrics.git_bytes_received.get_or_create(&labels).inc_by(received.load(Ordering::Relaxed));
+            state.metrics.git_bytes_sent.get_or_create(&labels).inc_by(sent.load(Ordering::Relaxed));
+            if !updates.is_empty() {
+                record(&state, &self.repo, self.project_id, self.who.actor.user_id(), &updates).await;
+            }
+        });
+        ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(out)).into_response()
+    }
+}
+
+/// Reads the head of a receive-pack body until its command list is complete; a malformed or
+/// oversized one is answered here, before git starts.
+async fn read_commands<R: tokio::io::AsyncRead + Unpin>(reader: &mut R) -> Result<(Bytes, Vec<RefUpdate>), Response> {
+    match autogit_git::read_receive_request(reader).await {
+        Ok((req, prefix)) => Ok((prefix, req.updates)),
+        Err(autogit_git::Error::Io(e)) if e.kind() == io::ErrorKind::FileTooLarge => {
+            Err(text(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        }
+        Err(e) if e.is_client_error() => {
+            Err(text(StatusCode::BAD_REQUEST, format!("malformed receive-pack request: {e}")))
+        }
+        Err(e) => Err(text(StatusCode::BAD_REQUEST, format!("could not read the request body: {e}"))),
+    }
+}
+
+/// Counts request bytes and fails the stream once they pass `limit` (0 = none).
+fn limited(
+    body: impl Stream<Item = Result<Bytes, axum::Error>> + Send + 'static,
+    limit: u64,
+    counter: Arc<AtomicU64>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    body.map(move |chunk| {
+        let chunk = chunk.map_err(io::Error::other)?;
+        let total = counter.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+        if limit > 0 && total > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("request body exceeds the limit of {limit} bytes"),
+            ));
+        }
+        Ok(chunk)
+    })
+}
+
+async fn record(s: &AppState, repo: &std::path::Path, project_id: i64, pusher: Option<i64>, updates: &[RefUpdate]) {
+    match autogit_git::applied_updates(repo, updates).await {
+        Ok(applied) => {
+            if let Err(e) = s.app.record_pushes(project_id, pusher, &applied).await {
+                tracing::error!(error = %e, project_id, "recording push events failed");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, project_id, "reading applied ref updates failed"),
+    }
+}

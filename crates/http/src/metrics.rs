@@ -1,0 +1,103 @@
+//! Prometheus metrics: HTTP requests by route and status with a latency histogram, git operations
+//! by kind and result, and git bytes moved. Rendered in the text exposition format at `/metrics`.
+//!
+//! Latency is measured until the response head is produced; for streaming git responses the
+//! transfer itself is visible in the byte counters instead.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GitOpLabels {
+    /// `info_refs`, `upload_pack` or `receive_pack`.
+    pub kind: &'static str,
+    /// `ok` or `error`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GitKindLabels {
+    pub kind: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: Family<HttpLabels, Histogram>,
+    pub git_operations: Family<GitOpLabels, Counter>,
+    pub git_bytes_received: Family<GitKindLabels, Counter>,
+    pub git_bytes_sent: Family<GitKindLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("autogit");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        let git_operations = Family::<GitOpLabels, Counter>::default();
+        let git_bytes_received = Family::<GitKindLabels, Counter>::default();
+        let git_bytes_sent = Family::<GitKindLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by method, route and status", http_requests.clone());
+        registry.register("http_request_duration_seconds", "Time to produce the response head", http_duration.clone());
+        registry.register("git_operations", "git smart-HTTP operations by kind and result", git_operations.clone());
+        registry.register(
+            "git_received_bytes",
+            "Request body bytes received by git operations",
+            git_bytes_received.clone(),
+        );
+        registry.register("git_sent_bytes", "Response body bytes sent by git operations", git_bytes_sent.clone());
+        Metrics { registry, http_requests, http_duration, git_operations, git_bytes_received, git_bytes_sent }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        out
+    }
+
+    pub fn git_op(&self, kind: &'static str, ok: bool) {
+        self.git_operations.get_or_create(&GitOpLabels { kind, result: if ok { "ok" } else { "error" } }).inc();
+    }
+}
+
+/// Middleware recording every request. The route label is the matched route template (bounded
+/// cardinality); unmatched paths are labelled `git` when they are git URLs and `other` otherwise.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_string();
+    let route = match req.extensions().get::<MatchedPath>() {
+        Some(m) => m.as_str().to_string(),
+        None if autogit_core::repo_path::parse_git_path(req.uri().path()).is_ok() => "git".to_string(),
+        None => "other".to_string(),
+    };
+    let resp = next.run(req).await;
+    let labels = HttpLabels { method, route, status: resp.status().as_u16() };
+    state.metrics.http_requests.get_or_create(&labels).inc();
+    state.metrics.http_duration.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,45 @@
+//! Operational endpoints: liveness, readiness (database and repository storage checked), metrics.
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/-/health", get(health))
+        .route("/-/liveness", get(health))
+        .route("/-/readiness", get(readiness))
+        .route("/metrics", get(metrics))
+}
+
+/// The process is up and serving; says nothing about dependencies (that is readiness).
+async fn health() -> &'static str {
+    "AutoGit OK"
+}
+
+async fn readiness(State(s): State<AppState>) -> impl IntoResponse {
+    match s.app.check_ready().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(
+                json!({"status": "ok", "database_check": [{"status": "ok"}], "repository_storage_check": [{"status": "ok"}]}),
+            ),
+        ),
+        Err(failed) => {
+            let mut body = json!({"status": "failed"});
+            for (what, msg) in failed {
+                tracing::warn!(check = what, error = %msg, "readiness check failed");
+                body[format!("{what}_check")] = json!([{"status": "failed", "message": msg}]);
+            }
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body))
+        }
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.render())
+}

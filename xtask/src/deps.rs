@@ -1,0 +1,92 @@
+//! The layering rules as data, and a checker over `cargo metadata` output.
+//!
+//! Two kinds of rule: which workspace crates each crate may depend on (normal and build
+//! dependencies; dev-dependencies are free, tests may use anything), and which crates alone may
+//! use a given external library (adapters alone know their libraries).
+
+use serde_json::Value;
+
+/// Every workspace crate and the workspace crates it may depend on. A crate missing from this
+/// table is an error, so a new crate must be placed in a layer deliberately.
+pub const LAYERS: &[(&str, &[&str])] = &[
+    // L0: pure domain and configuration.
+    ("autogit-core", &[]),
+    ("autogit-config", &[]),
+    // L2: ports.
+    ("autogit-store", &["autogit-core"]),
+    // L3: adapters.
+    ("autogit-store-sql", &["autogit-core", "autogit-store"]),
+    ("autogit-git", &["autogit-core"]),
+    // L4: use-cases over ports only (never an adapter such as autogit-store-sql).
+    ("autogit-app", &["autogit-core", "autogit-store", "autogit-git"]),
+    // L5: inbound.
+    ("autogit-http", &["autogit-core", "autogit-store", "autogit-app", "autogit-git"]),
+    // Roots.
+    (
+        "autogit",
+        &[
+            "autogit-core",
+            "autogit-config",
+            "autogit-store",
+            "autogit-store-sql",
+            "autogit-git",
+            "autogit-app",
+            "autogit-http",
+        ],
+    ),
+    ("xtask", &[]),
+];
+
+/// External libraries and the only workspace crates allowed to depend on them.
+pub const WRAPPERS: &[(&str, &[&str])] = &[
+    ("sqlx", &["autogit-store-sql"]),
+    ("axum", &["autogit-http"]),
+    ("tower", &["autogit-http"]),
+    ("tower-http", &["autogit-http"]),
+    ("hyper", &["autogit-http"]),
+    ("prometheus-client", &["autogit-http"]),
+    ("clap", &["autogit"]),
+    ("tracing-subscriber", &["autogit"]),
+    ("argon2", &["autogit-app"]),
+];
+
+/// Libraries that do I/O and must not appear in the pure layer (L0).
+pub const IO_LIBRARIES: &[&str] = &["tokio", "tokio-util", "sqlx", "axum", "reqwest", "futures-util", "rand"];
+pub const PURE: &[&str] = &["autogit-core", "autogit-config"];
+
+/// Checks `cargo metadata --format-version 1` output; returns every violation found.
+pub fn check(metadata: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let members: Vec<&str> = metadata["workspace_members"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    for pkg in packages.iter().filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id))) {
+        let name = pkg["name"].as_str().unwrap_or("?");
+        let Some((_, allowed)) = LAYERS.iter().find(|(n, _)| *n == name) else {
+            errors.push(format!(
+                "{name}: not placed in a layer (add it to xtask/src/deps.rs LAYERS and ARCHITECTURE.md)"
+            ));
+            continue;
+        };
+        for dep in pkg["dependencies"].as_array().into_iter().flatten() {
+            if dep["kind"].as_str() == Some("dev") {
+                continue;
+            }
+            let dep_name = dep["name"].as_str().unwrap_or("?");
+            if LAYERS.iter().any(|(n, _)| *n == dep_name) && !allowed.contains(&dep_name) {
+                errors.push(format!("{name} must not depend on {dep_name}"));
+            }
+            if let Some((_, owners)) = WRAPPERS.iter().find(|(lib, _)| *lib == dep_name)
+                && !owners.contains(&name)
+            {
+                errors.push(format!("{name} must not use {dep_name} (only {owners:?} may)"));
+            }
+            if PURE.contains(&name) && IO_LIBRARIES.contains(&dep_name) {
+                errors.push(format!("{name} is pure and must not use the I/O library {dep_name}"));
+            }
+        }
+    }
+    errors
+}
