@@ -5,11 +5,12 @@
 #
 # stdout: a Markdown section for BENCHMARKS.md (also written to
 # bench/work/results.md). Everything else (progress, hyperfine) goes to stderr.
+# Typical duration: ~3 min at full size, ~30 s with BENCH_QUICK=1.
 #
 # Knobs (environment):
 #   BENCH_QUICK=1          small repository (2,000 files / 300 commits)
 #   BENCH_FILES, BENCH_COMMITS, BENCH_SEED   repository shape (make_repo.sh)
-#   BENCH_RUNS=5           timed runs per measurement (median and min reported)
+#   BENCH_RUNS=5           timed runs per measurement (median, min, max reported)
 #   BENCH_WARMUP=1         untimed warm-up runs (clone/fetch; never for push)
 #   BENCH_FETCH_COMMITS=50 size of the incremental-fetch delta, in commits
 #   BENCH_CLONE_FLAGS=     extra `git clone` flags, e.g. "--no-checkout"
@@ -17,10 +18,11 @@
 #   BENCH_SKIP_AUTOGIT=1   only the baselines (no autogit binary needed)
 #   AUTOGIT_BIN=target/release/autogit
 #   AUTOGIT_BUILD=release  build profile to report when it can't be told from the path
-#   BENCH_NO_HYPERFINE=1   time with a plain bash loop even if hyperfine exists
+#   BENCH_TIMER=interleaved  or "hyperfine" (installed if missing): see measure_group
 #   BENCH_NO_INSTALL=1     never apt-get install missing tools
 #   BENCH_KEEP=1           keep bench/work/run (servers' data, logs) after the run
 #   BENCH_TMPDIR=          where clients write (default: a tmpfs under /dev/shm)
+# shellcheck disable=SC2155 # `local x=$(q ...)`: q (printf %q) cannot fail
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,7 +40,9 @@ CLONE_FLAGS=${BENCH_CLONE_FLAGS:-}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-5}
 SKIP_AUTOGIT=${BENCH_SKIP_AUTOGIT:-0}
 AUTOGIT_BIN=${AUTOGIT_BIN:-$ROOT/target/release/autogit}
+TIMER=${BENCH_TIMER:-interleaved}
 ROOT_PASSWORD=bench-password-123
+export LC_ALL=C # '.' as the decimal separator in $EPOCHREALTIME and awk
 
 # Targets from the performance issue.
 TARGET_CLONE_VS_FILE=1.10
@@ -78,6 +82,12 @@ stop_group() { # stop_group PID: TERM the group, KILL it after 10 s, reap
     done
     kill -KILL -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    # Orphaned group members (fcgiwrap/nginx workers) are reaped by init;
+    # give that a moment so that nothing of ours is left when we return.
+    for ((i = 0; i < 50; i++)); do
+        pgrep -g "$pid" >/dev/null || break
+        sleep 0.1
+    done
 }
 
 cleanup() {
@@ -87,7 +97,7 @@ cleanup() {
     done
     if [[ $rc != 0 ]]; then
         log "failed (exit $rc); logs are in $RUN/logs"
-        [[ -d $RUN/logs ]] && tail -n 20 "$RUN"/logs/*.log >&2 2>/dev/null || true
+        if [[ -d $RUN/logs ]]; then tail -n 20 "$RUN"/logs/*.log >&2 2>/dev/null || true; fi
     fi
     [[ -n $CLIENT_TMP && $CLIENT_TMP != "$RUN"/* ]] && rm -rf "$CLIENT_TMP"
     if [[ ${BENCH_KEEP:-0} != 1 && $rc == 0 ]]; then
@@ -101,19 +111,18 @@ trap 'exit 130' INT TERM
 # Tools
 # ---------------------------------------------------------------------------
 install_deps() {
-    local need=() optional=()
+    local need=()
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
     command -v fcgiwrap >/dev/null || [[ -x /usr/sbin/fcgiwrap ]] || need+=(fcgiwrap)
     command -v curl >/dev/null || need+=(curl)
-    if [[ ${BENCH_NO_HYPERFINE:-0} != 1 ]] && ! command -v hyperfine >/dev/null; then
-        optional+=(hyperfine) # without it: a bash timing loop
+    if [[ $TIMER == hyperfine ]] && ! command -v hyperfine >/dev/null; then
+        need+=(hyperfine)
     fi
-    ((${#need[@]} + ${#optional[@]})) || return 0
+    ((${#need[@]})) || return 0
     if [[ ${BENCH_NO_INSTALL:-0} == 1 || $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
         ((${#need[@]} == 0)) || die "missing tools: ${need[*]} (install them, or run as root with apt-get)"
         return 0
     fi
-    need+=("${optional[@]}")
     log "installing ${need[*]} with apt-get"
     # Debian's postinst would start a system-wide nginx on port 80; a
     # temporary policy-rc.d forbids starting services during the install.
@@ -126,8 +135,6 @@ install_deps() {
     ((own_policy)) && rm -f "$policy"
     ((ok)) || die "apt-get install ${need[*]} failed"
 }
-
-have_hyperfine() { [[ ${BENCH_NO_HYPERFINE:-0} != 1 ]] && command -v hyperfine >/dev/null; }
 
 # An isolated git configuration: the user's ~/.gitconfig (protocol.version,
 # credential helpers, fsmonitor, ...) must not change what is measured.
@@ -174,36 +181,66 @@ pick_client_tmp() {
 }
 
 # ---------------------------------------------------------------------------
-# Measurement. measure ID LABEL WARMUP PREPARE CMD: PREPARE (untimed) runs
-# before every run, CMD is timed. Both are bash command strings. Sets
-# MED[ID], MIN[ID] (seconds) and keeps the raw times in $RUN/times/ID.
+# Measurement.
+#
+#   measure_group WARMUP VERIFY_FN  ID LABEL PREPARE CMD  [ID LABEL PREPARE CMD]...
+#
+# Times the CMD of each entry BENCH_RUNS times; PREPARE runs (untimed) before
+# each run, VERIFY_FN ID (a function of this script) after it. Both strings
+# are bash commands. Sets MED, MIN, MAX and LABEL for each ID and keeps the
+# raw times in $RUN/times/ID.
+#
+# Default timer: interleaved rounds (A B C, B C A, C A B, ...). The machine's
+# cores are shared (other people's builds come and go); measuring all runs of
+# A and then all runs of B would turn a burst of background load into a
+# difference between A and B, while rounds spread it over all of them.
+# BENCH_TIMER=hyperfine runs each entry as one hyperfine series instead.
 # ---------------------------------------------------------------------------
-declare -A MED MIN LABEL
+declare -A MED MIN MAX LABEL
 
-measure() {
-    local id=$1 label=$2 warmup=$3 prepare=$4 cmd=$5 i t0 t1
-    local times=$RUN/times/$id
+measure_group() {
+    local warmup=$1 verify=$2 ids=() labels=() preps=() cmds=()
+    shift 2
+    while (($#)); do
+        ids+=("$1") labels+=("$2") preps+=("$3") cmds+=("$4")
+        shift 4
+    done
+    local n=${#ids[@]} r j k t0 t1 id
     mkdir -p "$RUN/times"
-    log "measuring: $label ($RUNS runs, $warmup warm-up)"
-    if have_hyperfine; then
-        hyperfine --shell bash --style basic --runs "$RUNS" --warmup "$warmup" \
-            --prepare "$prepare" --export-json "$times.json" -n "$label" "$cmd" >&2
-        python3 -c 'import json,sys; [print(t) for t in json.load(open(sys.argv[1]))["results"][0]["times"]]' \
-            "$times.json" >"$times"
+    local IFS=,
+    log "measuring: ${labels[*]} ($RUNS runs, $warmup warm-up, $TIMER)"
+    IFS=$' \t\n'
+    for id in "${ids[@]}"; do : >"$RUN/times/$id"; done
+    if [[ $TIMER == hyperfine ]]; then
+        for ((k = 0; k < n; k++)); do
+            id=${ids[k]}
+            hyperfine --shell bash --style basic --runs "$RUNS" --warmup "$warmup" \
+                --prepare "${preps[k]}" --export-json "$RUN/times/$id.json" -n "${labels[k]}" "${cmds[k]}" >&2
+            python3 -c 'import json,sys; [print(t) for t in json.load(open(sys.argv[1]))["results"][0]["times"]]' \
+                "$RUN/times/$id.json" >"$RUN/times/$id"
+            "$verify" "$id"
+        done
     else
-        : >"$times"
-        for ((i = 0; i < warmup + RUNS; i++)); do
-            bash -c "$prepare"
-            t0=$(date +%s.%N)
-            bash -c "$cmd" || die "$label: command failed: $cmd"
-            t1=$(date +%s.%N)
-            ((i < warmup)) || awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }' >>"$times"
+        for ((r = 0; r < warmup + RUNS; r++)); do
+            for ((j = 0; j < n; j++)); do
+                k=$(((j + r) % n)) # rotate the order every round
+                bash -c "${preps[k]}" || die "${ids[k]}: prepare step failed: ${preps[k]}"
+                t0=$EPOCHREALTIME
+                bash -c "${cmds[k]}" || die "${ids[k]}: command failed: ${cmds[k]}"
+                t1=$EPOCHREALTIME
+                ((r < warmup)) || awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }' >>"$RUN/times/${ids[k]}"
+                "$verify" "${ids[k]}"
+            done
         done
     fi
-    MED[$id]=$(sort -g "$times" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-    MIN[$id]=$(sort -g "$times" | head -n1)
-    LABEL[$id]=$label
-    log "  $label: median $(fmt_s "${MED[$id]}") s, min $(fmt_s "${MIN[$id]}") s"
+    for ((k = 0; k < n; k++)); do
+        id=${ids[k]}
+        MED[$id]=$(sort -g "$RUN/times/$id" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        MIN[$id]=$(sort -g "$RUN/times/$id" | head -n1)
+        MAX[$id]=$(sort -g "$RUN/times/$id" | tail -n1)
+        LABEL[$id]=${labels[k]}
+        log "  ${labels[k]}: median $(fmt_s "${MED[$id]}") s, min $(fmt_s "${MIN[$id]}") s, max $(fmt_s "${MAX[$id]}") s"
+    done
 }
 
 fmt_s() { awk -v x="$1" 'BEGIN { printf "%.3f", x }'; }
@@ -243,7 +280,8 @@ new_backend_repo() { # an empty bare repo that accepts anonymous pushes
 # ---------------------------------------------------------------------------
 # Baseline server: nginx -> fcgiwrap -> git http-backend
 # ---------------------------------------------------------------------------
-NGINX_URL= NGINX_PID= FCGI_PID=
+# shellcheck disable=SC2034 # FCGI_PID is set through start_bg
+NGINX_URL='' NGINX_PID='' FCGI_PID=''
 NGINX_ROOT=$RUN/backend-repos
 
 free_port() { # a random loopback port nobody listens on
@@ -255,7 +293,7 @@ free_port() { # a random loopback port nobody listens on
 }
 
 start_backend() {
-    local dir=$RUN/nginx sock=$RUN/nginx/fcgiwrap.sock backend tries port user_line=
+    local dir=$RUN/nginx sock=$RUN/nginx/fcgiwrap.sock backend tries port user_line=''
     backend=$(git --exec-path)/git-http-backend
     [[ -x $backend ]] || die "no git-http-backend at $backend"
     mkdir -p "$dir" "$NGINX_ROOT"
@@ -299,7 +337,7 @@ start_backend() {
 # ---------------------------------------------------------------------------
 # AutoGit
 # ---------------------------------------------------------------------------
-AG_URL= AG_PID= AG_TOKEN= AG_DATA=$RUN/autogit-data
+AG_URL='' AG_PID='' AG_TOKEN='' AG_DATA=$RUN/autogit-data
 
 start_autogit() { # start_autogit LOGNAME: start, wait for "listening on", set AG_URL/AG_PID
     local logfile=$RUN/logs/$1.log i
@@ -307,7 +345,7 @@ start_autogit() { # start_autogit LOGNAME: start, wait for "listening on", set A
         "$AUTOGIT_BIN" serve --data-dir "$AG_DATA" --listen 127.0.0.1:0
     AG_URL=
     for ((i = 0; i < 600; i++)); do
-        AG_URL=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$logfile" | head -n1 | sed 's/^listening on //') || true
+        AG_URL=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$logfile" 2>/dev/null | head -n1 | sed 's/^listening on //') || true
         [[ -n $AG_URL ]] && break
         alive "$AG_PID" || { cat "$logfile" >&2; die "autogit serve exited during startup"; }
         sleep 0.05
@@ -364,8 +402,10 @@ protocol_seen() {
 # Main
 # ---------------------------------------------------------------------------
 main() {
-    local started
+    local started LOAD_START LOAD_END
     started=$(date +%s)
+    LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+    [[ $TIMER == interleaved || $TIMER == hyperfine ]] || die "BENCH_TIMER must be interleaved or hyperfine"
     [[ $SKIP_AUTOGIT == 1 || -x $AUTOGIT_BIN ]] ||
         die "no autogit binary at $AUTOGIT_BIN (cargo build --release, set AUTOGIT_BIN, or BENCH_SKIP_AUTOGIT=1)"
     command -v python3 >/dev/null || die "python3 is required"
@@ -380,7 +420,7 @@ main() {
     SRC=$(BENCH_WORK=$WORK "$BENCH_DIR/make_repo.sh")
     declare -A ST
     local k v
-    while IFS== read -r k v; do ST[$k]=$v; done <"$SRC/bench-stats"
+    while IFS='=' read -r k v; do ST[$k]=$v; done <"$SRC/bench-stats"
     local MAIN_A
     MAIN_A=$(git --git-dir "$SRC" rev-parse main)
     # A clone, a worktree (~ a pack's worth) and a fetch base + copy.
@@ -394,7 +434,7 @@ main() {
     log "loading the source into http-backend (push)"
     push_all "$SRC" "$BK_URL"
     check_same_refs "http-backend" "$SRC" "$BK_URL"
-    local BK_PROTO BK_STORAGE AG_STORAGE=
+    local BK_PROTO BK_STORAGE AG_STORAGE=''
     BK_STORAGE=$(storage_desc "$BK_REPO")
     BK_PROTO=$(protocol_seen "$BK_URL")
     [[ $BK_PROTO == v2 ]] || die "nginx/http-backend does not negotiate protocol v2; check nginx.conf.tmpl"
@@ -402,11 +442,13 @@ main() {
     # the two baselines differ only by the transport.
     local FILE_URL=file://$BK_REPO
 
-    local AG_PROJECT= AG_CLONE_URL= AG_PROTO= AG_PROFILE= AG_VERSION=
-    local RSS_START= HWM_START= RSS_RESTART= HWM_RESTART= RSS_IDLE= HWM_IDLE= RSS_END= HWM_END= AG_CHILDREN=
+    local AG_PROJECT='' AG_CLONE_URL='' AG_PROTO='' AG_PROFILE='' AG_VERSION=''
+    local RSS_START='' HWM_START='' RSS_RESTART='' HWM_RESTART='' RSS_IDLE='' HWM_IDLE='' RSS_END='' HWM_END='' AG_CHILDREN=0
     if [[ $SKIP_AUTOGIT != 1 ]]; then
         AG_PROFILE=$(build_profile)
-        AG_VERSION=$(timeout 5 "$AUTOGIT_BIN" --version 2>/dev/null | head -n1) || AG_VERSION=
+        # (in a scratch cwd, in case an unknown flag fell back to a default
+        # command that writes a data dir into the current directory)
+        AG_VERSION=$(cd "$RUN/tmp" && timeout 5 "$AUTOGIT_BIN" --version 2>/dev/null | head -n1) || AG_VERSION=
         mkdir -p "$AG_DATA"
         start_autogit autogit-1
         RSS_START=$(rss_kb "$AG_PID" VmRSS) HWM_START=$(rss_kb "$AG_PID" VmHWM)
@@ -437,31 +479,24 @@ main() {
         AG_PROTO=$(protocol_seen "$AG_CLONE_URL")
     fi
 
-    # 3a. Full clones. A fresh destination each run (removed by the next
-    # run's prepare step, and after the last one).
+    # 3a. Full clones, into a fresh directory every run.
     local DEST=$CLIENT_TMP/clone
     local PREP_CLONE="rm -rf $(q "$DEST")"
     verify_clone() {
         [[ $(git -C "$DEST" rev-parse HEAD) == "$MAIN_A" ]] || die "$1: cloned HEAD is not main"
         rm -rf "$DEST"
     }
-    # shellcheck disable=SC2086 # CLONE_FLAGS is a list of flags
-    local CL="git clone -q $CLONE_FLAGS"
-    measure clone_v2_file "file://" "$WARMUP" "$PREP_CLONE" "$CL --no-local $(q "$FILE_URL") $(q "$DEST")"
-    verify_clone file
-    measure clone_v2_backend "nginx + http-backend" "$WARMUP" "$PREP_CLONE" "$CL $(q "$BK_URL") $(q "$DEST")"
-    verify_clone backend
-    if [[ $SKIP_AUTOGIT != 1 ]]; then
-        measure clone_v2_autogit "AutoGit" "$WARMUP" "$PREP_CLONE" "$CL $(q "$AG_CLONE_URL") $(q "$DEST")"
-        verify_clone autogit
-    fi
-    local CL0="git -c protocol.version=0 clone -q $CLONE_FLAGS"
-    measure clone_v0_backend "nginx + http-backend" "$WARMUP" "$PREP_CLONE" "$CL0 $(q "$BK_URL") $(q "$DEST")"
-    verify_clone backend-v0
-    if [[ $SKIP_AUTOGIT != 1 ]]; then
-        measure clone_v0_autogit "AutoGit" "$WARMUP" "$PREP_CLONE" "$CL0 $(q "$AG_CLONE_URL") $(q "$DEST")"
-        verify_clone autogit-v0
-    fi
+    local CL="git clone -q $CLONE_FLAGS" CL0="git -c protocol.version=0 clone -q $CLONE_FLAGS"
+    local AG=()
+    [[ $SKIP_AUTOGIT == 1 ]] || AG=(clone_v2_autogit "AutoGit" "$PREP_CLONE" "$CL $(q "$AG_CLONE_URL") $(q "$DEST")")
+    measure_group "$WARMUP" verify_clone \
+        clone_v2_file "file://" "$PREP_CLONE" "$CL --no-local $(q "$FILE_URL") $(q "$DEST")" \
+        clone_v2_backend "nginx + http-backend" "$PREP_CLONE" "$CL $(q "$BK_URL") $(q "$DEST")" \
+        "${AG[@]}"
+    [[ $SKIP_AUTOGIT == 1 ]] || AG=(clone_v0_autogit "AutoGit" "$PREP_CLONE" "$CL0 $(q "$AG_CLONE_URL") $(q "$DEST")")
+    measure_group "$WARMUP" verify_clone \
+        clone_v0_backend "nginx + http-backend" "$PREP_CLONE" "$CL0 $(q "$BK_URL") $(q "$DEST")" \
+        "${AG[@]}"
 
     # 3b. Incremental fetch. Each run starts from a copy of the same clone of
     # the pre-delta state, so every run transfers the same delta (a repo
@@ -485,41 +520,46 @@ main() {
         [[ $(git --git-dir "$FDEST" rev-parse main) == "$MAIN_B" ]] || die "$1: fetch did not bring the delta"
         rm -rf "$FDEST"
     }
-    measure fetch_file "file://" "$WARMUP" "$PREP_FETCH" "$FE $(q "$FILE_URL") $REFSPECS"
-    verify_fetch file
-    measure fetch_backend "nginx + http-backend" "$WARMUP" "$PREP_FETCH" "$FE $(q "$BK_URL") $REFSPECS"
-    verify_fetch backend
-    if [[ $SKIP_AUTOGIT != 1 ]]; then
-        measure fetch_autogit "AutoGit" "$WARMUP" "$PREP_FETCH" "$FE $(q "$AG_CLONE_URL") $REFSPECS"
-        verify_fetch autogit
-    fi
+    [[ $SKIP_AUTOGIT == 1 ]] || AG=(fetch_autogit "AutoGit" "$PREP_FETCH" "$FE $(q "$AG_CLONE_URL") $REFSPECS")
+    measure_group "$WARMUP" verify_fetch \
+        fetch_file "file://" "$PREP_FETCH" "$FE $(q "$FILE_URL") $REFSPECS" \
+        fetch_backend "nginx + http-backend" "$PREP_FETCH" "$FE $(q "$BK_URL") $REFSPECS" \
+        "${AG[@]}"
+    rm -rf "$BASE"
 
     # 3c. Push of the whole repository into an empty repository/project. No
     # warm-up: each run is a full-size push.
-    local PUSH_REPO=$NGINX_ROOT/push.git
+    local PUSH_REPO=$NGINX_ROOT/push.git CTR=$RUN/push-counter ns=${AG_PROJECT%/*}
     local PUSHCMD="git --git-dir $(q "$SRC") push -q"
     local HEADS_TAGS="'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'"
-    measure push_backend "nginx + http-backend" 0 \
-        "rm -rf $(q "$PUSH_REPO") && git init -q --bare $(q "$PUSH_REPO") && git --git-dir $(q "$PUSH_REPO") config http.receivepack true" \
-        "$PUSHCMD $(q "$NGINX_URL/push.git") $HEADS_TAGS"
-    check_same_refs "http-backend push" "$SRC" "$PUSH_REPO"
-    rm -rf "$PUSH_REPO"
+    verify_push() {
+        if [[ $1 == push_backend ]]; then
+            check_same_refs "http-backend push" "$SRC" "$PUSH_REPO"
+        else
+            check_same_refs "AutoGit push" "$SRC" "$AG_URL/$ns/push-$(cat "$CTR").git"
+        fi
+    }
     if [[ $SKIP_AUTOGIT != 1 ]]; then
-        # Each run pushes into a new empty project push-N; the prepare step
-        # creates it and records N in a counter file the timed command reads.
-        local CTR=$RUN/push-counter
+        # Each AutoGit run pushes into a new empty project push-N: the prepare
+        # step creates it and records N in a file the timed command reads.
         echo 0 >"$CTR"
         local PREP_AG_PUSH="n=\$((\$(cat $(q "$CTR")) + 1)) && echo \$n >$(q "$CTR") && curl -fsS -o /dev/null -X POST -H $(q "PRIVATE-TOKEN: $AG_TOKEN") $(q "$AG_URL/api/v4/projects") -d name=push-\$n -d visibility=private"
-        local ns=${AG_PROJECT%/*}
-        measure push_autogit "AutoGit" 0 "$PREP_AG_PUSH" \
-            "$PUSHCMD \"$(ag_cred_url)/$ns/push-\$(cat $(q "$CTR")).git\" $HEADS_TAGS"
-        check_same_refs "AutoGit push" "$SRC" "$AG_URL/$ns/push-$(cat "$CTR").git"
+        AG=(push_autogit "AutoGit" "$PREP_AG_PUSH" "$PUSHCMD \"$(ag_cred_url)/$ns/push-\$(cat $(q "$CTR")).git\" $HEADS_TAGS")
+    fi
+    measure_group 0 verify_push \
+        push_backend "nginx + http-backend" \
+        "rm -rf $(q "$PUSH_REPO") && git init -q --bare $(q "$PUSH_REPO") && git --git-dir $(q "$PUSH_REPO") config http.receivepack true" \
+        "$PUSHCMD $(q "$NGINX_URL/push.git") $HEADS_TAGS" \
+        "${AG[@]}"
+    rm -rf "$PUSH_REPO"
+    if [[ $SKIP_AUTOGIT != 1 ]]; then
         local n
         for ((n = 1; n <= $(cat "$CTR"); n++)); do # free the disk; best effort
             ag_api DELETE "/projects/${ns}%2Fpush-$n" -o /dev/null 2>/dev/null || true
         done
         RSS_END=$(rss_kb "$AG_PID" VmRSS) HWM_END=$(rss_kb "$AG_PID" VmHWM)
     fi
+    LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
     # 5. Report.
     local elapsed=$(($(date +%s) - started))
@@ -537,12 +577,12 @@ row() { # row ID [FILE_ID] [BACKEND_ID]: one table row with ratios
     [[ -n ${MED[$id]:-} ]] || return 0
     [[ -n $f && -n ${MED[$f]:-} ]] && rf="$(ratio "${MED[$id]}" "${MED[$f]}")×"
     [[ -n $b && -n ${MED[$b]:-} ]] && rb="$(ratio "${MED[$id]}" "${MED[$b]}")×"
-    echo "| ${LABEL[$id]} | $(fmt_s "${MED[$id]}") | $(fmt_s "${MIN[$id]}") | $rf | $rb |"
+    echo "| ${LABEL[$id]} | $(fmt_s "${MED[$id]}") | $(fmt_s "${MIN[$id]}") | $(fmt_s "${MAX[$id]}") | $rf | $rb |"
 }
 
 table_head() {
-    echo "| Server | median (s) | min (s) | ÷ file:// | ÷ http-backend |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| Server | median (s) | min (s) | max (s) | ÷ file:// | ÷ http-backend |"
+    echo "|---|---:|---:|---:|---:|---:|"
 }
 
 check_row() { # check_row WHAT TARGET_TEXT MEASURED_TEXT OK(0/1) 
@@ -552,13 +592,13 @@ check_row() { # check_row WHAT TARGET_TEXT MEASURED_TEXT OK(0/1)
 report() {
     local mode="full"
     [[ $QUICK == 1 ]] && mode="quick (BENCH_QUICK=1)"
-    local timer="bash loop (date +%s.%N)"
-    have_hyperfine && timer="$(hyperfine --version)"
+    local timer="interleaved rounds (bash, \$EPOCHREALTIME)"
+    [[ $TIMER == hyperfine ]] && timer="$(hyperfine --version), one series per server"
     echo "## Git over HTTP: AutoGit vs git http-backend vs file://"
     echo
     echo "Generated by \`bench/git_http.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $mode mode, in ${elapsed}s."
     echo
-    echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+    echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r); load average (1/5/15 min) at start $LOAD_START, at end $LOAD_END"
     echo "- $(git --version); $(nginx -v 2>&1 | sed 's/^nginx version: //'), fcgiwrap, \`git http-backend\`; timing: $timer"
     if [[ $SKIP_AUTOGIT == 1 ]]; then
         echo "- AutoGit: **skipped** (BENCH_SKIP_AUTOGIT=1)"
@@ -567,8 +607,8 @@ report() {
     fi
     echo "- Repository (deterministic, seed ${BENCH_SEED:-20240601}): ${ST[files]} files at HEAD, ${ST[commits_main]} commits on main (${ST[commits_all]} in all), ${ST[branches]} branches, ${ST[tags]} tags, ${ST[objects]} objects, pack **${ST[pack_mb]} MiB**; generated in ${ST[gen_seconds]} s (fast-import + repack, cached)"
     echo "- Served copies (each loaded by one push): http-backend and file:// read the same repo: $BK_STORAGE$([[ $SKIP_AUTOGIT == 1 ]] || echo "; AutoGit data dir: $AG_STORAGE")"
-    echo "- Servers' data on disk ($(df -PT "$RUN" | awk 'NR == 2 { print $2 }')); clients write to $([[ $CLIENT_TMP == /dev/shm/* ]] && echo "a tmpfs" || echo "$(df -PT "$CLIENT_TMP" | awk 'NR == 2 { print $2 }')"). Loopback only."
-    echo "- Each figure: $RUNS timed runs after $WARMUP warm-up (none for push); median and minimum in seconds. Clones are normal clones with checkout into a fresh directory${CLONE_FLAGS:+ (flags: \`$CLONE_FLAGS\`)}."
+    echo "- Servers' data on disk ($(df -PT "$RUN" | awk 'NR == 2 { print $2 }')); clients write to $(if [[ $CLIENT_TMP == /dev/shm/* ]]; then echo "a tmpfs"; else df -PT "$CLIENT_TMP" | awk 'NR == 2 { print $2 }'; fi). Loopback only."
+    echo "- Each figure: $RUNS timed runs after $WARMUP warm-up (none for push); median, minimum and maximum in seconds. Clones are normal clones with checkout into a fresh directory${CLONE_FLAGS:+ (flags: \`$CLONE_FLAGS\`)}."
     echo
     echo "### Full clone, protocol v2 (git's default)"
     echo

@@ -57,5 +57,6 @@ pub async fn open_app(config: &Config) -> Result<App> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = SqlStore::connect(&config.database_url()).await.context("opening the database")?;
     let repos = RepoStorage::new(config.data_dir.join("repositories"));
+    repos.ensure_root().await.context("creating repository storage")?;
     Ok(App::new(Arc::new(store), repos, Arc::new(SystemClock)))
 }

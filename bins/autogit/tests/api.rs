@@ -61,13 +61,14 @@ fn pagination_headers_match_gitlab() {
 #[test]
 fn validation_errors_name_the_field_and_create_nothing() {
     let s = Server::start();
+    let long_name = "x".repeat(300);
     let bad = [
         (vec![("name", "ok"), ("path", "../etc")], "path"),
         (vec![("name", "ok"), ("path", "x.git")], "path"),
         (vec![("name", "ok"), ("path", "info")], "path"),
         (vec![("name", "ok"), ("visibility", "secret")], "visibility"),
         (vec![("name", "ok"), ("default_branch", "a..b")], "default_branch"),
-        (vec![("name", &*"x".repeat(300))], "name"),
+        (vec![("name", long_name.as_str())], "name"),
         (vec![("name", "ok"), ("namespace_id", "abc")], "namespace_id"),
     ];
     for (form, field) in bad {
@@ -141,7 +142,7 @@ fn visibility_and_roles_through_the_api() {
     let (carol, _) = s.user("carol", "api");
     let r = s
         .req(Method::POST, &format!("/groups/{gid}/members"), &alice_t)
-        .form(&[("user_id", &carol.to_string()), ("access_level", "50")])
+        .form(&[("user_id", carol.to_string().as_str()), ("access_level", "50")])
         .send()
         .expect("request");
     assert_eq!(r.status(), 403);

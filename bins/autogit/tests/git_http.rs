@@ -9,7 +9,7 @@ fn create_project(s: &Server, token: &str, form: &[(&str, &str)]) -> Value {
     s.post("/projects", token, form)
 }
 
-fn clone_and_check(s: &Server, url: &str, protocol: &str) {
+fn clone_and_check(url: &str, protocol: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     git_ok(tmp.path(), &["-c", &format!("protocol.version={protocol}"), "clone", "-q", url, "c"]);
     let readme = std::fs::read_to_string(tmp.path().join("c/README.md")).expect("README cloned");
@@ -29,7 +29,7 @@ fn round_trip(backend: Backend) {
     git_ok(&work, &["-c", "protocol.version=0", "push", "-q", &url, "v1.0"]);
 
     for protocol in ["0", "1", "2"] {
-        clone_and_check(&s, &url, protocol);
+        clone_and_check(&url, protocol);
     }
 
     // Fetch after a new commit, in a clone made before it.
@@ -92,8 +92,8 @@ fn anonymous_access_follows_visibility() {
     for p in ["pub", "priv"] {
         git_ok(&work, &["push", "-q", &s.git_url(&format!("root/{p}"), &s.root_token), "main"]);
     }
-    clone_and_check(&s, &s.git_url("root/pub", ""), "2");
-    clone_and_check(&s, &s.git_url("root/pub", ""), "0");
+    clone_and_check(&s.git_url("root/pub", ""), "2");
+    clone_and_check(&s.git_url("root/pub", ""), "0");
 
     // Private: anonymous gets a 401 challenge so that git can ask for credentials.
     let r = reqwest::blocking::get(s.raw("/root/priv.git/info/refs?service=git-upload-pack")).expect("request");
@@ -171,8 +171,17 @@ fn credentials_are_checked() {
     let url = s.git_url("root/p", &s.root_token);
     git_ok(&work, &["push", "-q", &url, "main"]);
 
-    // A wrong token is an error, never a silent downgrade to anonymous (even on a public project).
-    let out = git(&work, &["ls-remote", &s.git_url("root/p", "glpat-wrong")]);
+    // A wrong token is an error, never a silent downgrade to anonymous (even on a public
+    // project; git itself first tries without credentials, so check the raw request).
+    let r = reqwest::blocking::Client::new()
+        .get(s.raw("/root/p.git/info/refs?service=git-upload-pack"))
+        .basic_auth("root", Some("glpat-wrong"))
+        .send()
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    s.post("/projects", &s.root_token, &[("name", "closed")]);
+    git_ok(&work, &["push", "-q", &s.git_url("root/closed", &s.root_token), "main"]);
+    let out = git(&work, &["ls-remote", &s.git_url("root/closed", "glpat-wrong")]);
     assert!(!out.status.success());
     // Password works for Basic auth too.
     let host = s.url.trim_start_matches("http://");
@@ -217,14 +226,18 @@ fn malformed_git_requests_are_rejected() {
     let s = Server::start();
     create_project(&s, &s.root_token, &[("name", "p"), ("visibility", "public")]);
     let http = reqwest::blocking::Client::new();
+    // Sent raw: HTTP clients would normalise `..` away before it reached the server.
     for bad in [
         "/root/../root/p.git/info/refs?service=git-upload-pack",
         "/root/%2e%2e/p.git/info/refs?service=git-upload-pack",
+        "/root/%2E%2E%2Froot/p.git/info/refs?service=git-upload-pack",
         "/root//p.git/info/refs?service=git-upload-pack",
+        "/root/./p.git/info/refs?service=git-upload-pack",
         "/root/p.git/objects/info/packs",
+        "/root/p.git/HEAD",
     ] {
-        let r = http.get(s.raw(bad)).send().expect("request");
-        assert!(r.status() == 404 || r.status() == 400, "{bad}: {}", r.status());
+        let status = raw_get(&s, bad);
+        assert!(status == 404 || status == 400, "{bad}: {status}");
     }
     let r = http.get(s.raw("/root/p.git/info/refs")).send().expect("request");
     assert_eq!(r.status(), 400, "dumb HTTP is not served");
@@ -232,7 +245,7 @@ fn malformed_git_requests_are_rejected() {
     assert_eq!(r.status(), 400);
     let r = http
         .get(s.raw("/root/p.git/info/refs?service=git-upload-pack"))
-        .header("Git-Protocol", "version=2\nevil")
+        .header("Git-Protocol", "version=2 evil")
         .send()
         .expect("request");
     assert_eq!(r.status(), 400, "Git-Protocol is validated");
@@ -282,6 +295,17 @@ fn gzip_request_bodies_are_accepted() {
     assert_eq!(r.status(), 200);
     let bytes = r.bytes().expect("body");
     assert!(bytes.windows(4).any(|w| w == b"PACK"), "a pack comes back");
+}
+
+/// A GET sent byte for byte, returning the status code.
+fn raw_get(s: &Server, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = s.url.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(host).expect("connect");
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).expect("read");
+    resp.split_whitespace().nth(1).and_then(|x| x.parse().ok()).expect("status line")
 }
 
 /// gzip without another dependency: `gzip -c` does it.

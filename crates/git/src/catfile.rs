@@ -86,7 +86,9 @@ impl CatFile {
         }
         let mut parts = line.split(' ');
         match (parts.next(), parts.next(), parts.next().and_then(|s| s.parse().ok()), parts.next()) {
-            (Some(oid), Some(kind), Some(size), None) => Ok(Some(ObjectInfo { oid: oid.into(), kind: kind.into(), size })),
+            (Some(oid), Some(kind), Some(size), None) => {
+                Ok(Some(ObjectInfo { oid: oid.into(), kind: kind.into(), size }))
+            }
             _ => Err(Error::Parse(format!("cat-file header {line:?}"))),
         }
     }

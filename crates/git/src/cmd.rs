@@ -57,7 +57,11 @@ impl Output {
 }
 
 pub(crate) fn failed(label: &str, status: ExitStatus, stderr: &[u8]) -> Error {
-    Error::GitFailed { cmd: label.to_owned(), status: status.code(), stderr: String::from_utf8_lossy(stderr).trim_end().to_owned() }
+    Error::GitFailed {
+        cmd: label.to_owned(),
+        status: status.code(),
+        stderr: String::from_utf8_lossy(stderr).trim_end().to_owned(),
+    }
 }
 
 /// A short description of a command for errors and logs: the git arguments without the

@@ -34,7 +34,8 @@ pub async fn read_receive_request<R: AsyncRead + Unpin>(body: &mut R) -> Result<
 /// also count; that is the price of not using hooks, and harmless for event recording.
 pub async fn applied_updates(repo: &Path, updates: &[RefUpdate]) -> Result<Vec<RefUpdate>> {
     // Names are re-validated: they become command-line arguments, and RefUpdate's fields are public.
-    let mut names: Vec<&str> = updates.iter().map(|u| u.name.as_str()).filter(|n| validate_ref_name(n).is_ok()).collect();
+    let mut names: Vec<&str> =
+        updates.iter().map(|u| u.name.as_str()).filter(|n| validate_ref_name(n).is_ok()).collect();
     names.sort_unstable();
     names.dedup();
     let mut current: HashMap<String, String> = HashMap::new();
@@ -43,7 +44,8 @@ pub async fn applied_updates(repo: &Path, updates: &[RefUpdate]) -> Result<Vec<R
         cmd.args(["for-each-ref", "--format=%(objectname) %(refname)", "--"]).args(chunk);
         let out = run_ok(cmd, MAX_LISTING).await?;
         for line in String::from_utf8_lossy(&out).lines() {
-            let (oid, name) = line.split_once(' ').ok_or_else(|| Error::Parse(format!("for-each-ref line {line:?}")))?;
+            let (oid, name) =
+                line.split_once(' ').ok_or_else(|| Error::Parse(format!("for-each-ref line {line:?}")))?;
             // A pattern also matches refs below it (refs/heads/a matches refs/heads/a/b): keep exact names.
             if chunk.binary_search(&name).is_ok() {
                 current.insert(name.to_owned(), oid.to_owned());
@@ -68,8 +70,10 @@ mod tests {
 
     #[tokio::test]
     async fn reads_command_list_in_small_chunks() {
-        let mut body = crate::pktline::encode(format!("{} {} refs/heads/main\0report-status\n", "0".repeat(40), "a".repeat(40)).as_bytes())
-            .expect("fits");
+        let mut body = crate::pktline::encode(
+            format!("{} {} refs/heads/main\0report-status\n", "0".repeat(40), "a".repeat(40)).as_bytes(),
+        )
+        .expect("fits");
         body.extend_from_slice(b"0000PACKrest-of-pack");
         // A reader that yields 3 bytes at a time exercises the incomplete path.
         let (mut tx, mut rx) = tokio::io::duplex(3);

@@ -156,9 +156,12 @@ impl RepoStorage {
     }
 }
 
+/// `refs/heads/<branch>` for a valid branch name (git also refuses branches starting with '-').
 fn branch_ref(branch: &str) -> Result<String> {
     let full = format!("refs/heads/{branch}");
-    validate_ref_name(&full).map_err(|_| Error::InvalidRef(branch.to_owned()))?;
+    if branch.starts_with('-') || validate_ref_name(&full).is_err() {
+        return Err(Error::InvalidRef(branch.to_owned()));
+    }
     Ok(full)
 }
 

@@ -105,7 +105,8 @@ impl Params {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) => match s.as_str() {
+            // Python clients send `True`/`False`.
+            Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(Some(true)),
                 "false" | "0" | "no" | "" => Ok(Some(false)),
                 _ => Err(bad_param(key, "must be a boolean")),

@@ -132,7 +132,8 @@ pub fn parse_receive_request(buf: &[u8]) -> Result<Option<ReceiveRequest>, PktEr
         };
         req.updates.push(parse_command(command)?);
         if let Some(caps) = caps {
-            let caps = std::str::from_utf8(caps).map_err(|_| PktError::BadCommand("capabilities are not UTF-8".into()))?;
+            let caps =
+                std::str::from_utf8(caps).map_err(|_| PktError::BadCommand("capabilities are not UTF-8".into()))?;
             req.capabilities = caps.split(' ').filter(|c| !c.is_empty()).map(str::to_owned).collect();
         }
     }

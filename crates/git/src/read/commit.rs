@@ -40,7 +40,13 @@ pub async fn commit(repo: &Path, rev: &str) -> Result<Option<CommitInfo>> {
 
 /// A page of history from `rev` (HEAD when `None`), newest first, optionally limited to commits
 /// touching `path`. Empty for a repository without commits or an unknown revision.
-pub async fn commits(repo: &Path, rev: Option<&str>, path: Option<&str>, skip: usize, limit: usize) -> Result<Vec<CommitInfo>> {
+pub async fn commits(
+    repo: &Path,
+    rev: Option<&str>,
+    path: Option<&str>,
+    skip: usize,
+    limit: usize,
+) -> Result<Vec<CommitInfo>> {
     let path = normalize_path(path)?;
     let mut cat = CatFile::spawn(repo).await?;
     let Some(head) = resolve_with(&mut cat, rev.unwrap_or("HEAD")).await? else { return Ok(Vec::new()) };
@@ -178,7 +184,7 @@ mod tests {
         let c = parse_commit("ab", b"tree x\nauthor <> 99999999999999999999 +9999\n");
         assert_eq!((c.author_name.as_str(), c.message.as_str(), c.authored_date), ("", "", epoch()));
         assert_eq!(c.committer_name, "");
-        assert_eq!(parse_ident("No Email 5 +0000").0, "No Email");
+        assert_eq!(parse_ident("No Email 5 +0000"), ("No Email 5 +0000".into(), String::new(), epoch()));
         assert_eq!(parse_ident("X <x> 60 junk").2.to_rfc3339(), "1970-01-01T00:01:00+00:00");
         assert_eq!(parse_tz("+2400"), None);
         assert_eq!(parse_tz("0100"), None);

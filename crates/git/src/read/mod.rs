@@ -20,7 +20,7 @@ use crate::cmd::{git_in, run, run_ok};
 use crate::{Error, Result};
 use std::path::Path;
 
-/// Largest blob [`file`] reads into memory.
+/// Largest blob [`file()`] reads into memory.
 pub const MAX_BLOB_SIZE: u64 = 10 << 20;
 /// Longest revision expression accepted.
 pub const MAX_REV_LEN: usize = 1100;
@@ -90,7 +90,9 @@ mod tests {
         for ok in ["main", "feature/x", "v1.0", "HEAD~2", "main^", "v1^{commit}", "0123abcd", "@", "a@{1}"] {
             assert!(validate_rev(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-n", "--all", "a..b", "a...b", "main:README", ":/fix", "HEAD^{/fix}", "a b", "a\nb", "a\0", "a\\b"] {
+        for bad in
+            ["", "-n", "--all", "a..b", "a...b", "main:README", ":/fix", "HEAD^{/fix}", "a b", "a\nb", "a\0", "a\\b"]
+        {
             assert!(validate_rev(bad).is_err(), "{bad:?}");
         }
         assert!(validate_rev(&"a".repeat(MAX_REV_LEN + 1)).is_err());

@@ -52,7 +52,9 @@ async fn list_refs(repo: &Path, pattern: &str) -> Result<Vec<RefLine>> {
             // Ref names contain no spaces (check-ref-format), so splitting twice is exact.
             let mut parts = line.splitn(3, ' ');
             match (parts.next(), parts.next(), parts.next()) {
-                (Some(oid), Some(kind), Some(name)) => Ok(RefLine { oid: oid.into(), kind: kind.into(), name: name.into() }),
+                (Some(oid), Some(kind), Some(name)) => {
+                    Ok(RefLine { oid: oid.into(), kind: kind.into(), name: name.into() })
+                }
                 _ => Err(Error::Parse(format!("for-each-ref line {line:?}"))),
             }
         })

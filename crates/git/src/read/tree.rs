@@ -57,7 +57,12 @@ pub struct FileBlob {
 /// The entries of the tree at `path` (root when `None`) in `rev` (HEAD when `None`); with
 /// `recursive`, every entry below it, trees included. `None` when the revision or path does not
 /// exist or the path is not a directory; a repository without commits browsed at HEAD is empty.
-pub async fn tree(repo: &Path, rev: Option<&str>, path: Option<&str>, recursive: bool) -> Result<Option<Vec<TreeEntry>>> {
+pub async fn tree(
+    repo: &Path,
+    rev: Option<&str>,
+    path: Option<&str>,
+    recursive: bool,
+) -> Result<Option<Vec<TreeEntry>>> {
     let path = normalize_path(path)?;
     let mut cat = CatFile::spawn(repo).await?;
     let Some(commit) = resolve_with(&mut cat, rev.unwrap_or("HEAD")).await? else {
@@ -96,7 +101,13 @@ fn parse_entry(record: &[u8], prefix: &str) -> Result<TreeEntry> {
         _ => return Err(bad()),
     };
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    Ok(TreeEntry { id: id.to_owned(), name: name.to_owned(), kind, path: format!("{prefix}{rel}"), mode: mode.to_owned() })
+    Ok(TreeEntry {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        kind,
+        path: format!("{prefix}{rel}"),
+        mode: mode.to_owned(),
+    })
 }
 
 /// The file at `path` in `rev`, read into memory. `None` when the revision or path does not exist
@@ -108,7 +119,11 @@ pub async fn file(repo: &Path, rev: &str, path: &str) -> Result<Option<FileBlob>
     let mut cmd = git_in(repo);
     cmd.args(["ls-tree", "-z", &commit, "--", path]);
     let out = run_ok(cmd, 1 << 20).await?;
-    let entry = out.split(|&b| b == 0).filter(|r| !r.is_empty()).map(|r| parse_entry(r, "")).find(|e| e.as_ref().map_or(true, |e| e.path == path));
+    let entry = out
+        .split(|&b| b == 0)
+        .filter(|r| !r.is_empty())
+        .map(|r| parse_entry(r, ""))
+        .find(|e| e.as_ref().map_or(true, |e| e.path == path));
     let Some(entry) = entry.transpose()?.filter(|e| e.kind == EntryKind::Blob) else { return Ok(None) };
     let Some(info) = cat.info(&entry.id).await? else { return Ok(None) };
     if info.size > MAX_BLOB_SIZE {

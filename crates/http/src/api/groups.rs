@@ -9,7 +9,7 @@ use crate::state::AppState;
 use autogit_app::{AppError, CreateGroup, Principal};
 use autogit_core::Visibility;
 use autogit_store::{GroupFilter, Namespace};
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::Uri;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -41,7 +41,7 @@ async fn list_filtered(s: &AppState, who: &Principal, uri: &Uri, p: &Params, mut
     Ok(paged(s, paging, res.total, uri, items))
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, uri: Uri, p: Params) -> Handler {
+async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
     let top = p.bool("top_level_only")?.unwrap_or(false);
     let filter = GroupFilter { parent: top.then_some(None), ..GroupFilter::default() };
     list_filtered(&s, &who, &uri, &p, filter).await
@@ -51,7 +51,7 @@ async fn subgroups(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     p: Params,
 ) -> Handler {
     let g = s.app.get_group(&who, &id).await?;

@@ -8,7 +8,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::{AppError, Source};
 use autogit_core::AccessLevel;
-use axum::extract::{MatchedPath, Path, State};
+use axum::extract::{OriginalUri, MatchedPath, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -37,7 +37,7 @@ async fn list(
     Caller(who): Caller,
     route: MatchedPath,
     Path(id): Path<String>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     p: Params,
 ) -> Handler {
     let paging = Paging::from_params(&p)?;

@@ -10,7 +10,7 @@ use autogit_app::{CreateProject, Principal, UpdateProject};
 use autogit_core::access::Action;
 use autogit_core::{AccessLevel, Visibility};
 use autogit_store::{Namespace, NamespaceKind, Project, ProjectFilter};
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -82,7 +82,7 @@ async fn list_filtered(s: &AppState, who: &Principal, uri: &Uri, p: &Params, fil
     Ok(paged(s, paging, res.total, uri, items))
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, uri: Uri, p: Params) -> Handler {
+async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
     let filter = filter_from(&p)?;
     list_filtered(&s, &who, &uri, &p, filter).await
 }
@@ -91,7 +91,7 @@ async fn list_in_group(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     p: Params,
 ) -> Handler {
     let group = s.app.get_group(&who, &id).await?;
@@ -103,7 +103,7 @@ async fn list_of_user(
     State(s): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     p: Params,
 ) -> Handler {
     let user = match id.parse::<i64>() {

@@ -8,7 +8,7 @@ use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateToken;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/personal_access_tokens", post(create))
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, uri: Uri, p: Params) -> Handler {
+async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
     let paging = Paging::from_params(&p)?;
     let res = s.app.list_tokens(&who, p.i64("user_id")?, paging.store_page()).await?;
     let today = Utc::now().date_naive();

@@ -7,7 +7,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateUser;
 use autogit_store::UserFilter;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::Uri;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -22,7 +22,7 @@ async fn current(State(s): State<AppState>, Caller(who): Caller) -> Handler {
     Ok(Json(dto::user(&s.config.external_url, u, true)).into_response())
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, uri: Uri, p: Params) -> Handler {
+async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
     let paging = Paging::from_params(&p)?;
     let filter = UserFilter { username: p.str("username")?, search: p.str("search")? };
     let res = s.app.list_users(&who, filter, paging.store_page()).await?;

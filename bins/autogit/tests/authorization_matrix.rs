@@ -1,0 +1,107 @@
+//! The authorization matrix over real HTTP: every role (plus no role, anonymous and admin) ×
+//! every visibility × read (clone), write (push) and admin (edit settings, delete).
+//! The expected table is written out by hand; the pure policy has its own matrix in
+//! `autogit-core` — this one proves the transports and API apply it.
+
+mod common;
+
+use common::Server;
+use reqwest::Method;
+use reqwest::blocking::Client;
+
+/// What a check returned, reduced to allow/deny.
+fn allowed(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+#[test]
+fn every_role_times_every_visibility() {
+    let s = Server::start();
+    let http = Client::new();
+    let g = s.post("/groups", &s.root_token, &[("name", "M"), ("path", "m"), ("visibility", "public")]);
+    let gid = g["id"].to_string();
+    let roles = [("guest", 10), ("reporter", 20), ("developer", 30), ("maintainer", 40), ("owner", 50)];
+    let mut tokens = Vec::new();
+    for (name, _) in roles {
+        tokens.push(s.user(name, "api"));
+    }
+    let (_, norole) = s.user("norole", "api");
+
+    // (actor, visibility) → [read, write, admin]
+    let expected: &[(&str, &str, [bool; 3])] = &[
+        ("anonymous", "private", [false, false, false]),
+        ("anonymous", "internal", [false, false, false]),
+        ("anonymous", "public", [true, false, false]),
+        ("norole", "private", [false, false, false]),
+        ("norole", "internal", [true, false, false]),
+        ("norole", "public", [true, false, false]),
+        ("guest", "private", [false, false, false]),
+        ("guest", "internal", [true, false, false]),
+        ("guest", "public", [true, false, false]),
+        ("reporter", "private", [true, false, false]),
+        ("reporter", "internal", [true, false, false]),
+        ("reporter", "public", [true, false, false]),
+        ("developer", "private", [true, true, false]),
+        ("developer", "internal", [true, true, false]),
+        ("developer", "public", [true, true, false]),
+        ("maintainer", "private", [true, true, true]),
+        ("maintainer", "internal", [true, true, true]),
+        ("maintainer", "public", [true, true, true]),
+        ("owner", "private", [true, true, true]),
+        ("owner", "internal", [true, true, true]),
+        ("owner", "public", [true, true, true]),
+        ("admin", "private", [true, true, true]),
+        ("admin", "internal", [true, true, true]),
+        ("admin", "public", [true, true, true]),
+    ];
+    for vis in ["private", "internal", "public"] {
+        let p = s.post("/projects", &s.root_token, &[("name", vis), ("namespace_id", &gid), ("visibility", vis)]);
+        let pid = p["id"].to_string();
+        for ((_, level), (uid, _)) in roles.iter().zip(&tokens) {
+            s.post(&format!("/projects/{pid}/members"), &s.root_token, &[("user_id", &uid.to_string()), ("access_level", &level.to_string())]);
+        }
+    }
+    let mut failures = Vec::new();
+    for (actor, vis, want) in expected {
+        let token = match *actor {
+            "anonymous" => String::new(),
+            "norole" => norole.clone(),
+            "admin" => s.root_token.clone(),
+            role => tokens[roles.iter().position(|(n, _)| n == &role).expect("role")].1.clone(),
+        };
+        let with_auth = |rb: reqwest::blocking::RequestBuilder| {
+            if token.is_empty() { rb } else { rb.basic_auth("x", Some(&token)) }
+        };
+        let read = with_auth(http.get(s.raw(&format!("/m/{vis}.git/info/refs?service=git-upload-pack"))))
+            .send()
+            .expect("request")
+            .status()
+            .as_u16();
+        let write = with_auth(http.get(s.raw(&format!("/m/{vis}.git/info/refs?service=git-receive-pack"))))
+            .send()
+            .expect("request")
+            .status()
+            .as_u16();
+        let admin = s
+            .req(Method::PUT, &format!("/projects/m%2F{vis}"), &token)
+            .form(&[("description", format!("edited by {actor}"))])
+            .send()
+            .expect("request")
+            .status()
+            .as_u16();
+        let got = [allowed(read), allowed(write), allowed(admin)];
+        if got != *want {
+            failures.push(format!("{actor} on {vis}: want {want:?}, got {got:?} (statuses {read}/{write}/{admin})"));
+        }
+        // Denials never leak more than they should: a hidden project is 404/401, never 403.
+        if !allowed(read) && !["guest"].contains(actor) && ![401, 404].contains(&read) {
+            failures.push(format!("{actor} on {vis}: hidden project answered {read}"));
+        }
+    }
+    // Owner-only: deleting. A maintainer cannot, an owner can.
+    let maint = &tokens[3].1;
+    let owner = &tokens[4].1;
+    assert_eq!(s.req(Method::DELETE, "/projects/m%2Fpublic", maint).send().expect("request").status(), 403);
+    assert_eq!(s.req(Method::DELETE, "/projects/m%2Fpublic", owner).send().expect("request").status(), 202);
+    assert!(failures.is_empty(), "authorization matrix mismatches:\n{}", failures.join("\n"));
+}

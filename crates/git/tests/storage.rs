@@ -1,0 +1,92 @@
+//! Repository storage on a real filesystem: hashed layout, atomic create, idempotent delete.
+
+mod common;
+
+use autogit_git::{Error, RepoStorage, read};
+use common::git;
+use tempfile::TempDir;
+
+#[test]
+fn hashed_paths_follow_gitlab_layout() {
+    let s = RepoStorage::new("/srv/repos".into());
+    // sha256("1") = 6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b
+    let h = "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b";
+    assert_eq!(s.path_for(1), std::path::PathBuf::from(format!("/srv/repos/@hashed/6b/86/{h}.git")));
+    assert_ne!(s.path_for(2), s.path_for(1));
+}
+
+#[tokio::test]
+async fn create_configures_a_bare_repository() {
+    let tmp = TempDir::new().expect("tempdir");
+    let s = RepoStorage::new(tmp.path().join("repos"));
+    assert!(!s.exists(7));
+    let path = s.create(7, "trunk").await.expect("create");
+    assert_eq!(path, s.path_for(7));
+    assert!(s.exists(7));
+    assert_eq!(git(&path, &["rev-parse", "--is-bare-repository"]), "true");
+    assert_eq!(git(&path, &["symbolic-ref", "HEAD"]), "refs/heads/trunk");
+    assert_eq!(git(&path, &["config", "http.receivepack"]), "true");
+    assert_eq!(git(&path, &["config", "core.logAllRefUpdates"]), "always");
+    assert!(!path.join("hooks").exists(), "no sample hooks from a template");
+    assert_eq!(read::default_branch(&path).await.expect("head"), Some("trunk".into()));
+    assert!(read::is_empty(&path).await.expect("empty"));
+
+    // No temporary directories are left beside it.
+    let siblings: Vec<_> = std::fs::read_dir(path.parent().expect("parent")).expect("ls").collect();
+    assert_eq!(siblings.len(), 1);
+
+    assert!(matches!(s.create(7, "main").await, Err(Error::AlreadyExists(_))));
+    s.set_default_branch(7, "dev").await.expect("set head");
+    assert_eq!(read::default_branch(&path).await.expect("head"), Some("dev".into()));
+}
+
+#[tokio::test]
+async fn create_rejects_bad_branch_names_and_leaves_nothing() {
+    let tmp = TempDir::new().expect("tempdir");
+    let s = RepoStorage::new(tmp.path().join("repos")).with_fsck_objects(true);
+    for bad in ["", "a..b", "-x", "a b", "x.lock", "a/", "HEAD^"] {
+        assert!(matches!(s.create(3, bad).await, Err(Error::InvalidRef(_))), "{bad:?}");
+    }
+    assert!(!s.exists(3));
+    let path = s.create(3, "main").await.expect("create");
+    assert_eq!(git(&path, &["config", "receive.fsckObjects"]), "true");
+}
+
+#[tokio::test]
+async fn concurrent_creates_make_one_repository() {
+    let tmp = TempDir::new().expect("tempdir");
+    let s = RepoStorage::new(tmp.path().join("repos"));
+    let (a, b) = tokio::join!(s.create(9, "main"), s.create(9, "main"));
+    assert!(a.is_ok() != b.is_ok(), "exactly one create wins: {a:?} {b:?}");
+    let parent = s.path_for(9).parent().expect("parent").to_owned();
+    assert_eq!(std::fs::read_dir(parent).expect("ls").count(), 1);
+}
+
+#[tokio::test]
+async fn delete_is_idempotent() {
+    let tmp = TempDir::new().expect("tempdir");
+    let s = RepoStorage::new(tmp.path().join("repos"));
+    s.delete(5).await.expect("missing is fine");
+    s.create(5, "main").await.expect("create");
+    s.delete(5).await.expect("delete");
+    assert!(!s.exists(5) && !s.path_for(5).exists());
+    s.delete(5).await.expect("again");
+    assert_eq!(std::fs::read_dir(tmp.path().join("repos/@trash")).expect("trash").count(), 0);
+    s.purge_trash().await.expect("purge");
+    s.purge_trash().await.expect("purge twice");
+    // The id can be reused afterwards.
+    s.create(5, "main").await.expect("recreate");
+}
+
+#[tokio::test]
+async fn check_probes_the_root() {
+    let tmp = TempDir::new().expect("tempdir");
+    let s = RepoStorage::new(tmp.path().join("repos"));
+    assert!(s.check().await.is_err(), "missing root");
+    s.ensure_root().await.expect("mkdir");
+    s.check().await.expect("ready");
+    assert_eq!(std::fs::read_dir(s.root()).expect("ls").count(), 0, "probe removed");
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"x").expect("write");
+    assert!(RepoStorage::new(file).check().await.is_err(), "not a directory");
+}

@@ -1,0 +1,187 @@
+//! The connection pool: one enum over the two typed sqlx pools, the `with_db!` macro that runs one
+//! query body on whichever backend is live, and connecting (which also migrates).
+//!
+//! Why two typed pools rather than `sqlx::Any`: `Any` cannot carry timestamps or dates, and generic
+//! `Database` bounds spread through every query. With the enum, each body is written once and the
+//! macro compiles it twice, so every bind and decode is checked against the concrete backend.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use autogit_store::StoreError;
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::error::db_err;
+use crate::migrations;
+
+/// Connections in a file-backed SQLite pool. SQLite has one writer at a time, so more connections
+/// only help concurrent readers; a handful is plenty.
+const SQLITE_POOL_SIZE: u32 = 4;
+/// Connections in a PostgreSQL pool.
+const POSTGRES_POOL_SIZE: u32 = 10;
+/// How long a SQLite writer waits for the lock before failing with "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the live typed pool. The body is compiled once per backend, so
+/// it must be valid for both: same SQL text, binds and row types that both drivers support.
+macro_rules! with_db {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match &$store.db {
+            $crate::db::Db::Sqlite($p) => $body,
+            $crate::db::Db::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use with_db;
+
+/// The AutoGit store on SQLite or PostgreSQL. Cheap to clone: clones share the pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(crate) db: Db,
+}
+
+impl SqlStore {
+    /// Connects and applies pending migrations.
+    ///
+    /// - `sqlite://PATH` (or `sqlite:PATH`): the file is created if missing; WAL journal, 5 s busy
+    ///   timeout, foreign keys on, a pool of 4.
+    /// - `sqlite::memory:` (or any URL with `mode=memory`): for tests; one connection that is never
+    ///   recycled, because every SQLite connection to `:memory:` is a separate, empty database.
+    /// - `postgres://…` / `postgresql://…`: any libpq-style URL sqlx accepts, including
+    ///   `options=-c search_path=…` to work inside one schema.
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        let db = if url.starts_with("sqlite:") {
+            Db::Sqlite(connect_sqlite(url).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(db_err)?;
+            let pool: PgPoolOptions = PoolOptions::new().max_connections(POSTGRES_POOL_SIZE);
+            Db::Postgres(pool.connect_with(options).await.map_err(db_err)?)
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            return Err(StoreError::Invalid(format!("unsupported database URL scheme '{scheme}:'")));
+        };
+        let store = SqlStore { db };
+        migrations::run(&store.db).await?;
+        tracing::debug!(backend = store.backend_name(), "store connected and migrated");
+        Ok(store)
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs and readiness output.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for checked-out connections to come back. Later calls fail.
+    pub async fn close(&self) {
+        with_db!(self, |p| p.close().await)
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let mut options = SqliteConnectOptions::from_str(url)
+        .map_err(db_err)?
+        .create_if_missing(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let pool: SqlitePoolOptions = if in_memory {
+        // The database lives exactly as long as its one connection: never let the pool drop it.
+        PoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+    } else {
+        // WAL lets readers proceed while one writer commits; it needs a real file.
+        options = options.journal_mode(SqliteJournalMode::Wal);
+        PoolOptions::new().max_connections(SQLITE_POOL_SIZE)
+    };
+    pool.connect_with(options).await.map_err(db_err)
+}
+
+/// Starting a transaction that will write.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, StoreError>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = Sqlite;
+    /// `BEGIN IMMEDIATE` takes the write lock up front. A deferred transaction that reads and then
+    /// writes fails with `SQLITE_BUSY_SNAPSHOT` if another writer committed in between; taking the
+    /// lock first serializes writers instead, and makes check-then-insert sequences race-free.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.begin().await.map_err(db_err)
+    }
+}
+
+/// Row locks for check-then-write sequences, which unique indexes alone cannot make race-free.
+/// On SQLite `begin_write` already holds the database-wide write lock, so these only read.
+pub(crate) trait Locks {
+    /// Serializes writers that add or rename children (projects, subgroups) of namespace `id`.
+    /// Projects and subgroups live in different tables, so no unique index can keep their paths
+    /// apart; instead every such writer locks the parent first and then checks the other table.
+    async fn lock_namespace(&mut self, id: i64) -> Result<(), StoreError>;
+
+    /// Whether the member source exists, keeping it from being deleted until commit (members have
+    /// no foreign key to their polymorphic source).
+    async fn lock_source(&mut self, kind: SourceTable, id: i64) -> Result<bool, StoreError>;
+}
+
+/// The table a membership source lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceTable {
+    Namespaces,
+    Projects,
+}
+
+impl Locks for Transaction<'static, Sqlite> {
+    async fn lock_namespace(&mut self, _id: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn lock_source(&mut self, kind: SourceTable, id: i64) -> Result<bool, StoreError> {
+        let sql = match kind {
+            SourceTable::Namespaces => "SELECT id FROM namespaces WHERE id = $1",
+            SourceTable::Projects => "SELECT id FROM projects WHERE id = $1",
+        };
+        let found: Option<i64> = sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **self).await.map_err(db_err)?;
+        Ok(found.is_some())
+    }
+}
+
+impl Locks for Transaction<'static, Postgres> {
+    async fn lock_namespace(&mut self, id: i64) -> Result<(), StoreError> {
+        // In READ COMMITTED each later statement sees what competitors committed before the lock.
+        sqlx::query("SELECT id FROM namespaces WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **self)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn lock_source(&mut self, kind: SourceTable, id: i64) -> Result<bool, StoreError> {
+        let sql = match kind {
+            SourceTable::Namespaces => "SELECT id FROM namespaces WHERE id = $1 FOR SHARE",
+            SourceTable::Projects => "SELECT id FROM projects WHERE id = $1 FOR SHARE",
+        };
+        let found: Option<i64> = sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **self).await.map_err(db_err)?;
+        Ok(found.is_some())
+    }
+}

@@ -1,0 +1,62 @@
+//! The one mapping from sqlx errors to [`StoreError`], and helpers for rows that fail to decode.
+//!
+//! Unique violations become `Conflict(field)`. The field is found from the violated index: its
+//! name on PostgreSQL (`constraint()`), and the message on SQLite, which names expression indexes
+//! (`index 'users_username_key'`) but plain column indexes by their columns (`tbl.col`); so each
+//! entry below lists both spellings.
+
+use autogit_store::StoreError;
+use sqlx::error::ErrorKind;
+
+/// (needles found in the constraint name or message, field reported in `Conflict`).
+const UNIQUE_KEYS: &[(&[&str], &str)] = &[
+    (&["users_username_key"], "username"),
+    (&["users_email_key"], "email"),
+    (&["namespaces_full_path_key", "namespaces.full_path_lower"], "path"),
+    (&["namespaces_owner_key", "namespaces.owner_id"], "namespace"),
+    (&["projects_path_key"], "path"),
+    (&["members_source_user_key", "members.source_type"], "member"),
+    (&["personal_access_tokens_digest_key", "personal_access_tokens.digest"], "digest"),
+];
+
+/// Maps any sqlx error. Only constraint violations carry meaning for callers; everything else is
+/// the backend failing, and its text is for logs.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) => match d.kind() {
+            ErrorKind::UniqueViolation => {
+                let haystack = format!("{} {}", d.constraint().unwrap_or_default(), d.message());
+                let field = UNIQUE_KEYS
+                    .iter()
+                    .find(|(needles, _)| needles.iter().any(|n| haystack.contains(n)))
+                    .map(|(_, field)| *field);
+                match field {
+                    Some(field) => StoreError::Conflict(field.to_string()),
+                    None => {
+                        tracing::warn!(error = %d, "unique violation on an index missing from UNIQUE_KEYS");
+                        StoreError::Conflict("record".to_string())
+                    }
+                }
+            }
+            ErrorKind::ForeignKeyViolation => StoreError::Invalid("a referenced record does not exist".to_string()),
+            ErrorKind::NotNullViolation | ErrorKind::CheckViolation => StoreError::Invalid(d.message().to_string()),
+            _ => StoreError::Unavailable(e.to_string()),
+        },
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+/// A stored value that no longer parses (e.g. an unknown visibility): the database was changed
+/// behind the store's back. Reported as unavailable because the caller cannot fix it.
+pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("corrupt row: invalid {what} '{value}'"))
+}
+
+/// Renames the field of a `Conflict`, for writes where the clashing index means something more
+/// specific to the caller (a personal namespace's path is the username).
+pub(crate) fn conflict_as(field: &str) -> impl Fn(StoreError) -> StoreError + '_ {
+    move |e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict(field.to_string()),
+        other => other,
+    }
+}

@@ -1,0 +1,113 @@
+//! Pieces shared by the list queries: the access filter as bind parameters, case-insensitive
+//! substring search, paging, and decoding of the small enums stored as text.
+//!
+//! List queries are static SQL with nullable parameters (`$n IS NULL OR …`) rather than strings
+//! assembled at runtime: one prepared statement per query, nothing to escape by hand, and sqlx's
+//! `SqlSafeStr` rule (only `&'static str` is SQL) holds without exceptions. Shared fragments are
+//! macros expanding to string literals, so they can be joined with `concat!`.
+
+use autogit_core::Visibility;
+use autogit_store::{AccessFilter, Page, StoreError};
+
+use crate::error::corrupt;
+
+/// `CASE` mapping a stored visibility to GitLab's level (0, 10, 20), so "at least internal" is a
+/// numeric compare. `$col` is the column, as a string literal.
+macro_rules! visibility_level {
+    ($col:literal) => {
+        concat!("(CASE ", $col, " WHEN 'public' THEN 20 WHEN 'internal' THEN 10 ELSE 0 END)")
+    };
+}
+pub(crate) use visibility_level;
+
+/// True when namespace `a` is `n` itself or one of its ancestors. A prefix compare on the lowered
+/// full paths, including the `/`, so `ab` is not taken for an ancestor of `abc/d`. Not `LIKE`:
+/// `_` and `%` in paths would act as wildcards.
+macro_rules! is_self_or_ancestor {
+    ($a:literal, $n:literal) => {
+        concat!(
+            "(", $a, ".id = ", $n, ".id OR substr(", $n, ".full_path_lower, 1, length(", $a,
+            ".full_path_lower) + 1) = ", $a, ".full_path_lower || '/')"
+        )
+    };
+}
+pub(crate) use is_self_or_ancestor;
+
+/// An [`AccessFilter`] as three bind parameters, so one SQL text covers every combination:
+/// `all OR level >= min_level OR <member_id holds a role>`. A NULL `min_level` or `member_id`
+/// makes its comparison NULL, which `OR` and `WHERE` treat as false.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccessParams {
+    pub all: bool,
+    pub min_level: Option<i64>,
+    pub member_id: Option<i64>,
+}
+
+impl AccessParams {
+    pub fn new(f: &AccessFilter) -> Self {
+        // `membership_only` turns the visibility part off; the member part is all that is left.
+        let min_level = if f.membership_only { None } else { f.min_visibility.map(level_of) };
+        AccessParams { all: f.all, min_level, member_id: f.member_id }
+    }
+}
+
+/// GitLab's numeric level of a visibility, as in `visibility_level!`.
+pub(crate) fn level_of(v: Visibility) -> i64 {
+    match v {
+        Visibility::Private => 0,
+        Visibility::Internal => 10,
+        Visibility::Public => 20,
+    }
+}
+
+/// A `LIKE` pattern matching `search` as a substring, with `\` as the escape character (queries
+/// say `ESCAPE '\'`). Lowering is left to SQL, so both sides are folded by the same function.
+pub(crate) fn like_pattern(search: Option<&str>) -> Option<String> {
+    let search = search?;
+    let mut out = String::with_capacity(search.len() + 2);
+    out.push('%');
+    for c in search.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    Some(out)
+}
+
+/// `(limit, offset)` for `LIMIT $n OFFSET $m`. Negative values mean nothing here; PostgreSQL
+/// would reject them, so they are clamped.
+pub(crate) fn paging(page: Page) -> (i64, i64) {
+    (page.limit.max(0), page.offset.max(0))
+}
+
+pub(crate) fn parse_visibility(s: &str) -> Result<Visibility, StoreError> {
+    Visibility::parse(s).ok_or_else(|| corrupt("visibility", s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern(Some("a_b%c\\d")).as_deref(), Some("%a\\_b\\%c\\\\d%"));
+        assert_eq!(like_pattern(None), None);
+    }
+
+    #[test]
+    fn fragments_expand_to_literals() {
+        assert_eq!(visibility_level!("p.visibility"), "(CASE p.visibility WHEN 'public' THEN 20 WHEN 'internal' THEN 10 ELSE 0 END)");
+        assert!(is_self_or_ancestor!("a", "n").starts_with("(a.id = n.id OR substr(n.full_path_lower"));
+    }
+
+    #[test]
+    fn membership_only_drops_visibility() {
+        let f = AccessFilter { min_visibility: Some(Visibility::Public), member_id: Some(3), membership_only: true, all: false };
+        let p = AccessParams::new(&f);
+        assert_eq!((p.all, p.min_level, p.member_id), (false, None, Some(3)));
+        let f = AccessFilter { min_visibility: Some(Visibility::Internal), ..Default::default() };
+        assert_eq!(AccessParams::new(&f).min_level, Some(10));
+    }
+}

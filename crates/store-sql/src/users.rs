@@ -1,0 +1,170 @@
+//! [`UserStore`]: users, each created together with its personal namespace.
+
+use async_trait::async_trait;
+use autogit_core::Visibility;
+use autogit_store::{Listed, NamespaceKind, NewUser, Page, Result, User, UserFilter, UserState, UserStore};
+use chrono::{DateTime, Utc};
+
+use crate::db::{BeginWrite, SqlStore, with_db};
+use crate::error::{conflict_as, corrupt, db_err};
+use crate::filter::{like_pattern, paging};
+use crate::namespaces::INSERT_NAMESPACE;
+
+/// The user columns in `UserRow` order, unqualified: SQLite's `RETURNING` takes no table names.
+macro_rules! user_columns {
+    () => {
+        "id, username, name, email, password_hash, is_admin, state, created_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    username: String,
+    name: String,
+    email: String,
+    password_hash: Option<String>,
+    is_admin: bool,
+    state: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = autogit_store::StoreError;
+
+    fn try_from(r: UserRow) -> Result<User> {
+        let state = match r.state.as_str() {
+            "active" => UserState::Active,
+            "blocked" => UserState::Blocked,
+            other => return Err(corrupt("user state", other)),
+        };
+        Ok(User {
+            id: r.id,
+            username: r.username,
+            name: r.name,
+            email: r.email,
+            password_hash: r.password_hash,
+            is_admin: r.is_admin,
+            state,
+            created_at: r.created_at,
+        })
+    }
+}
+
+const INSERT_USER: &str = concat!(
+    "INSERT INTO users (username, name, email, password_hash, is_admin, state, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, 'active', $6) RETURNING ",
+    user_columns!()
+);
+
+const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+
+const USER_BY_USERNAME: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)");
+
+/// `$1` exact username, `$2` LIKE pattern on username, name or email.
+macro_rules! user_list_where {
+    () => {
+        " WHERE ($1 IS NULL OR lower(username) = lower($1)) \
+           AND ($2 IS NULL OR lower(username) LIKE lower($2) ESCAPE '\\' \
+                OR lower(name) LIKE lower($2) ESCAPE '\\' OR lower(email) LIKE lower($2) ESCAPE '\\')"
+    };
+}
+
+const LIST_USERS: &str =
+    concat!("SELECT ", user_columns!(), " FROM users", user_list_where!(), " ORDER BY id LIMIT $3 OFFSET $4");
+const COUNT_LISTED_USERS: &str = concat!("SELECT COUNT(*) FROM users", user_list_where!());
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, new: &NewUser, now: DateTime<Utc>) -> Result<User> {
+        with_db!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let row: UserRow = sqlx::query_as(INSERT_USER)
+                .bind(&new.username)
+                .bind(&new.name)
+                .bind(&new.email)
+                .bind(&new.password_hash)
+                .bind(new.is_admin)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            // The personal namespace shares the top-level path space with groups: a clash here is
+            // the username being taken by a group.
+            sqlx::query(INSERT_NAMESPACE)
+                .bind(NamespaceKind::User.as_str())
+                .bind(&new.name)
+                .bind(&new.username)
+                .bind(&new.username)
+                .bind(None::<i64>)
+                .bind(Visibility::Public.as_str())
+                .bind("")
+                .bind(Some(row.id))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)
+                .map_err(conflict_as("username"))?;
+            tx.commit().await.map_err(db_err)?;
+            User::try_from(row)
+        })
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let row: Option<UserRow> =
+            with_db!(self, |p| sqlx::query_as(USER_BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+        row.map(User::try_from).transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let row: Option<UserRow> = with_db!(self, |p| sqlx::query_as(USER_BY_USERNAME)
+            .bind(username)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?);
+        row.map(User::try_from).transpose()
+    }
+
+    async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<Listed<User>> {
+        let pattern = like_pattern(filter.search.as_deref());
+        let (limit, offset) = paging(page);
+        let (rows, total): (Vec<UserRow>, i64) = with_db!(self, |p| {
+            let rows = sqlx::query_as(LIST_USERS)
+                .bind(&filter.username)
+                .bind(&pattern)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await
+                .map_err(db_err)?;
+            let total = sqlx::query_scalar(COUNT_LISTED_USERS)
+                .bind(&filter.username)
+                .bind(&pattern)
+                .fetch_one(p)
+                .await
+                .map_err(db_err)?;
+            (rows, total)
+        });
+        let items = rows.into_iter().map(User::try_from).collect::<Result<_>>()?;
+        Ok(Listed { items, total })
+    }
+
+    async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
+        let done = with_db!(self, |p| sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(p)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+        if done == 0 {
+            return Err(autogit_store::StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    async fn count_users(&self) -> Result<i64> {
+        with_db!(self, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await.map_err(db_err))
+    }
+}
