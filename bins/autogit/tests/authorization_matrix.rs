@@ -58,7 +58,11 @@ fn every_role_times_every_visibility() {
         let p = s.post("/projects", &s.root_token, &[("name", vis), ("namespace_id", &gid), ("visibility", vis)]);
         let pid = p["id"].to_string();
         for ((_, level), (uid, _)) in roles.iter().zip(&tokens) {
-            s.post(&format!("/projects/{pid}/members"), &s.root_token, &[("user_id", &uid.to_string()), ("access_level", &level.to_string())]);
+            s.post(
+                &format!("/projects/{pid}/members"),
+                &s.root_token,
+                &[("user_id", &uid.to_string()), ("access_level", &level.to_string())],
+            );
         }
     }
     let mut failures = Vec::new();

@@ -321,3 +321,23 @@ fn flate2_free_gzip(data: &[u8]) -> std::io::Cursor<Vec<u8>> {
     let out = child.wait_with_output().expect("gzip output");
     std::io::Cursor::new(out.stdout)
 }
+
+#[test]
+fn pushes_over_the_size_limit_are_refused_whole() {
+    let s = Server::start_with(Backend::Sqlite, &[("AUTOGIT_GIT_MAX_PUSH_BYTES", "200000")]);
+    create_project(&s, &s.root_token, &[("name", "small")]);
+    let (_t, work) = work_repo(1);
+    let url = s.git_url("root/small", &s.root_token);
+    git_ok(&work, &["push", "-q", &url, "main"]);
+    let mut blob = vec![0u8; 1_000_000];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").expect("urandom"), &mut blob).expect("random");
+    std::fs::write(work.join("big.bin"), blob).expect("write");
+    git_ok(&work, &["add", "big.bin"]);
+    git_ok(&work, &["commit", "-q", "-m", "big"]);
+    let out = git(&work, &["push", &url, "main:refs/heads/big"]);
+    assert!(!out.status.success(), "an oversized push fails");
+    // Nothing of it landed.
+    let branches = s.get_json("/projects/root%2Fsmall/repository/branches", &s.root_token);
+    let names: Vec<&str> = branches.as_array().expect("list").iter().filter_map(|b| b["name"].as_str()).collect();
+    assert_eq!(names, ["main"]);
+}

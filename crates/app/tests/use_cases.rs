@@ -59,14 +59,22 @@ async fn tokens_expire_on_their_date_and_can_be_revoked() {
     *f.clock.0.lock().expect("lock") += Duration::days(1);
     assert!(matches!(f.app.authenticate(creds()).await, Err(AppError::Unauthorized)), "invalid from its date on");
 
-    let t2 = f.app.insert_token(u.id, CreateToken { name: "t2".into(), scopes: vec!["read_api".into()], expires_at: None }).await.expect("token");
+    let t2 = f
+        .app
+        .insert_token(u.id, CreateToken { name: "t2".into(), scopes: vec!["read_api".into()], expires_at: None })
+        .await
+        .expect("token");
     let who = f.app.authenticate(Credentials::Token(t2.secret.clone())).await.expect("auth");
     f.app.revoke_token(&who, t2.token.id).await.expect("revoke own token");
     assert!(matches!(f.app.authenticate(Credentials::Token(t2.secret)).await, Err(AppError::Unauthorized)));
     // Past expiry and unknown scopes are rejected at creation.
-    let past = f.app.insert_token(u.id, CreateToken { name: "x".into(), scopes: vec!["api".into()], expires_at: Some(expires) }).await;
+    let past = f
+        .app
+        .insert_token(u.id, CreateToken { name: "x".into(), scopes: vec!["api".into()], expires_at: Some(expires) })
+        .await;
     assert!(matches!(past, Err(AppError::Invalid("expires_at", _))));
-    let bad = f.app.insert_token(u.id, CreateToken { name: "x".into(), scopes: vec!["sudo".into()], expires_at: None }).await;
+    let bad =
+        f.app.insert_token(u.id, CreateToken { name: "x".into(), scopes: vec!["sudo".into()], expires_at: None }).await;
     assert!(matches!(bad, Err(AppError::Invalid("scopes", _))));
 }
 
@@ -75,9 +83,11 @@ async fn bootstrap_creates_root_once_and_passwords_authenticate() {
     let f = fixture().await;
     assert!(f.app.bootstrap_root("first-password").await.expect("bootstrap"));
     assert!(!f.app.bootstrap_root("second-password").await.expect("bootstrap"), "only on an empty database");
-    let ok = f.app.authenticate(Credentials::Basic { username: "ROOT".into(), password: "first-password".into() }).await;
+    let ok =
+        f.app.authenticate(Credentials::Basic { username: "ROOT".into(), password: "first-password".into() }).await;
     assert!(ok.expect("case-insensitive username").actor.is_admin());
-    let bad = f.app.authenticate(Credentials::Basic { username: "root".into(), password: "second-password".into() }).await;
+    let bad =
+        f.app.authenticate(Credentials::Basic { username: "root".into(), password: "second-password".into() }).await;
     assert!(matches!(bad, Err(AppError::Unauthorized)));
 }
 
@@ -92,7 +102,11 @@ async fn project_creation_is_undone_when_the_repository_cannot_be_made() {
     assert!(res.is_err(), "creation fails");
     std::fs::remove_file(f._dir.path().join("repos")).expect("rm");
     // Nothing half-made: the same path is free again.
-    let p = f.app.create_project(&who, CreateProject { name: Some("p".into()), ..Default::default() }).await.expect("retry");
+    let p = f
+        .app
+        .create_project(&who, CreateProject { name: Some("p".into()), ..Default::default() })
+        .await
+        .expect("retry");
     assert!(f.app.repos().exists(p.id));
 }
 
@@ -102,17 +116,36 @@ async fn visibility_cannot_exceed_the_containing_group() {
     let who = Principal::trusted(f.app.insert_user(user("gwen", false)).await.expect("user"));
     let g = f
         .app
-        .create_group(&who, CreateGroup { name: "Priv".into(), visibility: Some(Visibility::Private), ..Default::default() })
+        .create_group(
+            &who,
+            CreateGroup { name: "Priv".into(), visibility: Some(Visibility::Private), ..Default::default() },
+        )
         .await
         .expect("group");
     let res = f
         .app
-        .create_project(&who, CreateProject { name: Some("x".into()), namespace_id: Some(g.id), visibility: Some(Visibility::Public), ..Default::default() })
+        .create_project(
+            &who,
+            CreateProject {
+                name: Some("x".into()),
+                namespace_id: Some(g.id),
+                visibility: Some(Visibility::Public),
+                ..Default::default()
+            },
+        )
         .await;
     assert!(matches!(res, Err(AppError::Invalid("visibility_level", _))), "{res:?}");
     let sub = f
         .app
-        .create_group(&who, CreateGroup { name: "Sub".into(), parent_id: Some(g.id), visibility: Some(Visibility::Internal), ..Default::default() })
+        .create_group(
+            &who,
+            CreateGroup {
+                name: "Sub".into(),
+                parent_id: Some(g.id),
+                visibility: Some(Visibility::Internal),
+                ..Default::default()
+            },
+        )
         .await;
     assert!(matches!(sub, Err(AppError::Invalid("visibility_level", _))), "{sub:?}");
 }

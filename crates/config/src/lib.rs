@@ -36,7 +36,7 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`. Empty means `sqlite://<data_dir>/autogit.db`.
@@ -74,12 +74,6 @@ impl Default for Config {
             git: GitConfig::default(),
             log: LogConfig::default(),
         }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        DatabaseConfig { url: Secret::default() }
     }
 }
 

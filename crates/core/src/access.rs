@@ -122,7 +122,6 @@ pub fn decide(actor: Actor, visibility: Visibility, level: Option<AccessLevel>, 
 mod tests {
     use super::*;
     use AccessLevel::*;
-    use Action::*;
     use Decision::*;
     use Visibility::*;
 

@@ -42,13 +42,13 @@ impl Scope {
 
     /// Whether this one scope grants `usage`.
     pub fn grants(self, usage: ScopeUse) -> bool {
-        match (self, usage) {
-            (Scope::Api, _) => true,
-            (Scope::ReadApi, ScopeUse::ApiRead) => true,
-            (Scope::ReadRepository, ScopeUse::GitRead) => true,
-            (Scope::WriteRepository, ScopeUse::GitRead | ScopeUse::GitWrite) => true,
-            _ => false,
-        }
+        matches!(
+            (self, usage),
+            (Scope::Api, _)
+                | (Scope::ReadApi, ScopeUse::ApiRead)
+                | (Scope::ReadRepository, ScopeUse::GitRead)
+                | (Scope::WriteRepository, ScopeUse::GitRead | ScopeUse::GitWrite)
+        )
     }
 }
 

@@ -6,6 +6,10 @@
 //! the response body, so memory stays flat whatever the pack size. Error bodies are
 //! `text/plain`, which git prints as `remote: …` lines.
 
+// Early returns carry the finished error `Response`; it is built once per failed request, so its
+// size on the error path does not matter.
+#![allow(clippy::result_large_err)]
+
 use crate::auth::credentials;
 use crate::state::AppState;
 use autogit_app::{GitDenied, Principal};

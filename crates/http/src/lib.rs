@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .fallback(git_http::handle)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .with_state(state)
 }

@@ -71,13 +71,8 @@ impl EventStore for SqlStore {
     async fn list_push_events(&self, project_id: i64, page: Page) -> Result<Listed<PushEvent>> {
         let (limit, offset) = paging(page);
         let (rows, total): (Vec<PushEventRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(LIST)
-                .bind(project_id)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
+            let rows =
+                sqlx::query_as(LIST).bind(project_id).bind(limit).bind(offset).fetch_all(p).await.map_err(db_err)?;
             let total = sqlx::query_scalar(COUNT).bind(project_id).fetch_one(p).await.map_err(db_err)?;
             (rows, total)
         });

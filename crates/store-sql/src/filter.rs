@@ -26,8 +26,17 @@ pub(crate) use visibility_level;
 macro_rules! is_self_or_ancestor {
     ($a:literal, $n:literal) => {
         concat!(
-            "(", $a, ".id = ", $n, ".id OR substr(", $n, ".full_path_lower, 1, length(", $a,
-            ".full_path_lower) + 1) = ", $a, ".full_path_lower || '/')"
+            "(",
+            $a,
+            ".id = ",
+            $n,
+            ".id OR substr(",
+            $n,
+            ".full_path_lower, 1, length(",
+            $a,
+            ".full_path_lower) + 1) = ",
+            $a,
+            ".full_path_lower || '/')"
         )
     };
 }
@@ -98,13 +107,21 @@ mod tests {
 
     #[test]
     fn fragments_expand_to_literals() {
-        assert_eq!(visibility_level!("p.visibility"), "(CASE p.visibility WHEN 'public' THEN 20 WHEN 'internal' THEN 10 ELSE 0 END)");
+        assert_eq!(
+            visibility_level!("p.visibility"),
+            "(CASE p.visibility WHEN 'public' THEN 20 WHEN 'internal' THEN 10 ELSE 0 END)"
+        );
         assert!(is_self_or_ancestor!("a", "n").starts_with("(a.id = n.id OR substr(n.full_path_lower"));
     }
 
     #[test]
     fn membership_only_drops_visibility() {
-        let f = AccessFilter { min_visibility: Some(Visibility::Public), member_id: Some(3), membership_only: true, all: false };
+        let f = AccessFilter {
+            min_visibility: Some(Visibility::Public),
+            member_id: Some(3),
+            membership_only: true,
+            all: false,
+        };
         let p = AccessParams::new(&f);
         assert_eq!((p.all, p.min_level, p.member_id), (false, None, Some(3)));
         let f = AccessFilter { min_visibility: Some(Visibility::Internal), ..Default::default() };

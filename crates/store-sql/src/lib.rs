@@ -3,8 +3,9 @@
 //!
 //! Layout: `db` holds the pool enum, the `with_db!` macro that expands one query body once per
 //! backend, and connecting; `migrations` the embedded, append-only schema; `error` the only
-//! mapping from sqlx errors to [`autogit_store::StoreError`]; one module per aggregate holds its
-//! SQL, row structs and trait impl. The same SQL text (with `$N` placeholders and `RETURNING`)
+//! mapping from sqlx errors to [`autogit_store::StoreError`]; `filter` the pieces list queries share
+//! (access filter, search, paging); one module per aggregate holds its SQL, row structs and trait
+//! impl. The same SQL text (with `$N` placeholders and `RETURNING`)
 //! serves both backends; where it cannot, the code matches on the backend explicitly.
 //!
 //! No sqlx type appears in the public API: callers see [`SqlStore`] and the port traits only.

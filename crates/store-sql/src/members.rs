@@ -62,7 +62,6 @@ const NAMESPACE_LEVELS: &str = concat!(
     levels_through_chain!()
 );
 
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct MemberRow {
     source_type: String,
@@ -110,7 +109,13 @@ fn source_key(source: MemberSource) -> (&'static str, i64) {
 
 #[async_trait]
 impl MemberStore for SqlStore {
-    async fn add_member(&self, source: MemberSource, user_id: i64, level: AccessLevel, now: DateTime<Utc>) -> Result<Member> {
+    async fn add_member(
+        &self,
+        source: MemberSource,
+        user_id: i64,
+        level: AccessLevel,
+        now: DateTime<Utc>,
+    ) -> Result<Member> {
         let (kind, id) = source_key(source);
         let table = match source {
             MemberSource::Namespace(_) => SourceTable::Namespaces,
@@ -177,8 +182,7 @@ impl MemberStore for SqlStore {
                 .fetch_all(p)
                 .await
                 .map_err(db_err)?;
-            let total =
-                sqlx::query_scalar(COUNT_MEMBERS).bind(kind).bind(id).fetch_one(p).await.map_err(db_err)?;
+            let total = sqlx::query_scalar(COUNT_MEMBERS).bind(kind).bind(id).fetch_one(p).await.map_err(db_err)?;
             (rows, total)
         });
         let items = rows

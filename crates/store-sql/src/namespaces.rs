@@ -16,8 +16,26 @@ use crate::members::INSERT_MEMBER;
 macro_rules! namespace_columns {
     ($t:literal) => {
         concat!(
-            $t, "id, ", $t, "kind, ", $t, "name, ", $t, "path, ", $t, "full_path, ", $t, "parent_id, ",
-            $t, "visibility, ", $t, "description, ", $t, "owner_id, ", $t, "created_at"
+            $t,
+            "id, ",
+            $t,
+            "kind, ",
+            $t,
+            "name, ",
+            $t,
+            "path, ",
+            $t,
+            "full_path, ",
+            $t,
+            "parent_id, ",
+            $t,
+            "visibility, ",
+            $t,
+            "description, ",
+            $t,
+            "owner_id, ",
+            $t,
+            "created_at"
         )
     };
 }
@@ -87,8 +105,7 @@ const ANCESTRY: &str = concat!(
     " FROM chain c JOIN namespaces n ON n.id = c.id ORDER BY c.depth DESC"
 );
 
-const PROJECT_PATH_TAKEN: &str =
-    "SELECT COUNT(*) FROM projects WHERE namespace_id = $1 AND lower(path) = lower($2)";
+const PROJECT_PATH_TAKEN: &str = "SELECT COUNT(*) FROM projects WHERE namespace_id = $1 AND lower(path) = lower($2)";
 
 /// `$1` all, `$2` minimum visibility level, `$3` member id (see `AccessParams`), `$4` whether to
 /// filter by parent, `$5` the parent (NULL: top level), `$6` LIKE pattern.

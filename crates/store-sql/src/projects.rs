@@ -68,8 +68,7 @@ const UPDATE: &str = "UPDATE projects SET name = COALESCE($2, name), path = COAL
      default_branch = COALESCE($6, default_branch), updated_at = $7 WHERE id = $1";
 
 const NAMESPACE_OF: &str = "SELECT namespace_id FROM projects WHERE id = $1";
-const SUBGROUP_PATH_TAKEN: &str =
-    "SELECT COUNT(*) FROM namespaces WHERE parent_id = $1 AND lower(path) = lower($2)";
+const SUBGROUP_PATH_TAKEN: &str = "SELECT COUNT(*) FROM namespaces WHERE parent_id = $1 AND lower(path) = lower($2)";
 
 /// `$1` all, `$2` minimum visibility level, `$3` member id (see `AccessParams`), `$4` namespace,
 /// `$5` LIKE pattern. A member holds a role on the project, on its namespace or an ancestor, or
@@ -93,10 +92,8 @@ macro_rules! project_list_where {
 }
 
 const LIST: &str = concat!(project_select!(), project_list_where!(), " ORDER BY p.id LIMIT $6 OFFSET $7");
-const COUNT: &str = concat!(
-    "SELECT COUNT(*) FROM projects p JOIN namespaces n ON n.id = p.namespace_id",
-    project_list_where!()
-);
+const COUNT: &str =
+    concat!("SELECT COUNT(*) FROM projects p JOIN namespaces n ON n.id = p.namespace_id", project_list_where!());
 
 /// Binds `$1`..`$5` of `project_list_where!`.
 macro_rules! bind_project_filter {

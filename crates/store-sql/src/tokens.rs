@@ -106,13 +106,8 @@ impl TokenStore for SqlStore {
     async fn list_tokens(&self, user_id: Option<i64>, page: Page) -> Result<Listed<Token>> {
         let (limit, offset) = paging(page);
         let (rows, total): (Vec<TokenRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(LIST)
-                .bind(user_id)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
+            let rows =
+                sqlx::query_as(LIST).bind(user_id).bind(limit).bind(offset).fetch_all(p).await.map_err(db_err)?;
             let total = sqlx::query_scalar(COUNT).bind(user_id).fetch_one(p).await.map_err(db_err)?;
             (rows, total)
         });

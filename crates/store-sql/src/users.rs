@@ -59,8 +59,7 @@ const INSERT_USER: &str = concat!(
 
 const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
-const USER_BY_USERNAME: &str =
-    concat!("SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)");
+const USER_BY_USERNAME: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)");
 
 /// `$1` exact username, `$2` LIKE pattern on username, name or email.
 macro_rules! user_list_where {

@@ -89,7 +89,13 @@ pub trait ProjectStore: Send + Sync {
 #[async_trait]
 pub trait MemberStore: Send + Sync {
     /// Adds a membership. Conflict if the user is already a direct member of that source.
-    async fn add_member(&self, source: MemberSource, user_id: i64, level: AccessLevel, now: DateTime<Utc>) -> Result<Member>;
+    async fn add_member(
+        &self,
+        source: MemberSource,
+        user_id: i64,
+        level: AccessLevel,
+        now: DateTime<Utc>,
+    ) -> Result<Member>;
     /// Changes a direct membership's level. NotFound if there is none.
     async fn update_member(&self, source: MemberSource, user_id: i64, level: AccessLevel) -> Result<Member>;
     /// Removes a direct membership. NotFound if there is none.

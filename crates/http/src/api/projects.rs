@@ -38,9 +38,8 @@ pub async fn render(
     let mut chains: HashMap<i64, Vec<Namespace>> = HashMap::new();
     let mut out = Vec::with_capacity(projects.len());
     for p in projects {
-        if !chains.contains_key(&p.namespace_id) {
-            let chain = store.namespace_ancestry(p.namespace_id).await.map_err(autogit_app::AppError::from)?;
-            chains.insert(p.namespace_id, chain);
+        if let std::collections::hash_map::Entry::Vacant(slot) = chains.entry(p.namespace_id) {
+            slot.insert(store.namespace_ancestry(p.namespace_id).await.map_err(autogit_app::AppError::from)?);
         }
         let chain = &chains[&p.namespace_id];
         let owner = match chain.last() {

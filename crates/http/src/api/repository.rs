@@ -10,7 +10,7 @@ use crate::state::AppState;
 use autogit_app::AppError;
 use autogit_git::read::{self, Branch, CommitInfo, Tag, TreeEntry};
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -118,7 +118,13 @@ async fn branch(State(s): State<AppState>, Caller(who): Caller, Path((id, name))
     Ok(Json(branch_json(&s.config.external_url, &project.full_path, &b)).into_response())
 }
 
-async fn tags(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
+async fn tags(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    p: Params,
+) -> Handler {
     let paging = Paging::from_params(&p)?;
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
     let (items, total) = page_of(read::tags(&repo).await.map_err(git_err)?, paging);
@@ -154,7 +160,13 @@ async fn commit(State(s): State<AppState>, Caller(who): Caller, Path((id, sha)):
     Ok(Json(commit_json(&s.config.external_url, &project.full_path, &c)).into_response())
 }
 
-async fn tree(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
+async fn tree(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    p: Params,
+) -> Handler {
     let paging = Paging::from_params(&p)?;
     let (_project, repo) = s.app.readable_repository(&who, &id).await?;
     let rev = p.str("ref")?.or(p.str("ref_name")?).filter(|r| !r.is_empty());

@@ -9,7 +9,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateToken;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};

@@ -8,7 +8,6 @@ use crate::state::AppState;
 use autogit_app::CreateUser;
 use autogit_store::UserFilter;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::Uri;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
