@@ -536,7 +536,7 @@ main() {
         if [[ $1 == push_backend ]]; then
             check_same_refs "http-backend push" "$SRC" "$PUSH_REPO"
         else
-            check_same_refs "AutoGit push" "$SRC" "$AG_URL/$ns/push-$(cat "$CTR").git"
+            check_same_refs "AutoGit push" "$SRC" "$(ag_cred_url)/$ns/push-$(cat "$CTR").git"
         fi
     }
     if [[ $SKIP_AUTOGIT != 1 ]]; then

@@ -16,7 +16,11 @@ pub fn load_config(file: Option<&Path>, data_dir: Option<PathBuf>, listen: Optio
     };
     let name = file.map(|p| p.display().to_string());
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let mut config = Config::load(name.as_deref().zip(text.as_deref()), &env)?;
+    let (mut config, warnings) = Config::load(name.as_deref().zip(text.as_deref()), &env)?;
+    // Logging is not set up yet (its level is configuration), so warnings go straight to stderr.
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(d) = data_dir {
         config.data_dir = d;
     }

@@ -23,24 +23,33 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_LOG_FORMAT", "log.format"),
 ];
 
-/// Variables with the prefix that belong to other tools (tests, the runner) and are not config.
+/// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the
+/// command line (`AUTOGIT_CONFIG` names the file) and are not config keys.
 const NOT_CONFIG_PREFIXES: &[&str] = &["AUTOGIT_TEST_", "AUTOGIT_BENCH_", "AUTOGIT_RUNNER_"];
+const NOT_CONFIG: &[&str] = &["AUTOGIT_CONFIG", "AUTOGIT_BIN"];
 
 fn kind_of(key: &str) -> Kind {
     if key.starts_with("git.max_") { Kind::Int } else { Kind::Str }
 }
 
-pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+/// Applies the known variables to `table`. Returns a warning for each unknown `AUTOGIT_*`
+/// variable: a typo should be visible, but scripts' own variables must not stop the server.
+pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
     for (var, value) in env {
-        if !var.starts_with("AUTOGIT_") || NOT_CONFIG_PREFIXES.iter().any(|p| var.starts_with(p)) {
+        if !var.starts_with("AUTOGIT_")
+            || NOT_CONFIG.contains(&var.as_str())
+            || NOT_CONFIG_PREFIXES.iter().any(|p| var.starts_with(p))
+        {
             continue;
         }
         let Some((_, key)) = ENV_VARS.iter().find(|(v, _)| v == var) else {
             let known: Vec<&str> = ENV_VARS.iter().map(|(v, _)| *v).collect();
-            return Err(ConfigError::Env {
-                var: var.clone(),
-                message: format!("unknown variable; known ones are {}", known.join(", ")),
-            });
+            warnings.push(format!(
+                "environment variable {var} is not a setting and is ignored; known ones are {}",
+                known.join(", ")
+            ));
+            continue;
         };
         let parsed = match kind_of(key) {
             Kind::Str => toml::Value::String(value.clone()),
@@ -51,7 +60,7 @@ pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result
         };
         set(table, key, parsed);
     }
-    Ok(())
+    Ok(warnings)
 }
 
 fn set(table: &mut toml::Table, dotted: &str, value: toml::Value) {

@@ -101,22 +101,23 @@ pub enum ConfigError {
 
 impl Config {
     /// Builds the configuration from an optional TOML file (name for messages, contents) and the
-    /// process environment. Unknown keys in the file are errors that name the key.
-    pub fn load(file: Option<(&str, &str)>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    /// process environment. Unknown keys in the file are errors that name the key; unknown
+    /// `AUTOGIT_*` variables come back as warnings for the caller to show.
+    pub fn load(file: Option<(&str, &str)>, env: &[(String, String)]) -> Result<(Config, Vec<String>), ConfigError> {
         let mut table = match file {
             Some((name, text)) => text
                 .parse::<toml::Table>()
                 .map_err(|e| ConfigError::Parse { source_name: name.to_string(), message: e.to_string() })?,
             None => toml::Table::new(),
         };
-        env::apply(&mut table, env)?;
+        let warnings = env::apply(&mut table, env)?;
         let name = file.map(|(n, _)| n).unwrap_or("configuration");
         let config = Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
             source_name: name.to_string(),
             message: e.to_string().trim().to_string(),
         })?;
         config.validate()?;
-        Ok(config)
+        Ok((config, warnings))
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

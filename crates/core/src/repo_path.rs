@@ -135,4 +135,28 @@ mod tests {
         let deep = vec!["a"; 30].join("/");
         assert_eq!(parse_ref(&deep), Err(PathError::Name(NameError::TooDeep)));
     }
+
+    fn no_traversal(path: &str) -> bool {
+        path.split('/').all(|s| !s.is_empty() && s != "." && s != "..") && !path.contains(['%', '\\', '\0'])
+    }
+
+    proptest::proptest! {
+        /// The same property the `request_path` fuzz target checks, run on every `cargo test`:
+        /// never panic, and accept nothing that could step outside a namespace.
+        #[test]
+        fn accepted_paths_never_traverse(s in "(/|[a-z]{1,3}|\\.|\\.\\.|%2e|%2F|\\.git|info/refs|git-upload-pack|\\\\){0,12}") {
+            if let Ok(p) = parse_git_path(&s) {
+                proptest::prop_assert!(no_traversal(&p.full_path()), "accepted {s:?}");
+            }
+            if let Ok(Ref::Path(p)) = parse_ref(&s) {
+                proptest::prop_assert!(no_traversal(&p), "accepted {s:?}");
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+            let _ = parse_git_path(&s);
+            let _ = parse_ref(&s);
+        }
+    }
 }

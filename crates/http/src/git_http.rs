@@ -191,7 +191,8 @@ impl Ctx {
 
         let sent = Arc::new(AtomicU64::new(0));
         let sent_in_stream = sent.clone();
-        let out = ReaderStream::new(stdout).inspect_ok(move |b| {
+        // 64 KiB reads: the default 4 KiB would cut a large pack into tens of thousands of chunks.
+        let out = ReaderStream::with_capacity(stdout, 64 * 1024).inspect_ok(move |b| {
             sent_in_stream.fetch_add(b.len() as u64, Ordering::Relaxed);
         });
         let kind = self.kind();

@@ -43,7 +43,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let tasks = state.tasks.clone();
+    // Without TCP_NODELAY, small response writes (pkt-line negotiation, the last bytes of a pack)
+    // wait for the peer's delayed ACK: ~40 ms per git round trip.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     tasks.close();
     tasks.wait().await;

@@ -35,6 +35,7 @@ pub struct Server {
     pub url: String,
     pub data: tempfile::TempDir,
     pub database_url: Option<String>,
+    schema: Option<String>,
     pub root_token: String,
     pub stdout: mpsc::Receiver<String>,
     http: Client,
@@ -42,8 +43,8 @@ pub struct Server {
 
 static SCHEMA_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh schema per server, so runs never see each other's rows.
-fn postgres_schema_url() -> String {
+/// A fresh schema per server, so runs never see each other's rows; dropped with the server.
+fn postgres_schema_url() -> (String, String) {
     let base = std::env::var("AUTOGIT_TEST_POSTGRES_URL").expect("AUTOGIT_TEST_POSTGRES_URL");
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
@@ -54,7 +55,7 @@ fn postgres_schema_url() -> String {
         .expect("psql runs");
     assert!(out.status.success(), "creating schema: {}", String::from_utf8_lossy(&out.stderr));
     let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+    (format!("{base}{sep}options=-c%20search_path%3D{schema}"), schema)
 }
 
 impl Server {
@@ -68,7 +69,13 @@ impl Server {
 
     pub fn start_with(backend: Backend, env: &[(&str, &str)]) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
-        let database_url = (backend == Backend::Postgres).then(postgres_schema_url);
+        let (database_url, schema) = match backend {
+            Backend::Postgres => {
+                let (url, schema) = postgres_schema_url();
+                (Some(url), Some(schema))
+            }
+            Backend::Sqlite => (None, None),
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_autogit"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
@@ -105,6 +112,7 @@ impl Server {
             url: url.expect("url"),
             data,
             database_url,
+            schema,
             root_token: String::new(),
             stdout: rx,
             http: Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
@@ -201,6 +209,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let (Some(schema), Ok(base)) = (&self.schema, std::env::var("AUTOGIT_TEST_POSTGRES_URL")) {
+            let _ = Command::new("psql")
+                .args([base.as_str(), "-q", "-c", &format!("DROP SCHEMA {schema} CASCADE")])
+                .output();
+        }
     }
 }
 

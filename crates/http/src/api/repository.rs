@@ -2,21 +2,20 @@
 //! `/projects/:id/events` (push events).
 
 use super::{Caller, Handler, page_of, paged};
-use crate::dto;
+use crate::dto::{self, branch_json, commit_json, entry_json, tag_json};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::AppError;
-use autogit_git::read::{self, Branch, CommitInfo, Tag, TreeEntry};
+use autogit_git::read;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use chrono::{DateTime, FixedOffset, SecondsFormat};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -38,59 +37,6 @@ pub fn routes() -> Router<AppState> {
 
 fn git_err(e: autogit_git::Error) -> ApiError {
     ApiError(AppError::from(e))
-}
-
-fn date(d: &DateTime<FixedOffset>) -> String {
-    d.to_rfc3339_opts(SecondsFormat::Millis, false)
-}
-
-fn commit_json(base: &str, full_path: &str, c: &CommitInfo) -> Value {
-    json!({
-        "id": c.id,
-        "short_id": c.short_id,
-        "created_at": date(&c.committed_date),
-        "parent_ids": c.parent_ids,
-        "title": c.title,
-        "message": c.message,
-        "author_name": c.author_name,
-        "author_email": c.author_email,
-        "authored_date": date(&c.authored_date),
-        "committer_name": c.committer_name,
-        "committer_email": c.committer_email,
-        "committed_date": date(&c.committed_date),
-        "trailers": {},
-        "web_url": format!("{base}/{full_path}/-/commit/{}", c.id),
-    })
-}
-
-fn branch_json(base: &str, full_path: &str, b: &Branch) -> Value {
-    json!({
-        "name": b.name,
-        "merged": false,
-        "protected": false,
-        "default": b.default,
-        "developers_can_push": true,
-        "developers_can_merge": true,
-        "can_push": true,
-        "web_url": format!("{base}/{full_path}/-/tree/{}", b.name),
-        "commit": commit_json(base, full_path, &b.commit),
-    })
-}
-
-fn tag_json(base: &str, full_path: &str, t: &Tag) -> Value {
-    json!({
-        "name": t.name,
-        "message": t.message,
-        "target": t.target,
-        "commit": t.commit.as_ref().map(|c| commit_json(base, full_path, c)),
-        "release": Value::Null,
-        "protected": false,
-        "created_at": t.created_at.as_ref().map(date),
-    })
-}
-
-fn entry_json(e: &TreeEntry) -> Value {
-    json!({ "id": e.id, "name": e.name, "type": e.kind.as_str(), "path": e.path, "mode": e.mode })
 }
 
 async fn branches(

@@ -3,9 +3,12 @@
 //! concept of yet are present with GitLab's neutral values (`null`, `false`, `[]`, `0`).
 
 use autogit_core::AccessLevel;
-use autogit_store::{Member, Namespace, Project, PushEvent, Token, User};
+use autogit_store::{Member, Namespace, Project, Token, User};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
+
+mod repository;
+pub use repository::*;
 
 pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -175,44 +178,5 @@ pub fn token(t: &Token, today: chrono::NaiveDate) -> Value {
         "last_used_at": t.last_used_at.map(time),
         "active": !t.revoked && !expired,
         "expires_at": t.expires_at.map(|d| d.to_string()),
-    })
-}
-
-fn is_zero(oid: &str) -> bool {
-    oid.bytes().all(|b| b == b'0')
-}
-
-/// A push as GitLab's events API shows it. `commit_count` is unknown (not counted) and so `null`.
-pub fn push_event(e: &PushEvent) -> Value {
-    let (ref_type, short) = match e.ref_name.strip_prefix("refs/tags/") {
-        Some(t) => ("tag", t),
-        None => ("branch", e.ref_name.strip_prefix("refs/heads/").unwrap_or(&e.ref_name)),
-    };
-    let (action, action_name) = if is_zero(&e.before) {
-        ("created", "pushed new")
-    } else if is_zero(&e.after) {
-        ("removed", "deleted")
-    } else {
-        ("pushed", "pushed to")
-    };
-    json!({
-        "id": e.id,
-        "project_id": e.project_id,
-        "action_name": action_name,
-        "target_id": Value::Null,
-        "target_type": Value::Null,
-        "target_title": Value::Null,
-        "author_id": e.pusher_id,
-        "created_at": time(e.created_at),
-        "push_data": {
-            "commit_count": Value::Null,
-            "action": action,
-            "ref_type": ref_type,
-            "commit_from": (!is_zero(&e.before)).then_some(e.before.as_str()),
-            "commit_to": (!is_zero(&e.after)).then_some(e.after.as_str()),
-            "ref": short,
-            "commit_title": Value::Null,
-            "ref_count": Value::Null,
-        },
     })
 }
