@@ -22,7 +22,10 @@ pub async fn run(config: Config) -> Result<()> {
         tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let external_url = if config.external_url.is_empty() {
-        format!("http://{addr}")
+        // A wildcard bind address is not a place clients can reach; name this host instead.
+        let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        format!("http://{host}:{}", addr.port())
     } else {
         config.external_url.trim_end_matches('/').to_string()
     };

@@ -27,7 +27,7 @@ pub struct Config {
     /// Address and port the HTTP server binds to.
     pub listen: String,
     /// The URL users reach AutoGit at, used in `web_url`/`http_url_to_repo` fields.
-    /// Empty means `http://<listen>`.
+    /// Empty means `http://<listen>`, with `localhost` for a wildcard address such as 0.0.0.0.
     pub external_url: String,
     /// Password for the `root` user created on first start. Empty means generate one.
     pub initial_root_password: Secret,
