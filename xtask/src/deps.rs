@@ -12,6 +12,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // L0: pure domain and configuration.
     ("autogit-core", &[]),
     ("autogit-config", &[]),
+    // L1: wire types shared by the coordinator and the runner agent (serde only).
+    ("autogit-protocol", &[]),
     // L2: ports.
     ("autogit-store", &["autogit-core"]),
     // L3: adapters.
@@ -52,7 +54,7 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
 
 /// Libraries that do I/O and must not appear in the pure layer (L0).
 pub const IO_LIBRARIES: &[&str] = &["tokio", "tokio-util", "sqlx", "axum", "reqwest", "futures-util", "rand"];
-pub const PURE: &[&str] = &["autogit-core", "autogit-config"];
+pub const PURE: &[&str] = &["autogit-core", "autogit-config", "autogit-protocol"];
 
 /// Checks `cargo metadata --format-version 1` output; returns every violation found.
 pub fn check(metadata: &Value) -> Vec<String> {
