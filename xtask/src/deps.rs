@@ -14,6 +14,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("autogit-config", &[]),
     // L1: wire types shared by the coordinator and the runner agent (serde only).
     ("autogit-protocol", &[]),
+    // Runner side: the agent speaks only the wire protocol and never links server code.
+    ("autogit-agent", &["autogit-protocol"]),
     // L2: ports.
     ("autogit-store", &["autogit-core"]),
     // L3: adapters.

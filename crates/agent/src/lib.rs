@@ -1,0 +1,16 @@
+//! The runner agent: what `autogit runner` runs on a build machine.
+//!
+//! Architecture invariant: this crate speaks only the runner API types of `autogit-protocol`; it
+//! never depends on the store, the application or the HTTP server (checked by `xtask`), so a
+//! runner binary carries no server code and the official `gitlab-runner` and AutoGit's runner are
+//! interchangeable against the coordinator.
+//!
+//! - [`trace`]: the job log as it is produced — masking of secrets (even across chunk
+//!   boundaries), the output limit, and the checksum the coordinator verifies.
+//! - [`script`]: turns a job's steps and variables into the shell script that runs them.
+//! - [`shell`]: the shell executor — fetch the sources at the job's commit, run the steps in a
+//!   process group with the job's timeout, honour cancellation.
+
+pub mod script;
+pub mod shell;
+pub mod trace;

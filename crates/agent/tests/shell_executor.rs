@@ -1,0 +1,182 @@
+//! The shell executor against real bash and a real git repository (served over file://).
+
+use autogit_agent::shell::{Outcome, ShellExecutor};
+use autogit_protocol::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A source repository with one commit; returns (tempdir, file:// url, sha).
+fn source() -> (tempfile::TempDir, String, String) {
+    let t = tempfile::tempdir().expect("tempdir");
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    git(&src, &["init", "-q", "-b", "main"]);
+    std::fs::write(src.join("hello.txt"), "hello from the repo\n").expect("write");
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "one"]);
+    let sha = git(&src, &["rev-parse", "HEAD"]);
+    let url = format!("file://{}", src.display());
+    (t, url, sha)
+}
+
+fn job(url: &str, sha: &str, script: &[&str], after: &[&str], timeout: i64) -> JobResponse {
+    let step = |name: &str, lines: &[&str], when| Step {
+        name: name.into(),
+        script: lines.iter().map(|s| s.to_string()).collect(),
+        timeout,
+        when,
+        allow_failure: name == "after_script",
+    };
+    JobResponse {
+        id: 1,
+        token: "glcbt-test".into(),
+        allow_git_fetch: true,
+        job_info: JobInfo {
+            project_id: 7,
+            project_full_path: "grp/proj".into(),
+            name: "t".into(),
+            ..Default::default()
+        },
+        git_info: GitInfo {
+            repo_url: url.into(),
+            ref_name: "main".into(),
+            sha: sha.into(),
+            ref_type: "branch".into(),
+            refspecs: vec!["+refs/heads/main:refs/remotes/origin/main".into()],
+            depth: 0,
+            ..Default::default()
+        },
+        runner_info: JobRunnerInfo { timeout, runner_session_url: None },
+        variables: vec![
+            JobVariable::public("GREETING", "hi there"),
+            JobVariable::public("DERIVED", "$GREETING!"),
+            JobVariable { file: true, ..JobVariable::public("CONFIG_FILE", "key: value") },
+        ],
+        steps: vec![step("script", script, StepWhen::OnSuccess), step("after_script", after, StepWhen::Always)],
+        image: None,
+        services: vec![],
+        artifacts: vec![],
+        cache: vec![],
+        credentials: vec![],
+        dependencies: vec![],
+        features: JobFeatures::default(),
+    }
+}
+
+async fn run(exec: &ShellExecutor, j: &JobResponse, cancel: CancellationToken) -> (Outcome, String) {
+    let (tx, mut rx) = mpsc::channel(64);
+    let collect = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            all.extend(chunk);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let outcome = exec.run(j, tx, cancel).await;
+    (outcome, collect.await.expect("collector"))
+}
+
+#[tokio::test]
+async fn runs_steps_at_the_commit_with_variables() {
+    let (_t, url, sha) = source();
+    let builds = tempfile::tempdir().expect("tempdir");
+    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let j = job(
+        &url,
+        &sha,
+        &["cat hello.txt", "echo \"$DERIVED\"", "cat \"$CONFIG_FILE\"", "git rev-parse HEAD"],
+        &["echo after:$CI_JOB_STATUS"],
+        60,
+    );
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    for needle in [
+        "$ cat hello.txt",
+        "hello from the repo",
+        "hi there!",
+        "key: value",
+        sha.as_str(),
+        "after:success",
+        "Job succeeded",
+    ] {
+        assert!(log.contains(needle), "missing {needle:?} in:\n{log}");
+    }
+    // A second job reuses the working copy.
+    let (outcome, _) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success);
+}
+
+#[tokio::test]
+async fn failure_reports_the_exit_code_and_still_runs_after_script() {
+    let (_t, url, sha) = source();
+    let builds = tempfile::tempdir().expect("tempdir");
+    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let j = job(&url, &sha, &["echo before", "exit 3", "echo never"], &["echo after:$CI_JOB_STATUS"], 60);
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Failed { reason: FailureReason::ScriptFailure, exit_code: Some(3) });
+    assert!(log.contains("before") && !log.contains("\nnever") && log.contains("after:failed"), "{log}");
+}
+
+#[tokio::test]
+async fn timeout_kills_the_whole_process_group() {
+    let (_t, url, sha) = source();
+    let builds = tempfile::tempdir().expect("tempdir");
+    let pidfile = builds.path().join("bg.pid");
+    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let script = format!("sleep 300 & echo $! > {}", pidfile.display());
+    let j = job(&url, &sha, &[&script, "sleep 300"], &[], 1);
+    let started = Instant::now();
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Failed { reason: FailureReason::JobExecutionTimeout, exit_code: None }, "{log}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let pid = std::fs::read_to_string(&pidfile).expect("pid").trim().to_string();
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z ")),
+        "background process {pid} survived"
+    );
+}
+
+#[tokio::test]
+async fn cancel_stops_the_job() {
+    let (_t, url, sha) = source();
+    let builds = tempfile::tempdir().expect("tempdir");
+    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let j = job(&url, &sha, &["echo started", "sleep 300"], &["echo after:$CI_JOB_STATUS"], 600);
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        c.cancel();
+    });
+    let (outcome, log) = run(&exec, &j, cancel).await;
+    assert_eq!(outcome, Outcome::Canceled, "{log}");
+    assert!(log.contains("after:canceled"), "{log}");
+}
+
+#[tokio::test]
+async fn unreachable_sources_are_a_system_failure() {
+    let builds = tempfile::tempdir().expect("tempdir");
+    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let j = job("file:///nonexistent/repo", "0123456789012345678901234567890123456789", &["true"], &[], 60);
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None });
+    assert!(log.contains("fetching sources failed"), "{log}");
+}
