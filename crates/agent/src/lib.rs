@@ -10,7 +10,11 @@
 //! - [`script`]: turns a job's steps and variables into the shell script that runs them.
 //! - [`shell`]: the shell executor — fetch the sources at the job's commit, run the steps in a
 //!   process group with the job's timeout, honour cancellation.
+//! - [`client`]: the runner job API client, with gitlab-runner's meaning of each status code.
+//! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time.
 
+pub mod client;
 pub mod script;
 pub mod shell;
 pub mod trace;
+pub mod worker;

@@ -1,0 +1,190 @@
+//! The runner's main loop: poll `jobs/request`, run each job with the shell executor, ship its
+//! trace incrementally, and report the final state — `concurrent` jobs at a time.
+
+use crate::client::{Client, ClientError, JobState, Patched, Poll};
+use crate::shell::{Outcome, ShellExecutor};
+use crate::trace::TraceBuffer;
+use autogit_protocol::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How long to wait before polling again when the server answered at once with no job (a server
+/// without long polling); GitLab's runner default `check_interval`.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(3);
+/// How often the trace is shipped while a job runs.
+pub const TRACE_INTERVAL: Duration = Duration::from_millis(500);
+/// Attempts at the final state report before giving up (the coordinator's lease then fails it).
+pub const FINAL_UPDATE_ATTEMPTS: u32 = 10;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub url: String,
+    pub token: String,
+    pub system_id: String,
+    pub concurrent: usize,
+    pub builds_dir: PathBuf,
+    pub output_limit: usize,
+    pub info: RunnerInfo,
+}
+
+/// Runs until `shutdown` is cancelled; jobs in progress are finished first.
+pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), ClientError> {
+    let client = Arc::new(Client::new(&cfg.url)?);
+    let cfg = Arc::new(cfg);
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..cfg.concurrent.max(1) {
+        loops.spawn(poll_loop(client.clone(), cfg.clone(), shutdown.clone()));
+    }
+    let mut result = Ok(());
+    while let Some(r) = loops.join_next().await {
+        if let Ok(Err(e)) = r {
+            shutdown.cancel();
+            result = Err(e);
+        }
+    }
+    result
+}
+
+async fn poll_loop(
+    client: Arc<Client>,
+    cfg: Arc<WorkerConfig>,
+    shutdown: CancellationToken,
+) -> Result<(), ClientError> {
+    let mut last_update = None;
+    while !shutdown.is_cancelled() {
+        let req = JobRequest {
+            token: cfg.token.clone(),
+            system_id: Some(cfg.system_id.clone()),
+            last_update: last_update.clone(),
+            info: cfg.info.clone(),
+            session: None,
+        };
+        let poll = tokio::select! {
+            p = client.request_job(&req) => p,
+            _ = shutdown.cancelled() => break,
+        };
+        match poll {
+            Ok(Poll::Job(job)) => run_job(&client, &cfg, *job).await,
+            Ok(Poll::NoJob { last_update: lu }) => {
+                let unchanged = lu.is_some() && lu == last_update;
+                last_update = lu;
+                // A long-polling server already waited; an immediate "no job" needs a pause.
+                if unchanged || last_update.is_none() {
+                    sleep_or(&shutdown, CHECK_INTERVAL).await;
+                }
+            }
+            Ok(Poll::Retry) => sleep_or(&shutdown, Duration::from_secs(1)).await,
+            Err(ClientError::Forbidden) => return Err(ClientError::Forbidden),
+            Err(e) => {
+                tracing::warn!(error = %e, "job request failed");
+                sleep_or(&shutdown, CHECK_INTERVAL).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_or(shutdown: &CancellationToken, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {},
+        _ = shutdown.cancelled() => {},
+    }
+}
+
+fn update(token: &str, state: ReportedState) -> UpdateJobRequest {
+    UpdateJobRequest {
+        token: token.to_string(),
+        state,
+        failure_reason: None,
+        exit_code: None,
+        checksum: None,
+        output: None,
+        info: RunnerInfo::default(),
+    }
+}
+
+async fn run_job(client: &Client, cfg: &WorkerConfig, job: JobResponse) {
+    let id = job.id;
+    // Two-phase commit: confirm before running; a refusal means the job is not ours any more.
+    match client.update_job(id, &update(&job.token, ReportedState::Running)).await {
+        Ok(JobState::Abort) => return,
+        Ok(_) => {}
+        Err(e) => tracing::warn!(job = id, error = %e, "could not confirm the job; running it anyway"),
+    }
+    let mut secrets: Vec<String> = job.variables.iter().filter(|v| v.masked).map(|v| v.value.clone()).collect();
+    secrets.push(job.token.clone());
+    let mut trace = TraceBuffer::new(secrets, cfg.output_limit);
+    let exec = ShellExecutor { builds_dir: cfg.builds_dir.clone(), git: "git".into() };
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+    let run = exec.run(&job, tx, cancel.clone());
+    tokio::pin!(run);
+    let mut shipped = 0u64;
+    let mut tick = tokio::time::interval(TRACE_INTERVAL);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut run => break outcome,
+            Some(chunk) = rx.recv() => { trace.push(&chunk); }
+            _ = tick.tick() => {
+                match ship(client, &job, &trace, &mut shipped).await {
+                    JobState::Continue => {}
+                    JobState::Cancel | JobState::Abort => cancel.cancel(),
+                }
+            }
+        }
+    };
+    while let Ok(chunk) = rx.try_recv() {
+        trace.push(&chunk);
+    }
+    trace.finish();
+    ship(client, &job, &trace, &mut shipped).await;
+    let mut report = match outcome {
+        Outcome::Success => update(&job.token, ReportedState::Success),
+        Outcome::Failed { reason, exit_code } => {
+            UpdateJobRequest { failure_reason: Some(reason), exit_code, ..update(&job.token, ReportedState::Failed) }
+        }
+        Outcome::Canceled => return,
+    };
+    report.checksum = Some(trace.checksum());
+    report.output = Some(TraceSummary { checksum: Some(trace.checksum()), bytesize: Some(trace.sent().len() as u64) });
+    for attempt in 1..=FINAL_UPDATE_ATTEMPTS {
+        match client.update_job(id, &report).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(job = id, attempt, error = %e, "final update failed; retrying");
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+        }
+    }
+}
+
+/// Sends what the server does not have yet; follows a `416` to the server's offset.
+async fn ship(client: &Client, job: &JobResponse, trace: &TraceBuffer, shipped: &mut u64) -> JobState {
+    let sent = trace.sent();
+    for _ in 0..3 {
+        let from = (*shipped as usize).min(sent.len());
+        if from == sent.len() {
+            return JobState::Continue;
+        }
+        match client.patch_trace(job.id, &job.token, *shipped, sent[from..].to_vec()).await {
+            Ok(Patched::Accepted { state }) => {
+                *shipped = sent.len() as u64;
+                return state;
+            }
+            Ok(Patched::Resend { offset, state }) => {
+                *shipped = offset;
+                if state != JobState::Continue {
+                    return state;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = job.id, error = %e, "trace update failed");
+                return JobState::Continue;
+            }
+        }
+    }
+    JobState::Continue
+}
