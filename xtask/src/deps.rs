@@ -36,6 +36,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-git",
             "autogit-app",
             "autogit-http",
+            "autogit-protocol",
+            "autogit-agent",
         ],
     ),
     ("xtask", &[]),

@@ -54,6 +54,13 @@ pub fn init_logging(config: &Config) {
     }
 }
 
+/// Logging for `autogit runner`, which has no server configuration: `RUST_LOG` or `info`.
+pub fn init_runner_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
 /// Opens the configured store (creating the data directory for the embedded default) and the
 /// repository storage, and builds the application.
 pub async fn open_app(config: &Config) -> Result<App> {

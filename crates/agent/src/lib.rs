@@ -14,6 +14,7 @@
 //! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time.
 
 pub mod client;
+pub mod config;
 pub mod script;
 pub mod shell;
 pub mod trace;

@@ -1,0 +1,151 @@
+//! `autogit runner …`: register this machine as a runner and run jobs. Uses only the agent
+//! library and the wire protocol; nothing of the server runs in this mode.
+
+use anyhow::{Context, Result, bail};
+use autogit_agent::config::RunnerConfig;
+use autogit_agent::worker::{self, WorkerConfig};
+use autogit_protocol::{RUNNER_TOKEN_PREFIX, RegisterRequest, RunnerInfo, TagList, VerifyRequest};
+use clap::Subcommand;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum RunnerCommand {
+    /// Register with a server and write the runner configuration file.
+    Register {
+        /// The AutoGit server URL.
+        #[arg(long)]
+        url: String,
+        /// A runner authentication token (`glrt-…`, from `POST /api/v4/user/runners`) or a
+        /// registration token (legacy flow).
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Comma-separated tags (legacy registration only; runners created by API carry theirs).
+        #[arg(long, default_value = "")]
+        tag_list: String,
+        #[arg(long)]
+        run_untagged: bool,
+        #[arg(long, default_value = "./autogit-runner.toml")]
+        runner_config: PathBuf,
+        #[arg(long, default_value = "./autogit-builds")]
+        builds_dir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        concurrent: usize,
+    },
+    /// Run jobs until SIGINT/SIGTERM (jobs in progress finish first).
+    Run {
+        #[arg(long, default_value = "./autogit-runner.toml")]
+        runner_config: PathBuf,
+    },
+}
+
+/// What this runner tells the server about itself.
+pub fn runner_info() -> RunnerInfo {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let features: BTreeMap<String, bool> = [
+        "variables",
+        "raw_variables",
+        "masking",
+        "return_exit_code",
+        "cancelable",
+        "two_phase_job_commit",
+        "trace_reset",
+        "trace_checksum",
+        "trace_size",
+        "multi_build_steps",
+    ]
+    .into_iter()
+    .map(|f| (f.to_string(), true))
+    .collect();
+    RunnerInfo {
+        name: "autogit-runner".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        platform: std::env::consts::OS.into(),
+        architecture: arch.into(),
+        executor: "shell".into(),
+        shell: "bash".into(),
+        features,
+        ..RunnerInfo::default()
+    }
+}
+
+pub async fn run(command: RunnerCommand) -> Result<()> {
+    match command {
+        RunnerCommand::Register {
+            url,
+            token,
+            description,
+            tag_list,
+            run_untagged,
+            runner_config,
+            builds_dir,
+            concurrent,
+        } => {
+            let client = autogit_agent::client::Client::new(&url)?;
+            let system_id =
+                format!("r_{}", rand::rng().sample_iter(Alphanumeric).take(12).map(char::from).collect::<String>());
+            let details = if token.starts_with(RUNNER_TOKEN_PREFIX) {
+                client.verify(&VerifyRequest { token, system_id: Some(system_id.clone()), info: runner_info() }).await?
+            } else {
+                let req = RegisterRequest {
+                    token,
+                    description,
+                    tag_list: TagList(
+                        tag_list.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+                    ),
+                    run_untagged: Some(run_untagged),
+                    info: runner_info(),
+                    ..RegisterRequest::default()
+                };
+                client.register(&req).await?
+            };
+            let builds_dir = std::path::absolute(&builds_dir).context("resolving --builds-dir")?;
+            let config = RunnerConfig {
+                url,
+                token: details.token,
+                id: details.id,
+                system_id,
+                concurrent,
+                builds_dir,
+                executor: "shell".into(),
+                output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
+            };
+            config.save(&runner_config)?;
+            println!("registered runner {} ; configuration written to {}", details.id, runner_config.display());
+            Ok(())
+        }
+        RunnerCommand::Run { runner_config } => {
+            let c = RunnerConfig::load(&runner_config)?;
+            if c.concurrent == 0 {
+                bail!("concurrent must be at least 1");
+            }
+            std::fs::create_dir_all(&c.builds_dir).with_context(|| format!("creating {}", c.builds_dir.display()))?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let s = shutdown.clone();
+            tokio::spawn(async move {
+                crate::serve::shutdown_signal().await;
+                s.cancel();
+            });
+            let cfg = WorkerConfig {
+                url: c.url,
+                token: c.token,
+                system_id: c.system_id,
+                concurrent: c.concurrent,
+                builds_dir: c.builds_dir,
+                output_limit: c.output_limit,
+                info: runner_info(),
+            };
+            tracing::info!(runner = c.id, concurrent = cfg.concurrent, "runner started");
+            worker::run(cfg, shutdown).await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The runner's configuration file, written by `autogit runner register` and read by
+//! `autogit runner run`. TOML; the token is a secret and the file is written mode 0600.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// The coordinator's URL (the AutoGit server).
+    pub url: String,
+    /// The runner authentication token (`glrt-…`).
+    pub token: String,
+    /// The runner's id on the server.
+    pub id: i64,
+    /// Identifies this host among managers sharing one token (`s_…`/`r_…`).
+    pub system_id: String,
+    /// Jobs run at the same time.
+    #[serde(default = "default_concurrent")]
+    pub concurrent: usize,
+    /// Where working copies live.
+    pub builds_dir: PathBuf,
+    /// Only `shell` for now.
+    #[serde(default = "default_executor")]
+    pub executor: String,
+    /// Trace cap in bytes.
+    #[serde(default = "default_output_limit")]
+    pub output_limit: usize,
+}
+
+fn default_concurrent() -> usize {
+    1
+}
+
+fn default_executor() -> String {
+    "shell".into()
+}
+
+fn default_output_limit() -> usize {
+    crate::trace::DEFAULT_OUTPUT_LIMIT
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("writing {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+impl RunnerConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
+        let c: RunnerConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
+        if c.executor != "shell" {
+            return Err(ConfigError::Parse {
+                path: p,
+                message: format!("executor {:?} is not supported (use \"shell\")", c.executor),
+            });
+        }
+        Ok(c)
+    }
+
+    /// Writes the file with mode 0600: it holds the runner token.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let p = path.display().to_string();
+        let text = toml::to_string(self).map_err(|e| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| ConfigError::Write { path: p.clone(), source })?;
+        f.write_all(text.as_bytes()).map_err(|source| ConfigError::Write { path: p, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runner.toml");
+        let c = RunnerConfig {
+            url: "http://h:8080".into(),
+            token: "glrt-x".into(),
+            id: 3,
+            system_id: "r_abc".into(),
+            concurrent: 2,
+            builds_dir: "/b".into(),
+            executor: "shell".into(),
+            output_limit: 100,
+        };
+        c.save(&path).expect("save");
+        assert_eq!(RunnerConfig::load(&path).expect("load"), c);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        std::fs::write(
+            &path,
+            "url = \"x\"\ntoken = \"t\"\nid = 1\nsystem_id = \"s\"\nbuilds_dir = \"/b\"\nexecutor = \"docker\"\n",
+        )
+        .expect("write");
+        assert!(RunnerConfig::load(&path).expect_err("docker not yet").to_string().contains("not supported"));
+    }
+}
