@@ -8,7 +8,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
-    #[error("request failed: {0}")]
+    #[error("request to the server failed")]
     Http(#[from] reqwest::Error),
     /// The server refused the token (403): the runner is unregistered or its token revoked.
     #[error("the server refused the runner token")]

@@ -43,11 +43,11 @@ fn default_output_limit() -> usize {
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Write { path: String, source: std::io::Error },
 }
 
