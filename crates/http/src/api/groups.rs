@@ -1,16 +1,14 @@
 //! `/groups`, `/groups/:id`, `/groups/:id/subgroups`.
 
-use super::{Caller, Handler, created, paged};
+use super::{Caller, Handler, List, created};
 use crate::dto::{self, Chain};
 use crate::error::{ApiResult, bad_param};
-use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::{AppError, CreateGroup, Principal};
 use autogit_core::Visibility;
 use autogit_store::{GroupFilter, Namespace};
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::Uri;
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -32,31 +30,26 @@ async fn render(s: &AppState, groups: &[Namespace]) -> ApiResult<Vec<Value>> {
     Ok(out)
 }
 
-async fn list_filtered(s: &AppState, who: &Principal, uri: &Uri, p: &Params, mut filter: GroupFilter) -> Handler {
-    let paging = Paging::from_params(p)?;
+async fn list_filtered(s: &AppState, who: &Principal, list: &List, mut filter: GroupFilter) -> Handler {
+    let p = &list.params;
     filter.search = p.str("search")?;
     filter.access.membership_only = p.bool("owned")?.unwrap_or(false) || p.bool("min_access_level")?.is_some();
-    let res = s.app.list_groups(who, filter, paging.store_page()).await?;
+    let res = s.app.list_groups(who, filter, list.page()).await?;
     let items = render(s, &res.items).await?;
-    Ok(paged(s, paging, res.total, uri, items))
+    Ok(list.respond(s, res.total, items))
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
+async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
+    let p = &list.params;
     let top = p.bool("top_level_only")?.unwrap_or(false);
     let filter = GroupFilter { parent: top.then_some(None), ..GroupFilter::default() };
-    list_filtered(&s, &who, &uri, &p, filter).await
+    list_filtered(&s, &who, &list, filter).await
 }
 
-async fn subgroups(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
+async fn subgroups(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let g = s.app.get_group(&who, &id).await?;
     let filter = GroupFilter { parent: Some(Some(g.id)), ..GroupFilter::default() };
-    list_filtered(&s, &who, &uri, &p, filter).await
+    list_filtered(&s, &who, &list, filter).await
 }
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Handler {

@@ -1,14 +1,13 @@
 //! `/groups/:id/members` and `/projects/:id/members` (direct members).
 
-use super::{Caller, Handler, created, paged};
+use super::{Caller, Handler, List, created};
 use crate::dto;
 use crate::error::{ApiError, bad_param};
-use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::{AppError, Source};
 use autogit_core::AccessLevel;
-use axum::extract::{MatchedPath, OriginalUri, Path, State};
+use axum::extract::{MatchedPath, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -37,14 +36,12 @@ async fn list(
     Caller(who): Caller,
     route: MatchedPath,
     Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
+    list: List,
 ) -> Handler {
-    let paging = Paging::from_params(&p)?;
-    let res = s.app.list_members(&who, source(&route, &id)?, paging.store_page()).await?;
+    let res = s.app.list_members(&who, source(&route, &id)?, list.page()).await?;
     let base = &s.config.external_url;
     let items = res.items.iter().map(|(m, u)| dto::member(base, m, u)).collect();
-    Ok(paged(&s, paging, res.total, &uri, items))
+    Ok(list.respond(&s, res.total, items))
 }
 
 async fn show(

@@ -10,12 +10,14 @@ mod users;
 use crate::auth::credentials;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::Paging;
+use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::{AppError, Principal};
 use autogit_core::scope::ScopeUse;
+use autogit_store::Page;
 use axum::Json;
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
@@ -49,22 +51,48 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A JSON array with GitLab's pagination headers.
-pub fn paged(state: &AppState, paging: Paging, total: i64, uri: &Uri, items: Vec<Value>) -> Response {
-    let headers = paging.headers(total, &state.config.external_url, uri);
-    (headers, Json(Value::Array(items))).into_response()
+/// A list request: its paging, its other parameters, and its URL (for the `Link` header).
+pub struct List {
+    pub paging: Paging,
+    pub params: Params,
+    uri: Uri,
+}
+
+impl FromRequest<AppState> for List {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        // Nested routers see a path without `/api/v4`; links need the original.
+        let uri = req.extensions().get::<OriginalUri>().map(|o| o.0.clone()).unwrap_or_else(|| req.uri().clone());
+        let params = Params::from_request(req, state).await?;
+        let paging = Paging::from_params(&params)?;
+        Ok(List { paging, params, uri })
+    }
+}
+
+impl List {
+    pub fn page(&self) -> Page {
+        self.paging.store_page()
+    }
+
+    /// A JSON array with GitLab's pagination headers.
+    pub fn respond(&self, state: &AppState, total: i64, items: Vec<Value>) -> Response {
+        let headers = self.paging.headers(total, &state.config.external_url, &self.uri);
+        (headers, Json(Value::Array(items))).into_response()
+    }
+
+    /// Pages a list computed in full (e.g. read from git) rather than by the store.
+    pub fn respond_all<T>(&self, state: &AppState, all: Vec<T>, render: impl Fn(&T) -> Value) -> Response {
+        let total = all.len() as i64;
+        let page = self.page();
+        let items = all.iter().skip(page.offset as usize).take(page.limit as usize).map(render).collect();
+        self.respond(state, total, items)
+    }
 }
 
 /// `201 Created` with a JSON body.
 pub fn created(v: Value) -> Response {
     (axum::http::StatusCode::CREATED, Json(v)).into_response()
-}
-
-/// Returns the list for a page, for lists computed in full (e.g. from git) rather than by the store.
-pub fn page_of<T>(all: Vec<T>, paging: Paging) -> (Vec<T>, i64) {
-    let total = all.len() as i64;
-    let items = all.into_iter().skip(paging.store_page().offset as usize).take(paging.per_page as usize).collect();
-    (items, total)
 }
 
 pub type Handler = ApiResult<Response>;

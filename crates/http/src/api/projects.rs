@@ -1,17 +1,16 @@
 //! `/projects`, `/projects/:id`, `/groups/:id/projects`, `/users/:id/projects`.
 
-use super::{Caller, Handler, created, paged};
+use super::{Caller, Handler, List, created};
 use crate::dto::{self, Chain, ProjectExtras};
 use crate::error::{ApiResult, bad_param};
-use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::{CreateProject, Principal, UpdateProject};
 use autogit_core::access::Action;
 use autogit_core::{AccessLevel, Visibility};
 use autogit_store::{Namespace, NamespaceKind, Project, ProjectFilter};
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -70,49 +69,38 @@ fn filter_from(p: &Params) -> ApiResult<ProjectFilter> {
     Ok(f)
 }
 
-async fn list_filtered(s: &AppState, who: &Principal, uri: &Uri, p: &Params, filter: ProjectFilter) -> Handler {
-    let paging = Paging::from_params(p)?;
-    let mut res = s.app.list_projects(who, filter, paging.store_page()).await?;
+async fn list_filtered(s: &AppState, who: &Principal, list: &List, filter: ProjectFilter) -> Handler {
+    let p = &list.params;
+    let mut res = s.app.list_projects(who, filter, list.page()).await?;
     if let Some(v) = p.str("visibility")? {
         let v = Visibility::parse(&v).ok_or_else(|| bad_param("visibility", "does not have a valid value"))?;
         res.items.retain(|x| x.visibility == v);
     }
     let items = render(s, who, &res.items, None).await?;
-    Ok(paged(s, paging, res.total, uri, items))
+    Ok(list.respond(s, res.total, items))
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
-    let filter = filter_from(&p)?;
-    list_filtered(&s, &who, &uri, &p, filter).await
+async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
+    let p = &list.params;
+    let filter = filter_from(p)?;
+    list_filtered(&s, &who, &list, filter).await
 }
 
-async fn list_in_group(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
+async fn list_in_group(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let group = s.app.get_group(&who, &id).await?;
-    let filter = ProjectFilter { namespace_id: Some(group.id), ..filter_from(&p)? };
-    list_filtered(&s, &who, &uri, &p, filter).await
+    let filter = ProjectFilter { namespace_id: Some(group.id), ..filter_from(&list.params)? };
+    list_filtered(&s, &who, &list, filter).await
 }
 
-async fn list_of_user(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
+async fn list_of_user(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let user = match id.parse::<i64>() {
         Ok(n) => s.app.get_user(&who, n).await?,
         Err(_) => s.app.user_by_username(&id).await?,
     };
     let ns = s.app.store().user_namespace(user.id).await.map_err(autogit_app::AppError::from)?;
     let ns = ns.ok_or(autogit_app::AppError::NotFound("Namespace"))?;
-    let filter = ProjectFilter { namespace_id: Some(ns.id), ..filter_from(&p)? };
-    list_filtered(&s, &who, &uri, &p, filter).await
+    let filter = ProjectFilter { namespace_id: Some(ns.id), ..filter_from(&list.params)? };
+    list_filtered(&s, &who, &list, filter).await
 }
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Handler {

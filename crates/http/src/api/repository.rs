@@ -1,15 +1,14 @@
 //! Repository browsing: `/projects/:id/repository/{branches,tags,commits,tree,files}` and
 //! `/projects/:id/events` (push events).
 
-use super::{Caller, Handler, page_of, paged};
+use super::{Caller, Handler, List};
 use crate::dto::{self, branch_json, commit_json, entry_json, tag_json};
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::AppError;
 use autogit_git::read;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -39,23 +38,15 @@ fn git_err(e: autogit_git::Error) -> ApiError {
     ApiError(AppError::from(e))
 }
 
-async fn branches(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
-    let paging = Paging::from_params(&p)?;
+async fn branches(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
+    let p = &list.params;
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
     let mut all = read::branches(&repo).await.map_err(git_err)?;
     if let Some(q) = p.str("search")? {
         all.retain(|b| b.name.contains(q.as_str()));
     }
-    let (items, total) = page_of(all, paging);
     let base = &s.config.external_url;
-    let json = items.iter().map(|b| branch_json(base, &project.full_path, b)).collect();
-    Ok(paged(&s, paging, total, &uri, json))
+    Ok(list.respond_all(&s, all, |b| branch_json(base, &project.full_path, b)))
 }
 
 async fn branch(State(s): State<AppState>, Caller(who): Caller, Path((id, name)): Path<(String, String)>) -> Handler {
@@ -64,40 +55,26 @@ async fn branch(State(s): State<AppState>, Caller(who): Caller, Path((id, name))
     Ok(Json(branch_json(&s.config.external_url, &project.full_path, &b)).into_response())
 }
 
-async fn tags(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
-    let paging = Paging::from_params(&p)?;
+async fn tags(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
-    let (items, total) = page_of(read::tags(&repo).await.map_err(git_err)?, paging);
+    let all = read::tags(&repo).await.map_err(git_err)?;
     let base = &s.config.external_url;
-    let json = items.iter().map(|t| tag_json(base, &project.full_path, t)).collect();
-    Ok(paged(&s, paging, total, &uri, json))
+    Ok(list.respond_all(&s, all, |t| tag_json(base, &project.full_path, t)))
 }
 
-async fn commits(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
-    let paging = Paging::from_params(&p)?;
+async fn commits(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
+    let p = &list.params;
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
     let rev = p.str("ref_name")?.filter(|r| !r.is_empty());
     let path = p.str("path")?.filter(|r| !r.is_empty());
-    let page = paging.store_page();
-    let list = read::commits(&repo, rev.as_deref(), path.as_deref(), page.offset as usize, page.limit as usize)
+    let page = list.page();
+    let commits = read::commits(&repo, rev.as_deref(), path.as_deref(), page.offset as usize, page.limit as usize)
         .await
         .map_err(git_err)?;
     let total = read::count_commits(&repo, rev.as_deref(), path.as_deref()).await.map_err(git_err)?;
     let base = &s.config.external_url;
-    let json = list.iter().map(|c| commit_json(base, &project.full_path, c)).collect();
-    Ok(paged(&s, paging, total as i64, &uri, json))
+    let json = commits.iter().map(|c| commit_json(base, &project.full_path, c)).collect();
+    Ok(list.respond(&s, total as i64, json))
 }
 
 async fn commit(State(s): State<AppState>, Caller(who): Caller, Path((id, sha)): Path<(String, String)>) -> Handler {
@@ -106,14 +83,8 @@ async fn commit(State(s): State<AppState>, Caller(who): Caller, Path((id, sha)):
     Ok(Json(commit_json(&s.config.external_url, &project.full_path, &c)).into_response())
 }
 
-async fn tree(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
-    let paging = Paging::from_params(&p)?;
+async fn tree(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
+    let p = &list.params;
     let (_project, repo) = s.app.readable_repository(&who, &id).await?;
     let rev = p.str("ref")?.or(p.str("ref_name")?).filter(|r| !r.is_empty());
     let path = p.str("path")?.filter(|x| !x.is_empty());
@@ -122,8 +93,7 @@ async fn tree(
         .await
         .map_err(git_err)?
         .ok_or(ApiError(AppError::NotFound("Tree")))?;
-    let (items, total) = page_of(entries, paging);
-    Ok(paged(&s, paging, total, &uri, items.iter().map(entry_json).collect()))
+    Ok(list.respond_all(&s, entries, entry_json))
 }
 
 async fn load_file(
@@ -177,15 +147,8 @@ async fn file_raw(
     Ok(r)
 }
 
-async fn events(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    p: Params,
-) -> Handler {
-    let paging = Paging::from_params(&p)?;
-    let res = s.app.push_events(&who, &id, paging.store_page()).await?;
+async fn events(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
+    let res = s.app.push_events(&who, &id, list.page()).await?;
     let items = res.items.iter().map(dto::push_event).collect();
-    Ok(paged(&s, paging, res.total, &uri, items))
+    Ok(list.respond(&s, res.total, items))
 }

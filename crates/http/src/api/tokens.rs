@@ -1,14 +1,13 @@
 //! Personal access tokens: `GET /personal_access_tokens`, `GET/DELETE /personal_access_tokens/:id`,
 //! `POST /users/:id/personal_access_tokens`.
 
-use super::{Caller, Handler, created, paged};
+use super::{Caller, Handler, List, created};
 use crate::dto;
 use crate::error::bad_param;
-use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateToken;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -22,12 +21,12 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/personal_access_tokens", post(create))
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
-    let paging = Paging::from_params(&p)?;
-    let res = s.app.list_tokens(&who, p.i64("user_id")?, paging.store_page()).await?;
+async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
+    let p = &list.params;
+    let res = s.app.list_tokens(&who, p.i64("user_id")?, list.page()).await?;
     let today = Utc::now().date_naive();
     let items = res.items.iter().map(|t| dto::token(t, today)).collect();
-    Ok(paged(&s, paging, res.total, &uri, items))
+    Ok(list.respond(&s, res.total, items))
 }
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>) -> Handler {

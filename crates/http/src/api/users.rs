@@ -1,13 +1,12 @@
 //! `/user`, `/users`, `/users/:id`.
 
-use super::{Caller, Handler, created, paged};
+use super::{Caller, Handler, List, created};
 use crate::dto;
-use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateUser;
 use autogit_store::UserFilter;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -21,14 +20,14 @@ async fn current(State(s): State<AppState>, Caller(who): Caller) -> Handler {
     Ok(Json(dto::user(&s.config.external_url, u, true)).into_response())
 }
 
-async fn list(State(s): State<AppState>, Caller(who): Caller, OriginalUri(uri): OriginalUri, p: Params) -> Handler {
-    let paging = Paging::from_params(&p)?;
+async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
+    let p = &list.params;
     let filter = UserFilter { username: p.str("username")?, search: p.str("search")? };
-    let res = s.app.list_users(&who, filter, paging.store_page()).await?;
+    let res = s.app.list_users(&who, filter, list.page()).await?;
     let admin = who.actor.is_admin();
     let base = &s.config.external_url;
     let items = res.items.iter().map(|u| dto::user(base, u, admin || who.actor.user_id() == Some(u.id))).collect();
-    Ok(paged(&s, paging, res.total, &uri, items))
+    Ok(list.respond(&s, res.total, items))
 }
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>) -> Handler {
