@@ -60,3 +60,9 @@ pub(crate) fn conflict_as(field: &str) -> impl Fn(StoreError) -> StoreError + '_
         other => other,
     }
 }
+
+/// `NotFound(what)` when an UPDATE or DELETE by id touched no row: the contract's rule for
+/// methods that must change one record.
+pub(crate) fn one_row(rows_affected: u64, what: &'static str) -> Result<(), StoreError> {
+    if rows_affected == 0 { Err(StoreError::NotFound(what)) } else { Ok(()) }
+}

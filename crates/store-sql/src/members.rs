@@ -7,7 +7,7 @@ use autogit_store::{Listed, Member, MemberSource, MemberStore, Page, Result, Sto
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SourceTable, SqlStore, with_db};
-use crate::error::{corrupt, db_err};
+use crate::error::{corrupt, db_err, one_row};
 use crate::filter::paging;
 use crate::users::UserRow;
 
@@ -164,10 +164,7 @@ impl MemberStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound("member"));
-        }
-        Ok(())
+        one_row(done, "member")
     }
 
     async fn list_members(&self, source: MemberSource, page: Page) -> Result<Listed<(Member, User)>> {

@@ -9,7 +9,7 @@ use autogit_store::{
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SqlStore, with_db};
-use crate::error::db_err;
+use crate::error::{db_err, one_row};
 use crate::filter::{AccessParams, is_self_or_ancestor, like_pattern, paging, parse_visibility, visibility_level};
 use crate::members::INSERT_MEMBER;
 
@@ -234,10 +234,7 @@ impl ProjectStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound("project"));
-        }
-        Ok(())
+        one_row(done, "project")
     }
 
     async fn delete_project(&self, id: i64) -> Result<()> {

@@ -6,7 +6,7 @@ use autogit_store::{Listed, NewToken, Page, Result, StoreError, Token, TokenStor
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::db::{SqlStore, with_db};
-use crate::error::{corrupt, db_err};
+use crate::error::{corrupt, db_err, one_row};
 use crate::filter::paging;
 
 /// Token columns in `TokenRow` order. The digest is not among them: it is a lookup key only.
@@ -123,10 +123,7 @@ impl TokenStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound("token"));
-        }
-        Ok(())
+        one_row(done, "token")
     }
 
     async fn touch_token(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
@@ -137,10 +134,7 @@ impl TokenStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound("token"));
-        }
-        Ok(())
+        one_row(done, "token")
     }
 }
 

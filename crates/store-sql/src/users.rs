@@ -6,7 +6,7 @@ use autogit_store::{Listed, NamespaceKind, NewUser, Page, Result, User, UserFilt
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, SqlStore, with_db};
-use crate::error::{conflict_as, corrupt, db_err};
+use crate::error::{conflict_as, corrupt, db_err, one_row};
 use crate::filter::{like_pattern, paging};
 use crate::namespaces::INSERT_NAMESPACE;
 
@@ -157,10 +157,7 @@ impl UserStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected());
-        if done == 0 {
-            return Err(autogit_store::StoreError::NotFound("user"));
-        }
-        Ok(())
+        one_row(done, "user")
     }
 
     async fn count_users(&self) -> Result<i64> {
