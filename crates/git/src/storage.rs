@@ -56,6 +56,27 @@ impl RepoStorage {
         self.path_for(project_id).join("HEAD").is_file()
     }
 
+    /// Whether the repository has at least one branch (GitLab's "not an empty repository"), read
+    /// from the ref files directly: API lists ask this for every project on a page, and a git
+    /// process per project would dominate their cost. Loose refs are files under `refs/heads/`;
+    /// packed ones are lines ending in ` refs/heads/…` in `packed-refs`.
+    pub fn has_branches(&self, project_id: i64) -> bool {
+        let repo = self.path_for(project_id);
+        fn any_file(dir: &Path) -> bool {
+            std::fs::read_dir(dir).is_ok_and(|rd| {
+                rd.filter_map(|e| e.ok()).any(|e| {
+                    let p = e.path();
+                    if p.is_dir() { any_file(&p) } else { !p.to_string_lossy().ends_with(".lock") }
+                })
+            })
+        }
+        if any_file(&repo.join("refs/heads")) {
+            return true;
+        }
+        std::fs::read_to_string(repo.join("packed-refs"))
+            .is_ok_and(|text| text.lines().any(|l| !l.starts_with('#') && l.contains(" refs/heads/")))
+    }
+
     /// Creates the root directory if it is missing (startup).
     pub async fn ensure_root(&self) -> Result<()> {
         Ok(tokio::fs::create_dir_all(&self.root).await?)

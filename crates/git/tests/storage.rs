@@ -90,3 +90,36 @@ async fn check_probes_the_root() {
     std::fs::write(&file, b"x").expect("write");
     assert!(RepoStorage::new(file).check().await.is_err(), "not a directory");
 }
+
+#[tokio::test]
+async fn has_branches_reads_loose_and_packed_refs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = RepoStorage::new(dir.path().to_path_buf());
+    let repo = storage.create(42, "main").await.expect("create");
+    assert!(!storage.has_branches(42), "a new repository is empty");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let tree = git(&["mktree"]);
+    let commit = git(&["commit-tree", &tree, "-m", "empty"]);
+    git(&["update-ref", "refs/tags/v1", &commit]);
+    assert!(!storage.has_branches(42), "tags alone do not make a branch");
+    git(&["update-ref", "refs/heads/feature/x", &commit]);
+    assert!(storage.has_branches(42), "a loose branch in a subdirectory");
+    git(&["pack-refs", "--all"]);
+    assert!(storage.has_branches(42), "a packed branch");
+    git(&["update-ref", "-d", "refs/heads/feature/x"]);
+    assert!(!storage.has_branches(42), "branch deleted");
+}

@@ -55,7 +55,7 @@ pub async fn render(
         let extras = ProjectExtras {
             chain: Chain { namespaces: chain },
             owner: owner.as_ref(),
-            empty_repo: autogit_git::read::is_empty(&s.app.repos().path_for(p.id)).await.unwrap_or(true),
+            empty_repo: !s.app.repos().has_branches(p.id),
             access_level: level,
         };
         out.push(dto::project(base, p, &extras));
