@@ -8,6 +8,7 @@
 //! one place.
 
 mod auth;
+pub mod ci;
 mod clock;
 mod error;
 mod groups;
