@@ -35,6 +35,9 @@ pub enum RunnerCommand {
         builds_dir: PathBuf,
         #[arg(long, default_value_t = 1)]
         concurrent: usize,
+        /// Use the docker executor with this default image (jobs' `image:` overrides it).
+        #[arg(long)]
+        docker_image: Option<String>,
     },
     /// Run jobs until SIGINT/SIGTERM (jobs in progress finish first).
     Run {
@@ -44,7 +47,7 @@ pub enum RunnerCommand {
 }
 
 /// What this runner tells the server about itself.
-pub fn runner_info() -> RunnerInfo {
+pub fn runner_info(executor: &str) -> RunnerInfo {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -70,8 +73,8 @@ pub fn runner_info() -> RunnerInfo {
         version: env!("CARGO_PKG_VERSION").into(),
         platform: std::env::consts::OS.into(),
         architecture: arch.into(),
-        executor: "shell".into(),
-        shell: "bash".into(),
+        executor: executor.into(),
+        shell: if executor == "docker" { "sh".into() } else { "bash".into() },
         features,
         ..RunnerInfo::default()
     }
@@ -88,12 +91,19 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
             runner_config,
             builds_dir,
             concurrent,
+            docker_image,
         } => {
             let client = autogit_agent::client::Client::new(&url)?;
             let system_id =
                 format!("r_{}", rand::rng().sample_iter(Alphanumeric).take(12).map(char::from).collect::<String>());
             let details = if token.starts_with(RUNNER_TOKEN_PREFIX) {
-                client.verify(&VerifyRequest { token, system_id: Some(system_id.clone()), info: runner_info() }).await?
+                client
+                    .verify(&VerifyRequest {
+                        token,
+                        system_id: Some(system_id.clone()),
+                        info: runner_info(if docker_image.is_some() { "docker" } else { "shell" }),
+                    })
+                    .await?
             } else {
                 let req = RegisterRequest {
                     token,
@@ -102,7 +112,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                         tag_list.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
                     ),
                     run_untagged: Some(run_untagged),
-                    info: runner_info(),
+                    info: runner_info(if docker_image.is_some() { "docker" } else { "shell" }),
                     ..RegisterRequest::default()
                 };
                 client.register(&req).await?
@@ -115,7 +125,8 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 system_id,
                 concurrent,
                 builds_dir,
-                executor: "shell".into(),
+                executor: if docker_image.is_some() { "docker".into() } else { "shell".into() },
+                docker_image,
                 output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
             };
             config.save(&runner_config)?;
@@ -141,7 +152,8 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 concurrent: c.concurrent,
                 builds_dir: c.builds_dir,
                 output_limit: c.output_limit,
-                info: runner_info(),
+                info: runner_info(&c.executor),
+                docker_image: c.docker_image,
             };
             tracing::info!(runner = c.id, concurrent = cfg.concurrent, "runner started");
             worker::run(cfg, shutdown).await?;

@@ -21,9 +21,12 @@ pub struct RunnerConfig {
     pub concurrent: usize,
     /// Where working copies live.
     pub builds_dir: PathBuf,
-    /// Only `shell` for now.
+    /// `shell` or `docker`.
     #[serde(default = "default_executor")]
     pub executor: String,
+    /// The image of docker jobs that name none (docker executor only).
+    #[serde(default)]
+    pub docker_image: Option<String>,
     /// Trace cap in bytes.
     #[serde(default = "default_output_limit")]
     pub output_limit: usize,
@@ -99,6 +102,7 @@ mod tests {
             concurrent: 2,
             builds_dir: "/b".into(),
             executor: "shell".into(),
+            docker_image: None,
             output_limit: 100,
         };
         c.save(&path).expect("save");

@@ -15,7 +15,9 @@
 
 pub mod client;
 pub mod config;
+pub mod docker;
 pub mod script;
 pub mod shell;
+pub mod sources;
 pub mod trace;
 pub mod worker;

@@ -62,7 +62,7 @@ impl ShellExecutor {
             }
         };
         say(format!("\x1b[0KRunning with autogit runner (shell executor), job {}\n", job.id)).await;
-        if let Err(e) = self.get_sources(job, &dir, &out).await {
+        if let Err(e) = crate::sources::fetch(&self.git, job, &dir, &out).await {
             say(format!("\x1b[31;1mERROR: fetching sources failed: {e}\x1b[0;m\n")).await;
             return Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None };
         }
@@ -154,73 +154,21 @@ impl ShellExecutor {
             .kill_on_drop(true);
         run_group(cmd, timeout, out, cancel).await
     }
-
-    async fn get_sources(&self, job: &JobResponse, dir: &Path, out: &mpsc::Sender<Vec<u8>>) -> Result<(), String> {
-        let g = &job.git_info;
-        let _ = out
-            .send(format!("\x1b[32;1mFetching changes for {} ({})\x1b[0;m\n", g.ref_name, short(&g.sha)).into_bytes())
-            .await;
-        tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
-        if !dir.join(".git").exists() {
-            self.git(dir, &["init", "-q"]).await?;
-        }
-        // The URL carries the job token; set it each time (the token changes per job).
-        let _ = self.git(dir, &["remote", "remove", "origin"]).await;
-        self.git(dir, &["remote", "add", "origin", &g.repo_url]).await?;
-        let mut fetch: Vec<String> = vec!["fetch".into(), "-q".into(), "--prune".into()];
-        if g.depth > 0 {
-            fetch.push(format!("--depth={}", g.depth));
-        }
-        fetch.push("origin".into());
-        if g.refspecs.is_empty() {
-            fetch.push(g.sha.clone());
-        } else {
-            fetch.extend(g.refspecs.iter().cloned());
-        }
-        let fetch: Vec<&str> = fetch.iter().map(String::as_str).collect();
-        self.git(dir, &fetch).await?;
-        self.git(dir, &["checkout", "-q", "-f", "--detach", &g.sha]).await?;
-        self.git(dir, &["clean", "-q", "-ffdx"]).await?;
-        let _ = out.send(format!("Checked out {} as {}\n", short(&g.sha), g.ref_name).into_bytes()).await;
-        Ok(())
-    }
-
-    async fn git(&self, dir: &Path, args: &[&str]) -> Result<(), String> {
-        let out = Command::new(&self.git)
-            .args(args)
-            .current_dir(dir)
-            .env_clear()
-            .envs(base_env())
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .await
-            .map_err(|e| format!("running git: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            // The URL (with the job token) may be in git's message; the caller masks the trace.
-            Err(format!("git {}: {}", args.first().unwrap_or(&""), String::from_utf8_lossy(&out.stderr).trim()))
-        }
-    }
 }
 
-fn short(sha: &str) -> &str {
-    sha.get(..8).unwrap_or(sha)
-}
-
-fn step_timeout(step: &Step, default: Duration) -> Duration {
+pub(crate) fn step_timeout(step: &Step, default: Duration) -> Duration {
     if step.timeout > 0 { Duration::from_secs(step.timeout as u64) } else { default }
 }
 
 /// The little of the runner's own environment a job inherits.
-fn base_env() -> Vec<(String, String)> {
+pub(crate) fn base_env() -> Vec<(String, String)> {
     ["PATH", "HOME", "LANG", "TMPDIR", "USER"]
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
         .collect()
 }
 
-async fn write_files(dir: &Path, files: &[(String, String)]) -> std::io::Result<()> {
+pub(crate) async fn write_files(dir: &Path, files: &[(String, String)]) -> std::io::Result<()> {
     if files.is_empty() {
         return Ok(());
     }

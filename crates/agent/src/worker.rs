@@ -2,6 +2,7 @@
 //! trace incrementally, and report the final state — `concurrent` jobs at a time.
 
 use crate::client::{Client, ClientError, JobState, Patched, Poll};
+use crate::docker::DockerExecutor;
 use crate::shell::{Outcome, ShellExecutor};
 use crate::trace::TraceBuffer;
 use autogit_protocol::*;
@@ -28,29 +29,67 @@ pub struct WorkerConfig {
     pub builds_dir: PathBuf,
     pub output_limit: usize,
     pub info: RunnerInfo,
+    /// `None`: the shell executor; `Some(image)`: the docker executor with this default image.
+    pub docker_image: Option<String>,
+}
+
+/// The executor jobs run with.
+enum Executor {
+    Shell(ShellExecutor),
+    Docker(DockerExecutor),
+}
+
+impl Executor {
+    async fn run(&self, job: &JobResponse, out: mpsc::Sender<Vec<u8>>, cancel: CancellationToken) -> Outcome {
+        match self {
+            Executor::Shell(e) => e.run(job, out, cancel).await,
+            Executor::Docker(e) => e.run(job, out, cancel).await,
+        }
+    }
 }
 
 /// Runs until `shutdown` is cancelled; jobs in progress are finished first.
-pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), ClientError> {
+pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
     let client = Arc::new(Client::new(&cfg.url)?);
+    let executor = Arc::new(match &cfg.docker_image {
+        None => Executor::Shell(ShellExecutor { builds_dir: cfg.builds_dir.clone(), git: "git".into() }),
+        Some(image) => {
+            let d = DockerExecutor::connect(cfg.builds_dir.clone(), image.clone(), cfg.system_id.clone()).await?;
+            // Whatever a crashed run of this runner left behind goes first.
+            let stale = d.remove_stale().await?;
+            if stale > 0 {
+                tracing::info!(stale, "removed containers and networks left by an earlier run");
+            }
+            Executor::Docker(d)
+        }
+    });
     let cfg = Arc::new(cfg);
     let mut loops = tokio::task::JoinSet::new();
     for _ in 0..cfg.concurrent.max(1) {
-        loops.spawn(poll_loop(client.clone(), cfg.clone(), shutdown.clone()));
+        loops.spawn(poll_loop(client.clone(), cfg.clone(), executor.clone(), shutdown.clone()));
     }
     let mut result = Ok(());
     while let Some(r) = loops.join_next().await {
         if let Ok(Err(e)) = r {
             shutdown.cancel();
-            result = Err(e);
+            result = Err(e.into());
         }
     }
     result
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("the Docker engine is not usable")]
+    Docker(#[from] bollard::errors::Error),
+}
+
 async fn poll_loop(
     client: Arc<Client>,
     cfg: Arc<WorkerConfig>,
+    executor: Arc<Executor>,
     shutdown: CancellationToken,
 ) -> Result<(), ClientError> {
     let mut last_update = None;
@@ -67,7 +106,7 @@ async fn poll_loop(
             _ = shutdown.cancelled() => break,
         };
         match poll {
-            Ok(Poll::Job(job)) => run_job(&client, &cfg, *job).await,
+            Ok(Poll::Job(job)) => run_job(&client, &cfg, &executor, *job).await,
             Ok(Poll::NoJob { last_update: lu }) => {
                 let unchanged = lu.is_some() && lu == last_update;
                 last_update = lu;
@@ -106,7 +145,7 @@ fn update(token: &str, state: ReportedState) -> UpdateJobRequest {
     }
 }
 
-async fn run_job(client: &Client, cfg: &WorkerConfig, job: JobResponse) {
+async fn run_job(client: &Client, cfg: &WorkerConfig, executor: &Executor, job: JobResponse) {
     let id = job.id;
     // Two-phase commit: confirm before running; a refusal means the job is not ours any more.
     match client.update_job(id, &update(&job.token, ReportedState::Running)).await {
@@ -117,10 +156,9 @@ async fn run_job(client: &Client, cfg: &WorkerConfig, job: JobResponse) {
     let mut secrets: Vec<String> = job.variables.iter().filter(|v| v.masked).map(|v| v.value.clone()).collect();
     secrets.push(job.token.clone());
     let mut trace = TraceBuffer::new(secrets, cfg.output_limit);
-    let exec = ShellExecutor { builds_dir: cfg.builds_dir.clone(), git: "git".into() };
     let cancel = CancellationToken::new();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
-    let run = exec.run(&job, tx, cancel.clone());
+    let run = executor.run(&job, tx, cancel.clone());
     tokio::pin!(run);
     let mut shipped = 0u64;
     let mut tick = tokio::time::interval(TRACE_INTERVAL);

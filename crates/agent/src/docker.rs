@@ -1,0 +1,435 @@
+//! The docker executor: each job gets its own bridge network, its services as sidecar
+//! containers reachable by alias, and a build container from the job's image with the working
+//! copy bind-mounted at `/builds/<project path>`. Sources are fetched on the host
+//! ([`crate::sources`]), so job images need no git. Everything the executor creates carries the
+//! label `autogit.runner=<system id>`, so that [`DockerExecutor::remove_stale`] can clean up what
+//! a crashed runner left behind; normal runs remove their containers and network on every path.
+
+use crate::script::{job_env, step_script};
+use crate::shell::{AFTER_SCRIPT_TIMEOUT, Outcome, step_timeout, write_files};
+use autogit_protocol::{FailureReason, Image, JobResponse};
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    WaitContainerOptions,
+};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const LABEL: &str = "autogit.runner";
+const JOB_LABEL: &str = "autogit.job";
+const MOUNT_ROOT: &str = "/builds";
+const TMP_MOUNT: &str = "/autogit-tmp";
+
+pub struct DockerExecutor {
+    pub docker: Docker,
+    pub builds_dir: PathBuf,
+    pub git: String,
+    /// The image for jobs that name none.
+    pub default_image: String,
+    /// Label value identifying this runner's containers and networks.
+    pub system_id: String,
+}
+
+/// What one job created, removed at the end whatever happened.
+#[derive(Default)]
+struct Created {
+    containers: Vec<String>,
+    network: Option<String>,
+}
+
+impl DockerExecutor {
+    /// Connects to the local engine (`DOCKER_HOST` or the unix socket), agreeing on an API
+    /// version the engine supports (Debian's 20.10 engine speaks 1.41).
+    pub async fn connect(
+        builds_dir: PathBuf,
+        default_image: String,
+        system_id: String,
+    ) -> Result<Self, bollard::errors::Error> {
+        let docker = Docker::connect_with_local_defaults()?.negotiate_version().await?;
+        Ok(DockerExecutor { docker, builds_dir, git: "git".into(), default_image, system_id })
+    }
+
+    fn labels(&self, job: i64) -> HashMap<String, String> {
+        HashMap::from([(LABEL.to_string(), self.system_id.clone()), (JOB_LABEL.to_string(), job.to_string())])
+    }
+
+    /// Removes containers and networks this runner created and did not clean up (a crash).
+    pub async fn remove_stale(&self) -> Result<usize, bollard::errors::Error> {
+        let filter = HashMap::from([("label".to_string(), vec![format!("{LABEL}={}", self.system_id)])]);
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filter).build()))
+            .await?;
+        let mut removed = 0;
+        for c in containers.into_iter().filter_map(|c| c.id) {
+            self.remove_container(&c).await;
+            removed += 1;
+        }
+        let networks =
+            self.docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filter).build())).await?;
+        for n in networks.into_iter().filter_map(|n| n.id) {
+            let _ = self.docker.remove_network(&n).await;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    async fn remove_container(&self, id: &str) {
+        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        if let Err(e) = self.docker.remove_container(id, Some(opts)).await {
+            tracing::warn!(container = id, error = %e, "could not remove container");
+        }
+    }
+
+    pub async fn run(&self, job: &JobResponse, out: mpsc::Sender<Vec<u8>>, cancel: CancellationToken) -> Outcome {
+        let mut created = Created::default();
+        let outcome = self.run_inner(job, &out, &cancel, &mut created).await;
+        for c in &created.containers {
+            self.remove_container(c).await;
+        }
+        if let Some(n) = &created.network
+            && let Err(e) = self.docker.remove_network(n).await
+        {
+            tracing::warn!(network = %n, error = %e, "could not remove network");
+        }
+        if outcome == Outcome::Success {
+            let _ = out.send(b"\x1b[32;1mJob succeeded\x1b[0;m\n".to_vec()).await;
+        }
+        outcome
+    }
+
+    async fn run_inner(
+        &self,
+        job: &JobResponse,
+        out: &mpsc::Sender<Vec<u8>>,
+        cancel: &CancellationToken,
+        created: &mut Created,
+    ) -> Outcome {
+        let say = |s: String| async move {
+            let _ = out.send(s.into_bytes()).await;
+        };
+        let image =
+            job.image.as_ref().map(|i| i.name.clone()).filter(|n| !n.is_empty()).unwrap_or(self.default_image.clone());
+        say(format!("\x1b[0KRunning with autogit runner (docker executor), job {}, image {image}\n", job.id)).await;
+        let rel = project_path(job);
+        let host_dir = self.builds_dir.join(&rel);
+        let host_tmp = host_dir.with_extension("tmp");
+        if let Err(e) = crate::sources::fetch(&self.git, job, &host_dir, out).await {
+            say(format!("\x1b[31;1mERROR: fetching sources failed: {e}\x1b[0;m\n")).await;
+            return system_failure();
+        }
+        let container_dir = format!("{MOUNT_ROOT}/{rel}");
+        let mut env = job_env(&job.variables, Path::new(TMP_MOUNT));
+        let host_files: Vec<(String, String)> = env
+            .files
+            .iter()
+            .map(|(p, c)| {
+                (host_tmp.join(Path::new(p).file_name().unwrap_or_default()).display().to_string(), c.clone())
+            })
+            .collect();
+        if let Err(e) = tokio::fs::create_dir_all(&host_tmp).await.and(Ok(())) {
+            say(format!("\x1b[31;1mERROR: {e}\x1b[0;m\n")).await;
+            return system_failure();
+        }
+        if let Err(e) = write_files(&host_tmp, &host_files).await {
+            say(format!("\x1b[31;1mERROR: preparing variables failed: {e}\x1b[0;m\n")).await;
+            return system_failure();
+        }
+        env.vars.push(("CI_PROJECT_DIR".into(), container_dir.clone()));
+        env.vars.push(("CI_BUILDS_DIR".into(), MOUNT_ROOT.into()));
+        env.vars.push(("CI_SERVER".into(), "yes".into()));
+
+        let network = format!("autogit-job-{}-{}", job.id, self.system_id);
+        let req =
+            NetworkCreateRequest { name: network.clone(), labels: Some(self.labels(job.id)), ..Default::default() };
+        if let Err(e) = self.docker.create_network(req).await {
+            say(format!("\x1b[31;1mERROR: creating the job network failed: {e}\x1b[0;m\n")).await;
+            return system_failure();
+        }
+        created.network = Some(network.clone());
+        for svc in &job.services {
+            if let Err(reason) = self.start_service(job, svc, &network, &env.vars, out, created).await {
+                return reason;
+            }
+        }
+        if let Err(reason) = self.ensure_image(&image, out).await {
+            return reason;
+        }
+        let binds =
+            vec![format!("{}:{container_dir}", host_dir.display()), format!("{}:{TMP_MOUNT}", host_tmp.display())];
+        let default_timeout = Duration::from_secs(job.runner_info.timeout.max(1) as u64);
+        let mut outcome = Outcome::Success;
+        for step in job.steps.iter().filter(|s| s.name != "after_script") {
+            let spec =
+                StepSpec { image: &image, script: &step.script, dir: &container_dir, binds: &binds, network: &network };
+            let timeout = step_timeout(step, default_timeout);
+            outcome = self.step(job, &spec, &env.vars, timeout, out, cancel, created).await;
+            if outcome != Outcome::Success {
+                break;
+            }
+        }
+        if let Some(after) = job.steps.iter().find(|s| s.name == "after_script" && !s.script.is_empty()) {
+            let mut vars = env.vars.clone();
+            let status = match outcome {
+                Outcome::Success => "success",
+                Outcome::Failed { .. } => "failed",
+                Outcome::Canceled => "canceled",
+            };
+            vars.push(("CI_JOB_STATUS".into(), status.into()));
+            say("\x1b[32;1mRunning after_script\x1b[0;m\n".into()).await;
+            let spec = StepSpec {
+                image: &image,
+                script: &after.script,
+                dir: &container_dir,
+                binds: &binds,
+                network: &network,
+            };
+            let timeout = step_timeout(after, AFTER_SCRIPT_TIMEOUT).min(AFTER_SCRIPT_TIMEOUT);
+            let _ = self.step(job, &spec, &vars, timeout, out, &CancellationToken::new(), created).await;
+        }
+        let _ = tokio::fs::remove_dir_all(&host_tmp).await;
+        outcome
+    }
+
+    /// `if-not-present`: use a local image, pull only when it is missing.
+    async fn ensure_image(&self, image: &str, out: &mpsc::Sender<Vec<u8>>) -> Result<(), Outcome> {
+        if self.docker.inspect_image(image).await.is_ok() {
+            return Ok(());
+        }
+        let _ = out.send(format!("Pulling image {image}\n").into_bytes()).await;
+        let mut pull =
+            self.docker.create_image(Some(CreateImageOptionsBuilder::default().from_image(image).build()), None, None);
+        while let Some(r) = pull.next().await {
+            if let Err(e) = r {
+                let _ = out.send(format!("\x1b[31;1mERROR: pulling {image} failed: {e}\x1b[0;m\n").into_bytes()).await;
+                return Err(Outcome::Failed { reason: FailureReason::ImagePullFailure, exit_code: None });
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_service(
+        &self,
+        job: &JobResponse,
+        svc: &Image,
+        network: &str,
+        vars: &[(String, String)],
+        out: &mpsc::Sender<Vec<u8>>,
+        created: &mut Created,
+    ) -> Result<(), Outcome> {
+        self.ensure_image(&svc.name, out).await?;
+        let aliases = service_aliases(svc);
+        let mut env: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(svc.variables.iter().map(|v| format!("{}={}", v.key, v.value)));
+        let body = ContainerCreateBody {
+            image: Some(svc.name.clone()),
+            env: Some(env),
+            cmd: (!svc.command.is_empty()).then(|| svc.command.clone()),
+            entrypoint: (!svc.entrypoint.is_empty()).then(|| svc.entrypoint.clone()),
+            labels: Some(self.labels(job.id)),
+            host_config: Some(HostConfig { network_mode: Some(network.to_string()), ..Default::default() }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.to_string(),
+                    EndpointSettings { aliases: Some(aliases.clone()), ..Default::default() },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let id = self.create(body).await.map_err(|e| failure(out, format!("creating service {}: {e}", svc.name)))?;
+        created.containers.push(id.clone());
+        self.docker
+            .start_container(&id, None)
+            .await
+            .map_err(|e| failure(out, format!("starting service {}: {e}", svc.name)))?;
+        let _ = out.send(format!("Started service {} as {}\n", svc.name, aliases.join(", ")).into_bytes()).await;
+        Ok(())
+    }
+
+    async fn create(&self, body: ContainerCreateBody) -> Result<String, bollard::errors::Error> {
+        let opts = CreateContainerOptionsBuilder::default().build();
+        Ok(self.docker.create_container(Some(opts), body).await?.id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &self,
+        job: &JobResponse,
+        spec: &StepSpec<'_>,
+        vars: &[(String, String)],
+        timeout: Duration,
+        out: &mpsc::Sender<Vec<u8>>,
+        cancel: &CancellationToken,
+        created: &mut Created,
+    ) -> Outcome {
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_string()),
+            cmd: Some(vec!["sh".into(), "-c".into(), step_script(spec.script)]),
+            entrypoint: Some(vec![]),
+            env: Some(vars.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: Some(spec.dir.to_string()),
+            labels: Some(self.labels(job.id)),
+            host_config: Some(HostConfig {
+                binds: Some(spec.binds.to_vec()),
+                network_mode: Some(spec.network.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = match self.create(body).await {
+            Ok(id) => id,
+            Err(e) => return failure(out, format!("creating the build container: {e}")),
+        };
+        created.containers.push(id.clone());
+        if let Err(e) = self.docker.start_container(&id, None).await {
+            return failure(out, format!("starting the build container: {e}"));
+        }
+        let logs =
+            self.docker.logs(&id, Some(LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build()));
+        let forward = {
+            let out = out.clone();
+            async move {
+                tokio::pin!(logs);
+                while let Some(Ok(chunk)) = logs.next().await {
+                    let bytes = match chunk {
+                        LogOutput::StdOut { message }
+                        | LogOutput::StdErr { message }
+                        | LogOutput::Console { message } => message,
+                        LogOutput::StdIn { .. } => continue,
+                    };
+                    if out.send(bytes.to_vec()).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        };
+        let wait = async {
+            let mut w = self.docker.wait_container(&id, None::<WaitContainerOptions>);
+            match w.next().await {
+                Some(Ok(r)) => Ok(r.status_code),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("the engine ended the wait".to_string()),
+            }
+        };
+        let (end, ()) = tokio::join!(
+            async {
+                tokio::select! {
+                    r = wait => match r {
+                        Ok(0) => Outcome::Success,
+                        Ok(code) => Outcome::Failed { reason: FailureReason::ScriptFailure, exit_code: Some(code as i32) },
+                        Err(e) => failure(out, format!("waiting for the build container: {e}")),
+                    },
+                    _ = tokio::time::sleep(timeout) => {
+                        self.kill(&id).await;
+                        Outcome::Failed { reason: FailureReason::JobExecutionTimeout, exit_code: None }
+                    },
+                    _ = cancel.cancelled() => {
+                        self.kill(&id).await;
+                        Outcome::Canceled
+                    },
+                }
+            },
+            forward
+        );
+        match &end {
+            Outcome::Failed { reason: FailureReason::ScriptFailure, exit_code: Some(c) } => {
+                let _ = out.send(format!("\x1b[31;1mERROR: Job failed: exit code {c}\x1b[0;m\n").into_bytes()).await;
+            }
+            Outcome::Failed { reason: FailureReason::JobExecutionTimeout, .. } => {
+                let _ = out
+                    .send(
+                        format!("\x1b[31;1mERROR: Job failed: execution took longer than {timeout:?}\x1b[0;m\n")
+                            .into_bytes(),
+                    )
+                    .await;
+            }
+            Outcome::Canceled => {
+                let _ = out.send(b"\x1b[31;1mERROR: Job was canceled\x1b[0;m\n".to_vec()).await;
+            }
+            _ => {}
+        }
+        end
+    }
+
+    async fn kill(&self, id: &str) {
+        let _ = self
+            .docker
+            .kill_container(id, Some(KillContainerOptionsBuilder::default().signal("SIGKILL").build()))
+            .await;
+    }
+}
+
+struct StepSpec<'a> {
+    image: &'a str,
+    script: &'a [String],
+    dir: &'a str,
+    binds: &'a [String],
+    network: &'a str,
+}
+
+fn system_failure() -> Outcome {
+    Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None }
+}
+
+fn failure(out: &mpsc::Sender<Vec<u8>>, msg: String) -> Outcome {
+    let _ = out.try_send(format!("\x1b[31;1mERROR: {msg}\x1b[0;m\n").into_bytes());
+    system_failure()
+}
+
+fn project_path(job: &JobResponse) -> String {
+    if job.job_info.project_full_path.is_empty() {
+        job.job_info.project_id.to_string()
+    } else {
+        job.job_info.project_full_path.clone()
+    }
+}
+
+/// A service is reachable by its `alias` (comma- or space-separated, several allowed) and, as in
+/// GitLab, by its image name without tag: `/` → `__` and `/` → `-`.
+pub fn service_aliases(svc: &Image) -> Vec<String> {
+    let mut aliases: Vec<String> = svc
+        .alias
+        .as_deref()
+        .unwrap_or("")
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    let base = svc.name.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map(|(b, _)| b).unwrap_or(&svc.name);
+    for derived in [base.replace('/', "__"), base.replace('/', "-")] {
+        if !aliases.contains(&derived) {
+            aliases.push(derived);
+        }
+    }
+    aliases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_follow_gitlab() {
+        let svc = Image {
+            name: "registry.example.com/db/postgres:15".into(),
+            alias: Some("db, pg".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            service_aliases(&svc),
+            ["db", "pg", "registry.example.com__db__postgres", "registry.example.com-db-postgres"]
+        );
+        let svc = Image { name: "redis".into(), ..Default::default() };
+        assert_eq!(service_aliases(&svc), ["redis"]);
+    }
+}

@@ -1,0 +1,243 @@
+//! The docker executor against the real Docker engine (`scripts/test` and `.ci/run` install and
+//! start it) with a base image built locally from Debian's busybox-static — no registry is
+//! reachable here, so the test makes its own image with `docker import`.
+
+use autogit_agent::docker::DockerExecutor;
+use autogit_agent::shell::Outcome;
+use autogit_protocol::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const IMAGE: &str = "autogit-test/busybox:1";
+
+/// Imports a busybox root filesystem as an image once.
+fn ensure_image() {
+    let have =
+        Command::new("docker").args(["image", "inspect", IMAGE]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    assert!(have.is_ok(), "the docker CLI is required: run ./scripts/test, which installs and starts Docker");
+    if have.is_ok_and(|s| s.success()) {
+        return;
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static installed (scripts/test does it)");
+    let root = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(root.path().join("bin")).expect("mkdir");
+    std::fs::copy(busybox, root.path().join("bin/busybox")).expect("copy busybox");
+    for applet in [
+        "sh", "cat", "echo", "uname", "sleep", "ping", "ls", "true", "false", "env", "printf", "mkdir", "nc",
+        "hostname",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).expect("symlink");
+    }
+    let mut tar =
+        Command::new("tar").arg("-C").arg(root.path()).args(["-c", "."]).stdout(Stdio::piped()).spawn().expect("tar");
+    let out = Command::new("docker")
+        .args(["import", "--change", "ENV PATH=/bin", "-", IMAGE])
+        .stdin(tar.stdout.take().expect("tar stdout"))
+        .output()
+        .expect("docker import");
+    assert!(tar.wait().expect("tar exit").success());
+    assert!(out.status.success(), "docker import: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn job(
+    id: i64,
+    f: &Fixture,
+    script: &[&str],
+    after: &[&str],
+    services: Vec<Image>,
+    image: &str,
+    timeout: i64,
+) -> JobResponse {
+    let (src, sha) = (&f.src, &f.sha);
+    let step = |name: &str, lines: &[&str], when| Step {
+        name: name.into(),
+        script: lines.iter().map(|s| s.to_string()).collect(),
+        timeout,
+        when,
+        allow_failure: name == "after_script",
+    };
+    JobResponse {
+        id,
+        token: "glcbt-docker-test".into(),
+        allow_git_fetch: true,
+        job_info: JobInfo { project_id: 9, project_full_path: "grp/dockerized".into(), ..Default::default() },
+        git_info: GitInfo {
+            repo_url: format!("file://{}", src.display()),
+            ref_name: "main".into(),
+            sha: sha.clone(),
+            ..Default::default()
+        },
+        runner_info: JobRunnerInfo { timeout, runner_session_url: None },
+        variables: vec![
+            JobVariable::public("GREETING", "hello"),
+            JobVariable::public("DERIVED", "$GREETING from docker"),
+            JobVariable { file: true, ..JobVariable::public("SECRET_FILE", "file-contents") },
+        ],
+        steps: vec![step("script", script, StepWhen::OnSuccess), step("after_script", after, StepWhen::Always)],
+        image: Some(Image { name: image.into(), ..Default::default() }),
+        services,
+        artifacts: vec![],
+        cache: vec![],
+        credentials: vec![],
+        dependencies: vec![],
+        features: JobFeatures::default(),
+    }
+}
+
+struct Fixture {
+    exec: DockerExecutor,
+    src: std::path::PathBuf,
+    sha: String,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn fixture(system_id: &str) -> Fixture {
+    ensure_image();
+    let t = tempfile::tempdir().expect("tempdir");
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    git(&src, &["init", "-q", "-b", "main"]);
+    std::fs::write(src.join("hello.txt"), "hello from the repo\n").expect("write");
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "one"]);
+    let sha = git(&src, &["rev-parse", "HEAD"]);
+    let builds = tempfile::tempdir().expect("tempdir");
+    let exec = DockerExecutor::connect(builds.path().to_path_buf(), IMAGE.into(), system_id.into())
+        .await
+        .expect("docker engine reachable");
+    Fixture { exec, src, sha, _dirs: (t, builds) }
+}
+
+async fn run(exec: &DockerExecutor, j: &JobResponse, cancel: CancellationToken) -> (Outcome, String) {
+    let (tx, mut rx) = mpsc::channel(64);
+    let collect = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            all.extend(chunk);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let outcome = exec.run(j, tx, cancel).await;
+    (outcome, collect.await.expect("collector"))
+}
+
+fn leftovers(system_id: &str) -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=autogit.runner={system_id}")])
+        .output()
+        .expect("docker ps");
+    let nets = Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", &format!("label=autogit.runner={system_id}")])
+        .output()
+        .expect("docker network ls");
+    String::from_utf8_lossy(&out.stdout).lines().count() + String::from_utf8_lossy(&nets.stdout).lines().count()
+}
+
+#[tokio::test]
+async fn runs_in_the_image_with_a_service_on_the_job_network() {
+    let sid = format!("t{}a", std::process::id());
+    let f = fixture(&sid).await;
+    let svc = Image {
+        name: IMAGE.into(),
+        alias: Some("cache".into()),
+        command: vec!["sleep".into(), "300".into()],
+        ..Default::default()
+    };
+    let j = job(
+        1,
+        &f,
+        &[
+            "cat hello.txt",
+            "echo \"$DERIVED\"",
+            "cat \"$SECRET_FILE\"",
+            "echo dir=$CI_PROJECT_DIR",
+            "ping -c 1 -W 5 cache",
+            "uname -s",
+        ],
+        &["echo after:$CI_JOB_STATUS"],
+        vec![svc],
+        IMAGE,
+        120,
+    );
+    let (outcome, log) = run(&f.exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    for needle in [
+        "hello from the repo",
+        "hello from docker",
+        "file-contents",
+        "dir=/builds/grp/dockerized",
+        "1 packets received",
+        "Linux",
+        "after:success",
+    ] {
+        assert!(log.contains(needle), "missing {needle:?} in:\n{log}");
+    }
+    assert_eq!(leftovers(&sid), 0, "containers and network removed");
+}
+
+#[tokio::test]
+async fn failures_timeouts_and_missing_images() {
+    let sid = format!("t{}b", std::process::id());
+    let f = fixture(&sid).await;
+    let j = job(2, &f, &["echo before", "exit 3"], &["echo after:$CI_JOB_STATUS"], vec![], IMAGE, 120);
+    let (outcome, log) = run(&f.exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Failed { reason: FailureReason::ScriptFailure, exit_code: Some(3) }, "{log}");
+    assert!(log.contains("after:failed"), "{log}");
+
+    let j = job(3, &f, &["sleep 300"], &[], vec![], IMAGE, 2);
+    let started = std::time::Instant::now();
+    let (outcome, log) = run(&f.exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Failed { reason: FailureReason::JobExecutionTimeout, exit_code: None }, "{log}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    // `.invalid` never resolves: the pull fails at once, with the GitLab failure reason.
+    let j = job(4, &f, &["true"], &[], vec![], "example.invalid/nothing:1", 60);
+    let (outcome, log) = run(&f.exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Failed { reason: FailureReason::ImagePullFailure, exit_code: None }, "{log}");
+    assert_eq!(leftovers(&sid), 0, "cleanup after every kind of failure");
+}
+
+#[tokio::test]
+async fn cancel_and_stale_cleanup() {
+    let sid = format!("t{}c", std::process::id());
+    let f = fixture(&sid).await;
+    let j = job(5, &f, &["echo started", "sleep 300"], &[], vec![], IMAGE, 600);
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        c.cancel();
+    });
+    let (outcome, log) = run(&f.exec, &j, cancel).await;
+    assert_eq!(outcome, Outcome::Canceled, "{log}");
+
+    // A container left by a crashed runner (same label) is removed on the next start.
+    let out = Command::new("docker")
+        .args(["create", "--label", &format!("autogit.runner={sid}"), IMAGE, "sleep", "300"])
+        .output()
+        .expect("docker create");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(leftovers(&sid), 1);
+    assert_eq!(f.exec.remove_stale().await.expect("remove stale"), 1);
+    assert_eq!(leftovers(&sid), 0);
+}
