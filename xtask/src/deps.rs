@@ -15,7 +15,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // L1: wire types shared by the coordinator and the runner agent (serde only).
     ("autogit-protocol", &[]),
     // Runner side: the agent speaks only the wire protocol and never links server code.
-    ("autogit-agent", &["autogit-protocol"]),
+    ("autogit-agent", &["autogit-protocol", "autogit-gpu"]),
+    // GPU Detector: pure parsers plus one probe module that reads sysfs/procfs under a root.
+    ("autogit-gpu", &[]),
     // L2: ports.
     ("autogit-store", &["autogit-core"]),
     // L3: adapters.
@@ -38,6 +40,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-http",
             "autogit-protocol",
             "autogit-agent",
+            "autogit-gpu",
         ],
     ),
     ("xtask", &[]),

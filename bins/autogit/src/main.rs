@@ -3,6 +3,7 @@
 //! the application and its inbound layers. No other crate chooses an adapter.
 
 mod admin;
+mod gpu;
 mod runner;
 mod serve;
 mod setup;
@@ -42,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// GPU Detector.
+    Gpu {
+        #[command(subcommand)]
+        command: gpu::GpuCommand,
+    },
     /// Run CI jobs for a server (the runner agent).
     Runner {
         #[command(subcommand)]
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
             .and_then(|c| setup::runtime()?.block_on(serve::run(c))),
         Command::Admin { command } => setup::load_config(cli.config.as_deref(), cli.data_dir, None)
             .and_then(|c| setup::runtime()?.block_on(admin::run(c, command))),
+        Command::Gpu { command } => gpu::run(command),
         Command::Runner { command } => {
             setup::init_runner_logging();
             setup::runtime().and_then(|rt| rt.block_on(runner::run(command)))
