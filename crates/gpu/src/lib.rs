@@ -15,6 +15,7 @@ pub mod nvidia;
 pub mod pci;
 pub mod probe;
 pub mod render;
+pub mod request;
 
 pub use model::*;
 pub use probe::Detector;
