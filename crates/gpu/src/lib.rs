@@ -10,6 +10,7 @@
 //! - Bad or missing files produce warnings, never a panic and never a made-up value.
 
 pub mod amd;
+pub mod handoff;
 pub mod model;
 pub mod nvidia;
 pub mod pci;
