@@ -18,6 +18,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("autogit-agent", &["autogit-protocol", "autogit-gpu"]),
     // GPU Detector: pure parsers plus one probe module that reads sysfs/procfs under a root.
     ("autogit-gpu", &[]),
+    // CI compiler: .gitlab-ci.yml text + pipeline context -> plan. Pure (no I/O, clock, randomness).
+    ("autogit-pipeline", &["autogit-core"]),
+    // Runner Coordinator decision core: progression, queue/matching, leases. Pure (time is a parameter).
+    ("autogit-scheduler", &["autogit-core"]),
     // L2: ports.
     ("autogit-store", &["autogit-core"]),
     // L3: adapters.
@@ -61,7 +65,8 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
 
 /// Libraries that do I/O and must not appear in the pure layer (L0).
 pub const IO_LIBRARIES: &[&str] = &["tokio", "tokio-util", "sqlx", "axum", "reqwest", "futures-util", "rand"];
-pub const PURE: &[&str] = &["autogit-core", "autogit-config", "autogit-protocol"];
+pub const PURE: &[&str] =
+    &["autogit-core", "autogit-config", "autogit-protocol", "autogit-pipeline", "autogit-scheduler"];
 
 /// Checks `cargo metadata --format-version 1` output; returns every violation found.
 pub fn check(metadata: &Value) -> Vec<String> {

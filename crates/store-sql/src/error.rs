@@ -17,6 +17,10 @@ const UNIQUE_KEYS: &[(&[&str], &str)] = &[
     (&["projects_path_key"], "path"),
     (&["members_source_user_key", "members.source_type"], "member"),
     (&["personal_access_tokens_digest_key", "personal_access_tokens.digest"], "digest"),
+    (&["runners_token_digest_key", "runners.token_digest"], "token"),
+    (&["jobs_token_digest_key", "jobs.token_digest"], "token"),
+    (&["ci_variables_project_key", "ci_variables_group_key", "ci_variables.key"], "key"),
+    (&["pipelines_project_iid_key", "pipelines.iid"], "iid"),
 ];
 
 /// Maps any sqlx error. Only constraint violations carry meaning for callers; everything else is

@@ -10,15 +10,22 @@
 //!
 //! No sqlx type appears in the public API: callers see [`SqlStore`] and the port traits only.
 
+mod ci_codec;
+mod ci_variables;
 mod db;
 mod error;
 mod events;
 mod filter;
+mod job_rows;
+mod jobs;
 mod members;
 mod migrations;
 mod namespaces;
+mod pipelines;
 mod projects;
+mod runners;
 mod tokens;
+mod traces;
 mod users;
 
 pub use db::SqlStore;

@@ -16,12 +16,14 @@
 //! - Adapters are `Send + Sync` and safe to call concurrently.
 //! - No adapter type (sqlx, …) appears in this crate: errors are mapped at the adapter.
 
+mod ci;
 mod error;
 mod records;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use ci::*;
 pub use error::StoreError;
 pub use records::*;
 
@@ -137,6 +139,35 @@ pub trait Health: Send + Sync {
 }
 
 /// Everything the application needs from storage.
-pub trait Store: UserStore + NamespaceStore + ProjectStore + MemberStore + TokenStore + EventStore + Health {}
+pub trait Store:
+    UserStore
+    + NamespaceStore
+    + ProjectStore
+    + MemberStore
+    + TokenStore
+    + EventStore
+    + RunnerStore
+    + PipelineStore
+    + JobStore
+    + TraceStore
+    + CiVariableStore
+    + Health
+{
+}
 
-impl<T: UserStore + NamespaceStore + ProjectStore + MemberStore + TokenStore + EventStore + Health> Store for T {}
+impl<
+    T: UserStore
+        + NamespaceStore
+        + ProjectStore
+        + MemberStore
+        + TokenStore
+        + EventStore
+        + RunnerStore
+        + PipelineStore
+        + JobStore
+        + TraceStore
+        + CiVariableStore
+        + Health,
+> Store for T
+{
+}

@@ -12,7 +12,9 @@
 //! - groups cannot be nested in a personal namespace (`Invalid`), as in GitLab;
 //! - `touch_*` and `set_password_hash` on a missing id are `NotFound` (they change one record);
 //! - `applicable_levels` is compared as a set; `list_members` is ordered by user id;
-//! - push events are "newest first" by their `created_at`, then by id.
+//! - push events are "newest first" by their `created_at`, then by id;
+//! - CI: pipelines and jobs are "newest first" by id; a pipeline may have no jobs; a failed
+//!   `create_pipeline` does not use up an iid; job tags are sorted like runner tags.
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,6 +25,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::*;
 
 mod accounts;
+mod ci_common;
+mod ci_job_history;
+mod ci_jobs;
+mod ci_pipelines;
+mod ci_runners;
+mod ci_variables;
 mod groups;
 mod lists;
 mod members;
@@ -30,6 +38,11 @@ mod projects;
 mod tokens;
 
 use accounts::*;
+use ci_job_history::*;
+use ci_jobs::*;
+use ci_pipelines::*;
+use ci_runners::*;
+use ci_variables::*;
 use groups::*;
 use lists::*;
 use members::*;
@@ -86,6 +99,17 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     group_lists(&cx).await;
     tokens(&cx).await;
     push_events(&cx).await;
+    ci_runners_crud(&cx).await;
+    ci_runner_lists(&cx).await;
+    ci_pipelines_create(&cx).await;
+    ci_pipeline_lists(&cx).await;
+    ci_pipeline_status_times(&cx).await;
+    ci_job_transitions(&cx).await;
+    ci_job_claims_and_leases(&cx).await;
+    ci_job_retry_and_lists(&cx).await;
+    ci_traces(&cx).await;
+    ci_variables(&cx).await;
+    ci_project_delete_cascades(&cx).await;
 }
 
 /// Shared state of one run: the store, the prefix and a counter for unique names.

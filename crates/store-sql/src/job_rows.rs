@@ -1,0 +1,124 @@
+//! The job row shared by `jobs` (reads and state changes) and `pipelines` (which inserts a
+//! pipeline's jobs in its own transaction): columns, row struct, and the insert.
+
+use autogit_store::{JOB_STATUSES, Job, NewJob, Result};
+use chrono::{DateTime, Utc};
+
+use crate::ci_codec::{check_status, decode_tags, encode_tags};
+
+/// Job columns in `JobRow` order. `when` is a keyword in SQL, hence `run_when`.
+macro_rules! job_columns {
+    () => {
+        "id, pipeline_id, project_id, name, stage, stage_index, status, run_when, allow_failure, spec, tags, \
+         protected, runner_id, token_digest, attempt, retried_from, retried, failure_reason, exit_code, \
+         timeout_secs, scheduled_at, queued_at, started_at, finished_at, created_at, lease_expires_at, trace_size"
+    };
+}
+pub(crate) use job_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: i64,
+    pipeline_id: i64,
+    project_id: i64,
+    name: String,
+    stage: String,
+    stage_index: i32,
+    status: String,
+    run_when: String,
+    allow_failure: bool,
+    spec: String,
+    tags: String,
+    protected: bool,
+    runner_id: Option<i64>,
+    token_digest: Option<String>,
+    attempt: i32,
+    retried_from: Option<i64>,
+    retried: bool,
+    failure_reason: Option<String>,
+    exit_code: Option<i32>,
+    timeout_secs: i64,
+    scheduled_at: Option<DateTime<Utc>>,
+    queued_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    lease_expires_at: Option<DateTime<Utc>>,
+    trace_size: i64,
+}
+
+impl From<JobRow> for Job {
+    fn from(r: JobRow) -> Job {
+        Job {
+            id: r.id,
+            pipeline_id: r.pipeline_id,
+            project_id: r.project_id,
+            name: r.name,
+            stage: r.stage,
+            stage_index: r.stage_index,
+            status: r.status,
+            when: r.run_when,
+            allow_failure: r.allow_failure,
+            spec: r.spec,
+            tags: decode_tags(&r.tags),
+            protected: r.protected,
+            runner_id: r.runner_id,
+            token_digest: r.token_digest,
+            attempt: r.attempt,
+            retried_from: r.retried_from,
+            retried: r.retried,
+            failure_reason: r.failure_reason,
+            exit_code: r.exit_code,
+            timeout_secs: r.timeout_secs,
+            scheduled_at: r.scheduled_at,
+            queued_at: r.queued_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            created_at: r.created_at,
+            lease_expires_at: r.lease_expires_at,
+            trace_size: r.trace_size,
+        }
+    }
+}
+
+/// `$1` pipeline, `$2` project, then the fields of [`NewJob`] as [`bind_new_job!`] binds them.
+pub(crate) const INSERT_JOB: &str = concat!(
+    "INSERT INTO jobs (pipeline_id, project_id, name, stage, stage_index, status, run_when, allow_failure, spec, ",
+    "tags, protected, attempt, timeout_secs, scheduled_at, queued_at, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $14, $15) RETURNING ",
+    job_columns!()
+);
+
+/// A [`NewJob`] checked and encoded for [`INSERT_JOB`]. Checking the status and tags here makes a
+/// bad job fail with a message naming the problem, before anything is written.
+pub(crate) struct PreparedJob<'a> {
+    pub job: &'a NewJob,
+    pub tags: String,
+    pub queued_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) fn prepare_job(job: &NewJob, now: DateTime<Utc>) -> Result<PreparedJob<'_>> {
+    check_status(&job.status, JOB_STATUSES)?;
+    let tags = encode_tags(&job.tags)?;
+    Ok(PreparedJob { job, tags, queued_at: (job.status == "pending").then_some(now) })
+}
+
+/// Binds `$3`.. of [`INSERT_JOB`] from a [`PreparedJob`] and the creation time.
+macro_rules! bind_new_job {
+    ($q:expr, $prep:expr, $now:expr) => {
+        $q.bind(&$prep.job.name)
+            .bind(&$prep.job.stage)
+            .bind($prep.job.stage_index)
+            .bind(&$prep.job.status)
+            .bind(&$prep.job.when)
+            .bind($prep.job.allow_failure)
+            .bind(&$prep.job.spec)
+            .bind(&$prep.tags)
+            .bind($prep.job.protected)
+            .bind($prep.job.timeout_secs)
+            .bind($prep.job.scheduled_at)
+            .bind($prep.queued_at)
+            .bind($now)
+    };
+}
+pub(crate) use bind_new_job;

@@ -1,0 +1,248 @@
+//! [`JobStore`]: job reads and the job state machine. Every state change is one `UPDATE … WHERE
+//! id = $1 AND <expected status>` statement, so it is compare-and-set on both backends: on
+//! PostgreSQL a concurrent writer waits for the row and re-checks the condition on the new
+//! version; on SQLite writers are serialized. A `RETURNING` that yields no row means "not in the
+//! expected state", told apart from "missing" by a second look only on that path.
+
+use async_trait::async_trait;
+use autogit_store::{JOB_STATUSES, Job, JobChange, JobStore, Listed, Page, Result, StoreError, is_final_status};
+use chrono::{DateTime, Utc};
+
+use crate::ci_codec::{check_status, status_in, status_set};
+use crate::db::{BeginWrite, SqlStore, with_db};
+use crate::error::{conflict_as, db_err};
+use crate::filter::paging;
+use crate::job_rows::{JobRow, job_columns};
+
+const BY_ID: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
+const EXISTS: &str = "SELECT COUNT(*) FROM jobs WHERE id = $1";
+const OF_PIPELINE: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE pipeline_id = $1 AND ($2 OR NOT retried) ORDER BY stage_index, id"
+);
+const OF_PROJECT: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE project_id = $1 AND ($2 IS NULL OR ",
+    status_in!("$2"),
+    ") ORDER BY id DESC LIMIT $3 OFFSET $4"
+);
+const COUNT_OF_PROJECT: &str =
+    concat!("SELECT COUNT(*) FROM jobs WHERE project_id = $1 AND ($2 IS NULL OR ", status_in!("$2"), ")");
+const PENDING: &str =
+    concat!("SELECT ", job_columns!(), " FROM jobs WHERE status = 'pending' ORDER BY queued_at, id LIMIT $1");
+const RUNNING: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE status = 'running' ORDER BY id");
+const BY_TOKEN: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE token_digest = $1 AND status = 'running'");
+const EXPIRED: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE status = 'running' AND lease_expires_at < $1 ORDER BY lease_expires_at, id"
+);
+
+/// `$2` target status, `$3` unassign, `$4` runner, `$5` drop the token, `$6` token, `$7` drop the
+/// lease, `$8` lease, `$9` failure reason, `$10` exit code, `$11` now, `$12` target is final,
+/// `$13` the expected statuses (`,a,b,`). SET expressions read the row as it was before.
+const TRANSITION: &str = concat!(
+    "UPDATE jobs SET status = $2, ",
+    "runner_id = CASE WHEN $3 THEN NULL ELSE COALESCE($4, runner_id) END, ",
+    "token_digest = CASE WHEN $5 THEN NULL ELSE COALESCE($6, token_digest) END, ",
+    "lease_expires_at = CASE WHEN $7 THEN NULL ELSE COALESCE($8, lease_expires_at) END, ",
+    "failure_reason = COALESCE($9, failure_reason), exit_code = COALESCE($10, exit_code), ",
+    "queued_at = CASE WHEN $2 = 'pending' AND status <> 'pending' THEN $11 ELSE queued_at END, ",
+    "started_at = CASE WHEN $2 = 'running' AND status <> 'running' THEN $11 ELSE started_at END, ",
+    "finished_at = CASE WHEN $12 THEN $11 ELSE NULL END ",
+    "WHERE id = $1 AND ",
+    status_in!("$13"),
+    " RETURNING ",
+    job_columns!()
+);
+const ASSIGN: &str = concat!(
+    "UPDATE jobs SET status = 'running', runner_id = $2, token_digest = $3, lease_expires_at = $4, ",
+    "started_at = $5, finished_at = NULL WHERE id = $1 AND status = 'pending' AND runner_id IS NULL RETURNING ",
+    job_columns!()
+);
+const EXTEND: &str = "UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND runner_id = $2 AND status = 'running'";
+const MARK_RETRIED: &str = "UPDATE jobs SET retried = $2 WHERE id = $1 AND NOT retried \
+     AND status IN ('success', 'failed', 'canceled')";
+const INSERT_RETRY: &str = concat!(
+    "INSERT INTO jobs (pipeline_id, project_id, name, stage, stage_index, status, run_when, allow_failure, spec, ",
+    "tags, protected, attempt, retried_from, timeout_secs, queued_at, created_at) ",
+    "SELECT pipeline_id, project_id, name, stage, stage_index, 'pending', run_when, allow_failure, spec, ",
+    "tags, protected, attempt + 1, id, timeout_secs, $2, $2 FROM jobs WHERE id = $1 RETURNING ",
+    job_columns!()
+);
+
+/// Statuses before a job runs: moving back to one unassigns the job so it can be claimed again.
+const UNSTARTED: &[&str] = &["created", "pending", "manual", "scheduled"];
+
+impl SqlStore {
+    /// `Ok(None)` if the job exists (the caller's condition did not hold), NotFound otherwise.
+    async fn none_if_exists(&self, id: i64) -> Result<Option<Job>> {
+        let n: i64 = with_db!(self, |p| sqlx::query_scalar(EXISTS).bind(id).fetch_one(p).await.map_err(db_err)?);
+        if n == 0 { Err(StoreError::NotFound("job")) } else { Ok(None) }
+    }
+
+    async fn job_list(&self, sql: &'static str, bind: Option<DateTime<Utc>>, limit: Option<i64>) -> Result<Vec<Job>> {
+        let rows: Vec<JobRow> = with_db!(self, |p| {
+            let mut q = sqlx::query_as(sql);
+            if let Some(at) = bind {
+                q = q.bind(at);
+            }
+            if let Some(limit) = limit {
+                q = q.bind(limit);
+            }
+            q.fetch_all(p).await.map_err(db_err)?
+        });
+        Ok(rows.into_iter().map(Job::from).collect())
+    }
+}
+
+#[async_trait]
+impl JobStore for SqlStore {
+    async fn job_by_id(&self, id: i64) -> Result<Option<Job>> {
+        let row: Option<JobRow> =
+            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+        Ok(row.map(Job::from))
+    }
+
+    async fn jobs_of_pipeline(&self, pipeline_id: i64, include_retried: bool) -> Result<Vec<Job>> {
+        let rows: Vec<JobRow> = with_db!(self, |p| sqlx::query_as(OF_PIPELINE)
+            .bind(pipeline_id)
+            .bind(include_retried)
+            .fetch_all(p)
+            .await
+            .map_err(db_err)?);
+        Ok(rows.into_iter().map(Job::from).collect())
+    }
+
+    async fn list_project_jobs(&self, project_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>> {
+        let set = if statuses.is_empty() { None } else { Some(status_set(statuses, JOB_STATUSES)?) };
+        let (limit, offset) = paging(page);
+        let (rows, total): (Vec<JobRow>, i64) = with_db!(self, |p| {
+            let rows = sqlx::query_as(OF_PROJECT)
+                .bind(project_id)
+                .bind(&set)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await
+                .map_err(db_err)?;
+            let total =
+                sqlx::query_scalar(COUNT_OF_PROJECT).bind(project_id).bind(&set).fetch_one(p).await.map_err(db_err)?;
+            (rows, total)
+        });
+        Ok(Listed { items: rows.into_iter().map(Job::from).collect(), total })
+    }
+
+    async fn pending_jobs(&self, limit: i64) -> Result<Vec<Job>> {
+        self.job_list(PENDING, None, Some(limit.max(0))).await
+    }
+
+    async fn running_jobs(&self) -> Result<Vec<Job>> {
+        self.job_list(RUNNING, None, None).await
+    }
+
+    async fn transition_job(
+        &self,
+        id: i64,
+        from: &[&str],
+        to: &str,
+        change: &JobChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>> {
+        check_status(to, JOB_STATUSES)?;
+        let expected = status_set(from, JOB_STATUSES)?;
+        let running = to == "running";
+        let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(TRANSITION)
+            .bind(id)
+            .bind(to)
+            .bind(UNSTARTED.contains(&to))
+            .bind(change.runner_id)
+            .bind(!running || change.clear_token)
+            .bind(&change.token_digest)
+            .bind(!running)
+            .bind(change.lease_expires_at)
+            .bind(&change.failure_reason)
+            .bind(change.exit_code)
+            .bind(now)
+            .bind(is_final_status(to))
+            .bind(&expected)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)
+            .map_err(conflict_as("token"))?);
+        match row {
+            Some(row) => Ok(Some(row.into())),
+            None => self.none_if_exists(id).await,
+        }
+    }
+
+    async fn assign_job(
+        &self,
+        id: i64,
+        runner_id: i64,
+        token_digest: &str,
+        lease_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>> {
+        let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(ASSIGN)
+            .bind(id)
+            .bind(runner_id)
+            .bind(token_digest)
+            .bind(lease_expires_at)
+            .bind(now)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)
+            .map_err(conflict_as("token"))?);
+        match row {
+            Some(row) => Ok(Some(row.into())),
+            None => self.none_if_exists(id).await,
+        }
+    }
+
+    async fn job_by_token_digest(&self, digest: &str) -> Result<Option<Job>> {
+        let row: Option<JobRow> =
+            with_db!(self, |p| sqlx::query_as(BY_TOKEN).bind(digest).fetch_optional(p).await.map_err(db_err)?);
+        Ok(row.map(Job::from))
+    }
+
+    async fn extend_lease(&self, id: i64, runner_id: i64, until: DateTime<Utc>) -> Result<bool> {
+        let done = with_db!(self, |p| sqlx::query(EXTEND)
+            .bind(id)
+            .bind(runner_id)
+            .bind(until)
+            .execute(p)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
+    async fn expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>> {
+        self.job_list(EXPIRED, Some(now), None).await
+    }
+
+    async fn retry_job(&self, id: i64, now: DateTime<Utc>) -> Result<Job> {
+        let row: Option<JobRow> = with_db!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let marked =
+                sqlx::query(MARK_RETRIED).bind(id).bind(true).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            if marked == 0 {
+                None
+            } else {
+                let row = sqlx::query_as(INSERT_RETRY).bind(id).bind(now).fetch_one(&mut *tx).await.map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Some(row)
+            }
+        });
+        match row {
+            Some(row) => Ok(row.into()),
+            None => {
+                self.none_if_exists(id).await?;
+                Err(StoreError::Invalid("only a finished job that was not retried yet can be retried".into()))
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! [`PipelineStore`]: pipelines, each created with its jobs in one transaction. The per-project
+//! `iid` comes from an upsert on `ci_pipeline_iids`, which serializes creators of one project on
+//! that row (PostgreSQL) or on the write lock (SQLite), so iids are distinct and never reused.
+
+use async_trait::async_trait;
+use autogit_store::{
+    Job, Listed, NewJob, NewPipeline, PIPELINE_STATUSES, Page, Pipeline, PipelineFilter, PipelineStore, Result,
+    StoreError, is_final_status,
+};
+use chrono::{DateTime, Utc};
+
+use crate::ci_codec::{check_status, decode_variables, encode_variables};
+use crate::db::{BeginWrite, SqlStore, with_db};
+use crate::error::db_err;
+use crate::filter::paging;
+use crate::job_rows::{INSERT_JOB, JobRow, bind_new_job, prepare_job};
+
+macro_rules! pipeline_columns {
+    () => {
+        "id, project_id, iid, ref_name, tag, sha, before_sha, source, status, user_id, yaml_errors, variables, \
+         created_at, updated_at, started_at, finished_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct PipelineRow {
+    id: i64,
+    project_id: i64,
+    iid: i64,
+    ref_name: String,
+    tag: bool,
+    sha: String,
+    before_sha: String,
+    source: String,
+    status: String,
+    user_id: Option<i64>,
+    yaml_errors: Option<String>,
+    variables: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<PipelineRow> for Pipeline {
+    type Error = StoreError;
+
+    fn try_from(r: PipelineRow) -> Result<Pipeline> {
+        let duration_secs = match (r.started_at, r.finished_at) {
+            (Some(start), Some(end)) => Some((end - start).num_seconds()),
+            _ => None,
+        };
+        Ok(Pipeline {
+            id: r.id,
+            project_id: r.project_id,
+            iid: r.iid,
+            ref_name: r.ref_name,
+            tag: r.tag,
+            sha: r.sha,
+            before_sha: r.before_sha,
+            source: r.source,
+            status: r.status,
+            user_id: r.user_id,
+            yaml_errors: r.yaml_errors,
+            variables: decode_variables(&r.variables)?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_secs,
+        })
+    }
+}
+
+const NEXT_IID: &str = "INSERT INTO ci_pipeline_iids (project_id, last_iid) VALUES ($1, 1) \
+     ON CONFLICT (project_id) DO UPDATE SET last_iid = ci_pipeline_iids.last_iid + 1 RETURNING last_iid";
+const INSERT: &str = concat!(
+    "INSERT INTO pipelines (project_id, iid, ref_name, tag, sha, before_sha, source, status, user_id, ",
+    "yaml_errors, variables, created_at, updated_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ",
+    pipeline_columns!()
+);
+const BY_ID: &str = concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE id = $1");
+const BY_IID: &str = concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE project_id = $1 AND iid = $2");
+const LATEST_FOR_REF: &str = concat!(
+    "SELECT ",
+    pipeline_columns!(),
+    " FROM pipelines WHERE project_id = $1 AND ref_name = $2 ORDER BY id DESC LIMIT 1"
+);
+
+/// `$1` project, `$2` ref, `$3` status, `$4` sha.
+macro_rules! pipeline_list_where {
+    () => {
+        " WHERE project_id = $1 AND ($2 IS NULL OR ref_name = $2) AND ($3 IS NULL OR status = $3) \
+           AND ($4 IS NULL OR sha = $4)"
+    };
+}
+const LIST: &str = concat!(
+    "SELECT ",
+    pipeline_columns!(),
+    " FROM pipelines",
+    pipeline_list_where!(),
+    " ORDER BY id DESC LIMIT $5 OFFSET $6"
+);
+const COUNT: &str = concat!("SELECT COUNT(*) FROM pipelines", pipeline_list_where!());
+
+/// `$4`: the new status is final. Setting the same final status again keeps the first finish.
+const SET_STATUS: &str = concat!(
+    "UPDATE pipelines SET status = $2, updated_at = $3, ",
+    "started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN $3 ELSE started_at END, ",
+    "finished_at = CASE WHEN NOT $4 THEN NULL WHEN status = $2 THEN COALESCE(finished_at, $3) ELSE $3 END ",
+    "WHERE id = $1 RETURNING ",
+    pipeline_columns!()
+);
+
+#[async_trait]
+impl PipelineStore for SqlStore {
+    async fn create_pipeline(
+        &self,
+        new: &NewPipeline,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<(Pipeline, Vec<Job>)> {
+        check_status(&new.status, PIPELINE_STATUSES)?;
+        let prepared = jobs.iter().map(|j| prepare_job(j, now)).collect::<Result<Vec<_>>>()?;
+        let variables = encode_variables(&new.variables);
+        let (row, job_rows): (PipelineRow, Vec<JobRow>) = with_db!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let iid: i64 =
+                sqlx::query_scalar(NEXT_IID).bind(new.project_id).fetch_one(&mut *tx).await.map_err(db_err)?;
+            let row: PipelineRow = sqlx::query_as(INSERT)
+                .bind(new.project_id)
+                .bind(iid)
+                .bind(&new.ref_name)
+                .bind(new.tag)
+                .bind(&new.sha)
+                .bind(&new.before_sha)
+                .bind(&new.source)
+                .bind(&new.status)
+                .bind(new.user_id)
+                .bind(&new.yaml_errors)
+                .bind(&variables)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let mut job_rows = Vec::with_capacity(prepared.len());
+            for prep in &prepared {
+                let q = sqlx::query_as(INSERT_JOB).bind(row.id).bind(new.project_id);
+                job_rows.push(bind_new_job!(q, prep, now).fetch_one(&mut *tx).await.map_err(db_err)?);
+            }
+            tx.commit().await.map_err(db_err)?;
+            (row, job_rows)
+        });
+        Ok((Pipeline::try_from(row)?, job_rows.into_iter().map(Job::from).collect()))
+    }
+
+    async fn pipeline_by_id(&self, id: i64) -> Result<Option<Pipeline>> {
+        let row: Option<PipelineRow> =
+            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+        row.map(Pipeline::try_from).transpose()
+    }
+
+    async fn pipeline_by_iid(&self, project_id: i64, iid: i64) -> Result<Option<Pipeline>> {
+        let row: Option<PipelineRow> = with_db!(self, |p| sqlx::query_as(BY_IID)
+            .bind(project_id)
+            .bind(iid)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?);
+        row.map(Pipeline::try_from).transpose()
+    }
+
+    async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>> {
+        let (limit, offset) = paging(page);
+        let (rows, total): (Vec<PipelineRow>, i64) = with_db!(self, |p| {
+            let rows = sqlx::query_as(LIST)
+                .bind(project_id)
+                .bind(&filter.ref_name)
+                .bind(&filter.status)
+                .bind(&filter.sha)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await
+                .map_err(db_err)?;
+            let total = sqlx::query_scalar(COUNT)
+                .bind(project_id)
+                .bind(&filter.ref_name)
+                .bind(&filter.status)
+                .bind(&filter.sha)
+                .fetch_one(p)
+                .await
+                .map_err(db_err)?;
+            (rows, total)
+        });
+        let items = rows.into_iter().map(Pipeline::try_from).collect::<Result<_>>()?;
+        Ok(Listed { items, total })
+    }
+
+    async fn set_pipeline_status(&self, id: i64, status: &str, now: DateTime<Utc>) -> Result<Pipeline> {
+        check_status(status, PIPELINE_STATUSES)?;
+        let row: Option<PipelineRow> = with_db!(self, |p| sqlx::query_as(SET_STATUS)
+            .bind(id)
+            .bind(status)
+            .bind(now)
+            .bind(is_final_status(status))
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?);
+        Pipeline::try_from(row.ok_or(StoreError::NotFound("pipeline"))?)
+    }
+
+    async fn latest_pipeline_for_ref(&self, project_id: i64, ref_name: &str) -> Result<Option<Pipeline>> {
+        let row: Option<PipelineRow> = with_db!(self, |p| sqlx::query_as(LATEST_FOR_REF)
+            .bind(project_id)
+            .bind(ref_name)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?);
+        row.map(Pipeline::try_from).transpose()
+    }
+}

@@ -1,0 +1,161 @@
+//! Races on the CI writes that must be exactly-once: two runners claiming one pending job
+//! (`assign_job`), and two pipelines created at once in one project (distinct iids). Each runs on
+//! SQLite always and on PostgreSQL when `AUTOGIT_TEST_POSTGRES_URL` is set.
+
+mod common;
+
+use std::sync::Arc;
+
+use autogit_core::Visibility;
+use autogit_store::{
+    NewGroup, NewJob, NewPipeline, NewProject, NewRunner, Project, RunnerAccessLevel, RunnerScope, Store,
+};
+use chrono::{DateTime, Utc};
+use common::{PgSchema, sqlite_store};
+
+const ROUNDS: usize = 20;
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_700_000_000_000).expect("valid time")
+}
+
+async fn project(store: &Arc<dyn Store>, tag: &str) -> Project {
+    let group = NewGroup {
+        name: "ci race".into(),
+        path: format!("{tag}-ci"),
+        parent_id: None,
+        visibility: Visibility::Public,
+        description: String::new(),
+    };
+    let group = store.create_group(&group, None, now()).await.expect("create group");
+    let project = NewProject {
+        namespace_id: group.id,
+        name: "race".into(),
+        path: "race".into(),
+        description: String::new(),
+        visibility: Visibility::Public,
+        default_branch: None,
+    };
+    store.create_project(&project, None, now()).await.expect("create project")
+}
+
+fn pipeline(project_id: i64) -> NewPipeline {
+    NewPipeline {
+        project_id,
+        ref_name: "main".into(),
+        tag: false,
+        sha: "a".repeat(40),
+        before_sha: "0".repeat(40),
+        source: "push".into(),
+        status: "pending".into(),
+        user_id: None,
+        yaml_errors: None,
+        variables: vec![],
+    }
+}
+
+fn job(name: &str) -> NewJob {
+    NewJob {
+        name: name.into(),
+        stage: "test".into(),
+        stage_index: 0,
+        status: "pending".into(),
+        when: "on_success".into(),
+        allow_failure: false,
+        spec: "{}".into(),
+        tags: vec![],
+        protected: false,
+        timeout_secs: 60,
+        scheduled_at: None,
+    }
+}
+
+fn digest(tag: &str, what: &str) -> String {
+    let hex: String = format!("{tag}{what}").bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex:0>64}")
+}
+
+async fn race_claims(store: Arc<dyn Store>) {
+    let tag = autogit_store::conformance::unique_prefix();
+    let p = project(&store, &tag).await;
+    let mut runners = Vec::new();
+    for n in 0..2 {
+        let new = NewRunner {
+            description: format!("racer {n}"),
+            token_digest: digest(&tag, &format!("runner{n}")),
+            scope: RunnerScope::Project(p.id),
+            tags: vec![],
+            run_untagged: true,
+            locked: false,
+            paused: false,
+            access_level: RunnerAccessLevel::NotProtected,
+            maximum_timeout: None,
+        };
+        runners.push(store.create_runner(&new, now()).await.expect("create runner").id);
+    }
+    let jobs: Vec<NewJob> = (0..ROUNDS).map(|n| job(&format!("j{n}"))).collect();
+    let (_, jobs) = store.create_pipeline(&pipeline(p.id), &jobs, now()).await.expect("create pipeline");
+    let mut wins = [0; 2];
+    for (round, j) in jobs.iter().enumerate() {
+        let claim = |n: usize| {
+            let (s, id, runner, token) = (store.clone(), j.id, runners[n], digest(&tag, &format!("job{round}-{n}")));
+            tokio::spawn(async move { s.assign_job(id, runner, &token, now(), now()).await })
+        };
+        let (a, b) = (claim(0), claim(1));
+        let results = [a.await.expect("task"), b.await.expect("task")];
+        let winners: Vec<usize> = (0..2).filter(|&n| matches!(&results[n], Ok(Some(_)))).collect();
+        let losers = results.iter().filter(|r| matches!(r, Ok(None))).count();
+        assert_eq!((winners.len(), losers), (1, 1), "round {round}: exactly one claim wins: {results:?}");
+        let won = winners[0];
+        wins[won] += 1;
+        let stored = store.job_by_id(j.id).await.expect("job_by_id").expect("job exists");
+        assert_eq!(
+            (stored.status.as_str(), stored.runner_id, stored.token_digest),
+            ("running", Some(runners[won]), Some(digest(&tag, &format!("job{round}-{won}")))),
+            "round {round}: the stored job is the winner's"
+        );
+    }
+    println!("runner 0 won {} rounds, runner 1 won {}", wins[0], wins[1]);
+}
+
+async fn race_iids(store: Arc<dyn Store>) {
+    let tag = autogit_store::conformance::unique_prefix();
+    let p = project(&store, &tag).await;
+    let mut iids = Vec::new();
+    for round in 0..ROUNDS {
+        let create = || {
+            let s = store.clone();
+            let new = pipeline(p.id);
+            tokio::spawn(async move { s.create_pipeline(&new, &[job("a"), job("b")], now()).await })
+        };
+        let (a, b) = (create(), create());
+        let (a, b) = (a.await.expect("task"), b.await.expect("task"));
+        let (a, b) = match (a, b) {
+            (Ok(a), Ok(b)) => (a, b),
+            other => panic!("round {round}: both pipelines must be created: {other:?}"),
+        };
+        assert_ne!(a.0.iid, b.0.iid, "round {round}: concurrent pipelines get distinct iids");
+        assert_eq!((a.1.len(), b.1.len()), (2, 2), "round {round}: each pipeline has its jobs");
+        iids.extend([a.0.iid, b.0.iid]);
+    }
+    iids.sort_unstable();
+    let want: Vec<i64> = (1..=2 * ROUNDS as i64).collect();
+    assert_eq!(iids, want, "iids are 1, 2, 3… without gaps or repeats");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ci_races_on_sqlite() {
+    let (store, _dir) = sqlite_store().await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    race_claims(store.clone()).await;
+    race_iids(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ci_races_on_postgres() {
+    let Some(schema) = PgSchema::create().await else { return };
+    let store: Arc<dyn Store> = Arc::new(schema.store().await);
+    race_claims(store.clone()).await;
+    race_iids(store).await;
+    schema.drop().await;
+}

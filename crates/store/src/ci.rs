@@ -1,0 +1,159 @@
+//! Storage ports of CI: runners, pipelines with their jobs, job traces, and CI/CD variables.
+//!
+//! The crate-level contract holds here too. In addition:
+//! - Job state changes are compare-and-set on the current status: a writer names the statuses it
+//!   expects, and a job in any other status is left alone and answered with `Ok(None)` — so two
+//!   coordinators, or a runner reporting late, never overwrite a newer state.
+//! - Tokens (runner and job) are stored only as hex SHA-256 digests; a digest clash is
+//!   `Conflict("token")`.
+//! - Deleting a project removes its pipelines, jobs, traces, variables and project runners.
+
+mod job_records;
+mod records;
+
+pub use job_records::*;
+pub use records::*;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{Listed, Page, Result};
+
+/// Runners: the machines that take jobs, found by the digest of their token.
+#[async_trait]
+pub trait RunnerStore: Send + Sync {
+    /// Conflict("token") if the digest exists; Invalid for a missing group or project, or a bad tag.
+    async fn create_runner(&self, new: &NewRunner, now: DateTime<Utc>) -> Result<Runner>;
+    async fn runner_by_id(&self, id: i64) -> Result<Option<Runner>>;
+    async fn runner_by_token_digest(&self, digest: &str) -> Result<Option<Runner>>;
+    /// Runners matching every set field of the filter, by id.
+    async fn list_runners(&self, filter: &RunnerFilter, page: Page) -> Result<Listed<Runner>>;
+    /// Applies the fields that are `Some` and returns the result. NotFound if missing.
+    async fn update_runner(&self, id: i64, update: &RunnerUpdate) -> Result<Runner>;
+    /// Records a contact: sets `contacted_at` and the reported fields that are `Some`. One
+    /// statement, cheap enough for every request. NotFound if missing.
+    async fn touch_runner(&self, id: i64, now: DateTime<Utc>, seen: &RunnerSeen) -> Result<()>;
+    /// Deletes the runner. Its jobs stay, with `runner_id` set to `None`. NotFound if missing.
+    async fn delete_runner(&self, id: i64) -> Result<()>;
+    /// Replaces the token digest; the old token stops working at once. NotFound if missing,
+    /// Conflict("token") if the new digest belongs to another runner.
+    async fn rotate_runner_token(&self, id: i64, new_digest: &str) -> Result<()>;
+}
+
+/// Pipelines. A pipeline is created together with all its jobs and never exists without them.
+#[async_trait]
+pub trait PipelineStore: Send + Sync {
+    /// Creates the pipeline and its jobs in one transaction: either all exist or none. The `iid`
+    /// is the project's next (assigned atomically; concurrent creators get distinct ones). Jobs
+    /// get attempt 1, `created_at = now` and, if pending, `queued_at = now`; they are returned in
+    /// the order given. Invalid for a missing project or user, or an unknown status.
+    async fn create_pipeline(
+        &self,
+        new: &NewPipeline,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+    ) -> Result<(Pipeline, Vec<Job>)>;
+    async fn pipeline_by_id(&self, id: i64) -> Result<Option<Pipeline>>;
+    async fn pipeline_by_iid(&self, project_id: i64, iid: i64) -> Result<Option<Pipeline>>;
+    /// Pipelines of one project matching every set field, newest (highest id) first.
+    async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>>;
+    /// Sets the status and `updated_at`. Becoming `running` sets `started_at` the first time;
+    /// a final status ([`FINAL_STATUSES`]) sets `finished_at`, any other clears it (a retried
+    /// pipeline runs again). Not compare-and-set: the coordinator derives it from the jobs.
+    /// NotFound if missing; Invalid for an unknown status.
+    async fn set_pipeline_status(&self, id: i64, status: &str, now: DateTime<Utc>) -> Result<Pipeline>;
+    /// The newest pipeline for a branch or tag name.
+    async fn latest_pipeline_for_ref(&self, project_id: i64, ref_name: &str) -> Result<Option<Pipeline>>;
+}
+
+/// Jobs and their state machine. Every state change is compare-and-set on the current status.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    async fn job_by_id(&self, id: i64) -> Result<Option<Job>>;
+    /// Jobs of a pipeline by `stage_index`, then id; retried attempts only if asked for.
+    async fn jobs_of_pipeline(&self, pipeline_id: i64, include_retried: bool) -> Result<Vec<Job>>;
+    /// Jobs of a project (retried ones included) whose status is in `statuses` (all when empty),
+    /// newest first. Invalid for an unknown status.
+    async fn list_project_jobs(&self, project_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>>;
+    /// Up to `limit` pending jobs, oldest `queued_at` first (then by id): the queue to rebuild
+    /// after a restart.
+    async fn pending_jobs(&self, limit: i64) -> Result<Vec<Job>>;
+    /// Every running job, by id.
+    async fn running_jobs(&self) -> Result<Vec<Job>>;
+    /// Moves the job to `to` if its status is in `from`, writing `change` in the same statement.
+    /// `Ok(None)` (nothing changed) when the status is not in `from`; NotFound if missing;
+    /// Invalid for an unknown status. Side effects by target:
+    /// - `pending`: `queued_at = now`; `created`, `pending`, `manual`, `scheduled` also clear
+    ///   `runner_id` (the job can be claimed again);
+    /// - `running`: `started_at = now`;
+    /// - a final status: `finished_at = now`;
+    /// - anything but `running` (or `clear_token`) clears the token digest and the lease.
+    async fn transition_job(
+        &self,
+        id: i64,
+        from: &[&str],
+        to: &str,
+        change: &JobChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>>;
+    /// The claim: pending and unassigned → running on `runner_id`, with the token digest, the
+    /// lease and `started_at = now`. Of concurrent claimers exactly one gets `Some`; the others,
+    /// and any claim of a job not pending or already assigned, get `Ok(None)`. NotFound if
+    /// missing; Conflict("token") if the digest is in use.
+    async fn assign_job(
+        &self,
+        id: i64,
+        runner_id: i64,
+        token_digest: &str,
+        lease_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>>;
+    /// The running job holding this token; `None` once it stopped running.
+    async fn job_by_token_digest(&self, digest: &str) -> Result<Option<Job>>;
+    /// Moves the lease of a job running on `runner_id`; false (nothing changed) otherwise.
+    async fn extend_lease(&self, id: i64, runner_id: i64, until: DateTime<Utc>) -> Result<bool>;
+    /// Running jobs whose lease ended before `now`, oldest lease first.
+    async fn expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>>;
+    /// Retries a finished job (`success`, `failed` or `canceled`) in one transaction: the old row
+    /// is marked `retried`, and a new attempt (`attempt + 1`, `retried_from` = old id, same spec)
+    /// is inserted `pending` with `queued_at = now`, and returned. NotFound if missing; Invalid if
+    /// the job has not finished or was already retried (so of concurrent retries one wins).
+    async fn retry_job(&self, id: i64, now: DateTime<Utc>) -> Result<Job>;
+}
+
+/// Job logs, appended in pieces at known offsets (the runner's `PATCH /jobs/:id/trace`).
+#[async_trait]
+pub trait TraceStore: Send + Sync {
+    /// Appends `bytes` if `offset` equals the stored size, atomically, keeping `Job::trace_size`
+    /// in step; otherwise stores nothing and reports the current size. Appending nothing at the
+    /// right offset is `Appended` with the size unchanged. Limits on the total size, and on which
+    /// job states may log, are the caller's business. NotFound if the job is missing.
+    async fn append_trace(&self, job_id: i64, offset: i64, bytes: &[u8]) -> Result<TraceAppend>;
+    /// Up to `limit` bytes from `offset`; empty past the end or for a missing job.
+    async fn read_trace(&self, job_id: i64, offset: i64, limit: i64) -> Result<Vec<u8>>;
+    /// The stored size; `None` for a missing job.
+    async fn trace_size(&self, job_id: i64) -> Result<Option<i64>>;
+}
+
+/// CI/CD variables of projects and groups, unique per (owner, key, environment scope). Values
+/// are stored as given, unencrypted. Where a scope is optional, `None` means "the only variable
+/// with this key": Conflict("environment_scope") when several scopes have one (as GitLab's 409).
+#[async_trait]
+pub trait CiVariableStore: Send + Sync {
+    /// Conflict("key") on a duplicate (owner, key, scope); Invalid for a missing owner or type.
+    async fn create_variable(&self, new: &NewVariable) -> Result<CiVariable>;
+    /// Variables of one owner, by id.
+    async fn list_variables(&self, owner: VariableOwner, page: Page) -> Result<Listed<CiVariable>>;
+    async fn variable(&self, owner: VariableOwner, key: &str, scope: Option<&str>) -> Result<Option<CiVariable>>;
+    /// Applies the fields that are `Some`. NotFound if missing; Conflict("key") if the new scope
+    /// is taken.
+    async fn update_variable(
+        &self,
+        owner: VariableOwner,
+        key: &str,
+        scope: Option<&str>,
+        update: &VariableUpdate,
+    ) -> Result<CiVariable>;
+    /// NotFound if missing.
+    async fn delete_variable(&self, owner: VariableOwner, key: &str, scope: Option<&str>) -> Result<()>;
+}

@@ -1,0 +1,140 @@
+//! Records of jobs, their traces, and CI/CD variables.
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub pipeline_id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub stage: String,
+    /// Position of the stage in the pipeline, from 0.
+    pub stage_index: i32,
+    /// One of [`crate::JOB_STATUSES`].
+    pub status: String,
+    /// `on_success`, `on_failure`, `always`, `manual`, `delayed`.
+    pub when: String,
+    pub allow_failure: bool,
+    /// The compiled job as JSON text; opaque to the store.
+    pub spec: String,
+    /// Sorted, without duplicates.
+    pub tags: Vec<String>,
+    /// The pipeline's ref is protected: only `ref_protected`-capable runners may take it.
+    pub protected: bool,
+    /// The runner that took it; kept after the job ends, `None` once that runner is deleted.
+    pub runner_id: Option<i64>,
+    /// Hex SHA-256 of the job token; set only while the job is running.
+    pub token_digest: Option<String>,
+    /// 1 for the first run; a retry is a new job with `attempt + 1`.
+    pub attempt: i32,
+    /// The job this one retries.
+    pub retried_from: Option<i64>,
+    /// A newer attempt exists; GitLab hides such jobs.
+    pub retried: bool,
+    pub failure_reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub timeout_secs: i64,
+    /// When a delayed job becomes due.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Last time it became pending.
+    pub queued_at: Option<DateTime<Utc>>,
+    /// Last time it started running.
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// While running: the runner must report before this instant or the job is considered lost.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Bytes of trace stored.
+    pub trace_size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub name: String,
+    pub stage: String,
+    pub stage_index: i32,
+    /// The initial status, usually `created`, `pending`, `manual` or `scheduled`.
+    pub status: String,
+    pub when: String,
+    pub allow_failure: bool,
+    pub spec: String,
+    /// Stored sorted and deduplicated; non-empty, no comma (`Invalid` otherwise).
+    pub tags: Vec<String>,
+    pub protected: bool,
+    pub timeout_secs: i64,
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// What a status change writes besides the status. `None` keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobChange {
+    pub runner_id: Option<i64>,
+    pub token_digest: Option<String>,
+    pub failure_reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Remove the job token even though the job keeps running.
+    pub clear_token: bool,
+}
+
+/// The outcome of [`crate::TraceStore::append_trace`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceAppend {
+    /// The bytes were stored; `size` is the new total.
+    Appended { size: i64 },
+    /// The offset was not the current size; nothing was stored. `size` is the current size.
+    Mismatch { size: i64 },
+}
+
+/// Who a variable belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VariableOwner {
+    Project(i64),
+    /// A group (namespace id).
+    Group(i64),
+}
+
+/// A CI/CD variable. The value is stored as given: encryption at rest is out of scope here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiVariable {
+    pub id: i64,
+    pub owner: VariableOwner,
+    pub key: String,
+    pub value: String,
+    /// `env_var` or `file`.
+    pub variable_type: String,
+    pub protected: bool,
+    pub masked: bool,
+    /// Not expanded (`$VAR` is kept literally).
+    pub raw: bool,
+    /// `*` for every environment.
+    pub environment_scope: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVariable {
+    pub owner: VariableOwner,
+    pub key: String,
+    pub value: String,
+    /// `env_var` or `file` (`Invalid` otherwise).
+    pub variable_type: String,
+    pub protected: bool,
+    pub masked: bool,
+    pub raw: bool,
+    pub environment_scope: String,
+    pub description: Option<String>,
+}
+
+/// The fields that are `Some` are changed. `description: Some(None)` removes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VariableUpdate {
+    pub value: Option<String>,
+    pub variable_type: Option<String>,
+    pub protected: Option<bool>,
+    pub masked: Option<bool>,
+    pub raw: Option<bool>,
+    pub environment_scope: Option<String>,
+    pub description: Option<Option<String>>,
+}
