@@ -2,13 +2,14 @@
 //! start it) with a base image built locally from Debian's busybox-static — no registry is
 //! reachable here, so the test makes its own image with `docker import`.
 
+mod common;
+
 use autogit_agent::docker::DockerExecutor;
 use autogit_agent::shell::Outcome;
 use autogit_protocol::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const IMAGE: &str = "autogit-test/busybox:1";
@@ -43,20 +44,6 @@ fn ensure_image() {
         .expect("docker import");
     assert!(tar.wait().expect("tar exit").success());
     assert!(out.status.success(), "docker import: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn job(
@@ -113,14 +100,7 @@ struct Fixture {
 
 async fn fixture(system_id: &str) -> Fixture {
     ensure_image();
-    let t = tempfile::tempdir().expect("tempdir");
-    let src = t.path().join("src");
-    std::fs::create_dir_all(&src).expect("mkdir");
-    git(&src, &["init", "-q", "-b", "main"]);
-    std::fs::write(src.join("hello.txt"), "hello from the repo\n").expect("write");
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-q", "-m", "one"]);
-    let sha = git(&src, &["rev-parse", "HEAD"]);
+    let (t, src, sha) = common::source();
     let builds = tempfile::tempdir().expect("tempdir");
     let exec = DockerExecutor::connect(builds.path().to_path_buf(), IMAGE.into(), system_id.into())
         .await
@@ -129,16 +109,7 @@ async fn fixture(system_id: &str) -> Fixture {
 }
 
 async fn run(exec: &DockerExecutor, j: &JobResponse, cancel: CancellationToken) -> (Outcome, String) {
-    let (tx, mut rx) = mpsc::channel(64);
-    let collect = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(chunk) = rx.recv().await {
-            all.extend(chunk);
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
-    let outcome = exec.run(j, tx, cancel).await;
-    (outcome, collect.await.expect("collector"))
+    common::capture(|tx| exec.run(j, tx, cancel)).await
 }
 
 fn leftovers(system_id: &str) -> usize {

@@ -1,39 +1,17 @@
 //! The shell executor against real bash and a real git repository (served over file://).
 
+mod common;
+
 use autogit_agent::shell::{Outcome, ShellExecutor};
 use autogit_protocol::*;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A source repository with one commit; returns (tempdir, file:// url, sha).
 fn source() -> (tempfile::TempDir, String, String) {
-    let t = tempfile::tempdir().expect("tempdir");
-    let src = t.path().join("src");
-    std::fs::create_dir_all(&src).expect("mkdir");
-    git(&src, &["init", "-q", "-b", "main"]);
-    std::fs::write(src.join("hello.txt"), "hello from the repo\n").expect("write");
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-q", "-m", "one"]);
-    let sha = git(&src, &["rev-parse", "HEAD"]);
-    let url = format!("file://{}", src.display());
-    (t, url, sha)
+    let (t, src, sha) = common::source();
+    (t, format!("file://{}", src.display()), sha)
 }
 
 fn job(url: &str, sha: &str, script: &[&str], after: &[&str], timeout: i64) -> JobResponse {
@@ -81,16 +59,7 @@ fn job(url: &str, sha: &str, script: &[&str], after: &[&str], timeout: i64) -> J
 }
 
 async fn run(exec: &ShellExecutor, j: &JobResponse, cancel: CancellationToken) -> (Outcome, String) {
-    let (tx, mut rx) = mpsc::channel(64);
-    let collect = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(chunk) = rx.recv().await {
-            all.extend(chunk);
-        }
-        String::from_utf8_lossy(&all).into_owned()
-    });
-    let outcome = exec.run(j, tx, cancel).await;
-    (outcome, collect.await.expect("collector"))
+    common::capture(|tx| exec.run(j, tx, cancel)).await
 }
 
 #[tokio::test]
