@@ -45,6 +45,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-protocol",
             "autogit-agent",
             "autogit-gpu",
+            "autogit-pipeline",
         ],
     ),
     ("xtask", &[]),

@@ -3,6 +3,7 @@
 //! the application and its inbound layers. No other crate chooses an adapter.
 
 mod admin;
+mod ci;
 mod gpu;
 mod runner;
 mod serve;
@@ -43,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// CI configuration tools.
+    Ci {
+        #[command(subcommand)]
+        command: ci::CiCommand,
+    },
     /// GPU Detector.
     Gpu {
         #[command(subcommand)]
@@ -78,6 +84,7 @@ fn main() -> ExitCode {
         Command::Admin { command } => setup::load_config(cli.config.as_deref(), cli.data_dir, None)
             .and_then(|c| setup::runtime()?.block_on(admin::run(c, command))),
         Command::Gpu { command } => gpu::run(command),
+        Command::Ci { command } => ci::run(command),
         Command::Runner { command } => {
             setup::init_runner_logging();
             setup::runtime().and_then(|rt| rt.block_on(runner::run(command)))
