@@ -104,40 +104,19 @@ pub fn container(gpus: &[DetectedGpu]) -> ContainerGpus {
 mod tests {
     use super::*;
     use crate::model::*;
-    use std::collections::BTreeMap;
 
     fn gpu(vendor: Vendor, bdf: &str, uuid: Option<&str>, exclusive: &[&str], shared: &[&str]) -> DetectedGpu {
-        let address = bdf.parse().expect("addr");
+        let base = test_gpu(vendor, bdf);
         DetectedGpu {
-            key: uuid.map(|u| GpuKey::Uuid(u.into())).unwrap_or(GpuKey::Pci(address)),
-            vendor,
-            pci: PciIdentity {
-                address,
-                vendor_id: 0,
-                device_id: 0,
-                subsystem_vendor_id: None,
-                subsystem_device_id: None,
-                class_code: 0x030200,
-            },
-            kernel_driver: None,
-            driver_version: None,
-            product_name: None,
+            key: uuid.map(|u| GpuKey::Uuid(u.into())).unwrap_or(base.key.clone()),
             uuid: uuid.map(str::to_string),
-            memory_total_bytes: None,
-            arch: None,
-            multiprocessors: None,
-            integrated: false,
-            numa_node: None,
             nodes: DeviceNodes {
                 exclusive: exclusive.iter().map(|s| s.to_string()).collect(),
                 shared: shared.iter().map(|s| s.to_string()).collect(),
                 drm_card: None,
                 drm_render: None,
             },
-            nvidia_minor: None,
-            mig_instances: vec![],
-            health: GpuHealth::Ready,
-            provenance: BTreeMap::new(),
+            ..base
         }
     }
 

@@ -125,3 +125,35 @@ pub struct HostInventory {
     pub gpus: Vec<DetectedGpu>,
     pub warnings: Vec<String>,
 }
+
+/// A GPU with only its vendor and address known, for unit tests to fill in what they need.
+#[cfg(test)]
+pub(crate) fn test_gpu(vendor: Vendor, bdf: &str) -> DetectedGpu {
+    let address: PciAddress = bdf.parse().expect("test address");
+    DetectedGpu {
+        key: GpuKey::Pci(address),
+        vendor,
+        pci: PciIdentity {
+            address,
+            vendor_id: 0,
+            device_id: 0,
+            subsystem_vendor_id: None,
+            subsystem_device_id: None,
+            class_code: 0x030200,
+        },
+        kernel_driver: None,
+        driver_version: None,
+        product_name: None,
+        uuid: None,
+        memory_total_bytes: None,
+        arch: None,
+        multiprocessors: None,
+        integrated: false,
+        numa_node: None,
+        nodes: DeviceNodes::default(),
+        nvidia_minor: None,
+        mig_instances: Vec::new(),
+        health: GpuHealth::Ready,
+        provenance: BTreeMap::new(),
+    }
+}

@@ -2,35 +2,13 @@
 
 use super::*;
 use crate::model::*;
-use std::collections::BTreeMap;
 
 fn gpu(vendor: Vendor, mem: Option<u64>, arch: Option<Arch>, name: Option<&str>) -> DetectedGpu {
-    let address = "0000:1b:00.0".parse().expect("addr");
     DetectedGpu {
-        key: GpuKey::Pci(address),
-        vendor,
-        pci: PciIdentity {
-            address,
-            vendor_id: 0,
-            device_id: 0,
-            subsystem_vendor_id: None,
-            subsystem_device_id: None,
-            class_code: 0x030200,
-        },
-        kernel_driver: None,
-        driver_version: None,
-        product_name: name.map(str::to_string),
-        uuid: None,
         memory_total_bytes: mem,
         arch,
-        multiprocessors: None,
-        integrated: false,
-        numa_node: None,
-        nodes: DeviceNodes::default(),
-        nvidia_minor: None,
-        mig_instances: vec![],
-        health: GpuHealth::Ready,
-        provenance: BTreeMap::new(),
+        product_name: name.map(str::to_string),
+        ..test_gpu(vendor, "0000:1b:00.0")
     }
 }
 
