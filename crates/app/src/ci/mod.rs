@@ -2,3 +2,4 @@
 //! the job queue and the runner API build on it.
 
 pub mod predefined;
+pub mod runners;

@@ -4,6 +4,7 @@ mod groups;
 mod members;
 mod projects;
 mod repository;
+mod runners;
 mod tokens;
 mod users;
 
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .merge(projects::routes())
         .merge(members::routes())
         .merge(repository::routes())
+        .merge(runners::routes())
         .fallback(|| async { ApiError(AppError::NotFound("Route")) })
 }
 
