@@ -178,12 +178,7 @@ impl DockerExecutor {
         }
         if let Some(after) = job.steps.iter().find(|s| s.name == "after_script" && !s.script.is_empty()) {
             let mut vars = env.vars.clone();
-            let status = match outcome {
-                Outcome::Success => "success",
-                Outcome::Failed { .. } => "failed",
-                Outcome::Canceled => "canceled",
-            };
-            vars.push(("CI_JOB_STATUS".into(), status.into()));
+            vars.push(("CI_JOB_STATUS".into(), outcome.job_status().into()));
             say("\x1b[32;1mRunning after_script\x1b[0;m\n".into()).await;
             let spec = StepSpec {
                 image: &image,

@@ -27,6 +27,17 @@ pub enum Outcome {
     Canceled,
 }
 
+impl Outcome {
+    /// The `CI_JOB_STATUS` value `after_script` sees.
+    pub fn job_status(&self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Canceled => "canceled",
+        }
+    }
+}
+
 pub struct ShellExecutor {
     /// Where project working copies live (`<builds_dir>/<project path>`).
     pub builds_dir: PathBuf,
@@ -107,13 +118,8 @@ impl ShellExecutor {
             }
         }
         if let Some(after) = job.steps.iter().find(|s| s.name == "after_script" && !s.script.is_empty()) {
-            let status = match outcome {
-                Outcome::Success => "success",
-                Outcome::Failed { .. } => "failed",
-                Outcome::Canceled => "canceled",
-            };
             let mut vars = env.vars.clone();
-            vars.push(("CI_JOB_STATUS".into(), status.into()));
+            vars.push(("CI_JOB_STATUS".into(), outcome.job_status().into()));
             say("\x1b[32;1mRunning after_script\x1b[0;m\n".into()).await;
             // after_script runs in a fresh shell, may fail without failing the job, and is not
             // stopped by the cancel that may have ended the script (it has its own cap).
@@ -204,13 +210,11 @@ async fn run_group(
         _ = tokio::time::sleep(timeout) => StepEnd::TimedOut,
         _ = cancel.cancelled() => StepEnd::Canceled,
     };
-    if !matches!(end, StepEnd::Exited(_)) || pgid.is_some() {
-        // Also after a normal exit: background processes the script left behind die with it.
-        if let Some(pg) = pgid {
-            let _ = killpg(pg, Signal::SIGKILL);
-        }
-        let _ = child.wait().await;
+    // Also after a normal exit: background processes the script left behind die with it.
+    if let Some(pg) = pgid {
+        let _ = killpg(pg, Signal::SIGKILL);
     }
+    let _ = child.wait().await;
     for r in readers.into_iter().flatten() {
         let _ = r.await;
     }

@@ -160,11 +160,11 @@ impl Detector {
                 if info.bus_location.is_some_and(|b| b != address) {
                     warnings.push(format!("{address}: /proc information names bus {:?}", info.bus_location));
                 }
-                for (field, set) in [("product_name", info.model.is_some()), ("uuid", info.uuid.is_some())] {
-                    if set {
-                        gpu.provenance.insert(field.into(), Source::NvidiaProc);
-                    }
-                }
+                credit(
+                    gpu,
+                    Source::NvidiaProc,
+                    &[("product_name", info.model.is_some()), ("uuid", info.uuid.is_some())],
+                );
                 gpu.product_name = info.model;
                 gpu.uuid = info.uuid;
                 gpu.nvidia_minor = info.minor;
@@ -194,13 +194,11 @@ impl Detector {
         if let Some(s) = smi.iter().find(|s| s.bus == address) {
             gpu.memory_total_bytes = s.memory_total_bytes;
             gpu.arch = s.compute_cap.map(|(major, minor)| Arch::Cuda { major, minor });
-            for (field, set) in
-                [("memory_total_bytes", s.memory_total_bytes.is_some()), ("arch", s.compute_cap.is_some())]
-            {
-                if set {
-                    gpu.provenance.insert(field.into(), Source::NvidiaSmi);
-                }
-            }
+            credit(
+                gpu,
+                Source::NvidiaSmi,
+                &[("memory_total_bytes", s.memory_total_bytes.is_some()), ("arch", s.compute_cap.is_some())],
+            );
             if gpu.uuid.is_none() {
                 gpu.uuid = Some(s.uuid.clone());
                 gpu.provenance.insert("uuid".into(), Source::NvidiaSmi);
@@ -271,15 +269,12 @@ impl Detector {
         gpu.memory_total_bytes = read("mem_info_vram_total").and_then(|v| v.parse().ok()).filter(|v| *v > 0);
         gpu.uuid = read("unique_id").filter(|u| u.bytes().all(|b| b.is_ascii_hexdigit()));
         gpu.product_name = read("product_name");
-        for (field, set) in [
+        let known = [
             ("memory_total_bytes", gpu.memory_total_bytes.is_some()),
             ("uuid", gpu.uuid.is_some()),
             ("product_name", gpu.product_name.is_some()),
-        ] {
-            if set {
-                gpu.provenance.insert(field.into(), Source::AmdgpuSysfs);
-            }
-        }
+        ];
+        credit(gpu, Source::AmdgpuSysfs, &known);
         self.drm(gpu, dir);
         let render_minor =
             gpu.nodes.drm_render.as_deref().and_then(|r| r.strip_prefix("renderD")).and_then(|n| n.parse().ok());
@@ -307,6 +302,15 @@ impl Detector {
             }
         }
         gpu.arch = Some(Arch::Intel);
+    }
+}
+
+/// Records `source` as the origin of each field that is known.
+fn credit(gpu: &mut DetectedGpu, source: Source, fields: &[(&str, bool)]) {
+    for (field, known) in fields {
+        if *known {
+            gpu.provenance.insert((*field).to_string(), source);
+        }
     }
 }
 
