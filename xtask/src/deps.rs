@@ -28,9 +28,14 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("autogit-store-sql", &["autogit-core", "autogit-store"]),
     ("autogit-git", &["autogit-core"]),
     // L4: use-cases over ports only (never an adapter such as autogit-store-sql).
-    ("autogit-app", &["autogit-core", "autogit-store", "autogit-git"]),
+    // The coordinator's use-cases compile CI files, apply the scheduler's decisions and build the
+    // runner API's job payloads, so the pure CI crates and the wire types are in reach here.
+    (
+        "autogit-app",
+        &["autogit-core", "autogit-store", "autogit-git", "autogit-pipeline", "autogit-scheduler", "autogit-protocol"],
+    ),
     // L5: inbound.
-    ("autogit-http", &["autogit-core", "autogit-store", "autogit-app", "autogit-git"]),
+    ("autogit-http", &["autogit-core", "autogit-store", "autogit-app", "autogit-git", "autogit-protocol"]),
     // Roots.
     (
         "autogit",

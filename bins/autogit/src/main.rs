@@ -3,6 +3,7 @@
 //! the application and its inbound layers. No other crate chooses an adapter.
 
 mod admin;
+mod builtin_runner;
 mod ci;
 mod gpu;
 mod runner;

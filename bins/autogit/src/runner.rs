@@ -64,6 +64,11 @@ pub fn runner_info(executor: &str) -> RunnerInfo {
         "trace_checksum",
         "trace_size",
         "multi_build_steps",
+        // Zip artifacts (not reports) and the local cache: see autogit_agent::{artifacts, cache}.
+        "artifacts",
+        "artifacts_exclude",
+        "cache",
+        "fallback_cache_keys",
     ]
     .into_iter()
     .map(|f| (f.to_string(), true))
@@ -128,6 +133,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 executor: if docker_image.is_some() { "docker".into() } else { "shell".into() },
                 docker_image,
                 output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
+                cache_dir: None,
             };
             config.save(&runner_config)?;
             println!("registered runner {} ; configuration written to {}", details.id, runner_config.display());
@@ -146,6 +152,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 s.cancel();
             });
             let cfg = WorkerConfig {
+                cache_dir: c.cache_dir(),
                 url: c.url,
                 token: c.token,
                 system_id: c.system_id,

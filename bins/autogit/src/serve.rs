@@ -1,14 +1,17 @@
 //! `autogit serve`: bootstrap on first start, then serve HTTP until SIGINT/SIGTERM.
 
-use crate::setup;
+use crate::{builtin_runner, setup};
 use anyhow::{Context, Result};
 use autogit_app::App;
+use autogit_app::ci::CiSettings;
 use autogit_config::Config;
 use autogit_http::{AppState, HttpConfig};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 const ROOT_PASSWORD_FILE: &str = "initial_root_password";
 
@@ -35,12 +38,40 @@ pub async fn run(config: Config) -> Result<()> {
         max_fetch_request_bytes: config.git.max_fetch_request_bytes,
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
+    let app = app.with_ci_settings(ci_settings(&config, &external_url));
+    let shutdown = CancellationToken::new();
+    let ci = app.clone();
+    let ci_stop = shutdown.clone();
+    let housekeeping = tokio::spawn(async move { ci.run_ci(ci_stop).await });
     println!("AutoGit listening on http://{addr} (external URL {external_url})");
     std::io::stdout().flush().ok();
     tracing::info!(%addr, "listening");
-    autogit_http::serve(listener, AppState::new(app, http), shutdown_signal()).await?;
+    // Runners must stop polling before the server stops answering: cancel them first.
+    let runners = CancellationToken::new();
+    builtin_runner::start(&app, &config, addr, runners.clone()).await?;
+    let stop = shutdown.clone();
+    let signal = async move {
+        shutdown_signal().await;
+        runners.cancel();
+        stop.cancel();
+    };
+    autogit_http::serve(listener, AppState::new(app, http), signal).await?;
+    shutdown.cancel();
+    housekeeping.await.ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+fn ci_settings(config: &Config, external_url: &str) -> CiSettings {
+    CiSettings {
+        server_url: external_url.to_string(),
+        long_poll: Duration::from_secs(config.ci.long_poll_seconds),
+        lease_timeout: Duration::from_secs(config.ci.lease_timeout_seconds),
+        max_trace_bytes: i64::try_from(config.ci.max_trace_bytes).unwrap_or(i64::MAX),
+        max_artifacts_bytes: config.ci.max_artifacts_bytes,
+        artifacts_dir: config.data_dir.join("artifacts"),
+        ..CiSettings::default()
+    }
 }
 
 /// Creates `root` on first start. The password comes from configuration, or is generated and

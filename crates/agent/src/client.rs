@@ -4,7 +4,10 @@
 use autogit_protocol::*;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::multipart::{Form, Part};
+use std::path::Path;
 use thiserror::Error;
+use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -15,6 +18,9 @@ pub enum ClientError {
     Forbidden,
     #[error("unexpected response {status}: {body}")]
     Unexpected { status: u16, body: String },
+    /// Reading an archive to upload, or writing one downloaded.
+    #[error("archive file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
@@ -50,16 +56,51 @@ pub enum Patched {
     Resend { offset: u64, state: JobState },
 }
 
+/// The answer to `POST /jobs/:id/artifacts` (research §1.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// 201.
+    Created,
+    /// 413: over the coordinator's size limit; sending it again cannot help.
+    TooLarge,
+    /// Any other status.
+    Failed { status: u16, body: String },
+}
+
 pub struct Client {
     http: reqwest::Client,
     api: String,
+    /// The coordinator's `X-GitLab-Trace-Update-Interval`, in seconds: how often a running job
+    /// must be heard of (its lease is a few of these long).
+    update_interval: std::sync::atomic::AtomicU64,
 }
+
+/// Used until the coordinator says otherwise (gitlab-runner's `DefaultUpdateInterval`).
+pub const DEFAULT_UPDATE_INTERVAL_SECS: u64 = 3;
+/// gitlab-runner clamps the server's value to 15 minutes (`MaxUpdateInterval`).
+const MAX_UPDATE_INTERVAL_SECS: u64 = 15 * 60;
 
 impl Client {
     pub fn new(url: &str) -> Result<Self> {
         let http =
             reqwest::Client::builder().user_agent(concat!("autogit-runner/", env!("CARGO_PKG_VERSION"))).build()?;
-        Ok(Client { http, api: format!("{}/api/v4", url.trim_end_matches('/')) })
+        Ok(Client {
+            http,
+            api: format!("{}/api/v4", url.trim_end_matches('/')),
+            update_interval: std::sync::atomic::AtomicU64::new(DEFAULT_UPDATE_INTERVAL_SECS),
+        })
+    }
+
+    /// How often a running job should be reported on, as the coordinator last asked.
+    pub fn update_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.update_interval.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn note_interval(&self, h: &HeaderMap) {
+        let secs = header(h, "X-GitLab-Trace-Update-Interval").and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(secs) = secs {
+            self.update_interval.store(secs.clamp(1, MAX_UPDATE_INTERVAL_SECS), std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     pub async fn register(&self, req: &RegisterRequest) -> Result<RunnerDetails> {
@@ -101,6 +142,7 @@ impl Client {
             .send()
             .await?;
         let state = job_state(r.status(), r.headers());
+        self.note_interval(r.headers());
         match r.status() {
             // 202: accepted but not final yet (trace still persisting): the caller retries.
             StatusCode::OK | StatusCode::ACCEPTED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Ok(state),
@@ -120,6 +162,7 @@ impl Client {
             .send()
             .await?;
         let state = job_state(r.status(), r.headers());
+        self.note_interval(r.headers());
         match r.status() {
             StatusCode::ACCEPTED => Ok(Patched::Accepted { state }),
             StatusCode::RANGE_NOT_SATISFIABLE => {
@@ -129,6 +172,54 @@ impl Client {
             StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Ok(Patched::Accepted { state: JobState::Abort }),
             s => Err(unexpected(s, r).await),
         }
+    }
+
+    /// Uploads a job's artifacts archive as gitlab-runner does: `multipart/form-data` with one
+    /// file field `file`, the format, type and expiry in the query string, `JOB-TOKEN`.
+    pub async fn upload_artifacts(
+        &self,
+        id: i64,
+        token: &str,
+        query: &[(&str, String)],
+        archive: &Path,
+    ) -> Result<UploadOutcome> {
+        let file = tokio::fs::File::open(archive).await?;
+        let len = file.metadata().await?.len();
+        let part = Part::stream_with_length(file, len).file_name("artifacts.zip").mime_str("application/zip")?;
+        let r = self
+            .http
+            .post(format!("{}/jobs/{id}/artifacts", self.api))
+            .header(JOB_TOKEN_HEADER, token)
+            .query(query)
+            .multipart(Form::new().part("file", part))
+            .send()
+            .await?;
+        Ok(match r.status() {
+            StatusCode::CREATED => UploadOutcome::Created,
+            StatusCode::PAYLOAD_TOO_LARGE => UploadOutcome::TooLarge,
+            s => {
+                let body = r.text().await.unwrap_or_default();
+                UploadOutcome::Failed { status: s.as_u16(), body: body.chars().take(500).collect() }
+            }
+        })
+    }
+
+    /// Downloads a dependency's artifacts archive (`GET /jobs/:id/artifacts`, research §1.12)
+    /// into `dest`, with the dependency's `JOB-TOKEN`; returns its size. Anything but 200 is an
+    /// error (redirects to object storage are followed by the HTTP client).
+    pub async fn download_artifacts(&self, id: i64, token: &str, dest: &mut tokio::fs::File) -> Result<u64> {
+        let mut r =
+            self.http.get(format!("{}/jobs/{id}/artifacts", self.api)).header(JOB_TOKEN_HEADER, token).send().await?;
+        if r.status() != StatusCode::OK {
+            return Err(unexpected(r.status(), r).await);
+        }
+        let mut size = 0;
+        while let Some(chunk) = r.chunk().await? {
+            dest.write_all(&chunk).await?;
+            size += chunk.len() as u64;
+        }
+        dest.flush().await?;
+        Ok(size)
     }
 }
 
@@ -174,5 +265,71 @@ mod tests {
         assert_eq!(job_state(StatusCode::NOT_FOUND, &HeaderMap::new()), JobState::Abort);
         assert_eq!(range_end("0-1234"), Some(1234));
         assert_eq!(range_end("garbage"), None);
+    }
+
+    /// One raw HTTP/1.1 request, body included (by `Content-Length` or chunked).
+    async fn read_request(s: &mut tokio::net::TcpStream) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::new();
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.expect("read");
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+            let head = head.to_ascii_lowercase();
+            let length = head.lines().find_map(|l| l.strip_prefix("content-length: ")?.parse::<usize>().ok());
+            let done = match length {
+                Some(len) => body.len() >= len,
+                None => !head.contains("chunked") || body.ends_with("0\r\n\r\n"),
+            };
+            if done || n == 0 {
+                return text;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn artifact_requests_have_gitlab_runners_shape() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let mut requests = Vec::new();
+            for (status, body) in [("201 Created", "201"), ("413 Payload Too Large", ""), ("200 OK", "PK-zip")] {
+                let (mut s, _) = listener.accept().await.expect("accept");
+                requests.push(read_request(&mut s).await);
+                let r =
+                    format!("HTTP/1.1 {status}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                s.write_all(r.as_bytes()).await.expect("write");
+            }
+            requests
+        });
+        let client = Client::new(&url).expect("client");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let archive = dir.path().join("a.zip");
+        std::fs::write(&archive, "zip bytes").expect("write");
+        let query = [("artifact_format", "zip".to_string()), ("artifact_type", "archive".to_string())];
+        let query = [&query[..], &[("expire_in", "1 week".to_string())]].concat();
+        assert_eq!(client.upload_artifacts(5, "glcbt-t", &query, &archive).await.expect("up"), UploadOutcome::Created);
+        assert_eq!(client.upload_artifacts(5, "glcbt-t", &query, &archive).await.expect("up"), UploadOutcome::TooLarge);
+        let mut dest = tokio::fs::File::create(dir.path().join("dep.zip")).await.expect("create");
+        assert_eq!(client.download_artifacts(4, "glcbt-dep", &mut dest).await.expect("down"), 6);
+        let requests = server.await.expect("server");
+        let up = &requests[0];
+        assert!(
+            up.starts_with("POST /api/v4/jobs/5/artifacts?artifact_format=zip&artifact_type=archive&expire_in=1+week "),
+            "{up}"
+        );
+        let lower = up.to_ascii_lowercase();
+        assert!(
+            lower.contains("job-token: glcbt-t\r\n") && lower.contains("content-type: multipart/form-data"),
+            "{up}"
+        );
+        assert!(up.contains("Content-Disposition: form-data; name=\"file\"; filename=\"artifacts.zip\""), "{up}");
+        assert!(up.contains("zip bytes") && up.matches("Content-Disposition").count() == 1, "{up}");
+        let down = &requests[2];
+        assert!(down.starts_with("GET /api/v4/jobs/4/artifacts "), "{down}");
+        assert!(down.to_ascii_lowercase().contains("job-token: glcbt-dep\r\n"), "{down}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("dep.zip")).expect("read"), "PK-zip");
     }
 }

@@ -30,6 +30,9 @@ pub struct RunnerConfig {
     /// Trace cap in bytes.
     #[serde(default = "default_output_limit")]
     pub output_limit: usize,
+    /// Where job caches live; by default `cache` beside `builds_dir` (see [`Self::cache_dir`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 fn default_concurrent() -> usize {
@@ -55,15 +58,25 @@ pub enum ConfigError {
 }
 
 impl RunnerConfig {
+    /// `cache_dir`, or `<builds_dir>/../cache`: outside the builds directory, so that no
+    /// project's working copy can be named like it.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| self.builds_dir.with_file_name("cache"))
+    }
+
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let p = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
         let c: RunnerConfig =
             toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
-        if c.executor != "shell" {
+        let docker_ok = c.executor == "docker" && c.docker_image.as_deref().is_some_and(|i| !i.is_empty());
+        if c.executor != "shell" && !docker_ok {
             return Err(ConfigError::Parse {
                 path: p,
-                message: format!("executor {:?} is not supported (use \"shell\")", c.executor),
+                message: format!(
+                    "executor {:?} is not supported (use \"shell\", or \"docker\" with docker_image set)",
+                    c.executor
+                ),
             });
         }
         Ok(c)
@@ -104,9 +117,15 @@ mod tests {
             executor: "shell".into(),
             docker_image: None,
             output_limit: 100,
+            cache_dir: None,
         };
         c.save(&path).expect("save");
         assert_eq!(RunnerConfig::load(&path).expect("load"), c);
+        assert_eq!(c.cache_dir(), Path::new("/cache"));
+        let c = RunnerConfig { cache_dir: Some("/var/cache/runner".into()), builds_dir: "/r/builds".into(), ..c };
+        c.save(&path).expect("save");
+        assert_eq!(RunnerConfig::load(&path).expect("load").cache_dir(), Path::new("/var/cache/runner"));
+        assert_eq!(RunnerConfig { cache_dir: None, ..c }.cache_dir(), Path::new("/r/cache"));
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
         std::fs::write(

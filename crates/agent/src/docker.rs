@@ -6,7 +6,7 @@
 //! a crashed runner left behind; normal runs remove their containers and network on every path.
 
 use crate::script::{job_env, step_script};
-use crate::shell::{AFTER_SCRIPT_TIMEOUT, Outcome, step_timeout, write_files};
+use crate::shell::{AFTER_SCRIPT_TIMEOUT, NoStages, Outcome, Stages, step_timeout, write_files};
 use autogit_protocol::{FailureReason, Image, JobResponse};
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -90,8 +90,19 @@ impl DockerExecutor {
     }
 
     pub async fn run(&self, job: &JobResponse, out: mpsc::Sender<Vec<u8>>, cancel: CancellationToken) -> Outcome {
+        self.run_with(job, out, cancel, &NoStages).await
+    }
+
+    /// [`Self::run`] with the worker's [`Stages`] around the script (run on the host directory).
+    pub async fn run_with(
+        &self,
+        job: &JobResponse,
+        out: mpsc::Sender<Vec<u8>>,
+        cancel: CancellationToken,
+        stages: &impl Stages,
+    ) -> Outcome {
         let mut created = Created::default();
-        let outcome = self.run_inner(job, &out, &cancel, &mut created).await;
+        let outcome = self.run_inner(job, &out, &cancel, &mut created, stages).await;
         for c in &created.containers {
             self.remove_container(c).await;
         }
@@ -112,6 +123,7 @@ impl DockerExecutor {
         out: &mpsc::Sender<Vec<u8>>,
         cancel: &CancellationToken,
         created: &mut Created,
+        stages: &impl Stages,
     ) -> Outcome {
         let say = |s: String| async move {
             let _ = out.send(s.into_bytes()).await;
@@ -125,6 +137,9 @@ impl DockerExecutor {
         if let Err(e) = crate::sources::fetch(&self.git, job, &host_dir, out).await {
             say(format!("\x1b[31;1mERROR: fetching sources failed: {e}\x1b[0;m\n")).await;
             return system_failure();
+        }
+        if let Err(outcome) = stages.before_script(&host_dir, out).await {
+            return outcome;
         }
         let container_dir = format!("{MOUNT_ROOT}/{rel}");
         let mut env = job_env(&job.variables, Path::new(TMP_MOUNT));
@@ -191,7 +206,7 @@ impl DockerExecutor {
             let _ = self.step(job, &spec, &vars, timeout, out, &CancellationToken::new(), created).await;
         }
         let _ = tokio::fs::remove_dir_all(&host_tmp).await;
-        outcome
+        stages.after_script(&host_dir, outcome, out).await
     }
 
     /// `if-not-present`: use a local image, pull only when it is missing.
@@ -380,7 +395,8 @@ fn failure(out: &mpsc::Sender<Vec<u8>>, msg: String) -> Outcome {
     system_failure()
 }
 
-fn project_path(job: &JobResponse) -> String {
+/// `project_full_path`, or the project id when the coordinator sent none.
+pub(crate) fn project_path(job: &JobResponse) -> String {
     if job.job_info.project_full_path.is_empty() {
         job.job_info.project_id.to_string()
     } else {

@@ -11,8 +11,13 @@
 //! - [`shell`]: the shell executor — fetch the sources at the job's commit, run the steps in a
 //!   process group with the job's timeout, honour cancellation.
 //! - [`client`]: the runner job API client, with gitlab-runner's meaning of each status code.
+//! - [`archive`]: choosing files by glob and zipping/unzipping them safely, for [`artifacts`]
+//!   (dependencies downloaded before the script, uploads after it) and [`cache`] (local caches).
 //! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time.
 
+pub mod archive;
+pub mod artifacts;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod docker;

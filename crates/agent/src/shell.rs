@@ -38,6 +38,37 @@ impl Outcome {
     }
 }
 
+/// What the worker does in the project directory around the script: restore caches and fetch
+/// dependencies' artifacts once the sources are in place (`git clean` would remove them
+/// earlier), save caches and upload artifacts once after_script has run. Executors call it on
+/// the host directory; [`NoStages`] runs the executor alone.
+pub trait Stages: Sync {
+    /// Before the first step; an `Err` ends the job with that outcome.
+    fn before_script(
+        &self,
+        dir: &Path,
+        out: &mpsc::Sender<Vec<u8>>,
+    ) -> impl Future<Output = Result<(), Outcome>> + Send;
+    /// After after_script; returns the outcome to report.
+    fn after_script(
+        &self,
+        dir: &Path,
+        outcome: Outcome,
+        out: &mpsc::Sender<Vec<u8>>,
+    ) -> impl Future<Output = Outcome> + Send;
+}
+
+pub struct NoStages;
+
+impl Stages for NoStages {
+    async fn before_script(&self, _: &Path, _: &mpsc::Sender<Vec<u8>>) -> Result<(), Outcome> {
+        Ok(())
+    }
+    async fn after_script(&self, _: &Path, outcome: Outcome, _: &mpsc::Sender<Vec<u8>>) -> Outcome {
+        outcome
+    }
+}
+
 pub struct ShellExecutor {
     /// Where project working copies live (`<builds_dir>/<project path>`).
     pub builds_dir: PathBuf,
@@ -64,6 +95,17 @@ impl ShellExecutor {
 
     /// Runs the whole job. Never panics on job input; every failure is an [`Outcome`].
     pub async fn run(&self, job: &JobResponse, out: mpsc::Sender<Vec<u8>>, cancel: CancellationToken) -> Outcome {
+        self.run_with(job, out, cancel, &NoStages).await
+    }
+
+    /// [`Self::run`] with the worker's [`Stages`] around the script.
+    pub async fn run_with(
+        &self,
+        job: &JobResponse,
+        out: mpsc::Sender<Vec<u8>>,
+        cancel: CancellationToken,
+        stages: &impl Stages,
+    ) -> Outcome {
         let dir = self.project_dir(job);
         let tmp = dir.with_extension("tmp");
         let say = |s: String| {
@@ -76,6 +118,9 @@ impl ShellExecutor {
         if let Err(e) = crate::sources::fetch(&self.git, job, &dir, &out).await {
             say(format!("\x1b[31;1mERROR: fetching sources failed: {e}\x1b[0;m\n")).await;
             return Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None };
+        }
+        if let Err(outcome) = stages.before_script(&dir, &out).await {
+            return outcome;
         }
         let mut env = job_env(&job.variables, &tmp);
         if let Err(e) = write_files(&tmp, &env.files).await {
@@ -131,6 +176,7 @@ impl ShellExecutor {
             }
         }
         let _ = tokio::fs::remove_dir_all(&tmp).await;
+        let outcome = stages.after_script(&dir, outcome, &out).await;
         if outcome == Outcome::Success {
             say("\x1b[32;1mJob succeeded\x1b[0;m\n".into()).await;
         }

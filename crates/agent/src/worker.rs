@@ -3,10 +3,11 @@
 
 use crate::client::{Client, ClientError, JobState, Patched, Poll};
 use crate::docker::DockerExecutor;
-use crate::shell::{Outcome, ShellExecutor};
+use crate::shell::{Outcome, ShellExecutor, Stages};
 use crate::trace::TraceBuffer;
+use crate::{artifacts, cache};
 use autogit_protocol::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -31,6 +32,8 @@ pub struct WorkerConfig {
     pub info: RunnerInfo,
     /// `None`: the shell executor; `Some(image)`: the docker executor with this default image.
     pub docker_image: Option<String>,
+    /// Where job caches live (`<cache_dir>/<project path>/<key>/cache.zip`, see [`cache`]).
+    pub cache_dir: PathBuf,
 }
 
 /// The executor jobs run with.
@@ -40,33 +43,70 @@ enum Executor {
 }
 
 impl Executor {
-    async fn run(&self, job: &JobResponse, out: mpsc::Sender<Vec<u8>>, cancel: CancellationToken) -> Outcome {
+    async fn run(
+        &self,
+        job: &JobResponse,
+        out: mpsc::Sender<Vec<u8>>,
+        cancel: CancellationToken,
+        stages: &JobStages<'_>,
+    ) -> Outcome {
         match self {
-            Executor::Shell(e) => e.run(job, out, cancel).await,
-            Executor::Docker(e) => e.run(job, out, cancel).await,
+            Executor::Shell(e) => e.run_with(job, out, cancel, stages).await,
+            Executor::Docker(e) => e.run_with(job, out, cancel, stages).await,
         }
+    }
+}
+
+/// Caches and artifacts around the script, in gitlab-runner's order: restore the cache, then
+/// download the dependencies' artifacts; after after_script, save the cache, then upload.
+struct JobStages<'a> {
+    client: &'a Client,
+    job: &'a JobResponse,
+    cache_dir: &'a Path,
+}
+
+impl Stages for JobStages<'_> {
+    async fn before_script(&self, dir: &Path, out: &mpsc::Sender<Vec<u8>>) -> Result<(), Outcome> {
+        cache::restore(self.job, self.cache_dir, dir, out).await;
+        artifacts::download_dependencies(self.client, self.job, dir, out).await
+    }
+
+    async fn after_script(&self, dir: &Path, outcome: Outcome, out: &mpsc::Sender<Vec<u8>>) -> Outcome {
+        if outcome == Outcome::Canceled {
+            return outcome;
+        }
+        cache::save(self.job, self.cache_dir, dir, &outcome, out).await;
+        artifacts::upload(self.client, self.job, dir, outcome, out).await
     }
 }
 
 /// Runs until `shutdown` is cancelled; jobs in progress are finished first.
 pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
     let client = Arc::new(Client::new(&cfg.url)?);
-    let executor = Arc::new(match &cfg.docker_image {
-        None => Executor::Shell(ShellExecutor { builds_dir: cfg.builds_dir.clone(), git: "git".into() }),
-        Some(image) => {
-            let d = DockerExecutor::connect(cfg.builds_dir.clone(), image.clone(), cfg.system_id.clone()).await?;
-            // Whatever a crashed run of this runner left behind goes first.
-            let stale = d.remove_stale().await?;
-            if stale > 0 {
-                tracing::info!(stale, "removed containers and networks left by an earlier run");
+    // One working directory per concurrent slot (gitlab-runner's `CI_CONCURRENT_ID` layout):
+    // two jobs of one project running at once must not share a checkout.
+    let slot_dir = |slot: usize| cfg.builds_dir.join(slot.to_string());
+    let mut executors = Vec::new();
+    for slot in 0..cfg.concurrent.max(1) {
+        executors.push(Arc::new(match &cfg.docker_image {
+            None => Executor::Shell(ShellExecutor { builds_dir: slot_dir(slot), git: "git".into() }),
+            Some(image) => {
+                let d = DockerExecutor::connect(slot_dir(slot), image.clone(), cfg.system_id.clone()).await?;
+                if slot == 0 {
+                    // Whatever a crashed run of this runner left behind goes first.
+                    let stale = d.remove_stale().await?;
+                    if stale > 0 {
+                        tracing::info!(stale, "removed containers and networks left by an earlier run");
+                    }
+                }
+                Executor::Docker(d)
             }
-            Executor::Docker(d)
-        }
-    });
+        }));
+    }
     let cfg = Arc::new(cfg);
     let mut loops = tokio::task::JoinSet::new();
-    for _ in 0..cfg.concurrent.max(1) {
-        loops.spawn(poll_loop(client.clone(), cfg.clone(), executor.clone(), shutdown.clone()));
+    for executor in executors {
+        loops.spawn(poll_loop(client.clone(), cfg.clone(), executor, shutdown.clone()));
     }
     let mut result = Ok(());
     while let Some(r) = loops.join_next().await {
@@ -158,18 +198,31 @@ async fn run_job(client: &Client, cfg: &WorkerConfig, executor: &Executor, job: 
     let mut trace = TraceBuffer::new(secrets, cfg.output_limit);
     let cancel = CancellationToken::new();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
-    let run = executor.run(&job, tx, cancel.clone());
+    let stages = JobStages { client, job: &job, cache_dir: &cfg.cache_dir };
+    let run = executor.run(&job, tx, cancel.clone(), &stages);
     tokio::pin!(run);
     let mut shipped = 0u64;
     let mut tick = tokio::time::interval(TRACE_INTERVAL);
+    let mut last_contact = tokio::time::Instant::now();
     let outcome = loop {
         tokio::select! {
             outcome = &mut run => break outcome,
             Some(chunk) = rx.recv() => { trace.push(&chunk); }
             _ = tick.tick() => {
-                match ship(client, &job, &trace, &mut shipped).await {
-                    JobState::Continue => {}
-                    JobState::Cancel | JobState::Abort => cancel.cancel(),
+                let state = match ship(client, &job, &trace, &mut shipped).await {
+                    Some(state) => Some(state),
+                    // Nothing to send: still tell the coordinator the job is alive, or its
+                    // lease runs out (gitlab-runner's `touchJob`).
+                    None if last_contact.elapsed() >= client.update_interval() => {
+                        client.update_job(id, &update(&job.token, ReportedState::Running)).await.ok()
+                    }
+                    None => None,
+                };
+                if let Some(state) = state {
+                    last_contact = tokio::time::Instant::now();
+                    if state != JobState::Continue {
+                        cancel.cancel();
+                    }
                 }
             }
         }
@@ -199,30 +252,33 @@ async fn run_job(client: &Client, cfg: &WorkerConfig, executor: &Executor, job: 
     }
 }
 
-/// Sends what the server does not have yet; follows a `416` to the server's offset.
-async fn ship(client: &Client, job: &JobResponse, trace: &TraceBuffer, shipped: &mut u64) -> JobState {
+/// Sends what the server does not have yet; follows a `416` to the server's offset. `None`
+/// when there was nothing to send (or the server could not be reached).
+async fn ship(client: &Client, job: &JobResponse, trace: &TraceBuffer, shipped: &mut u64) -> Option<JobState> {
     let sent = trace.sent();
+    let mut answered = None;
     for _ in 0..3 {
         let from = (*shipped as usize).min(sent.len());
         if from == sent.len() {
-            return JobState::Continue;
+            return answered;
         }
         match client.patch_trace(job.id, &job.token, *shipped, sent[from..].to_vec()).await {
             Ok(Patched::Accepted { state }) => {
                 *shipped = sent.len() as u64;
-                return state;
+                return Some(state);
             }
             Ok(Patched::Resend { offset, state }) => {
                 *shipped = offset;
                 if state != JobState::Continue {
-                    return state;
+                    return Some(state);
                 }
+                answered = Some(state);
             }
             Err(e) => {
                 tracing::warn!(job = job.id, error = %e, "trace update failed");
-                return JobState::Continue;
+                return answered;
             }
         }
     }
-    JobState::Continue
+    answered
 }

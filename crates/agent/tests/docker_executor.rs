@@ -212,3 +212,20 @@ async fn cancel_and_stale_cleanup() {
     assert_eq!(f.exec.remove_stale().await.expect("remove stale"), 1);
     assert_eq!(leftovers(&sid), 0);
 }
+
+#[tokio::test]
+async fn stages_see_the_containers_files_on_the_host() {
+    let sid = format!("t{}d", std::process::id());
+    let f = fixture(&sid).await;
+    let script = "if [ -f built/out.txt ]; then echo \"cache hit: $(cat built/out.txt)\"; else echo cache miss; fi";
+    let mut j = job(4, &f, &[script, "mkdir -p built", "echo fresh > built/out.txt"], &[], vec![], IMAGE, 60);
+    j.cache = vec![CacheSpec { key: "k".into(), paths: vec!["built/".into()], ..Default::default() }];
+    let stages = common::CacheStages { cache_dir: f._dirs.1.path().join("cache"), job: j.clone() };
+    let (outcome, log) = common::capture(|tx| f.exec.run_with(&j, tx, CancellationToken::new(), &stages)).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(log.contains("cache miss") && log.contains("Created cache"), "{log}");
+    let (outcome, log) = common::capture(|tx| f.exec.run_with(&j, tx, CancellationToken::new(), &stages)).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(log.contains("Successfully extracted cache") && log.contains("cache hit: fresh"), "{log}");
+    assert_eq!(leftovers(&sid), 0);
+}

@@ -2,10 +2,11 @@
 
 mod common;
 
-use autogit_agent::shell::{Outcome, ShellExecutor};
+use autogit_agent::shell::{Outcome, ShellExecutor, Stages};
 use autogit_protocol::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A source repository with one commit; returns (tempdir, file:// url, sha).
@@ -148,4 +149,39 @@ async fn unreachable_sources_are_a_system_failure() {
     let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
     assert_eq!(outcome, Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None });
     assert!(log.contains("fetching sources failed"), "{log}");
+}
+
+/// A stage that refuses to let the script run (a dependency that cannot be downloaded).
+struct Refuse;
+
+impl Stages for Refuse {
+    async fn before_script(&self, _: &Path, _: &mpsc::Sender<Vec<u8>>) -> Result<(), Outcome> {
+        Err(Outcome::Failed { reason: FailureReason::MissingDependencyFailure, exit_code: None })
+    }
+    async fn after_script(&self, _: &Path, outcome: Outcome, _: &mpsc::Sender<Vec<u8>>) -> Outcome {
+        outcome
+    }
+}
+
+#[tokio::test]
+async fn stages_run_after_the_checkout_and_after_after_script() {
+    let (_t, url, sha) = source();
+    let builds = tempfile::tempdir().expect("tempdir");
+    let exec = ShellExecutor { builds_dir: builds.path().join("builds"), git: "git".into() };
+    let script = "if [ -f built/out.txt ]; then echo \"cache hit: $(cat built/out.txt)\"; else echo cache miss; fi";
+    let mut j = job(&url, &sha, &[script, "mkdir -p built", "echo fresh > built/out.txt"], &[], 60);
+    j.cache = vec![CacheSpec { key: "k".into(), paths: vec!["built/".into()], ..Default::default() }];
+    let stages = common::CacheStages { cache_dir: builds.path().join("cache"), job: j.clone() };
+    let (outcome, log) = common::capture(|tx| exec.run_with(&j, tx, CancellationToken::new(), &stages)).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(log.contains("cache miss") && log.contains("Created cache"), "{log}");
+    assert!(log.find("Created cache") < log.find("Job succeeded"), "{log}");
+    // The checkout's `git clean` removes built/; the restore, after it, brings it back.
+    let (outcome, log) = common::capture(|tx| exec.run_with(&j, tx, CancellationToken::new(), &stages)).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(log.contains("Successfully extracted cache") && log.contains("cache hit: fresh"), "{log}");
+
+    let (outcome, log) = common::capture(|tx| exec.run_with(&j, tx, CancellationToken::new(), &Refuse)).await;
+    assert_eq!(outcome, Outcome::Failed { reason: FailureReason::MissingDependencyFailure, exit_code: None });
+    assert!(!log.contains("cache miss") && !log.contains("cache hit"), "{log}");
 }

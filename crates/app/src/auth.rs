@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 /// every git fetch into a database write.
 const TOKEN_TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(10);
 
+/// The HTTP Basic username that marks the password as a CI job token.
+pub const JOB_TOKEN_USER: &str = "gitlab-ci-token";
+
 /// Credentials as presented by a request.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
@@ -35,16 +38,24 @@ pub struct Principal {
     pub user: Option<User>,
     /// Scopes of the token used; `None` when authenticated by password (full access) or anonymous.
     pub scopes: Option<Vec<Scope>>,
+    /// Authenticated by a CI job token: the only project it may touch (GitLab's default job
+    /// token scope: the job's own project), with the pipeline user's role there.
+    pub job_project: Option<i64>,
 }
 
 impl Principal {
     pub fn anonymous() -> Self {
-        Principal { actor: Actor::Anonymous, user: None, scopes: None }
+        Principal { actor: Actor::Anonymous, user: None, scopes: None, job_project: None }
     }
 
     /// A principal for trusted local tools (the admin CLI): acts as the given user, all scopes.
     pub fn trusted(user: User) -> Self {
-        Principal { actor: Actor::User { id: user.id, admin: user.is_admin }, user: Some(user), scopes: None }
+        Principal {
+            actor: Actor::User { id: user.id, admin: user.is_admin },
+            user: Some(user),
+            scopes: None,
+            job_project: None,
+        }
     }
 
     pub fn user(&self) -> Result<&User> {
@@ -90,6 +101,9 @@ impl App {
         match creds {
             Credentials::None => Ok(Principal::anonymous()),
             Credentials::Token(secret) => self.by_token(&secret).await?.ok_or(AppError::Unauthorized),
+            Credentials::Basic { username, password } if username == JOB_TOKEN_USER => {
+                self.by_job_token(&password).await
+            }
             Credentials::Basic { username, password } => {
                 if let Some(p) = self.by_token(&password).await? {
                     return Ok(p);
@@ -121,7 +135,26 @@ impl App {
             actor: Actor::User { id: user.id, admin: user.is_admin },
             user: Some(user),
             scopes: Some(token.scopes),
+            job_project: None,
         }))
+    }
+
+    /// `gitlab-ci-token:<job token>`: valid while the job runs; reads the job's project's
+    /// repository as the pipeline's user, nothing else.
+    async fn by_job_token(&self, secret: &str) -> Result<Principal> {
+        let job = self.store.job_by_token_digest(&token_digest(secret)).await?.ok_or(AppError::Unauthorized)?;
+        let pipeline = self.store.pipeline_by_id(job.pipeline_id).await?.ok_or(AppError::Unauthorized)?;
+        let user_id = pipeline.user_id.ok_or(AppError::Unauthorized)?;
+        let user = self.store.user_by_id(user_id).await?.ok_or(AppError::Unauthorized)?;
+        if user.state != UserState::Active {
+            return Err(AppError::Unauthorized);
+        }
+        Ok(Principal {
+            actor: Actor::User { id: user.id, admin: user.is_admin },
+            user: Some(user),
+            scopes: Some(vec![Scope::ReadRepository]),
+            job_project: Some(job.project_id),
+        })
     }
 
     async fn by_password(&self, username: &str, password: &str) -> Result<Principal> {

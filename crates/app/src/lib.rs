@@ -43,11 +43,32 @@ pub struct App {
     store: Arc<dyn Store>,
     repos: Arc<RepoStorage>,
     clock: Arc<dyn Clock>,
+    ci: Arc<ci::runtime::Runtime>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, repos: RepoStorage, clock: Arc<dyn Clock>) -> Self {
-        App { store, repos: Arc::new(repos), clock }
+        let epoch = clock.now().timestamp_millis() as u64;
+        let ci = Arc::new(ci::runtime::Runtime::new(ci::CiSettings::default(), epoch));
+        App { store, repos: Arc::new(repos), clock, ci }
+    }
+
+    /// The same application with these coordinator settings (and a fresh, empty queue: call
+    /// before serving).
+    #[must_use]
+    pub fn with_ci_settings(mut self, settings: ci::CiSettings) -> Self {
+        let epoch = self.clock.now().timestamp_millis() as u64;
+        self.ci = Arc::new(ci::runtime::Runtime::new(settings, epoch));
+        self
+    }
+
+    pub fn ci_settings(&self) -> &ci::CiSettings {
+        &self.ci.settings
+    }
+
+    /// Jobs queued and runners held in a long poll right now (for metrics).
+    pub fn ci_gauges(&self) -> (usize, usize) {
+        (self.ci.queue_len(), self.ci.waiting())
     }
 
     pub fn store(&self) -> &dyn Store {

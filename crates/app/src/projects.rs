@@ -142,6 +142,7 @@ impl App {
             description: req.description,
             visibility: req.visibility,
             default_branch: req.default_branch.clone(),
+            ci_config_path: None,
         };
         let updated = self.store.update_project(project.id, &update, self.clock.now()).await?;
         if let Some(b) = req.default_branch {

@@ -36,6 +36,9 @@ impl App {
             Ok(None) => return Err(GitDenied::NotFound),
             Err(e) => return Err(GitDenied::Other(e.into())),
         };
+        if who.job_project.is_some_and(|p| p != project.id) {
+            return Err(GitDenied::NotFound);
+        }
         let level = self.project_level(who, &project).await.map_err(GitDenied::Other)?;
         let read = decide(who.actor, project.visibility, level, Action::ReadRepository);
         match read {
@@ -83,6 +86,9 @@ impl App {
             self.store.record_push(&ev, now).await?;
         }
         self.store.touch_project(project_id, now).await?;
+        let updates: Vec<(String, String, String)> =
+            applied.iter().map(|u| (u.name.clone(), u.old.clone(), u.new.clone())).collect();
+        self.pipelines_for_push(project_id, pusher, &updates).await;
         Ok(())
     }
 

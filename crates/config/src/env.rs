@@ -21,6 +21,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_GIT_MAX_FETCH_REQUEST_BYTES", "git.max_fetch_request_bytes"),
     ("AUTOGIT_LOG_LEVEL", "log.level"),
     ("AUTOGIT_LOG_FORMAT", "log.format"),
+    ("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", "ci.builtin_runner_concurrent"),
+    ("AUTOGIT_CI_LONG_POLL_SECONDS", "ci.long_poll_seconds"),
+    ("AUTOGIT_CI_LEASE_TIMEOUT_SECONDS", "ci.lease_timeout_seconds"),
+    ("AUTOGIT_CI_MAX_TRACE_BYTES", "ci.max_trace_bytes"),
+    ("AUTOGIT_CI_MAX_ARTIFACTS_BYTES", "ci.max_artifacts_bytes"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the
@@ -29,7 +34,7 @@ const NOT_CONFIG_PREFIXES: &[&str] = &["AUTOGIT_TEST_", "AUTOGIT_BENCH_", "AUTOG
 const NOT_CONFIG: &[&str] = &["AUTOGIT_CONFIG", "AUTOGIT_BIN"];
 
 fn kind_of(key: &str) -> Kind {
-    if key.starts_with("git.max_") { Kind::Int } else { Kind::Str }
+    if key.starts_with("git.max_") || key.starts_with("ci.") { Kind::Int } else { Kind::Str }
 }
 
 /// Applies the known variables to `table`. Returns a warning for each unknown `AUTOGIT_*`

@@ -34,6 +34,35 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub git: GitConfig,
     pub log: LogConfig,
+    pub ci: CiConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CiConfig {
+    /// Jobs the built-in shell runner of `autogit serve` runs at once; 0 disables it.
+    pub builtin_runner_concurrent: u64,
+    /// Seconds a runner's `jobs/request` is held waiting for a job (long polling).
+    pub long_poll_seconds: u64,
+    /// Seconds without any report from its runner after which a running job is failed with
+    /// `runner_system_failure` (and retried when its `retry:` allows).
+    pub lease_timeout_seconds: u64,
+    /// Largest job log kept, in bytes.
+    pub max_trace_bytes: u64,
+    /// Largest artifacts upload accepted, in bytes.
+    pub max_artifacts_bytes: u64,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        CiConfig {
+            builtin_runner_concurrent: 2,
+            long_poll_seconds: 50,
+            lease_timeout_seconds: 120,
+            max_trace_bytes: 16 << 20,
+            max_artifacts_bytes: 100 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -73,6 +102,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             git: GitConfig::default(),
             log: LogConfig::default(),
+            ci: CiConfig::default(),
         }
     }
 }
@@ -139,6 +169,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "database.url must start with sqlite:, postgres:// or postgresql://".into(),
             ));
+        }
+        if self.ci.long_poll_seconds > 600 {
+            return Err(ConfigError::Invalid("ci.long_poll_seconds must be at most 600".into()));
+        }
+        if self.ci.lease_timeout_seconds < 1 {
+            return Err(ConfigError::Invalid("ci.lease_timeout_seconds must be at least 1".into()));
         }
         if self.git.binary.is_empty() {
             return Err(ConfigError::Invalid("git.binary can't be empty".into()));

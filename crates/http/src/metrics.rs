@@ -11,6 +11,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Instant;
@@ -42,6 +43,12 @@ pub struct Metrics {
     pub git_operations: Family<GitOpLabels, Counter>,
     pub git_bytes_received: Family<GitKindLabels, Counter>,
     pub git_bytes_sent: Family<GitKindLabels, Counter>,
+    /// Jobs handed to runners, and how long their `jobs/request` was held before it got one.
+    pub ci_job_request_wait: Histogram,
+    /// Pending jobs in the coordinator's queue and runner requests held in a long poll; set
+    /// when `/metrics` is rendered.
+    pub ci_queued_jobs: Gauge,
+    pub ci_waiting_requests: Gauge,
 }
 
 impl Default for Metrics {
@@ -69,7 +76,31 @@ impl Metrics {
             git_bytes_received.clone(),
         );
         registry.register("git_sent_bytes", "Response body bytes sent by git operations", git_bytes_sent.clone());
-        Metrics { registry, http_requests, http_duration, git_operations, git_bytes_received, git_bytes_sent }
+        let ci_job_request_wait = Histogram::new(exponential_buckets(0.0005, 2.0, 18));
+        let ci_queued_jobs = Gauge::default();
+        let ci_waiting_requests = Gauge::default();
+        registry.register(
+            "ci_job_request_wait_seconds",
+            "Time a jobs/request that got a job was held before the job was handed over",
+            ci_job_request_wait.clone(),
+        );
+        registry.register("ci_queued_jobs", "Pending jobs waiting for a runner", ci_queued_jobs.clone());
+        registry.register(
+            "ci_waiting_requests",
+            "Runner job requests held in a long poll",
+            ci_waiting_requests.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            git_operations,
+            git_bytes_received,
+            git_bytes_sent,
+            ci_job_request_wait,
+            ci_queued_jobs,
+            ci_waiting_requests,
+        }
     }
 
     pub fn render(&self) -> String {
@@ -78,6 +109,10 @@ impl Metrics {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         out
+    }
+
+    pub fn observe_job_pickup(&self, held: std::time::Duration) {
+        self.ci_job_request_wait.observe(held.as_secs_f64());
     }
 
     pub fn git_op(&self, kind: &'static str, ok: bool) {

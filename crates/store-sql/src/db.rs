@@ -141,6 +141,10 @@ pub(crate) trait Locks {
     /// Whether the member source exists, keeping it from being deleted until commit (members have
     /// no foreign key to their polymorphic source).
     async fn lock_source(&mut self, kind: SourceTable, id: i64) -> Result<bool, StoreError>;
+
+    /// The project of job `id` (`None` if missing), serializing writers that replace the job's
+    /// child rows (artifacts) until commit. Job state changes wait for it too, but only that long.
+    async fn lock_job(&mut self, id: i64) -> Result<Option<i64>, StoreError>;
 }
 
 /// The table a membership source lives in.
@@ -163,6 +167,14 @@ impl Locks for Transaction<'static, Sqlite> {
         let found: Option<i64> = sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **self).await.map_err(db_err)?;
         Ok(found.is_some())
     }
+
+    async fn lock_job(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT project_id FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **self)
+            .await
+            .map_err(db_err)
+    }
 }
 
 impl Locks for Transaction<'static, Postgres> {
@@ -183,5 +195,15 @@ impl Locks for Transaction<'static, Postgres> {
         };
         let found: Option<i64> = sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **self).await.map_err(db_err)?;
         Ok(found.is_some())
+    }
+
+    async fn lock_job(&mut self, id: i64) -> Result<Option<i64>, StoreError> {
+        // NO KEY UPDATE: conflicts with itself and with updates of the job, but not with the key
+        // share locks that inserts of other rows referencing the job take.
+        sqlx::query_scalar("SELECT project_id FROM jobs WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **self)
+            .await
+            .map_err(db_err)
     }
 }

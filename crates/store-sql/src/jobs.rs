@@ -34,6 +34,11 @@ const PENDING: &str =
     concat!("SELECT ", job_columns!(), " FROM jobs WHERE status = 'pending' ORDER BY queued_at, id LIMIT $1");
 const RUNNING: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE status = 'running' ORDER BY id");
 const BY_TOKEN: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE token_digest = $1 AND status = 'running'");
+const DUE: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at, id"
+);
 const EXPIRED: &str = concat!(
     "SELECT ",
     job_columns!(),
@@ -42,7 +47,7 @@ const EXPIRED: &str = concat!(
 
 /// `$2` target status, `$3` unassign, `$4` runner, `$5` drop the token, `$6` token, `$7` drop the
 /// lease, `$8` lease, `$9` failure reason, `$10` exit code, `$11` now, `$12` target is final,
-/// `$13` the expected statuses (`,a,b,`). SET expressions read the row as it was before.
+/// `$13` the expected statuses (`,a,b,`), `$14` when a scheduled job is due. SET expressions read the row as it was before.
 const TRANSITION: &str = concat!(
     "UPDATE jobs SET status = $2, ",
     "runner_id = CASE WHEN $3 THEN NULL ELSE COALESCE($4, runner_id) END, ",
@@ -51,7 +56,8 @@ const TRANSITION: &str = concat!(
     "failure_reason = COALESCE($9, failure_reason), exit_code = COALESCE($10, exit_code), ",
     "queued_at = CASE WHEN $2 = 'pending' AND status <> 'pending' THEN $11 ELSE queued_at END, ",
     "started_at = CASE WHEN $2 = 'running' AND status <> 'running' THEN $11 ELSE started_at END, ",
-    "finished_at = CASE WHEN $12 THEN $11 ELSE NULL END ",
+    "finished_at = CASE WHEN $12 THEN $11 ELSE NULL END, ",
+    "scheduled_at = COALESCE($14, scheduled_at) ",
     "WHERE id = $1 AND ",
     status_in!("$13"),
     " RETURNING ",
@@ -168,6 +174,7 @@ impl JobStore for SqlStore {
             .bind(now)
             .bind(is_final_status(to))
             .bind(&expected)
+            .bind(change.scheduled_at)
             .fetch_optional(p)
             .await
             .map_err(db_err)
@@ -222,6 +229,10 @@ impl JobStore for SqlStore {
 
     async fn expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>> {
         self.job_list(EXPIRED, Some(now), None).await
+    }
+
+    async fn due_scheduled_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>> {
+        self.job_list(DUE, Some(now), None).await
     }
 
     async fn retry_job(&self, id: i64, now: DateTime<Utc>) -> Result<Job> {

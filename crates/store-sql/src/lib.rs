@@ -10,6 +10,7 @@
 //!
 //! No sqlx type appears in the public API: callers see [`SqlStore`] and the port traits only.
 
+mod artifacts;
 mod ci_codec;
 mod ci_variables;
 mod db;

@@ -17,7 +17,7 @@ use crate::members::INSERT_MEMBER;
 macro_rules! project_select {
     () => {
         "SELECT p.id, p.namespace_id, p.name, p.path, n.full_path || '/' || p.path AS full_path, \
-         p.description, p.visibility, p.default_branch, p.created_at, p.last_activity_at \
+         p.description, p.visibility, p.default_branch, p.ci_config_path, p.created_at, p.last_activity_at \
          FROM projects p JOIN namespaces n ON n.id = p.namespace_id"
     };
 }
@@ -32,6 +32,7 @@ struct ProjectRow {
     description: String,
     visibility: String,
     default_branch: Option<String>,
+    ci_config_path: Option<String>,
     created_at: DateTime<Utc>,
     last_activity_at: DateTime<Utc>,
 }
@@ -49,6 +50,7 @@ impl TryFrom<ProjectRow> for Project {
             description: r.description,
             visibility: parse_visibility(&r.visibility)?,
             default_branch: r.default_branch,
+            ci_config_path: r.ci_config_path,
             created_at: r.created_at,
             last_activity_at: r.last_activity_at,
         })
@@ -62,10 +64,12 @@ const BY_FULL_PATH: &str =
 const INSERT: &str = "INSERT INTO projects (namespace_id, name, path, description, visibility, default_branch, \
      created_at, updated_at, last_activity_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING id";
 
-/// `NULL` keeps the column: `ProjectUpdate` applies only the fields that are set.
+/// `NULL` keeps the column: `ProjectUpdate` applies only the fields that are set. `$8` says
+/// whether to set `ci_config_path` to `$9` (which may be NULL).
 const UPDATE: &str = "UPDATE projects SET name = COALESCE($2, name), path = COALESCE($3, path), \
      description = COALESCE($4, description), visibility = COALESCE($5, visibility), \
-     default_branch = COALESCE($6, default_branch), updated_at = $7 WHERE id = $1";
+     default_branch = COALESCE($6, default_branch), updated_at = $7, \
+     ci_config_path = CASE WHEN $8 THEN $9 ELSE ci_config_path END WHERE id = $1";
 
 const NAMESPACE_OF: &str = "SELECT namespace_id FROM projects WHERE id = $1";
 const SUBGROUP_PATH_TAKEN: &str = "SELECT COUNT(*) FROM namespaces WHERE parent_id = $1 AND lower(path) = lower($2)";
@@ -216,6 +220,8 @@ impl ProjectStore for SqlStore {
                 .bind(update.visibility.map(|v| v.as_str()))
                 .bind(&update.default_branch)
                 .bind(now)
+                .bind(update.ci_config_path.is_some())
+                .bind(update.ci_config_path.as_ref().and_then(|c| c.as_deref()))
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;

@@ -1,4 +1,5 @@
-//! Storage ports of CI: runners, pipelines with their jobs, job traces, and CI/CD variables.
+//! Storage ports of CI: runners, pipelines with their jobs, job traces and artifacts, and CI/CD
+//! variables.
 //!
 //! The crate-level contract holds here too. In addition:
 //! - Job state changes are compare-and-set on the current status: a writer names the statuses it
@@ -6,11 +7,14 @@
 //!   coordinators, or a runner reporting late, never overwrite a newer state.
 //! - Tokens (runner and job) are stored only as hex SHA-256 digests; a digest clash is
 //!   `Conflict("token")`.
-//! - Deleting a project removes its pipelines, jobs, traces, variables and project runners.
+//! - Deleting a project removes its pipelines, jobs, traces, artifact records, variables and
+//!   project runners.
 
+mod artifacts;
 mod job_records;
 mod records;
 
+pub use artifacts::*;
 pub use job_records::*;
 pub use records::*;
 
@@ -85,6 +89,7 @@ pub trait JobStore: Send + Sync {
     /// Invalid for an unknown status. Side effects by target:
     /// - `pending`: `queued_at = now`; `created`, `pending`, `manual`, `scheduled` also clear
     ///   `runner_id` (the job can be claimed again);
+    /// - `change.scheduled_at`, when set, is written whatever the target (`scheduled` needs it);
     /// - `running`: `started_at = now`;
     /// - a final status: `finished_at = now`;
     /// - anything but `running` (or `clear_token`) clears the token digest and the lease.
@@ -114,6 +119,8 @@ pub trait JobStore: Send + Sync {
     async fn extend_lease(&self, id: i64, runner_id: i64, until: DateTime<Utc>) -> Result<bool>;
     /// Running jobs whose lease ended before `now`, oldest lease first.
     async fn expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>>;
+    /// `scheduled` jobs whose `scheduled_at` is at or before `now`, earliest first.
+    async fn due_scheduled_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>>;
     /// Retries a finished job (`success`, `failed` or `canceled`) in one transaction: the old row
     /// is marked `retried`, and a new attempt (`attempt + 1`, `retried_from` = old id, same spec)
     /// is inserted `pending` with `queued_at = now`, and returned. NotFound if missing; Invalid if

@@ -150,6 +150,7 @@ pub trait Store:
     + PipelineStore
     + JobStore
     + TraceStore
+    + ArtifactStore
     + CiVariableStore
     + Health
 {
@@ -166,6 +167,7 @@ impl<
         + PipelineStore
         + JobStore
         + TraceStore
+        + ArtifactStore
         + CiVariableStore
         + Health,
 > Store for T

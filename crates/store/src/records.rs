@@ -141,6 +141,9 @@ pub struct Project {
     pub description: String,
     pub visibility: Visibility,
     pub default_branch: Option<String>,
+    /// Where the CI configuration lives in the repository, as given; `None` for the default
+    /// `.gitlab-ci.yml`.
+    pub ci_config_path: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
 }
@@ -162,6 +165,8 @@ pub struct ProjectUpdate {
     pub description: Option<String>,
     pub visibility: Option<Visibility>,
     pub default_branch: Option<String>,
+    /// `Some(None)` goes back to the default `.gitlab-ci.yml`.
+    pub ci_config_path: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

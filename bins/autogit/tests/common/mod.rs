@@ -2,6 +2,8 @@
 //! or a fresh PostgreSQL schema), and drives it with the real `git` CLI and real HTTP.
 #![allow(dead_code)]
 
+pub mod ci;
+
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -81,6 +83,8 @@ impl Server {
             .arg(data.path())
             .env("AUTOGIT_ROOT_PASSWORD", ROOT_PASSWORD)
             .env("AUTOGIT_LOG_LEVEL", "info,autogit=debug")
+            // Tests that want the built-in runner turn it on; the others see no runner at all.
+            .env("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(u) = &database_url {

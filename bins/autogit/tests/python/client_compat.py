@@ -115,6 +115,64 @@ try:
 except gitlab.exceptions.GitlabCreateError as e:
     assert e.response_code in (400, 409), e
 
+# CI/CD variables of the project and of its group (Maintainer only).
+v = proj.variables.create({"key": "DEPLOY_KEY", "value": "c2VjcmV0LXZhbHVl", "masked": True, "protected": True})
+assert v.key == "DEPLOY_KEY" and v.masked and v.protected and not v.hidden and v.environment_scope == "*", v
+proj.variables.create({"key": "DEPLOY_KEY", "value": "prod-value", "environment_scope": "production"})
+proj.variables.create({"key": "KUBECONFIG", "value": "apiVersion: v1\n", "variable_type": "file"})
+listed = proj.variables.list(get_all=True)  # per_page=2: this pages
+assert sorted((x.key, x.environment_scope) for x in listed) == [
+    ("DEPLOY_KEY", "*"), ("DEPLOY_KEY", "production"), ("KUBECONFIG", "*")], listed
+kc = proj.variables.get("KUBECONFIG")
+assert kc.variable_type == "file" and kc.value == "apiVersion: v1\n", kc
+kc.value = "apiVersion: v2\n"
+kc.save()
+assert proj.variables.get("KUBECONFIG").value == "apiVersion: v2\n"
+prod = proj.variables.get("DEPLOY_KEY", filter={"environment_scope": "production"})
+assert prod.value == "prod-value"
+prod.value = "prod-value-2"
+prod.save(filter={"environment_scope": "production"})
+assert proj.variables.get("DEPLOY_KEY", filter={"environment_scope": "production"}).value == "prod-value-2"
+try:
+    proj.variables.get("DEPLOY_KEY")
+    raise AssertionError("an ambiguous key was answered")
+except gitlab.exceptions.GitlabGetError as e:
+    assert e.response_code == 409, e
+try:
+    proj.variables.create({"key": "TOO_SHORT", "value": "short", "masked": True})
+    raise AssertionError("a short masked value was accepted")
+except gitlab.exceptions.GitlabCreateError as e:
+    assert e.response_code == 400 and "value" in str(e.error_message), e.error_message
+try:
+    proj.variables.create({"key": "bad-key", "value": "x"})
+    raise AssertionError("an invalid key was accepted")
+except gitlab.exceptions.GitlabCreateError as e:
+    assert e.response_code == 400 and "key" in str(e.error_message), e.error_message
+proj.variables.delete("DEPLOY_KEY", filter={"environment_scope": "production"})
+kc.delete()
+assert [(x.key, x.value) for x in proj.variables.list(get_all=True)] == [("DEPLOY_KEY", "c2VjcmV0LXZhbHVl")]
+try:
+    proj.variables.get("KUBECONFIG")
+    raise AssertionError("deleted variable still there")
+except gitlab.exceptions.GitlabGetError as e:
+    assert e.response_code == 404 and "Variable Not Found" in str(e.error_message), e.error_message
+gv = sub.variables.create({"key": "REGISTRY_USER", "value": "robot", "description": "pull only"})
+assert gv.environment_scope == "*" and gv.description == "pull only" and gv.variable_type == "env_var"
+gv = sub.variables.get("REGISTRY_USER")
+gv.protected = True
+gv.save()
+assert sub.variables.get("REGISTRY_USER").protected
+assert [x.key for x in sub.variables.list(get_all=True)] == ["REGISTRY_USER"]
+# Alice is a developer there: she may not read them.
+for read in (lambda: gla.groups.get(sub.id).variables.list(), lambda: gla.projects.get(proj.id).variables.list()):
+    try:
+        read()
+        raise AssertionError("a developer read CI/CD variables")
+    except gitlab.exceptions.GitlabListError as e:
+        assert e.response_code == 403, e
+sub.variables.delete("REGISTRY_USER")
+assert sub.variables.list(get_all=True) == []
+
 proj.delete()
 try:
     gl.projects.get(proj.id)

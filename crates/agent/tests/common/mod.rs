@@ -1,7 +1,8 @@
 //! Shared by the executor tests: a real git source repository and output capture.
 #![allow(dead_code)]
 
-use autogit_agent::shell::Outcome;
+use autogit_agent::shell::{Outcome, Stages};
+use autogit_protocol::JobResponse;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,4 +51,21 @@ where
     });
     let outcome = run(tx).await;
     (outcome, collect.await.expect("collector"))
+}
+
+/// The worker's cache stages, without a coordinator.
+pub struct CacheStages {
+    pub cache_dir: PathBuf,
+    pub job: JobResponse,
+}
+
+impl Stages for CacheStages {
+    async fn before_script(&self, dir: &Path, out: &mpsc::Sender<Vec<u8>>) -> Result<(), Outcome> {
+        autogit_agent::cache::restore(&self.job, &self.cache_dir, dir, out).await;
+        Ok(())
+    }
+    async fn after_script(&self, dir: &Path, outcome: Outcome, out: &mpsc::Sender<Vec<u8>>) -> Outcome {
+        autogit_agent::cache::save(&self.job, &self.cache_dir, dir, &outcome, out).await;
+        outcome
+    }
 }

@@ -1,5 +1,31 @@
-//! CI use-cases. `predefined` computes GitLab's predefined `CI_*` variables; pipeline creation,
-//! the job queue and the runner API build on it.
+//! CI use-cases: the Runner Coordinator.
+//!
+//! - [`create`]: push or API → compiled plan → pipeline with all its jobs (one transaction).
+//! - [`process`](self::process): after every job change, the scheduler's progression decides
+//!   which jobs are queued, skipped or wait, and the pipeline's status.
+//! - [`runtime`]: the in-memory queue and long-poll waiters (an index over pending jobs).
+//! - [`runner_api`]: hand-out (`jobs/request`), state reports, trace appends — authenticated by
+//!   runner and job tokens.
+//! - [`housekeeping`]: lease expiry, server-side timeouts, delayed jobs.
+//! - [`pipelines`]: what users see and do (list, cancel, play, retry).
+//! - [`predefined`], `vars`, `payload`, `spec`: variables and the job payload.
+//! - [`variables`]: the CI/CD variables of projects and groups, as users manage them.
 
+pub mod artifacts;
+pub mod create;
+mod housekeeping;
+mod payload;
+pub mod pipelines;
 pub mod predefined;
+mod process;
+pub mod runner_api;
 pub mod runners;
+pub mod runtime;
+mod spec;
+pub mod variables;
+mod vars;
+
+pub use artifacts::UploadMeta;
+pub use create::{DEFAULT_CI_CONFIG_PATH, NotCreated, PipelineRequest};
+pub use runner_api::{JOB_TOKEN_PREFIX, JobAck, JobOffer, TraceAck};
+pub use runtime::CiSettings;

@@ -9,10 +9,12 @@
 
 mod commit;
 mod refs;
+mod snapshot;
 mod tree;
 
 pub use commit::{CommitInfo, commit, commits, count_commits};
 pub use refs::{Branch, Tag, branch, branches, tag, tags};
+pub use snapshot::{Snapshot, changed_paths, snapshot};
 pub use tree::{EntryKind, FileBlob, TreeEntry, file, tree};
 
 use crate::catfile::CatFile;

@@ -2,11 +2,14 @@
 
 mod groups;
 mod members;
+mod pipelines;
 mod projects;
 mod repository;
+mod runner_jobs;
 mod runners;
 mod tokens;
 mod users;
+mod variables;
 
 use crate::auth::credentials;
 use crate::error::{ApiError, ApiResult};
@@ -33,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .merge(members::routes())
         .merge(repository::routes())
         .merge(runners::routes())
+        .merge(runner_jobs::routes())
+        .merge(pipelines::routes())
+        .merge(variables::routes())
         .fallback(|| async { ApiError(AppError::NotFound("Route")) })
 }
 

@@ -7,10 +7,14 @@ use autogit_store::{Member, Namespace, Project, Token, User};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+mod pipelines;
 mod repository;
 mod runners;
+mod variables;
+pub use pipelines::*;
 pub use repository::*;
 pub use runners::*;
+pub use variables::*;
 
 pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

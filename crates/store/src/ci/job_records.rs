@@ -76,6 +76,8 @@ pub struct JobChange {
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// Remove the job token even though the job keeps running.
     pub clear_token: bool,
+    /// When a `scheduled` (delayed) job becomes due.
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 /// The outcome of [`crate::TraceStore::append_trace`].

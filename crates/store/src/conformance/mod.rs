@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::*;
 
 mod accounts;
+mod ci_artifacts;
 mod ci_common;
 mod ci_job_history;
 mod ci_jobs;
@@ -38,6 +39,7 @@ mod projects;
 mod tokens;
 
 use accounts::*;
+use ci_artifacts::*;
 use ci_job_history::*;
 use ci_jobs::*;
 use ci_pipelines::*;
@@ -110,6 +112,10 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_traces(&cx).await;
     ci_variables(&cx).await;
     ci_project_delete_cascades(&cx).await;
+    ci_artifacts_create_and_replace(&cx).await;
+    ci_artifacts_expiry(&cx).await;
+    ci_artifacts_cascade(&cx).await;
+    ci_config_path(&cx).await;
 }
 
 /// Shared state of one run: the store, the prefix and a counter for unique names.

@@ -119,6 +119,7 @@ pub(super) async fn projects_update_and_touch(cx: &Cx<'_>) {
         description: Some("new words".to_string()),
         visibility: Some(Visibility::Public),
         default_branch: Some("trunk".to_string()),
+        ci_config_path: None,
     };
     let updated = ok(s.update_project(p.id, &fields, cx.at(14)).await, "update_project fields");
     assert_eq!(

@@ -15,6 +15,7 @@ fn project() -> Project {
         description: String::new(),
         visibility: Visibility::Internal,
         default_branch: Some("main".into()),
+        ci_config_path: None,
         created_at: t,
         last_activity_at: t,
     }

@@ -1,0 +1,96 @@
+//! The built-in shell runner of `autogit serve`: an instance runner, registered once (its token
+//! is kept in `<data_dir>/builtin-runner.toml`, mode 0600) and run in-process by the same agent
+//! code as `autogit runner run`, talking to this server over loopback HTTP. So a fresh
+//! `autogit serve` runs pipelines with no set-up; `ci.builtin_runner_concurrent = 0` turns it off.
+
+use anyhow::{Context, Result};
+use autogit_agent::config::RunnerConfig;
+use autogit_agent::worker::{self, WorkerConfig};
+use autogit_app::ci::runners::CreateRunner;
+use autogit_app::{App, Principal};
+use autogit_config::Config;
+use autogit_store::RunnerSeen;
+use std::net::SocketAddr;
+use tokio_util::sync::CancellationToken;
+
+const CONFIG_FILE: &str = "builtin-runner.toml";
+
+/// Registers (or reuses) the built-in runner and starts its workers.
+pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: CancellationToken) -> Result<()> {
+    let concurrent = usize::try_from(config.ci.builtin_runner_concurrent).unwrap_or(1);
+    if concurrent == 0 {
+        tracing::info!("built-in runner disabled (ci.builtin_runner_concurrent = 0)");
+        return Ok(());
+    }
+    let host = if addr.ip().is_unspecified() {
+        if addr.is_ipv4() { "127.0.0.1".to_string() } else { "[::1]".to_string() }
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!("http://{host}:{}", addr.port());
+    let path = config.data_dir.join(CONFIG_FILE);
+    let builds_dir = std::path::absolute(config.data_dir.join("builds")).context("resolving the builds directory")?;
+    let existing = RunnerConfig::load(&path).ok();
+    let reusable = match &existing {
+        Some(c) => app.verify_runner(&c.token, &RunnerSeen::default()).await.is_ok(),
+        None => false,
+    };
+    let mut runner = match existing {
+        Some(c) if reusable => c,
+        _ => {
+            let root = app.user_by_username("root").await.context("the built-in runner is registered as root")?;
+            let issued = app
+                .create_runner(
+                    &Principal::trusted(root),
+                    CreateRunner {
+                        runner_type: "instance_type".into(),
+                        description: "built-in shell runner".into(),
+                        run_untagged: Some(true),
+                        ..CreateRunner::default()
+                    },
+                )
+                .await
+                .context("registering the built-in runner")?;
+            if path.exists() {
+                std::fs::remove_file(&path).ok();
+            }
+            RunnerConfig {
+                url: url.clone(),
+                token: issued.token,
+                id: issued.runner.id,
+                system_id: "builtin".into(),
+                concurrent,
+                builds_dir: builds_dir.clone(),
+                executor: "shell".into(),
+                docker_image: None,
+                output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
+                cache_dir: None,
+            }
+        }
+    };
+    // The port may differ between starts (`--listen :0`); the rest is kept.
+    runner.url = url;
+    runner.concurrent = concurrent;
+    runner.save(&path).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::create_dir_all(&builds_dir).with_context(|| format!("creating {}", builds_dir.display()))?;
+    let cfg = WorkerConfig {
+        url: runner.url.clone(),
+        token: runner.token.clone(),
+        system_id: runner.system_id.clone(),
+        concurrent,
+        builds_dir,
+        output_limit: runner.output_limit,
+        info: crate::runner::runner_info("shell"),
+        docker_image: None,
+        cache_dir: runner.cache_dir(),
+    };
+    tracing::info!(runner = runner.id, concurrent, "built-in shell runner started");
+    tokio::spawn(async move {
+        if let Err(e) = worker::run(cfg, shutdown).await {
+            tracing::error!(error = %e, "built-in runner stopped");
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! CI helpers for tests: real `autogit runner` processes registered against the test server,
+//! and polling for pipeline and job states.
+
+use super::Server;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A registered `autogit runner run` process; killed on drop.
+pub struct RunnerProcess {
+    child: Option<Child>,
+    pub config: PathBuf,
+    pub id: i64,
+    _dir: tempfile::TempDir,
+}
+
+impl RunnerProcess {
+    /// Creates an instance runner with these tags through the API, registers it with
+    /// `autogit runner register`, and starts `autogit runner run`.
+    pub fn start(s: &Server, tags: &[&str], concurrent: usize, extra: &[&str]) -> RunnerProcess {
+        let tag_list = tags.join(",");
+        let untagged = if tags.is_empty() { "true" } else { "false" };
+        let created = s.post(
+            "/user/runners",
+            &s.root_token,
+            &[("runner_type", "instance_type"), ("tag_list", &tag_list), ("run_untagged", untagged)],
+        );
+        let token = created["token"].as_str().expect("runner token").to_string();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("runner.toml");
+        let out = Command::new(env!("CARGO_BIN_EXE_autogit"))
+            .args(["runner", "register", "--url", &s.url, "--token", &token, "--concurrent", &concurrent.to_string()])
+            .arg("--runner-config")
+            .arg(&config)
+            .arg("--builds-dir")
+            .arg(dir.path().join("builds"))
+            .args(extra)
+            .output()
+            .expect("register runs");
+        assert!(out.status.success(), "register: {}", String::from_utf8_lossy(&out.stderr));
+        let mut r = RunnerProcess { child: None, config, id: created["id"].as_i64().expect("id"), _dir: dir };
+        r.run();
+        r
+    }
+
+    /// (Re)starts `autogit runner run` with the registered configuration.
+    pub fn run(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(env!("CARGO_BIN_EXE_autogit"))
+            .args(["runner", "run", "--runner-config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("runner starts");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: the runner vanishes mid-job without a word (its job processes too, as their
+    /// process group is the runner's child's).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn builds_dir(&self) -> PathBuf {
+        self._dir.path().join("builds")
+    }
+}
+
+impl Drop for RunnerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Creates `root/<name>` and pushes the files of `dir` (plus anything in `files`) to `main`.
+pub fn push_project(s: &Server, name: &str, dir: &Path) -> i64 {
+    let p = s.post("/projects", &s.root_token, &[("name", name)]);
+    let id = p["id"].as_i64().expect("project id");
+    super::git_ok(dir, &["init", "-q", "-b", "main"]);
+    super::git_ok(dir, &["add", "-A"]);
+    super::git_ok(dir, &["commit", "-q", "-m", "CI scenario"]);
+    super::git_ok(dir, &["push", "-q", &s.git_url(&format!("root/{name}"), &s.root_token), "main"]);
+    id
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics with `what` and the last state.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < timeout {
+        match f() {
+            Ok(v) => return v,
+            Err(state) => last = state,
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}; last state: {last}");
+}
+
+/// The newest pipeline of a project, once there is one.
+pub fn latest_pipeline(s: &Server, project: i64) -> Value {
+    wait_for("a pipeline", Duration::from_secs(30), || {
+        let list = s.get_json(&format!("/projects/{project}/pipelines"), &s.root_token);
+        list.as_array().and_then(|a| a.first().cloned()).ok_or_else(|| "no pipeline".to_string())
+    })
+}
+
+/// The trace of a job.
+pub fn trace(s: &Server, project: i64, job: i64) -> String {
+    s.get(&format!("/projects/{project}/jobs/{job}/trace"), &s.root_token).text().expect("trace")
+}

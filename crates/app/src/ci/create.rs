@@ -1,0 +1,201 @@
+//! Pipeline creation: read the CI file at the pushed commit, compile it with the pipeline's
+//! variables, and store the pipeline with all its jobs in one transaction; then let progression
+//! queue the first jobs.
+//!
+//! As GitLab: a push to a ref without a CI file creates nothing; a CI file with errors creates a
+//! `failed` pipeline without jobs whose `yaml_errors` say what is wrong and where; a pipeline
+//! that `workflow:rules` (or `rules` on every job) filters out is not created.
+
+use super::spec::{JobSpec, when_str};
+use super::{predefined, vars};
+use crate::{App, AppError, Result};
+use autogit_git::read;
+use autogit_pipeline::{CompileInput, PipelineContext, RefKind, Severity, compile, render_diagnostics};
+use autogit_store::{NewJob, NewPipeline, Pipeline, Project, User};
+use std::collections::BTreeMap;
+
+/// The CI file path when the project sets none.
+pub const DEFAULT_CI_CONFIG_PATH: &str = ".gitlab-ci.yml";
+
+/// What to create a pipeline for.
+#[derive(Debug, Clone)]
+pub struct PipelineRequest {
+    pub ref_name: String,
+    pub tag: bool,
+    pub sha: String,
+    /// All zeros for a new ref.
+    pub before_sha: String,
+    /// `push`, `api`, `web`…
+    pub source: String,
+    pub user: Option<User>,
+    /// Pipeline variables (API `variables`), highest precedence.
+    pub variables: Vec<(String, String)>,
+}
+
+/// Why no pipeline was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotCreated {
+    /// The commit has no CI file.
+    NoConfig { path: String },
+    /// `workflow:rules` or job rules excluded everything.
+    Filtered,
+}
+
+/// The project's CI file path.
+pub fn config_path(project: &Project) -> String {
+    project.ci_config_path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| DEFAULT_CI_CONFIG_PATH.into())
+}
+
+/// GitLab protects the default branch unless told otherwise; protected branch settings are not
+/// modelled yet, so that is the rule here: the default branch is protected, nothing else is.
+pub fn ref_protected(project: &Project, ref_name: &str, tag: bool) -> bool {
+    !tag && project.default_branch.as_deref() == Some(ref_name)
+}
+
+impl App {
+    /// Compiles the CI file at `req.sha` and stores the pipeline. Pipeline and jobs appear
+    /// together or not at all.
+    pub async fn create_pipeline_for(
+        &self,
+        project: &Project,
+        req: &PipelineRequest,
+    ) -> Result<std::result::Result<Pipeline, NotCreated>> {
+        let repo = self.repos.path_for(project.id);
+        let path = config_path(project);
+        let Some(snap) = read::snapshot(&repo, &req.sha, &path).await? else {
+            return Err(AppError::Invalid("ref", format!("commit {} does not exist", req.sha)));
+        };
+        let protected = ref_protected(project, &req.ref_name, req.tag);
+        let now = self.clock.now();
+        let mut new = NewPipeline {
+            project_id: project.id,
+            ref_name: req.ref_name.clone(),
+            tag: req.tag,
+            sha: req.sha.clone(),
+            before_sha: req.before_sha.clone(),
+            source: req.source.clone(),
+            status: "created".into(),
+            user_id: req.user.as_ref().map(|u| u.id),
+            yaml_errors: None,
+            variables: req.variables.clone(),
+        };
+        let text = match (snap.yaml.get(&path), snap.skipped.get(&path)) {
+            (Some(t), _) => t.clone(),
+            (None, Some(size)) => {
+                new.status = "failed".into();
+                new.yaml_errors = Some(format!(
+                    "{path}: the CI configuration is {size} bytes; at most {} bytes are read",
+                    read::MAX_BLOB_SIZE
+                ));
+                let (p, _) = self.store.create_pipeline(&new, &[], now).await?;
+                return Ok(Ok(p));
+            }
+            (None, None) => return Ok(Err(NotCreated::NoConfig { path })),
+        };
+        let mut context = PipelineContext {
+            ref_name: req.ref_name.clone(),
+            ref_kind: if req.tag { RefKind::Tag } else { RefKind::Branch },
+            default_branch: project.default_branch.clone().unwrap_or_else(|| "main".into()),
+            source: req.source.clone(),
+            variables: BTreeMap::new(),
+            changed_paths: read::changed_paths(&repo, &req.before_sha, &req.sha).await.unwrap_or(None),
+            repo_files: snap.paths.clone(),
+        };
+        // Rules see predefined, CI/CD settings and pipeline variables (ids are not known yet:
+        // `CI_PIPELINE_ID`/`CI_PIPELINE_IID` read as 0 in rules, as in GitLab's dry runs).
+        let facts = self.pipeline_facts_for(project, req, &path, 0, 0, now).await?;
+        for (k, v) in predefined::pipeline_variables(&facts.borrow()) {
+            context.variables.insert(k, v);
+        }
+        for v in self.settings_variables(project, protected).await? {
+            context.variables.insert(v.key, v.value);
+        }
+        context.variables.extend(req.variables.iter().cloned());
+        let compiled = compile(&CompileInput { path: path.clone(), text, files: snap.yaml, context });
+        let Some(plan) = compiled.plan else {
+            if compiled.diagnostics.iter().any(|d| d.severity == Severity::Error) {
+                new.status = "failed".into();
+                new.yaml_errors = Some(render_diagnostics(&compiled.diagnostics));
+                let (p, _) = self.store.create_pipeline(&new, &[], now).await?;
+                return Ok(Ok(p));
+            }
+            return Ok(Err(NotCreated::Filtered));
+        };
+        let jobs: Vec<NewJob> = plan
+            .jobs
+            .iter()
+            .map(|job| {
+                let spec = JobSpec::from_plan(&plan, job);
+                let timeout = job
+                    .timeout_seconds
+                    .and_then(|s| i64::try_from(s).ok())
+                    .unwrap_or(self.ci.settings.default_timeout_secs);
+                NewJob {
+                    name: job.name.clone(),
+                    stage: job.stage.clone(),
+                    stage_index: i32::try_from(job.stage_index).unwrap_or(i32::MAX),
+                    status: "created".into(),
+                    when: when_str(job.when).into(),
+                    allow_failure: job.allow_failure.allowed,
+                    spec: spec.to_json(),
+                    tags: vars::normal_tags(&job.tags),
+                    protected,
+                    timeout_secs: timeout,
+                    scheduled_at: None,
+                }
+            })
+            .collect();
+        let (pipeline, _) = self.store.create_pipeline(&new, &jobs, now).await?;
+        self.auto_cancel_redundant(&pipeline).await;
+        self.process_pipeline(pipeline.id).await?;
+        Ok(Ok(self.store.pipeline_by_id(pipeline.id).await?.unwrap_or(pipeline)))
+    }
+
+    /// Pipelines for the branch and tag updates of a push. Failures are logged, never fail the
+    /// push (it already happened).
+    pub(crate) async fn pipelines_for_push(
+        &self,
+        project_id: i64,
+        pusher: Option<i64>,
+        updates: &[(String, String, String)],
+    ) {
+        let project = match self.store.project_by_id(project_id).await {
+            Ok(Some(p)) => p,
+            _ => return,
+        };
+        let user = match pusher {
+            Some(id) => self.store.user_by_id(id).await.ok().flatten(),
+            None => None,
+        };
+        for (name, before, after) in updates {
+            let (ref_name, tag) = if let Some(b) = name.strip_prefix("refs/heads/") {
+                (b, false)
+            } else if let Some(t) = name.strip_prefix("refs/tags/") {
+                (t, true)
+            } else {
+                continue;
+            };
+            if after.bytes().all(|b| b == b'0') {
+                continue; // a deletion
+            }
+            let req = PipelineRequest {
+                ref_name: ref_name.into(),
+                tag,
+                sha: after.clone(),
+                before_sha: before.clone(),
+                source: "push".into(),
+                user: user.clone(),
+                variables: Vec::new(),
+            };
+            match self.create_pipeline_for(&project, &req).await {
+                Ok(Ok(p)) => {
+                    tracing::info!(project = project.id, pipeline = p.id, r#ref = ref_name, status = %p.status, "pipeline created")
+                }
+                Ok(Err(why)) => tracing::debug!(project = project.id, r#ref = ref_name, ?why, "no pipeline"),
+                Err(e) => {
+                    tracing::warn!(project = project.id, r#ref = ref_name, error = %e, "pipeline creation failed")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Time-driven coordinator work, once a second: runners that stopped reporting lose their jobs
+//! (`runner_system_failure`, retried when `retry:` allows), jobs past their timeout are failed
+//! by the server itself, and delayed jobs whose time came are queued. At start the queue is
+//! rebuilt from the store.
+
+use super::process::queued;
+use crate::{App, Result};
+use autogit_store::JobChange;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often the housekeeping pass runs.
+pub const TICK: Duration = Duration::from_secs(1);
+
+impl App {
+    /// Rebuilds the queue from the store and runs housekeeping until `shutdown`.
+    pub async fn run_ci(&self, shutdown: CancellationToken) {
+        if let Err(e) = self.rebuild_queue().await {
+            tracing::error!(error = %e, "could not rebuild the job queue");
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => {
+                    self.ci.close();
+                    return;
+                }
+            }
+            if let Err(e) = self.housekeeping().await {
+                tracing::warn!(error = %e, "CI housekeeping failed");
+            }
+        }
+    }
+
+    /// Queues every pending job the store holds.
+    pub async fn rebuild_queue(&self) -> Result<usize> {
+        let pending = self.store.pending_jobs(i64::MAX).await?;
+        let n = pending.len();
+        for job in pending.iter().filter(|j| j.runner_id.is_none()) {
+            self.ci.enqueue(queued(job));
+        }
+        Ok(n)
+    }
+
+    /// One pass; public so that tests can drive it with a fake clock.
+    pub async fn housekeeping(&self) -> Result<()> {
+        let now = self.clock.now();
+        for job in self.store.expired_leases(now).await? {
+            tracing::warn!(job = job.id, runner = ?job.runner_id, "runner stopped reporting; failing the job");
+            self.fail_job(&job, "runner_system_failure", None).await?;
+        }
+        let grace = chrono::Duration::from_std(self.ci.settings.server_timeout_grace).unwrap_or_default();
+        for job in self.store.running_jobs().await? {
+            let Some(started) = job.started_at else { continue };
+            if started + chrono::Duration::seconds(job.timeout_secs) + grace < now {
+                tracing::warn!(job = job.id, "job ran past its timeout; failing it");
+                self.fail_job(&job, "job_execution_server_timeout", None).await?;
+            }
+        }
+        for job in self.store.due_scheduled_jobs(now).await? {
+            let moved =
+                self.store.transition_job(job.id, &["scheduled"], "pending", &JobChange::default(), now).await?;
+            if let Some(moved) = moved {
+                self.ci.enqueue(queued(&moved));
+                self.process_pipeline(moved.pipeline_id).await?;
+            }
+        }
+        self.expire_artifacts().await?;
+        Ok(())
+    }
+}

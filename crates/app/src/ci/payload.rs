@@ -1,0 +1,218 @@
+//! The job payload a runner receives (`201` of `POST /api/v4/jobs/request`, research §1.7),
+//! built from the stored job, its pipeline and the project at hand-out time.
+
+use super::predefined::JobFacts;
+use super::spec::JobSpec;
+use super::vars::Facts;
+use crate::{App, Result};
+use autogit_pipeline::Image as PlanImage;
+use autogit_protocol::{
+    ArtifactSpec, ArtifactsFile, CacheSpec, Dependency, GitInfo, Image, JobFeatures, JobInfo, JobResponse,
+    JobRunnerInfo, JobVariable, Step, StepWhen,
+};
+use autogit_store::{Job, Pipeline, Runner};
+use sha2::{Digest, Sha256};
+
+/// GitLab's default clone depth for new projects.
+pub const DEFAULT_GIT_DEPTH: i64 = 20;
+
+fn image(i: &PlanImage) -> Image {
+    Image {
+        name: i.name.clone(),
+        alias: i.alias.clone(),
+        command: i.command.clone().unwrap_or_default(),
+        entrypoint: i.entrypoint.clone().unwrap_or_default(),
+        pull_policy: i.pull_policy.clone(),
+        variables: i.variables.iter().map(|(k, v)| JobVariable::public(k, v.value.clone())).collect(),
+    }
+}
+
+/// The clone URL with the job token as the password, as `CI_REPOSITORY_URL`.
+pub(crate) fn repo_url(server_url: &str, full_path: &str, token: &str) -> String {
+    let (scheme, rest) = server_url.split_once("://").unwrap_or(("http", server_url));
+    format!("{scheme}://gitlab-ci-token:{token}@{rest}/{full_path}.git")
+}
+
+/// `timeout` of the job as the runner must enforce it: the job's, capped by the runner's.
+pub(crate) fn effective_timeout(job: &Job, runner: &Runner) -> i64 {
+    runner.maximum_timeout.map_or(job.timeout_secs, |m| m.min(job.timeout_secs))
+}
+
+impl App {
+    pub(crate) async fn job_payload(
+        &self,
+        job: &Job,
+        spec: &JobSpec,
+        pipeline: &Pipeline,
+        facts: &Facts,
+        runner: &Runner,
+        token: &str,
+    ) -> Result<JobResponse> {
+        let project = &facts.project;
+        let started = job.started_at.unwrap_or_else(|| self.clock.now());
+        let jf = JobFacts {
+            id: job.id,
+            name: &job.name,
+            stage: &job.stage,
+            token,
+            manual: job.when == "manual",
+            node: spec.job.parallel.as_ref().map(|p| (p.index, p.total)),
+            started_at: started,
+        };
+        let variables = self.job_variables(facts, pipeline, spec, &jf).await?;
+        let depth = variables
+            .iter()
+            .rev()
+            .find(|v| v.key == "GIT_DEPTH")
+            .and_then(|v| v.value.parse().ok())
+            .unwrap_or(DEFAULT_GIT_DEPTH);
+        let timeout = effective_timeout(job, runner);
+        let j = &spec.job;
+        let mut steps = vec![Step {
+            name: "script".into(),
+            script: j.before_script.iter().chain(&j.script).cloned().collect(),
+            timeout,
+            when: StepWhen::OnSuccess,
+            allow_failure: false,
+        }];
+        if !j.after_script.is_empty() {
+            steps.push(Step {
+                name: "after_script".into(),
+                script: j.after_script.clone(),
+                timeout,
+                when: StepWhen::Always,
+                allow_failure: true,
+            });
+        }
+        let artifacts = j
+            .artifacts
+            .iter()
+            .filter(|a| !a.paths.is_empty() || a.untracked)
+            .map(|a| ArtifactSpec {
+                name: a.name.clone().unwrap_or_else(|| "artifacts".into()),
+                untracked: a.untracked,
+                paths: a.paths.clone(),
+                exclude: a.exclude.clone(),
+                when: a.when.clone(),
+                artifact_type: "archive".into(),
+                artifact_format: "zip".into(),
+                expire_in: a.expire_in.clone(),
+            })
+            .collect();
+        let mut cache = Vec::new();
+        for c in &j.cache {
+            cache.push(CacheSpec {
+                key: self.cache_key(c, project.id, &pipeline.sha).await,
+                untracked: c.untracked,
+                policy: c.policy.clone(),
+                paths: c.paths.clone(),
+                when: c.when.clone(),
+                fallback_keys: c.fallback_keys.clone(),
+            });
+        }
+        let (ref_type, refspec) = if pipeline.tag {
+            ("tag", format!("+refs/tags/{0}:refs/tags/{0}", pipeline.ref_name))
+        } else {
+            ("branch", format!("+refs/heads/{0}:refs/remotes/origin/{0}", pipeline.ref_name))
+        };
+        let namespace = self.store.namespace_ancestry(project.namespace_id).await?;
+        let queued_at = job.queued_at.unwrap_or(job.created_at);
+        Ok(JobResponse {
+            id: job.id,
+            token: token.to_string(),
+            allow_git_fetch: true,
+            job_info: JobInfo {
+                id: job.id,
+                name: job.name.clone(),
+                stage: job.stage.clone(),
+                pipeline_id: pipeline.id,
+                project_id: project.id,
+                project_name: project.name.clone(),
+                project_full_path: project.full_path.clone(),
+                namespace_id: project.namespace_id,
+                root_namespace_id: namespace.first().map_or(project.namespace_id, |n| n.id),
+                user_id: pipeline.user_id,
+                time_in_queue_seconds: (started - queued_at).num_milliseconds().max(0) as f64 / 1000.0,
+                queue_size: self.ci.queue_len() as i64,
+                queue_depth: self.ci.queue_len() as i64,
+            },
+            git_info: GitInfo {
+                repo_url: repo_url(&self.ci.settings.server_url, &project.full_path, token),
+                repo_object_format: "sha1".into(),
+                ref_name: pipeline.ref_name.clone(),
+                sha: pipeline.sha.clone(),
+                before_sha: pipeline.before_sha.clone(),
+                ref_type: ref_type.into(),
+                refspecs: vec![refspec],
+                depth,
+                protected: Some(job.protected),
+            },
+            runner_info: JobRunnerInfo { timeout, runner_session_url: None },
+            variables,
+            steps,
+            image: j.image.as_ref().map(image),
+            services: j.services.iter().map(image).collect(),
+            artifacts,
+            cache,
+            credentials: Vec::new(),
+            dependencies: self.dependencies(job, spec, token).await?,
+            features: JobFeatures {
+                trace_sections: true,
+                failure_reasons: [
+                    "script_failure",
+                    "runner_system_failure",
+                    "job_execution_timeout",
+                    "unknown_failure",
+                ]
+                .map(String::from)
+                .to_vec(),
+            },
+        })
+    }
+
+    /// `cache:key:files` is keyed by the content of those files at the commit, as GitLab keys
+    /// it by their last commits: same files, same cache.
+    async fn cache_key(&self, c: &autogit_pipeline::Cache, project_id: i64, sha: &str) -> String {
+        if let Some(k) = &c.key {
+            return k.clone();
+        }
+        if c.key_files.is_empty() {
+            return "default".into();
+        }
+        let repo = self.repos.path_for(project_id);
+        let mut h = Sha256::new();
+        for f in &c.key_files {
+            h.update(f.as_bytes());
+            if let Ok(Some(blob)) = autogit_git::read::file(&repo, sha, f).await {
+                h.update(&blob.content);
+            }
+        }
+        let digest = hex::encode(h.finalize());
+        match &c.key_prefix {
+            Some(p) => format!("{p}-{}", &digest[..40]),
+            None => digest[..40].to_string(),
+        }
+    }
+
+    /// The jobs whose artifacts this one downloads: `dependencies:` when given, else the `needs`
+    /// with `artifacts: true`, else every job of an earlier stage.
+    async fn dependencies(&self, job: &Job, spec: &JobSpec, token: &str) -> Result<Vec<Dependency>> {
+        let all = self.store.jobs_of_pipeline(job.pipeline_id, false).await?;
+        let names: Vec<String> = match (&spec.job.dependencies, &spec.job.needs) {
+            (Some(d), _) => d.clone(),
+            (None, Some(needs)) => needs.iter().filter(|n| n.artifacts).map(|n| n.job.clone()).collect(),
+            (None, None) => all.iter().filter(|j| j.stage_index < job.stage_index).map(|j| j.name.clone()).collect(),
+        };
+        let mut out = Vec::new();
+        for dep in all.iter().filter(|j| names.contains(&j.name) && j.id != job.id) {
+            let file = self.store.artifact(dep.id, "archive").await?;
+            out.push(Dependency {
+                id: dep.id,
+                name: dep.name.clone(),
+                token: token.to_string(),
+                artifacts_file: file.map(|a| ArtifactsFile { filename: a.filename, size: a.size }),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,253 @@
+//! The runner job API's use-cases (research §1.6–1.10): hand out jobs (long polling), accept
+//! state reports, append traces. Runners authenticate with their token; job calls with the job
+//! token, which exists only while the job runs, so a late or forged report finds nothing.
+
+use super::process::{millis, queued};
+use super::spec::JobSpec;
+use crate::auth::token_digest;
+use crate::{App, AppError, Result};
+use autogit_protocol::{JobRequest, JobResponse, ReportedState, UpdateJobRequest};
+use autogit_scheduler::queue::{RunnerAccessLevel as QAccess, RunnerInfo as QRunner};
+use autogit_store::{
+    AccessFilter, GroupFilter, Job, JobChange, Page, ProjectFilter, Runner, RunnerAccessLevel, RunnerScope, RunnerSeen,
+    TraceAppend,
+};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use std::collections::BTreeSet;
+
+/// The job token prefix (GitLab's CI build token).
+pub const JOB_TOKEN_PREFIX: &str = "glcbt-";
+
+/// The answer to `POST /jobs/request`.
+#[derive(Debug)]
+pub enum JobOffer {
+    Job(Box<JobResponse>),
+    /// `204` with this `X-GitLab-Last-Update`.
+    NoJob {
+        last_update: String,
+    },
+}
+
+/// The job's state after a report or trace append, for the `Job-Status` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobAck {
+    pub status: String,
+}
+
+/// The outcome of a trace append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceAck {
+    /// `202` with `Range: 0-<size>`.
+    Accepted { size: i64, status: String },
+    /// `416` with `Range: 0-<size>`: resend from `size`.
+    Mismatch { size: i64, status: String },
+}
+
+fn seen(info: &autogit_protocol::RunnerInfo) -> RunnerSeen {
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    RunnerSeen {
+        version: some(&info.version),
+        platform: some(&info.platform),
+        architecture: some(&info.architecture),
+        executor: some(&info.executor),
+    }
+}
+
+impl App {
+    /// `POST /jobs/request`: a job this runner may take, waiting up to the long-poll hold for
+    /// one to be queued. `Forbidden` for an unknown runner token.
+    pub async fn request_job(&self, req: &JobRequest) -> Result<JobOffer> {
+        let runner = self.verify_runner(&req.token, &seen(&req.info)).await?;
+        let info = self.matching_info(&runner, &req.info).await?;
+        let deadline = tokio::time::Instant::now() + self.ci.settings.long_poll;
+        loop {
+            let job = match self.ci.pick_or_wait(&info, millis(self.clock.now())) {
+                Ok(job) => job,
+                Err((waiter, mut rx)) => match tokio::time::timeout_at(deadline, &mut rx).await {
+                    Ok(Ok(job)) => job,
+                    _ => {
+                        self.ci.stop_waiting(waiter);
+                        // A job handed over between the timeout and the unregistration.
+                        match rx.try_recv() {
+                            Ok(job) => job,
+                            Err(_) => return Ok(JobOffer::NoJob { last_update: self.ci.last_update() }),
+                        }
+                    }
+                },
+            };
+            match self.claim(job.id as i64, &runner).await {
+                Ok(Some(offer)) => return Ok(JobOffer::Job(Box::new(offer))),
+                // Canceled or claimed meanwhile: look for another.
+                Ok(None) => {}
+                Err(e) => {
+                    // Put it back for someone else; then report the error.
+                    if let Ok(Some(j)) = self.store.job_by_id(job.id as i64).await
+                        && j.status == "pending"
+                        && j.runner_id.is_none()
+                    {
+                        self.ci.enqueue(queued(&j));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// What matching knows about a runner. Group runners take the projects of their group and
+    /// its subgroups.
+    async fn matching_info(&self, r: &Runner, info: &autogit_protocol::RunnerInfo) -> Result<QRunner> {
+        let locked_to_projects = match r.scope {
+            RunnerScope::Instance => None,
+            RunnerScope::Project(p) => Some(vec![p as u64]),
+            RunnerScope::Group(g) => Some(self.group_project_ids(g).await?),
+        };
+        Ok(QRunner {
+            id: r.id as u64,
+            tags: r.tags.iter().cloned().collect(),
+            run_untagged: r.run_untagged,
+            paused: r.paused,
+            active: true,
+            locked_to_projects,
+            access_level: match r.access_level {
+                RunnerAccessLevel::NotProtected => QAccess::NotProtected,
+                RunnerAccessLevel::RefProtected => QAccess::RefProtected,
+            },
+            features: info.features.iter().filter(|(_, on)| **on).map(|(k, _)| k.clone()).collect::<BTreeSet<_>>(),
+        })
+    }
+
+    async fn group_project_ids(&self, group: i64) -> Result<Vec<u64>> {
+        let all = AccessFilter { all: true, ..Default::default() };
+        let mut groups = vec![group];
+        let mut out = Vec::new();
+        while let Some(g) = groups.pop() {
+            let f = ProjectFilter { access: all.clone(), namespace_id: Some(g), search: None };
+            out.extend(self.store.list_projects(&f, Page::ALL).await?.items.iter().map(|p| p.id as u64));
+            let f = GroupFilter { access: all.clone(), parent: Some(Some(g)), search: None };
+            groups.extend(self.store.list_groups(&f, Page::ALL).await?.items.iter().map(|n| n.id));
+        }
+        Ok(out)
+    }
+
+    /// Claims a pending job for the runner and builds its payload; `None` if it is gone.
+    async fn claim(&self, job_id: i64, runner: &Runner) -> Result<Option<JobResponse>> {
+        let token = format!(
+            "{JOB_TOKEN_PREFIX}{}",
+            rand::rng().sample_iter(Alphanumeric).take(40).map(char::from).collect::<String>()
+        );
+        let now = self.clock.now();
+        let lease = now + self.ci.settings.lease_timeout;
+        let Some(job) = self.store.assign_job(job_id, runner.id, &token_digest(&token), lease, now).await? else {
+            return Ok(None);
+        };
+        let built = self.build_payload(&job, runner, &token).await;
+        match built {
+            Ok(payload) => {
+                if let Err(e) = self.process_pipeline(job.pipeline_id).await {
+                    tracing::warn!(job = job.id, error = %e, "pipeline progression after a claim failed");
+                }
+                Ok(Some(payload))
+            }
+            Err(e) => {
+                // The job cannot be described (its project vanished, its spec is unreadable):
+                // fail it rather than leave it running on a runner that never got it.
+                tracing::error!(job = job.id, error = %e, "could not build the job payload");
+                let change = JobChange { failure_reason: Some("data_integrity_failure".into()), ..Default::default() };
+                self.store.transition_job(job.id, &["running"], "failed", &change, self.clock.now()).await?;
+                let _ = self.process_pipeline(job.pipeline_id).await;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn build_payload(&self, job: &Job, runner: &Runner, token: &str) -> Result<JobResponse> {
+        let spec = JobSpec::parse(job)?;
+        let pipeline = self.store.pipeline_by_id(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?;
+        let project = self.store.project_by_id(job.project_id).await?.ok_or(AppError::NotFound("Project"))?;
+        let facts = self.facts_of(&project, &pipeline).await?;
+        self.job_payload(job, &spec, &pipeline, &facts, runner, token).await
+    }
+
+    /// The running job a job token belongs to, if it is job `id`. `Forbidden` otherwise, as
+    /// GitLab answers a stale or forged token.
+    pub async fn job_for_token(&self, id: i64, token: &str) -> Result<Job> {
+        match self.store.job_by_token_digest(&token_digest(token)).await? {
+            Some(job) if job.id == id => Ok(job),
+            _ => Err(AppError::Forbidden(Some("job token is not valid for this job".into()))),
+        }
+    }
+
+    /// The status a runner should be told about a job whose token no longer works.
+    pub async fn job_status(&self, id: i64) -> Option<String> {
+        self.store.job_by_id(id).await.ok().flatten().map(|j| j.status)
+    }
+
+    /// `PUT /jobs/:id`.
+    pub async fn update_job(&self, id: i64, req: &UpdateJobRequest) -> Result<JobAck> {
+        let job = self.job_for_token(id, &req.token).await?;
+        let runner_id = job.runner_id.unwrap_or_default();
+        let now = self.clock.now();
+        match req.state {
+            ReportedState::Pending | ReportedState::Running => {
+                self.store.extend_lease(job.id, runner_id, now + self.ci.settings.lease_timeout).await?;
+                Ok(JobAck { status: job.status })
+            }
+            ReportedState::Success => {
+                let done =
+                    self.store.transition_job(job.id, &["running"], "success", &JobChange::default(), now).await?;
+                self.after_finish(&job).await?;
+                Ok(JobAck { status: done.map_or(job.status, |j| j.status) })
+            }
+            ReportedState::Failed => {
+                let reason = req
+                    .failure_reason
+                    .and_then(|r| serde_json::to_value(r).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .filter(|r| r != "unknown")
+                    .unwrap_or_else(|| "unknown_failure".into());
+                let status = self.fail_job(&job, &reason, req.exit_code).await?;
+                Ok(JobAck { status })
+            }
+        }
+    }
+
+    /// Fails a running job and retries it when its `retry:` says so. Returns the job's status.
+    pub(crate) async fn fail_job(&self, job: &Job, reason: &str, exit_code: Option<i32>) -> Result<String> {
+        let change = JobChange { failure_reason: Some(reason.to_string()), exit_code, ..Default::default() };
+        let Some(failed) = self.store.transition_job(job.id, &["running"], "failed", &change, self.clock.now()).await?
+        else {
+            return Ok(self.job_status(job.id).await.unwrap_or_default());
+        };
+        let spec = JobSpec::parse(&failed)?;
+        let reason = autogit_scheduler::progress::FailureReason::parse(reason)
+            .unwrap_or(autogit_scheduler::progress::FailureReason::UnknownFailure);
+        let attempts = u32::try_from(failed.attempt - 1).unwrap_or(0);
+        if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
+            let next = self.store.retry_job(failed.id, self.clock.now()).await?;
+            tracing::info!(job = failed.id, retry = next.id, attempt = next.attempt, "job retried automatically");
+            self.ci.enqueue(queued(&next));
+        }
+        self.after_finish(&failed).await?;
+        Ok(failed.status)
+    }
+
+    pub(crate) async fn after_finish(&self, job: &Job) -> Result<()> {
+        self.process_pipeline(job.pipeline_id).await
+    }
+
+    /// `PATCH /jobs/:id/trace`: appends at `start` when that is the stored size.
+    pub async fn append_job_trace(&self, id: i64, token: &str, start: i64, bytes: &[u8]) -> Result<TraceAck> {
+        let job = self.job_for_token(id, token).await?;
+        let runner_id = job.runner_id.unwrap_or_default();
+        self.store.extend_lease(job.id, runner_id, self.clock.now() + self.ci.settings.lease_timeout).await?;
+        if start + bytes.len() as i64 > self.ci.settings.max_trace_bytes {
+            self.fail_job(&job, "trace_size_exceeded", None).await?;
+            return Err(AppError::Forbidden(Some("the job log is larger than the limit".into())));
+        }
+        Ok(match self.store.append_trace(job.id, start, bytes).await? {
+            TraceAppend::Appended { size } => TraceAck::Accepted { size, status: job.status },
+            TraceAppend::Mismatch { size } => TraceAck::Mismatch { size, status: job.status },
+        })
+    }
+}

@@ -1,0 +1,251 @@
+//! The runner job API (research: gitlab-runner.md §1.6–1.12), as gitlab-runner and
+//! `autogit runner` call it: `POST /jobs/request` (long-polled), `PUT /jobs/:id`,
+//! `PATCH /jobs/:id/trace`, `POST|GET /jobs/:id/artifacts`. Runners authenticate with their
+//! token in the body; job calls with the job token (`JOB-TOKEN` header, or `token`).
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use autogit_app::AppError;
+use autogit_app::ci::{JobOffer, TraceAck, UploadMeta};
+use autogit_protocol::{JOB_STATUS_HEADER, JOB_TOKEN_HEADER, JobRequest, LAST_UPDATE_HEADER, UpdateJobRequest};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tokio::io::AsyncWriteExt;
+
+/// Largest trace patch accepted: gitlab-runner sends at most 1 MiB (`DefaultTracePatchLimit`).
+const MAX_TRACE_PATCH: usize = 2 << 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/jobs/request", post(request))
+        .route("/jobs/{id}", put(update))
+        .route("/jobs/{id}/trace", axum::routing::patch(trace).layer(DefaultBodyLimit::max(MAX_TRACE_PATCH)))
+        .route("/jobs/{id}/artifacts", post(upload).get(download).layer(DefaultBodyLimit::disable()))
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError(AppError::Invalid("body", e.to_string())))
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The job token: `JOB-TOKEN` header, else `token` in the query.
+fn job_token(h: &HeaderMap, q: &HashMap<String, String>) -> ApiResult<String> {
+    header_str(h, JOB_TOKEN_HEADER)
+        .map(str::to_string)
+        .or_else(|| q.get("token").cloned())
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError(AppError::Unauthorized))
+}
+
+/// Adds `Job-Status` and `X-GitLab-Trace-Update-Interval`: how often the runner must report
+/// (a quarter of the lease, so that three lost updates in a row still keep the job).
+fn with_status(s: &AppState, mut r: Response, status: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(status) {
+        r.headers_mut().insert(JOB_STATUS_HEADER, v);
+    }
+    let interval = (s.app.ci_settings().lease_timeout.as_secs() / 4).clamp(1, 30);
+    r.headers_mut().insert("X-GitLab-Trace-Update-Interval", HeaderValue::from(interval));
+    r
+}
+
+/// A refused job call, with the job's real status so that the runner stops it.
+async fn refused(s: &AppState, id: i64, e: ApiError) -> Response {
+    let status = s.app.job_status(id).await;
+    let r = e.into_response();
+    match status {
+        Some(st) => with_status(s, r, &st),
+        None => r,
+    }
+}
+
+async fn request(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let req: JobRequest = json_body(&body)?;
+    if req.token.is_empty() {
+        return Err(ApiError(AppError::Missing("token")));
+    }
+    let started = std::time::Instant::now();
+    let offer = s.app.request_job(&req).await?;
+    Ok(match offer {
+        JobOffer::Job(job) => {
+            s.metrics.observe_job_pickup(started.elapsed());
+            (StatusCode::CREATED, axum::Json(*job)).into_response()
+        }
+        JobOffer::NoJob { last_update } => {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            if let Ok(v) = HeaderValue::from_str(&last_update) {
+                r.headers_mut().insert(LAST_UPDATE_HEADER, v);
+            }
+            r
+        }
+    })
+}
+
+async fn update(State(s): State<AppState>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut req: UpdateJobRequest = match json_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if req.token.is_empty()
+        && let Some(t) = header_str(&headers, JOB_TOKEN_HEADER)
+    {
+        req.token = t.to_string();
+    }
+    match s.app.update_job(id, &req).await {
+        Ok(ack) => with_status(&s, StatusCode::OK.into_response(), &ack.status),
+        Err(e) => refused(&s, id, ApiError(e)).await,
+    }
+}
+
+async fn trace(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let token = match job_token(&headers, &q) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let start = match autogit_protocol::range_start(header_str(&headers, header::CONTENT_RANGE.as_str())) {
+        Ok(start) => start,
+        Err(e) => return ApiError(AppError::Invalid("Content-Range", e.to_string())).into_response(),
+    };
+    let start = i64::try_from(start).unwrap_or(i64::MAX);
+    match s.app.append_job_trace(id, &token, start, &body).await {
+        Ok(TraceAck::Accepted { size, status }) => {
+            let mut r = with_status(&s, StatusCode::ACCEPTED.into_response(), &status);
+            r.headers_mut().insert(header::RANGE, range(size));
+            r
+        }
+        Ok(TraceAck::Mismatch { size, status }) => {
+            let mut r = with_status(&s, StatusCode::RANGE_NOT_SATISFIABLE.into_response(), &status);
+            r.headers_mut().insert(header::RANGE, range(size));
+            r
+        }
+        Err(e) => refused(&s, id, ApiError(e)).await,
+    }
+}
+
+fn range(size: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("0-{size}")).unwrap_or(HeaderValue::from_static("0-0"))
+}
+
+/// Streams the multipart field `file` to disk (size-capped, hashed on the way) and records it.
+async fn upload(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    let token = match job_token(&headers, &q) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    // Refuse before reading a byte when the token is wrong.
+    if let Err(e) = s.app.job_for_token(id, &token).await {
+        return refused(&s, id, ApiError(e)).await;
+    }
+    let mut meta = UploadMeta {
+        artifact_type: q.get("artifact_type").cloned().unwrap_or_else(|| "archive".into()),
+        artifact_format: q.get("artifact_format").cloned().unwrap_or_else(|| "zip".into()),
+        filename: "artifacts.zip".into(),
+        expire_in: q.get("expire_in").cloned(),
+    };
+    let limit = s.app.max_artifacts_bytes();
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return ApiError(AppError::Missing("file")).into_response(),
+            Err(e) => return ApiError(AppError::Invalid("file", e.body_text())).into_response(),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        if let Some(name) = field.file_name() {
+            meta.filename = name.rsplit('/').next().unwrap_or(name).to_string();
+        }
+        let tmp = match s.app.artifact_upload_path().await {
+            Ok(p) => p,
+            Err(e) => return ApiError(e).into_response(),
+        };
+        let mut file = match tokio::fs::File::create(&tmp).await {
+            Ok(f) => f,
+            Err(e) => return ApiError(AppError::Internal(format!("artifact temp file: {e}"))).into_response(),
+        };
+        let mut size = 0u64;
+        let mut hash = Sha256::new();
+        let failure = loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        break Some((
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!("413 Request Entity Too Large: the limit is {limit} bytes"),
+                        ));
+                    }
+                    hash.update(&chunk);
+                    if let Err(e) = file.write_all(&chunk).await {
+                        break Some((StatusCode::INTERNAL_SERVER_ERROR, format!("writing artifact: {e}")));
+                    }
+                }
+                Ok(None) => break None,
+                Err(e) => break Some((StatusCode::BAD_REQUEST, e.body_text())),
+            }
+        };
+        let failure = match failure {
+            None => file.flush().await.err().map(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            f => f,
+        };
+        drop(file);
+        if let Some((status, message)) = failure {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return (status, axum::Json(serde_json::json!({ "message": message }))).into_response();
+        }
+        return match s.app.accept_artifact(id, &token, &meta, tmp, size, hex::encode(hash.finalize())).await {
+            Ok(_) => (StatusCode::CREATED, axum::Json(serde_json::json!("201"))).into_response(),
+            Err(e) => refused(&s, id, ApiError(e)).await,
+        };
+    }
+}
+
+async fn download(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let token = job_token(&headers, &q)?;
+    let (artifact, path) = s.app.dependency_artifact(id, &token).await?;
+    serve_file(&path, &artifact.filename).await
+}
+
+/// Streams a stored artifact.
+pub(crate) async fn serve_file(path: &std::path::Path, filename: &str) -> ApiResult<Response> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| ApiError(AppError::Internal(format!("artifact blob missing: {e}"))))?;
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let disposition = format!("attachment; filename=\"{}\"", filename.replace(['"', '\\', '\r', '\n'], "_"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
