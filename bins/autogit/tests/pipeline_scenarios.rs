@@ -6,6 +6,7 @@
 //! `expect.toml`:
 //! - `[server]`: environment for the server (e.g. `AUTOGIT_CI_LEASE_TIMEOUT_SECONDS = "3"`).
 //! - `[runner]`: `tags`, `concurrent`; `runner = false` at the top starts none.
+//! - `[project]`: settings applied before the push (e.g. `ci_config_path`).
 //! - `[[variables]]`: project CI/CD variables created before the push (`key`, `value`, `masked`…).
 //! - `[[phase]]`, in order: wait until `pipeline` (status) and every `jobs` entry (name →
 //!   status of its latest try) hold, then check `logs` (name → fragments that must appear),
@@ -29,6 +30,8 @@ struct Expect {
     description: String,
     server: BTreeMap<String, String>,
     runner: Option<RunnerSpec>,
+    /// Project settings applied (`PUT /projects/:id`) before the push, e.g. `ci_config_path`.
+    project: BTreeMap<String, String>,
     variables: Vec<VariableSpec>,
     phase: Vec<Phase>,
 }
@@ -39,6 +42,8 @@ struct RunnerSpec {
     tags: Vec<String>,
     concurrent: Option<usize>,
     start: Option<bool>,
+    /// Use the docker executor with this default image (built by `scripts/docker-test-image`).
+    docker_image: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize, Default)]
@@ -116,14 +121,27 @@ fn run_on(name: &str, dir: &Path, expect: &Expect, backend: Backend) {
     let s = Server::start_with(backend, &env);
     let spec = expect.runner.as_ref();
     let tags: Vec<&str> = spec.map(|r| r.tags.iter().map(String::as_str).collect()).unwrap_or_default();
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(image) = spec.and_then(|r| r.docker_image.as_ref()) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/docker-test-image");
+        let out = std::process::Command::new("bash").arg(script).arg(image).output().expect("bash");
+        assert!(out.status.success(), "test image (needs Docker; run ./scripts/test): {}", String::from_utf8_lossy(&out.stderr));
+        extra = vec!["--docker-image".into(), image.clone()];
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let mut runner = (spec.and_then(|r| r.start) != Some(false))
-        .then(|| RunnerProcess::start(&s, &tags, spec.and_then(|r| r.concurrent).unwrap_or(2), &[]));
+        .then(|| RunnerProcess::start(&s, &tags, spec.and_then(|r| r.concurrent).unwrap_or(2), &extra));
     let work = tempfile::tempdir().expect("tempdir");
     copy_dir(dir, work.path());
     let project_name = name.replace('_', "-");
     // Variables must exist before the push creates the pipeline: create the project first.
     let p = s.post("/projects", &s.root_token, &[("name", &project_name)]);
     let project = p["id"].as_i64().expect("project id");
+    if !expect.project.is_empty() {
+        let form: Vec<(&str, &str)> = expect.project.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = s.req(reqwest::Method::PUT, &format!("/projects/{project}"), &s.root_token).form(&form).send();
+        assert!(r.expect("request").status().is_success(), "project settings {form:?}");
+    }
     for v in &expect.variables {
         let mut form = vec![
             ("key", v.key.clone()),
@@ -269,6 +287,9 @@ scenarios!(
     allow_failure,
     artifacts,
     cache,
+    config_path,
+    delayed,
+    docker,
     timeout,
     cancel,
     runner_killed,

@@ -8,42 +8,21 @@ use autogit_agent::docker::DockerExecutor;
 use autogit_agent::shell::Outcome;
 use autogit_protocol::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const IMAGE: &str = "autogit-test/busybox:1";
+const IMAGE: &str = "autogit-test/busybox:2";
 
-/// Imports a busybox root filesystem as an image once.
+/// Imports a busybox root filesystem as an image once (`scripts/docker-test-image`).
 fn ensure_image() {
-    let have =
-        Command::new("docker").args(["image", "inspect", IMAGE]).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    assert!(have.is_ok(), "the docker CLI is required: run ./scripts/test, which installs and starts Docker");
-    if have.is_ok_and(|s| s.success()) {
-        return;
-    }
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static installed (scripts/test does it)");
-    let root = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(root.path().join("bin")).expect("mkdir");
-    std::fs::copy(busybox, root.path().join("bin/busybox")).expect("copy busybox");
-    for applet in [
-        "sh", "cat", "echo", "uname", "sleep", "ping", "ls", "true", "false", "env", "printf", "mkdir", "nc",
-        "hostname",
-    ] {
-        std::os::unix::fs::symlink("busybox", root.path().join("bin").join(applet)).expect("symlink");
-    }
-    let mut tar =
-        Command::new("tar").arg("-C").arg(root.path()).args(["-c", "."]).stdout(Stdio::piped()).spawn().expect("tar");
-    let out = Command::new("docker")
-        .args(["import", "--change", "ENV PATH=/bin", "-", IMAGE])
-        .stdin(tar.stdout.take().expect("tar stdout"))
-        .output()
-        .expect("docker import");
-    assert!(tar.wait().expect("tar exit").success());
-    assert!(out.status.success(), "docker import: {}", String::from_utf8_lossy(&out.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/docker-test-image");
+    let out = Command::new("bash").arg(script).arg(IMAGE).output().expect("bash runs");
+    assert!(
+        out.status.success(),
+        "building the test image (needs Docker and busybox-static; run ./scripts/test): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn job(

@@ -31,6 +31,8 @@ pub struct UpdateProject {
     pub description: Option<String>,
     pub visibility: Option<Visibility>,
     pub default_branch: Option<String>,
+    /// The CI file's path in the repository; `Some("")` goes back to `.gitlab-ci.yml`.
+    pub ci_config_path: Option<String>,
 }
 
 impl App {
@@ -130,6 +132,9 @@ impl App {
         if let Some(b) = &req.default_branch {
             validate_branch_name(b)?;
         }
+        if let Some(c) = &req.ci_config_path {
+            validate_ci_config_path(c)?;
+        }
         if let Some(v) = req.visibility {
             let ns = self.store.namespace_by_id(project.namespace_id).await?.ok_or(AppError::NotFound("Namespace"))?;
             if ns.kind == NamespaceKind::Group {
@@ -142,7 +147,7 @@ impl App {
             description: req.description,
             visibility: req.visibility,
             default_branch: req.default_branch.clone(),
-            ci_config_path: None,
+            ci_config_path: req.ci_config_path.map(|c| Some(c).filter(|c| !c.is_empty())),
         };
         let updated = self.store.update_project(project.id, &update, self.clock.now()).await?;
         if let Some(b) = req.default_branch {
@@ -176,4 +181,20 @@ pub(crate) fn validate_branch_name(b: &str) -> Result<()> {
         || b.contains("//")
         || b.chars().any(|c| c.is_control() || " ~^:?*[\\".contains(c));
     if bad { Err(AppError::Invalid("default_branch", format!("'{b}' is not a valid branch name"))) } else { Ok(()) }
+}
+
+/// A repository-relative file path (GitLab also accepts `file@group/project` and URLs there;
+/// only paths in the project's own repository are supported here).
+fn validate_ci_config_path(p: &str) -> Result<()> {
+    let bad = p.len() > 255
+        || p.starts_with('/')
+        || p.contains(['\0', '\n', '@', ':'])
+        || (!p.is_empty() && p.split('/').any(|s| matches!(s, "" | "." | "..")));
+    if bad {
+        return Err(AppError::Invalid(
+            "ci_config_path",
+            "must be a relative file path in the repository, such as ci/pipeline.yml".into(),
+        ));
+    }
+    Ok(())
 }

@@ -139,6 +139,7 @@ async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<S
         description: p.str("description")?,
         visibility: visibility(&p)?,
         default_branch: p.str("default_branch")?,
+        ci_config_path: p.str("ci_config_path")?,
     };
     let project = s.app.update_project(&who, &id, req).await?;
     let mut v = render(&s, &who, std::slice::from_ref(&project), None).await?;

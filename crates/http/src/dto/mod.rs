@@ -121,6 +121,7 @@ pub fn project(base: &str, p: &Project, x: &ProjectExtras<'_>) -> Value {
         "path_with_namespace": p.full_path,
         "created_at": time(p.created_at),
         "default_branch": p.default_branch,
+        "ci_config_path": p.ci_config_path,
         "tag_list": [],
         "topics": [],
         "ssh_url_to_repo": Value::Null,
