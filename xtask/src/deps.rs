@@ -19,9 +19,11 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // GPU Detector: pure parsers plus one probe module that reads sysfs/procfs under a root.
     ("autogit-gpu", &[]),
     // CI compiler: .gitlab-ci.yml text + pipeline context -> plan. Pure (no I/O, clock, randomness).
-    ("autogit-pipeline", &["autogit-core"]),
-    // Runner Coordinator decision core: progression, queue/matching, leases. Pure (time is a parameter).
-    ("autogit-scheduler", &["autogit-core"]),
+    // It validates GPU requirements (`gpu:`, GPU_REQUEST, gpu tags) with the GPU crate's pure parser.
+    ("autogit-pipeline", &["autogit-core", "autogit-gpu"]),
+    // Runner Coordinator decision core: progression, queue/matching, leases, GPU allocation. Pure
+    // (time is a parameter). It uses the GPU model and requirement matcher, both pure.
+    ("autogit-scheduler", &["autogit-core", "autogit-gpu"]),
     // L2: ports.
     ("autogit-store", &["autogit-core"]),
     // L3: adapters.
@@ -32,7 +34,15 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // runner API's job payloads, so the pure CI crates and the wire types are in reach here.
     (
         "autogit-app",
-        &["autogit-core", "autogit-store", "autogit-git", "autogit-pipeline", "autogit-scheduler", "autogit-protocol"],
+        &[
+            "autogit-core",
+            "autogit-store",
+            "autogit-git",
+            "autogit-pipeline",
+            "autogit-scheduler",
+            "autogit-protocol",
+            "autogit-gpu",
+        ],
     ),
     // L5: inbound.
     ("autogit-http", &["autogit-core", "autogit-store", "autogit-app", "autogit-git", "autogit-protocol"]),
@@ -54,6 +64,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("xtask", &[]),
+    // Benchmarks: talk HTTP to a real `autogit serve` process, so they know only the wire types.
+    ("autogit-bench-ci", &["autogit-protocol"]),
 ];
 
 /// External libraries and the only workspace crates allowed to depend on them.

@@ -67,6 +67,7 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
                 docker_image: None,
                 output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
                 cache_dir: None,
+                gpu_root: None,
             }
         }
     };
@@ -85,6 +86,7 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
         info: crate::runner::runner_info("shell"),
         docker_image: None,
         cache_dir: runner.cache_dir(),
+        gpu_root: runner.gpu_root.clone().unwrap_or_else(|| std::path::PathBuf::from("/")),
     };
     tracing::info!(runner = runner.id, concurrent, "built-in shell runner started");
     tokio::spawn(async move {

@@ -38,6 +38,9 @@ pub enum RunnerCommand {
         /// Use the docker executor with this default image (jobs' `image:` overrides it).
         #[arg(long)]
         docker_image: Option<String>,
+        /// Detect GPUs under this directory instead of `/` (fixture trees, chroots).
+        #[arg(long)]
+        gpu_root: Option<PathBuf>,
     },
     /// Run jobs until SIGINT/SIGTERM (jobs in progress finish first).
     Run {
@@ -97,6 +100,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
             builds_dir,
             concurrent,
             docker_image,
+            gpu_root,
         } => {
             let client = autogit_agent::client::Client::new(&url)?;
             let system_id =
@@ -134,6 +138,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 docker_image,
                 output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
                 cache_dir: None,
+                gpu_root: gpu_root.map(|p| std::path::absolute(&p)).transpose().context("resolving --gpu-root")?,
             };
             config.save(&runner_config)?;
             println!("registered runner {} ; configuration written to {}", details.id, runner_config.display());
@@ -153,6 +158,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
             });
             let cfg = WorkerConfig {
                 cache_dir: c.cache_dir(),
+                gpu_root: c.gpu_root.clone().unwrap_or_else(|| PathBuf::from("/")),
                 url: c.url,
                 token: c.token,
                 system_id: c.system_id,

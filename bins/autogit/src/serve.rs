@@ -70,6 +70,7 @@ fn ci_settings(config: &Config, external_url: &str) -> CiSettings {
         max_trace_bytes: i64::try_from(config.ci.max_trace_bytes).unwrap_or(i64::MAX),
         max_artifacts_bytes: config.ci.max_artifacts_bytes,
         artifacts_dir: config.data_dir.join("artifacts"),
+        registration_token: config.ci.registration_token.expose().to_string(),
         ..CiSettings::default()
     }
 }

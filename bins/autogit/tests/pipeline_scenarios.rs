@@ -125,7 +125,11 @@ fn run_on(name: &str, dir: &Path, expect: &Expect, backend: Backend) {
     if let Some(image) = spec.and_then(|r| r.docker_image.as_ref()) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/docker-test-image");
         let out = std::process::Command::new("bash").arg(script).arg(image).output().expect("bash");
-        assert!(out.status.success(), "test image (needs Docker; run ./scripts/test): {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "test image (needs Docker; run ./scripts/test): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         extra = vec!["--docker-image".into(), image.clone()];
     }
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();

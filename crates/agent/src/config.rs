@@ -33,6 +33,9 @@ pub struct RunnerConfig {
     /// Where job caches live; by default `cache` beside `builds_dir` (see [`Self::cache_dir`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_dir: Option<PathBuf>,
+    /// Where GPUs are detected; `/` (the default) on a real host, a fixture tree in tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_root: Option<PathBuf>,
 }
 
 fn default_concurrent() -> usize {
@@ -118,6 +121,7 @@ mod tests {
             docker_image: None,
             output_limit: 100,
             cache_dir: None,
+            gpu_root: None,
         };
         c.save(&path).expect("save");
         assert_eq!(RunnerConfig::load(&path).expect("load"), c);

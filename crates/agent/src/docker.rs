@@ -7,10 +7,14 @@
 
 use crate::script::{job_env, step_script};
 use crate::shell::{AFTER_SCRIPT_TIMEOUT, NoStages, Outcome, Stages, step_timeout, write_files};
+use autogit_gpu::handoff::ContainerGpus;
 use autogit_protocol::{FailureReason, Image, JobResponse};
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig};
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, DeviceRequest, EndpointSettings, HostConfig, NetworkCreateRequest,
+    NetworkingConfig,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -36,6 +40,9 @@ pub struct DockerExecutor {
     pub default_image: String,
     /// Label value identifying this runner's containers and networks.
     pub system_id: String,
+    /// Where GPUs are detected (`/`; a fixture tree in tests): the coordinator names the
+    /// allocated GPUs by key, this host knows their UUIDs and device nodes.
+    pub gpu_root: PathBuf,
 }
 
 /// What one job created, removed at the end whatever happened.
@@ -54,7 +61,7 @@ impl DockerExecutor {
         system_id: String,
     ) -> Result<Self, bollard::errors::Error> {
         let docker = Docker::connect_with_local_defaults()?.negotiate_version().await?;
-        Ok(DockerExecutor { docker, builds_dir, git: "git".into(), default_image, system_id })
+        Ok(DockerExecutor { docker, builds_dir, git: "git".into(), default_image, system_id, gpu_root: "/".into() })
     }
 
     fn labels(&self, job: i64) -> HashMap<String, String> {
@@ -180,11 +187,21 @@ impl DockerExecutor {
         }
         let binds =
             vec![format!("{}:{container_dir}", host_dir.display()), format!("{}:{TMP_MOUNT}", host_tmp.display())];
+        let gpus = match self.allocated_gpus(job).await {
+            Ok(g) => g,
+            Err(msg) => return failure(out, msg),
+        };
         let default_timeout = Duration::from_secs(job.runner_info.timeout.max(1) as u64);
         let mut outcome = Outcome::Success;
         for step in job.steps.iter().filter(|s| s.name != "after_script") {
-            let spec =
-                StepSpec { image: &image, script: &step.script, dir: &container_dir, binds: &binds, network: &network };
+            let spec = StepSpec {
+                image: &image,
+                script: &step.script,
+                dir: &container_dir,
+                binds: &binds,
+                network: &network,
+                gpus: &gpus,
+            };
             let timeout = step_timeout(step, default_timeout);
             outcome = self.step(job, &spec, &env.vars, timeout, out, cancel, created).await;
             if outcome != Outcome::Success {
@@ -201,6 +218,7 @@ impl DockerExecutor {
                 dir: &container_dir,
                 binds: &binds,
                 network: &network,
+                gpus: &gpus,
             };
             let timeout = step_timeout(after, AFTER_SCRIPT_TIMEOUT).min(AFTER_SCRIPT_TIMEOUT);
             let _ = self.step(job, &spec, &vars, timeout, out, &CancellationToken::new(), created).await;
@@ -290,7 +308,7 @@ impl DockerExecutor {
             host_config: Some(HostConfig {
                 binds: Some(spec.binds.to_vec()),
                 network_mode: Some(spec.network.to_string()),
-                ..Default::default()
+                ..gpu_host_config(spec.gpus)
             }),
             ..Default::default()
         };
@@ -384,6 +402,63 @@ struct StepSpec<'a> {
     dir: &'a str,
     binds: &'a [String],
     network: &'a str,
+    gpus: &'a ContainerGpus,
+}
+
+/// The coordinator's allocation (`AUTOGIT_GPU_KEYS`) as container settings: NVIDIA GPUs by
+/// device request with their UUIDs (what `--gpus device=<uuid>` does), AMD/Intel by their exact
+/// device nodes. A job with no allocation gets no GPU at all.
+fn gpu_host_config(g: &ContainerGpus) -> HostConfig {
+    let mut hc = HostConfig::default();
+    if !g.nvidia_device_ids.is_empty() {
+        hc.device_requests = Some(vec![DeviceRequest {
+            driver: Some("nvidia".into()),
+            device_ids: Some(g.nvidia_device_ids.clone()),
+            capabilities: Some(vec![vec!["gpu".into()]]),
+            ..Default::default()
+        }]);
+    }
+    if !g.devices.is_empty() {
+        hc.devices = Some(
+            g.devices
+                .iter()
+                .map(|d| DeviceMapping {
+                    path_on_host: Some(d.clone()),
+                    path_in_container: Some(d.clone()),
+                    cgroup_permissions: Some("rwm".into()),
+                })
+                .collect(),
+        );
+        hc.group_add = Some(g.group_add.clone());
+    }
+    hc
+}
+
+impl DockerExecutor {
+    /// The GPUs the coordinator allocated to this job, found in this host's inventory. An
+    /// allocated GPU this host does not have is an error: running without it would be wrong.
+    async fn allocated_gpus(&self, job: &JobResponse) -> Result<ContainerGpus, String> {
+        let Some(keys) = job.variables.iter().rev().find(|v| v.key == "AUTOGIT_GPU_KEYS") else {
+            return Ok(ContainerGpus::default());
+        };
+        let keys: Vec<String> =
+            keys.value.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect();
+        if keys.is_empty() {
+            return Ok(ContainerGpus::default());
+        }
+        let root = self.gpu_root.clone();
+        let inv = tokio::task::spawn_blocking(move || crate::inventory::detect_gpus(&root))
+            .await
+            .map_err(|e| format!("detecting GPUs: {e}"))?;
+        let mut chosen = Vec::new();
+        for k in &keys {
+            match inv.gpus.iter().find(|g| g.key.to_string() == *k) {
+                Some(g) => chosen.push(g.clone()),
+                None => return Err(format!("the allocated GPU {k} is not on this host any more")),
+            }
+        }
+        Ok(autogit_gpu::handoff::container(&chosen))
+    }
 }
 
 fn system_failure() -> Outcome {
@@ -442,5 +517,24 @@ mod tests {
         );
         let svc = Image { name: "redis".into(), ..Default::default() };
         assert_eq!(service_aliases(&svc), ["redis"]);
+    }
+
+    #[test]
+    fn gpu_settings_name_exactly_the_allocated_devices() {
+        assert_eq!(gpu_host_config(&ContainerGpus::default()), HostConfig::default(), "no GPUs: nothing added");
+        let g = ContainerGpus {
+            nvidia_device_ids: vec!["GPU-1234".into()],
+            devices: vec!["/dev/kfd".into(), "/dev/dri/renderD129".into()],
+            group_add: vec!["video".into(), "render".into()],
+        };
+        let hc = gpu_host_config(&g);
+        let req = &hc.device_requests.expect("device request")[0];
+        assert_eq!(req.driver.as_deref(), Some("nvidia"));
+        assert_eq!(req.device_ids.as_deref(), Some(&["GPU-1234".to_string()][..]));
+        assert_eq!(req.count, None, "never `count: -1` (all GPUs)");
+        let devices = hc.devices.expect("devices");
+        assert_eq!(devices.len(), 2);
+        assert_eq!(devices[1].path_on_host.as_deref(), Some("/dev/dri/renderD129"));
+        assert_eq!(hc.group_add.expect("groups"), ["video", "render"]);
     }
 }

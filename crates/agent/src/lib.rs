@@ -21,6 +21,7 @@ pub mod cache;
 pub mod client;
 pub mod config;
 pub mod docker;
+pub mod inventory;
 pub mod script;
 pub mod shell;
 pub mod sources;

@@ -3,6 +3,7 @@
 
 use crate::client::{Client, ClientError, JobState, Patched, Poll};
 use crate::docker::DockerExecutor;
+use crate::inventory;
 use crate::shell::{Outcome, ShellExecutor, Stages};
 use crate::trace::TraceBuffer;
 use crate::{artifacts, cache};
@@ -34,6 +35,8 @@ pub struct WorkerConfig {
     pub docker_image: Option<String>,
     /// Where job caches live (`<cache_dir>/<project path>/<key>/cache.zip`, see [`cache`]).
     pub cache_dir: PathBuf,
+    /// Where GPUs are detected: `/` on a real host, a fixture tree in tests.
+    pub gpu_root: PathBuf,
 }
 
 /// The executor jobs run with.
@@ -91,7 +94,8 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
         executors.push(Arc::new(match &cfg.docker_image {
             None => Executor::Shell(ShellExecutor { builds_dir: slot_dir(slot), git: "git".into() }),
             Some(image) => {
-                let d = DockerExecutor::connect(slot_dir(slot), image.clone(), cfg.system_id.clone()).await?;
+                let mut d = DockerExecutor::connect(slot_dir(slot), image.clone(), cfg.system_id.clone()).await?;
+                d.gpu_root = cfg.gpu_root.clone();
                 if slot == 0 {
                     // Whatever a crashed run of this runner left behind goes first.
                     let stale = d.remove_stale().await?;
@@ -103,10 +107,23 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
             }
         }));
     }
+    let info = Arc::new(std::sync::RwLock::new(cfg.info.clone()));
+    refresh_inventory(&cfg.gpu_root, &info).await;
     let cfg = Arc::new(cfg);
+    let refresher = {
+        let (root, info, shutdown) = (cfg.gpu_root.clone(), info.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(INVENTORY_REFRESH) => refresh_inventory(&root, &info).await,
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        })
+    };
     let mut loops = tokio::task::JoinSet::new();
     for executor in executors {
-        loops.spawn(poll_loop(client.clone(), cfg.clone(), executor, shutdown.clone()));
+        loops.spawn(poll_loop(client.clone(), cfg.clone(), info.clone(), executor, shutdown.clone()));
     }
     let mut result = Ok(());
     while let Some(r) = loops.join_next().await {
@@ -115,7 +132,28 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
             result = Err(e.into());
         }
     }
+    refresher.abort();
     result
+}
+
+/// How often GPUs and architectures are detected again; a change reaches the coordinator with
+/// the next job request (and drains the GPUs that went away).
+pub const INVENTORY_REFRESH: Duration = Duration::from_secs(60);
+
+/// Puts the current GPU inventory and architectures into `info.config`.
+async fn refresh_inventory(root: &Path, info: &std::sync::RwLock<RunnerInfo>) {
+    let root = root.to_path_buf();
+    let detected = tokio::task::spawn_blocking(move || {
+        let inv = inventory::detect_gpus(&root);
+        (serde_json::to_value(&inv).ok(), inventory::architectures(&root))
+    })
+    .await;
+    let Ok((inv, archs)) = detected else { return };
+    let mut info = info.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(inv) = inv {
+        info.config.insert(inventory::INVENTORY_KEY.into(), inv);
+    }
+    info.config.insert(inventory::ARCHITECTURES_KEY.into(), serde_json::json!(archs));
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +167,7 @@ pub enum WorkerError {
 async fn poll_loop(
     client: Arc<Client>,
     cfg: Arc<WorkerConfig>,
+    info: Arc<std::sync::RwLock<RunnerInfo>>,
     executor: Arc<Executor>,
     shutdown: CancellationToken,
 ) -> Result<(), ClientError> {
@@ -138,7 +177,7 @@ async fn poll_loop(
             token: cfg.token.clone(),
             system_id: Some(cfg.system_id.clone()),
             last_update: last_update.clone(),
-            info: cfg.info.clone(),
+            info: info.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
             session: None,
         };
         let poll = tokio::select! {

@@ -26,6 +26,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_CI_LEASE_TIMEOUT_SECONDS", "ci.lease_timeout_seconds"),
     ("AUTOGIT_CI_MAX_TRACE_BYTES", "ci.max_trace_bytes"),
     ("AUTOGIT_CI_MAX_ARTIFACTS_BYTES", "ci.max_artifacts_bytes"),
+    ("AUTOGIT_CI_REGISTRATION_TOKEN", "ci.registration_token"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the
@@ -33,8 +34,17 @@ pub const ENV_VARS: &[(&str, &str)] = &[
 const NOT_CONFIG_PREFIXES: &[&str] = &["AUTOGIT_TEST_", "AUTOGIT_BENCH_", "AUTOGIT_RUNNER_"];
 const NOT_CONFIG: &[&str] = &["AUTOGIT_CONFIG", "AUTOGIT_BIN"];
 
+/// Keys whose value is text although their section holds numbers.
+const STR_KEYS: &[&str] = &["ci.registration_token"];
+
 fn kind_of(key: &str) -> Kind {
-    if key.starts_with("git.max_") || key.starts_with("ci.") { Kind::Int } else { Kind::Str }
+    if STR_KEYS.contains(&key) {
+        Kind::Str
+    } else if key.starts_with("git.max_") || key.starts_with("ci.") {
+        Kind::Int
+    } else {
+        Kind::Str
+    }
 }
 
 /// Applies the known variables to `table`. Returns a warning for each unknown `AUTOGIT_*`
@@ -83,4 +93,25 @@ fn set(table: &mut toml::Table, dotted: &str, value: toml::Value) {
         };
     }
     cur.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registration_token_is_text() {
+        let mut table = toml::Table::new();
+        let env = vec![
+            ("AUTOGIT_CI_REGISTRATION_TOKEN".to_string(), "GR1348941secret".to_string()),
+            ("AUTOGIT_CI_LONG_POLL_SECONDS".to_string(), "5".to_string()),
+        ];
+        apply(&mut table, &env).expect("applies");
+        let ci = table["ci"].as_table().expect("ci table");
+        assert_eq!(ci["registration_token"].as_str(), Some("GR1348941secret"));
+        assert_eq!(ci["long_poll_seconds"].as_integer(), Some(5));
+        let (c, _) = crate::Config::load(None, &env).expect("valid");
+        assert_eq!(c.ci.registration_token.expose(), "GR1348941secret");
+        assert!(!format!("{c:?}").contains("GR1348941secret"), "the token is redacted");
+    }
 }

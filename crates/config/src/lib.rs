@@ -51,6 +51,10 @@ pub struct CiConfig {
     pub max_trace_bytes: u64,
     /// Largest artifacts upload accepted, in bytes.
     pub max_artifacts_bytes: u64,
+    /// The legacy runner registration token (`gitlab-runner register --registration-token`,
+    /// `POST /api/v4/runners`): runners registered with it are instance runners. Empty disables
+    /// that flow (runners are then created with `POST /api/v4/user/runners`).
+    pub registration_token: Secret,
 }
 
 impl Default for CiConfig {
@@ -61,6 +65,7 @@ impl Default for CiConfig {
             lease_timeout_seconds: 120,
             max_trace_bytes: 16 << 20,
             max_artifacts_bytes: 100 << 20,
+            registration_token: Secret::default(),
         }
     }
 }

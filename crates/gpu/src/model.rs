@@ -24,6 +24,16 @@ pub enum GpuKey {
     Pci(PciAddress),
 }
 
+impl std::fmt::Display for GpuKey {
+    /// The stable text form schedulers and logs use: the UUID, else `pci:<address>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GpuKey::Uuid(u) => f.write_str(u),
+            GpuKey::Pci(a) => write!(f, "pci:{a}"),
+        }
+    }
+}
+
 /// Where a value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,6 +44,10 @@ pub enum Source {
     AmdgpuSysfs,
     KfdTopology,
     DrmSysfs,
+    /// NVIDIA's management library, loaded at run time (`libnvidia-ml.so.1`).
+    Nvml,
+    /// `rocm-smi --json`, the fallback for AMD values sysfs lacks.
+    RocmSmi,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +60,8 @@ pub enum GpuHealth {
     WrongDriver(String),
     /// The NVIDIA driver excludes it (`GPU Excluded: Yes`).
     Excluded,
-    /// MIG mode change pending a GPU reset.
+    /// MIG mode change pending a GPU reset (NVML's current ≠ pending mode). Only NVML can tell:
+    /// procfs has no MIG mode, so the sysfs/procfs probe never sets this.
     MigPending,
 }
 
@@ -90,6 +105,21 @@ pub struct MigInstance {
     pub ci: Option<u32>,
     /// `/dev/nvidia-caps/nvidia-cap<N>` nodes the instance needs.
     pub cap_nodes: Vec<String>,
+    /// `MIG-…`, what `CUDA_VISIBLE_DEVICES` takes (from NVML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// The MIG profile, e.g. `1g.10gb` (from NVML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_total_bytes: Option<u64>,
+}
+
+impl MigInstance {
+    /// An instance as procfs shows it: ids and cap nodes, nothing NVML knows yet.
+    pub fn new(gi: u32, ci: Option<u32>, cap_nodes: Vec<String>) -> Self {
+        MigInstance { gi, ci, cap_nodes, uuid: None, profile: None, memory_total_bytes: None }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,34 +156,42 @@ pub struct HostInventory {
     pub warnings: Vec<String>,
 }
 
+impl DetectedGpu {
+    /// A ready GPU of which only the vendor and PCI address are known, keyed by that address:
+    /// the starting point for tests and simulations to fill in what they need.
+    #[must_use]
+    pub fn bare(vendor: Vendor, address: PciAddress) -> DetectedGpu {
+        DetectedGpu {
+            key: GpuKey::Pci(address),
+            vendor,
+            pci: PciIdentity {
+                address,
+                vendor_id: 0,
+                device_id: 0,
+                subsystem_vendor_id: None,
+                subsystem_device_id: None,
+                class_code: 0x030200,
+            },
+            kernel_driver: None,
+            driver_version: None,
+            product_name: None,
+            uuid: None,
+            memory_total_bytes: None,
+            arch: None,
+            multiprocessors: None,
+            integrated: false,
+            numa_node: None,
+            nodes: DeviceNodes::default(),
+            nvidia_minor: None,
+            mig_instances: Vec::new(),
+            health: GpuHealth::Ready,
+            provenance: BTreeMap::new(),
+        }
+    }
+}
+
 /// A GPU with only its vendor and address known, for unit tests to fill in what they need.
 #[cfg(test)]
 pub(crate) fn test_gpu(vendor: Vendor, bdf: &str) -> DetectedGpu {
-    let address: PciAddress = bdf.parse().expect("test address");
-    DetectedGpu {
-        key: GpuKey::Pci(address),
-        vendor,
-        pci: PciIdentity {
-            address,
-            vendor_id: 0,
-            device_id: 0,
-            subsystem_vendor_id: None,
-            subsystem_device_id: None,
-            class_code: 0x030200,
-        },
-        kernel_driver: None,
-        driver_version: None,
-        product_name: None,
-        uuid: None,
-        memory_total_bytes: None,
-        arch: None,
-        multiprocessors: None,
-        integrated: false,
-        numa_node: None,
-        nodes: DeviceNodes::default(),
-        nvidia_minor: None,
-        mig_instances: Vec::new(),
-        health: GpuHealth::Ready,
-        provenance: BTreeMap::new(),
-    }
+    DetectedGpu::bare(vendor, bdf.parse().expect("test address"))
 }

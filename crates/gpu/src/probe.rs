@@ -185,27 +185,43 @@ impl Detector {
                 gpu.nodes.exclusive.push(format!("/{node}"));
             }
             gpu.mig_instances = self.mig(minor);
+            if !gpu.mig_instances.is_empty() {
+                gpu.provenance.insert("mig_instances".into(), Source::NvidiaProc);
+            }
         }
         for shared in ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"] {
             if self.exists(&format!("dev/{shared}")) {
                 gpu.nodes.shared.push(format!("/dev/{shared}"));
             }
         }
+        // Precedence for a field several sources know: NVML (merged later by
+        // `nvml::enrich_from_nvml`) over nvidia-smi over procfs/sysfs.
         if let Some(s) = smi.iter().find(|s| s.bus == address) {
-            gpu.memory_total_bytes = s.memory_total_bytes;
-            gpu.arch = s.compute_cap.map(|(major, minor)| Arch::Cuda { major, minor });
-            credit(
-                gpu,
-                Source::NvidiaSmi,
-                &[("memory_total_bytes", s.memory_total_bytes.is_some()), ("arch", s.compute_cap.is_some())],
-            );
-            if gpu.uuid.is_none() {
+            if s.uuid.starts_with("GPU-") {
+                if gpu.uuid.as_ref().is_some_and(|u| *u != s.uuid) {
+                    warnings.push(format!(
+                        "{address}: nvidia-smi names UUID {} but /proc says {:?}; using nvidia-smi's",
+                        s.uuid, gpu.uuid
+                    ));
+                }
                 gpu.uuid = Some(s.uuid.clone());
                 gpu.provenance.insert("uuid".into(), Source::NvidiaSmi);
             }
-            if gpu.product_name.is_none() {
+            if !s.name.is_empty() {
                 gpu.product_name = Some(s.name.clone());
                 gpu.provenance.insert("product_name".into(), Source::NvidiaSmi);
+            }
+            if let Some(bytes) = s.memory_total_bytes.filter(|b| *b > 0) {
+                gpu.memory_total_bytes = Some(bytes);
+                gpu.provenance.insert("memory_total_bytes".into(), Source::NvidiaSmi);
+            }
+            if let Some((major, minor)) = s.compute_cap {
+                gpu.arch = Some(Arch::Cuda { major, minor });
+                gpu.provenance.insert("arch".into(), Source::NvidiaSmi);
+            }
+            if let Some(v) = &s.driver_version {
+                gpu.driver_version = Some(v.clone());
+                gpu.provenance.insert("driver_version".into(), Source::NvidiaSmi);
             }
         }
     }
@@ -229,12 +245,12 @@ impl Detector {
                 .filter_map(|n| n.strip_prefix("ci").and_then(|x| x.parse().ok()))
                 .collect();
             if cis.is_empty() {
-                out.push(MigInstance { gi, ci: None, cap_nodes: gi_cap.iter().cloned().collect() });
+                out.push(MigInstance::new(gi, None, gi_cap.iter().cloned().collect()));
             }
             for ci in cis {
                 let mut nodes: Vec<String> = gi_cap.iter().cloned().collect();
                 nodes.extend(cap(&format!("{gi_dir}/ci{ci}/access")));
-                out.push(MigInstance { gi, ci: Some(ci), cap_nodes: nodes });
+                out.push(MigInstance::new(gi, Some(ci), nodes));
             }
         }
         out

@@ -5,6 +5,11 @@
 //! Sizes are exact: GB = 10^9 bytes, GiB = 2^30 — an "80GB" H100 has 81559 MiB (79.65 GiB), so
 //! `mem>=80GiB` does not match it. A constraint on a value the GPU does not know fails closed,
 //! and says which value was unknown.
+//!
+//! Besides the clauses of gpu.md §6c the compact form accepts `same_model=true|false`, so that
+//! every request has a compact spelling: [`GpuRequest::to_compact`] writes the canonical one
+//! (`nvidia:2,mem>=40GB,cc>=8.0,arch=…,model=…,numa=…,same_model=false`, defaults left out
+//! except the vendor and count), and [`GpuRequest::parse`] reads it back to an equal request.
 
 use crate::model::{Arch, DetectedGpu, Vendor};
 use std::fmt;
@@ -26,6 +31,17 @@ impl Cmp {
             Cmp::Eq => have == want,
             Cmp::Le => have <= want,
             Cmp::Lt => have < want,
+        }
+    }
+
+    /// The compact form's spelling (`>=`, `>`, `=`, `<=`, `<`).
+    pub fn ascii(self) -> &'static str {
+        match self {
+            Cmp::Ge => ">=",
+            Cmp::Gt => ">",
+            Cmp::Eq => "=",
+            Cmp::Le => "<=",
+            Cmp::Lt => "<",
         }
     }
 
@@ -102,13 +118,18 @@ fn vendor(s: &str) -> Result<Option<Vendor>, RequestError> {
     }
 }
 
-fn cmp(s: &str) -> Result<(Cmp, &str), RequestError> {
+/// A leading comparison (`>=40GB` → `(Ge, "40GB")`, the rest trimmed); `None` without one.
+pub fn split_cmp(s: &str) -> Option<(Cmp, &str)> {
     for (sym, c) in [(">=", Cmp::Ge), ("<=", Cmp::Le), (">", Cmp::Gt), ("<", Cmp::Lt), ("=", Cmp::Eq)] {
         if let Some(rest) = s.strip_prefix(sym) {
-            return Ok((c, rest.trim()));
+            return Some((c, rest.trim()));
         }
     }
-    err(format!("{s:?} needs a comparison (>=, >, =, <=, <)"))
+    None
+}
+
+fn cmp(s: &str) -> Result<(Cmp, &str), RequestError> {
+    split_cmp(s).ok_or_else(|| RequestError(format!("{s:?} needs a comparison (>=, >, =, <=, <)")))
 }
 
 /// `40GB`, `79.5GiB`, `81559MiB`, `512MB`. Bare numbers are refused: the unit is the point.
@@ -129,6 +150,11 @@ pub fn parse_size(s: &str) -> Result<u64, RequestError> {
         return err(format!("{s:?} is not a positive size"));
     }
     Ok((n * mult).round() as u64)
+}
+
+/// A compute capability such as `8.0` or `9.0`.
+pub fn parse_version(s: &str) -> Result<(u8, u8), RequestError> {
+    version(s)
 }
 
 fn version(s: &str) -> Result<(u8, u8), RequestError> {
@@ -175,6 +201,12 @@ impl GpuRequest {
                 r.model = Some(rest.to_string());
             } else if let Some(rest) = clause.strip_prefix("count=") {
                 r.count = rest.parse().map_err(|_| RequestError(format!("GPU count {rest:?} is not a number")))?;
+            } else if let Some(rest) = clause.strip_prefix("same_model=") {
+                r.same_model = match rest {
+                    "true" => true,
+                    "false" => false,
+                    other => return err(format!("same_model={other:?}: expected true or false")),
+                };
             } else if let Some(rest) = clause.strip_prefix("numa=") {
                 r.numa = match rest {
                     "prefer" => Numa::Prefer,
@@ -188,6 +220,41 @@ impl GpuRequest {
         }
         r.validate()?;
         Ok(r)
+    }
+
+    /// The canonical compact form: `<vendor|any>:<count>`, then each constraint that is set, in
+    /// the order `mem`, `cc`, `arch`, `model`, `numa` (unless `prefer`), `same_model` (unless
+    /// true). [`GpuRequest::parse`] reads it back to an equal request for every request that
+    /// `parse` can produce (a model glob with a `,` or surrounding spaces has no compact spelling).
+    pub fn to_compact(&self) -> String {
+        let vendor = match self.vendor {
+            None => "any",
+            Some(Vendor::Nvidia) => "nvidia",
+            Some(Vendor::Amd) => "amd",
+            Some(Vendor::Intel) => "intel",
+        };
+        let mut s = format!("{vendor}:{}", self.count);
+        if let Some((c, _, text)) = &self.memory {
+            s.push_str(&format!(",mem{}{text}", c.ascii()));
+        }
+        if let Some((c, (a, b))) = self.compute_capability {
+            s.push_str(&format!(",cc{}{a}.{b}", c.ascii()));
+        }
+        if !self.arch.is_empty() {
+            s.push_str(&format!(",arch={}", self.arch.join("|")));
+        }
+        if let Some(m) = &self.model {
+            s.push_str(&format!(",model={m}"));
+        }
+        match self.numa {
+            Numa::Prefer => {}
+            Numa::Require => s.push_str(",numa=require"),
+            Numa::Ignore => s.push_str(",numa=ignore"),
+        }
+        if !self.same_model {
+            s.push_str(",same_model=false");
+        }
+        s
     }
 
     /// Contradictions that can never match.

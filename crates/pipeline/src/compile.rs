@@ -15,7 +15,7 @@ use crate::rules::{self, Facts};
 use crate::select::{job_vars, select};
 use crate::values::overlay;
 use crate::yaml::{Budget, Limits};
-use crate::{extends, include, reference};
+use crate::{extends, gpu, include, reference};
 
 /// Most jobs one pipeline may have (after parallel expansion).
 pub const MAX_JOBS: usize = 2000;
@@ -87,6 +87,8 @@ fn run(input: &CompileInput, d: &mut Diags) -> Option<Plan> {
         return None;
     }
     let (mut jobs, owners) = expand(&specs);
+    let global_gpu = root.get("variables").and_then(|v| gpu::variable_pos(v, gpu::VARIABLE)).unwrap_or(main);
+    resolve_gpus(&specs, &owners, &mut jobs, &g.variables, global_gpu, d);
     resolve_needs(&specs, &owners, &mut jobs, &|n| defined.contains(n), d);
     let positions: Vec<Pos> = owners.iter().map(|&o| specs[o].pos).collect();
     needs::check_cycles(&jobs, &|i| positions[i], d);
@@ -121,6 +123,41 @@ fn expand(specs: &[JobSpec]) -> (Vec<Job>, Vec<usize>) {
         }
     }
     (jobs, owners)
+}
+
+/// Each instance's GPU request. The effective `GPU_REQUEST` is the matrix's, else the job's
+/// (rules applied), else the global one if the job inherits it. The same problem (a bad global
+/// `GPU_REQUEST`, a spec's parallel instances) is reported once.
+fn resolve_gpus(
+    specs: &[JobSpec],
+    owners: &[usize],
+    jobs: &mut [Job],
+    globals: &[(String, plan::Var)],
+    global_pos: Pos,
+    d: &mut Diags,
+) {
+    let mut local = Diags { files: d.files.clone(), list: Vec::new() };
+    let find =
+        |vars: &[(String, plan::Var)]| vars.iter().find(|(k, _)| k == gpu::VARIABLE).map(|(_, v)| v.value.clone());
+    for (i, job) in jobs.iter_mut().enumerate() {
+        let spec = &specs[owners[i]];
+        let matrix = job
+            .parallel
+            .as_ref()
+            .and_then(|p| p.matrix.iter().find(|(k, _)| k == gpu::VARIABLE))
+            .map(|(_, v)| (v.clone(), spec.gpu.matrix_pos, false));
+        let own = || find(&job.variables).map(|v| (v, spec.gpu.variable_pos.unwrap_or(spec.pos), false));
+        let inherits = job.inherit_variables.as_ref().is_none_or(|l| l.iter().any(|k| k == gpu::VARIABLE));
+        let global = || find(globals).filter(|_| inherits).map(|v| (v, global_pos, true));
+        let variable = matrix.or_else(own).or_else(global);
+        let variable = variable.as_ref().map(|(text, pos, global)| gpu::Variable { text, pos: *pos, global: *global });
+        job.gpu = gpu::resolve(&spec.job.name, &spec.gpu, variable, &mut local);
+    }
+    for diag in local.list {
+        if !d.list.contains(&diag) && d.list.len() < 500 {
+            d.list.push(diag);
+        }
+    }
 }
 
 fn resolve_needs(specs: &[JobSpec], owners: &[usize], jobs: &mut [Job], defined: &dyn Fn(&str) -> bool, d: &mut Diags) {

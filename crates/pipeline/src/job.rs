@@ -3,6 +3,7 @@
 
 use crate::diagnostic::{Diags, Pos};
 use crate::duration::parse_seconds;
+use crate::gpu::JobGpu;
 use crate::job_parts::{self, check_keys};
 use crate::matrix::{self, Parallel};
 use crate::needs::{self, NeedSpec};
@@ -22,6 +23,7 @@ const KEYWORDS: &[&str] = &[
     "dependencies",
     "environment",
     "except",
+    "gpu",
     "image",
     "inherit",
     "interruptible",
@@ -52,6 +54,7 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "artifacts",
     "before_script",
     "cache",
+    "gpu",
     "hooks",
     "id_tokens",
     "image",
@@ -81,6 +84,8 @@ pub struct JobSpec {
     pub needs: Option<Vec<NeedSpec>>,
     pub parallel: Parallel,
     pub dependencies_pos: Pos,
+    /// `gpu:`, the job's `GPU_REQUEST` and its tags, resolved per instance by the compiler.
+    pub gpu: JobGpu,
 }
 
 /// Reads job `name`. `stages` is the pipeline's stage list.
@@ -168,6 +173,7 @@ pub fn parse(
             except: e.map(|e| only::parse(e, "except", d)),
         },
     };
+    let gpu = JobGpu::read(name, key_pos, &m, d);
     let job = Job {
         name: name.to_string(),
         stage,
@@ -185,6 +191,7 @@ pub fn parse(
             .map_or(Retry { max: 0, when: Vec::new(), exit_codes: Vec::new() }, |r| job_parts::retry(r, d)),
         timeout_seconds: timeout,
         tags: get("tags").map(|t| strings(t, d, "tags")).unwrap_or_default(),
+        gpu: None,
         needs: None,
         dependencies: get("dependencies").map(|x| strings(x, d, "dependencies")),
         artifacts: get("artifacts").and_then(|a| job_parts::artifacts(a, d)),
@@ -205,6 +212,7 @@ pub fn parse(
         needs: get("needs").map(|n| needs::parse(n, name, d)),
         parallel: get("parallel").map(|p| matrix::parse(p, name, d)).unwrap_or_default(),
         dependencies_pos: get("dependencies").map_or(key_pos, |n| n.pos),
+        gpu,
     })
 }
 

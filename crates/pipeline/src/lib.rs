@@ -28,7 +28,14 @@
 //!
 //! load + `include` (included files first, the including file wins) → `extends` →
 //! `!reference` → globals → `workflow:rules` → per job: keywords, `rules`/`only`/`except` →
-//! `parallel` expansion → `needs` (DAG) and `dependencies` → plan in stage order.
+//! `parallel` expansion → GPU requirements (`gpu:` > `GPU_REQUEST` > tags `[gpu, <vendor>]`,
+//! per instance) → `needs` (DAG) and `dependencies` → plan in stage order.
+//!
+//! # GPU requirements
+//!
+//! A job's GPUs are checked at compile time with `autogit-gpu`'s pure parser and stored in
+//! [`Job::gpu`] as the canonical compact string (`nvidia:2,mem>=40GB,cc>=8.0`), which
+//! `GpuRequest::parse` reads back; invalid values and vendor contradictions are diagnostics.
 
 mod compile;
 mod diagnostic;
@@ -37,6 +44,7 @@ mod expr;
 mod extends;
 mod glob;
 mod globals;
+mod gpu;
 mod include;
 mod input;
 mod job;

@@ -55,6 +55,11 @@ pub struct Job {
     pub retry: Retry,
     pub timeout_seconds: Option<u64>,
     pub tags: Vec<String>,
+    /// The GPUs the job needs, as the canonical compact `GPU_REQUEST` string
+    /// (`nvidia:2,mem>=40GB,cc>=8.0`): `autogit_gpu::request::GpuRequest::parse` reads it back.
+    /// From `gpu:`, else the `GPU_REQUEST` variable, else the tags `[gpu, <vendor>]`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gpu: Option<String>,
     /// `None` = ordered by stages; `Some(vec![])` = `needs: []` (starts at once).
     pub needs: Option<Vec<Need>>,
     /// `None` = artifacts of all earlier-stage jobs; `Some(vec![])` = none.

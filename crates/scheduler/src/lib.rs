@@ -6,11 +6,14 @@
 //!   locked, protected refs, features), FIFO pick, and long-poll waiters with the
 //!   `X-GitLab-Last-Update` version.
 //! - [`lease`]: which runner owns which running job, until when; expiry and fencing of late runners.
+//! - [`gpu`]: exclusive GPU allocation: which job holds which GPUs of which runner (all or
+//!   nothing, best fit, NUMA and same-model constraints), fenced, with inventory drift drained.
 //!
 //! **Architecture invariant:** no I/O, no clock, no randomness, no async runtime. Time is the
 //! caller's [`Millis`]; the application layer maps its stored records (and the compiled CI plan)
 //! into the small input types defined here, applies the returned decisions, and persists them.
 
+pub mod gpu;
 pub mod lease;
 pub mod progress;
 pub mod queue;

@@ -22,6 +22,7 @@ const UNIQUE_KEYS: &[(&[&str], &str)] = &[
     (&["ci_variables_project_key", "ci_variables_group_key", "ci_variables.key"], "key"),
     (&["pipelines_project_iid_key", "pipelines.iid"], "iid"),
     (&["ci_job_artifacts_job_type_key", "ci_job_artifacts.job_id"], "file_type"),
+    (&["ci_gpu_allocations_pkey", "ci_gpu_allocations.job_id"], "job"),
 ];
 
 /// Maps any sqlx error. Only constraint violations carry meaning for callers; everything else is

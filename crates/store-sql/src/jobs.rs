@@ -30,6 +30,15 @@ const OF_PROJECT: &str = concat!(
 );
 const COUNT_OF_PROJECT: &str =
     concat!("SELECT COUNT(*) FROM jobs WHERE project_id = $1 AND ($2 IS NULL OR ", status_in!("$2"), ")");
+const OF_RUNNER: &str = concat!(
+    "SELECT ",
+    job_columns!(),
+    " FROM jobs WHERE runner_id = $1 AND ($2 IS NULL OR ",
+    status_in!("$2"),
+    ") ORDER BY id DESC LIMIT $3 OFFSET $4"
+);
+const COUNT_OF_RUNNER: &str =
+    concat!("SELECT COUNT(*) FROM jobs WHERE runner_id = $1 AND ($2 IS NULL OR ", status_in!("$2"), ")");
 const PENDING: &str =
     concat!("SELECT ", job_columns!(), " FROM jobs WHERE status = 'pending' ORDER BY queued_at, id LIMIT $1");
 const RUNNING: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE status = 'running' ORDER BY id");
@@ -102,6 +111,32 @@ impl SqlStore {
         });
         Ok(rows.into_iter().map(Job::from).collect())
     }
+
+    /// One page of the jobs of one owner (`$1`: a project or a runner), filtered by status.
+    async fn jobs_of(
+        &self,
+        sql: &'static str,
+        count_sql: &'static str,
+        owner: i64,
+        statuses: &[&str],
+        page: Page,
+    ) -> Result<Listed<Job>> {
+        let set = if statuses.is_empty() { None } else { Some(status_set(statuses, JOB_STATUSES)?) };
+        let (limit, offset) = paging(page);
+        let (rows, total): (Vec<JobRow>, i64) = with_db!(self, |p| {
+            let rows = sqlx::query_as(sql)
+                .bind(owner)
+                .bind(&set)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await
+                .map_err(db_err)?;
+            let total = sqlx::query_scalar(count_sql).bind(owner).bind(&set).fetch_one(p).await.map_err(db_err)?;
+            (rows, total)
+        });
+        Ok(Listed { items: rows.into_iter().map(Job::from).collect(), total })
+    }
 }
 
 #[async_trait]
@@ -123,22 +158,11 @@ impl JobStore for SqlStore {
     }
 
     async fn list_project_jobs(&self, project_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>> {
-        let set = if statuses.is_empty() { None } else { Some(status_set(statuses, JOB_STATUSES)?) };
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<JobRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(OF_PROJECT)
-                .bind(project_id)
-                .bind(&set)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total =
-                sqlx::query_scalar(COUNT_OF_PROJECT).bind(project_id).bind(&set).fetch_one(p).await.map_err(db_err)?;
-            (rows, total)
-        });
-        Ok(Listed { items: rows.into_iter().map(Job::from).collect(), total })
+        self.jobs_of(OF_PROJECT, COUNT_OF_PROJECT, project_id, statuses, page).await
+    }
+
+    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>> {
+        self.jobs_of(OF_RUNNER, COUNT_OF_RUNNER, runner_id, statuses, page).await
     }
 
     async fn pending_jobs(&self, limit: i64) -> Result<Vec<Job>> {

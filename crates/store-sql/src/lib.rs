@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod events;
 mod filter;
+mod hardware;
 mod job_rows;
 mod jobs;
 mod members;

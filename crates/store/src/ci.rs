@@ -11,10 +11,12 @@
 //!   project runners.
 
 mod artifacts;
+mod hardware;
 mod job_records;
 mod records;
 
 pub use artifacts::*;
+pub use hardware::*;
 pub use job_records::*;
 pub use records::*;
 
@@ -79,6 +81,10 @@ pub trait JobStore: Send + Sync {
     /// Jobs of a project (retried ones included) whose status is in `statuses` (all when empty),
     /// newest first. Invalid for an unknown status.
     async fn list_project_jobs(&self, project_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>>;
+    /// Jobs assigned to a runner (the attempts it took and still holds or finished; a job moved
+    /// back to an unstarted status is no longer its) whose status is in `statuses` (all when
+    /// empty), newest first. Invalid for an unknown status.
+    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>>;
     /// Up to `limit` pending jobs, oldest `queued_at` first (then by id): the queue to rebuild
     /// after a restart.
     async fn pending_jobs(&self, limit: i64) -> Result<Vec<Job>>;

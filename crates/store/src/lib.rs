@@ -151,6 +151,7 @@ pub trait Store:
     + JobStore
     + TraceStore
     + ArtifactStore
+    + HardwareStore
     + CiVariableStore
     + Health
 {
@@ -168,6 +169,7 @@ impl<
         + JobStore
         + TraceStore
         + ArtifactStore
+        + HardwareStore
         + CiVariableStore
         + Health,
 > Store for T

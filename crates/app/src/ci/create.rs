@@ -84,7 +84,7 @@ impl App {
             (None, Some(size)) => {
                 new.status = "failed".into();
                 new.yaml_errors = Some(format!(
-                    "{path}: the CI configuration is {size} bytes; at most {} bytes are read",
+                    "{path}: the CI configuration is too large: {size} bytes; at most {} bytes are read",
                     read::MAX_BLOB_SIZE
                 ));
                 let (p, _) = self.store.create_pipeline(&new, &[], now).await?;

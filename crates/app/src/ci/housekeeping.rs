@@ -3,7 +3,6 @@
 //! by the server itself, and delayed jobs whose time came are queued. At start the queue is
 //! rebuilt from the store.
 
-use super::process::queued;
 use crate::{App, Result};
 use autogit_store::JobChange;
 use std::time::Duration;
@@ -36,10 +35,11 @@ impl App {
 
     /// Queues every pending job the store holds.
     pub async fn rebuild_queue(&self) -> Result<usize> {
+        self.restore_gpus().await?;
         let pending = self.store.pending_jobs(i64::MAX).await?;
         let n = pending.len();
         for job in pending.iter().filter(|j| j.runner_id.is_none()) {
-            self.ci.enqueue(queued(job));
+            self.enqueue_job(job);
         }
         Ok(n)
     }
@@ -63,7 +63,7 @@ impl App {
             let moved =
                 self.store.transition_job(job.id, &["scheduled"], "pending", &JobChange::default(), now).await?;
             if let Some(moved) = moved {
-                self.ci.enqueue(queued(&moved));
+                self.enqueue_job(&moved);
                 self.process_pipeline(moved.pipeline_id).await?;
             }
         }

@@ -13,6 +13,8 @@
 
 pub mod artifacts;
 pub mod create;
+mod gpu_tags;
+mod gpus;
 mod housekeeping;
 mod payload;
 pub mod pipelines;
@@ -27,5 +29,6 @@ mod vars;
 
 pub use artifacts::UploadMeta;
 pub use create::{DEFAULT_CI_CONFIG_PATH, NotCreated, PipelineRequest};
+pub use gpus::FleetRunner;
 pub use runner_api::{JOB_TOKEN_PREFIX, JobAck, JobOffer, TraceAck};
 pub use runtime::CiSettings;

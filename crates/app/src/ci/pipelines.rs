@@ -3,7 +3,6 @@
 //! Cancel, play and retry take the scheduler's decisions and apply them to the stored jobs.
 
 use super::create::{NotCreated, PipelineRequest};
-use super::process::queued;
 use super::spec::nodes;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
@@ -161,6 +160,9 @@ impl App {
         if job.status == "pending" {
             self.ci.dequeue(job.id);
         }
+        if job.status == "running" && moved.is_some() {
+            self.release_gpus(job.id).await;
+        }
         Ok(moved)
     }
 
@@ -190,7 +192,7 @@ impl App {
             .await?
             .ok_or_else(|| AppError::Conflict("status".into(), "changed meanwhile; try again".into()))?;
         if moved.status == "pending" {
-            self.ci.enqueue(queued(&moved));
+            self.enqueue_job(&moved);
         }
         self.process_pipeline(job.pipeline_id).await?;
         Ok(self.store.job_by_id(moved.id).await?.unwrap_or(moved))
@@ -213,7 +215,7 @@ impl App {
             .ok_or_else(|| AppError::Forbidden(Some("this job was already retried; retry its latest try".into())))?;
         let plan = progress::retry_job(&nodes(&jobs), idx).map_err(progress_error)?;
         let new = self.store.retry_job(job.id, self.clock.now()).await?;
-        self.ci.enqueue(queued(&new));
+        self.enqueue_job(&new);
         let now = self.clock.now();
         for i in plan.reset {
             let (j, _) = &jobs[i];

@@ -62,7 +62,7 @@ impl App {
                     self.store.transition_job(job.id, &[job.status.as_str()], t.to.as_str(), &change, now).await?;
                 if let Some(moved) = moved {
                     if moved.status == "pending" {
-                        self.ci.enqueue(queued(&moved));
+                        self.enqueue_job(&moved);
                     }
                     jobs[t.job].0 = moved;
                 }

@@ -2,11 +2,12 @@
 //! state reports, append traces. Runners authenticate with their token; job calls with the job
 //! token, which exists only while the job runs, so a late or forged report finds nothing.
 
-use super::process::{millis, queued};
+use super::process::millis;
 use super::spec::JobSpec;
 use crate::auth::token_digest;
 use crate::{App, AppError, Result};
 use autogit_protocol::{JobRequest, JobResponse, ReportedState, UpdateJobRequest};
+use autogit_scheduler::gpu::Allocation;
 use autogit_scheduler::queue::{RunnerAccessLevel as QAccess, RunnerInfo as QRunner};
 use autogit_store::{
     AccessFilter, GroupFilter, Job, JobChange, Page, ProjectFilter, Runner, RunnerAccessLevel, RunnerScope, RunnerSeen,
@@ -59,24 +60,31 @@ impl App {
     /// one to be queued. `Forbidden` for an unknown runner token.
     pub async fn request_job(&self, req: &JobRequest) -> Result<JobOffer> {
         let runner = self.verify_runner(&req.token, &seen(&req.info)).await?;
-        let info = self.matching_info(&runner, &req.info).await?;
+        if runner.paused {
+            // As GitLab: a paused runner is answered at once, not held (unpausing it answers any
+            // held request anyway, see `Runtime::bump`).
+            return Ok(JobOffer::NoJob { last_update: self.ci.last_update() });
+        }
+        let derived = self.note_hardware(&runner, &req.info).await?;
+        let mut info = self.matching_info(&runner, &req.info).await?;
+        info.tags.extend(derived);
         let deadline = tokio::time::Instant::now() + self.ci.settings.long_poll;
         loop {
-            let job = match self.ci.pick_or_wait(&info, millis(self.clock.now())) {
-                Ok(job) => job,
+            let (job, alloc) = match self.ci.pick_or_wait(&info, millis(self.clock.now())) {
+                Ok(handed) => handed,
                 Err((waiter, mut rx)) => match tokio::time::timeout_at(deadline, &mut rx).await {
-                    Ok(Ok(job)) => job,
+                    Ok(Ok(handed)) => handed,
                     _ => {
                         self.ci.stop_waiting(waiter);
                         // A job handed over between the timeout and the unregistration.
                         match rx.try_recv() {
-                            Ok(job) => job,
+                            Ok(handed) => handed,
                             Err(_) => return Ok(JobOffer::NoJob { last_update: self.ci.last_update() }),
                         }
                     }
                 },
             };
-            match self.claim(job.id as i64, &runner).await {
+            match self.claim(job.id as i64, &runner, alloc.as_ref()).await {
                 Ok(Some(offer)) => return Ok(JobOffer::Job(Box::new(offer))),
                 // Canceled or claimed meanwhile: look for another.
                 Ok(None) => {}
@@ -86,7 +94,7 @@ impl App {
                         && j.status == "pending"
                         && j.runner_id.is_none()
                     {
-                        self.ci.enqueue(queued(&j));
+                        self.enqueue_job(&j);
                     }
                     return Err(e);
                 }
@@ -130,18 +138,31 @@ impl App {
         Ok(out)
     }
 
-    /// Claims a pending job for the runner and builds its payload; `None` if it is gone.
-    async fn claim(&self, job_id: i64, runner: &Runner) -> Result<Option<JobResponse>> {
+    /// Claims a pending job for the runner and builds its payload; `None` if it is gone. The
+    /// GPUs allocated with the hand-off are recorded with the claim, or freed if it fails.
+    async fn claim(&self, job_id: i64, runner: &Runner, alloc: Option<&Allocation>) -> Result<Option<JobResponse>> {
         let token = format!(
             "{JOB_TOKEN_PREFIX}{}",
             rand::rng().sample_iter(Alphanumeric).take(40).map(char::from).collect::<String>()
         );
         let now = self.clock.now();
         let lease = now + self.ci.settings.lease_timeout;
-        let Some(job) = self.store.assign_job(job_id, runner.id, &token_digest(&token), lease, now).await? else {
-            return Ok(None);
+        let claimed = self.store.assign_job(job_id, runner.id, &token_digest(&token), lease, now).await;
+        let job = match claimed {
+            Ok(Some(job)) => job,
+            other => {
+                if alloc.is_some() {
+                    self.release_gpus(job_id).await;
+                }
+                return other.map(|_| None).map_err(Into::into);
+            }
         };
-        let built = self.build_payload(&job, runner, &token).await;
+        if let Some(a) = alloc
+            && let Err(e) = self.record_allocation(&job, a).await
+        {
+            tracing::error!(job = job.id, error = %e, "could not store the GPU allocation");
+        }
+        let built = self.build_payload(&job, runner, &token, alloc).await;
         match built {
             Ok(payload) => {
                 if let Err(e) = self.process_pipeline(job.pipeline_id).await {
@@ -155,18 +176,29 @@ impl App {
                 tracing::error!(job = job.id, error = %e, "could not build the job payload");
                 let change = JobChange { failure_reason: Some("data_integrity_failure".into()), ..Default::default() };
                 self.store.transition_job(job.id, &["running"], "failed", &change, self.clock.now()).await?;
-                let _ = self.process_pipeline(job.pipeline_id).await;
+                self.after_finish(&job).await?;
                 Ok(None)
             }
         }
     }
 
-    async fn build_payload(&self, job: &Job, runner: &Runner, token: &str) -> Result<JobResponse> {
+    async fn build_payload(
+        &self,
+        job: &Job,
+        runner: &Runner,
+        token: &str,
+        alloc: Option<&Allocation>,
+    ) -> Result<JobResponse> {
         let spec = JobSpec::parse(job)?;
         let pipeline = self.store.pipeline_by_id(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?;
         let project = self.store.project_by_id(job.project_id).await?.ok_or(AppError::NotFound("Project"))?;
         let facts = self.facts_of(&project, &pipeline).await?;
-        self.job_payload(job, &spec, &pipeline, &facts, runner, token).await
+        let mut payload = self.job_payload(job, &spec, &pipeline, &facts, runner, token).await?;
+        // Last, so that no CI/CD variable can widen what the job may see.
+        let gpu_vars = self.gpu_variables(runner, alloc);
+        payload.variables.retain(|v| !gpu_vars.iter().any(|g| g.key == v.key));
+        payload.variables.extend(gpu_vars);
+        Ok(payload)
     }
 
     /// The running job a job token belongs to, if it is job `id`. `Forbidden` otherwise, as
@@ -226,13 +258,15 @@ impl App {
         if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
             let next = self.store.retry_job(failed.id, self.clock.now()).await?;
             tracing::info!(job = failed.id, retry = next.id, attempt = next.attempt, "job retried automatically");
-            self.ci.enqueue(queued(&next));
+            self.enqueue_job(&next);
         }
         self.after_finish(&failed).await?;
         Ok(failed.status)
     }
 
+    /// A job stopped running (any final state): free its GPUs, move its pipeline on.
     pub(crate) async fn after_finish(&self, job: &Job) -> Result<()> {
+        self.release_gpus(job.id).await;
         self.process_pipeline(job.pipeline_id).await
     }
 
@@ -241,7 +275,14 @@ impl App {
         let job = self.job_for_token(id, token).await?;
         let runner_id = job.runner_id.unwrap_or_default();
         self.store.extend_lease(job.id, runner_id, self.clock.now() + self.ci.settings.lease_timeout).await?;
-        if start + bytes.len() as i64 > self.ci.settings.max_trace_bytes {
+        let end = start.saturating_add(i64::try_from(bytes.len()).unwrap_or(i64::MAX));
+        if end > self.ci.settings.max_trace_bytes {
+            // Only a patch that would really be appended counts against the limit (as GitLab,
+            // which checks the size after the append): one at the wrong offset is a 416.
+            let size = self.store.trace_size(job.id).await?.unwrap_or_default();
+            if start != size {
+                return Ok(TraceAck::Mismatch { size, status: job.status });
+            }
             self.fail_job(&job, "trace_size_exceeded", None).await?;
             return Err(AppError::Forbidden(Some("the job log is larger than the limit".into())));
         }

@@ -1,14 +1,20 @@
-//! Runners: creation by users (`POST /user/runners` → a `glrt-` token shown once), verification
-//! and unregistration by the runner itself with its token, and listing. Tokens are stored as
-//! SHA-256 digests, like personal access tokens.
+//! Runners: creation by users (`POST /user/runners` → a `glrt-` token shown once) or by the
+//! legacy registration-token flow (`POST /runners`), verification and unregistration by the
+//! runner itself with its token, and what users do with them (show, update, list, their jobs).
+//! Tokens are stored as SHA-256 digests, like personal access tokens.
 
 use crate::auth::token_digest;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
-use autogit_store::{Listed, NewRunner, Page, Runner, RunnerAccessLevel, RunnerFilter, RunnerScope, RunnerSeen};
+use autogit_store::{
+    JOB_STATUSES, Job, Listed, NewRunner, Page, Runner, RunnerAccessLevel, RunnerFilter, RunnerScope, RunnerSeen,
+    RunnerUpdate,
+};
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// The runner authentication token prefix gitlab-runner recognises (it then calls `verify`).
 pub const RUNNER_TOKEN_PREFIX: &str = "glrt-";
@@ -27,6 +33,19 @@ pub struct CreateRunner {
     pub paused: bool,
     pub access_level: Option<String>,
     pub maximum_timeout: Option<i64>,
+}
+
+/// `PUT /runners/:id`: the fields that are `Some` change. `maximum_timeout: Some(None)` removes
+/// the limit.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRunner {
+    pub description: Option<String>,
+    pub paused: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    pub run_untagged: Option<bool>,
+    pub locked: Option<bool>,
+    pub access_level: Option<String>,
+    pub maximum_timeout: Option<Option<i64>>,
 }
 
 /// A new runner and its token, which exists in clear only in this response.
@@ -62,15 +81,40 @@ impl App {
                 ));
             }
         };
+        self.issue_runner(scope, req).await
+    }
+
+    /// Legacy registration (`POST /runners` with the server's registration token, research
+    /// §1.3): an instance runner. `Forbidden` for a wrong token, or when the server has none
+    /// (registration tokens disabled).
+    pub async fn register_runner(
+        &self,
+        registration_token: &str,
+        req: CreateRunner,
+        seen: &RunnerSeen,
+    ) -> Result<IssuedRunner> {
+        let expected = &self.ci.settings.registration_token;
+        if expected.is_empty() {
+            return Err(AppError::Forbidden(Some(
+                "runner registration with a registration token is disabled on this server; \
+                 create the runner with POST /user/runners and use its glrt- token"
+                    .into(),
+            )));
+        }
+        if !same_secret(registration_token, expected) {
+            return Err(AppError::Forbidden(Some("invalid registration token".into())));
+        }
+        let issued = self.issue_runner(RunnerScope::Instance, req).await?;
+        self.store.touch_runner(issued.runner.id, self.clock.now(), seen).await?;
+        Ok(issued)
+    }
+
+    async fn issue_runner(&self, scope: RunnerScope, req: CreateRunner) -> Result<IssuedRunner> {
         let access_level = match req.access_level.as_deref() {
             None => RunnerAccessLevel::NotProtected,
-            Some(s) => RunnerAccessLevel::parse(s).ok_or_else(|| {
-                AppError::Invalid("access_level", format!("'{s}' is not not_protected or ref_protected"))
-            })?,
+            Some(s) => parse_access_level(s)?,
         };
-        if req.maximum_timeout.is_some_and(|t| t < 600) {
-            return Err(AppError::Invalid("maximum_timeout", "must be at least 600 seconds".into()));
-        }
+        check_maximum_timeout(req.maximum_timeout)?;
         let token = format!(
             "{RUNNER_TOKEN_PREFIX}{}",
             rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect::<String>()
@@ -86,10 +130,7 @@ impl App {
             access_level,
             maximum_timeout: req.maximum_timeout,
         };
-        let runner = self.store.create_runner(&new, self.clock.now()).await.map_err(|e| match e {
-            autogit_store::StoreError::Invalid(m) => AppError::Invalid("tag_list", m),
-            other => other.into(),
-        })?;
+        let runner = self.store.create_runner(&new, self.clock.now()).await.map_err(tag_error)?;
         Ok(IssuedRunner { runner, token })
     }
 
@@ -133,10 +174,156 @@ impl App {
         }
     }
 
-    /// Runners the principal may see (administrators: all; others: none yet — group and project
-    /// listings come with `/projects/:id/runners`).
-    pub async fn list_runners(&self, who: &Principal, filter: RunnerFilter, page: Page) -> Result<Listed<Runner>> {
+    /// `PUT /runners/:id`. Every held `jobs/request` is answered so that runners look again
+    /// with the new settings (a paused runner gets nothing more).
+    pub async fn update_runner(&self, who: &Principal, id: i64, req: UpdateRunner) -> Result<Runner> {
+        let runner = self.get_runner(who, id).await?;
+        let access_level = req.access_level.as_deref().map(parse_access_level).transpose()?;
+        check_maximum_timeout(req.maximum_timeout.flatten())?;
+        if req.tags.is_some() || req.run_untagged.is_some() {
+            let no_tags = req.tags.as_ref().map_or(runner.tags.is_empty(), Vec::is_empty);
+            if no_tags && !req.run_untagged.unwrap_or(runner.run_untagged) {
+                return Err(AppError::Invalid(
+                    "tag_list",
+                    "can not be empty when the runner is not allowed to pick untagged jobs".into(),
+                ));
+            }
+        }
+        let update = RunnerUpdate {
+            description: req.description,
+            tags: req.tags,
+            run_untagged: req.run_untagged,
+            locked: req.locked,
+            paused: req.paused,
+            access_level,
+            maximum_timeout: req.maximum_timeout,
+        };
+        let updated = self.store.update_runner(runner.id, &update).await.map_err(tag_error)?;
+        self.ci.bump();
+        Ok(updated)
+    }
+
+    /// `GET /runners/:id/jobs`: the jobs the runner took, newest first.
+    pub async fn runner_jobs(&self, who: &Principal, id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>> {
+        let runner = self.get_runner(who, id).await?;
+        if let Some(bad) = statuses.iter().find(|s| !JOB_STATUSES.contains(s)) {
+            return Err(AppError::Invalid("status", format!("'{bad}' is not a job status")));
+        }
+        Ok(self.store.list_runner_jobs(runner.id, statuses, page).await?)
+    }
+
+    /// `GET /runners/all`: every runner (administrators only).
+    pub async fn list_runners(
+        &self,
+        who: &Principal,
+        runner_type: Option<&str>,
+        filter: RunnerFilter,
+        page: Page,
+    ) -> Result<Listed<Runner>> {
         who.require_admin()?;
-        Ok(self.store.list_runners(&filter, page).await?)
+        self.list_visible_runners(who, runner_type, filter, page).await
+    }
+
+    /// `GET /runners`: the runners of the projects and groups the user maintains
+    /// (administrators: all), by id, narrowed by `type` (`instance_type`, `group_type`,
+    /// `project_type`) and the filter.
+    pub async fn list_visible_runners(
+        &self,
+        who: &Principal,
+        runner_type: Option<&str>,
+        filter: RunnerFilter,
+        page: Page,
+    ) -> Result<Listed<Runner>> {
+        let admin = who.user()?.is_admin;
+        let kind = runner_type.map(parse_runner_type).transpose()?;
+        if admin && kind.is_none() {
+            return Ok(self.store.list_runners(&filter, page).await?);
+        }
+        // Runners are few: filter them all, deciding once per project or group.
+        let mut allowed: HashMap<RunnerScope, bool> = HashMap::new();
+        let mut out = Vec::new();
+        for r in self.store.list_runners(&filter, Page::ALL).await?.items {
+            if kind.is_some_and(|k| k != scope_kind(r.scope)) {
+                continue;
+            }
+            if !admin {
+                let ok = match allowed.get(&r.scope) {
+                    Some(ok) => *ok,
+                    None => {
+                        let ok = match self.authorize_runner(who, &r).await {
+                            Ok(()) => true,
+                            Err(AppError::Internal(m)) => return Err(AppError::Internal(m)),
+                            Err(_) => false,
+                        };
+                        allowed.insert(r.scope, ok);
+                        ok
+                    }
+                };
+                if !ok {
+                    continue;
+                }
+            }
+            out.push(r);
+        }
+        let total = out.len() as i64;
+        let offset = usize::try_from(page.offset).unwrap_or(0);
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        Ok(Listed { items: out.into_iter().skip(offset).take(limit).collect(), total })
+    }
+}
+
+fn parse_access_level(s: &str) -> Result<RunnerAccessLevel> {
+    RunnerAccessLevel::parse(s)
+        .ok_or_else(|| AppError::Invalid("access_level", format!("'{s}' is not not_protected or ref_protected")))
+}
+
+fn check_maximum_timeout(t: Option<i64>) -> Result<()> {
+    if t.is_some_and(|t| t < 600) {
+        return Err(AppError::Invalid("maximum_timeout", "must be at least 600 seconds".into()));
+    }
+    Ok(())
+}
+
+/// The store refuses bad tags as `Invalid`.
+fn tag_error(e: autogit_store::StoreError) -> AppError {
+    match e {
+        autogit_store::StoreError::Invalid(m) => AppError::Invalid("tag_list", m),
+        other => other.into(),
+    }
+}
+
+/// GitLab's `runner_type` spelling of a scope.
+fn scope_kind(scope: RunnerScope) -> &'static str {
+    match scope {
+        RunnerScope::Instance => "instance_type",
+        RunnerScope::Group(_) => "group_type",
+        RunnerScope::Project(_) => "project_type",
+    }
+}
+
+fn parse_runner_type(t: &str) -> Result<&'static str> {
+    ["instance_type", "group_type", "project_type"]
+        .into_iter()
+        .find(|k| *k == t)
+        .ok_or_else(|| AppError::Invalid("type", format!("'{t}' is not instance_type, group_type or project_type")))
+}
+
+/// Compares two secrets in time independent of where they differ: both are hashed to the same
+/// length first, then every byte is compared.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("GR1348941abc", "GR1348941abc"));
+        assert!(!same_secret("GR1348941abd", "GR1348941abc"));
+        assert!(!same_secret("", "GR1348941abc"));
+        assert!(!same_secret("GR1348941abc ", "GR1348941abc"));
     }
 }

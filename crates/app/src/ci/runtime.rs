@@ -6,6 +6,7 @@
 //! queue, and the store's compare-and-set claim would keep that correct but not fair.
 
 use autogit_scheduler::Millis;
+use autogit_scheduler::gpu::{Allocation, GpuPool, GpuRequest};
 use autogit_scheduler::queue::{QueuedJob, RunnerInfo, Waiters};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Settings of the Runner Coordinator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CiSettings {
     /// The URL runners and jobs reach the server at (clone URLs, `CI_SERVER_URL`), no trailing `/`.
     pub server_url: String,
@@ -35,6 +36,25 @@ pub struct CiSettings {
     pub artifacts_dir: PathBuf,
     /// Job timeout when neither the job nor the project sets one (GitLab: 60 minutes).
     pub default_timeout_secs: i64,
+    /// The legacy registration token (`POST /runners`, research §1.3); empty disables that flow.
+    pub registration_token: String,
+}
+
+/// Prints everything but the registration token.
+impl std::fmt::Debug for CiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CiSettings")
+            .field("server_url", &self.server_url)
+            .field("long_poll", &self.long_poll)
+            .field("lease_timeout", &self.lease_timeout)
+            .field("server_timeout_grace", &self.server_timeout_grace)
+            .field("max_trace_bytes", &self.max_trace_bytes)
+            .field("max_artifacts_bytes", &self.max_artifacts_bytes)
+            .field("artifacts_dir", &self.artifacts_dir)
+            .field("default_timeout_secs", &self.default_timeout_secs)
+            .field("registration_token", &if self.registration_token.is_empty() { "" } else { "[redacted]" })
+            .finish()
+    }
 }
 
 impl Default for CiSettings {
@@ -48,6 +68,7 @@ impl Default for CiSettings {
             max_artifacts_bytes: 100 << 20,
             artifacts_dir: PathBuf::from("./autogit-data/artifacts"),
             default_timeout_secs: 3600,
+            registration_token: String::new(),
         }
     }
 }
@@ -58,9 +79,19 @@ impl Default for CiSettings {
 pub(crate) struct Dispatch {
     pub queue: autogit_scheduler::queue::Queue,
     pub waiters: Waiters,
-    /// Held request id → where to hand its job.
-    pub handoff: HashMap<u64, oneshot::Sender<QueuedJob>>,
+    /// Held request id → where to hand its job (with its GPUs, already allocated).
+    pub handoff: HashMap<u64, oneshot::Sender<Handed>>,
+    /// Held request id → the runner holding it (waiters are keyed by request).
+    pub waiter_runner: HashMap<u64, u64>,
+    /// Every runner's GPUs and who holds them (ADR 0006). Under the same lock as the queue, so
+    /// that "may this runner take this GPU job" and "allocate" are one decision.
+    pub gpus: GpuPool,
+    /// GPU requirements of queued jobs (absent: the job needs no GPU).
+    pub gpu_requests: HashMap<u64, GpuRequest>,
 }
+
+/// A job handed to a runner, with the GPUs allocated to it.
+pub(crate) type Handed = (QueuedJob, Option<Allocation>);
 
 #[derive(Debug)]
 pub(crate) struct Runtime {
@@ -74,6 +105,8 @@ pub(crate) struct Runtime {
     /// Serialises progression per pipeline so that two job updates of one pipeline do not decide
     /// on the same stale view.
     pipeline_locks: Mutex<HashMap<i64, std::sync::Weak<tokio::sync::Mutex<()>>>>,
+    /// Runner id → what it last reported about its hardware.
+    hardware: Mutex<HashMap<i64, super::gpus::Hardware>>,
 }
 
 impl Runtime {
@@ -84,10 +117,14 @@ impl Runtime {
                 queue: autogit_scheduler::queue::Queue::new(epoch),
                 waiters: Waiters::new(),
                 handoff: HashMap::new(),
+                waiter_runner: HashMap::new(),
+                gpus: GpuPool::new(),
+                gpu_requests: HashMap::new(),
             }),
             next_waiter: AtomicU64::new(1),
             closing: std::sync::atomic::AtomicBool::new(false),
             pipeline_locks: Mutex::new(HashMap::new()),
+            hardware: Mutex::new(HashMap::new()),
         }
     }
 
@@ -97,23 +134,46 @@ impl Runtime {
         self.dispatch.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Queues a pending job, or hands it straight to a held request that may take it.
-    pub fn enqueue(&self, job: QueuedJob) {
+    /// Queues a pending job, or hands it straight to a held request that may take it (and, for
+    /// a GPU job, whose runner has the GPUs free now: they are allocated on the spot).
+    pub fn enqueue(&self, job: QueuedJob, gpu: Option<GpuRequest>) {
         let mut d = self.lock_dispatch();
         if d.queue.contains(job.id) {
             return;
         }
         let mut job = job;
-        while let Some(waiter) = d.waiters.on_enqueue(&job) {
+        loop {
+            let Dispatch { waiters, waiter_runner, gpus, .. } = &mut *d;
+            let waiter = waiters.on_enqueue_where(&job, |r| match &gpu {
+                None => true,
+                Some(req) => waiter_runner.get(&r.id).is_some_and(|runner| gpus.can_allocate(*runner, req)),
+            });
+            let Some(waiter) = waiter else { break };
+            let runner = d.waiter_runner.remove(&waiter).unwrap_or_default();
             let Some(tx) = d.handoff.remove(&waiter) else { continue };
-            match tx.send(job) {
+            let alloc = match &gpu {
+                None => None,
+                Some(req) => match d.gpus.allocate(runner, job.id, req) {
+                    Ok(a) => Some(a),
+                    Err(_) => continue,
+                },
+            };
+            match tx.send((job, alloc)) {
                 Ok(()) => {
                     d.queue.bump();
                     return;
                 }
                 // The request went away (client gone, hold ended): offer the next waiter.
-                Err(back) => job = back,
+                Err((back, alloc)) => {
+                    if let Some(a) = alloc {
+                        let _ = d.gpus.release(a.job, a.fence);
+                    }
+                    job = back;
+                }
             }
+        }
+        if let Some(req) = gpu {
+            d.gpu_requests.insert(job.id, req);
         }
         // A duplicate is impossible here (checked above under the same lock).
         let _ = d.queue.push(job);
@@ -121,18 +181,25 @@ impl Runtime {
 
     /// Takes the job out of the queue (canceled, or claimed elsewhere).
     pub fn dequeue(&self, id: i64) {
-        self.lock_dispatch().queue.remove(id as u64);
+        let mut d = self.lock_dispatch();
+        d.queue.remove(id as u64);
+        d.gpu_requests.remove(&(id as u64));
     }
 
-    /// The oldest job `runner` may take, or a receiver that gets one as soon as it is queued.
-    pub fn pick_or_wait(
-        &self,
-        runner: &RunnerInfo,
-        now: Millis,
-    ) -> Result<QueuedJob, (u64, oneshot::Receiver<QueuedJob>)> {
+    /// The oldest job `runner` may take (GPU jobs only when their GPUs are free on it, then
+    /// allocated), or a receiver that gets one as soon as it is queued.
+    pub fn pick_or_wait(&self, runner: &RunnerInfo, now: Millis) -> Result<Handed, (u64, oneshot::Receiver<Handed>)> {
         let mut d = self.lock_dispatch();
-        if let Some(job) = d.queue.pick(runner) {
-            return Ok(job);
+        let Dispatch { queue, gpus, gpu_requests, .. } = &mut *d;
+        let picked =
+            queue.pick_where(runner, |j| gpu_requests.get(&j.id).is_none_or(|req| gpus.can_allocate(runner.id, req)));
+        if let Some(job) = picked {
+            let alloc = match d.gpu_requests.remove(&job.id) {
+                None => None,
+                // can_allocate said yes under this same lock.
+                Some(req) => d.gpus.allocate(runner.id, job.id, &req).ok(),
+            };
+            return Ok((job, alloc));
         }
         let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -141,8 +208,17 @@ impl Runtime {
             return Err((id, rx));
         }
         d.waiters.register(RunnerInfo { id, ..runner.clone() }, now);
+        d.waiter_runner.insert(id, runner.id);
         d.handoff.insert(id, tx);
         Err((id, rx))
+    }
+
+    pub fn hardware(&self, runner: i64) -> Option<super::gpus::Hardware> {
+        self.hardware.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&runner).cloned()
+    }
+
+    pub fn set_hardware(&self, runner: i64, h: super::gpus::Hardware) {
+        self.hardware.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(runner, h);
     }
 
     /// Answers every held request with "no job" and holds no new ones.
@@ -150,6 +226,7 @@ impl Runtime {
         self.closing.store(true, Ordering::Relaxed);
         let mut d = self.lock_dispatch();
         d.handoff.clear();
+        d.waiter_runner.clear();
         d.waiters = Waiters::new();
     }
 
@@ -158,6 +235,7 @@ impl Runtime {
         let mut d = self.lock_dispatch();
         d.waiters.unregister(waiter);
         d.handoff.remove(&waiter);
+        d.waiter_runner.remove(&waiter);
     }
 
     pub fn last_update(&self) -> String {
@@ -168,9 +246,15 @@ impl Runtime {
         self.lock_dispatch().queue.len()
     }
 
-    /// Runner settings changed (paused, tags): every runner must look again.
+    /// Runner settings changed (paused, tags): every runner must look again. Held requests were
+    /// matched with the old settings, so they are answered "no job" now (as Workhorse answers
+    /// 204 on a change) and the runners ask again at once.
     pub fn bump(&self) {
-        self.lock_dispatch().queue.bump();
+        let mut d = self.lock_dispatch();
+        d.queue.bump();
+        d.handoff.clear();
+        d.waiter_runner.clear();
+        d.waiters = Waiters::new();
     }
 
     pub fn waiting(&self) -> usize {

@@ -90,3 +90,80 @@ fn globs() {
     assert!(glob("*", ""));
     assert!(!glob("x*", "abc"));
 }
+
+#[test]
+fn canonical_compact_form() {
+    for (input, canonical) in [
+        ("any", "any:1"),
+        ("nvidia", "nvidia:1"),
+        ("NVIDIA:2, mem>= 40GB ,cc>=8.0,model=*H100*", "nvidia:2,mem>=40GB,cc>=8.0,model=*H100*"),
+        ("amd,count=4,arch=GFX90A|gfx942,numa=require", "amd:4,arch=gfx90a|gfx942,numa=require"),
+        ("intel,mem<24GiB,numa=ignore,same_model=false", "intel:1,mem<24GiB,numa=ignore,same_model=false"),
+        (",mem=81559MiB", "any:1,mem=81559MiB"),
+        ("nvidia,same_model=true,numa=prefer", "nvidia:1"),
+    ] {
+        let r = GpuRequest::parse(input).expect(input);
+        assert_eq!(r.to_compact(), canonical, "{input}");
+        assert_eq!(GpuRequest::parse(&r.to_compact()).expect(canonical), r, "{input}");
+    }
+    assert_eq!(GpuRequest::default().to_compact(), "any:1");
+    assert!(GpuRequest::parse("nvidia,same_model=maybe").expect_err("bad").0.contains("true or false"));
+}
+
+mod roundtrip {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cmp() -> impl Strategy<Value = Cmp> {
+        prop_oneof![Just(Cmp::Ge), Just(Cmp::Gt), Just(Cmp::Eq), Just(Cmp::Le), Just(Cmp::Lt)]
+    }
+
+    fn size() -> impl Strategy<Value = String> {
+        (1u32..200_000, prop::option::of(1u32..100), prop_oneof![Just("GB"), Just("GiB"), Just("MB"), Just("MiB")])
+            .prop_map(|(n, frac, unit)| match frac {
+                Some(f) => format!("{n}.{f}{unit}"),
+                None => format!("{n}{unit}"),
+            })
+    }
+
+    fn request() -> impl Strategy<Value = GpuRequest> {
+        (
+            1u32..10_000,
+            prop_oneof![Just(None), Just(Some(Vendor::Nvidia)), Just(Some(Vendor::Amd)), Just(Some(Vendor::Intel))],
+            prop::option::of((cmp(), size())),
+            prop::option::of((cmp(), any::<u8>(), any::<u8>())),
+            prop::collection::vec("[a-z0-9_]{1,8}", 0..4),
+            prop::option::of("[A-Za-z0-9*?_.=:-]([A-Za-z0-9*?_. =:-]{0,14}[A-Za-z0-9*?_.=:-])?"),
+            any::<bool>(),
+            prop_oneof![Just(Numa::Prefer), Just(Numa::Require), Just(Numa::Ignore)],
+        )
+            .prop_map(|(count, vendor, memory, cc, arch, model, same_model, numa)| GpuRequest {
+                count,
+                vendor,
+                memory: memory.map(|(c, text)| (c, parse_size(&text).expect("generated size"), text)),
+                // `validate` refuses cc on a non-NVIDIA vendor; such requests never exist.
+                compute_capability: cc
+                    .filter(|_| matches!(vendor, None | Some(Vendor::Nvidia)))
+                    .map(|(c, a, b)| (c, (a, b))),
+                arch,
+                model,
+                same_model,
+                numa,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn to_compact_round_trips(r in request()) {
+            let text = r.to_compact();
+            prop_assert_eq!(GpuRequest::parse(&text), Ok(r), "{}", text);
+        }
+
+        #[test]
+        fn parse_then_compact_is_a_fixed_point(r in request()) {
+            // Whatever parse accepts, its canonical form is stable.
+            let once = GpuRequest::parse(&r.to_compact()).expect("canonical parses");
+            prop_assert_eq!(once.to_compact(), r.to_compact());
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod members;
 mod pipelines;
 mod projects;
 mod repository;
+mod runner_gpus;
 mod runner_jobs;
 mod runners;
 mod tokens;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(members::routes())
         .merge(repository::routes())
         .merge(runners::routes())
+        .merge(runner_gpus::routes())
         .merge(runner_jobs::routes())
         .merge(pipelines::routes())
         .merge(variables::routes())

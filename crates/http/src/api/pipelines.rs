@@ -51,7 +51,13 @@ async fn render_job(s: &AppState, project: &Project, pipeline: Option<&Pipeline>
         }
     };
     let artifacts = s.app.artifacts_of(j.id).await?;
-    Ok(dto::job(&s.config.external_url, project, pipeline, j, &artifacts))
+    let mut v = dto::job(&s.config.external_url, project, pipeline, j, &artifacts);
+    if let (Some(o), Some(req)) = (v.as_object_mut(), s.app.gpu_request_text(j)) {
+        o.insert("gpu_request".into(), Value::String(req));
+        // A pending job no runner could ever run says so instead of waiting silently.
+        o.insert("pending_reason".into(), s.app.gpu_pending_reason(j).map_or(Value::Null, Value::String));
+    }
+    Ok(v)
 }
 
 async fn list(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {

@@ -1,6 +1,8 @@
 //! Runners: `POST /user/runners` (users create a runner and get its `glrt-` token once),
+//! `POST /runners` (legacy registration with the server's registration token),
 //! `POST /runners/verify` and `DELETE /runners` (the runner, with its own token, as
-//! gitlab-runner calls them), `GET /runners/all` and `GET /runners/:id`.
+//! gitlab-runner calls them), and for users `GET /runners` (those they maintain),
+//! `GET /runners/all` (administrators), `GET|PUT /runners/:id` and `GET /runners/:id/jobs`.
 
 use super::{Caller, Handler, List, created};
 use crate::dto;
@@ -8,14 +10,16 @@ use crate::error::ApiError;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::AppError;
-use autogit_app::ci::runners::CreateRunner;
-use autogit_store::{RunnerFilter, RunnerSeen};
+use autogit_app::ci::runners::{CreateRunner, UpdateRunner};
+use autogit_store::{Pipeline, Project, RunnerFilter, RunnerSeen};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// The header gitlab-runner may carry its token in (besides the JSON body).
 const RUNNER_TOKEN_HEADER: &str = "runner-token";
@@ -24,9 +28,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/user/runners", post(create))
         .route("/runners/verify", post(verify))
-        .route("/runners", axum::routing::delete(unregister))
+        .route("/runners", get(list_mine).post(register).delete(unregister))
         .route("/runners/all", get(list))
-        .route("/runners/{id}", get(show))
+        .route("/runners/{id}", get(show).put(update))
+        .route("/runners/{id}/jobs", get(jobs))
 }
 
 async fn create(State(s): State<AppState>, Caller(who): Caller, p: Params) -> Handler {
@@ -81,13 +86,108 @@ async fn unregister(State(s): State<AppState>, headers: HeaderMap, p: Params) ->
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `paused`, or the deprecated `active` (its opposite); not both.
+fn paused(p: &Params) -> Result<Option<bool>, ApiError> {
+    match (p.bool("paused")?, p.bool("active")?) {
+        (Some(_), Some(_)) => Err(ApiError(AppError::Invalid("paused", "and active are mutually exclusive".into()))),
+        (paused, active) => Ok(paused.or(active.map(|a| !a))),
+    }
+}
+
+/// Legacy registration: `token` is the server's registration token (research §1.3).
+async fn register(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Handler {
+    let token = runner_token(&headers, &p)?;
+    let req = CreateRunner {
+        runner_type: "instance_type".into(),
+        description: p.str("description")?.unwrap_or_default(),
+        tags: p.list("tag_list")?,
+        run_untagged: p.bool("run_untagged")?,
+        locked: p.bool("locked")?.unwrap_or(false),
+        paused: paused(&p)?.unwrap_or(false),
+        access_level: p.str("access_level")?.filter(|a| !a.is_empty()),
+        maximum_timeout: p.i64("maximum_timeout")?,
+        ..CreateRunner::default()
+    };
+    let issued = s.app.register_runner(&token, req, &seen(&p)).await?;
+    Ok(created(json!({"id": issued.runner.id, "token": issued.token, "token_expires_at": Value::Null})))
+}
+
+fn filter(list: &List) -> Result<RunnerFilter, ApiError> {
+    let p = &list.params;
+    let tag = p.list("tag_list")?;
+    if tag.len() > 1 {
+        return Err(ApiError(AppError::Invalid("tag_list", "filters by one tag".into())));
+    }
+    Ok(RunnerFilter { tag: tag.into_iter().next(), paused: paused(p)?, ..RunnerFilter::default() })
+}
+
 async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
-    let filter = RunnerFilter { tag: list.params.str("tag_list")?, ..RunnerFilter::default() };
-    let res = s.app.list_runners(&who, filter, list.page()).await?;
+    let kind = list.params.str("type")?.filter(|t| !t.is_empty());
+    let res = s.app.list_runners(&who, kind.as_deref(), filter(&list)?, list.page()).await?;
+    Ok(list.respond(&s, res.total, res.items.iter().map(dto::runner).collect()))
+}
+
+async fn list_mine(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
+    let kind = list.params.str("type")?.filter(|t| !t.is_empty());
+    let res = s.app.list_visible_runners(&who, kind.as_deref(), filter(&list)?, list.page()).await?;
     Ok(list.respond(&s, res.total, res.items.iter().map(dto::runner).collect()))
 }
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>) -> Handler {
     let r = s.app.get_runner(&who, id).await?;
     Ok(Json(dto::runner(&r)).into_response())
+}
+
+async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>, p: Params) -> Handler {
+    let maximum_timeout = match p.0.get("maximum_timeout") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(_) => Some(p.i64("maximum_timeout")?),
+    };
+    let req = UpdateRunner {
+        description: p.str("description")?,
+        paused: paused(&p)?,
+        tags: if p.0.contains_key("tag_list") { Some(p.list("tag_list")?) } else { None },
+        run_untagged: p.bool("run_untagged")?,
+        locked: p.bool("locked")?,
+        access_level: p.str("access_level")?,
+        maximum_timeout,
+    };
+    let r = s.app.update_runner(&who, id, req).await?;
+    Ok(Json(dto::runner(&r)).into_response())
+}
+
+/// The jobs a runner took, each with its project (as GitLab's runner jobs list shows it).
+async fn jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>, list: List) -> Handler {
+    let mut statuses = list.params.list("status")?;
+    statuses.retain(|st| !st.is_empty());
+    let statuses: Vec<&str> = statuses.iter().map(String::as_str).collect();
+    let res = s.app.runner_jobs(&who, id, &statuses, list.page()).await?;
+    let base = &s.config.external_url;
+    let store = s.app.store();
+    let mut projects: HashMap<i64, Project> = HashMap::new();
+    let mut pipelines: HashMap<i64, Pipeline> = HashMap::new();
+    let mut items = Vec::with_capacity(res.items.len());
+    for j in &res.items {
+        if let Entry::Vacant(e) = projects.entry(j.project_id) {
+            let p = store.project_by_id(j.project_id).await.map_err(AppError::from)?;
+            e.insert(p.ok_or(AppError::NotFound("Project"))?);
+        }
+        if let Entry::Vacant(e) = pipelines.entry(j.pipeline_id) {
+            let p = store.pipeline_by_id(j.pipeline_id).await.map_err(AppError::from)?;
+            e.insert(p.ok_or(AppError::NotFound("Pipeline"))?);
+        }
+        let (project, pipeline) = (&projects[&j.project_id], &pipelines[&j.pipeline_id]);
+        let artifacts = s.app.artifacts_of(j.id).await?;
+        let mut v = dto::job(base, project, pipeline, j, &artifacts);
+        v["project"] = json!({
+            "id": project.id,
+            "name": project.name,
+            "path": project.path,
+            "path_with_namespace": project.full_path,
+            "ci_job_token_scope_enabled": true,
+        });
+        items.push(v);
+    }
+    Ok(list.respond(&s, res.total, items))
 }

@@ -234,4 +234,34 @@ impl Queue {
         let (_, id) = best?;
         self.remove(id)
     }
+
+    /// [`Queue::pick`] restricted to jobs `accept` agrees to (e.g. GPU jobs only when the
+    /// runner has the GPUs free now): the oldest acceptable job, removed. Jobs refused stay
+    /// queued in their place. Visits refused jobs, so callers keep `accept` cheap.
+    pub fn pick_where(&mut self, runner: &RunnerInfo, mut accept: impl FnMut(&QueuedJob) -> bool) -> Option<QueuedJob> {
+        if !runner.takes_any() {
+            return None;
+        }
+        let mut best: Option<(Millis, u64)> = None;
+        for bucket in self.buckets.iter().filter(|b| !b.order.is_empty() && runner.takes_kind(&b.key)) {
+            let mut candidates: Box<dyn Iterator<Item = &(Millis, u64)>> = match &runner.locked_to_projects {
+                None => Box::new(bucket.order.iter()),
+                Some(projects) => {
+                    let mut merged: Vec<&(Millis, u64)> =
+                        projects.iter().filter_map(|p| bucket.by_project.get(p)).flat_map(|f| f.iter()).collect();
+                    merged.sort();
+                    Box::new(merged.into_iter())
+                }
+            };
+            // Entries older than the best so far are the only ones that can improve it.
+            let head = candidates
+                .by_ref()
+                .take_while(|e| best.is_none_or(|b| **e < b))
+                .find(|e| self.jobs.get(&e.1).is_some_and(|(job, _)| accept(job)))
+                .copied();
+            best = best.into_iter().chain(head).min();
+        }
+        let (_, id) = best?;
+        self.remove(id)
+    }
 }

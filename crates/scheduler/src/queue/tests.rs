@@ -162,3 +162,34 @@ fn waiters_re_register_unregister_and_expire() {
     assert!(!w.unregister(3));
     assert_eq!(w.on_enqueue(&job(1, 1, "", false, 0)), None);
 }
+
+#[test]
+fn pick_where_skips_refused_jobs_and_keeps_them_queued() {
+    let mut q = Queue::new(1);
+    q.push(job(1, 7, "gpu", false, 10)).expect("push");
+    q.push(job(2, 7, "", false, 20)).expect("push");
+    q.push(job(3, 8, "gpu", false, 30)).expect("push");
+    let r = runner(1, "gpu", true);
+    // Job 1 refused (its GPUs are busy): the oldest acceptable one is 2, across buckets.
+    assert_eq!(q.pick_where(&r, |j| j.id != 1).map(|j| j.id), Some(2));
+    assert!(q.contains(1), "a refused job stays queued");
+    assert_eq!(q.pick_where(&r, |j| j.id != 1).map(|j| j.id), Some(3));
+    assert_eq!(q.pick_where(&r, |_| false), None);
+    // Accepting everything is exactly `pick`.
+    assert_eq!(q.pick_where(&r, |_| true).map(|j| j.id), Some(1));
+    let locked = RunnerInfo { locked_to_projects: Some(vec![8, 7]), ..runner(2, "gpu", true) };
+    q.push(job(4, 7, "gpu", false, 40)).expect("push");
+    q.push(job(5, 8, "gpu", false, 50)).expect("push");
+    assert_eq!(q.pick_where(&locked, |j| j.id != 4).map(|j| j.id), Some(5));
+}
+
+#[test]
+fn waiters_on_enqueue_where_respects_the_filter() {
+    let mut w = Waiters::new();
+    w.register(runner(1, "gpu", true), Millis(1));
+    w.register(runner(2, "gpu", true), Millis(2));
+    let j = job(9, 1, "gpu", false, 3);
+    assert_eq!(w.on_enqueue_where(&j, |r| r.id == 2), Some(2));
+    assert_eq!(w.on_enqueue_where(&j, |r| r.id == 2), None, "2 was handed a job and left");
+    assert_eq!(w.on_enqueue(&j), Some(1));
+}

@@ -57,6 +57,18 @@ impl Waiters {
     ///
     /// The I/O layer then wakes that runner's request, which picks from the queue as usual
     /// (so the job goes to it unless an older job it may take was queued too).
+    /// [`Waiters::on_enqueue`] among the waiters `accept` agrees to (e.g. runners with the
+    /// job's GPUs free now).
+    pub fn on_enqueue_where(&mut self, job: &QueuedJob, mut accept: impl FnMut(&RunnerInfo) -> bool) -> Option<u64> {
+        let &(since, id) = self
+            .order
+            .iter()
+            .find(|(_, id)| self.by_runner.get(id).is_some_and(|(r, _)| may_take(r, job) && accept(r)))?;
+        self.order.remove(&(since, id));
+        self.by_runner.remove(&id);
+        Some(id)
+    }
+
     pub fn on_enqueue(&mut self, job: &QueuedJob) -> Option<u64> {
         let &(since, id) =
             self.order.iter().find(|(_, id)| self.by_runner.get(id).is_some_and(|(r, _)| may_take(r, job)))?;

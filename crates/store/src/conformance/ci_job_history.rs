@@ -1,4 +1,4 @@
-//! Conformance checks: job retries, job lists and traces.
+//! Conformance checks: job retries, job lists (per project and per runner) and traces.
 
 use super::ci_common::*;
 use super::*;
@@ -81,4 +81,45 @@ pub(super) async fn ci_traces(cx: &Cx<'_>) {
     expect_not_found(s.append_trace(MISSING, 0, b"x").await, "traces: append to a missing job");
     assert_eq!(ok(s.read_trace(MISSING, 0, 10).await, "read_trace"), b"", "traces: a missing job reads empty");
     assert_eq!(ok(s.trace_size(MISSING).await, "trace_size"), None, "traces: a missing job has no size");
+}
+
+pub(super) async fn ci_runner_job_lists(cx: &Cx<'_>) {
+    let s = cx.store;
+    let p = ci_project(cx, "rj").await;
+    let (r1, r2) =
+        (runner(cx, RunnerScope::Project(p.id), &[]).await, runner(cx, RunnerScope::Project(p.id), &[]).await);
+    let specs: Vec<NewJob> = ["a", "b", "c", "d", "e"].iter().map(|n| new_job(n, 0, "pending")).collect();
+    let (_, jobs) = pipeline_with(cx, &p, "main", &specs, 160).await;
+    let ids = job_ids(&jobs);
+    let (a, b, c, d) = (ids[0], ids[1], ids[2], ids[3]);
+    for (id, r) in [(a, &r1), (b, &r1), (c, &r2), (d, &r1)] {
+        let token = digest(cx, &format!("rj{id}"));
+        ok(s.assign_job(id, r.id, &token, cx.at(300), cx.at(161)).await, "assign_job").expect("claimed");
+    }
+    ok(s.transition_job(a, &["running"], "success", &JobChange::default(), cx.at(162)).await, "t").expect("done");
+    let fail = JobChange { failure_reason: Some("script_failure".into()), ..JobChange::default() };
+    ok(s.transition_job(b, &["running"], "failed", &fail, cx.at(163)).await, "t").expect("failed");
+    let retry = ok(s.retry_job(b, cx.at(164)).await, "retry_job");
+    // Given back to the queue: no longer the runner's.
+    ok(s.transition_job(d, &["running"], "pending", &JobChange::default(), cx.at(165)).await, "t").expect("requeued");
+
+    let list = |r: i64, statuses: &'static [&'static str], page: Page| s.list_runner_jobs(r, statuses, page);
+    let all = ok(list(r1.id, &[], Page::ALL).await, "list_runner_jobs");
+    assert_eq!(
+        (job_ids(&all.items), all.total),
+        (vec![b, a], 2),
+        "runner jobs: the jobs it took, newest first; not a retry nor a requeued job"
+    );
+    assert!(!job_ids(&all.items).contains(&retry.id), "runner jobs: a retry is nobody's until claimed");
+    let failed = ok(list(r1.id, &["failed"], Page::ALL).await, "list_runner_jobs");
+    assert_eq!(job_ids(&failed.items), vec![b], "runner jobs: by status");
+    let some = ok(list(r1.id, &["running", "success"], Page::ALL).await, "list_runner_jobs");
+    assert_eq!(job_ids(&some.items), vec![a], "runner jobs: by several statuses");
+    let other = ok(list(r2.id, &[], Page::ALL).await, "list_runner_jobs");
+    assert_eq!((job_ids(&other.items), other.total), (vec![c], 1), "runner jobs: per runner");
+    let page = ok(list(r1.id, &[], Page { offset: 1, limit: 1 }).await, "list_runner_jobs paged");
+    assert_eq!((job_ids(&page.items), page.total), (vec![a], 2), "runner jobs: a page, with the total");
+    let none = ok(list(MISSING, &[], Page::ALL).await, "list_runner_jobs");
+    assert_eq!((none.items.len(), none.total), (0, 0), "runner jobs: a missing runner has none");
+    expect_invalid(list(r1.id, &["bogus"], Page::ALL).await, "runner jobs: unknown status in a list filter");
 }

@@ -27,10 +27,12 @@ use crate::*;
 mod accounts;
 mod ci_artifacts;
 mod ci_common;
+mod ci_hardware;
 mod ci_job_history;
 mod ci_jobs;
 mod ci_pipelines;
 mod ci_runners;
+mod ci_scheduled;
 mod ci_variables;
 mod groups;
 mod lists;
@@ -40,10 +42,12 @@ mod tokens;
 
 use accounts::*;
 use ci_artifacts::*;
+use ci_hardware::*;
 use ci_job_history::*;
 use ci_jobs::*;
 use ci_pipelines::*;
 use ci_runners::*;
+use ci_scheduled::*;
 use ci_variables::*;
 use groups::*;
 use lists::*;
@@ -109,6 +113,8 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_job_transitions(&cx).await;
     ci_job_claims_and_leases(&cx).await;
     ci_job_retry_and_lists(&cx).await;
+    ci_runner_job_lists(&cx).await;
+    ci_scheduled_jobs(&cx).await;
     ci_traces(&cx).await;
     ci_variables(&cx).await;
     ci_project_delete_cascades(&cx).await;
@@ -116,6 +122,9 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_artifacts_expiry(&cx).await;
     ci_artifacts_cascade(&cx).await;
     ci_config_path(&cx).await;
+    ci_hardware_inventories(&cx).await;
+    ci_gpu_allocations(&cx).await;
+    ci_hardware_cascades(&cx).await;
 }
 
 /// Shared state of one run: the store, the prefix and a counter for unique names.

@@ -1,0 +1,686 @@
+//! The runner job API under bad and borderline input, driven directly over HTTP (no runner
+//! process): job hand-out and long polling, job updates, trace appends, artifacts, job-token git
+//! access, CI files that must fail cleanly, and the runner management endpoints (`PUT
+//! /runners/:id`, `GET /runners/:id/jobs`, `GET /runners`, legacy `POST /runners`). Statuses
+//! and headers are those gitlab-runner relies on (research: gitlab-runner.md §1). Every scenario
+//! runs on SQLite and, when configured, PostgreSQL.
+
+mod common;
+
+use common::ci::{push_project, wait_for};
+use common::{Backend, Server, backends, git};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response, multipart};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Two jobs in the first stage (one keeps artifacts), one in the second.
+const CI: &str = "\
+stages: [build, test]
+build:
+  stage: build
+  script: [echo building]
+  artifacts:
+    paths: [out/]
+lint:
+  stage: build
+  script: [echo linting]
+test:
+  stage: test
+  script: [echo testing]
+";
+
+/// An artifacts limit small enough to exceed in a test.
+const MAX_ARTIFACTS: usize = 4096;
+
+struct Ci {
+    s: Server,
+    http: Client,
+}
+
+impl Ci {
+    fn start(backend: Backend, env: &[(&str, &str)]) -> Ci {
+        let s = Server::start_with(backend, env);
+        let http = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        Ci { s, http }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v4{path}", self.s.url)
+    }
+
+    /// A runner created by root through the API and verified with its token: (id, token).
+    fn runner(&self, form: &[(&str, &str)]) -> (i64, String) {
+        let mut form = form.to_vec();
+        if !form.iter().any(|(k, _)| *k == "runner_type") {
+            form.push(("runner_type", "instance_type"));
+        }
+        let created = self.s.post("/user/runners", &self.s.root_token, &form);
+        let token = created["token"].as_str().expect("runner token").to_string();
+        let r = self.http.post(self.url("/runners/verify")).json(&json!({"token": token})).send().expect("verify");
+        assert_eq!(r.status(), StatusCode::OK, "verify");
+        (created["id"].as_i64().expect("id"), token)
+    }
+
+    fn request(&self, token: &str) -> Response {
+        request_job(&self.http, &self.url("/jobs/request"), token)
+    }
+
+    /// A `jobs/request` on another thread (the server handle stays here).
+    fn request_in_background(&self, token: &str) -> std::thread::JoinHandle<(StatusCode, Option<Value>)> {
+        let (http, url, token) = (self.http.clone(), self.url("/jobs/request"), token.to_string());
+        std::thread::spawn(move || {
+            let r = request_job(&http, &url, &token);
+            (r.status(), r.json::<Value>().ok())
+        })
+    }
+
+    /// Takes a job, asserting `201`.
+    fn take(&self, token: &str) -> Value {
+        let r = self.request(token);
+        assert_eq!(r.status(), StatusCode::CREATED, "a job is handed out");
+        r.json().expect("job json")
+    }
+
+    fn update(&self, id: i64, token: &str, state: &str) -> Response {
+        self.http
+            .put(self.url(&format!("/jobs/{id}")))
+            .json(&json!({"token": token, "state": state}))
+            .send()
+            .expect("PUT job")
+    }
+
+    fn patch(&self, id: i64, token: &str, range: Option<&str>, body: &[u8]) -> Response {
+        let mut r = self
+            .http
+            .patch(self.url(&format!("/jobs/{id}/trace")))
+            .header("JOB-TOKEN", token)
+            .header("Content-Type", "text/plain")
+            .body(body.to_vec());
+        if let Some(range) = range {
+            r = r.header("Content-Range", range);
+        }
+        r.send().expect("PATCH trace")
+    }
+
+    /// Uploads as gitlab-runner does: multipart field `file`, chunked (length unknown).
+    fn upload(&self, id: i64, token: &str, bytes: &[u8]) -> Response {
+        self.upload_as(id, token, "file", "artifact_format=zip&artifact_type=archive", bytes)
+    }
+
+    fn upload_as(&self, id: i64, token: &str, field: &str, query: &str, bytes: &[u8]) -> Response {
+        let part = multipart::Part::reader(std::io::Cursor::new(bytes.to_vec())).file_name("artifacts.zip");
+        self.http
+            .post(self.url(&format!("/jobs/{id}/artifacts?{query}")))
+            .header("JOB-TOKEN", token)
+            .multipart(multipart::Form::new().text("note", "x").part(field.to_string(), part))
+            .send()
+            .expect("POST artifacts")
+    }
+
+    fn download(&self, id: i64, token: &str) -> Response {
+        self.http
+            .get(self.url(&format!("/jobs/{id}/artifacts")))
+            .header("JOB-TOKEN", token)
+            .send()
+            .expect("GET artifacts")
+    }
+
+    /// A project `root/<name>` whose `main` holds `.gitlab-ci.yml` = `ci`.
+    fn project(&self, name: &str, ci: &str) -> i64 {
+        let work = tempfile::tempdir().expect("tempdir");
+        std::fs::write(work.path().join(".gitlab-ci.yml"), ci).expect("write ci");
+        push_project(&self.s, name, work.path())
+    }
+
+    /// The newest pipeline of a project, once it exists and has left `created`.
+    fn pipeline(&self, project: i64) -> Value {
+        wait_for("a pipeline", Duration::from_secs(30), || {
+            let list = self.s.get_json(&format!("/projects/{project}/pipelines"), &self.s.root_token);
+            match list.as_array().and_then(|a| a.first()) {
+                Some(p) if p["status"] != "created" => {
+                    Ok(self.s.get_json(&format!("/projects/{project}/pipelines/{}", p["id"]), &self.s.root_token))
+                }
+                other => Err(format!("{other:?}")),
+            }
+        })
+    }
+
+    fn ls_remote(&self, full_path: &str, job_token: &str) -> bool {
+        let host = self.s.url.trim_start_matches("http://");
+        let url = format!("http://gitlab-ci-token:{job_token}@{host}/{full_path}.git");
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(dir.path(), &["ls-remote", &url]).status.success()
+    }
+}
+
+fn request_job(http: &Client, url: &str, token: &str) -> Response {
+    let body = json!({"token": token, "info": {"name": "gitlab-runner", "version": "18.0.0",
+        "features": {"variables": true, "artifacts": true, "upload_multiple_artifacts": true}}});
+    http.post(url).json(&body).send().expect("jobs/request")
+}
+
+fn header(r: &Response, name: &str) -> Option<String> {
+    r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn variable<'a>(job: &'a Value, key: &str) -> &'a Value {
+    job["variables"]
+        .as_array()
+        .expect("variables")
+        .iter()
+        .find(|v| v["key"] == key)
+        .unwrap_or_else(|| panic!("variable {key} in the payload"))
+}
+
+#[test]
+fn job_hand_out_updates_traces_artifacts_and_job_tokens() {
+    for backend in backends() {
+        eprintln!("== {backend:?}");
+        let max = MAX_ARTIFACTS.to_string();
+        let ci = Ci::start(
+            backend,
+            &[
+                ("AUTOGIT_CI_LONG_POLL_SECONDS", "1"),
+                ("AUTOGIT_CI_MAX_ARTIFACTS_BYTES", max.as_str()),
+                ("AUTOGIT_CI_MAX_TRACE_BYTES", "1024"),
+            ],
+        );
+        hand_out_and_job_calls(&ci);
+    }
+}
+
+fn hand_out_and_job_calls(ci: &Ci) {
+    let s = &ci.s;
+    let (runner_id, runner) = ci.runner(&[("description", "api runner")]);
+    let (_, gpu_runner) = ci.runner(&[("tag_list", "gpu"), ("run_untagged", "false")]);
+
+    // Nothing queued yet: 204 with the queue version, after the (short) hold.
+    let r = ci.request(&runner);
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(header(&r, "X-GitLab-Last-Update").is_some_and(|v| !v.is_empty()), "204 carries X-GitLab-Last-Update");
+    // Bad requests.
+    assert_eq!(ci.request("glrt-not-a-runner").status(), StatusCode::FORBIDDEN, "unknown runner token");
+    let r = ci
+        .http
+        .post(ci.url("/jobs/request"))
+        .header("Content-Type", "application/json")
+        .body("{\"token\": ")
+        .send()
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "malformed JSON");
+
+    let project = ci.project("proj", CI);
+    let pipeline = ci.pipeline(project);
+    assert_eq!(pipeline["status"], "pending", "{pipeline}");
+
+    // A runner whose tags do not match, and a paused runner, get nothing although jobs wait.
+    let r = ci.request(&gpu_runner);
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "untagged jobs are not for a tagged-only runner");
+    assert!(header(&r, "X-GitLab-Last-Update").is_some());
+    let paused = s
+        .req(reqwest::Method::PUT, &format!("/runners/{runner_id}"), &s.root_token)
+        .form(&[("paused", "true"), ("maximum_timeout", "900")])
+        .send()
+        .expect("PUT runner");
+    assert_eq!(paused.status(), StatusCode::OK);
+    let paused: Value = paused.json().expect("json");
+    assert_eq!((paused["paused"].clone(), paused["active"].clone()), (json!(true), json!(false)), "{paused}");
+    let r = ci.request(&runner);
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "a paused runner gets no job");
+    assert!(header(&r, "X-GitLab-Last-Update").is_some());
+    let resumed = s
+        .req(reqwest::Method::PUT, &format!("/runners/{runner_id}"), &s.root_token)
+        .json(&json!({"active": true}))
+        .send()
+        .expect("PUT runner");
+    assert_eq!(resumed.status(), StatusCode::OK);
+
+    // The payload gitlab-runner needs.
+    let a = ci.take(&runner);
+    let b = ci.take(&runner);
+    let r = ci.request(&runner);
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "the second stage waits");
+    let (a_id, a_tok) = (a["id"].as_i64().expect("id"), a["token"].as_str().expect("token").to_string());
+    let (b_id, b_tok) = (b["id"].as_i64().expect("id"), b["token"].as_str().expect("token").to_string());
+    for job in [&a, &b] {
+        let token = job["token"].as_str().expect("token");
+        assert!(token.starts_with("glcbt-"), "{token}");
+        let jt = variable(job, "CI_JOB_TOKEN");
+        assert_eq!((jt["value"].as_str(), jt["masked"].as_bool()), (Some(token), Some(true)), "{jt}");
+        assert_eq!(variable(job, "CI_PROJECT_PATH")["value"], "root/proj");
+        let repo = variable(job, "CI_REPOSITORY_URL")["value"].as_str().expect("CI_REPOSITORY_URL");
+        assert!(repo.contains(&format!("gitlab-ci-token:{token}@")) && repo.ends_with("/root/proj.git"), "{repo}");
+        let git_url = job["git_info"]["repo_url"].as_str().expect("repo_url");
+        assert!(git_url.starts_with("http://") && git_url.contains("127.0.0.1:"), "absolute repo_url: {git_url}");
+        assert_eq!(job["runner_info"]["timeout"], 900, "the runner's maximum_timeout caps the job's 3600 s");
+        assert!(job["job_info"]["time_in_queue_seconds"].as_f64().is_some_and(|t| t >= 0.0), "{}", job["job_info"]);
+        let steps = job["steps"].as_array().expect("steps");
+        assert_eq!(steps[0]["name"], "script", "{steps:?}");
+    }
+    let by_name =
+        |name: &str| if a["job_info"]["name"] == name { (a_id, a_tok.clone()) } else { (b_id, b_tok.clone()) };
+    let (build_id, build_tok) = by_name("build");
+    let (lint_id, lint_tok) = by_name("lint");
+    assert_ne!(build_id, lint_id, "build and lint were handed out: {} {}", a["job_info"], b["job_info"]);
+    let build = &if a_id == build_id { a.clone() } else { b.clone() };
+    assert!(
+        build["steps"][0]["script"].as_array().is_some_and(|s| s.contains(&json!("echo building"))),
+        "{}",
+        build["steps"]
+    );
+
+    // PUT /jobs/:id.
+    assert_eq!(ci.update(a_id, "glcbt-forged", "running").status(), StatusCode::FORBIDDEN, "forged job token");
+    assert_eq!(ci.update(b_id, &a_tok, "running").status(), StatusCode::FORBIDDEN, "another job's token");
+    assert_eq!(ci.update(a_id, &a_tok, "exploded").status(), StatusCode::BAD_REQUEST, "unknown state");
+    let r = ci.http.put(ci.url(&format!("/jobs/{a_id}"))).json(&json!({"token": a_tok})).send().expect("PUT");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "missing state");
+    // Two-phase commit keep-alive; the token in the JOB-TOKEN header only.
+    let r = ci
+        .http
+        .put(ci.url(&format!("/jobs/{a_id}")))
+        .header("JOB-TOKEN", &a_tok)
+        .json(&json!({"state": "pending"}))
+        .send()
+        .expect("PUT");
+    assert_eq!(r.status(), StatusCode::OK, "pending keep-alive with the header token");
+    let r = ci
+        .http
+        .put(ci.url(&format!("/jobs/{a_id}")))
+        .header("JOB-TOKEN", &a_tok)
+        .header("Content-Type", "application/json")
+        .body("{nope")
+        .send()
+        .expect("PUT");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "malformed JSON");
+    let r = ci.update(a_id, &a_tok, "running");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "Job-Status").as_deref(), Some("running"));
+    assert!(header(&r, "X-GitLab-Trace-Update-Interval").is_some());
+
+    // PATCH /jobs/:id/trace.
+    assert_eq!(ci.patch(a_id, &a_tok, None, b"no range").status(), StatusCode::BAD_REQUEST, "missing Content-Range");
+    assert_eq!(ci.patch(a_id, &a_tok, Some("junk"), b"x").status(), StatusCode::BAD_REQUEST, "bad Content-Range");
+    assert_eq!(ci.patch(a_id, "glcbt-forged", Some("0-1"), b"xx").status(), StatusCode::FORBIDDEN, "forged token");
+    let r = ci.patch(a_id, &a_tok, Some("0-5"), b"hello\n");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(header(&r, "Range").as_deref(), Some("0-6"));
+    assert_eq!(header(&r, "Job-Status").as_deref(), Some("running"));
+    // Out of order: a later piece before the one in between.
+    let r = ci.patch(a_id, &a_tok, Some("10-13"), b"late");
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&r, "Range").as_deref(), Some("0-6"));
+    // A resend that overlaps what is stored: refused, the runner resends from the size.
+    let r = ci.patch(a_id, &a_tok, Some("0-9"), b"hello\nwor");
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&r, "Range").as_deref(), Some("0-6"));
+    // Content-Range ends are unreliable: only the start counts.
+    let r = ci.patch(a_id, &a_tok, Some("6-6"), b"world\n");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(header(&r, "Range").as_deref(), Some("0-12"));
+    // Offsets far out, even at the edge of the integer range: a 416 like any other, and no harm
+    // (a misplaced patch must not count against the trace limit and fail the job).
+    for range in ["5000-5001", "9223372036854775807-9223372036854775807", "18446744073709551615-0"] {
+        let r = ci.patch(a_id, &a_tok, Some(range), b"xx");
+        assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
+        assert_eq!(header(&r, "Range").as_deref(), Some("0-12"), "{range}");
+        assert_eq!(header(&r, "Job-Status").as_deref(), Some("running"), "{range}");
+    }
+    let r = ci.patch(a_id, &a_tok, Some("18446744073709551616-0"), b"xx");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not a number");
+    let shown = s.get(&format!("/projects/{project}/jobs/{a_id}/trace"), &s.root_token);
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert_eq!(shown.text().expect("trace"), "hello\nworld\n", "nothing of the refused patches was stored");
+
+    // Artifacts.
+    let archive: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+    assert_eq!(ci.upload(build_id, "glcbt-forged", &archive).status(), StatusCode::FORBIDDEN, "forged token");
+    assert_eq!(ci.upload(build_id, &lint_tok, &archive).status(), StatusCode::FORBIDDEN, "another job's token");
+    let r = ci.upload_as(build_id, &build_tok, "archive", "artifact_format=zip", &archive);
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "no `file` field");
+    let r = ci.upload_as(build_id, &build_tok, "file", "artifact_type=../../x", &archive);
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a bad artifact type");
+    let r = ci.upload_as(build_id, &build_tok, "file", "expire_in=soonish", &archive);
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a bad expire_in");
+    let build_shown = s.get_json(&format!("/projects/{project}/jobs/{build_id}"), &s.root_token);
+    assert_eq!(build_shown["artifacts"], json!([]), "refused uploads leave no record: {build_shown}");
+    let r = ci.upload(build_id, &build_tok, &archive);
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let too_big = vec![b'x'; MAX_ARTIFACTS * 3];
+    let r = ci.upload(lint_id, &lint_tok, &too_big);
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let lint = s.get_json(&format!("/projects/{project}/jobs/{lint_id}"), &s.root_token);
+    assert_eq!(lint["artifacts"], json!([]), "a refused upload leaves no record: {lint}");
+    assert_eq!(lint["artifacts_file"], Value::Null);
+    let build_shown = s.get_json(&format!("/projects/{project}/jobs/{build_id}"), &s.root_token);
+    assert_eq!(build_shown["artifacts_file"]["size"], 1000, "{build_shown}");
+
+    // Job-token git access: while the job runs, only its own project.
+    let work = tempfile::tempdir().expect("tempdir");
+    let host = s.url.trim_start_matches("http://");
+    let job_url = format!("http://gitlab-ci-token:{a_tok}@{host}/root/proj.git");
+    assert!(git(work.path(), &["clone", "-q", &job_url, "clone"]).status.success(), "the job clones its project");
+    let clone = work.path().join("clone");
+    common::git_ok(&clone, &["commit", "-q", "--allow-empty", "-m", "from a job"]);
+    let pushed = git(&clone, &["push", "-q", "origin", "HEAD:refs/heads/from-job"]);
+    assert!(!pushed.status.success(), "a job token cannot push");
+    let other = s.post("/projects", &s.root_token, &[("name", "other"), ("visibility", "private")]);
+    assert_eq!(other["visibility"], "private");
+    assert!(ci.ls_remote("root/proj", &a_tok), "the job token reads its project");
+    assert!(!ci.ls_remote("root/other", &a_tok), "…and no other");
+    assert!(!ci.ls_remote("root/proj", "glcbt-forged"), "a forged job token reads nothing");
+
+    // Finishing: the token stops working and tells the job's status.
+    for (id, tok) in [(a_id, &a_tok), (b_id, &b_tok)] {
+        let r = ci.update(id, tok, "success");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(header(&r, "Job-Status").as_deref(), Some("success"));
+    }
+    let r = ci.update(a_id, &a_tok, "running");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a finished job's token is dead");
+    assert_eq!(header(&r, "Job-Status").as_deref(), Some("success"));
+    let r = ci.patch(a_id, &a_tok, Some("12-13"), b"x\n");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(header(&r, "Job-Status").as_deref(), Some("success"));
+    assert!(!ci.ls_remote("root/proj", &a_tok), "a finished job's token reads nothing");
+
+    // The next stage downloads the artifacts with its own token.
+    let c = ci.take(&runner);
+    assert_eq!(c["job_info"]["name"], "test");
+    let (c_id, c_tok) = (c["id"].as_i64().expect("id"), c["token"].as_str().expect("token").to_string());
+    let dep = c["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .find(|d| d["id"] == build_id)
+        .unwrap_or_else(|| panic!("build among the dependencies: {}", c["dependencies"]))
+        .clone();
+    assert_eq!(dep["artifacts_file"]["size"], 1000, "{dep}");
+    let r = ci.download(build_id, &c_tok);
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().expect("bytes").to_vec(), archive, "the same bytes");
+    assert_eq!(ci.download(build_id, "glcbt-forged").status(), StatusCode::FORBIDDEN);
+    assert_eq!(ci.download(build_id, &a_tok).status(), StatusCode::FORBIDDEN, "a finished job's token");
+
+    // GET /runners/:id/jobs: what the runner ran, newest first.
+    let r = s.get(&format!("/runners/{runner_id}/jobs"), &s.root_token);
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "X-Total").as_deref(), Some("3"));
+    let jobs: Vec<Value> = r.json().expect("json");
+    let ids: Vec<i64> = jobs.iter().map(|j| j["id"].as_i64().expect("id")).collect();
+    let mut expected = vec![a_id, b_id, c_id];
+    expected.sort_unstable_by(|x, y| y.cmp(x));
+    assert_eq!(ids, expected);
+    assert_eq!(jobs[0]["project"]["path_with_namespace"], "root/proj", "{}", jobs[0]);
+    assert_eq!(jobs[0]["pipeline"]["id"], pipeline["id"]);
+    let done: Vec<Value> = s
+        .get_json(&format!("/runners/{runner_id}/jobs?status=success"), &s.root_token)
+        .as_array()
+        .cloned()
+        .expect("list");
+    assert_eq!(done.len(), 2);
+    let paged = s.get(&format!("/runners/{runner_id}/jobs?per_page=1&page=2"), &s.root_token);
+    assert_eq!(header(&paged, "X-Total").as_deref(), Some("3"));
+    assert_eq!(header(&paged, "X-Page").as_deref(), Some("2"));
+    assert_eq!(paged.json::<Vec<Value>>().expect("json").len(), 1);
+    assert_eq!(s.get(&format!("/runners/{runner_id}/jobs?status=bogus"), &s.root_token).status(), 400);
+
+    // A job canceled by a user: the runner is told so on its next call.
+    let r = s.req(reqwest::Method::POST, &format!("/projects/{project}/jobs/{c_id}/cancel"), &s.root_token).send();
+    assert_eq!(r.expect("cancel").status(), StatusCode::CREATED);
+    let r = ci.update(c_id, &c_tok, "running");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(header(&r, "Job-Status").as_deref(), Some("canceled"));
+    let r = ci.patch(c_id, &c_tok, Some("0-1"), b"x\n");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(header(&r, "Job-Status").as_deref(), Some("canceled"));
+    let r = ci.update(c_id, &c_tok, "success");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a late success does not revive it");
+    let shown = s.get_json(&format!("/projects/{project}/jobs/{c_id}"), &s.root_token);
+    assert_eq!(shown["status"], "canceled");
+    let pipeline = s.get_json(&format!("/projects/{project}/pipelines/{}", pipeline["id"]), &s.root_token);
+    assert_eq!(pipeline["status"], "canceled", "{pipeline}");
+}
+
+#[test]
+fn a_held_request_gets_a_job_created_meanwhile() {
+    for backend in backends() {
+        eprintln!("== {backend:?}");
+        let ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "10"), ("AUTOGIT_CI_MAX_TRACE_BYTES", "64")]);
+        let (_, runner) = ci.runner(&[]);
+        let project = ci.project("poll", "only:\n  script: [echo hi]\n");
+        // Drain the push's pipeline, so that the queue is empty.
+        let first = ci.take(&runner);
+        let tok = first["token"].as_str().expect("token");
+        assert_eq!(ci.update(first["id"].as_i64().expect("id"), tok, "success").status(), StatusCode::OK);
+
+        let started = Instant::now();
+        let waiting = ci.request_in_background(&runner);
+        std::thread::sleep(Duration::from_millis(500));
+        ci.s.post(&format!("/projects/{project}/pipeline"), &ci.s.root_token, &[("ref", "main")]);
+        let (status, job) = waiting.join().expect("request thread");
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::CREATED, "the held request gets the new job");
+        assert!(took < Duration::from_secs(5), "handed over within the hold, not after it: {took:?}");
+        assert_eq!(job.expect("job")["job_info"]["name"], "only");
+
+        // Pausing a runner answers its held request at once (no job); it gets none while paused.
+        let (paused_id, paused_tok) = ci.runner(&[]);
+        let started = Instant::now();
+        let waiting = ci.request_in_background(&paused_tok);
+        std::thread::sleep(Duration::from_millis(500));
+        let r =
+            ci.s.req(reqwest::Method::PUT, &format!("/runners/{paused_id}"), &ci.s.root_token)
+                .form(&[("paused", "true")])
+                .send()
+                .expect("PUT runner");
+        assert_eq!(r.status(), StatusCode::OK);
+        let (status, _) = waiting.join().expect("request thread");
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(started.elapsed() < Duration::from_secs(5), "answered on the change: {:?}", started.elapsed());
+        ci.s.post(&format!("/projects/{project}/pipeline"), &ci.s.root_token, &[("ref", "main")]);
+        let started = Instant::now();
+        let r = ci.request(&paused_tok);
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "paused: no job although one is queued");
+        assert!(started.elapsed() < Duration::from_secs(5), "a paused runner is not held: {:?}", started.elapsed());
+        let job = ci.take(&runner);
+        assert_eq!(job["job_info"]["name"], "only");
+
+        // A log over the limit fails the job; the runner is told with 403 and `Job-Status`.
+        let (id, tok) = (job["id"].as_i64().expect("id"), job["token"].as_str().expect("token"));
+        assert_eq!(ci.patch(id, tok, Some("0-39"), &[b'a'; 40]).status(), StatusCode::ACCEPTED);
+        let r = ci.patch(id, tok, Some("40-79"), &[b'b'; 40]);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(header(&r, "Job-Status").as_deref(), Some("failed"));
+        let shown = ci.s.get_json(&format!("/projects/{project}/jobs/{id}"), &ci.s.root_token);
+        assert_eq!(
+            (shown["status"].clone(), shown["failure_reason"].clone()),
+            (json!("failed"), json!("trace_size_exceeded"))
+        );
+    }
+}
+
+#[test]
+fn bad_ci_files_fail_their_pipeline_cleanly() {
+    for backend in backends() {
+        eprintln!("== {backend:?}");
+        let ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
+        let mut bomb = String::from(".l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let prev = format!("*l{}", i - 1);
+            bomb.push_str(&format!(".l{i}: &l{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        }
+        bomb.push_str("job:\n  script: [echo hi]\n  variables:\n    X: *l9\n");
+        let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+        let matrix = format!(
+            "job:\n  script: [echo hi]\n  parallel:\n    matrix:\n      - A: [{0}]\n        B: [{0}]\n",
+            values.join(", ")
+        );
+        let rules = "job:\n  script: [echo hi]\n  rules:\n    - if: '$CI_COMMIT_BRANCH == (\"main\"'\n";
+        let mut huge = String::with_capacity(11 << 20);
+        huge.push_str("job:\n  script: [echo hi]\n");
+        while huge.len() < 11_000_000 {
+            huge.push_str("# padding padding padding padding padding padding padding padding padding\n");
+        }
+        let cases: [(&str, &str, &[&str]); 4] = [
+            ("bomb", &bomb, &["alias"]),
+            ("matrix", &matrix, &["parallel:matrix", "200"]),
+            ("rules", rules, &["invalid expression", "missing `)`"]),
+            ("huge", &huge, &["bytes", "too large"]),
+        ];
+        for (name, text, fragments) in cases {
+            let started = Instant::now();
+            let project = ci.project(name, text);
+            let p = ci.pipeline(project);
+            eprintln!("{name}: {:?} {}", started.elapsed(), p["yaml_errors"]);
+            assert_eq!(p["status"], "failed", "{name}: {p}");
+            let errors = p["yaml_errors"].as_str().unwrap_or_else(|| panic!("{name}: yaml_errors in {p}"));
+            for f in fragments {
+                assert!(errors.contains(f), "{name}: yaml_errors should name {f:?}: {errors}");
+            }
+            let jobs = ci.s.get_json(&format!("/projects/{project}/jobs"), &ci.s.root_token);
+            assert_eq!(jobs, json!([]), "{name}: no jobs");
+            let health = ci.http.get(format!("{}/-/health", ci.s.url)).send().expect("health");
+            assert_eq!(health.status(), StatusCode::OK, "{name}: the server stays healthy");
+        }
+    }
+}
+
+#[test]
+fn runner_settings_lists_and_legacy_registration() {
+    for backend in backends() {
+        eprintln!("== {backend:?}");
+        let ci = Ci::start(
+            backend,
+            &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1"), ("AUTOGIT_CI_REGISTRATION_TOKEN", "GR1348941-test-registration")],
+        );
+        runner_management(&ci);
+    }
+    // Without a registration token the legacy flow is off.
+    let ci = Ci::start(Backend::Sqlite, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
+    let r = ci.http.post(ci.url("/runners")).json(&json!({"token": ""})).send().expect("register");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a token is required");
+    let r = ci.http.post(ci.url("/runners")).json(&json!({"token": "GR1348941anything"})).send().expect("register");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().expect("json");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("disabled")), "{body}");
+}
+
+fn runner_management(ci: &Ci) {
+    let s = &ci.s;
+    let put = |id: i64, token: &str, body: Value| {
+        s.req(reqwest::Method::PUT, &format!("/runners/{id}"), token).json(&body).send().expect("PUT runner")
+    };
+
+    // Legacy registration: 201 with a glrt- token that works; 403 for a wrong token.
+    let reg = json!({"token": "GR1348941-test-registration", "description": "legacy box", "tag_list": "docker, linux",
+        "run_untagged": false, "locked": true, "access_level": "ref_protected", "maximum_timeout": 7200,
+        "paused": false, "info": {"version": "18.1.0", "platform": "linux", "architecture": "amd64"}});
+    let r = ci.http.post(ci.url("/runners")).json(&reg).send().expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let details: Value = r.json().expect("json");
+    let token = details["token"].as_str().expect("token");
+    assert!(token.starts_with("glrt-"), "{details}");
+    assert_eq!(details["token_expires_at"], Value::Null);
+    let legacy_id = details["id"].as_i64().expect("id");
+    let shown = s.get_json(&format!("/runners/{legacy_id}"), &s.root_token);
+    assert_eq!(shown["runner_type"], "instance_type");
+    assert_eq!(shown["tag_list"], json!(["docker", "linux"]));
+    assert_eq!((shown["locked"].clone(), shown["access_level"].clone()), (json!(true), json!("ref_protected")));
+    assert_eq!(shown["maximum_timeout"], 7200);
+    assert_eq!(shown["version"], "18.1.0");
+    let r = ci.http.post(ci.url("/runners/verify")).json(&json!({"token": token})).send().expect("verify");
+    assert_eq!(r.status(), StatusCode::OK);
+    let array_tags = json!({"token": "GR1348941-test-registration", "tag_list": ["a", "b"]});
+    let r = ci.http.post(ci.url("/runners")).json(&array_tags).send().expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED, "tag_list as an array");
+    let wrong = json!({"token": "GR1348941-test-registratioN"});
+    assert_eq!(ci.http.post(ci.url("/runners")).json(&wrong).send().expect("x").status(), StatusCode::FORBIDDEN);
+    // `autogit runner register` with the registration token.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("runner.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_autogit"))
+        .args(["runner", "register", "--url", &s.url, "--token", "GR1348941-test-registration", "--runner-config"])
+        .arg(&config)
+        .arg("--builds-dir")
+        .arg(dir.path().join("builds"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&config).expect("config").contains("glrt-"));
+
+    // PUT /runners/:id: every field, validation, permissions.
+    let (alice_id, alice) = s.user("alice", "api");
+    let (_, bob) = s.user("bob", "api");
+    let p = s.post("/projects", &s.root_token, &[("name", "team"), ("visibility", "private")]);
+    let pid = p["id"].as_i64().expect("project id");
+    s.post(
+        &format!("/projects/{pid}/members"),
+        &s.root_token,
+        &[("user_id", &alice_id.to_string()), ("access_level", "40")],
+    );
+    let created = s.post(
+        "/user/runners",
+        &alice,
+        &[("runner_type", "project_type"), ("project_id", &pid.to_string()), ("tag_list", "x")],
+    );
+    let rid = created["id"].as_i64().expect("runner id");
+    let r = put(
+        rid,
+        &alice,
+        json!({"description": "renamed", "tag_list": ["b", "a", "a"], "run_untagged": true, "locked": true,
+            "access_level": "ref_protected", "maximum_timeout": 900, "paused": true}),
+    );
+    assert_eq!(r.status(), StatusCode::OK, "a maintainer updates the project's runner");
+    let v: Value = r.json().expect("json");
+    assert_eq!(v["description"], "renamed");
+    assert_eq!(v["tag_list"], json!(["a", "b"]));
+    assert_eq!(
+        (v["run_untagged"].clone(), v["locked"].clone(), v["paused"].clone(), v["active"].clone()),
+        (json!(true), json!(true), json!(true), json!(false))
+    );
+    assert_eq!((v["access_level"].clone(), v["maximum_timeout"].clone()), (json!("ref_protected"), json!(900)));
+    let v: Value = put(rid, &alice, json!({"maximum_timeout": null, "active": true})).json().expect("json");
+    assert_eq!((v["maximum_timeout"].clone(), v["paused"].clone()), (Value::Null, json!(false)), "{v}");
+    assert_eq!(v["description"], "renamed", "fields not given stay");
+    assert_eq!(put(rid, &alice, json!({"maximum_timeout": 599})).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(put(rid, &alice, json!({"access_level": "everyone"})).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(put(rid, &alice, json!({"paused": true, "active": true})).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(put(rid, &alice, json!({"tag_list": ["a,b"]})).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        put(rid, &alice, json!({"tag_list": [], "run_untagged": false})).status(),
+        StatusCode::BAD_REQUEST,
+        "a runner must be able to take something"
+    );
+    assert_eq!(put(rid, &bob, json!({"description": "mine"})).status(), StatusCode::NOT_FOUND, "a stranger");
+    assert_eq!(put(legacy_id, &alice, json!({"description": "mine"})).status(), StatusCode::NOT_FOUND);
+    assert_eq!(put(999_999, &s.root_token, json!({"description": "x"})).status(), StatusCode::NOT_FOUND);
+    assert_eq!(put(legacy_id, &s.root_token, json!({"description": "admin's"})).status(), StatusCode::OK);
+    assert_eq!(s.get(&format!("/runners/{rid}/jobs"), &alice).status(), StatusCode::OK);
+    assert_eq!(s.get(&format!("/runners/{rid}/jobs"), &bob).status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.get(&format!("/runners/{legacy_id}/jobs"), &alice).status(), StatusCode::NOT_FOUND);
+
+    // GET /runners: what the user maintains (administrators: all), with filters.
+    let ids = |path: &str, token: &str| -> Vec<i64> {
+        let v = s.get_json(path, token);
+        v.as_array().expect("list").iter().map(|r| r["id"].as_i64().expect("id")).collect()
+    };
+    assert_eq!(ids("/runners", &alice), vec![rid]);
+    assert_eq!(ids("/runners", &bob), Vec::<i64>::new());
+    assert_eq!(ids("/runners?type=instance_type", &alice), Vec::<i64>::new());
+    assert_eq!(ids("/runners?type=project_type", &s.root_token), vec![rid]);
+    assert_eq!(ids("/runners?tag_list=a", &alice), vec![rid]);
+    assert_eq!(ids("/runners?tag_list=zzz", &alice), Vec::<i64>::new());
+    assert_eq!(ids("/runners?paused=true", &alice), Vec::<i64>::new());
+    assert_eq!(ids("/runners?paused=false", &alice), vec![rid]);
+    assert!(ids("/runners", &s.root_token).contains(&legacy_id));
+    assert_eq!(ids("/runners/all?type=project_type", &s.root_token), vec![rid]);
+    assert_eq!(s.get("/runners?type=shared", &alice).status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.get("/runners/all", &alice).status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.get("/runners", "").status(), StatusCode::UNAUTHORIZED);
+    let r = s.get("/runners?per_page=1", &s.root_token);
+    let total: usize = header(&r, "X-Total").expect("X-Total").parse().expect("number");
+    assert!(total >= 4, "{total}");
+    assert_eq!(r.json::<Vec<Value>>().expect("json").len(), 1);
+}

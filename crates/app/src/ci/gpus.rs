@@ -1,0 +1,194 @@
+//! GPUs in the coordinator: what runners report (inventory, architectures → derived tags), the
+//! exclusive allocation of whole GPUs to the jobs that ask (the pure `scheduler::gpu::GpuPool`,
+//! kept in the dispatch lock and persisted so that a restart cannot hand a GPU out twice), the
+//! hand-off variables, and releasing GPUs whenever a job stops running. See ADR 0006.
+
+use super::gpu_tags::{derived_tags, reported_architectures, reported_inventory};
+use super::process::queued;
+use super::spec::JobSpec;
+use crate::{App, Result};
+use autogit_protocol::{JobVariable, RunnerInfo};
+use autogit_scheduler::gpu::{Allocation, GpuRequest};
+use autogit_store::{GpuAllocation, Job, Runner};
+use std::collections::HashMap;
+
+/// What the coordinator last heard from a runner about its hardware.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hardware {
+    /// The inventory JSON as sent (compared to notice changes cheaply).
+    pub raw: String,
+    pub tags: Vec<String>,
+    pub has_gpus: bool,
+}
+
+/// The GPU requirement of a job (`gpu:`, `GPU_REQUEST` or GPU tags, resolved by the compiler).
+pub(crate) fn gpu_request_of(job: &Job) -> Option<GpuRequest> {
+    let spec = JobSpec::parse(job).ok()?;
+    GpuRequest::parse(spec.job.gpu.as_deref()?).ok()
+}
+
+impl App {
+    /// Queues a pending job (with its GPU requirement) or hands it to a waiting runner.
+    pub(crate) fn enqueue_job(&self, job: &Job) {
+        self.ci.enqueue(queued(job), gpu_request_of(job));
+    }
+
+    /// Takes in the hardware a runner reported with a job request; returns the tags derived
+    /// from it. A changed inventory replaces the old one: GPUs that went away keep their
+    /// running jobs (drained) but get no new ones.
+    pub(crate) async fn note_hardware(&self, runner: &Runner, info: &RunnerInfo) -> Result<Vec<String>> {
+        let Some(inv_value) = info.config.get("autogit_inventory") else {
+            return Ok(reported_architectures(info));
+        };
+        let raw = inv_value.to_string();
+        if let Some(h) = self.ci.hardware(runner.id).filter(|h| h.raw == raw) {
+            return Ok(h.tags);
+        }
+        let Some(inv) = reported_inventory(info) else { return Ok(Vec::new()) };
+        let archs = reported_architectures(info);
+        let tags = derived_tags(&inv.gpus, &archs);
+        let drained = self.ci.lock_dispatch().gpus.set_inventory(runner.id as u64, inv.gpus.clone());
+        if !drained.is_empty() {
+            tracing::warn!(runner = runner.id, jobs = ?drained, "GPUs went away under running jobs; draining them");
+        }
+        self.store.set_runner_inventory(runner.id, &raw, &archs, self.clock.now()).await?;
+        self.ci.set_hardware(runner.id, Hardware { raw, tags: tags.clone(), has_gpus: !inv.gpus.is_empty() });
+        // New tags or GPUs may let waiting runners take queued jobs.
+        self.ci.bump();
+        tracing::info!(runner = runner.id, gpus = inv.gpus.len(), ?tags, "runner hardware recorded");
+        Ok(tags)
+    }
+
+    /// Persists an allocation made at hand-out.
+    pub(crate) async fn record_allocation(&self, job: &Job, a: &Allocation) -> Result<()> {
+        let rec = GpuAllocation {
+            job_id: job.id,
+            runner_id: a.runner as i64,
+            fence: a.fence as i64,
+            gpus: a.gpus.clone(),
+            created_at: self.clock.now(),
+        };
+        Ok(self.store.record_gpu_allocation(&rec).await?)
+    }
+
+    /// Frees the job's GPUs, if it holds any (in memory and in the store). Called whenever a job
+    /// stops running: success, failure, cancel, timeout, lease loss.
+    pub(crate) async fn release_gpus(&self, job_id: i64) {
+        let released = {
+            let mut d = self.ci.lock_dispatch();
+            match d.gpus.allocation_of(job_id as u64).map(|a| a.fence) {
+                Some(fence) => d.gpus.release(job_id as u64, fence).ok().map(|_| fence),
+                None => None,
+            }
+        };
+        if let Some(fence) = released
+            && let Err(e) = self.store.remove_gpu_allocation(job_id, fence as i64).await
+        {
+            tracing::warn!(job = job_id, error = %e, "could not remove the stored GPU allocation");
+        }
+    }
+
+    /// The hand-off variables: which GPUs the job may use (`CUDA_VISIBLE_DEVICES`…,
+    /// `AUTOGIT_GPUS`, and `AUTOGIT_GPU_KEYS` for the docker executor). On a runner with GPUs,
+    /// a job without an allocation gets the "no GPU" settings, so that it cannot see any.
+    pub(crate) fn gpu_variables(&self, runner: &Runner, alloc: Option<&Allocation>) -> Vec<JobVariable> {
+        let has_gpus = self.ci.hardware(runner.id).is_some_and(|h| h.has_gpus);
+        if alloc.is_none() && !has_gpus {
+            return Vec::new();
+        }
+        let (gpus, keys) = match alloc {
+            Some(a) => (self.ci.lock_dispatch().gpus.gpus_of(a.runner, &a.gpus), a.gpus.join(",")),
+            None => (Vec::new(), String::new()),
+        };
+        let mut vars: Vec<JobVariable> = autogit_gpu::handoff::shell_env(&gpus)
+            .into_iter()
+            .map(|(k, v)| JobVariable { raw: true, ..JobVariable::public(&k, v) })
+            .collect();
+        vars.push(JobVariable { raw: true, ..JobVariable::public("AUTOGIT_GPU_KEYS", keys) });
+        vars
+    }
+
+    /// After a restart: stored inventories and allocations back into the pool, before any job
+    /// is handed out.
+    pub(crate) async fn restore_gpus(&self) -> Result<()> {
+        let inventories = self.store.runner_inventories().await?;
+        let allocations = self.store.gpu_allocations().await?;
+        let max_fence = self.store.max_gpu_fence().await?;
+        let mut hw: HashMap<i64, Hardware> = HashMap::new();
+        {
+            let mut d = self.ci.lock_dispatch();
+            d.gpus.raise_fence_floor(max_fence as u64);
+            for r in &inventories {
+                let Ok(inv) = serde_json::from_str::<autogit_gpu::HostInventory>(&r.inventory) else { continue };
+                let tags = derived_tags(&inv.gpus, &r.architectures);
+                hw.insert(r.runner_id, Hardware { raw: String::new(), tags, has_gpus: !inv.gpus.is_empty() });
+                d.gpus.set_inventory(r.runner_id as u64, inv.gpus);
+            }
+            for a in allocations {
+                let alloc = Allocation {
+                    job: a.job_id as u64,
+                    runner: a.runner_id as u64,
+                    gpus: a.gpus,
+                    fence: a.fence as u64,
+                };
+                if let Err(e) = d.gpus.restore(alloc) {
+                    tracing::warn!(job = a.job_id, error = %e, "a stored GPU allocation could not be restored");
+                }
+            }
+        }
+        for (id, h) in hw {
+            self.ci.set_hardware(id, h);
+        }
+        Ok(())
+    }
+
+    /// Why a pending GPU job is not running: `Some("no runner has 2× NVIDIA ≥ 40 GB")` when no
+    /// registered runner could ever run it.
+    pub fn gpu_pending_reason(&self, job: &Job) -> Option<String> {
+        if job.status != "pending" {
+            return None;
+        }
+        let req = gpu_request_of(job)?;
+        self.ci.lock_dispatch().gpus.explain_unsatisfiable(&req)
+    }
+
+    /// The GPU requirement of a job in its compact form, for the API.
+    pub fn gpu_request_text(&self, job: &Job) -> Option<String> {
+        JobSpec::parse(job).ok()?.job.gpu
+    }
+}
+
+/// One runner of the GPU fleet as administrators see it.
+pub struct FleetRunner {
+    pub runner: Runner,
+    pub inventory: Option<autogit_store::RunnerInventory>,
+    /// (job id, GPU keys) of the jobs holding GPUs there now.
+    pub allocations: Vec<(i64, Vec<String>)>,
+}
+
+impl App {
+    /// Every runner with what it last reported and the GPUs booked on it (administrators).
+    pub async fn gpu_fleet(&self, who: &crate::Principal) -> Result<Vec<FleetRunner>> {
+        who.require_admin()?;
+        let runners = self.store.list_runners(&Default::default(), autogit_store::Page::ALL).await?.items;
+        let inventories: HashMap<i64, autogit_store::RunnerInventory> =
+            self.store.runner_inventories().await?.into_iter().map(|i| (i.runner_id, i)).collect();
+        let mut allocations: HashMap<i64, Vec<(i64, Vec<String>)>> = HashMap::new();
+        for a in self.store.gpu_allocations().await? {
+            allocations.entry(a.runner_id).or_default().push((a.job_id, a.gpus));
+        }
+        Ok(runners
+            .into_iter()
+            .map(|r| FleetRunner {
+                inventory: inventories.get(&r.id).cloned(),
+                allocations: allocations.remove(&r.id).unwrap_or_default(),
+                runner: r,
+            })
+            .collect())
+    }
+
+    /// What a runner last reported about its hardware, for its API representation.
+    pub async fn runner_hardware(&self, runner_id: i64) -> Result<Option<autogit_store::RunnerInventory>> {
+        Ok(self.store.runner_inventory(runner_id).await?)
+    }
+}
