@@ -29,6 +29,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // L3: adapters.
     ("autogit-store-sql", &["autogit-core", "autogit-store"]),
     ("autogit-git", &["autogit-core"]),
+    // Autoscaling providers (local runner processes, Docker containers): they know only their
+    // libraries (bollard, nix) and start `autogit runner` as a program, never link it.
+    ("autogit-fleet", &[]),
     // L4: use-cases over ports only (never an adapter such as autogit-store-sql).
     // The coordinator's use-cases compile CI files, apply the scheduler's decisions and build the
     // runner API's job payloads, so the pure CI crates and the wire types are in reach here.
@@ -61,6 +64,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-agent",
             "autogit-gpu",
             "autogit-pipeline",
+            "autogit-fleet",
+            "autogit-scheduler",
         ],
     ),
     ("xtask", &[]),

@@ -319,8 +319,10 @@ async fn bench_pickup(k: &Knobs, out: &mut String) -> Result<()> {
     let mut before_response = 0;
     let mut raw = Vec::new();
     let path = format!("/projects/{project}/pipeline");
+    let (mut own_ticks, mut git_ticks) = (0, 0);
     for i in 0..k.warmup + k.pickup_n {
         s.wait_gauges(0, k.pickup_runners as i64, SETTLE).await?;
+        let mark = Mark::now(&s)?;
         let t0 = Instant::now();
         let v = s.post(&path, &[("ref", "main")]).await?;
         let t1 = Instant::now();
@@ -332,6 +334,9 @@ async fn bench_pickup(k: &Knobs, out: &mut String) -> Result<()> {
         if i < k.warmup {
             continue;
         }
+        let cpu = mark.run(&s, 1)?;
+        own_ticks += cpu.server_ticks;
+        git_ticks += cpu.child_ticks;
         total.push(signed_ms(t0, p.at));
         post.push(ms(t1 - t0));
         after_post.push(signed_ms(t1, p.at));
@@ -369,8 +374,12 @@ async fn bench_pickup(k: &Knobs, out: &mut String) -> Result<()> {
     out.push_str(&row("floor: `POST /runners/verify` round trip, same client", &stats(&floor), false));
     let _ = writeln!(
         out,
-        "\nThe `201` reached the runner before the pipeline `POST` returned in {before_response} of {} samples.\n",
-        k.pickup_n
+        "\nThe `201` reached the runner before the pipeline `POST` returned in {before_response} of {} samples. \
+         Server CPU per sample (pipeline creation, hand-off and the runner's `PUT`): {:.1} ms of its own and \
+         {:.1} ms in the `git` processes it spawned.\n",
+        k.pickup_n,
+        cpu_ms(own_ticks, k.pickup_n),
+        cpu_ms(git_ticks, k.pickup_n)
     );
     Ok(())
 }
@@ -399,11 +408,13 @@ async fn bench_push_sim(k: &Knobs) -> Result<Part> {
     let mut push_wall = Vec::new();
     let mut raw = Vec::new();
     let mut before_exit = 0;
+    let (mut own_ticks, mut git_ticks) = (0, 0);
     for i in 0..k.warmup + k.push_n {
         work.write("n.txt", &format!("{i}\n"))?;
         work.git(&["add", "n.txt"])?;
         work.git(&["commit", "-q", "-m", &format!("change {i}")])?;
         s.wait_gauges(0, 1, SETTLE).await?;
+        let mark = Mark::now(&s)?;
         let mut cmd = work.std_git();
         cmd.args(["push", "-q", &url, "main"]);
         let t0 = Instant::now();
@@ -420,6 +431,9 @@ async fn bench_push_sim(k: &Knobs) -> Result<Part> {
         if i < k.warmup {
             continue;
         }
+        let cpu = mark.run(&s, 1)?;
+        own_ticks += cpu.server_ticks;
+        git_ticks += cpu.child_ticks;
         total.push(signed_ms(t0, p.at));
         push_wall.push(ms(t1 - t0));
         if p.at < t1 {
@@ -433,7 +447,14 @@ async fn bench_push_sim(k: &Knobs) -> Result<Part> {
 
     let rows = row("**push start → `201` to a simulated runner** held in `jobs/request`", &stats(&total), true)
         + &row("`git push` wall time (same pushes; process start → exit)", &stats(&push_wall), false);
-    let notes = format!("The `201` came before `git push` exited in {before_exit} of {} samples.", k.push_n);
+    let notes = format!(
+        "The `201` came before `git push` exited in {before_exit} of {} samples. Server CPU per push (receive-pack, \
+         pipeline creation, hand-off, the runner's `PUT`): {:.1} ms of its own and {:.1} ms in the `git` processes \
+         it spawned (including `git receive-pack`).",
+        k.push_n,
+        cpu_ms(own_ticks, k.push_n),
+        cpu_ms(git_ticks, k.push_n)
+    );
     Ok(Part { rows, notes })
 }
 

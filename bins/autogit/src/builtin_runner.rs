@@ -15,13 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 const CONFIG_FILE: &str = "builtin-runner.toml";
 
-/// Registers (or reuses) the built-in runner and starts its workers.
-pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: CancellationToken) -> Result<()> {
-    let concurrent = usize::try_from(config.ci.builtin_runner_concurrent).unwrap_or(1);
-    if concurrent == 0 {
-        tracing::info!("built-in runner disabled (ci.builtin_runner_concurrent = 0)");
-        return Ok(());
-    }
+/// The server's own address as a runner on this host reaches it.
+pub fn loopback_url(addr: SocketAddr) -> String {
     let host = if addr.ip().is_unspecified() {
         if addr.is_ipv4() { "127.0.0.1".to_string() } else { "[::1]".to_string() }
     } else if addr.is_ipv6() {
@@ -29,7 +24,17 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
     } else {
         addr.ip().to_string()
     };
-    let url = format!("http://{host}:{}", addr.port());
+    format!("http://{host}:{}", addr.port())
+}
+
+/// Registers (or reuses) the built-in runner and starts its workers.
+pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: CancellationToken) -> Result<()> {
+    let concurrent = usize::try_from(config.ci.builtin_runner_concurrent).unwrap_or(1);
+    if concurrent == 0 {
+        tracing::info!("built-in runner disabled (ci.builtin_runner_concurrent = 0)");
+        return Ok(());
+    }
+    let url = loopback_url(addr);
     let path = config.data_dir.join(CONFIG_FILE);
     let builds_dir = std::path::absolute(config.data_dir.join("builds")).context("resolving the builds directory")?;
     let existing = RunnerConfig::load(&path).ok();

@@ -31,7 +31,7 @@ pub enum GpuCommand {
 pub fn run(command: GpuCommand) -> Result<()> {
     match command {
         GpuCommand::Detect { root, json } => {
-            // On the real host nvidia-smi fills in what procfs lacks; its absence is normal.
+            // On the real host NVML (or nvidia-smi) and rocm-smi fill in what sysfs lacks.
             let inventory = autogit_agent::inventory::detect_gpus(&root);
             if json {
                 println!("{}", serde_json::to_string_pretty(&inventory).context("encoding the inventory")?);

@@ -3,9 +3,11 @@
 //! the application and its inbound layers. No other crate chooses an adapter.
 
 mod admin;
+mod autoscaler;
 mod builtin_runner;
 mod ci;
 mod gpu;
+mod pool;
 mod runner;
 mod serve;
 mod setup;
@@ -55,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: gpu::GpuCommand,
     },
+    /// Autoscaled runner pools.
+    Pool {
+        #[command(subcommand)]
+        command: pool::PoolCommand,
+    },
     /// Run CI jobs for a server (the runner agent).
     Runner {
         #[command(subcommand)]
@@ -85,6 +92,7 @@ fn main() -> ExitCode {
         Command::Admin { command } => setup::load_config(cli.config.as_deref(), cli.data_dir, None)
             .and_then(|c| setup::runtime()?.block_on(admin::run(c, command))),
         Command::Gpu { command } => gpu::run(command),
+        Command::Pool { command } => pool::run(command),
         Command::Ci { command } => ci::run(command),
         Command::Runner { command } => {
             setup::init_runner_logging();

@@ -1,6 +1,6 @@
 //! `autogit serve`: bootstrap on first start, then serve HTTP until SIGINT/SIGTERM.
 
-use crate::{builtin_runner, setup};
+use crate::{autoscaler, builtin_runner, setup};
 use anyhow::{Context, Result};
 use autogit_app::App;
 use autogit_app::ci::CiSettings;
@@ -49,6 +49,8 @@ pub async fn run(config: Config) -> Result<()> {
     // Runners must stop polling before the server stops answering: cancel them first.
     let runners = CancellationToken::new();
     builtin_runner::start(&app, &config, addr, runners.clone()).await?;
+    autoscaler::start(&app, &config.ci.pools, &config.data_dir, &builtin_runner::loopback_url(addr), runners.clone())
+        .await?;
     let stop = shutdown.clone();
     let signal = async move {
         shutdown_signal().await;

@@ -47,7 +47,7 @@ pub fn detect_gpus(root: &Path) -> HostInventory {
         }
     }
     if rocm_smi::wanted(&inv)
-        && let Some(text) = tool_output("rocm-smi", rocm_smi::ARGS)
+        && let Some(text) = tool_output("rocm-smi", rocm_smi::ARGS, TOOL_TIMEOUT)
     {
         rocm_smi::enrich_from_rocm_smi(&mut inv, &text);
     }
@@ -56,12 +56,12 @@ pub fn detect_gpus(root: &Path) -> HostInventory {
 
 fn nvidia_smi() -> Option<String> {
     let query = format!("--query-gpu={}", autogit_gpu::nvidia::SMI_QUERY);
-    tool_output("nvidia-smi", &[query.as_str(), "--format=csv,noheader,nounits"])
+    tool_output("nvidia-smi", &[query.as_str(), "--format=csv,noheader,nounits"], TOOL_TIMEOUT)
 }
 
-/// The standard output of a vendor tool that exited 0 within [`TOOL_TIMEOUT`]; `None` when it is
-/// not installed, failed, or was killed for running too long.
-fn tool_output(program: &str, args: &[&str]) -> Option<String> {
+/// The standard output of a vendor tool that exited 0 within `timeout`; `None` when it is not
+/// installed, failed, or was killed for running too long.
+fn tool_output(program: &str, args: &[&str], timeout: Duration) -> Option<String> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -76,7 +76,7 @@ fn tool_output(program: &str, args: &[&str]) -> Option<String> {
         let _ = stdout.read_to_end(&mut bytes);
         bytes
     });
-    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -169,8 +169,12 @@ mod tests {
 
     #[test]
     fn vendor_tools_that_are_missing_fail_or_hang_give_nothing() {
-        assert_eq!(tool_output("autogit-no-such-tool", &[]), None);
-        assert_eq!(tool_output("sh", &["-c", "echo partial; exit 3"]), None);
-        assert_eq!(tool_output("sh", &["-c", "printf '{}'"]).as_deref(), Some("{}"));
+        let t = Duration::from_secs(5);
+        assert_eq!(tool_output("autogit-no-such-tool", &[], t), None);
+        assert_eq!(tool_output("sh", &["-c", "echo partial; exit 3"], t), None);
+        assert_eq!(tool_output("sh", &["-c", "printf '{}'"], t).as_deref(), Some("{}"));
+        let started = Instant::now();
+        assert_eq!(tool_output("sleep", &["30"], Duration::from_millis(200)), None);
+        assert!(started.elapsed() < Duration::from_secs(5), "killed at the deadline");
     }
 }

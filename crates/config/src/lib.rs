@@ -55,6 +55,63 @@ pub struct CiConfig {
     /// `POST /api/v4/runners`): runners registered with it are instance runners. Empty disables
     /// that flow (runners are then created with `POST /api/v4/user/runners`).
     pub registration_token: Secret,
+    /// Autoscaled runner pools (`[[ci.pools]]`): runner instances started from queued demand.
+    pub pools: Vec<PoolConfig>,
+}
+
+/// One autoscaled pool of runner instances.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    pub name: String,
+    /// `process` (local `autogit runner` processes) or `docker` (containers running the runner).
+    pub provider: String,
+    /// Tags of the pool's runners; an empty list means they take untagged jobs only.
+    pub tags: Vec<String>,
+    /// Whether its runners also take untagged jobs (always when `tags` is empty).
+    pub run_untagged: bool,
+    /// Idle job slots kept ready; 0 scales to zero.
+    pub min_idle: u32,
+    pub max_instances: u32,
+    /// Jobs one instance runs at once.
+    pub capacity_per_instance: u32,
+    /// An instance that ran this many jobs is retired once idle; 0 = no limit.
+    pub max_use_count: u32,
+    /// Seconds an instance may stay idle before it is removed (beyond `min_idle`).
+    pub idle_time_seconds: u64,
+    /// Seconds an instance may take to become ready before it is replaced.
+    pub ready_timeout_seconds: u64,
+    /// Idle slots added per busy slot (taskscaler's scale_factor), at most `scale_factor_limit`.
+    pub scale_factor: f64,
+    pub scale_factor_limit: u32,
+    /// Docker provider: the base image instances run in, and the engine (empty: local socket;
+    /// `tcp://host:2376` with TLS from DOCKER_CERT_PATH).
+    pub docker_image: String,
+    pub docker_host: String,
+    /// Arguments added to `autogit runner register` for each instance (e.g. an executor).
+    pub register_args: Vec<String>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            name: String::new(),
+            provider: "process".into(),
+            tags: Vec::new(),
+            run_untagged: true,
+            min_idle: 0,
+            max_instances: 4,
+            capacity_per_instance: 1,
+            max_use_count: 0,
+            idle_time_seconds: 300,
+            ready_timeout_seconds: 120,
+            scale_factor: 0.0,
+            scale_factor_limit: 0,
+            docker_image: String::new(),
+            docker_host: String::new(),
+            register_args: Vec::new(),
+        }
+    }
 }
 
 impl Default for CiConfig {
@@ -66,6 +123,7 @@ impl Default for CiConfig {
             max_trace_bytes: 16 << 20,
             max_artifacts_bytes: 100 << 20,
             registration_token: Secret::default(),
+            pools: Vec::new(),
         }
     }
 }
@@ -180,6 +238,42 @@ impl Config {
         }
         if self.ci.lease_timeout_seconds < 1 {
             return Err(ConfigError::Invalid("ci.lease_timeout_seconds must be at least 1".into()));
+        }
+        for (i, p) in self.ci.pools.iter().enumerate() {
+            let name_ok = !p.name.is_empty()
+                && p.name.len() <= 40
+                && p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !name_ok {
+                return Err(ConfigError::Invalid(format!(
+                    "ci.pools[{i}].name = {:?}: 1-40 letters, digits, '-' or '_'",
+                    p.name
+                )));
+            }
+            if self.ci.pools[..i].iter().any(|q| q.name == p.name) {
+                return Err(ConfigError::Invalid(format!("ci.pools: the name {:?} is used twice", p.name)));
+            }
+            match p.provider.as_str() {
+                "process" => {}
+                "docker" if !p.docker_image.is_empty() => {}
+                "docker" => {
+                    return Err(ConfigError::Invalid(format!(
+                        "ci.pools.{}: the docker provider needs docker_image",
+                        p.name
+                    )));
+                }
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "ci.pools.{}: provider {other:?} is not \"process\" or \"docker\"",
+                        p.name
+                    )));
+                }
+            }
+            if p.max_instances == 0 || p.capacity_per_instance == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "ci.pools.{}: max_instances and capacity_per_instance must be at least 1",
+                    p.name
+                )));
+            }
         }
         if self.git.binary.is_empty() {
             return Err(ConfigError::Invalid("git.binary can't be empty".into()));

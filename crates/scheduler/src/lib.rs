@@ -6,6 +6,9 @@
 //!   locked, protected refs, features), FIFO pick, and long-poll waiters with the
 //!   `X-GitLab-Last-Update` version.
 //! - [`lease`]: which runner owns which running job, until when; expiry and fencing of late runners.
+//! - [`autoscale`]: the autoscaler's decision for one pool: from queue demand, instance states,
+//!   idle targets (with time windows), `max_use_count` and ready deadlines, which instances to
+//!   start, remove or replace.
 //! - [`gpu`]: exclusive GPU allocation: which job holds which GPUs of which runner (all or
 //!   nothing, best fit, NUMA and same-model constraints), fenced, with inventory drift drained.
 //!
@@ -13,6 +16,7 @@
 //! caller's [`Millis`]; the application layer maps its stored records (and the compiled CI plan)
 //! into the small input types defined here, applies the returned decisions, and persists them.
 
+pub mod autoscale;
 pub mod gpu;
 pub mod lease;
 pub mod progress;

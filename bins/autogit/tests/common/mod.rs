@@ -41,6 +41,50 @@ pub struct Server {
     pub root_token: String,
     pub stdout: mpsc::Receiver<String>,
     http: Client,
+    env: Vec<(String, String)>,
+}
+
+/// Starts `autogit serve` over `data`; returns the child, its stdout lines and its URL.
+// The child is returned to `Server`, which kills and waits for it on drop.
+#[allow(clippy::zombie_processes)]
+fn spawn(
+    data: &Path,
+    database_url: Option<&str>,
+    env: &[(String, String)],
+    listen: &str,
+) -> (Child, mpsc::Receiver<String>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autogit"));
+    cmd.args(["serve", "--listen", listen, "--data-dir"])
+        .arg(data)
+        .env("AUTOGIT_ROOT_PASSWORD", ROOT_PASSWORD)
+        .env("AUTOGIT_LOG_LEVEL", "info,autogit=debug")
+        // Tests that want the built-in runner turn it on; the others see no runner at all.
+        .env("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(u) = database_url {
+        cmd.env("AUTOGIT_DATABASE_URL", u);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("autogit starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("[autogit] {line}");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("server prints its address");
+        if let Some(url) = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()) {
+            return (child, rx, url.to_string());
+        }
+    }
 }
 
 static SCHEMA_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -78,51 +122,33 @@ impl Server {
             }
             Backend::Sqlite => (None, None),
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_autogit"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .env("AUTOGIT_ROOT_PASSWORD", ROOT_PASSWORD)
-            .env("AUTOGIT_LOG_LEVEL", "info,autogit=debug")
-            // Tests that want the built-in runner turn it on; the others see no runner at all.
-            .env("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(u) = &database_url {
-            cmd.env("AUTOGIT_DATABASE_URL", u);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("autogit starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("[autogit] {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut url = None;
-        while url.is_none() {
-            let line = rx.recv_timeout(Duration::from_secs(60)).expect("server prints its address");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                url = rest.split_whitespace().next().map(str::to_string);
-            }
-        }
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, rx, url) = spawn(data.path(), database_url.as_deref(), &env, "127.0.0.1:0");
         let mut server = Server {
             child,
-            url: url.expect("url"),
+            url,
             data,
             database_url,
             schema,
             root_token: String::new(),
             stdout: rx,
             http: Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
+            env,
         };
         server.root_token = server.create_token("root", "tests", "api");
         server
+    }
+
+    /// SIGKILLs the server (no shutdown at all, as a crash) and starts it again on the same
+    /// address, data directory and database.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let (child, rx, url) = spawn(self.data.path(), self.database_url.as_deref(), &self.env, &listen);
+        self.child = child;
+        self.stdout = rx;
+        self.url = url;
     }
 
     pub fn pid(&self) -> u32 {
@@ -213,6 +239,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Pool instances run detached (they must outlive a coordinator crash): end every
+        // process that works under this server's data directory.
+        let _ = Command::new("pkill").arg("-KILL").arg("-f").arg(self.data.path()).status();
         if let (Some(schema), Ok(base)) = (&self.schema, std::env::var("AUTOGIT_TEST_POSTGRES_URL")) {
             let _ = Command::new("psql")
                 .args([base.as_str(), "-q", "-c", &format!("DROP SCHEMA {schema} CASCADE")])

@@ -22,15 +22,15 @@ pub(crate) struct Hardware {
 }
 
 /// The GPU requirement of a job (`gpu:`, `GPU_REQUEST` or GPU tags, resolved by the compiler).
-pub(crate) fn gpu_request_of(job: &Job) -> Option<GpuRequest> {
-    let spec = JobSpec::parse(job).ok()?;
+pub(crate) fn gpu_request_of(spec: &JobSpec) -> Option<GpuRequest> {
     GpuRequest::parse(spec.job.gpu.as_deref()?).ok()
 }
 
 impl App {
     /// Queues a pending job (with its GPU requirement) or hands it to a waiting runner.
     pub(crate) fn enqueue_job(&self, job: &Job) {
-        self.ci.enqueue(queued(job), gpu_request_of(job));
+        let gpu = self.spec_of(job).ok().and_then(|s| gpu_request_of(&s));
+        self.ci.enqueue(queued(job), gpu);
     }
 
     /// Takes in the hardware a runner reported with a job request; returns the tags derived
@@ -148,13 +148,13 @@ impl App {
         if job.status != "pending" {
             return None;
         }
-        let req = gpu_request_of(job)?;
+        let req = gpu_request_of(&*self.spec_of(job).ok()?)?;
         self.ci.lock_dispatch().gpus.explain_unsatisfiable(&req)
     }
 
     /// The GPU requirement of a job in its compact form, for the API.
     pub fn gpu_request_text(&self, job: &Job) -> Option<String> {
-        JobSpec::parse(job).ok()?.job.gpu
+        self.spec_of(job).ok()?.job.gpu.clone()
     }
 }
 

@@ -18,6 +18,7 @@ mod gpus;
 mod housekeeping;
 mod payload;
 pub mod pipelines;
+pub mod pools;
 pub mod predefined;
 mod process;
 pub mod runner_api;

@@ -10,6 +10,7 @@ use autogit_scheduler::queue::QueuedJob;
 use autogit_store::{Job, JobChange};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 pub(crate) fn millis(t: DateTime<Utc>) -> Millis {
     Millis(t.timestamp_millis())
@@ -29,14 +30,24 @@ pub(crate) fn queued(job: &Job) -> QueuedJob {
 
 impl App {
     /// The latest try of each job of the pipeline, with its parsed spec.
-    pub(crate) async fn latest_jobs(&self, pipeline_id: i64) -> Result<Vec<(Job, JobSpec)>> {
+    pub(crate) async fn latest_jobs(&self, pipeline_id: i64) -> Result<Vec<(Job, Arc<JobSpec>)>> {
         let jobs = self.store.jobs_of_pipeline(pipeline_id, false).await?;
         jobs.into_iter()
             .map(|j| {
-                let spec = JobSpec::parse(&j)?;
+                let spec = self.spec_of(&j)?;
                 Ok((j, spec))
             })
             .collect()
+    }
+
+    /// The job's parsed spec, from the cache when it was read before.
+    pub(crate) fn spec_of(&self, job: &Job) -> Result<Arc<JobSpec>> {
+        if let Some(s) = self.ci.cached_spec(job.id) {
+            return Ok(s);
+        }
+        let spec = Arc::new(JobSpec::parse(job)?);
+        self.ci.cache_spec(job.id, spec.clone());
+        Ok(spec)
     }
 
     /// Moves the pipeline forward as far as its jobs allow and stores its status.
@@ -71,7 +82,7 @@ impl App {
         self.store_pipeline_status(pipeline_id, &jobs).await
     }
 
-    async fn store_pipeline_status(&self, pipeline_id: i64, jobs: &[(Job, JobSpec)]) -> Result<()> {
+    async fn store_pipeline_status(&self, pipeline_id: i64, jobs: &[(Job, Arc<JobSpec>)]) -> Result<()> {
         let Some(p) = self.store.pipeline_by_id(pipeline_id).await? else { return Ok(()) };
         if jobs.is_empty() {
             return Ok(()); // a pipeline with YAML errors keeps the status it was created with

@@ -165,8 +165,10 @@ impl App {
         let built = self.build_payload(&job, runner, &token, alloc).await;
         match built {
             Ok(payload) => {
-                if let Err(e) = self.process_pipeline(job.pipeline_id).await {
-                    tracing::warn!(job = job.id, error = %e, "pipeline progression after a claim failed");
+                // A job starting unblocks nothing; only the pipeline's status can change (to
+                // running). Full progression here would cost O(jobs in the pipeline) per claim.
+                if let Err(e) = self.mark_pipeline_running(job.pipeline_id).await {
+                    tracing::warn!(job = job.id, error = %e, "pipeline status after a claim failed");
                 }
                 Ok(Some(payload))
             }
@@ -180,6 +182,20 @@ impl App {
                 Ok(None)
             }
         }
+    }
+
+    async fn mark_pipeline_running(&self, pipeline_id: i64) -> Result<()> {
+        let lock = self.ci.pipeline_lock(pipeline_id);
+        let _held = lock.lock().await;
+        if let Some(p) = self.store.pipeline_by_id(pipeline_id).await?
+            && matches!(
+                p.status.as_str(),
+                "created" | "pending" | "scheduled" | "manual" | "waiting_for_resource" | "preparing"
+            )
+        {
+            self.store.set_pipeline_status(pipeline_id, "running", self.clock.now()).await?;
+        }
+        Ok(())
     }
 
     async fn build_payload(

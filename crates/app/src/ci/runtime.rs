@@ -107,7 +107,15 @@ pub(crate) struct Runtime {
     pipeline_locks: Mutex<HashMap<i64, std::sync::Weak<tokio::sync::Mutex<()>>>>,
     /// Runner id → what it last reported about its hardware.
     hardware: Mutex<HashMap<i64, super::gpus::Hardware>>,
+    /// What the autoscaler last saw of each pool.
+    pub pools: super::pools::PoolBoard,
+    /// Parsed job specs by job id (a spec never changes): progression reads every job of a
+    /// pipeline after each job change, and parsing them each time made dispatch O(n²).
+    specs: Mutex<HashMap<i64, std::sync::Arc<super::spec::JobSpec>>>,
 }
+
+/// Specs cached at most; the cache is emptied when full (they are cheap to parse again).
+const MAX_CACHED_SPECS: usize = 50_000;
 
 impl Runtime {
     pub fn new(settings: CiSettings, epoch: u64) -> Runtime {
@@ -125,6 +133,8 @@ impl Runtime {
             closing: std::sync::atomic::AtomicBool::new(false),
             pipeline_locks: Mutex::new(HashMap::new()),
             hardware: Mutex::new(HashMap::new()),
+            pools: super::pools::PoolBoard::default(),
+            specs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -211,6 +221,18 @@ impl Runtime {
         d.waiter_runner.insert(id, runner.id);
         d.handoff.insert(id, tx);
         Err((id, rx))
+    }
+
+    pub fn cached_spec(&self, job: i64) -> Option<std::sync::Arc<super::spec::JobSpec>> {
+        self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&job).cloned()
+    }
+
+    pub fn cache_spec(&self, job: i64, spec: std::sync::Arc<super::spec::JobSpec>) {
+        let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if specs.len() >= MAX_CACHED_SPECS {
+            specs.clear();
+        }
+        specs.insert(job, spec);
     }
 
     pub fn hardware(&self, runner: i64) -> Option<super::gpus::Hardware> {

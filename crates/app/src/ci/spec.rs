@@ -66,7 +66,7 @@ pub(crate) fn when_str(w: PlanWhen) -> &'static str {
 }
 
 /// The pipeline's latest jobs as the scheduler's progression sees them, index for index.
-pub(crate) fn nodes(jobs: &[(Job, JobSpec)]) -> Vec<JobNode> {
+pub(crate) fn nodes(jobs: &[(Job, std::sync::Arc<JobSpec>)]) -> Vec<JobNode> {
     let index: HashMap<&str, usize> = jobs.iter().enumerate().map(|(i, (j, _))| (j.name.as_str(), i)).collect();
     jobs.iter()
         .enumerate()

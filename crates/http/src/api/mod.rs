@@ -3,6 +3,7 @@
 mod groups;
 mod members;
 mod pipelines;
+mod pools;
 mod projects;
 mod repository;
 mod runner_gpus;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(runner_gpus::routes())
         .merge(runner_jobs::routes())
         .merge(pipelines::routes())
+        .merge(pools::routes())
         .merge(variables::routes())
         .fallback(|| async { ApiError(AppError::NotFound("Route")) })
 }

@@ -235,6 +235,26 @@ impl Queue {
         self.remove(id)
     }
 
+    /// How many queued jobs `runner` could take, and when the oldest of them was queued: the
+    /// demand an autoscaled pool of such runners sees. O(jobs in the buckets it matches).
+    #[must_use]
+    pub fn demand_for(&self, runner: &RunnerInfo) -> (usize, Option<Millis>) {
+        if !runner.takes_any() {
+            return (0, None);
+        }
+        let mut n = 0;
+        let mut oldest: Option<Millis> = None;
+        for bucket in self.buckets.iter().filter(|b| !b.order.is_empty() && runner.takes_kind(&b.key)) {
+            for &(at, id) in &bucket.order {
+                if self.jobs.get(&id).is_some_and(|(j, _)| runner.takes_project(j.project_id)) {
+                    n += 1;
+                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
+                }
+            }
+        }
+        (n, oldest)
+    }
+
     /// [`Queue::pick`] restricted to jobs `accept` agrees to (e.g. GPU jobs only when the
     /// runner has the GPUs free now): the oldest acceptable job, removed. Jobs refused stay
     /// queued in their place. Visits refused jobs, so callers keep `accept` cheap.

@@ -193,3 +193,16 @@ fn waiters_on_enqueue_where_respects_the_filter() {
     assert_eq!(w.on_enqueue_where(&j, |r| r.id == 2), None, "2 was handed a job and left");
     assert_eq!(w.on_enqueue(&j), Some(1));
 }
+
+#[test]
+fn demand_counts_what_a_runner_could_take() {
+    let mut q = Queue::new(1);
+    q.push(job(1, 7, "gpu", false, 10)).expect("push");
+    q.push(job(2, 7, "", false, 20)).expect("push");
+    q.push(job(3, 8, "arm64", false, 5)).expect("push");
+    assert_eq!(q.demand_for(&runner(1, "", true)), (1, Some(Millis(20))));
+    assert_eq!(q.demand_for(&runner(1, "gpu", true)), (2, Some(Millis(10))));
+    assert_eq!(q.demand_for(&runner(1, "arm64", false)), (1, Some(Millis(5))));
+    let paused = RunnerInfo { paused: true, ..runner(1, "gpu", true) };
+    assert_eq!(q.demand_for(&paused), (0, None));
+}

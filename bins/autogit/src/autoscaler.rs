@@ -1,0 +1,267 @@
+//! The autoscaler loop of `autogit serve` (ADR 0007): for each `[[ci.pools]]` pool, every
+//! half second — observe (provider `update`, runner activity from the store, queued demand from
+//! the coordinator), decide (the pure `autogit_scheduler::autoscale::decide`), apply (provider
+//! `increase`/`decrease`, one runner record and token per instance). Provider errors back off
+//! exponentially without blocking the other pools.
+//!
+//! No orphans: instances carry the pool's label, so after a crash the next start's first
+//! `update` finds them; those whose runner record still exists are adopted, the rest deleted.
+//! Runner records of instances that no longer exist are deleted too.
+
+use anyhow::{Context, Result};
+use autogit_app::App;
+use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot};
+use autogit_config::PoolConfig;
+use autogit_fleet::{FleetError, Instance, InstanceGroup, Launch, State};
+use autogit_scheduler::Millis;
+use autogit_scheduler::autoscale::{Action, Demand, InstanceState, InstanceView, PoolPolicy, decide};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use std::path::Path;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often each pool is looked at: scale-up latency is at most this plus the instance's start.
+const TICK: Duration = Duration::from_millis(500);
+/// A runner that took a job this recently is never removed (the hand-off may be in flight).
+const JUST_ASSIGNED_MS: i64 = 10_000;
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Starts one loop per pool.
+pub async fn start(
+    app: &App,
+    pools: &[PoolConfig],
+    data_dir: &Path,
+    server_url: &str,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let bin = std::env::current_exe().context("locating the autogit binary for pool instances")?;
+    for cfg in pools {
+        let group: Box<dyn InstanceGroup> = match cfg.provider.as_str() {
+            "docker" => {
+                let host = (!cfg.docker_host.is_empty()).then(|| cfg.docker_host.clone());
+                Box::new(
+                    autogit_fleet::docker::DockerGroup::connect(
+                        &cfg.name,
+                        cfg.docker_image.clone(),
+                        bin.clone(),
+                        host,
+                        cfg.max_instances as usize,
+                    )
+                    .await
+                    .with_context(|| format!("pool {}: connecting to Docker", cfg.name))?,
+                )
+            }
+            _ => Box::new(autogit_fleet::process::ProcessGroup::new(
+                &cfg.name,
+                bin.clone(),
+                data_dir.join("pools").join(&cfg.name),
+                cfg.max_instances as usize,
+            )),
+        };
+        let info = group.init().await.with_context(|| format!("pool {}: provider init", cfg.name))?;
+        tracing::info!(pool = %cfg.name, provider = %info.id, max = info.max_size, "autoscaled pool started");
+        let pool = Pool {
+            app: app.clone(),
+            cfg: cfg.clone(),
+            group,
+            server_url: server_url.to_string(),
+            stats: Stats::default(),
+        };
+        tokio::spawn(pool.run(shutdown.clone()));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Stats {
+    ups: u64,
+    downs: u64,
+    last_error: Option<String>,
+}
+
+struct Pool {
+    app: App,
+    cfg: PoolConfig,
+    group: Box<dyn InstanceGroup>,
+    server_url: String,
+    stats: Stats,
+}
+
+fn policy(c: &PoolConfig) -> PoolPolicy {
+    PoolPolicy {
+        name: c.name.clone(),
+        min_idle: c.min_idle,
+        max_instances: c.max_instances,
+        capacity_per_instance: c.capacity_per_instance.max(1),
+        max_use_count: c.max_use_count,
+        idle_time_ms: (c.idle_time_seconds as i64).saturating_mul(1000),
+        scale_factor: c.scale_factor,
+        scale_factor_limit: c.scale_factor_limit,
+        windows: Vec::new(),
+        ready_deadline_ms: (c.ready_timeout_seconds as i64).saturating_mul(1000),
+    }
+}
+
+impl Pool {
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut backoff = Duration::ZERO;
+        loop {
+            let wait = TICK.max(backoff);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => break,
+            }
+            match self.step().await {
+                Ok(()) => {
+                    backoff = Duration::ZERO;
+                    self.stats.last_error = None;
+                }
+                Err(e) => {
+                    backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+                    tracing::warn!(pool = %self.cfg.name, error = %format!("{e:#}"), retry_in = ?backoff, "autoscaler step failed");
+                    self.stats.last_error = Some(format!("{e:#}"));
+                    self.publish(&[], 0);
+                }
+            }
+        }
+        // Instances keep running: a restarted coordinator adopts them.
+        let _ = self.group.shutdown().await;
+    }
+
+    async fn step(&mut self) -> Result<()> {
+        let instances = self.group.update().await.map_err(fleet)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut views = Vec::with_capacity(instances.len());
+        let mut orphans = Vec::new();
+        for i in &instances {
+            match self.view(i, now).await? {
+                Some(v) => views.push(v),
+                None => orphans.push(i.id.clone()),
+            }
+        }
+        if !orphans.is_empty() {
+            tracing::warn!(pool = %self.cfg.name, ?orphans, "deleting instances whose runner no longer exists");
+            self.group.decrease(&orphans).await.map_err(fleet)?;
+        }
+        let (pending, oldest) = self.app.pool_demand(&self.cfg.tags, self.cfg.run_untagged);
+        let demand = Demand { pending_jobs: pending, oldest_wait_ms: oldest };
+        let actions = decide(&policy(&self.cfg), &demand, &views, Millis(now));
+        for a in actions {
+            match a {
+                Action::Increase(n) => self.increase(n).await?,
+                Action::Remove(id) | Action::Replace(id) => self.remove(&instances, &id).await?,
+            }
+        }
+        self.publish(&views, pending);
+        Ok(())
+    }
+
+    /// The policy's view of an instance; `None` for one whose runner record is gone (orphan).
+    async fn view(&self, i: &Instance, now: i64) -> Result<Option<InstanceView>> {
+        let Some(runner) = i.runner_id else { return Ok(None) };
+        if !self.app.runner_exists(runner).await? {
+            return Ok(None);
+        }
+        let act = self.app.runner_activity(runner).await?;
+        let state = match i.state {
+            // A started instance is ready once its runner has called in.
+            State::Running if act.contacted => InstanceState::Running,
+            State::Running | State::Creating => InstanceState::Creating,
+            State::Deleting => InstanceState::Deleting,
+            State::TimedOut => InstanceState::TimedOut,
+        };
+        let idle_since =
+            (act.busy == 0).then(|| Millis(act.last_finished.map_or(i.created_at, |t| t.timestamp_millis())));
+        Ok(Some(InstanceView {
+            id: i.id.clone(),
+            state,
+            created_at: Millis(i.created_at),
+            busy_slots: act.busy,
+            jobs_run: act.jobs_run,
+            idle_since,
+            just_assigned: act.last_started.is_some_and(|t| now - t.timestamp_millis() < JUST_ASSIGNED_MS),
+        }))
+    }
+
+    async fn increase(&mut self, n: u32) -> Result<()> {
+        let mut launches = Vec::new();
+        for _ in 0..n {
+            let suffix: String = rand::rng().sample_iter(Alphanumeric).take(8).map(char::from).collect();
+            let name = format!("{}-{}", self.cfg.name, suffix.to_lowercase());
+            let issued =
+                self.app.create_pool_runner(&self.cfg.name, &name, &self.cfg.tags, self.cfg.run_untagged).await?;
+            launches.push(Launch {
+                name,
+                server_url: self.server_url.clone(),
+                runner_token: issued.token,
+                runner_id: issued.runner.id,
+                concurrent: self.cfg.capacity_per_instance.max(1) as usize,
+                register_args: self.cfg.register_args.clone(),
+            });
+        }
+        let started = match self.group.increase(&launches).await {
+            Ok(k) => k,
+            Err(e) => {
+                self.forget(&launches).await;
+                return Err(fleet(e));
+            }
+        };
+        // Launches past `started` were not created: their runner records go.
+        self.forget(&launches[started.min(launches.len())..]).await;
+        self.stats.ups += started as u64;
+        tracing::info!(pool = %self.cfg.name, asked = n, started, "scaled up");
+        Ok(())
+    }
+
+    async fn forget(&self, launches: &[Launch]) {
+        for l in launches {
+            let _ = self.app.remove_pool_runner(l.runner_id).await;
+        }
+    }
+
+    async fn remove(&mut self, instances: &[Instance], id: &str) -> Result<()> {
+        self.group.decrease(&[id.to_string()]).await.map_err(fleet)?;
+        if let Some(runner) = instances.iter().find(|i| i.id == id).and_then(|i| i.runner_id) {
+            self.app.remove_pool_runner(runner).await?;
+        }
+        self.stats.downs += 1;
+        tracing::info!(pool = %self.cfg.name, instance = id, "scaled down");
+        Ok(())
+    }
+
+    fn publish(&self, views: &[InstanceView], pending: u32) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let board = self.app.pool_board();
+        let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let snapshot = PoolSnapshot {
+            name: self.cfg.name.clone(),
+            provider: self.cfg.provider.clone(),
+            tags: self.cfg.tags.clone(),
+            pending_jobs: pending,
+            instances: views
+                .iter()
+                .map(|v| InstanceSnapshot {
+                    id: v.id.clone(),
+                    state: format!("{:?}", v.state).to_lowercase(),
+                    runner_id: None,
+                    age_seconds: (now - v.created_at.0) / 1000,
+                    busy: v.busy_slots,
+                    jobs_run: v.jobs_run,
+                })
+                .collect(),
+            last_error: self.stats.last_error.clone(),
+            scale_ups: self.stats.ups,
+            scale_downs: self.stats.downs,
+        };
+        match board.iter_mut().find(|p| p.name == snapshot.name) {
+            Some(p) if views.is_empty() && snapshot.last_error.is_some() => p.last_error = snapshot.last_error,
+            Some(p) => *p = snapshot,
+            None => board.push(snapshot),
+        }
+    }
+}
+
+fn fleet(e: FleetError) -> anyhow::Error {
+    anyhow::anyhow!(e)
+}
