@@ -52,6 +52,12 @@ pub async fn start(
                     .with_context(|| format!("pool {}: connecting to Docker", cfg.name))?,
                 )
             }
+            "plugin" => Box::new(autogit_fleet::plugin::PluginGroup::new(
+                &cfg.name,
+                cfg.plugin_command.clone(),
+                plugin_config_json(cfg)?,
+                cfg.max_instances as usize,
+            )),
             _ => Box::new(autogit_fleet::process::ProcessGroup::new(
                 &cfg.name,
                 bin.clone(),
@@ -121,7 +127,7 @@ impl Pool {
                     backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
                     tracing::warn!(pool = %self.cfg.name, error = %format!("{e:#}"), retry_in = ?backoff, "autoscaler step failed");
                     self.stats.last_error = Some(format!("{e:#}"));
-                    self.publish(&[], 0);
+                    self.publish(&[], &[], 0);
                 }
             }
         }
@@ -147,13 +153,19 @@ impl Pool {
         let (pending, oldest) = self.app.pool_demand(&self.cfg.tags, self.cfg.run_untagged);
         let demand = Demand { pending_jobs: pending, oldest_wait_ms: oldest };
         let actions = decide(&policy(&self.cfg), &demand, &views, Millis(now));
+        let mut removed = Vec::new();
         for a in actions {
             match a {
                 Action::Increase(n) => self.increase(n).await?,
-                Action::Remove(id) | Action::Replace(id) => self.remove(&instances, &id).await?,
+                Action::Remove(id) | Action::Replace(id) => {
+                    self.remove(&instances, &id).await?;
+                    removed.push(id);
+                }
             }
         }
-        self.publish(&views, pending);
+        // What is left after this step's removals (new instances show from the next update).
+        views.retain(|v| !removed.contains(&v.id));
+        self.publish(&views, &instances, pending);
         Ok(())
     }
 
@@ -230,7 +242,7 @@ impl Pool {
         Ok(())
     }
 
-    fn publish(&self, views: &[InstanceView], pending: u32) {
+    fn publish(&self, views: &[InstanceView], instances: &[Instance], pending: u32) {
         let now = chrono::Utc::now().timestamp_millis();
         let board = self.app.pool_board();
         let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -244,7 +256,7 @@ impl Pool {
                 .map(|v| InstanceSnapshot {
                     id: v.id.clone(),
                     state: format!("{:?}", v.state).to_lowercase(),
-                    runner_id: None,
+                    runner_id: instances.iter().find(|i| i.id == v.id).and_then(|i| i.runner_id),
                     age_seconds: (now - v.created_at.0) / 1000,
                     busy: v.busy_slots,
                     jobs_run: v.jobs_run,
@@ -264,4 +276,39 @@ impl Pool {
 
 fn fleet(e: FleetError) -> anyhow::Error {
     anyhow::anyhow!(e)
+}
+
+/// A pool's `plugin_config` table as the JSON its plugin gets. TOML dates and times, which serde
+/// sees as `{"$__toml_private_datetime": "…"}`, become plain strings.
+fn plugin_config_json(cfg: &PoolConfig) -> Result<serde_json::Value> {
+    fn dates_as_strings(v: &mut serde_json::Value) {
+        let date = v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("$__toml_private_datetime"));
+        if let Some(serde_json::Value::String(d)) = date {
+            *v = serde_json::Value::String(d.clone());
+            return;
+        }
+        match v {
+            serde_json::Value::Object(m) => m.values_mut().for_each(dates_as_strings),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(dates_as_strings),
+            _ => {}
+        }
+    }
+    let mut json = serde_json::to_value(&cfg.plugin_config)
+        .with_context(|| format!("pool {}: plugin_config as JSON", cfg.name))?;
+    dates_as_strings(&mut json);
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plugin_config_becomes_json() {
+        let cfg = autogit_config::PoolConfig {
+            plugin_config: toml::from_str("a = 1\nb = [\"x\", 1979-05-27T07:32:00Z]\n[c]\nd = true\n")
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        let json = super::plugin_config_json(&cfg).ok();
+        assert_eq!(json, Some(serde_json::json!({"a": 1, "b": ["x", "1979-05-27T07:32:00Z"], "c": {"d": true}})));
+    }
 }

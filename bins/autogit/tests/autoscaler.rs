@@ -73,6 +73,13 @@ fn a_process_pool_scales_from_zero_and_back() {
             let left = runners.as_array().expect("runners").len();
             if left == 0 { Ok(()) } else { Err(runners.to_string()) }
         });
+        let metrics = reqwest::blocking::get(s.raw("/metrics")).expect("metrics").text().expect("text");
+        assert!(metrics.contains("autogit_pool_scale_ups{pool=\"local\"} 2"), "{metrics}");
+        assert!(
+            metrics.contains("autogit_pool_instances{pool=\"local\",state=\"running\"} 0"),
+            "board {} metrics {metrics}",
+            pools(&s)
+        );
         let out = s.autogit(&["pool", "list", "--url", &s.url, "--token", &s.root_token]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success() && text.contains("pool local (process)"), "{text}");

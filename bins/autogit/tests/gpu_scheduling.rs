@@ -87,6 +87,10 @@ plain:
         let fleet = s.get_json("/runners/gpus", &s.root_token);
         let inv = &fleet[0]["inventory"]["gpus"];
         assert_eq!(inv.as_array().map(Vec::len), Some(4), "H100, 2× MI210, Intel iGPU: {fleet}");
+        let runner_id = fleet[0]["id"].as_i64().expect("runner id");
+        let detail = s.get_json(&format!("/runners/{runner_id}"), &s.root_token);
+        assert_eq!(detail["gpus"].as_array().map(Vec::len), Some(4), "runner detail lists its GPUs: {detail}");
+        assert!(detail["architectures"].as_array().is_some_and(|a| !a.is_empty()), "{detail}");
         let out = s.autogit(&["gpu", "list", "--url", &s.url, "--token", &s.root_token]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success() && text.contains("NVIDIA H100 80GB HBM3"), "{text}");

@@ -5,7 +5,8 @@
 //!
 //! `expect.toml`:
 //! - `[server]`: environment for the server (e.g. `AUTOGIT_CI_LEASE_TIMEOUT_SECONDS = "3"`).
-//! - `[runner]`: `tags`, `concurrent`; `runner = false` at the top starts none.
+//! - `[runner]`: `tags`, `concurrent`, `docker_image` (the docker executor; an `arm64` or
+//!   `riscv64` image sets up QEMU user emulation); `runner = false` at the top starts none.
 //! - `[project]`: settings applied before the push (e.g. `ci_config_path`).
 //! - `[[variables]]`: project CI/CD variables created before the push (`key`, `value`, `masked`…).
 //! - `[[phase]]`, in order: wait until `pipeline` (status) and every `jobs` entry (name →
@@ -42,7 +43,8 @@ struct RunnerSpec {
     tags: Vec<String>,
     concurrent: Option<usize>,
     start: Option<bool>,
-    /// Use the docker executor with this default image (built by `scripts/docker-test-image`).
+    /// Use the docker executor with this default image (built by `scripts/docker-test-image`;
+    /// an `arm64` or `riscv64` one, with QEMU emulation, by `scripts/qemu-test-images`).
     docker_image: Option<String>,
 }
 
@@ -123,8 +125,14 @@ fn run_on(name: &str, dir: &Path, expect: &Expect, backend: Backend) {
     let tags: Vec<&str> = spec.map(|r| r.tags.iter().map(String::as_str).collect()).unwrap_or_default();
     let mut extra: Vec<String> = Vec::new();
     if let Some(image) = spec.and_then(|r| r.docker_image.as_ref()) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/docker-test-image");
-        let out = std::process::Command::new("bash").arg(script).arg(image).output().expect("bash");
+        let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts");
+        let mut build = std::process::Command::new("bash");
+        if image.contains("arm64") || image.contains("riscv64") {
+            build.arg(scripts.join("qemu-test-images"));
+        } else {
+            build.arg(scripts.join("docker-test-image")).arg(image);
+        }
+        let out = build.output().expect("bash");
         assert!(
             out.status.success(),
             "test image (needs Docker; run ./scripts/test): {}",
@@ -299,4 +307,6 @@ scenarios!(
     runner_killed,
     yaml_error,
     variables,
+    qemu_arm64,
+    qemu_riscv64,
 );

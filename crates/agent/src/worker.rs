@@ -108,14 +108,16 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
         }));
     }
     let info = Arc::new(std::sync::RwLock::new(cfg.info.clone()));
-    refresh_inventory(&cfg.gpu_root, &info).await;
+    // Only containers run under binfmt_misc QEMU handlers: a shell executor's jobs run natively.
+    let emulates = cfg.docker_image.is_some();
+    refresh_inventory(&cfg.gpu_root, emulates, &info).await;
     let cfg = Arc::new(cfg);
     let refresher = {
         let (root, info, shutdown) = (cfg.gpu_root.clone(), info.clone(), shutdown.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(INVENTORY_REFRESH) => refresh_inventory(&root, &info).await,
+                    _ = tokio::time::sleep(INVENTORY_REFRESH) => refresh_inventory(&root, emulates, &info).await,
                     _ = shutdown.cancelled() => return,
                 }
             }
@@ -140,12 +142,13 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
 /// the next job request (and drains the GPUs that went away).
 pub const INVENTORY_REFRESH: Duration = Duration::from_secs(60);
 
-/// Puts the current GPU inventory and architectures into `info.config`.
-async fn refresh_inventory(root: &Path, info: &std::sync::RwLock<RunnerInfo>) {
+/// Puts the current GPU inventory and architectures into `info.config`; the emulated
+/// architectures only when `emulates` (the docker executor).
+async fn refresh_inventory(root: &Path, emulates: bool, info: &std::sync::RwLock<RunnerInfo>) {
     let root = root.to_path_buf();
     let detected = tokio::task::spawn_blocking(move || {
         let inv = inventory::detect_gpus(&root);
-        (serde_json::to_value(&inv).ok(), inventory::architectures(&root))
+        (serde_json::to_value(&inv).ok(), advertised_architectures(inventory::architectures(&root), emulates))
     })
     .await;
     let Ok((inv, archs)) = detected else { return };
@@ -154,6 +157,17 @@ async fn refresh_inventory(root: &Path, info: &std::sync::RwLock<RunnerInfo>) {
         info.config.insert(inventory::INVENTORY_KEY.into(), inv);
     }
     info.config.insert(inventory::ARCHITECTURES_KEY.into(), serde_json::json!(archs));
+}
+
+/// The architectures a runner advertises, from [`inventory::architectures`] (native first): the
+/// native one always; the ones binfmt_misc QEMU handlers emulate only when `emulates`. A shell
+/// executor runs its jobs on the host, so an `arm64` job given to it would run natively and
+/// fail; a container of an arm64 image runs through the handler.
+fn advertised_architectures(mut archs: Vec<String>, emulates: bool) -> Vec<String> {
+    if !emulates {
+        archs.truncate(1);
+    }
+    archs
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -320,4 +334,43 @@ async fn ship(client: &Client, job: &JobResponse, trace: &TraceBuffer, shipped: 
         }
     }
     answered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_docker_executor_advertises_emulated_architectures() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("proc/sys/fs/binfmt_misc");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for qemu in ["aarch64", "riscv64", "x86_64"] {
+            std::fs::write(dir.join(format!("qemu-{qemu}")), "enabled\nflags: POF\n").expect("write");
+        }
+        let native = inventory::gitlab_arch(std::env::consts::ARCH).to_string();
+        let all = inventory::architectures(root.path());
+        assert_eq!(advertised_architectures(all.clone(), false), vec![native.clone()]);
+        let docker = advertised_architectures(all, true);
+        assert_eq!(docker[0], native);
+        for arch in ["amd64", "arm64", "riscv64"] {
+            assert!(docker.contains(&arch.to_string()), "{arch} in {docker:?}");
+        }
+        assert_eq!(advertised_architectures(Vec::new(), false), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn refresh_inventory_follows_the_executor() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("proc/sys/fs/binfmt_misc");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("qemu-riscv64"), "enabled\n").expect("write");
+        let native = inventory::gitlab_arch(std::env::consts::ARCH);
+        for (emulates, want) in [(false, serde_json::json!([native])), (true, serde_json::json!([native, "riscv64"]))] {
+            let info = std::sync::RwLock::new(RunnerInfo::default());
+            refresh_inventory(root.path(), emulates, &info).await;
+            let info = info.read().expect("lock");
+            assert_eq!(info.config[inventory::ARCHITECTURES_KEY], want, "emulates: {emulates}");
+        }
+    }
 }

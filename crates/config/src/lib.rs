@@ -64,7 +64,8 @@ pub struct CiConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct PoolConfig {
     pub name: String,
-    /// `process` (local `autogit runner` processes) or `docker` (containers running the runner).
+    /// `process` (local `autogit runner` processes), `docker` (containers running the runner) or
+    /// `plugin` (an external program speaking the fleet plugin protocol).
     pub provider: String,
     /// Tags of the pool's runners; an empty list means they take untagged jobs only.
     pub tags: Vec<String>,
@@ -90,6 +91,10 @@ pub struct PoolConfig {
     pub docker_host: String,
     /// Arguments added to `autogit runner register` for each instance (e.g. an executor).
     pub register_args: Vec<String>,
+    /// Plugin provider: the plugin's program and its arguments, and its configuration (passed to
+    /// the plugin's `init` re-encoded as JSON).
+    pub plugin_command: Vec<String>,
+    pub plugin_config: toml::Table,
 }
 
 impl Default for PoolConfig {
@@ -110,6 +115,8 @@ impl Default for PoolConfig {
             docker_image: String::new(),
             docker_host: String::new(),
             register_args: Vec::new(),
+            plugin_command: Vec::new(),
+            plugin_config: toml::Table::new(),
         }
     }
 }
@@ -261,9 +268,16 @@ impl Config {
                         p.name
                     )));
                 }
+                "plugin" if !p.plugin_command.is_empty() => {}
+                "plugin" => {
+                    return Err(ConfigError::Invalid(format!(
+                        "ci.pools.{}: the plugin provider needs plugin_command",
+                        p.name
+                    )));
+                }
                 other => {
                     return Err(ConfigError::Invalid(format!(
-                        "ci.pools.{}: provider {other:?} is not \"process\" or \"docker\"",
+                        "ci.pools.{}: provider {other:?} is not \"process\", \"docker\" or \"plugin\"",
                         p.name
                     )));
                 }

@@ -5,18 +5,22 @@
 //! coordinator's knowledge built in: each instance is started with its own runner token, so an
 //! instance *is* a runner and needs no connector (no SSH/WinRM `ConnectInfo`).
 //!
-//! Two providers:
+//! Three providers:
 //! - [`process::ProcessGroup`]: each instance is a local `autogit runner run` process, detached
 //!   into its own process group, with its state in `<state_dir>/<name>/`.
 //! - [`docker::DockerGroup`]: each instance is a container running `autogit runner` (the binary
 //!   bind-mounted read-only), on the local engine or a remote one over TLS.
+//! - [`plugin::PluginGroup`]: any external executable speaking the fleet plugin protocol
+//!   (JSON-RPC 2.0 over its stdin/stdout, `docs/fleet-plugin-protocol.md`), supervised and
+//!   restarted by the coordinator; `examples/fleet_plugin_process.rs` is a reference plugin.
 //!
-//! Both find what they created by its labels ([`GROUP_LABEL`], [`RUNNER_LABEL`],
+//! The first two find what they created by its labels ([`GROUP_LABEL`], [`RUNNER_LABEL`],
 //! [`INSTANCE_LABEL`]), so a restarted coordinator adopts the instances an earlier run left and
-//! can reap orphans instead of leaking them.
+//! can reap orphans instead of leaking them; a plugin is expected to do the same.
 
 pub mod contract;
 pub mod docker;
+pub mod plugin;
 pub mod process;
 
 pub use contract::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, State};

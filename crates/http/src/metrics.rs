@@ -32,6 +32,18 @@ pub struct GitOpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolStateLabels {
+    pub pool: String,
+    /// `creating`, `running`, `deleting`, `timedout`, `broken`.
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GitKindLabels {
     pub kind: &'static str,
 }
@@ -49,6 +61,13 @@ pub struct Metrics {
     /// when `/metrics` is rendered.
     pub ci_queued_jobs: Gauge,
     pub ci_waiting_requests: Gauge,
+    /// Autoscaled pools, set from the autoscaler's board when `/metrics` is rendered: instances
+    /// by state, pending jobs the pool could run, scale events and whether the last step failed.
+    pub pool_instances: Family<PoolStateLabels, Gauge>,
+    pub pool_pending_jobs: Family<PoolLabels, Gauge>,
+    pub pool_scale_ups: Family<PoolLabels, Gauge>,
+    pub pool_scale_downs: Family<PoolLabels, Gauge>,
+    pub pool_failing: Family<PoolLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -90,6 +109,24 @@ impl Metrics {
             "Runner job requests held in a long poll",
             ci_waiting_requests.clone(),
         );
+        let pool_instances = Family::<PoolStateLabels, Gauge>::default();
+        let pool_pending_jobs = Family::<PoolLabels, Gauge>::default();
+        let pool_scale_ups = Family::<PoolLabels, Gauge>::default();
+        let pool_scale_downs = Family::<PoolLabels, Gauge>::default();
+        let pool_failing = Family::<PoolLabels, Gauge>::default();
+        registry.register("pool_instances", "Runner instances of an autoscaled pool by state", pool_instances.clone());
+        registry.register("pool_pending_jobs", "Queued jobs an autoscaled pool could run", pool_pending_jobs.clone());
+        registry.register(
+            "pool_scale_ups",
+            "Instances started by the autoscaler since the server started",
+            pool_scale_ups.clone(),
+        );
+        registry.register(
+            "pool_scale_downs",
+            "Instances removed by the autoscaler since the server started",
+            pool_scale_downs.clone(),
+        );
+        registry.register("pool_failing", "1 when the pool's last autoscaler step failed", pool_failing.clone());
         Metrics {
             registry,
             http_requests,
@@ -100,6 +137,11 @@ impl Metrics {
             ci_job_request_wait,
             ci_queued_jobs,
             ci_waiting_requests,
+            pool_instances,
+            pool_pending_jobs,
+            pool_scale_ups,
+            pool_scale_downs,
+            pool_failing,
         }
     }
 
@@ -109,6 +151,24 @@ impl Metrics {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         out
+    }
+
+    /// Copies the autoscaler's view of its pools into the gauges.
+    pub fn set_pools(&self, pools: &[autogit_app::ci::pools::PoolSnapshot]) {
+        self.pool_instances.clear();
+        for p in pools {
+            let pool = PoolLabels { pool: p.name.clone() };
+            for state in ["creating", "running", "deleting", "timedout", "broken"] {
+                let n = p.instances.iter().filter(|i| i.state == state).count();
+                self.pool_instances
+                    .get_or_create(&PoolStateLabels { pool: p.name.clone(), state: state.into() })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            self.pool_pending_jobs.get_or_create(&pool).set(i64::from(p.pending_jobs));
+            self.pool_scale_ups.get_or_create(&pool).set(i64::try_from(p.scale_ups).unwrap_or(i64::MAX));
+            self.pool_scale_downs.get_or_create(&pool).set(i64::try_from(p.scale_downs).unwrap_or(i64::MAX));
+            self.pool_failing.get_or_create(&pool).set(i64::from(p.last_error.is_some()));
+        }
     }
 
     pub fn observe_job_pickup(&self, held: std::time::Duration) {

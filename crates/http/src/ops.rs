@@ -44,5 +44,8 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let (queued, waiting) = s.app.ci_gauges();
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));
     s.metrics.ci_waiting_requests.set(i64::try_from(waiting).unwrap_or(i64::MAX));
+    let board = s.app.pool_board();
+    let pools = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    s.metrics.set_pools(&pools);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.render())
 }

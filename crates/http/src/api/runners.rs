@@ -135,7 +135,16 @@ async fn list_mine(State(s): State<AppState>, Caller(who): Caller, list: List) -
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>) -> Handler {
     let r = s.app.get_runner(&who, id).await?;
-    Ok(Json(dto::runner(&r)).into_response())
+    let mut v = dto::runner(&r);
+    // What the runner last reported about its hardware: its GPUs (the `autogit gpu detect --json`
+    // inventory) and the architectures it runs.
+    let hw = s.app.runner_hardware(r.id).await?;
+    if let Some(o) = v.as_object_mut() {
+        let inventory = hw.as_ref().and_then(|h| serde_json::from_str::<Value>(&h.inventory).ok());
+        o.insert("gpus".into(), inventory.map_or(Value::Array(Vec::new()), |i| i["gpus"].clone()));
+        o.insert("architectures".into(), json!(hw.map(|h| h.architectures).unwrap_or_default()));
+    }
+    Ok(Json(v).into_response())
 }
 
 async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>, p: Params) -> Handler {
