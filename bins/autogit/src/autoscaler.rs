@@ -52,6 +52,24 @@ pub async fn start(
                     .with_context(|| format!("pool {}: connecting to Docker", cfg.name))?,
                 )
             }
+            "ssh" => {
+                let hosts = cfg
+                    .ssh_hosts
+                    .iter()
+                    .map(|t| {
+                        serde_json::to_value(t)
+                            .and_then(serde_json::from_value::<autogit_fleet::ssh::SshHost>)
+                            .with_context(|| format!("pool {}: an ssh_hosts entry", cfg.name))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Box::new(autogit_fleet::ssh::SshGroup::new(
+                    &cfg.name,
+                    bin.clone(),
+                    data_dir.join("pools").join(&cfg.name),
+                    hosts,
+                    cfg.ssh_options.clone(),
+                ))
+            }
             "plugin" => Box::new(autogit_fleet::plugin::PluginGroup::new(
                 &cfg.name,
                 cfg.plugin_command.clone(),

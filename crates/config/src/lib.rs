@@ -95,6 +95,11 @@ pub struct PoolConfig {
     /// the plugin's `init` re-encoded as JSON).
     pub plugin_command: Vec<String>,
     pub plugin_config: toml::Table,
+    /// SSH provider: the known hosts (`[[ci.pools.ssh_hosts]]`: name, address, user,
+    /// identity_file, mac, broadcast, power_on_command, suspend_command, remote_dir), one runner
+    /// instance per host, woken by Wake-on-LAN or `power_on_command`; and `-o` options for ssh.
+    pub ssh_hosts: Vec<toml::Table>,
+    pub ssh_options: Vec<String>,
 }
 
 impl Default for PoolConfig {
@@ -117,6 +122,8 @@ impl Default for PoolConfig {
             register_args: Vec::new(),
             plugin_command: Vec::new(),
             plugin_config: toml::Table::new(),
+            ssh_hosts: Vec::new(),
+            ssh_options: Vec::new(),
         }
     }
 }
@@ -269,6 +276,13 @@ impl Config {
                     )));
                 }
                 "plugin" if !p.plugin_command.is_empty() => {}
+                "ssh" if !p.ssh_hosts.is_empty() => {}
+                "ssh" => {
+                    return Err(ConfigError::Invalid(format!(
+                        "ci.pools.{}: the ssh provider needs at least one [[ci.pools.ssh_hosts]] entry",
+                        p.name
+                    )));
+                }
                 "plugin" => {
                     return Err(ConfigError::Invalid(format!(
                         "ci.pools.{}: the plugin provider needs plugin_command",
@@ -277,7 +291,7 @@ impl Config {
                 }
                 other => {
                     return Err(ConfigError::Invalid(format!(
-                        "ci.pools.{}: provider {other:?} is not \"process\", \"docker\" or \"plugin\"",
+                        "ci.pools.{}: provider {other:?} is not \"process\", \"docker\", \"ssh\" or \"plugin\"",
                         p.name
                     )));
                 }

@@ -5,7 +5,7 @@
 //! coordinator's knowledge built in: each instance is started with its own runner token, so an
 //! instance *is* a runner and needs no connector (no SSH/WinRM `ConnectInfo`).
 //!
-//! Three providers:
+//! Four providers:
 //! - [`process::ProcessGroup`]: each instance is a local `autogit runner run` process, detached
 //!   into its own process group, with its state in `<state_dir>/<name>/`.
 //! - [`docker::DockerGroup`]: each instance is a container running `autogit runner` (the binary
@@ -13,6 +13,8 @@
 //! - [`plugin::PluginGroup`]: any external executable speaking the fleet plugin protocol
 //!   (JSON-RPC 2.0 over its stdin/stdout, `docs/fleet-plugin-protocol.md`), supervised and
 //!   restarted by the coordinator; `examples/fleet_plugin_process.rs` is a reference plugin.
+//! - [`ssh::SshGroup`]: a static pool of known hosts (one instance each), woken by Wake-on-LAN
+//!   or a power-on command, reached with the system OpenSSH client, suspended after use.
 //!
 //! The first two find what they created by its labels ([`GROUP_LABEL`], [`RUNNER_LABEL`],
 //! [`INSTANCE_LABEL`]), so a restarted coordinator adopts the instances an earlier run left and
@@ -22,6 +24,7 @@ pub mod contract;
 pub mod docker;
 pub mod plugin;
 pub mod process;
+pub mod ssh;
 
 pub use contract::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, State};
 

@@ -1,0 +1,991 @@
+//! The `ssh` provider: a static pool of known hosts (homelab GPU desktops) that are woken for a
+//! runner and put back to sleep after it.
+//!
+//! Each host holds at most one instance. [`InstanceGroup::increase`](crate::InstanceGroup::increase)
+//! takes a free host, records the pairing in `<state_dir>/<name>.json` (name, host, runner id,
+//! group, creation time, labels, whether the runner was started), wakes the host (a Wake-on-LAN
+//! magic packet to its broadcast address, or a local `power_on_command`), waits until `ssh … true`
+//! answers, copies the `autogit` binary into the host's `remote_dir` (with `scp`, only when the
+//! remote `sha256sum` differs) and starts `autogit runner register … && nohup autogit runner run …`
+//! there in its own session, its pid in `remote_dir/runner.pid` and its output in
+//! `remote_dir/runner.log`.
+//!
+//! [`InstanceGroup::update`](crate::InstanceGroup::update) asks each host whether that pid is
+//! alive; a host that does not answer (asleep, unplugged) shows its instance as
+//! [`State::TimedOut`], so the coordinator decreases it. [`InstanceGroup::decrease`](crate::InstanceGroup::decrease)
+//! sends SIGTERM to the runner's process group, SIGKILL after the grace period, runs the host's
+//! `suspend_command` (its exit is ignored: the connection drops as the host sleeps) and removes
+//! the record. A host that does not answer at all is released too (its runner cannot be asked to
+//! stop): the start script first stops whatever runner `runner.pid` still names, so a leftover
+//! is reaped the next time the host is used.
+//!
+//! The system OpenSSH client (`ssh`, `scp`) does the work, always with `BatchMode=yes` (no
+//! prompts): the key in `identity_file` (or the agent/default keys) must be authorised on the
+//! host. Hosts are assumed to run a POSIX shell with `sha256sum`, `nohup` and (optionally)
+//! `setsid`, and an sshd with the SFTP subsystem (modern `scp` copies over SFTP).
+
+use crate::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, RUNNER_LABEL, State};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::Command;
+
+/// Where a Wake-on-LAN packet goes when the host names no `broadcast`.
+pub const DEFAULT_BROADCAST: &str = "255.255.255.255:9";
+/// The directory on a host that holds the runner when the host names none.
+pub const DEFAULT_REMOTE_DIR: &str = "~/.autogit-runner";
+
+/// One known host of an [`SshGroup`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshHost {
+    /// Unique within the group; `[A-Za-z0-9][A-Za-z0-9_.-]*`.
+    pub name: String,
+    /// `host`, `host:port`, or `[v6addr]:port`; port 22 when none is given.
+    pub address: String,
+    pub user: String,
+    /// Private key for `ssh -i`; the agent's or the default keys when `None`.
+    #[serde(default)]
+    pub identity_file: Option<PathBuf>,
+    /// MAC address for Wake-on-LAN (`aa:bb:cc:dd:ee:ff` or `aa-bb-…`).
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// Where the magic packet is sent (`ip:port`, or `ip` for port 9); [`DEFAULT_BROADCAST`]
+    /// when `None`.
+    #[serde(default)]
+    pub broadcast: Option<String>,
+    /// Run locally (program and arguments) to power the host on, instead of Wake-on-LAN (e.g. a
+    /// smart-plug or IPMI command). It gets `AUTOGIT_FLEET_HOST=<name>` and
+    /// `AUTOGIT_FLEET_ADDRESS=<address>`.
+    #[serde(default)]
+    pub power_on_command: Option<Vec<String>>,
+    /// A shell command run on the host over ssh after its runner stopped, e.g.
+    /// `systemctl suspend`. Its exit status is ignored.
+    #[serde(default)]
+    pub suspend_command: Option<String>,
+    /// The runner's directory on the host: `~/…`, absolute, or relative to the home directory;
+    /// `[A-Za-z0-9_./~-]` only. [`DEFAULT_REMOTE_DIR`] by default.
+    #[serde(default = "default_remote_dir")]
+    pub remote_dir: String,
+}
+
+fn default_remote_dir() -> String {
+    DEFAULT_REMOTE_DIR.to_string()
+}
+
+impl SshHost {
+    /// A host with only the required fields set (no wake-up, no suspend, the default directory).
+    pub fn new(name: &str, address: &str, user: &str) -> Self {
+        SshHost {
+            name: name.into(),
+            address: address.into(),
+            user: user.into(),
+            identity_file: None,
+            mac: None,
+            broadcast: None,
+            power_on_command: None,
+            suspend_command: None,
+            remote_dir: default_remote_dir(),
+        }
+    }
+}
+
+/// What `<state_dir>/<name>.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    name: String,
+    /// The [`SshHost::name`] the instance runs on.
+    host: String,
+    /// `false` while the host is woken and the runner installed: [`State::Creating`].
+    started: bool,
+    runner_id: i64,
+    group: String,
+    /// Unix ms.
+    created_at: i64,
+    labels: BTreeMap<String, String>,
+}
+
+/// A static pool of hosts reached over SSH (see the module documentation).
+pub struct SshGroup {
+    group: String,
+    autogit_bin: PathBuf,
+    state_dir: PathBuf,
+    hosts: Vec<SshHost>,
+    ssh_options: Vec<String>,
+    ready_timeout: Duration,
+    connect_timeout: Duration,
+    grace: Duration,
+    create_timeout: Duration,
+}
+
+impl SshGroup {
+    /// `autogit_bin` is the (Linux) `autogit` executable copied to the hosts; `state_dir` holds
+    /// the records and may be shared by several groups. `ssh_options` are passed to `ssh` and
+    /// `scp` as `-o <option>` each, e.g. `StrictHostKeyChecking=accept-new`. Nothing is checked
+    /// here: [`InstanceGroup::init`] does that.
+    pub fn new(
+        group: &str,
+        autogit_bin: PathBuf,
+        state_dir: PathBuf,
+        hosts: Vec<SshHost>,
+        ssh_options: Vec<String>,
+    ) -> Self {
+        let state_dir = std::path::absolute(&state_dir).unwrap_or(state_dir);
+        SshGroup {
+            group: group.to_string(),
+            autogit_bin,
+            state_dir,
+            hosts,
+            ssh_options,
+            ready_timeout: Duration::from_secs(180),
+            connect_timeout: Duration::from_secs(5),
+            grace: Duration::from_secs(10),
+            create_timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// How long [`InstanceGroup::increase`] waits for a woken host to answer `ssh … true`.
+    /// Default 180 s.
+    pub fn with_ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// `ssh -o ConnectTimeout`: how long one connection attempt may take (and so how long
+    /// `update` waits for a sleeping host). Default 5 s.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long [`InstanceGroup::decrease`] waits after SIGTERM before SIGKILL. Default 10 s.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How long an instance may stay [`State::Creating`] (e.g. a coordinator that crashed
+    /// mid-create) before it is reported [`State::TimedOut`]. Default 10 min.
+    pub fn with_create_timeout(mut self, timeout: Duration) -> Self {
+        self.create_timeout = timeout;
+        self
+    }
+
+    fn record_path(&self, name: &str) -> PathBuf {
+        self.state_dir.join(format!("{name}.json"))
+    }
+
+    fn host(&self, name: &str) -> Option<&SshHost> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// Every record of this group.
+    async fn records(&self) -> Result<Vec<Record>, FleetError> {
+        let (state_dir, group) = (self.state_dir.clone(), self.group.clone());
+        blocking(move || {
+            let entries = match std::fs::read_dir(&state_dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+                Err(e) => return Err(io_err(&format!("reading {}", state_dir.display()), e)),
+            };
+            let mut out = vec![];
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                match read_record(&path) {
+                    Ok(Some(r)) if r.group == group => out.push(r),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "skipping an unreadable instance record")
+                    }
+                }
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The state of one record (asks the host when the runner was started).
+    async fn state(&self, r: &Record) -> State {
+        if !r.started {
+            return if crate::now_ms().saturating_sub(r.created_at) > self.create_timeout.as_millis() as i64 {
+                State::TimedOut
+            } else {
+                State::Creating
+            };
+        }
+        match self.host(&r.host) {
+            Some(h) if self.runner_alive(h).await => State::Running,
+            _ => State::TimedOut,
+        }
+    }
+
+    /// Whether the runner named by the host's `runner.pid` is alive (`false` when the host does
+    /// not answer).
+    async fn runner_alive(&self, h: &SshHost) -> bool {
+        let script = format!("cd {} && p=$(cat runner.pid) && {ALIVE_FN} && alive", remote_word(&h.remote_dir));
+        matches!(self.ssh(h, &script, None, Duration::from_secs(30)).await, Ok(out) if out.status.success())
+    }
+
+    /// `ssh` with this group's options to `h`, running `script` (a POSIX shell command line).
+    fn ssh_command(&self, h: &SshHost, script: &str) -> Command {
+        let (host, port) = split_address(&h.address);
+        let mut cmd = Command::new("ssh");
+        self.common_args(&mut cmd, h);
+        if let Some(port) = port {
+            cmd.arg("-p").arg(port.to_string());
+        }
+        cmd.arg("-l").arg(&h.user).arg(host).arg(script);
+        cmd.stdin(Stdio::null()).kill_on_drop(true);
+        cmd
+    }
+
+    fn common_args(&self, cmd: &mut Command, h: &SshHost) {
+        let connect = self.connect_timeout.as_secs().max(1);
+        cmd.args(["-o", "BatchMode=yes", "-o"]).arg(format!("ConnectTimeout={connect}")).args([
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
+        ]);
+        if let Some(key) = &h.identity_file {
+            cmd.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
+        }
+        for o in &self.ssh_options {
+            cmd.arg("-o").arg(o);
+        }
+    }
+
+    /// Runs `script` on `h`; `Err` when ssh could not be run or took longer than `limit`.
+    async fn ssh(
+        &self,
+        h: &SshHost,
+        script: &str,
+        stdin: Option<&[u8]>,
+        limit: Duration,
+    ) -> Result<std::process::Output, FleetError> {
+        let mut cmd = self.ssh_command(h, script);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let run = async {
+            let mut child = cmd.spawn().map_err(|e| spawn_err("ssh", e))?;
+            if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+                use tokio::io::AsyncWriteExt;
+                pipe.write_all(data).await.map_err(|e| io_err("writing to ssh", e))?;
+            }
+            child.wait_with_output().await.map_err(|e| io_err("running ssh", e))
+        };
+        match tokio::time::timeout(limit, run).await {
+            Ok(r) => r,
+            Err(_) => Err(FleetError::Failed(format!("ssh to {} took longer than {limit:?}", h.name))),
+        }
+    }
+
+    /// Wakes `h`: the power-on command, else a magic packet, else nothing (always on).
+    async fn wake(&self, h: &SshHost) -> Result<(), FleetError> {
+        if let Some(argv) = &h.power_on_command {
+            let (prog, args) = argv.split_first().ok_or_else(|| FleetError::Config("empty power_on_command".into()))?;
+            let out = Command::new(prog)
+                .args(args)
+                .env("AUTOGIT_FLEET_HOST", &h.name)
+                .env("AUTOGIT_FLEET_ADDRESS", &h.address)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output();
+            let out = tokio::time::timeout(Duration::from_secs(120), out)
+                .await
+                .map_err(|_| FleetError::Failed(format!("power_on_command for {} took longer than 120 s", h.name)))?
+                .map_err(|e| spawn_err(prog, e))?;
+            if !out.status.success() {
+                return Err(FleetError::Failed(format!(
+                    "power_on_command for {} failed ({}): {}",
+                    h.name,
+                    out.status,
+                    tail(&out.stderr)
+                )));
+            }
+            tracing::info!(host = %h.name, "power_on_command ran");
+        } else if let Some(mac) = &h.mac {
+            let packet = magic_packet(mac)?;
+            let target = broadcast_addr(h.broadcast.as_deref())?;
+            blocking(move || {
+                let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| io_err("binding a UDP socket", e))?;
+                socket.set_broadcast(true).map_err(|e| io_err("enabling UDP broadcast", e))?;
+                // UDP may drop one; three copies is what most WoL tools send.
+                for _ in 0..3 {
+                    socket
+                        .send_to(&packet, target)
+                        .map_err(|e| io_err(&format!("sending the magic packet to {target}"), e))?;
+                }
+                Ok(())
+            })
+            .await?;
+            tracing::info!(host = %h.name, %target, "Wake-on-LAN packet sent");
+        }
+        Ok(())
+    }
+
+    /// Retries `ssh … true` until it succeeds or the ready timeout passes.
+    async fn wait_ready(&self, h: &SshHost) -> Result<(), FleetError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut last;
+        loop {
+            let limit = self.connect_timeout + Duration::from_secs(10);
+            match self.ssh(h, "true", None, limit).await {
+                Ok(out) if out.status.success() => return Ok(()),
+                Ok(out) => last = tail(&out.stderr),
+                Err(FleetError::Config(e)) => return Err(FleetError::Config(e)),
+                Err(e) => last = e.to_string(),
+            }
+            if Instant::now() >= deadline {
+                return Err(FleetError::Failed(format!(
+                    "host {} did not answer ssh within {:?}: {last}",
+                    h.name, self.ready_timeout
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Copies the binary into `remote_dir/autogit` unless the remote one has the same sha256.
+    async fn install(&self, h: &SshHost, local_sha: &str) -> Result<(), FleetError> {
+        let dir = remote_word(&h.remote_dir);
+        let check = format!("mkdir -p {dir} && chmod 700 {dir} && {{ sha256sum {dir}/autogit 2>/dev/null || true; }}");
+        let out = self.ssh(h, &check, None, Duration::from_secs(60)).await?;
+        if !out.status.success() {
+            return Err(FleetError::Failed(format!(
+                "preparing {} on {} failed ({}): {}",
+                h.remote_dir,
+                h.name,
+                out.status,
+                tail(&out.stderr)
+            )));
+        }
+        let remote_sha = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string();
+        if remote_sha == local_sha {
+            tracing::debug!(host = %h.name, "autogit binary already up to date");
+            return Ok(());
+        }
+        let (host, port) = split_address(&h.address);
+        let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+        let mut scp = Command::new("scp");
+        scp.arg("-q");
+        self.common_args(&mut scp, h);
+        if let Some(port) = port {
+            scp.arg("-P").arg(port.to_string());
+        }
+        let out = scp
+            .arg(&self.autogit_bin)
+            .arg(format!("{}@{host}:{}/autogit.new", h.user, scp_dir(&h.remote_dir)))
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(600), out)
+            .await
+            .map_err(|_| FleetError::Failed(format!("copying autogit to {} took longer than 10 min", h.name)))?
+            .map_err(|e| spawn_err("scp", e))?;
+        if !out.status.success() {
+            return Err(FleetError::Failed(format!(
+                "copying autogit to {} failed ({}): {}",
+                h.name,
+                out.status,
+                tail(&out.stderr)
+            )));
+        }
+        let mv = format!("chmod 755 {dir}/autogit.new && mv -f {dir}/autogit.new {dir}/autogit");
+        let out = self.ssh(h, &mv, None, Duration::from_secs(60)).await?;
+        if !out.status.success() {
+            return Err(FleetError::Failed(format!(
+                "installing autogit on {} failed ({}): {}",
+                h.name,
+                out.status,
+                tail(&out.stderr)
+            )));
+        }
+        tracing::info!(host = %h.name, "autogit binary copied");
+        Ok(())
+    }
+
+    /// Registers and starts the runner on `h` (stopping any leftover one first). The script goes
+    /// to `sh -s` on ssh's stdin, so the runner token is not in the command line of the local
+    /// `ssh` or of the remote shell.
+    async fn start_runner(&self, h: &SshHost, l: &Launch) -> Result<(), FleetError> {
+        let steps = (self.grace.as_millis() / 200).max(1);
+        let script = start_script(&h.remote_dir, l, steps);
+        let out = self.ssh(h, "sh -s", Some(script.as_bytes()), Duration::from_secs(300)).await?;
+        if !out.status.success() {
+            return Err(FleetError::Failed(format!(
+                "starting the runner of {} on {} failed ({}): {}",
+                l.name,
+                h.name,
+                out.status,
+                tail(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stops the runner on `h`: `Ok(true)` stopped or none, `Ok(false)` the host did not answer.
+    async fn stop_runner(&self, h: &SshHost) -> Result<bool, FleetError> {
+        let steps = (self.grace.as_millis() / 200).max(1);
+        let script = format!(
+            "cd {dir} 2>/dev/null || exit 0\n\
+             {ALIVE_FN}\n\
+             {STOP_FN}\n\
+             [ -f runner.pid ] || exit 0\n\
+             p=$(cat runner.pid)\n\
+             stop {steps} || exit 3\n\
+             rm -f runner.pid runner.toml\n",
+            dir = remote_word(&h.remote_dir),
+        );
+        let limit = self.grace + self.connect_timeout + Duration::from_secs(30);
+        let out = self.ssh(h, &script, None, limit).await?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(255) => Ok(false), // ssh itself failed: asleep or unreachable
+            _ => Err(FleetError::Failed(format!(
+                "stopping the runner on {} failed ({}): {}",
+                h.name,
+                out.status,
+                tail(&out.stderr)
+            ))),
+        }
+    }
+
+    /// Takes host `h` for launch `l`: wakes it, installs and starts the runner. On failure the
+    /// record is removed (the host is free again).
+    async fn launch(&self, h: &SshHost, l: &Launch, local_sha: &str) -> Result<(), FleetError> {
+        let path = self.record_path(&l.name);
+        let mut record = Record {
+            name: l.name.clone(),
+            host: h.name.clone(),
+            started: false,
+            runner_id: l.runner_id,
+            group: self.group.clone(),
+            created_at: crate::now_ms(),
+            labels: crate::instance_labels(&self.group, l),
+        };
+        let mut labels_host = record.labels.clone();
+        labels_host.insert(HOST_LABEL.to_string(), h.name.clone());
+        record.labels = labels_host;
+        create_record(&path, &record)?;
+        let mut reached_start = false;
+        let result = async {
+            self.wake(h).await?;
+            self.wait_ready(h).await?;
+            self.install(h, local_sha).await?;
+            reached_start = true;
+            self.start_runner(h, l).await?;
+            record.started = true;
+            write_record(&path, &record)
+        }
+        .await;
+        if let Err(e) = &result {
+            tracing::warn!(instance = %l.name, host = %h.name, error = %e, "launch failed; releasing the host");
+            if reached_start && let Err(e) = self.stop_runner(h).await {
+                tracing::warn!(host = %h.name, error = %e, "could not stop a half-started runner");
+            }
+            remove_file(&path)?;
+        } else {
+            tracing::info!(group = %self.group, instance = %l.name, host = %h.name, runner = l.runner_id, "runner started on host");
+        }
+        result
+    }
+
+    /// Stops one instance, suspends its host, removes its record. `Ok` = gone.
+    async fn delete_one(&self, id: &str) -> Result<(), FleetError> {
+        if !crate::valid_name(id) {
+            return Ok(());
+        }
+        let path = self.record_path(id);
+        let record = match read_record(&path) {
+            Ok(Some(r)) if r.group == self.group => r,
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(FleetError::Failed(format!("{id}: {e}"))),
+        };
+        match self.host(&record.host) {
+            None => {
+                tracing::warn!(instance = id, host = %record.host, "host is no longer configured; dropping the record")
+            }
+            Some(h) => {
+                if self.stop_runner(h).await? {
+                    if let Some(cmd) = &h.suspend_command {
+                        match self.ssh(h, cmd, None, self.connect_timeout + Duration::from_secs(30)).await {
+                            Ok(out) => tracing::info!(host = %h.name, status = %out.status, "suspend_command ran"),
+                            Err(e) => tracing::info!(host = %h.name, error = %e, "suspend_command did not finish"),
+                        }
+                    }
+                } else {
+                    tracing::warn!(
+                        instance = id,
+                        host = %h.name,
+                        "host does not answer; releasing it (a leftover runner is stopped when it is next used)"
+                    );
+                }
+            }
+        }
+        remove_file(&path)?;
+        tracing::info!(group = %self.group, instance = id, "ssh instance deleted");
+        Ok(())
+    }
+
+    fn check_config(&self) -> Result<(), FleetError> {
+        crate::check_names(&self.group, &[])?;
+        if self.hosts.is_empty() {
+            return Err(FleetError::Config(format!("ssh group {} has no hosts", self.group)));
+        }
+        let mut names = BTreeSet::new();
+        for h in &self.hosts {
+            let what = |m: &str| FleetError::Config(format!("host {:?}: {m}", h.name));
+            if !crate::valid_name(&h.name) {
+                return Err(what("invalid name (use [A-Za-z0-9][A-Za-z0-9_.-]*)"));
+            }
+            if !names.insert(h.name.as_str()) {
+                return Err(what("name given twice"));
+            }
+            let (host, _) = split_address(&h.address);
+            if host.is_empty() || host.starts_with('-') || host.chars().any(|c| c.is_whitespace() || c == '@') {
+                return Err(what(&format!("invalid address {:?}", h.address)));
+            }
+            if !h.address.starts_with('[')
+                && h.address.matches(':').count() == 1
+                && split_address(&h.address).1.is_none()
+            {
+                return Err(what(&format!("invalid port in {:?}", h.address)));
+            }
+            if h.user.is_empty()
+                || !h.user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                || h.user.starts_with('-')
+            {
+                return Err(what(&format!("invalid user {:?}", h.user)));
+            }
+            if let Some(key) = &h.identity_file
+                && let Err(e) = std::fs::metadata(key)
+            {
+                return Err(what(&format!("identity file {}: {e}", key.display())));
+            }
+            if let Some(mac) = &h.mac {
+                magic_packet(mac).map_err(|e| what(&e.to_string()))?;
+            }
+            broadcast_addr(h.broadcast.as_deref()).map_err(|e| what(&e.to_string()))?;
+            if h.power_on_command.as_ref().is_some_and(|c| c.is_empty()) {
+                return Err(what("power_on_command is empty"));
+            }
+            if !valid_remote_dir(&h.remote_dir) {
+                return Err(what(&format!(
+                    "invalid remote_dir {:?} (use [A-Za-z0-9_./~-], ~ only first)",
+                    h.remote_dir
+                )));
+            }
+        }
+        let meta = std::fs::metadata(&self.autogit_bin)
+            .map_err(|e| FleetError::Config(format!("autogit binary {}: {e}", self.autogit_bin.display())))?;
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            return Err(FleetError::Config(format!("{} is not an executable file", self.autogit_bin.display())));
+        }
+        Ok(())
+    }
+}
+
+/// The script that (re)starts the runner in `remote_dir`: stops a leftover runner (TERM, `steps`
+/// × 0.2 s, KILL), registers, then starts `autogit runner run` in its own session (`setsid`
+/// where available) with its pid in `runner.pid`.
+fn start_script(remote_dir: &str, l: &Launch, steps: u128) -> String {
+    let mut register = vec![
+        "--url".to_string(),
+        l.server_url.clone(),
+        "--token".to_string(),
+        l.runner_token.clone(),
+        "--concurrent".to_string(),
+        l.concurrent.to_string(),
+    ];
+    register.extend(l.register_args.iter().cloned());
+    let register: Vec<String> = register.iter().map(|a| shell_quote(a)).collect();
+    format!(
+        "cd {dir} || exit 1\n\
+         umask 077\n\
+         d=$(pwd)\n\
+         {ALIVE_FN}\n\
+         {STOP_FN}\n\
+         if [ -f runner.pid ]; then p=$(cat runner.pid); stop {steps} || exit 1; fi\n\
+         rm -f runner.pid runner.toml\n\
+         ./autogit runner register --runner-config \"$d/runner.toml\" --builds-dir \"$d/builds\" {register} \
+           </dev/null >register.log 2>&1 || {{ cat register.log >&2; exit 1; }}\n\
+         if command -v setsid >/dev/null 2>&1; then\n\
+           setsid nohup ./autogit runner run --runner-config \"$d/runner.toml\" </dev/null >runner.log 2>&1 &\n\
+         else\n\
+           nohup ./autogit runner run --runner-config \"$d/runner.toml\" </dev/null >runner.log 2>&1 &\n\
+         fi\n\
+         echo $! > runner.pid\n",
+        dir = remote_word(remote_dir),
+        register = register.join(" "),
+    )
+}
+
+/// The label naming the host an instance runs on.
+pub const HOST_LABEL: &str = "autogit.host";
+
+/// Shell function `alive`: whether `$p` is a live runner (on Linux, one whose command line names
+/// `runner.toml`, so a reused pid is not taken for it).
+const ALIVE_FN: &str = "alive() { [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null && { ! [ -r /proc/$p/cmdline ] || grep -q runner.toml /proc/$p/cmdline 2>/dev/null; }; }";
+/// Shell function `stop STEPS`: TERM the runner's process group (or the pid), wait STEPS × 0.2 s,
+/// then KILL; fails if it survives.
+const STOP_FN: &str = "stop() { alive || return 0; kill -TERM -- \"-$p\" 2>/dev/null || kill -TERM \"$p\" 2>/dev/null; i=0; while alive && [ $i -lt $1 ]; do sleep 0.2; i=$((i+1)); done; if alive; then kill -KILL -- \"-$p\" 2>/dev/null || kill -KILL \"$p\" 2>/dev/null; sleep 0.5; fi; ! alive; }";
+
+#[async_trait::async_trait]
+impl InstanceGroup for SshGroup {
+    async fn init(&self) -> Result<ProviderInfo, FleetError> {
+        self.check_config()?;
+        for tool in ["ssh", "scp"] {
+            if !on_path(tool) {
+                return Err(FleetError::Config(format!("`{tool}` (OpenSSH client) not found on PATH")));
+            }
+        }
+        std::fs::create_dir_all(&self.state_dir)
+            .map_err(|e| FleetError::Config(format!("state directory {}: {e}", self.state_dir.display())))?;
+        Ok(ProviderInfo {
+            id: format!("ssh/{}", self.group),
+            max_size: self.hosts.len(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+    }
+
+    async fn update(&self) -> Result<Vec<Instance>, FleetError> {
+        let records = self.records().await?;
+        let states = futures_util::future::join_all(records.iter().map(|r| self.state(r))).await;
+        Ok(records
+            .into_iter()
+            .zip(states)
+            .map(|(r, state)| Instance {
+                id: r.name,
+                state,
+                created_at: r.created_at,
+                runner_id: r.labels.get(RUNNER_LABEL).and_then(|v| v.parse().ok()).or(Some(r.runner_id)),
+                labels: r.labels,
+            })
+            .collect())
+    }
+
+    async fn increase(&self, launches: &[Launch]) -> Result<usize, FleetError> {
+        crate::check_names(&self.group, launches)?;
+        self.check_config()?;
+        let records = self.records().await?;
+        let taken: BTreeSet<&str> = records.iter().map(|r| r.host.as_str()).collect();
+        let free: Vec<&SshHost> = self.hosts.iter().filter(|h| !taken.contains(h.name.as_str())).collect();
+        let pairs: Vec<(&SshHost, &Launch)> = free.into_iter().zip(launches).collect();
+        if pairs.is_empty() {
+            return Ok(0);
+        }
+        std::fs::create_dir_all(&self.state_dir)
+            .map_err(|e| io_err(&format!("creating {}", self.state_dir.display()), e))?;
+        let local_sha = local_sha256(&self.autogit_bin).await?;
+        let results = futures_util::future::join_all(pairs.iter().map(|(h, l)| self.launch(h, l, &local_sha))).await;
+        crate::process::finish_increase(&self.group, results)
+    }
+
+    async fn decrease(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
+        let results = futures_util::future::join_all(ids.iter().map(|id| self.delete_one(id))).await;
+        crate::process::finish_decrease(&self.group, ids, results)
+    }
+
+    async fn heartbeat(&self, id: &str) -> Result<bool, FleetError> {
+        if !crate::valid_name(id) {
+            return Ok(false);
+        }
+        match read_record(&self.record_path(id)) {
+            Ok(Some(r)) if r.group == self.group && r.started => match self.host(&r.host) {
+                Some(h) => Ok(self.runner_alive(h).await),
+                None => Ok(false),
+            },
+            Ok(_) => Ok(false),
+            Err(e) => Err(FleetError::Failed(format!("{id}: {e}"))),
+        }
+    }
+
+    async fn shutdown(&self) -> Result<(), FleetError> {
+        // Nothing is held: the runners live on their hosts.
+        Ok(())
+    }
+}
+
+/// The Wake-on-LAN magic packet for `mac`: six `0xFF` bytes, then the MAC sixteen times.
+/// Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` and `aabbccddeeff` (any case).
+pub fn magic_packet(mac: &str) -> Result<[u8; 102], FleetError> {
+    let bad = || FleetError::Config(format!("invalid MAC address {mac:?} (use aa:bb:cc:dd:ee:ff)"));
+    let parts: Vec<&str> = if mac.contains(':') {
+        mac.split(':').collect()
+    } else if mac.contains('-') {
+        mac.split('-').collect()
+    } else if mac.len() == 12 && mac.is_ascii() {
+        (0..6).map(|i| &mac[i * 2..i * 2 + 2]).collect()
+    } else {
+        return Err(bad());
+    };
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut bytes = [0u8; 6];
+    for (b, p) in bytes.iter_mut().zip(&parts) {
+        if p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    let mut packet = [0xFFu8; 102];
+    for chunk in packet[6..].chunks_exact_mut(6) {
+        chunk.copy_from_slice(&bytes);
+    }
+    Ok(packet)
+}
+
+/// Parses the broadcast target (`ip:port`, or `ip` meaning port 9).
+fn broadcast_addr(s: Option<&str>) -> Result<std::net::SocketAddr, FleetError> {
+    let s = s.unwrap_or(DEFAULT_BROADCAST);
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 9))
+        .map_err(|_| FleetError::Config(format!("invalid broadcast address {s:?} (use ip:port)")))
+}
+
+/// `host:port` → (`host`, port); `[v6]:port` → (`v6`, port); a bare v6 address has no port.
+fn split_address(address: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = address.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (rest, None),
+        };
+    }
+    match address.split_once(':') {
+        Some((host, port)) if !port.contains(':') => (host, port.parse().ok()),
+        _ => (address, None),
+    }
+}
+
+fn valid_remote_dir(dir: &str) -> bool {
+    !dir.is_empty()
+        && !dir.starts_with('-')
+        && dir.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '~' | '-'))
+        && dir.chars().skip(1).all(|c| c != '~')
+        && (!dir.starts_with('~') || dir == "~" || dir.starts_with("~/"))
+}
+
+/// `remote_dir` as a shell word (it is checked to need no quoting; a leading `~` expands).
+fn remote_word(dir: &str) -> String {
+    dir.trim_end_matches('/').to_string()
+}
+
+/// `remote_dir` as an `scp` path: relative to the home directory instead of `~`.
+fn scp_dir(dir: &str) -> String {
+    match dir.strip_prefix('~') {
+        Some(rest) => {
+            let rest = rest.trim_start_matches('/').trim_end_matches('/');
+            if rest.is_empty() { ".".to_string() } else { rest.to_string() }
+        }
+        None => dir.trim_end_matches('/').to_string(),
+    }
+}
+
+/// Single-quotes `s` for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+async fn local_sha256(path: &Path) -> Result<String, FleetError> {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| spawn_err("sha256sum", e))?;
+    if !out.status.success() {
+        return Err(FleetError::Config(format!("sha256sum {}: {}", path.display(), tail(&out.stderr))));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+        .ok_or_else(|| FleetError::Failed("sha256sum printed nothing".into()))
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file())).unwrap_or(false)
+}
+
+fn read_record(path: &Path) -> Result<Option<Record>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Creates the record; fails if the name is already in use.
+fn create_record(path: &Path, r: &Record) -> Result<(), FleetError> {
+    use std::io::Write;
+    let json = serde_json::to_vec_pretty(r).map_err(|e| FleetError::Failed(e.to_string()))?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            FleetError::Failed(format!("instance {} already exists ({})", r.name, path.display()))
+        } else {
+            io_err(&format!("creating {}", path.display()), e)
+        }
+    })?;
+    f.write_all(&json).map_err(|e| io_err(&format!("writing {}", path.display()), e))
+}
+
+/// Rewrites the record atomically.
+fn write_record(path: &Path, r: &Record) -> Result<(), FleetError> {
+    let json = serde_json::to_vec_pretty(r).map_err(|e| FleetError::Failed(e.to_string()))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, json).map_err(|e| io_err(&format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_err(&format!("writing {}", path.display()), e))
+}
+
+fn remove_file(path: &Path) -> Result<(), FleetError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(&format!("removing {}", path.display()), e)),
+    }
+}
+
+fn spawn_err(what: &str, e: std::io::Error) -> FleetError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+            FleetError::Config(format!("running {what}: {e}"))
+        }
+        _ => io_err(&format!("running {what}"), e),
+    }
+}
+
+fn io_err(what: &str, e: std::io::Error) -> FleetError {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => FleetError::Config(format!("{what}: {e}")),
+        _ => FleetError::Failed(format!("{what}: {e}")),
+    }
+}
+
+fn tail(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    let s = s.trim();
+    match s.char_indices().rev().nth(499) {
+        Some((i, _)) => format!("…{}", &s[i..]),
+        None => s.to_string(),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FleetError> + Send + 'static,
+) -> Result<T, FleetError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| FleetError::Failed(format!("a blocking task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_packets() {
+        let p = magic_packet("aa:bb:cc:dd:ee:0f").expect("colon form");
+        assert_eq!(&p[..6], &[0xFF; 6]);
+        for i in 0..16 {
+            assert_eq!(&p[6 + i * 6..12 + i * 6], &[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x0f]);
+        }
+        assert_eq!(magic_packet("AA-BB-CC-DD-EE-0F").ok(), Some(p));
+        assert_eq!(magic_packet("aabbccddee0f").ok(), Some(p));
+        for bad in [
+            "",
+            "aa:bb:cc:dd:ee",
+            "aa:bb:cc:dd:ee:ff:00",
+            "aa:bb:cc:dd:ee:gg",
+            "a:bb:cc:dd:ee:fff",
+            "aa:bb-cc:dd:ee:ff",
+            "+a:bb:cc:dd:ee:ff",
+            "aabbccddeeff00",
+            "ää:bb:cc:dd:ee",
+        ] {
+            assert!(matches!(magic_packet(bad), Err(FleetError::Config(_))), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(split_address("pc1"), ("pc1", None));
+        assert_eq!(split_address("10.0.0.2:2222"), ("10.0.0.2", Some(2222)));
+        assert_eq!(split_address("[fe80::1]:22"), ("fe80::1", Some(22)));
+        assert_eq!(split_address("fe80::1"), ("fe80::1", None));
+        assert_eq!(split_address("pc1:x"), ("pc1", None));
+        assert_eq!(broadcast_addr(None).ok(), "255.255.255.255:9".parse().ok());
+        assert_eq!(broadcast_addr(Some("10.1.2.255")).ok(), "10.1.2.255:9".parse().ok());
+        assert!(broadcast_addr(Some("nope")).is_err());
+    }
+
+    #[test]
+    fn remote_dirs() {
+        assert!(valid_remote_dir("~/.autogit-runner"));
+        assert!(valid_remote_dir("/srv/runner"));
+        assert!(valid_remote_dir("runner"));
+        assert!(!valid_remote_dir("~root/x"));
+        assert!(!valid_remote_dir("a b"));
+        assert!(!valid_remote_dir("$(rm)"));
+        assert!(!valid_remote_dir("-x"));
+        assert!(!valid_remote_dir("a/~/b"));
+        assert_eq!(scp_dir("~/.autogit-runner/"), ".autogit-runner");
+        assert_eq!(scp_dir("~"), ".");
+        assert_eq!(scp_dir("/srv/r"), "/srv/r");
+        assert_eq!(remote_word("~/x/"), "~/x");
+    }
+
+    #[test]
+    fn the_start_script_quotes_arguments() {
+        let l = Launch {
+            name: "ci-1".into(),
+            server_url: "http://h:1".into(),
+            runner_token: "glrt-x'; rm -rf /".into(),
+            runner_id: 1,
+            concurrent: 3,
+            register_args: vec!["--tag-list".into(), "gpu, cuda".into()],
+        };
+        let s = start_script("~/.autogit-runner/", &l, 5);
+        assert!(s.starts_with("cd ~/.autogit-runner ||"), "{s}");
+        assert!(s.contains("'--token' 'glrt-x'\\''; rm -rf /' '--concurrent' '3' '--tag-list' 'gpu, cuda'"), "{s}");
+        assert!(s.contains("stop 5"), "{s}");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[tokio::test]
+    async fn init_checks_hosts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("autogit");
+        std::fs::write(&bin, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let group = |hosts| SshGroup::new("g", bin.clone(), dir.path().join("state"), hosts, vec![]);
+        assert!(matches!(group(vec![]).check_config(), Err(FleetError::Config(_))));
+        let mut h = SshHost::new("pc1", "10.0.0.2:22", "ci");
+        assert!(group(vec![h.clone()]).check_config().is_ok());
+        assert!(matches!(group(vec![h.clone(), h.clone()]).check_config(), Err(FleetError::Config(_))));
+        h.mac = Some("zz".into());
+        assert!(matches!(group(vec![h.clone()]).check_config(), Err(FleetError::Config(_))));
+        h.mac = None;
+        h.remote_dir = "$HOME".into();
+        assert!(matches!(group(vec![h.clone()]).check_config(), Err(FleetError::Config(_))));
+        h.remote_dir = default_remote_dir();
+        h.address = "-oProxyCommand=x".into();
+        assert!(matches!(group(vec![h]).check_config(), Err(FleetError::Config(_))));
+    }
+}
