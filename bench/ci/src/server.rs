@@ -41,6 +41,8 @@ impl Server {
             .env_remove("AUTOGIT_CI_LONG_POLL_SECONDS")
             .env("AUTOGIT_ROOT_PASSWORD", ROOT_PASSWORD)
             .env("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", builtin.to_string())
+            // The always-on runner inside the server: pickup without an instance start.
+            .env("AUTOGIT_CI_BUILTIN_RUNNER_MODE", "in-process")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -27,14 +27,16 @@ const TICK: Duration = Duration::from_millis(500);
 const JUST_ASSIGNED_MS: i64 = 10_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Starts one loop per pool.
+/// Starts one loop per pool; await the handles after `shutdown` so that idle instances are
+/// removed before the process exits.
 pub async fn start(
     app: &App,
     pools: &[PoolConfig],
     data_dir: &Path,
     server_url: &str,
     shutdown: CancellationToken,
-) -> Result<()> {
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut loops = Vec::new();
     let bin = std::env::current_exe().context("locating the autogit binary for pool instances")?;
     for cfg in pools {
         let group: Box<dyn InstanceGroup> = match cfg.provider.as_str() {
@@ -92,9 +94,9 @@ pub async fn start(
             server_url: server_url.to_string(),
             stats: Stats::default(),
         };
-        tokio::spawn(pool.run(shutdown.clone()));
+        loops.push(tokio::spawn(pool.run(shutdown.clone())));
     }
-    Ok(())
+    Ok(loops)
 }
 
 #[derive(Default)]
@@ -149,7 +151,11 @@ impl Pool {
                 }
             }
         }
-        // Instances keep running: a restarted coordinator adopts them.
+        // Idle instances go with the server (nothing would use them); busy ones finish their
+        // jobs and are adopted by the next start.
+        if let Err(e) = tokio::time::timeout(Duration::from_secs(15), self.remove_idle()).await {
+            tracing::warn!(pool = %self.cfg.name, error = %e, "idle instances not all removed at shutdown");
+        }
         let _ = self.group.shutdown().await;
     }
 
@@ -185,6 +191,19 @@ impl Pool {
         views.retain(|v| !removed.contains(&v.id));
         self.publish(&views, &instances, pending);
         Ok(())
+    }
+
+    async fn remove_idle(&mut self) {
+        let Ok(instances) = self.group.update().await else { return };
+        for i in &instances {
+            let idle = match i.runner_id {
+                Some(r) => self.app.runner_activity(r).await.is_ok_and(|a| a.busy == 0),
+                None => true,
+            };
+            if idle && let Err(e) = self.remove(&instances, &i.id).await {
+                tracing::warn!(pool = %self.cfg.name, instance = %i.id, error = %format!("{e:#}"), "could not remove");
+            }
+        }
     }
 
     /// The policy's view of an instance; `None` for one whose runner record is gone (orphan).

@@ -1,7 +1,9 @@
-//! The built-in shell runner of `autogit serve`: an instance runner, registered once (its token
-//! is kept in `<data_dir>/builtin-runner.toml`, mode 0600) and run in-process by the same agent
-//! code as `autogit runner run`, talking to this server over loopback HTTP. So a fresh
-//! `autogit serve` runs pipelines with no set-up; `ci.builtin_runner_concurrent = 0` turns it off.
+//! The built-in shell runner of `autogit serve`, so that a fresh server runs pipelines with no
+//! set-up (`ci.builtin_runner_concurrent = 0` turns it off). By default (`builtin_runner_mode =
+//! "pool"`) it is an autoscaled pool named `builtin`: a local `autogit runner` process started
+//! when jobs wait and stopped when idle. With `"in-process"` it is an instance runner registered
+//! once (token in `<data_dir>/builtin-runner.toml`, mode 0600) and run inside the server by the
+//! same agent code as `autogit runner run`, over loopback HTTP.
 
 use anyhow::{Context, Result};
 use autogit_agent::config::RunnerConfig;
@@ -14,6 +16,26 @@ use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
 
 const CONFIG_FILE: &str = "builtin-runner.toml";
+
+/// The pool the built-in runner is in "pool" mode: scale from zero, one local process with
+/// `builtin_runner_concurrent` slots, removed after 5 idle minutes. `None` when disabled or when
+/// the configuration defines a pool of that name itself.
+pub fn as_pool(config: &Config) -> Option<autogit_config::PoolConfig> {
+    let slots = u32::try_from(config.ci.builtin_runner_concurrent).unwrap_or(u32::MAX);
+    if slots == 0 || config.ci.pools.iter().any(|p| p.name == "builtin") {
+        return None;
+    }
+    Some(autogit_config::PoolConfig {
+        name: "builtin".into(),
+        provider: "process".into(),
+        run_untagged: true,
+        min_idle: 0,
+        max_instances: 1,
+        capacity_per_instance: slots,
+        idle_time_seconds: 300,
+        ..autogit_config::PoolConfig::default()
+    })
+}
 
 /// The server's own address as a runner on this host reaches it.
 pub fn loopback_url(addr: SocketAddr) -> String {

@@ -48,9 +48,14 @@ pub async fn run(config: Config) -> Result<()> {
     tracing::info!(%addr, "listening");
     // Runners must stop polling before the server stops answering: cancel them first.
     let runners = CancellationToken::new();
-    builtin_runner::start(&app, &config, addr, runners.clone()).await?;
-    autoscaler::start(&app, &config.ci.pools, &config.data_dir, &builtin_runner::loopback_url(addr), runners.clone())
-        .await?;
+    let mut pools = config.ci.pools.clone();
+    if config.ci.builtin_runner_mode == "in-process" {
+        builtin_runner::start(&app, &config, addr, runners.clone()).await?;
+    } else if let Some(pool) = builtin_runner::as_pool(&config) {
+        pools.push(pool);
+    }
+    let pool_loops =
+        autoscaler::start(&app, &pools, &config.data_dir, &builtin_runner::loopback_url(addr), runners.clone()).await?;
     let stop = shutdown.clone();
     let signal = async move {
         shutdown_signal().await;
@@ -58,6 +63,9 @@ pub async fn run(config: Config) -> Result<()> {
         stop.cancel();
     };
     autogit_http::serve(listener, AppState::new(app, http), signal).await?;
+    for l in pool_loops {
+        l.await.ok();
+    }
     shutdown.cancel();
     housekeeping.await.ok();
     tracing::info!("stopped");

@@ -27,6 +27,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_CI_MAX_TRACE_BYTES", "ci.max_trace_bytes"),
     ("AUTOGIT_CI_MAX_ARTIFACTS_BYTES", "ci.max_artifacts_bytes"),
     ("AUTOGIT_CI_REGISTRATION_TOKEN", "ci.registration_token"),
+    ("AUTOGIT_CI_BUILTIN_RUNNER_MODE", "ci.builtin_runner_mode"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the
@@ -35,7 +36,7 @@ const NOT_CONFIG_PREFIXES: &[&str] = &["AUTOGIT_TEST_", "AUTOGIT_BENCH_", "AUTOG
 const NOT_CONFIG: &[&str] = &["AUTOGIT_CONFIG", "AUTOGIT_BIN"];
 
 /// Keys whose value is text although their section holds numbers.
-const STR_KEYS: &[&str] = &["ci.registration_token"];
+const STR_KEYS: &[&str] = &["ci.registration_token", "ci.builtin_runner_mode"];
 
 fn kind_of(key: &str) -> Kind {
     if STR_KEYS.contains(&key) {

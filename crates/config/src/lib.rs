@@ -42,6 +42,10 @@ pub struct Config {
 pub struct CiConfig {
     /// Jobs the built-in shell runner of `autogit serve` runs at once; 0 disables it.
     pub builtin_runner_concurrent: u64,
+    /// `pool` (default): the built-in runner is an autoscaled local process, started when jobs
+    /// wait and stopped after 5 idle minutes (scale from zero). `in-process`: one runner inside
+    /// the server, always on (no start-up wait for the first job).
+    pub builtin_runner_mode: String,
     /// Seconds a runner's `jobs/request` is held waiting for a job (long polling).
     pub long_poll_seconds: u64,
     /// Seconds without any report from its runner after which a running job is failed with
@@ -132,6 +136,7 @@ impl Default for CiConfig {
     fn default() -> Self {
         CiConfig {
             builtin_runner_concurrent: 2,
+            builtin_runner_mode: "pool".into(),
             long_poll_seconds: 50,
             lease_timeout_seconds: 120,
             max_trace_bytes: 16 << 20,
@@ -252,6 +257,12 @@ impl Config {
         }
         if self.ci.lease_timeout_seconds < 1 {
             return Err(ConfigError::Invalid("ci.lease_timeout_seconds must be at least 1".into()));
+        }
+        if !matches!(self.ci.builtin_runner_mode.as_str(), "pool" | "in-process") {
+            return Err(ConfigError::Invalid(format!(
+                "ci.builtin_runner_mode = {:?}: expected \"pool\" or \"in-process\"",
+                self.ci.builtin_runner_mode
+            )));
         }
         for (i, p) in self.ci.pools.iter().enumerate() {
             let name_ok = !p.name.is_empty()
