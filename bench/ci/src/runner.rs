@@ -64,6 +64,7 @@ impl Runner {
             checksum: None,
             output: None,
             info: self.info.clone(),
+            gpu_usage: None,
         };
         let r = self.http.put(format!("{}/jobs/{}", self.api, job.id)).json(&req).send().await?;
         if r.status() != StatusCode::OK {

@@ -684,3 +684,28 @@ fn runner_management(ci: &Ci) {
     assert!(total >= 4, "{total}");
     assert_eq!(r.json::<Vec<Value>>().expect("json").len(), 1);
 }
+
+/// The runner's GPU telemetry sent with the final state is kept and shown with the job.
+#[test]
+fn gpu_telemetry_reported_with_the_final_state_is_shown_with_the_job() {
+    for backend in backends() {
+        let ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
+        let (_, runner) = ci.runner(&[]);
+        let project = ci.project("telemetry", "train:\n  script: echo training\n");
+        ci.pipeline(project);
+        let job = ci.take(&runner);
+        let (id, token) = (job["id"].as_i64().expect("id"), job["token"].as_str().expect("token").to_string());
+        assert_eq!(ci.update(id, &token, "running").status(), StatusCode::OK);
+        let usage = json!([{"uuid": "GPU-5f9a", "peak_memory_bytes": 123456789, "mean_utilization_percent": 87.5, "samples": 12}]);
+        let r = ci
+            .http
+            .put(ci.url(&format!("/jobs/{id}")))
+            .json(&json!({"token": token, "state": "success", "autogit_gpu_usage": usage}))
+            .send()
+            .expect("PUT job");
+        assert_eq!(r.status(), StatusCode::OK);
+        let shown = ci.s.get_json(&format!("/projects/{project}/jobs/{id}"), &ci.s.root_token);
+        assert_eq!(shown["status"], "success");
+        assert_eq!(shown["gpu_usage"], usage, "{shown}");
+    }
+}

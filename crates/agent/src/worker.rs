@@ -235,6 +235,7 @@ fn update(token: &str, state: ReportedState) -> UpdateJobRequest {
         checksum: None,
         output: None,
         info: RunnerInfo::default(),
+        gpu_usage: None,
     }
 }
 
@@ -257,11 +258,28 @@ async fn run_job(client: &Client, cfg: &WorkerConfig, executor: &Executor, job: 
     let mut shipped = 0u64;
     let mut tick = tokio::time::interval(TRACE_INTERVAL);
     let mut last_contact = tokio::time::Instant::now();
+    // Telemetry of the NVIDIA GPUs the coordinator gave the job (by UUID), when NVML loads.
+    let gpu_uuids: Vec<String> = job
+        .variables
+        .iter()
+        .rev()
+        .find(|v| v.key == "AUTOGIT_GPU_KEYS")
+        .map(|v| v.value.split(',').filter(|k| k.starts_with("GPU-")).map(String::from).collect())
+        .unwrap_or_default();
+    let sampler = if gpu_uuids.is_empty() {
+        None
+    } else {
+        tokio::task::spawn_blocking(autogit_gpu::telemetry::Sampler::open).await.ok().flatten()
+    };
+    let mut usage = autogit_gpu::telemetry::UsageAccumulator::default();
     let outcome = loop {
         tokio::select! {
             outcome = &mut run => break outcome,
             Some(chunk) = rx.recv() => { trace.push(&chunk); }
             _ = tick.tick() => {
+                if let Some(sampler) = &sampler {
+                    usage.add(&sampler.sample(&gpu_uuids));
+                }
                 let state = match ship(client, &job, &trace, &mut shipped).await {
                     Some(state) => Some(state),
                     // Nothing to send: still tell the coordinator the job is alive, or its
@@ -292,6 +310,9 @@ async fn run_job(client: &Client, cfg: &WorkerConfig, executor: &Executor, job: 
         }
         Outcome::Canceled => return,
     };
+    if !usage.is_empty() {
+        report.gpu_usage = serde_json::to_value(usage.finish()).ok();
+    }
     report.checksum = Some(trace.checksum());
     report.output = Some(TraceSummary { checksum: Some(trace.checksum()), bytesize: Some(trace.sent().len() as u64) });
     for attempt in 1..=FINAL_UPDATE_ATTEMPTS {

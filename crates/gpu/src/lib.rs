@@ -22,6 +22,7 @@ pub mod probe;
 pub mod render;
 pub mod request;
 pub mod rocm_smi;
+pub mod telemetry;
 
 pub use model::*;
 pub use probe::Detector;

@@ -63,6 +63,10 @@ pub struct UpdateJobRequest {
     pub output: Option<TraceSummary>,
     #[serde(default)]
     pub info: RunnerInfo,
+    /// AutoGit's runner: peak memory and mean utilisation of the job's GPUs (a JSON array of
+    /// `{uuid, peak_memory_bytes, mean_utilization_percent, samples}`), with the final state.
+    #[serde(default, rename = "autogit_gpu_usage", skip_serializing_if = "Option::is_none")]
+    pub gpu_usage: Option<serde_json::Value>,
 }
 
 /// `crc32:%08x` (IEEE) of a trace, as the runner reports it.

@@ -11,6 +11,7 @@ use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
 use autogit_pipeline::parse_seconds;
 use autogit_store::{JobArtifact, NewJobArtifact};
+use sha2::Digest;
 use std::path::PathBuf;
 
 /// What the runner said about an upload (query string of `POST /jobs/:id/artifacts`).
@@ -170,5 +171,58 @@ impl App {
             }
         }
         Ok(n)
+    }
+}
+
+/// The artifact type under which a job's GPU telemetry is kept.
+pub const GPU_USAGE_TYPE: &str = "gpu_usage";
+/// Telemetry larger than this is not kept (a few entries per GPU are expected).
+const MAX_GPU_USAGE_BYTES: usize = 64 << 10;
+
+impl App {
+    /// Keeps the GPU telemetry the runner sent with a job's final state (peak memory, mean
+    /// utilisation per GPU), as a small `gpu_usage` artifact of the job.
+    pub(crate) async fn store_gpu_usage(&self, job: &autogit_store::Job, usage: &serde_json::Value) -> Result<()> {
+        let bytes = serde_json::to_vec(usage).map_err(|e| AppError::Internal(e.to_string()))?;
+        if !usage.is_array() || bytes.len() > MAX_GPU_USAGE_BYTES {
+            return Err(AppError::Invalid("autogit_gpu_usage", "must be a JSON array of at most 64 KiB".into()));
+        }
+        let key = format!("{}/{GPU_USAGE_TYPE}-{:08x}.json", job.id, rand::random::<u32>());
+        let path = self.artifact_path(&key);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| AppError::Internal(format!("artifacts dir: {e}")))?;
+        }
+        tokio::fs::write(&path, &bytes).await.map_err(|e| AppError::Internal(format!("storing telemetry: {e}")))?;
+        let new = NewJobArtifact {
+            job_id: job.id,
+            file_type: GPU_USAGE_TYPE.into(),
+            file_format: "raw".into(),
+            filename: "gpu_usage.json".into(),
+            size: bytes.len() as i64,
+            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            storage_key: key,
+            expire_at: None,
+        };
+        match self.store.create_artifact(&new, self.clock.now()).await {
+            Ok((_, replaced)) => {
+                if let Some(old) = replaced {
+                    let _ = tokio::fs::remove_file(self.artifact_path(&old)).await;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The GPU telemetry of a job, if its runner sent some.
+    pub async fn gpu_usage_of(&self, job_id: i64) -> Result<Option<serde_json::Value>> {
+        let Some(a) = self.store.artifact(job_id, GPU_USAGE_TYPE).await? else { return Ok(None) };
+        let bytes = tokio::fs::read(self.artifact_path(&a.storage_key))
+            .await
+            .map_err(|e| AppError::Internal(format!("reading telemetry: {e}")))?;
+        Ok(serde_json::from_slice(&bytes).ok())
     }
 }

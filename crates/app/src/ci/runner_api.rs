@@ -234,6 +234,13 @@ impl App {
     /// `PUT /jobs/:id`.
     pub async fn update_job(&self, id: i64, req: &UpdateJobRequest) -> Result<JobAck> {
         let job = self.job_for_token(id, &req.token).await?;
+        let last = matches!(req.state, ReportedState::Success | ReportedState::Failed);
+        if let (true, Some(usage)) = (last, &req.gpu_usage)
+            && let Err(e) = self.store_gpu_usage(&job, usage).await
+        {
+            // Telemetry is a report, not part of the job's outcome.
+            tracing::warn!(job = job.id, error = %e, "GPU telemetry not kept");
+        }
         let runner_id = job.runner_id.unwrap_or_default();
         let now = self.clock.now();
         match req.state {

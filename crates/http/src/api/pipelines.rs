@@ -52,6 +52,11 @@ async fn render_job(s: &AppState, project: &Project, pipeline: Option<&Pipeline>
     };
     let artifacts = s.app.artifacts_of(j.id).await?;
     let mut v = dto::job(&s.config.external_url, project, pipeline, j, &artifacts);
+    if artifacts.iter().any(|a| a.file_type == autogit_app::ci::artifacts::GPU_USAGE_TYPE)
+        && let (Some(usage), Some(o)) = (s.app.gpu_usage_of(j.id).await?, v.as_object_mut())
+    {
+        o.insert("gpu_usage".into(), usage);
+    }
     if let (Some(o), Some(req)) = (v.as_object_mut(), s.app.gpu_request_text(j)) {
         o.insert("gpu_request".into(), Value::String(req));
         // A pending job no runner could ever run says so instead of waiting silently.
