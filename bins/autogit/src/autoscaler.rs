@@ -10,7 +10,7 @@
 
 use anyhow::{Context, Result};
 use autogit_app::App;
-use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot};
+use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot, ProviderCall};
 use autogit_config::PoolConfig;
 use autogit_fleet::{FleetError, Instance, InstanceGroup, Launch, State};
 use autogit_scheduler::Millis;
@@ -104,6 +104,17 @@ struct Stats {
     ups: u64,
     downs: u64,
     last_error: Option<String>,
+    /// Provider calls not yet handed to the metrics.
+    calls: Vec<ProviderCall>,
+}
+
+impl Stats {
+    fn timed(&mut self, call: &str, started: std::time::Instant, ok: bool) {
+        // Bounded: if nobody reads /metrics, old observations are dropped.
+        if self.calls.len() < 10_000 {
+            self.calls.push(ProviderCall { call: call.into(), seconds: started.elapsed().as_secs_f64(), ok });
+        }
+    }
 }
 
 struct Pool {
@@ -160,7 +171,10 @@ impl Pool {
     }
 
     async fn step(&mut self) -> Result<()> {
-        let instances = self.group.update().await.map_err(fleet)?;
+        let t = std::time::Instant::now();
+        let instances = self.group.update().await;
+        self.stats.timed("update", t, instances.is_ok());
+        let instances = instances.map_err(fleet)?;
         let now = chrono::Utc::now().timestamp_millis();
         let mut views = Vec::with_capacity(instances.len());
         let mut orphans = Vec::new();
@@ -172,7 +186,10 @@ impl Pool {
         }
         if !orphans.is_empty() {
             tracing::warn!(pool = %self.cfg.name, ?orphans, "deleting instances whose runner no longer exists");
-            self.group.decrease(&orphans).await.map_err(fleet)?;
+            let t = std::time::Instant::now();
+            let r = self.group.decrease(&orphans).await;
+            self.stats.timed("decrease", t, r.is_ok());
+            r.map_err(fleet)?;
         }
         let (pending, oldest) = self.app.pool_demand(&self.cfg.tags, self.cfg.run_untagged);
         let demand = Demand { pending_jobs: pending, oldest_wait_ms: oldest };
@@ -249,7 +266,10 @@ impl Pool {
                 register_args: self.cfg.register_args.clone(),
             });
         }
-        let started = match self.group.increase(&launches).await {
+        let t = std::time::Instant::now();
+        let result = self.group.increase(&launches).await;
+        self.stats.timed("increase", t, result.is_ok());
+        let started = match result {
             Ok(k) => k,
             Err(e) => {
                 self.forget(&launches).await;
@@ -270,7 +290,10 @@ impl Pool {
     }
 
     async fn remove(&mut self, instances: &[Instance], id: &str) -> Result<()> {
-        self.group.decrease(&[id.to_string()]).await.map_err(fleet)?;
+        let t = std::time::Instant::now();
+        let r = self.group.decrease(&[id.to_string()]).await;
+        self.stats.timed("decrease", t, r.is_ok());
+        r.map_err(fleet)?;
         if let Some(runner) = instances.iter().find(|i| i.id == id).and_then(|i| i.runner_id) {
             self.app.remove_pool_runner(runner).await?;
         }
@@ -279,7 +302,8 @@ impl Pool {
         Ok(())
     }
 
-    fn publish(&self, views: &[InstanceView], instances: &[Instance], pending: u32) {
+    fn publish(&mut self, views: &[InstanceView], instances: &[Instance], pending: u32) {
+        let calls = std::mem::take(&mut self.stats.calls);
         let now = chrono::Utc::now().timestamp_millis();
         let board = self.app.pool_board();
         let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -302,12 +326,26 @@ impl Pool {
             last_error: self.stats.last_error.clone(),
             scale_ups: self.stats.ups,
             scale_downs: self.stats.downs,
+            calls: Vec::new(),
         };
-        match board.iter_mut().find(|p| p.name == snapshot.name) {
-            Some(p) if views.is_empty() && snapshot.last_error.is_some() => p.last_error = snapshot.last_error,
-            Some(p) => *p = snapshot,
-            None => board.push(snapshot),
-        }
+        let entry = match board.iter().position(|p| p.name == snapshot.name) {
+            Some(i) if views.is_empty() && snapshot.last_error.is_some() => {
+                board[i].last_error = snapshot.last_error;
+                i
+            }
+            Some(i) => {
+                let pending_calls = std::mem::take(&mut board[i].calls);
+                board[i] = snapshot;
+                board[i].calls = pending_calls;
+                i
+            }
+            None => {
+                board.push(snapshot);
+                board.len() - 1
+            }
+        };
+        let room = 10_000usize.saturating_sub(board[entry].calls.len());
+        board[entry].calls.extend(calls.into_iter().take(room));
     }
 }
 

@@ -76,6 +76,12 @@ fn a_process_pool_scales_from_zero_and_back() {
         let metrics = reqwest::blocking::get(s.raw("/metrics")).expect("metrics").text().expect("text");
         assert!(metrics.contains("autogit_pool_scale_ups{pool=\"local\"} 2"), "{metrics}");
         assert!(
+            metrics
+                .contains("autogit_pool_provider_call_seconds_count{pool=\"local\",call=\"increase\",result=\"ok\"} 1"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("autogit_ci_queue_wait_seconds_count{tags=\"\"} 2"), "{metrics}");
+        assert!(
             metrics.contains("autogit_pool_instances{pool=\"local\",state=\"running\"} 0"),
             "board {} metrics {metrics}",
             pools(&s)

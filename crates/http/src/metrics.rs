@@ -39,6 +39,21 @@ pub struct PoolStateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TagSetLabels {
+    /// The job's tags, sorted, comma-separated; empty for untagged jobs.
+    pub tags: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderCallLabels {
+    pub pool: String,
+    /// `update`, `increase`, `decrease`.
+    pub call: String,
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
     pub pool: String,
 }
@@ -68,6 +83,10 @@ pub struct Metrics {
     pub pool_scale_ups: Family<PoolLabels, Gauge>,
     pub pool_scale_downs: Family<PoolLabels, Gauge>,
     pub pool_failing: Family<PoolLabels, Gauge>,
+    /// Time from queued to handed to a runner, by the job's tag set (a pool serves tag sets).
+    pub ci_queue_wait: Family<TagSetLabels, Histogram>,
+    /// Autoscaler provider calls, by pool, call and result.
+    pub pool_provider_calls: Family<ProviderCallLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -127,6 +146,22 @@ impl Metrics {
             pool_scale_downs.clone(),
         );
         registry.register("pool_failing", "1 when the pool's last autoscaler step failed", pool_failing.clone());
+        let ci_queue_wait = Family::<TagSetLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 22))
+        });
+        let pool_provider_calls = Family::<ProviderCallLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 18))
+        });
+        registry.register(
+            "ci_queue_wait_seconds",
+            "Time from queued to handed to a runner, by the job's tag set",
+            ci_queue_wait.clone(),
+        );
+        registry.register(
+            "pool_provider_call_seconds",
+            "Autoscaler provider call latency by pool, call and result",
+            pool_provider_calls.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -142,6 +177,8 @@ impl Metrics {
             pool_scale_ups,
             pool_scale_downs,
             pool_failing,
+            ci_queue_wait,
+            pool_provider_calls,
         }
     }
 
@@ -168,7 +205,21 @@ impl Metrics {
             self.pool_scale_ups.get_or_create(&pool).set(i64::try_from(p.scale_ups).unwrap_or(i64::MAX));
             self.pool_scale_downs.get_or_create(&pool).set(i64::try_from(p.scale_downs).unwrap_or(i64::MAX));
             self.pool_failing.get_or_create(&pool).set(i64::from(p.last_error.is_some()));
+            for c in &p.calls {
+                let labels = ProviderCallLabels {
+                    pool: p.name.clone(),
+                    call: c.call.clone(),
+                    result: if c.ok { "ok".into() } else { "error".into() },
+                };
+                self.pool_provider_calls.get_or_create(&labels).observe(c.seconds);
+            }
         }
+    }
+
+    pub fn observe_queue_wait(&self, tags: &[String], seconds: f64) {
+        let mut tags = tags.to_vec();
+        tags.sort();
+        self.ci_queue_wait.get_or_create(&TagSetLabels { tags: tags.join(",") }).observe(seconds.max(0.0));
     }
 
     pub fn observe_job_pickup(&self, held: std::time::Duration) {

@@ -45,7 +45,13 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));
     s.metrics.ci_waiting_requests.set(i64::try_from(waiting).unwrap_or(i64::MAX));
     let board = s.app.pool_board();
-    let pools = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let pools = {
+        let mut b = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let snapshot = b.clone();
+        // Each provider call is observed once.
+        b.iter_mut().for_each(|p| p.calls.clear());
+        snapshot
+    };
     s.metrics.set_pools(&pools);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.render())
 }

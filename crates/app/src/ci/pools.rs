@@ -35,6 +35,17 @@ pub struct PoolSnapshot {
     pub last_error: Option<String>,
     pub scale_ups: u64,
     pub scale_downs: u64,
+    /// Provider calls since the last `/metrics` read (drained there into a histogram).
+    #[serde(skip)]
+    pub calls: Vec<ProviderCall>,
+}
+
+/// One timed provider call.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderCall {
+    pub call: String,
+    pub seconds: f64,
+    pub ok: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]

@@ -23,11 +23,10 @@ pub const JOB_TOKEN_PREFIX: &str = "glcbt-";
 /// The answer to `POST /jobs/request`.
 #[derive(Debug)]
 pub enum JobOffer {
-    Job(Box<JobResponse>),
+    /// The job, and its tags (for per-tag-set queue metrics; the payload does not carry them).
+    Job(Box<JobResponse>, Vec<String>),
     /// `204` with this `X-GitLab-Last-Update`.
-    NoJob {
-        last_update: String,
-    },
+    NoJob { last_update: String },
 }
 
 /// The job's state after a report or trace append, for the `Job-Status` header.
@@ -85,7 +84,7 @@ impl App {
                 },
             };
             match self.claim(job.id as i64, &runner, alloc.as_ref()).await {
-                Ok(Some(offer)) => return Ok(JobOffer::Job(Box::new(offer))),
+                Ok(Some((offer, tags))) => return Ok(JobOffer::Job(Box::new(offer), tags)),
                 // Canceled or claimed meanwhile: look for another.
                 Ok(None) => {}
                 Err(e) => {
@@ -140,7 +139,12 @@ impl App {
 
     /// Claims a pending job for the runner and builds its payload; `None` if it is gone. The
     /// GPUs allocated with the hand-off are recorded with the claim, or freed if it fails.
-    async fn claim(&self, job_id: i64, runner: &Runner, alloc: Option<&Allocation>) -> Result<Option<JobResponse>> {
+    async fn claim(
+        &self,
+        job_id: i64,
+        runner: &Runner,
+        alloc: Option<&Allocation>,
+    ) -> Result<Option<(JobResponse, Vec<String>)>> {
         let token = format!(
             "{JOB_TOKEN_PREFIX}{}",
             rand::rng().sample_iter(Alphanumeric).take(40).map(char::from).collect::<String>()
@@ -170,7 +174,7 @@ impl App {
                 if let Err(e) = self.mark_pipeline_running(job.pipeline_id).await {
                     tracing::warn!(job = job.id, error = %e, "pipeline status after a claim failed");
                 }
-                Ok(Some(payload))
+                Ok(Some((payload, job.tags.clone())))
             }
             Err(e) => {
                 // The job cannot be described (its project vanished, its spec is unreadable):
