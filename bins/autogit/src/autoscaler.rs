@@ -135,7 +135,21 @@ fn policy(c: &PoolConfig) -> PoolPolicy {
         idle_time_ms: (c.idle_time_seconds as i64).saturating_mul(1000),
         scale_factor: c.scale_factor,
         scale_factor_limit: c.scale_factor_limit,
-        windows: Vec::new(),
+        windows: c
+            .windows
+            .iter()
+            .filter_map(|w| {
+                // Checked when the configuration was loaded.
+                let (from_minute, to_minute) = w.minutes().ok()?;
+                Some(autogit_scheduler::autoscale::PolicyWindow {
+                    days: w.days.clone(),
+                    from_minute,
+                    to_minute,
+                    min_idle: w.min_idle,
+                    idle_time_ms: w.idle_time_seconds.map(|t| (t as i64).saturating_mul(1000)),
+                })
+            })
+            .collect(),
         ready_deadline_ms: (c.ready_timeout_seconds as i64).saturating_mul(1000),
     }
 }

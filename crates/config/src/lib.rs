@@ -104,6 +104,48 @@ pub struct PoolConfig {
     /// instance per host, woken by Wake-on-LAN or `power_on_command`; and `-o` options for ssh.
     pub ssh_hosts: Vec<toml::Table>,
     pub ssh_options: Vec<String>,
+    /// Time windows (UTC) with their own idle target, e.g. a warm pool in working hours:
+    /// `windows = [{ days = [0, 1, 2, 3, 4], from = "08:00", to = "18:00", min_idle = 3 }]`
+    /// (0 = Monday). The first window that matches wins.
+    pub windows: Vec<PoolWindow>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolWindow {
+    /// Days of the week, 0 = Monday … 6 = Sunday; empty = every day.
+    pub days: Vec<u8>,
+    /// `HH:MM`, UTC; the window is `from ≤ t < to`.
+    pub from: String,
+    pub to: String,
+    pub min_idle: u32,
+    /// Overrides the pool's `idle_time_seconds` inside the window.
+    pub idle_time_seconds: Option<u64>,
+}
+
+impl PoolWindow {
+    /// (from, to) in minutes of the day.
+    pub fn minutes(&self) -> Result<(u16, u16), String> {
+        let parse = |s: &str| -> Result<u16, String> {
+            let (h, m) = s.split_once(':').ok_or_else(|| format!("{s:?} is not HH:MM"))?;
+            let (h, m): (u16, u16) = (
+                h.parse().map_err(|_| format!("{s:?} is not HH:MM"))?,
+                m.parse().map_err(|_| format!("{s:?} is not HH:MM"))?,
+            );
+            if h > 24 || m > 59 || (h == 24 && m > 0) {
+                return Err(format!("{s:?} is not a time of day"));
+            }
+            Ok(h * 60 + m)
+        };
+        let (from, to) = (parse(&self.from)?, parse(&self.to)?);
+        if from >= to {
+            return Err(format!("from {:?} must be before to {:?}", self.from, self.to));
+        }
+        if self.days.iter().any(|d| *d > 6) {
+            return Err("days are 0 (Monday) to 6 (Sunday)".into());
+        }
+        Ok((from, to))
+    }
 }
 
 impl Default for PoolConfig {
@@ -128,6 +170,7 @@ impl Default for PoolConfig {
             plugin_config: toml::Table::new(),
             ssh_hosts: Vec::new(),
             ssh_options: Vec::new(),
+            windows: Vec::new(),
         }
     }
 }
@@ -306,6 +349,9 @@ impl Config {
                         p.name
                     )));
                 }
+            }
+            for (w, window) in p.windows.iter().enumerate() {
+                window.minutes().map_err(|e| ConfigError::Invalid(format!("ci.pools.{}.windows[{w}]: {e}", p.name)))?;
             }
             if p.max_instances == 0 || p.capacity_per_instance == 0 {
                 return Err(ConfigError::Invalid(format!(

@@ -67,3 +67,22 @@ fn secrets_are_redacted() {
     assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
     assert!(shown.contains("[redacted]"));
 }
+
+#[test]
+fn pool_windows_are_checked() {
+    let load = |w: &str| {
+        let text = format!("[[ci.pools]]\nname = \"p\"\nwindows = [{w}]\n");
+        Config::load(Some(("f.toml", &text)), &[])
+    };
+    let (c, _) = load(r#"{ days = [0, 4], from = "08:00", to = "18:30", min_idle = 3 }"#).expect("valid");
+    assert_eq!(c.ci.pools[0].windows[0].minutes(), Ok((480, 1110)));
+    for bad in [
+        r#"{ from = "18:00", to = "08:00" }"#,
+        r#"{ from = "8", to = "9:00" }"#,
+        r#"{ from = "08:00", to = "25:00" }"#,
+        r#"{ days = [7], from = "08:00", to = "09:00" }"#,
+    ] {
+        let e = load(bad).expect_err(bad).to_string();
+        assert!(e.contains("ci.pools.p.windows[0]"), "{e}");
+    }
+}
