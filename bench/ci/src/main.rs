@@ -7,12 +7,16 @@
 //!   shell runner (job status polled every 5 ms);
 //! - (c) dispatch throughput: 10,000 queued jobs drained by 100 simulated runners
 //!   (`jobs/request` → `PUT /jobs/:id`), against the same runners doing `POST /runners/verify`;
-//! - (d) server RSS with 100 runners holding a long poll, against the idle server.
+//! - (d) server RSS with 100 runners holding a long poll, against the idle server;
+//! - (e) queued → running from zero instances: an autoscaled pool (process provider, and docker
+//!   when its base image is built) scaling up for a pipeline created through the API, against
+//!   the same pool with one warm instance.
 //!
 //! Latency anchor for (a) and (b): GitLab Runner's documented default `check_interval` of 3 s.
 //! It is not measured here. Prints a Markdown section for BENCHMARKS.md on stdout; progress
 //! goes to stderr. See bench/README.md.
 
+mod pools;
 mod runner;
 mod server;
 
@@ -982,6 +986,9 @@ async fn run(k: &Knobs) -> Result<String> {
     }
     if only("d") {
         bench_memory(k, &mut body).await?;
+    }
+    if only("e") {
+        pools::bench_pools(k, &mut body).await?;
     }
     let mut out = String::new();
     let _ = writeln!(out, "## CI coordinator\n");

@@ -116,6 +116,7 @@ impl App {
     /// Deletes a pool instance's runner (its token stops working; its jobs stay).
     pub async fn remove_pool_runner(&self, runner_id: i64) -> Result<()> {
         self.ci.lock_dispatch().gpus.remove_runner(runner_id as u64);
+        self.ci.drop_runner_waiters(runner_id as u64);
         match self.store.delete_runner(runner_id).await {
             Ok(()) | Err(autogit_store::StoreError::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),

@@ -145,7 +145,9 @@ impl App {
     /// `DELETE /runners` with the runner's own token.
     pub async fn unregister_runner(&self, token: &str) -> Result<()> {
         let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
-        Ok(self.store.delete_runner(runner.id).await?)
+        self.store.delete_runner(runner.id).await?;
+        self.ci.drop_runner_waiters(runner.id as u64);
+        Ok(())
     }
 
     /// Administrators see every runner; others the runners of projects and groups they maintain.

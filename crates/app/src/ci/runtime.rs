@@ -252,6 +252,18 @@ impl Runtime {
         d.waiters = Waiters::new();
     }
 
+    /// Answers the held requests of one runner with "no job" (it was deleted: a job handed to
+    /// it would only wait for its lease to expire).
+    pub fn drop_runner_waiters(&self, runner: u64) {
+        let mut d = self.lock_dispatch();
+        let held: Vec<u64> = d.waiter_runner.iter().filter(|(_, r)| **r == runner).map(|(w, _)| *w).collect();
+        for w in held {
+            d.waiters.unregister(w);
+            d.handoff.remove(&w);
+            d.waiter_runner.remove(&w);
+        }
+    }
+
     /// Ends a hold without a job.
     pub fn stop_waiting(&self, waiter: u64) {
         let mut d = self.lock_dispatch();
