@@ -88,6 +88,23 @@ pub fn runner_info(executor: &str) -> RunnerInfo {
     }
 }
 
+/// What `register` tells the server: the runner's `info` with its GPU inventory and the
+/// architectures it runs (emulated ones only with the docker executor), as job requests carry.
+fn registration_info(docker: bool, gpu_root: Option<&std::path::Path>) -> RunnerInfo {
+    use autogit_agent::inventory;
+    let mut info = runner_info(if docker { "docker" } else { "shell" });
+    let root = gpu_root.unwrap_or(std::path::Path::new("/"));
+    if let Ok(v) = serde_json::to_value(inventory::detect_gpus(root)) {
+        info.config.insert(inventory::INVENTORY_KEY.into(), v);
+    }
+    let mut archs = inventory::architectures(root);
+    if !docker {
+        archs.truncate(1);
+    }
+    info.config.insert(inventory::ARCHITECTURES_KEY.into(), serde_json::json!(archs));
+    info
+}
+
 pub async fn run(command: RunnerCommand) -> Result<()> {
     match command {
         RunnerCommand::Register {
@@ -110,7 +127,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                     .verify(&VerifyRequest {
                         token,
                         system_id: Some(system_id.clone()),
-                        info: runner_info(if docker_image.is_some() { "docker" } else { "shell" }),
+                        info: registration_info(docker_image.is_some(), gpu_root.as_deref()),
                     })
                     .await?
             } else {
@@ -121,7 +138,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                         tag_list.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
                     ),
                     run_untagged: Some(run_untagged),
-                    info: runner_info(if docker_image.is_some() { "docker" } else { "shell" }),
+                    info: registration_info(docker_image.is_some(), gpu_root.as_deref()),
                     ..RegisterRequest::default()
                 };
                 client.register(&req).await?

@@ -140,3 +140,22 @@ train:
         assert!(log.contains("rocr=GPU-1a2b3c4d5e6f7081,GPU-8a9bacbdcedf0112"), "both MI210s, by UUID:\n{log}");
     }
 }
+
+#[test]
+fn registration_reports_the_gpus_before_any_job_request() {
+    let s = Server::start();
+    let host = gpu_fixtures::Host::mixed();
+    let created = s.post("/user/runners", &s.root_token, &[("runner_type", "instance_type")]);
+    let token = created["token"].as_str().expect("token");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_autogit"))
+        .args(["runner", "register", "--url", &s.url, "--token", token, "--gpu-root"])
+        .arg(host.root())
+        .arg("--runner-config")
+        .arg(dir.path().join("r.toml"))
+        .output()
+        .expect("register");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let detail = s.get_json(&format!("/runners/{}", created["id"]), &s.root_token);
+    assert_eq!(detail["gpus"].as_array().map(Vec::len), Some(4), "{detail}");
+}

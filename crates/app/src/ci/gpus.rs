@@ -36,7 +36,7 @@ impl App {
     /// Takes in the hardware a runner reported with a job request; returns the tags derived
     /// from it. A changed inventory replaces the old one: GPUs that went away keep their
     /// running jobs (drained) but get no new ones.
-    pub(crate) async fn note_hardware(&self, runner: &Runner, info: &RunnerInfo) -> Result<Vec<String>> {
+    pub async fn note_hardware(&self, runner: &Runner, info: &RunnerInfo) -> Result<Vec<String>> {
         let Some(inv_value) = info.config.get("autogit_inventory") else {
             return Ok(reported_architectures(info));
         };

@@ -77,7 +77,18 @@ fn seen(p: &Params) -> RunnerSeen {
 async fn verify(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Handler {
     let token = runner_token(&headers, &p)?;
     let runner = s.app.verify_runner(&token, &seen(&p)).await?;
+    note_hardware(&s, &runner, &p).await?;
     Ok(Json(json!({"id": runner.id, "token": token, "token_expires_at": Value::Null})).into_response())
+}
+
+/// The hardware an AutoGit runner reports in `info` (GPU inventory, architectures) is taken in at
+/// registration too, so the fleet view is complete before the first job request.
+async fn note_hardware(s: &AppState, runner: &autogit_store::Runner, p: &Params) -> Result<(), ApiError> {
+    let info = p.0.get("info").cloned().and_then(|v| serde_json::from_value::<autogit_protocol::RunnerInfo>(v).ok());
+    if let Some(info) = info {
+        s.app.note_hardware(runner, &info).await?;
+    }
+    Ok(())
 }
 
 async fn unregister(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Handler {
@@ -109,6 +120,7 @@ async fn register(State(s): State<AppState>, headers: HeaderMap, p: Params) -> H
         ..CreateRunner::default()
     };
     let issued = s.app.register_runner(&token, req, &seen(&p)).await?;
+    note_hardware(&s, &issued.runner, &p).await?;
     Ok(created(json!({"id": issued.runner.id, "token": issued.token, "token_expires_at": Value::Null})))
 }
 
