@@ -445,14 +445,16 @@ fn signal_group(pgid: u32, signal: Signal) {
     }
 }
 
-fn io_err(what: &str, e: std::io::Error) -> FleetError {
+/// An I/O error as a provider error: permissions are configuration, the rest a failed call.
+pub(crate) fn io_err(what: &str, e: std::io::Error) -> FleetError {
     match e.kind() {
         std::io::ErrorKind::PermissionDenied => FleetError::Config(format!("{what}: {e}")),
         _ => FleetError::Failed(format!("{what}: {e}")),
     }
 }
 
-fn tail(bytes: &[u8]) -> String {
+/// The last 500 characters of a command's output, for error messages.
+pub(crate) fn tail(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);
     let s = s.trim();
     match s.char_indices().rev().nth(499) {
@@ -461,7 +463,8 @@ fn tail(bytes: &[u8]) -> String {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs blocking file and process work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, FleetError> + Send + 'static,
 ) -> Result<T, FleetError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| FleetError::Failed(format!("a blocking task failed: {e}")))?

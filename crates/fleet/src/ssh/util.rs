@@ -2,6 +2,7 @@
 //! checks, shell quoting, instance records on disk and error mapping.
 
 use super::*;
+pub(super) use crate::process::{blocking, io_err, tail};
 
 /// The Wake-on-LAN magic packet for `mac`: six `0xFF` bytes, then the MAC sixteen times.
 /// Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` and `aabbccddeeff` (any case).
@@ -154,26 +155,4 @@ pub(super) fn spawn_err(what: &str, e: std::io::Error) -> FleetError {
         }
         _ => io_err(&format!("running {what}"), e),
     }
-}
-
-pub(super) fn io_err(what: &str, e: std::io::Error) -> FleetError {
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => FleetError::Config(format!("{what}: {e}")),
-        _ => FleetError::Failed(format!("{what}: {e}")),
-    }
-}
-
-pub(super) fn tail(bytes: &[u8]) -> String {
-    let s = String::from_utf8_lossy(bytes);
-    let s = s.trim();
-    match s.char_indices().rev().nth(499) {
-        Some((i, _)) => format!("…{}", &s[i..]),
-        None => s.to_string(),
-    }
-}
-
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, FleetError> + Send + 'static,
-) -> Result<T, FleetError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| FleetError::Failed(format!("a blocking task failed: {e}")))?
 }
