@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ci::{latest_pipeline, wait_for};
+use common::ci::{latest_pipeline, push_ci, wait_for};
 use common::{Server, backends, git_ok};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -125,15 +125,7 @@ fn after_kill_9_the_restarted_coordinator_adopts_its_instances_and_runs_jobs_on_
         assert_eq!(pools(&s)[0]["scale_ups"], 0, "nothing was started after the restart");
 
         // The adopted instance still takes work.
-        let p = s.post("/projects", &s.root_token, &[("name", "adopted")]);
-        let project = p["id"].as_i64().expect("id");
-        let work = tempfile::tempdir().expect("tempdir");
-        std::fs::write(work.path().join(".gitlab-ci.yml"), "hello:\n  script: echo adopted instance ran\n")
-            .expect("write");
-        git_ok(work.path(), &["init", "-q", "-b", "main"]);
-        git_ok(work.path(), &["add", "-A"]);
-        git_ok(work.path(), &["commit", "-q", "-m", "ci"]);
-        git_ok(work.path(), &["push", "-q", &s.git_url("root/adopted", &s.root_token), "main"]);
+        let project = push_ci(&s, "adopted", "hello:\n  script: echo adopted instance ran\n");
         let pid = latest_pipeline(&s, project)["id"].as_i64().expect("pipeline");
         wait_for("the job on the adopted instance", Duration::from_secs(60), || {
             let p = s.get_json(&format!("/projects/{project}/pipelines/{pid}"), &s.root_token);

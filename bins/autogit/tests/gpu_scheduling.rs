@@ -6,26 +6,13 @@ mod common;
 #[path = "../../../crates/gpu/tests/fixtures/mod.rs"]
 mod gpu_fixtures;
 
-use common::ci::{RunnerProcess, latest_pipeline, trace, wait_for};
-use common::{Server, backends, git_ok};
+use common::ci::{RunnerProcess, latest_pipeline, push_ci, trace, wait_for};
+use common::{Server, backends};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
 const H100: &str = "GPU-5f9a1c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
-
-fn push_ci(s: &Server, name: &str, ci: &str) -> i64 {
-    let p = s.post("/projects", &s.root_token, &[("name", name)]);
-    let id = p["id"].as_i64().expect("id");
-    let work = tempfile::tempdir().expect("tempdir");
-    let dir = work.path();
-    std::fs::write(dir.join(".gitlab-ci.yml"), ci).expect("write");
-    git_ok(dir, &["init", "-q", "-b", "main"]);
-    git_ok(dir, &["add", "-A"]);
-    git_ok(dir, &["commit", "-q", "-m", "ci"]);
-    git_ok(dir, &["push", "-q", &s.git_url(&format!("root/{name}"), &s.root_token), "main"]);
-    id
-}
 
 fn jobs(s: &Server, project: i64, pipeline: i64) -> Vec<Value> {
     let v = s.get_json(&format!("/projects/{project}/pipelines/{pipeline}/jobs"), &s.root_token);

@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::ci::{RunnerProcess, latest_pipeline, trace, wait_for};
+use common::ci::{RunnerProcess, latest_pipeline, push_dir, trace, wait_for};
 use common::{Backend, Server, backends};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -167,7 +167,7 @@ fn run_on(name: &str, dir: &Path, expect: &Expect, backend: Backend) {
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         s.post(&format!("/projects/{project}/variables"), &s.root_token, &form);
     }
-    push_only(&s, &project_name, work.path());
+    push_dir(&s, &project_name, work.path());
     let pipeline = latest_pipeline(&s, project);
     let pid = pipeline["id"].as_i64().expect("pipeline id");
     for (i, phase) in expect.phase.iter().enumerate() {
@@ -232,13 +232,6 @@ fn run_on(name: &str, dir: &Path, expect: &Expect, backend: Backend) {
             act(&s, project, pid, &jobs, action, &mut runner);
         }
     }
-}
-
-fn push_only(s: &Server, name: &str, dir: &Path) {
-    common::git_ok(dir, &["init", "-q", "-b", "main"]);
-    common::git_ok(dir, &["add", "-A"]);
-    common::git_ok(dir, &["commit", "-q", "-m", "CI scenario"]);
-    common::git_ok(dir, &["push", "-q", &s.git_url(&format!("root/{name}"), &s.root_token), "main"]);
 }
 
 fn act(

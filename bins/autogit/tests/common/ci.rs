@@ -78,15 +78,27 @@ impl Drop for RunnerProcess {
     }
 }
 
-/// Creates `root/<name>` and pushes the files of `dir` (plus anything in `files`) to `main`.
-pub fn push_project(s: &Server, name: &str, dir: &Path) -> i64 {
-    let p = s.post("/projects", &s.root_token, &[("name", name)]);
-    let id = p["id"].as_i64().expect("project id");
+/// Commits the files of `dir` as a new repository and pushes them to `root/<name>`, `main`.
+pub fn push_dir(s: &Server, name: &str, dir: &Path) {
     super::git_ok(dir, &["init", "-q", "-b", "main"]);
     super::git_ok(dir, &["add", "-A"]);
     super::git_ok(dir, &["commit", "-q", "-m", "CI scenario"]);
     super::git_ok(dir, &["push", "-q", &s.git_url(&format!("root/{name}"), &s.root_token), "main"]);
+}
+
+/// Creates `root/<name>` and pushes the files of `dir` to `main`.
+pub fn push_project(s: &Server, name: &str, dir: &Path) -> i64 {
+    let p = s.post("/projects", &s.root_token, &[("name", name)]);
+    let id = p["id"].as_i64().expect("project id");
+    push_dir(s, name, dir);
     id
+}
+
+/// Creates `root/<name>` with only this `.gitlab-ci.yml` and pushes it; returns the project id.
+pub fn push_ci(s: &Server, name: &str, ci: &str) -> i64 {
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::write(work.path().join(".gitlab-ci.yml"), ci).expect("write .gitlab-ci.yml");
+    push_project(s, name, work.path())
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, or panics with `what` and the last state.
