@@ -10,19 +10,29 @@
 
 use anyhow::{Context, Result};
 use autogit_app::App;
+use autogit_app::ci::pool_demand::{GpuProfile, PoolMatcher, PoolSpec};
 use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot, ProviderCall};
 use autogit_config::PoolConfig;
 use autogit_fleet::{FleetError, Instance, InstanceGroup, Launch, State};
 use autogit_scheduler::Millis;
-use autogit_scheduler::autoscale::{Action, Demand, InstanceState, InstanceView, PoolPolicy, decide};
+use autogit_scheduler::autoscale::{Action, InstanceState, InstanceView, PoolOffer, PoolPolicy, decide};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// How often each pool is looked at: scale-up latency is at most this plus the instance's start.
+/// How often each pool is looked at when nothing is queued meanwhile (a queued job wakes every
+/// pool at once): idle removal, readiness and reconciliation run at this pace.
 const TICK: Duration = Duration::from_millis(500);
+/// After a job is queued, how long to wait for the rest of its push's jobs before deciding, so
+/// that a pipeline of several jobs is one scale-up, not several.
+const QUEUE_SETTLE: Duration = Duration::from_millis(20);
+/// Steps woken by the queue start at least this long after the previous one, so that a stream
+/// of queued jobs does not turn into a stream of provider `update` calls (an ssh one asks every
+/// host).
+const MIN_STEP_GAP: Duration = Duration::from_millis(100);
 /// A runner that took a job this recently is never removed (the hand-off may be in flight).
 const JUST_ASSIGNED_MS: i64 = 10_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -38,7 +48,11 @@ pub async fn start(
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut loops = Vec::new();
     let bin = std::env::current_exe().context("locating the autogit binary for pool instances")?;
-    for cfg in pools {
+    let all = Arc::new(Fleet {
+        names: pools.iter().map(|p| p.name.clone()).collect(),
+        matchers: pools.iter().map(|p| PoolMatcher::new(&pool_spec(p))).collect(),
+    });
+    for (index, cfg) in pools.iter().enumerate() {
         let group: Box<dyn InstanceGroup> = match cfg.provider.as_str() {
             "docker" => {
                 let host = (!cfg.docker_host.is_empty()).then(|| cfg.docker_host.clone());
@@ -93,6 +107,10 @@ pub async fn start(
             group,
             server_url: server_url.to_string(),
             stats: Stats::default(),
+            index,
+            all: all.clone(),
+            can_suspend: info.can_suspend,
+            resumed: std::collections::HashMap::new(),
         };
         loops.push(tokio::spawn(pool.run(shutdown.clone())));
     }
@@ -123,9 +141,60 @@ struct Pool {
     group: Box<dyn InstanceGroup>,
     server_url: String,
     stats: Stats,
+    /// This pool's position in `all`.
+    index: usize,
+    all: Arc<Fleet>,
+    /// From the provider's `init`.
+    can_suspend: bool,
+    /// Instance → when its last resume began (Unix ms): the ready deadline counts from then.
+    /// Lost on restart, when a resuming instance's deadline falls back to its creation (the
+    /// provider's own creation timeout still applies).
+    resumed: std::collections::HashMap<String, i64>,
 }
 
-fn policy(c: &PoolConfig) -> PoolPolicy {
+/// Every pool, for splitting the demand between them.
+struct Fleet {
+    names: Vec<String>,
+    matchers: Vec<PoolMatcher>,
+}
+
+/// What matching needs of a pool's configuration.
+fn pool_spec(c: &PoolConfig) -> PoolSpec {
+    PoolSpec {
+        tags: c.tags.clone(),
+        run_untagged: c.run_untagged,
+        architecture: c.effective_architecture(),
+        gpu: c.gpu.as_ref().map(|g| GpuProfile {
+            count: g.count,
+            vendor: match g.vendor.as_str() {
+                "amd" => autogit_gpu::Vendor::Amd,
+                "intel" => autogit_gpu::Vendor::Intel,
+                _ => autogit_gpu::Vendor::Nvidia,
+            },
+            model: (!g.model.is_empty()).then(|| g.model.clone()),
+            memory_bytes: (g.memory_mib > 0).then(|| g.memory_mib.saturating_mul(1 << 20)),
+            // Checked when the configuration was loaded.
+            compute_capability: g.compute_capability_parts().ok(),
+        }),
+        features: crate::runner::runner_info("shell")
+            .features
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(f, _)| f)
+            .collect(),
+    }
+}
+
+/// `register_args` plus `--arch` for a pool with an architecture of its own.
+fn register_args(c: &PoolConfig) -> Vec<String> {
+    let mut args = c.register_args.clone();
+    if !c.architecture.is_empty() {
+        args.extend(["--arch".to_string(), c.architecture.clone()]);
+    }
+    args
+}
+
+fn policy(c: &PoolConfig, can_suspend: bool) -> PoolPolicy {
     PoolPolicy {
         name: c.name.clone(),
         min_idle: c.min_idle,
@@ -151,18 +220,29 @@ fn policy(c: &PoolConfig) -> PoolPolicy {
             })
             .collect(),
         ready_deadline_ms: (c.ready_timeout_seconds as i64).saturating_mul(1000),
+        can_suspend,
     }
 }
 
 impl Pool {
     async fn run(mut self, shutdown: CancellationToken) {
         let mut backoff = Duration::ZERO;
+        let mut queued = self.app.queue_watch();
+        let mut last_step = tokio::time::Instant::now();
         loop {
             let wait = TICK.max(backoff);
+            // While backing off from provider errors, queued jobs do not hurry the next try.
+            let hurry = backoff.is_zero();
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep_until(last_step + wait) => {}
+                Ok(()) = queued.changed(), if hurry => {
+                    let settle = tokio::time::Instant::now() + QUEUE_SETTLE;
+                    tokio::time::sleep_until(settle.max(last_step + MIN_STEP_GAP)).await;
+                    queued.borrow_and_update();
+                }
                 _ = shutdown.cancelled() => break,
             }
+            last_step = tokio::time::Instant::now();
             match self.step().await {
                 Ok(()) => {
                     backoff = Duration::ZERO;
@@ -172,7 +252,7 @@ impl Pool {
                     backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
                     tracing::warn!(pool = %self.cfg.name, error = %format!("{e:#}"), retry_in = ?backoff, "autoscaler step failed");
                     self.stats.last_error = Some(format!("{e:#}"));
-                    self.publish(&[], &[], 0);
+                    self.publish(&[], &[], 0, PoolOffer::default());
                 }
             }
         }
@@ -205,9 +285,12 @@ impl Pool {
             self.stats.timed("decrease", t, r.is_ok());
             r.map_err(fleet)?;
         }
-        let (pending, oldest) = self.app.pool_demand(&self.cfg.tags, self.cfg.run_untagged);
-        let demand = Demand { pending_jobs: pending, oldest_wait_ms: oldest };
-        let actions = decide(&policy(&self.cfg), &demand, &views, Millis(now));
+        let own = self.offer(&views);
+        let mut offers = self.app.pool_offers(&self.all.names);
+        offers[self.index] = own;
+        let demand = self.app.pools_demand(&self.all.matchers, &offers).swap_remove(self.index);
+        let pending = demand.pending_jobs;
+        let actions = decide(&policy(&self.cfg, self.can_suspend), &demand, &views, Millis(now));
         let mut removed = Vec::new();
         for a in actions {
             match a {
@@ -216,11 +299,50 @@ impl Pool {
                     self.remove(&instances, &id).await?;
                     removed.push(id);
                 }
+                Action::Suspend(id) => self.sleep_or_wake(&id, true).await?,
+                Action::Resume(id) => {
+                    self.resumed.insert(id.clone(), now);
+                    self.sleep_or_wake(&id, false).await?;
+                }
             }
         }
+        self.resumed.retain(|id, _| views.iter().any(|v| &v.id == id && v.state == InstanceState::Creating));
         // What is left after this step's removals (new instances show from the next update).
         views.retain(|v| !removed.contains(&v.id));
-        self.publish(&views, &instances, pending);
+        let offer = self.offer(&views);
+        self.publish(&views, &instances, pending, offer);
+        Ok(())
+    }
+
+    /// Free slots on ready instances, and whether there is room for more.
+    fn offer(&self, views: &[InstanceView]) -> PoolOffer {
+        let cap = self.cfg.capacity_per_instance.max(1);
+        let live = views.iter().filter(|v| matches!(v.state, InstanceState::Creating | InstanceState::Running));
+        let free_slots = views
+            .iter()
+            .filter(|v| v.state == InstanceState::Running)
+            .map(|v| cap.saturating_sub(v.busy_slots))
+            .fold(0u32, u32::saturating_add);
+        PoolOffer { free_slots, can_grow: live.count() < self.cfg.max_instances as usize }
+    }
+
+    /// Suspends (`sleep`) or resumes one instance; its runner record stays either way.
+    async fn sleep_or_wake(&mut self, id: &str, sleep: bool) -> Result<()> {
+        let call = if sleep { "suspend" } else { "resume" };
+        let t = std::time::Instant::now();
+        let ids = [id.to_string()];
+        let r = if sleep { self.group.suspend(&ids).await } else { self.group.resume(&ids).await };
+        self.stats.timed(call, t, r.is_ok());
+        let done = r.map_err(fleet)?;
+        if done.is_empty() {
+            tracing::warn!(pool = %self.cfg.name, instance = id, call, "the provider did not act on the instance");
+        } else if sleep {
+            self.stats.downs += 1;
+            tracing::info!(pool = %self.cfg.name, instance = id, "suspended");
+        } else {
+            self.stats.ups += 1;
+            tracing::info!(pool = %self.cfg.name, instance = id, "resumed");
+        }
         Ok(())
     }
 
@@ -243,20 +365,23 @@ impl Pool {
         if !self.app.runner_exists(runner).await? {
             return Ok(None);
         }
+        self.app.note_pool_runner(runner, &self.cfg.name);
         let act = self.app.runner_activity(runner).await?;
         let state = match i.state {
             // A started instance is ready once its runner has called in.
             State::Running if act.contacted => InstanceState::Running,
             State::Running | State::Creating => InstanceState::Creating,
             State::Deleting => InstanceState::Deleting,
+            State::Suspended => InstanceState::Suspended,
             State::TimedOut => InstanceState::TimedOut,
         };
+        let created_at = self.resumed.get(&i.id).map_or(i.created_at, |r| (*r).max(i.created_at));
         let idle_since =
             (act.busy == 0).then(|| Millis(act.last_finished.map_or(i.created_at, |t| t.timestamp_millis())));
         Ok(Some(InstanceView {
             id: i.id.clone(),
             state,
-            created_at: Millis(i.created_at),
+            created_at: Millis(created_at),
             busy_slots: act.busy,
             jobs_run: act.jobs_run,
             idle_since,
@@ -277,7 +402,7 @@ impl Pool {
                 runner_token: issued.token,
                 runner_id: issued.runner.id,
                 concurrent: self.cfg.capacity_per_instance.max(1) as usize,
-                register_args: self.cfg.register_args.clone(),
+                register_args: register_args(&self.cfg),
             });
         }
         let t = std::time::Instant::now();
@@ -316,7 +441,7 @@ impl Pool {
         Ok(())
     }
 
-    fn publish(&mut self, views: &[InstanceView], instances: &[Instance], pending: u32) {
+    fn publish(&mut self, views: &[InstanceView], instances: &[Instance], pending: u32, offer: PoolOffer) {
         let calls = std::mem::take(&mut self.stats.calls);
         let now = chrono::Utc::now().timestamp_millis();
         let board = self.app.pool_board();
@@ -324,8 +449,15 @@ impl Pool {
         let snapshot = PoolSnapshot {
             name: self.cfg.name.clone(),
             provider: self.cfg.provider.clone(),
-            tags: self.cfg.tags.clone(),
+            tags: self.all.matchers[self.index].tags().iter().cloned().collect(),
+            architecture: self.cfg.effective_architecture(),
+            gpu: self.cfg.gpu.as_ref().map(|g| {
+                let memory = if g.memory_mib > 0 { format!(" {} MiB", g.memory_mib) } else { String::new() };
+                format!("{} × {} {}{memory}", g.count, g.vendor, g.model).replace("  ", " ")
+            }),
             pending_jobs: pending,
+            free_slots: offer.free_slots,
+            can_grow: offer.can_grow,
             instances: views
                 .iter()
                 .map(|v| InstanceSnapshot {

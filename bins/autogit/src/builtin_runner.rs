@@ -95,6 +95,7 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
                 output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
                 cache_dir: None,
                 gpu_root: None,
+                architecture: None,
             }
         }
     };
@@ -114,6 +115,7 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
         docker_image: None,
         cache_dir: runner.cache_dir(),
         gpu_root: runner.gpu_root.clone().unwrap_or_else(|| std::path::PathBuf::from("/")),
+        architecture: None,
     };
     tracing::info!(runner = runner.id, concurrent, "built-in shell runner started");
     tokio::spawn(async move {

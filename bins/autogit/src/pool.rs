@@ -42,11 +42,14 @@ pub fn run(command: PoolCommand) -> Result<()> {
     }
     for p in pools {
         println!(
-            "pool {} ({}) tags {} — {} pending, {} up / {} down{}",
+            "pool {} ({}, {}{}) tags {} — {} pending, {} free slots, {} up / {} down{}",
             p["name"].as_str().unwrap_or_default(),
             p["provider"].as_str().unwrap_or_default(),
+            p["architecture"].as_str().unwrap_or_default(),
+            p["gpu"].as_str().map(|g| format!(", GPUs {g}")).unwrap_or_default(),
             p["tags"],
             p["pending_jobs"],
+            p["free_slots"],
             p["scale_ups"],
             p["scale_downs"],
             p["last_error"].as_str().map(|e| format!(", last error: {e}")).unwrap_or_default()

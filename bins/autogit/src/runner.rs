@@ -14,34 +14,7 @@ use std::path::PathBuf;
 #[derive(Subcommand)]
 pub enum RunnerCommand {
     /// Register with a server and write the runner configuration file.
-    Register {
-        /// The AutoGit server URL.
-        #[arg(long)]
-        url: String,
-        /// A runner authentication token (`glrt-…`, from `POST /api/v4/user/runners`) or a
-        /// registration token (legacy flow).
-        #[arg(long)]
-        token: String,
-        #[arg(long, default_value = "")]
-        description: String,
-        /// Comma-separated tags (legacy registration only; runners created by API carry theirs).
-        #[arg(long, default_value = "")]
-        tag_list: String,
-        #[arg(long)]
-        run_untagged: bool,
-        #[arg(long, default_value = "./autogit-runner.toml")]
-        runner_config: PathBuf,
-        #[arg(long, default_value = "./autogit-builds")]
-        builds_dir: PathBuf,
-        #[arg(long, default_value_t = 1)]
-        concurrent: usize,
-        /// Use the docker executor with this default image (jobs' `image:` overrides it).
-        #[arg(long)]
-        docker_image: Option<String>,
-        /// Detect GPUs under this directory instead of `/` (fixture trees, chroots).
-        #[arg(long)]
-        gpu_root: Option<PathBuf>,
-    },
+    Register(Box<RegisterArgs>),
     /// Run jobs until SIGINT/SIGTERM (jobs in progress finish first).
     Run {
         #[arg(long, default_value = "./autogit-runner.toml")]
@@ -49,13 +22,44 @@ pub enum RunnerCommand {
     },
 }
 
+/// `autogit runner register` (boxed in [`RunnerCommand`]: it is much larger than `Run`).
+#[derive(clap::Args)]
+pub struct RegisterArgs {
+    /// The AutoGit server URL.
+    #[arg(long)]
+    url: String,
+    /// A runner authentication token (`glrt-…`, from `POST /api/v4/user/runners`) or a
+    /// registration token (legacy flow).
+    #[arg(long)]
+    token: String,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Comma-separated tags (legacy registration only; runners created by API carry theirs).
+    #[arg(long, default_value = "")]
+    tag_list: String,
+    #[arg(long)]
+    run_untagged: bool,
+    #[arg(long, default_value = "./autogit-runner.toml")]
+    runner_config: PathBuf,
+    #[arg(long, default_value = "./autogit-builds")]
+    builds_dir: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    concurrent: usize,
+    /// Use the docker executor with this default image (jobs' `image:` overrides it).
+    #[arg(long)]
+    docker_image: Option<String>,
+    /// Detect GPUs under this directory instead of `/` (fixture trees, chroots).
+    #[arg(long)]
+    gpu_root: Option<PathBuf>,
+    /// Run jobs for this architecture only (GitLab's names: amd64, arm64, riscv64…); a
+    /// foreign one needs `--docker-image` (job containers run under QEMU user emulation).
+    #[arg(long)]
+    arch: Option<String>,
+}
+
 /// What this runner tells the server about itself.
 pub fn runner_info(executor: &str) -> RunnerInfo {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    let arch = autogit_agent::inventory::gitlab_arch(std::env::consts::ARCH);
     let features: BTreeMap<String, bool> = [
         "variables",
         "raw_variables",
@@ -89,36 +93,40 @@ pub fn runner_info(executor: &str) -> RunnerInfo {
 }
 
 /// What `register` tells the server: the runner's `info` with its GPU inventory and the
-/// architectures it runs (emulated ones only with the docker executor), as job requests carry.
-fn registration_info(docker: bool, gpu_root: Option<&std::path::Path>) -> RunnerInfo {
+/// architectures it runs (emulated ones only with the docker executor; only `arch` when set), as
+/// job requests carry.
+fn registration_info(docker: bool, gpu_root: Option<&std::path::Path>, arch: Option<&str>) -> RunnerInfo {
     use autogit_agent::inventory;
     let mut info = runner_info(if docker { "docker" } else { "shell" });
     let root = gpu_root.unwrap_or(std::path::Path::new("/"));
     if let Ok(v) = serde_json::to_value(inventory::detect_gpus(root)) {
         info.config.insert(inventory::INVENTORY_KEY.into(), v);
     }
-    let mut archs = inventory::architectures(root);
-    if !docker {
-        archs.truncate(1);
-    }
+    let want = worker::Advertised { emulates: docker, only: arch.map(str::to_string) };
+    let archs = worker::advertised_architectures(inventory::architectures(root), &want);
     info.config.insert(inventory::ARCHITECTURES_KEY.into(), serde_json::json!(archs));
     info
 }
 
 pub async fn run(command: RunnerCommand) -> Result<()> {
     match command {
-        RunnerCommand::Register {
-            url,
-            token,
-            description,
-            tag_list,
-            run_untagged,
-            runner_config,
-            builds_dir,
-            concurrent,
-            docker_image,
-            gpu_root,
-        } => {
+        RunnerCommand::Register(args) => {
+            let RegisterArgs {
+                url,
+                token,
+                description,
+                tag_list,
+                run_untagged,
+                runner_config,
+                builds_dir,
+                concurrent,
+                docker_image,
+                gpu_root,
+                arch,
+            } = *args;
+            if let Some(a) = &arch {
+                autogit_agent::config::check_architecture(a, docker_image.is_some()).map_err(anyhow::Error::msg)?;
+            }
             let client = autogit_agent::client::Client::new(&url)?;
             let system_id =
                 format!("r_{}", rand::rng().sample_iter(Alphanumeric).take(12).map(char::from).collect::<String>());
@@ -127,7 +135,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                     .verify(&VerifyRequest {
                         token,
                         system_id: Some(system_id.clone()),
-                        info: registration_info(docker_image.is_some(), gpu_root.as_deref()),
+                        info: registration_info(docker_image.is_some(), gpu_root.as_deref(), arch.as_deref()),
                     })
                     .await?
             } else {
@@ -138,7 +146,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                         tag_list.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
                     ),
                     run_untagged: Some(run_untagged),
-                    info: registration_info(docker_image.is_some(), gpu_root.as_deref()),
+                    info: registration_info(docker_image.is_some(), gpu_root.as_deref(), arch.as_deref()),
                     ..RegisterRequest::default()
                 };
                 client.register(&req).await?
@@ -156,6 +164,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 output_limit: autogit_agent::trace::DEFAULT_OUTPUT_LIMIT,
                 cache_dir: None,
                 gpu_root: gpu_root.map(|p| std::path::absolute(&p)).transpose().context("resolving --gpu-root")?,
+                architecture: arch,
             };
             config.save(&runner_config)?;
             println!("registered runner {} ; configuration written to {}", details.id, runner_config.display());
@@ -182,8 +191,15 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 concurrent: c.concurrent,
                 builds_dir: c.builds_dir,
                 output_limit: c.output_limit,
-                info: runner_info(&c.executor),
+                info: {
+                    let mut info = runner_info(&c.executor);
+                    if let Some(a) = &c.architecture {
+                        info.architecture.clone_from(a);
+                    }
+                    info
+                },
                 docker_image: c.docker_image,
+                architecture: c.architecture,
             };
             tracing::info!(runner = c.id, concurrent = cfg.concurrent, "runner started");
             worker::run(cfg, shutdown).await?;

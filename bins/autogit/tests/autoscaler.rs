@@ -80,7 +80,7 @@ fn a_process_pool_scales_from_zero_and_back() {
                 .contains("autogit_pool_provider_call_seconds_count{pool=\"local\",call=\"increase\",result=\"ok\"} 1"),
             "{metrics}"
         );
-        assert!(metrics.contains("autogit_ci_queue_wait_seconds_count{tags=\"\"} 2"), "{metrics}");
+        assert!(metrics.contains("autogit_ci_queue_wait_seconds_count{pool=\"local\",tags=\"\"} 2"), "{metrics}");
         assert!(
             metrics.contains("autogit_pool_instances{pool=\"local\",state=\"running\"} 0"),
             "board {} metrics {metrics}",
@@ -88,7 +88,7 @@ fn a_process_pool_scales_from_zero_and_back() {
         );
         let out = s.autogit(&["pool", "list", "--url", &s.url, "--token", &s.root_token]);
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && text.contains("pool local (process)"), "{text}");
+        assert!(out.status.success() && text.contains("pool local (process, "), "{text}");
     }
 }
 

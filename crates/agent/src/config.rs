@@ -36,6 +36,11 @@ pub struct RunnerConfig {
     /// Where GPUs are detected; `/` (the default) on a real host, a fixture tree in tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_root: Option<PathBuf>,
+    /// The one architecture (GitLab's name: `amd64`, `arm64`, `riscv64`…) this runner runs jobs
+    /// for; unset = the native one, plus those QEMU emulates with the docker executor. A foreign
+    /// one needs the docker executor: its job containers are created for `linux/<architecture>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
 }
 
 fn default_concurrent() -> usize {
@@ -48,6 +53,22 @@ fn default_executor() -> String {
 
 fn default_output_limit() -> usize {
     crate::trace::DEFAULT_OUTPUT_LIMIT
+}
+
+/// Whether a runner can run jobs for `arch`: the native architecture always; a foreign one only
+/// with the docker executor (a shell executor's jobs run natively, so an `arm64` job would run
+/// as amd64 and fail, or worse, succeed).
+pub fn check_architecture(arch: &str, docker: bool) -> Result<(), String> {
+    let native = crate::inventory::gitlab_arch(std::env::consts::ARCH);
+    if arch.is_empty() || !arch.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("architecture {arch:?} is not an architecture name (amd64, arm64, riscv64…)"));
+    }
+    if arch != native && !docker {
+        return Err(format!(
+            "architecture {arch:?} is not this host's ({native}): jobs for it need the docker executor (QEMU user emulation)"
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Error)]
@@ -73,6 +94,11 @@ impl RunnerConfig {
         let c: RunnerConfig =
             toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
         let docker_ok = c.executor == "docker" && c.docker_image.as_deref().is_some_and(|i| !i.is_empty());
+        if let Some(arch) = &c.architecture
+            && let Err(message) = check_architecture(arch, docker_ok)
+        {
+            return Err(ConfigError::Parse { path: p, message });
+        }
         if c.executor != "shell" && !docker_ok {
             return Err(ConfigError::Parse {
                 path: p,
@@ -122,6 +148,7 @@ mod tests {
             output_limit: 100,
             cache_dir: None,
             gpu_root: None,
+            architecture: None,
         };
         c.save(&path).expect("save");
         assert_eq!(RunnerConfig::load(&path).expect("load"), c);
@@ -138,5 +165,27 @@ mod tests {
         )
         .expect("write");
         assert!(RunnerConfig::load(&path).expect_err("docker not yet").to_string().contains("not supported"));
+    }
+
+    #[test]
+    fn a_foreign_architecture_needs_the_docker_executor() {
+        let native = crate::inventory::gitlab_arch(std::env::consts::ARCH);
+        let foreign = if native == "riscv64" { "arm64" } else { "riscv64" };
+        assert_eq!(check_architecture(native, false), Ok(()));
+        assert_eq!(check_architecture(foreign, true), Ok(()));
+        let e = check_architecture(foreign, false).expect_err("shell");
+        assert!(e.contains("docker executor") && e.contains(foreign), "{e}");
+        assert!(check_architecture("linux/arm64", true).expect_err("slash").contains("not an architecture"));
+        assert!(check_architecture("", true).is_err());
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runner.toml");
+        let text = format!(
+            "url = \"x\"\ntoken = \"t\"\nid = 1\nsystem_id = \"s\"\nbuilds_dir = \"/b\"\narchitecture = \"{foreign}\"\n"
+        );
+        std::fs::write(&path, &text).expect("write");
+        assert!(RunnerConfig::load(&path).expect_err("shell").to_string().contains("docker executor"));
+        std::fs::write(&path, format!("{text}executor = \"docker\"\ndocker_image = \"i\"\n")).expect("write");
+        assert_eq!(RunnerConfig::load(&path).expect("docker").architecture.as_deref(), Some(foreign));
     }
 }

@@ -43,6 +43,10 @@ pub struct DockerExecutor {
     /// Where GPUs are detected (`/`; a fixture tree in tests): the coordinator names the
     /// allocated GPUs by key, this host knows their UUIDs and device nodes.
     pub gpu_root: PathBuf,
+    /// `linux/<arch>` for a runner configured for one architecture: job and service
+    /// containers are created (and missing images pulled) for it, so that a multi-arch image
+    /// resolves to that variant and a single-arch image of another one is refused by the engine.
+    pub platform: Option<String>,
 }
 
 /// What one job created, removed at the end whatever happened.
@@ -61,7 +65,15 @@ impl DockerExecutor {
         system_id: String,
     ) -> Result<Self, bollard::errors::Error> {
         let docker = Docker::connect_with_local_defaults()?.negotiate_version().await?;
-        Ok(DockerExecutor { docker, builds_dir, git: "git".into(), default_image, system_id, gpu_root: "/".into() })
+        Ok(DockerExecutor {
+            docker,
+            builds_dir,
+            git: "git".into(),
+            default_image,
+            system_id,
+            gpu_root: "/".into(),
+            platform: None,
+        })
     }
 
     fn labels(&self, job: i64) -> HashMap<String, String> {
@@ -233,8 +245,11 @@ impl DockerExecutor {
             return Ok(());
         }
         let _ = out.send(format!("Pulling image {image}\n").into_bytes()).await;
-        let mut pull =
-            self.docker.create_image(Some(CreateImageOptionsBuilder::default().from_image(image).build()), None, None);
+        let mut opts = CreateImageOptionsBuilder::default().from_image(image);
+        if let Some(p) = &self.platform {
+            opts = opts.platform(p);
+        }
+        let mut pull = self.docker.create_image(Some(opts.build()), None, None);
         while let Some(r) = pull.next().await {
             if let Err(e) = r {
                 let _ = out.send(format!("\x1b[31;1mERROR: pulling {image} failed: {e}\x1b[0;m\n").into_bytes()).await;
@@ -283,8 +298,11 @@ impl DockerExecutor {
     }
 
     async fn create(&self, body: ContainerCreateBody) -> Result<String, bollard::errors::Error> {
-        let opts = CreateContainerOptionsBuilder::default().build();
-        Ok(self.docker.create_container(Some(opts), body).await?.id)
+        let mut opts = CreateContainerOptionsBuilder::default();
+        if let Some(p) = &self.platform {
+            opts = opts.platform(p);
+        }
+        Ok(self.docker.create_container(Some(opts.build()), body).await?.id)
     }
 
     #[allow(clippy::too_many_arguments)]

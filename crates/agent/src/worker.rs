@@ -37,6 +37,9 @@ pub struct WorkerConfig {
     pub cache_dir: PathBuf,
     /// Where GPUs are detected: `/` on a real host, a fixture tree in tests.
     pub gpu_root: PathBuf,
+    /// Run jobs for this architecture only (checked by [`crate::config::check_architecture`]):
+    /// the runner advertises just it, and docker jobs run in `linux/<it>` containers.
+    pub architecture: Option<String>,
 }
 
 /// The executor jobs run with.
@@ -96,6 +99,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
             Some(image) => {
                 let mut d = DockerExecutor::connect(slot_dir(slot), image.clone(), cfg.system_id.clone()).await?;
                 d.gpu_root = cfg.gpu_root.clone();
+                d.platform = cfg.architecture.as_ref().map(|a| format!("linux/{a}"));
                 if slot == 0 {
                     // Whatever a crashed run of this runner left behind goes first.
                     let stale = d.remove_stale().await?;
@@ -109,15 +113,15 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
     }
     let info = Arc::new(std::sync::RwLock::new(cfg.info.clone()));
     // Only containers run under binfmt_misc QEMU handlers: a shell executor's jobs run natively.
-    let emulates = cfg.docker_image.is_some();
-    refresh_inventory(&cfg.gpu_root, emulates, &info).await;
+    let archs = Advertised { emulates: cfg.docker_image.is_some(), only: cfg.architecture.clone() };
+    refresh_inventory(&cfg.gpu_root, &archs, &info).await;
     let cfg = Arc::new(cfg);
     let refresher = {
         let (root, info, shutdown) = (cfg.gpu_root.clone(), info.clone(), shutdown.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(INVENTORY_REFRESH) => refresh_inventory(&root, emulates, &info).await,
+                    _ = tokio::time::sleep(INVENTORY_REFRESH) => refresh_inventory(&root, &archs, &info).await,
                     _ = shutdown.cancelled() => return,
                 }
             }
@@ -142,13 +146,22 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
 /// the next job request (and drains the GPUs that went away).
 pub const INVENTORY_REFRESH: Duration = Duration::from_secs(60);
 
-/// Puts the current GPU inventory and architectures into `info.config`; the emulated
-/// architectures only when `emulates` (the docker executor).
-async fn refresh_inventory(root: &Path, emulates: bool, info: &std::sync::RwLock<RunnerInfo>) {
+/// Which architectures a runner advertises.
+#[derive(Debug, Clone, Default)]
+pub struct Advertised {
+    /// The ones binfmt_misc QEMU handlers emulate count too (the docker executor).
+    pub emulates: bool,
+    /// Exactly this one (the runner's configured `architecture`), whatever is detected.
+    pub only: Option<String>,
+}
+
+/// Puts the current GPU inventory and architectures into `info.config`.
+async fn refresh_inventory(root: &Path, archs: &Advertised, info: &std::sync::RwLock<RunnerInfo>) {
     let root = root.to_path_buf();
+    let want = archs.clone();
     let detected = tokio::task::spawn_blocking(move || {
         let inv = inventory::detect_gpus(&root);
-        (serde_json::to_value(&inv).ok(), advertised_architectures(inventory::architectures(&root), emulates))
+        (serde_json::to_value(&inv).ok(), advertised_architectures(inventory::architectures(&root), &want))
     })
     .await;
     let Ok((inv, archs)) = detected else { return };
@@ -160,11 +173,15 @@ async fn refresh_inventory(root: &Path, emulates: bool, info: &std::sync::RwLock
 }
 
 /// The architectures a runner advertises, from [`inventory::architectures`] (native first): the
-/// native one always; the ones binfmt_misc QEMU handlers emulate only when `emulates`. A shell
-/// executor runs its jobs on the host, so an `arm64` job given to it would run natively and
-/// fail; a container of an arm64 image runs through the handler.
-fn advertised_architectures(mut archs: Vec<String>, emulates: bool) -> Vec<String> {
-    if !emulates {
+/// native one always; the ones binfmt_misc QEMU handlers emulate only when `emulates`; only the
+/// configured one when there is one. A shell executor runs its jobs on the host, so an `arm64`
+/// job given to it would run natively and fail; a container of an arm64 image runs through the
+/// handler.
+pub fn advertised_architectures(mut archs: Vec<String>, want: &Advertised) -> Vec<String> {
+    if let Some(only) = &want.only {
+        return vec![only.clone()];
+    }
+    if !want.emulates {
         archs.truncate(1);
     }
     archs
@@ -371,13 +388,17 @@ mod tests {
         }
         let native = inventory::gitlab_arch(std::env::consts::ARCH).to_string();
         let all = inventory::architectures(root.path());
-        assert_eq!(advertised_architectures(all.clone(), false), vec![native.clone()]);
-        let docker = advertised_architectures(all, true);
+        let shell = Advertised { emulates: false, only: None };
+        let docker = Advertised { emulates: true, only: None };
+        assert_eq!(advertised_architectures(all.clone(), &shell), vec![native.clone()]);
+        let only = Advertised { emulates: true, only: Some("riscv64".into()) };
+        assert_eq!(advertised_architectures(all.clone(), &only), vec!["riscv64".to_string()]);
+        let docker = advertised_architectures(all, &docker);
         assert_eq!(docker[0], native);
         for arch in ["amd64", "arm64", "riscv64"] {
             assert!(docker.contains(&arch.to_string()), "{arch} in {docker:?}");
         }
-        assert_eq!(advertised_architectures(Vec::new(), false), Vec::<String>::new());
+        assert_eq!(advertised_architectures(Vec::new(), &shell), Vec::<String>::new());
     }
 
     #[tokio::test]
@@ -389,7 +410,7 @@ mod tests {
         let native = inventory::gitlab_arch(std::env::consts::ARCH);
         for (emulates, want) in [(false, serde_json::json!([native])), (true, serde_json::json!([native, "riscv64"]))] {
             let info = std::sync::RwLock::new(RunnerInfo::default());
-            refresh_inventory(root.path(), emulates, &info).await;
+            refresh_inventory(root.path(), &Advertised { emulates, only: None }, &info).await;
             let info = info.read().expect("lock");
             assert_eq!(info.config[inventory::ARCHITECTURES_KEY], want, "emulates: {emulates}");
         }

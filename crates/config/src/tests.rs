@@ -86,3 +86,37 @@ fn pool_windows_are_checked() {
         assert!(e.contains("ci.pools.p.windows[0]"), "{e}");
     }
 }
+
+#[test]
+fn pool_architecture_and_gpu_profile_are_checked() {
+    let load = |extra: &str| {
+        let text = format!("[[ci.pools]]\nname = \"p\"\n{extra}");
+        Config::load(Some(("c.toml", &text)), &[]).map(|(c, _)| c).map_err(|e| e.to_string())
+    };
+    let native = crate::pool::native_architecture();
+    let foreign = if native == "riscv64" { "arm64" } else { "riscv64" };
+    let c = load(&format!("architecture = \"{native}\"\n")).expect("native");
+    assert_eq!(c.ci.pools[0].effective_architecture(), native);
+    assert_eq!(load("").expect("default").ci.pools[0].effective_architecture(), native);
+    let e = load(&format!("architecture = \"{foreign}\"\n")).expect_err("shell executor");
+    assert!(e.contains("--docker-image") && e.contains(foreign), "{e}");
+    load(&format!("architecture = \"{foreign}\"\nregister_args = [\"--docker-image\", \"i\"]\n"))
+        .expect("docker executor");
+    let e = load(&format!("provider = \"docker\"\ndocker_image = \"i\"\narchitecture = \"{foreign}\"\n"))
+        .expect_err("docker provider");
+    assert!(e.contains("process provider"), "{e}");
+    assert!(load("architecture = \"linux/arm64\"\n").expect_err("slash").contains("not an architecture name"));
+
+    let c = load("gpu = { count = 2, vendor = \"nvidia\", model = \"NVIDIA A10\", memory_mib = 24000, compute_capability = \"8.6\" }\n")
+        .expect("gpu");
+    let g = c.ci.pools[0].gpu.clone().expect("profile");
+    assert_eq!((g.count, g.compute_capability_parts()), (2, Ok((8, 6))));
+    for (bad, want) in [
+        ("count = 0, vendor = \"nvidia\"", "count must be at least 1"),
+        ("count = 1, vendor = \"matrox\"", "vendor \"matrox\""),
+        ("count = 1, vendor = \"nvidia\", compute_capability = \"8\"", "MAJOR.MINOR"),
+    ] {
+        let e = load(&format!("gpu = {{ {bad} }}\n")).expect_err(bad);
+        assert!(e.contains("ci.pools.p.gpu") && e.contains(want), "{e}");
+    }
+}

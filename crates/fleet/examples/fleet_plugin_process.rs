@@ -66,6 +66,7 @@ fn rpc(e: FleetError) -> RpcError {
         FleetError::Unavailable(m) => (-32001, m),
         FleetError::Failed(m) => (-32002, m),
         FleetError::Config(m) => (-32003, m),
+        FleetError::Unsupported(m) => (-32601, m),
     }
 }
 

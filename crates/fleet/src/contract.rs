@@ -14,6 +14,10 @@ pub enum State {
     Running,
     /// Being deleted by the provider or by someone else.
     Deleting,
+    /// Put to sleep by [`InstanceGroup::suspend`]: no runner runs, the instance keeps its id,
+    /// labels and runner, and [`InstanceGroup::resume`] brings it back (faster or cheaper than
+    /// creating one: a sleeping desktop wakes in seconds and keeps its caches).
+    Suspended,
     /// Broken, gone or stuck: it will never become healthy. It still exists as far as the
     /// provider's bookkeeping goes (a directory, a stopped container), so the coordinator must
     /// [`InstanceGroup::decrease`] it to free its resources and its slot.
@@ -55,6 +59,8 @@ pub struct ProviderInfo {
     /// The most instances the group will hold; [`InstanceGroup::increase`] starts no more.
     pub max_size: usize,
     pub version: String,
+    /// Whether [`InstanceGroup::suspend`] and [`InstanceGroup::resume`] work.
+    pub can_suspend: bool,
 }
 
 /// How a provider call failed. The message is for people; the variant is for the coordinator.
@@ -71,6 +77,10 @@ pub enum FleetError {
     /// image, unreadable certificates): retrying as-is is pointless.
     #[error("{0}")]
     Config(String),
+    /// The provider does not offer this call (suspend/resume where
+    /// [`ProviderInfo::can_suspend`] is false).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// A group of runner instances that a provider can create and delete: the provider contract.
@@ -89,8 +99,9 @@ pub enum FleetError {
 ///   concurrently with any call, including each other. During a concurrent
 ///   [`increase`](Self::increase) an instance may be seen as [`State::Creating`], or not yet at
 ///   all; during a concurrent [`decrease`](Self::decrease), as running, deleting or gone.
-/// - [`increase`](Self::increase) and [`decrease`](Self::decrease) change the group: the caller
-///   serialises them per group (one at a time, never both at once). Providers do not lock
+/// - [`increase`](Self::increase), [`decrease`](Self::decrease), [`suspend`](Self::suspend) and
+///   [`resume`](Self::resume) change the group: the caller serialises them per group (one at a
+///   time, never two at once). Providers do not lock
 ///   against a second coordinator on the same group; run one coordinator per group.
 ///
 /// # Idempotency and failure
@@ -130,6 +141,25 @@ pub trait InstanceGroup: Send + Sync {
     /// after the provider's grace period. An id missing from the returned list was not
     /// confirmed deleted: retry it.
     async fn decrease(&self, ids: &[String]) -> Result<Vec<String>, FleetError>;
+    /// Optional ([`ProviderInfo::can_suspend`]): stops these instances' runners as `decrease`
+    /// does (running jobs finish first, then the grace period) and puts the instances to sleep
+    /// without deleting them; they are reported as [`State::Suspended`] from then on. Returns
+    /// the ids now suspended, those already suspended included; unknown ids are ignored. An
+    /// instance that cannot be reached to stop its runner is not suspended (decrease it).
+    /// Providers without it answer [`FleetError::Unsupported`].
+    async fn suspend(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
+        let _ = ids;
+        Err(FleetError::Unsupported("this provider cannot suspend instances".into()))
+    }
+    /// Optional: wakes suspended instances and starts their runners again, as the same runner
+    /// (the coordinator keeps its record and token). Each is reported as [`State::Creating`]
+    /// until its runner runs, and as [`State::TimedOut`] when it does not within the provider's
+    /// creation timeout (then decrease it, as after a failed create). Returns the ids it
+    /// resumed; ids that are not suspended are ignored.
+    async fn resume(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
+        let _ = ids;
+        Err(FleetError::Unsupported("this provider cannot resume instances".into()))
+    }
     /// Whether the instance still exists and is healthy. An unknown id is `Ok(false)`.
     async fn heartbeat(&self, id: &str) -> Result<bool, FleetError>;
     /// Releases the provider's own resources; instances are NOT deleted (the coordinator decides).

@@ -213,6 +213,7 @@ impl InstanceGroup for DockerGroup {
             id: format!("docker/{}", self.group),
             max_size: self.max_size,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            can_suspend: false,
         })
     }
 

@@ -109,6 +109,9 @@ struct InitResult {
     #[serde(default)]
     version: String,
     protocol: Option<u64>,
+    /// Whether the plugin implements `suspend` and `resume`.
+    #[serde(default)]
+    can_suspend: bool,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +139,16 @@ struct IncreaseResult {
 #[derive(Deserialize)]
 struct DecreaseResult {
     deleted: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SuspendResult {
+    suspended: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ResumeResult {
+    resumed: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -252,9 +265,12 @@ impl PluginGroup {
             }
         };
         let info = answer.and_then(|r| match r.protocol {
-            Some(PROTOCOL_VERSION) => {
-                Ok(ProviderInfo { id: r.id, max_size: r.max_size.min(self.max_size), version: r.version })
-            }
+            Some(PROTOCOL_VERSION) => Ok(ProviderInfo {
+                id: r.id,
+                max_size: r.max_size.min(self.max_size),
+                version: r.version,
+                can_suspend: r.can_suspend,
+            }),
             other => Err(format!(
                 "plugin {} speaks protocol {}, not {PROTOCOL_VERSION}",
                 self.program(),
@@ -413,6 +429,15 @@ impl PluginGroup {
         }
     }
 
+    /// Suspend and resume go only to a plugin that said in `init` that it has them.
+    async fn require_suspend(&self, inner: &mut Inner) -> Result<(), FleetError> {
+        self.ensure_ready(inner).await.map_err(|e| self.fleet_error("init", e))?;
+        match &inner.info {
+            Some(info) if info.can_suspend => Ok(()),
+            _ => Err(FleetError::Unsupported(format!("plugin of group {} cannot suspend instances", self.group))),
+        }
+    }
+
     async fn instances(&self, inner: &mut Inner) -> Result<Vec<Instance>, FleetError> {
         let r: UpdateResult = parse("update", self.call(inner, "update", &json!({})).await?)?;
         r.instances
@@ -422,6 +447,7 @@ impl PluginGroup {
                     "creating" => State::Creating,
                     "running" => State::Running,
                     "deleting" => State::Deleting,
+                    "suspended" => State::Suspended,
                     "timed_out" => State::TimedOut,
                     other => {
                         return Err(FleetError::Failed(format!(
@@ -480,6 +506,20 @@ impl InstanceGroup for PluginGroup {
         let mut inner = self.inner.lock().await;
         let r: DecreaseResult = parse("decrease", self.call(&mut inner, "decrease", &json!({"ids": ids})).await?)?;
         Ok(r.deleted.into_iter().filter(|d| ids.contains(d)).collect())
+    }
+
+    async fn suspend(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
+        let mut inner = self.inner.lock().await;
+        self.require_suspend(&mut inner).await?;
+        let r: SuspendResult = parse("suspend", self.call(&mut inner, "suspend", &json!({"ids": ids})).await?)?;
+        Ok(r.suspended.into_iter().filter(|d| ids.contains(d)).collect())
+    }
+
+    async fn resume(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
+        let mut inner = self.inner.lock().await;
+        self.require_suspend(&mut inner).await?;
+        let r: ResumeResult = parse("resume", self.call(&mut inner, "resume", &json!({"ids": ids})).await?)?;
+        Ok(r.resumed.into_iter().filter(|d| ids.contains(d)).collect())
     }
 
     async fn heartbeat(&self, id: &str) -> Result<bool, FleetError> {

@@ -288,6 +288,7 @@ impl InstanceGroup for ProcessGroup {
             id: format!("process/{}", self.group),
             max_size: self.max_size,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            can_suspend: false,
         })
     }
 

@@ -19,6 +19,11 @@
 //! stop): the start script first stops whatever runner `runner.pid` still names, so a leftover
 //! is reaped the next time the host is used.
 //!
+//! [`InstanceGroup::suspend`](crate::InstanceGroup::suspend) stops the runner but keeps its
+//! registration and the record (the host stays taken, [`State::Suspended`]), then runs the
+//! suspend command; [`InstanceGroup::resume`](crate::InstanceGroup::resume) wakes the host and
+//! starts the same runner again (`ssh/sleep.rs`).
+//!
 //! The system OpenSSH client (`ssh`, `scp`) does the work, always with `BatchMode=yes` (no
 //! prompts): the key in `identity_file` (or the agent/default keys) must be authorised on the
 //! host. Hosts are assumed to run a POSIX shell with `sha256sum`, `nohup` and (optionally)
@@ -27,7 +32,6 @@
 use crate::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, RUNNER_LABEL, State};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -37,60 +41,6 @@ use tokio::process::Command;
 pub const DEFAULT_BROADCAST: &str = "255.255.255.255:9";
 /// The directory on a host that holds the runner when the host names none.
 pub const DEFAULT_REMOTE_DIR: &str = "~/.autogit-runner";
-
-/// One known host of an [`SshGroup`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SshHost {
-    /// Unique within the group; `[A-Za-z0-9][A-Za-z0-9_.-]*`.
-    pub name: String,
-    /// `host`, `host:port`, or `[v6addr]:port`; port 22 when none is given.
-    pub address: String,
-    pub user: String,
-    /// Private key for `ssh -i`; the agent's or the default keys when `None`.
-    #[serde(default)]
-    pub identity_file: Option<PathBuf>,
-    /// MAC address for Wake-on-LAN (`aa:bb:cc:dd:ee:ff` or `aa-bb-…`).
-    #[serde(default)]
-    pub mac: Option<String>,
-    /// Where the magic packet is sent (`ip:port`, or `ip` for port 9); [`DEFAULT_BROADCAST`]
-    /// when `None`.
-    #[serde(default)]
-    pub broadcast: Option<String>,
-    /// Run locally (program and arguments) to power the host on, instead of Wake-on-LAN (e.g. a
-    /// smart-plug or IPMI command). It gets `AUTOGIT_FLEET_HOST=<name>` and
-    /// `AUTOGIT_FLEET_ADDRESS=<address>`.
-    #[serde(default)]
-    pub power_on_command: Option<Vec<String>>,
-    /// A shell command run on the host over ssh after its runner stopped, e.g.
-    /// `systemctl suspend`. Its exit status is ignored.
-    #[serde(default)]
-    pub suspend_command: Option<String>,
-    /// The runner's directory on the host: `~/…`, absolute, or relative to the home directory;
-    /// `[A-Za-z0-9_./~-]` only. [`DEFAULT_REMOTE_DIR`] by default.
-    #[serde(default = "default_remote_dir")]
-    pub remote_dir: String,
-}
-
-fn default_remote_dir() -> String {
-    DEFAULT_REMOTE_DIR.to_string()
-}
-
-impl SshHost {
-    /// A host with only the required fields set (no wake-up, no suspend, the default directory).
-    pub fn new(name: &str, address: &str, user: &str) -> Self {
-        SshHost {
-            name: name.into(),
-            address: address.into(),
-            user: user.into(),
-            identity_file: None,
-            mac: None,
-            broadcast: None,
-            power_on_command: None,
-            suspend_command: None,
-            remote_dir: default_remote_dir(),
-        }
-    }
-}
 
 /// What `<state_dir>/<name>.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +55,12 @@ struct Record {
     /// Unix ms.
     created_at: i64,
     labels: BTreeMap<String, String>,
+    /// Put to sleep by `suspend`: [`State::Suspended`] until resumed.
+    #[serde(default)]
+    suspended: bool,
+    /// When the last `resume` began (Unix ms): the creation timeout counts from it.
+    #[serde(default)]
+    resumed_at: Option<i64>,
 }
 
 /// A static pool of hosts reached over SSH (see the module documentation).
@@ -212,8 +168,12 @@ impl SshGroup {
 
     /// The state of one record (asks the host when the runner was started).
     async fn state(&self, r: &Record) -> State {
+        if r.suspended {
+            return State::Suspended;
+        }
         if !r.started {
-            return if crate::now_ms().saturating_sub(r.created_at) > self.create_timeout.as_millis() as i64 {
+            let since = r.resumed_at.unwrap_or(r.created_at);
+            return if crate::now_ms().saturating_sub(since) > self.create_timeout.as_millis() as i64 {
                 State::TimedOut
             } else {
                 State::Creating
@@ -433,7 +393,8 @@ impl SshGroup {
     }
 
     /// Stops the runner on `h`: `Ok(true)` stopped or none, `Ok(false)` the host did not answer.
-    async fn stop_runner(&self, h: &SshHost) -> Result<bool, FleetError> {
+    /// `keep_config` keeps its `runner.toml` (a suspended instance resumes from it).
+    async fn stop_runner(&self, h: &SshHost, keep_config: bool) -> Result<bool, FleetError> {
         let steps = (self.grace.as_millis() / 200).max(1);
         let script = format!(
             "cd {dir} 2>/dev/null || exit 0\n\
@@ -442,8 +403,9 @@ impl SshGroup {
              [ -f runner.pid ] || exit 0\n\
              p=$(cat runner.pid)\n\
              stop {steps} || exit 3\n\
-             rm -f runner.pid runner.toml\n",
+             rm -f runner.pid {config}\n",
             dir = remote_word(&h.remote_dir),
+            config = if keep_config { "" } else { "runner.toml" },
         );
         let limit = self.grace + self.connect_timeout + Duration::from_secs(30);
         let out = self.ssh(h, &script, None, limit).await?;
@@ -471,6 +433,8 @@ impl SshGroup {
             group: self.group.clone(),
             created_at: crate::now_ms(),
             labels: crate::instance_labels(&self.group, l),
+            suspended: false,
+            resumed_at: None,
         };
         let mut labels_host = record.labels.clone();
         labels_host.insert(HOST_LABEL.to_string(), h.name.clone());
@@ -489,7 +453,7 @@ impl SshGroup {
         .await;
         if let Err(e) = &result {
             tracing::warn!(instance = %l.name, host = %h.name, error = %e, "launch failed; releasing the host");
-            if reached_start && let Err(e) = self.stop_runner(h).await {
+            if reached_start && let Err(e) = self.stop_runner(h, false).await {
                 tracing::warn!(host = %h.name, error = %e, "could not stop a half-started runner");
             }
             remove_file(&path)?;
@@ -514,14 +478,12 @@ impl SshGroup {
             None => {
                 tracing::warn!(instance = id, host = %record.host, "host is no longer configured; dropping the record")
             }
+            // A suspended instance's host is asleep: nothing to stop (a leftover runner is
+            // stopped when the host is next used).
+            Some(_) if record.suspended => {}
             Some(h) => {
-                if self.stop_runner(h).await? {
-                    if let Some(cmd) = &h.suspend_command {
-                        match self.ssh(h, cmd, None, self.connect_timeout + Duration::from_secs(30)).await {
-                            Ok(out) => tracing::info!(host = %h.name, status = %out.status, "suspend_command ran"),
-                            Err(e) => tracing::info!(host = %h.name, error = %e, "suspend_command did not finish"),
-                        }
-                    }
+                if self.stop_runner(h, false).await? {
+                    self.run_suspend_command(h).await;
                 } else {
                     tracing::warn!(
                         instance = id,
@@ -535,109 +497,10 @@ impl SshGroup {
         tracing::info!(group = %self.group, instance = id, "ssh instance deleted");
         Ok(())
     }
-
-    fn check_config(&self) -> Result<(), FleetError> {
-        crate::check_names(&self.group, &[])?;
-        if self.hosts.is_empty() {
-            return Err(FleetError::Config(format!("ssh group {} has no hosts", self.group)));
-        }
-        let mut names = BTreeSet::new();
-        for h in &self.hosts {
-            let what = |m: &str| FleetError::Config(format!("host {:?}: {m}", h.name));
-            if !crate::valid_name(&h.name) {
-                return Err(what("invalid name (use [A-Za-z0-9][A-Za-z0-9_.-]*)"));
-            }
-            if !names.insert(h.name.as_str()) {
-                return Err(what("name given twice"));
-            }
-            let (host, _) = split_address(&h.address);
-            if host.is_empty() || host.starts_with('-') || host.chars().any(|c| c.is_whitespace() || c == '@') {
-                return Err(what(&format!("invalid address {:?}", h.address)));
-            }
-            if !h.address.starts_with('[')
-                && h.address.matches(':').count() == 1
-                && split_address(&h.address).1.is_none()
-            {
-                return Err(what(&format!("invalid port in {:?}", h.address)));
-            }
-            if h.user.is_empty()
-                || !h.user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-                || h.user.starts_with('-')
-            {
-                return Err(what(&format!("invalid user {:?}", h.user)));
-            }
-            if let Some(key) = &h.identity_file
-                && let Err(e) = std::fs::metadata(key)
-            {
-                return Err(what(&format!("identity file {}: {e}", key.display())));
-            }
-            if let Some(mac) = &h.mac {
-                magic_packet(mac).map_err(|e| what(&e.to_string()))?;
-            }
-            broadcast_addr(h.broadcast.as_deref()).map_err(|e| what(&e.to_string()))?;
-            if h.power_on_command.as_ref().is_some_and(|c| c.is_empty()) {
-                return Err(what("power_on_command is empty"));
-            }
-            if !valid_remote_dir(&h.remote_dir) {
-                return Err(what(&format!(
-                    "invalid remote_dir {:?} (use [A-Za-z0-9_./~-], ~ only first)",
-                    h.remote_dir
-                )));
-            }
-        }
-        let meta = std::fs::metadata(&self.autogit_bin)
-            .map_err(|e| FleetError::Config(format!("autogit binary {}: {e}", self.autogit_bin.display())))?;
-        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-            return Err(FleetError::Config(format!("{} is not an executable file", self.autogit_bin.display())));
-        }
-        Ok(())
-    }
-}
-
-/// The script that (re)starts the runner in `remote_dir`: stops a leftover runner (TERM, `steps`
-/// × 0.2 s, KILL), registers, then starts `autogit runner run` in its own session (`setsid`
-/// where available) with its pid in `runner.pid`.
-fn start_script(remote_dir: &str, l: &Launch, steps: u128) -> String {
-    let mut register = vec![
-        "--url".to_string(),
-        l.server_url.clone(),
-        "--token".to_string(),
-        l.runner_token.clone(),
-        "--concurrent".to_string(),
-        l.concurrent.to_string(),
-    ];
-    register.extend(l.register_args.iter().cloned());
-    let register: Vec<String> = register.iter().map(|a| shell_quote(a)).collect();
-    format!(
-        "cd {dir} || exit 1\n\
-         umask 077\n\
-         d=$(pwd)\n\
-         {ALIVE_FN}\n\
-         {STOP_FN}\n\
-         if [ -f runner.pid ]; then p=$(cat runner.pid); stop {steps} || exit 1; fi\n\
-         rm -f runner.pid runner.toml\n\
-         ./autogit runner register --runner-config \"$d/runner.toml\" --builds-dir \"$d/builds\" {register} \
-           </dev/null >register.log 2>&1 || {{ cat register.log >&2; exit 1; }}\n\
-         if command -v setsid >/dev/null 2>&1; then\n\
-           setsid nohup ./autogit runner run --runner-config \"$d/runner.toml\" </dev/null >runner.log 2>&1 &\n\
-         else\n\
-           nohup ./autogit runner run --runner-config \"$d/runner.toml\" </dev/null >runner.log 2>&1 &\n\
-         fi\n\
-         echo $! > runner.pid\n",
-        dir = remote_word(remote_dir),
-        register = register.join(" "),
-    )
 }
 
 /// The label naming the host an instance runs on.
 pub const HOST_LABEL: &str = "autogit.host";
-
-/// Shell function `alive`: whether `$p` is a live runner (on Linux, one whose command line names
-/// `runner.toml`, so a reused pid is not taken for it).
-const ALIVE_FN: &str = "alive() { [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null && { ! [ -r /proc/$p/cmdline ] || grep -q runner.toml /proc/$p/cmdline 2>/dev/null; }; }";
-/// Shell function `stop STEPS`: TERM the runner's process group (or the pid), wait STEPS × 0.2 s,
-/// then KILL; fails if it survives.
-const STOP_FN: &str = "stop() { alive || return 0; kill -TERM -- \"-$p\" 2>/dev/null || kill -TERM \"$p\" 2>/dev/null; i=0; while alive && [ $i -lt $1 ]; do sleep 0.2; i=$((i+1)); done; if alive; then kill -KILL -- \"-$p\" 2>/dev/null || kill -KILL \"$p\" 2>/dev/null; sleep 0.5; fi; ! alive; }";
 
 #[async_trait::async_trait]
 impl InstanceGroup for SshGroup {
@@ -654,6 +517,7 @@ impl InstanceGroup for SshGroup {
             id: format!("ssh/{}", self.group),
             max_size: self.hosts.len(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            can_suspend: true,
         })
     }
 
@@ -695,6 +559,18 @@ impl InstanceGroup for SshGroup {
         crate::process::finish_decrease(&self.group, ids, results)
     }
 
+    async fn suspend(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
+        let results = futures_util::future::join_all(ids.iter().map(|id| self.suspend_one(id))).await;
+        sleep::finish(&self.group, "suspend", ids, results)
+    }
+
+    async fn resume(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
+        self.check_config()?;
+        let local_sha = local_sha256(&self.autogit_bin).await?;
+        let results = futures_util::future::join_all(ids.iter().map(|id| self.resume_one(id, &local_sha))).await;
+        sleep::finish(&self.group, "resume", ids, results)
+    }
+
     async fn heartbeat(&self, id: &str) -> Result<bool, FleetError> {
         if !crate::valid_name(id) {
             return Ok(false);
@@ -715,9 +591,15 @@ impl InstanceGroup for SshGroup {
     }
 }
 
+mod host;
+mod scripts;
+mod sleep;
 #[cfg(test)]
 mod tests;
 mod util;
 
+use scripts::{ALIVE_FN, STOP_FN, start_script};
+
+pub use host::SshHost;
 pub use util::magic_packet;
 use util::*;

@@ -42,7 +42,7 @@ for line in sys.stdin:
         if config.get("init_error") == "config": err(-32003, "bad credentials file"); continue
         if config.get("init_error") == "unavailable": err(-32001, "cloud down"); continue
         ok({"id": "py/" + group, "max_size": config.get("max_size", 10), "version": "test",
-            "protocol": config.get("protocol", 1)})
+            "protocol": config.get("protocol", 1), "can_suspend": config.get("can_suspend", False)})
     elif m == "update":
         ok({"instances": load()})
     elif m == "increase":
@@ -55,6 +55,14 @@ for line in sys.stdin:
         save(s); ok({"started": len(p["launches"])})
     elif m == "decrease":
         save([i for i in load() if i["id"] not in p["ids"]]); ok({"deleted": p["ids"]})
+    elif m in ("suspend", "resume"):
+        frm, to = ("running", "suspended") if m == "suspend" else ("suspended", "creating")
+        s = load(); done = []
+        for x in s:
+            if x["id"] in p["ids"] and x["state"] in (frm, to):
+                if x["state"] == frm or m == "suspend": done.append(x["id"])
+                x["state"] = to
+        save(s); ok({"suspended" if m == "suspend" else "resumed": done})
     elif m == "heartbeat":
         i = p["id"]
         if i == "crash": os._exit(3)
@@ -165,6 +173,30 @@ async fn protocol_round_trip() {
     assert_eq!(s.calls("shutdown"), 1);
     assert!(!alive(pid), "the plugin exited after shutdown");
     assert_eq!(s.inits().len(), 1, "one plugin process served every call");
+}
+
+#[tokio::test]
+async fn suspend_and_resume_reach_a_plugin_that_offers_them_only() {
+    let s = Stand::new();
+    let plain = s.group(json!({}), 3);
+    assert!(!plain.init().await.unwrap().can_suspend);
+    assert!(matches!(plain.suspend(&["a".into()]).await, Err(FleetError::Unsupported(_))));
+    assert!(matches!(plain.resume(&["a".into()]).await, Err(FleetError::Unsupported(_))));
+    assert_eq!(s.calls("suspend "), 0, "not sent to a plugin that did not offer it");
+    plain.shutdown().await.unwrap();
+
+    let s = Stand::new();
+    let fleet = s.group(json!({"can_suspend": true}), 3);
+    assert!(fleet.init().await.unwrap().can_suspend);
+    assert_eq!(fleet.increase(&[launch("a", "glrt-aaa", 11), launch("b", "glrt-bbb", 12)]).await.unwrap(), 2);
+    let ids = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(fleet.suspend(&ids(&["a", "zzz"])).await.unwrap(), ids(&["a"]));
+    let list = fleet.update().await.unwrap();
+    assert_eq!((list[0].state, list[1].state), (State::Suspended, State::Running));
+    assert_eq!(fleet.suspend(&ids(&["a"])).await.unwrap(), ids(&["a"]), "already suspended counts as done");
+    assert_eq!(fleet.resume(&ids(&["a", "b"])).await.unwrap(), ids(&["a"]), "b was not suspended");
+    assert_eq!(fleet.update().await.unwrap()[0].state, State::Creating);
+    fleet.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -63,8 +63,26 @@ async fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     common::eventually(secs, what, || std::future::ready(check())).await;
 }
 
+/// A UDP listener on port 9 in namespace `ns` that writes the first datagram it gets to `out`
+/// (and exits); returns once it is bound.
+async fn wol_listener(ns: &str, out: &std::path::Path) -> std::process::Child {
+    let listener = "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                    s.setsockopt(socket.SOL_SOCKET,socket.SO_BROADCAST,1)\ns.bind(('',9))\n\
+                    open(sys.argv[1]+'.ready','w').close()\nd=s.recv(1024)\n\
+                    open(sys.argv[1]+'.tmp','wb').write(d)\nimport os\nos.rename(sys.argv[1]+'.tmp',sys.argv[1])\n";
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c", listener])
+        .arg(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = out.with_extension("bin.ready");
+    wait_for(20, "the UDP listener to bind", || ready.exists()).await;
+    child
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wakes_starts_stops_and_suspends_a_host() {
+async fn wakes_starts_stops_suspends_and_resumes_a_host() {
     let sshd = match find_sshd() {
         Some(p) => p,
         None => {
@@ -133,20 +151,7 @@ async fn wakes_starts_stops_and_suspends_a_host() {
     );
     // The Wake-on-LAN listener: writes the first datagram on port 9 to `wol.bin`.
     let wol = t.join("wol.bin");
-    let listener = "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-                    s.setsockopt(socket.SOL_SOCKET,socket.SO_BROADCAST,1)\ns.bind(('',9))\n\
-                    open(sys.argv[1]+'.ready','w').close()\nd=s.recv(1024)\n\
-                    open(sys.argv[1]+'.tmp','wb').write(d)\nimport os\nos.rename(sys.argv[1]+'.tmp',sys.argv[1])\n";
-    lab.children.push(
-        Command::new("ip")
-            .args(["netns", "exec", &lab.ns, "python3", "-c", listener])
-            .arg(&wol)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let ready = t.join("wol.bin.ready");
-    wait_for(20, "the UDP listener to bind", || ready.exists()).await;
+    lab.children.push(wol_listener(&lab.ns, &wol).await);
 
     let bin = common::stand_in(t);
     let remote = t.join("remote");
@@ -237,7 +242,41 @@ async fn wakes_starts_stops_and_suspends_a_host() {
     })
     .await;
     assert_eq!(group.update().await.unwrap()[0].state, State::Running);
-    assert_eq!(group.decrease(&["ci-3".to_string()]).await.unwrap(), vec!["ci-3".to_string()]);
+
+    // suspend: the runner stops and the host goes to sleep, but the instance stays (same id,
+    // same runner, its registration kept on the host).
+    let ci3 = vec!["ci-3".to_string()];
+    std::fs::write(t.join("runner.id"), "ci-3-asleep").unwrap();
+    assert!(info.can_suspend);
+    assert_eq!(group.suspend(&ci3).await.unwrap(), ci3);
+    wait_for(5, "the runner to stop for the suspend", || !pid_alive(&pid3)).await;
+    assert!(t.join("suspended-ci-3-asleep").exists(), "suspend_command ran");
+    assert!(remote.join("runner.toml").exists(), "the registration is kept");
+    let instances = group.update().await.unwrap();
+    assert_eq!(
+        (instances[0].id.as_str(), instances[0].state, instances[0].runner_id),
+        ("ci-3", State::Suspended, Some(9))
+    );
+    assert!(!group.heartbeat("ci-3").await.unwrap());
+    assert_eq!(group.suspend(&ci3).await.unwrap(), ci3, "suspending again is a no-op");
+    assert_eq!(group.increase(&[common::launch("ci-4", "glrt-jkl", 10)]).await.unwrap(), 0, "a sleeping host is taken");
+
+    // resume: woken again (a second magic packet), the same runner started from its registration.
+    let wol2 = t.join("wol2.bin");
+    lab.children.push(wol_listener(&lab.ns, &wol2).await);
+    let resumed = group.resume(&[ci3[0].clone(), "unknown".to_string()]).await;
+    let sshd_log = std::fs::read_to_string(t.join("sshd.log")).unwrap_or_default();
+    assert_eq!(resumed.unwrap_or_else(|e| panic!("resume failed: {e}\nsshd log:\n{sshd_log}")), ci3);
+    wait_for(10, "the second magic packet", || wol2.exists()).await;
+    assert_eq!(std::fs::read(&wol2).unwrap(), magic_packet(&mac).unwrap().to_vec());
+    let pid3 = std::fs::read_to_string(remote.join("runner.pid")).unwrap().trim().to_string();
+    assert!(pid_alive(&pid3), "the runner runs again");
+    assert!(std::fs::read_to_string(remote.join("runner.toml")).unwrap().contains("glrt-ghi"), "same registration");
+    assert_eq!(group.update().await.unwrap()[0].state, State::Running);
+    assert!(group.resume(&ci3).await.unwrap().is_empty(), "resuming a running instance is ignored");
+
+    std::fs::write(t.join("runner.id"), "ci-3").unwrap();
+    assert_eq!(group.decrease(&ci3).await.unwrap(), ci3);
     wait_for(5, "the second runner to be gone", || !pid_alive(&pid3)).await;
     assert!(t.join("suspended-ci-3").exists());
     group.shutdown().await.unwrap();

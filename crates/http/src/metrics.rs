@@ -40,6 +40,8 @@ pub struct PoolStateLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TagSetLabels {
+    /// The pool of the runner that took the job; empty for a runner of no pool.
+    pub pool: String,
     /// The job's tags, sorted, comma-separated; empty for untagged jobs.
     pub tags: String,
 }
@@ -83,7 +85,7 @@ pub struct Metrics {
     pub pool_scale_ups: Family<PoolLabels, Gauge>,
     pub pool_scale_downs: Family<PoolLabels, Gauge>,
     pub pool_failing: Family<PoolLabels, Gauge>,
-    /// Time from queued to handed to a runner, by the job's tag set (a pool serves tag sets).
+    /// Time from queued to handed to a runner, by the runner's pool and the job's tag set.
     pub ci_queue_wait: Family<TagSetLabels, Histogram>,
     /// Autoscaler provider calls, by pool, call and result.
     pub pool_provider_calls: Family<ProviderCallLabels, Histogram>,
@@ -154,7 +156,7 @@ impl Metrics {
         });
         registry.register(
             "ci_queue_wait_seconds",
-            "Time from queued to handed to a runner, by the job's tag set",
+            "Time from queued to handed to a runner, by the runner's pool and the job's tag set",
             ci_queue_wait.clone(),
         );
         registry.register(
@@ -195,7 +197,7 @@ impl Metrics {
         self.pool_instances.clear();
         for p in pools {
             let pool = PoolLabels { pool: p.name.clone() };
-            for state in ["creating", "running", "deleting", "timedout", "broken"] {
+            for state in ["creating", "running", "deleting", "suspended", "timedout", "broken"] {
                 let n = p.instances.iter().filter(|i| i.state == state).count();
                 self.pool_instances
                     .get_or_create(&PoolStateLabels { pool: p.name.clone(), state: state.into() })
@@ -216,10 +218,11 @@ impl Metrics {
         }
     }
 
-    pub fn observe_queue_wait(&self, tags: &[String], seconds: f64) {
+    pub fn observe_queue_wait(&self, pool: &str, tags: &[String], seconds: f64) {
         let mut tags = tags.to_vec();
         tags.sort();
-        self.ci_queue_wait.get_or_create(&TagSetLabels { tags: tags.join(",") }).observe(seconds.max(0.0));
+        let labels = TagSetLabels { pool: pool.to_string(), tags: tags.join(",") };
+        self.ci_queue_wait.get_or_create(&labels).observe(seconds.max(0.0));
     }
 
     pub fn observe_job_pickup(&self, held: std::time::Duration) {

@@ -87,6 +87,7 @@ fn run(input: &CompileInput, d: &mut Diags) -> Option<Plan> {
         return None;
     }
     let (mut jobs, owners) = expand(&specs);
+    expand_tags(&mut jobs, &g.variables, &predefined);
     let global_gpu = root.get("variables").and_then(|v| gpu::variable_pos(v, gpu::VARIABLE)).unwrap_or(main);
     resolve_gpus(&specs, &owners, &mut jobs, &g.variables, global_gpu, d);
     resolve_needs(&specs, &owners, &mut jobs, &|n| defined.contains(n), d);
@@ -123,6 +124,35 @@ fn expand(specs: &[JobSpec]) -> (Vec<Job>, Vec<usize>) {
         }
     }
     (jobs, owners)
+}
+
+/// `tags:` may name variables, as in GitLab: `tags: [$ARCH]` with a `parallel:matrix` axis
+/// `ARCH` gives each instance its own runner tag. The job's variables (inherited global ones,
+/// its own, its matrix values) and the CI/CD, pipeline and predefined variables are expanded;
+/// unknown ones become empty, and a tag left empty is dropped.
+fn expand_tags(
+    jobs: &mut [Job],
+    global: &[(String, plan::Var)],
+    predefined: &std::collections::BTreeMap<String, String>,
+) {
+    for j in jobs.iter_mut().filter(|j| j.tags.iter().any(|t| t.contains('$'))) {
+        let inherited: Vec<(String, plan::Var)> = global
+            .iter()
+            .filter(|(k, _)| j.inherit_variables.as_ref().is_none_or(|l| l.contains(k)))
+            .cloned()
+            .collect();
+        let mut own = j.variables.clone();
+        if let Some(p) = &j.parallel {
+            own.extend(
+                p.matrix
+                    .iter()
+                    .map(|(k, v)| (k.clone(), plan::Var { value: v.clone(), expand: true, description: None })),
+            );
+        }
+        let vars = job_vars(&inherited, &own, predefined);
+        let lookup = |k: &str| vars.get(k).cloned();
+        j.tags = j.tags.iter().map(|t| include::expand_vars(t, &lookup)).filter(|t| !t.trim().is_empty()).collect();
+    }
 }
 
 /// Each instance's GPU request. The effective `GPU_REQUEST` is the matrix's, else the job's

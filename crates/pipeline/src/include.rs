@@ -173,7 +173,7 @@ impl Loader<'_> {
                 return Vec::new();
             }
         };
-        let path = expand_vars(&raw, self.facts).trim_start_matches('/').to_string();
+        let path = expand_vars(&raw, self.facts.var).trim_start_matches('/').to_string();
         if !glob::is_glob(&path) {
             return vec![path];
         }
@@ -191,9 +191,9 @@ impl Loader<'_> {
     }
 }
 
-/// `$VAR` and `${VAR}` in an include path, from the predefined and user variables (GitLab
-/// expands those, not YAML variables, in `include`). Unknown variables become empty.
-fn expand_vars(s: &str, facts: &Facts<'_>) -> String {
+/// `$VAR` and `${VAR}`, from `var` (for an include path: the predefined and user variables;
+/// GitLab expands those, not YAML variables, in `include`). Unknown variables become empty.
+pub(crate) fn expand_vars(s: &str, var: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('$') {
@@ -214,7 +214,7 @@ fn expand_vars(s: &str, facts: &Facts<'_>) -> String {
             rest = after;
             continue;
         }
-        out.push_str(&(facts.var)(name).unwrap_or_default());
+        out.push_str(&var(name).unwrap_or_default());
         rest = &after[len..];
     }
     out.push_str(rest);

@@ -18,6 +18,7 @@ mod gpus;
 mod housekeeping;
 mod payload;
 pub mod pipelines;
+pub mod pool_demand;
 pub mod pools;
 pub mod predefined;
 mod process;

@@ -4,7 +4,6 @@
 
 use super::runners::{CreateRunner, IssuedRunner};
 use crate::{App, AppError, Principal, Result};
-use autogit_scheduler::queue::RunnerInfo;
 use autogit_store::Page;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
@@ -29,8 +28,17 @@ pub struct RunnerActivity {
 pub struct PoolSnapshot {
     pub name: String,
     pub provider: String,
+    /// The tags its runners match with: configured, plus the architecture and GPU tags.
     pub tags: Vec<String>,
+    pub architecture: String,
+    /// Per instance, e.g. `2 × nvidia NVIDIA A10 24000 MiB`; `None` without a GPU profile.
+    pub gpu: Option<String>,
+    /// Pending jobs counted toward this pool (each job counts toward one pool only).
     pub pending_jobs: u32,
+    /// Job slots free on its ready instances.
+    pub free_slots: u32,
+    /// Whether it is below `max_instances`.
+    pub can_grow: bool,
     pub instances: Vec<InstanceSnapshot>,
     pub last_error: Option<String>,
     pub scale_ups: u64,
@@ -73,18 +81,38 @@ impl App {
         Ok(self.ci.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
     }
 
-    /// Pending jobs runners with these tags could take now, and the age of the oldest (ms).
-    pub fn pool_demand(&self, tags: &[String], run_untagged: bool) -> (u32, i64) {
-        let runner = RunnerInfo {
-            id: 0,
-            tags: tags.iter().cloned().collect(),
-            run_untagged: run_untagged || tags.is_empty(),
-            active: true,
-            ..RunnerInfo::default()
-        };
-        let (n, oldest) = self.ci.lock_dispatch().queue.demand_for(&runner);
-        let now = self.clock.now().timestamp_millis();
-        (u32::try_from(n).unwrap_or(u32::MAX), oldest.map_or(0, |o| (now - o.0).max(0)))
+    /// What each pool offers the queue, as last published (index = position in `names`);
+    /// a pool not yet published offers nothing and may grow.
+    pub fn pool_offers(&self, names: &[String]) -> Vec<autogit_scheduler::autoscale::PoolOffer> {
+        let board = self.ci.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        names
+            .iter()
+            .map(|n| match board.iter().find(|p| &p.name == n) {
+                Some(p) => autogit_scheduler::autoscale::PoolOffer { free_slots: p.free_slots, can_grow: p.can_grow },
+                None => autogit_scheduler::autoscale::PoolOffer { free_slots: 0, can_grow: true },
+            })
+            .collect()
+    }
+
+    /// The pool whose instance runs as this runner, if any (for metrics by pool).
+    pub fn pool_of_runner(&self, runner_id: i64) -> Option<String> {
+        self.pool_runners().get(&runner_id).cloned()
+    }
+
+    /// Records that this runner is an instance of `pool` (new instances are recorded when
+    /// created; the autoscaler calls this for the ones it adopts after a restart).
+    pub fn note_pool_runner(&self, runner_id: i64, pool: &str) {
+        self.pool_runners().entry(runner_id).or_insert_with(|| pool.to_string());
+    }
+
+    fn pool_runners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, String>> {
+        self.ci.pool_runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Changes whenever a job is queued: the autoscaler wakes on it instead of waiting for its
+    /// next tick, which takes the tick out of the scale-from-zero latency.
+    pub fn queue_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ci.queued.subscribe()
     }
 
     /// A runner record for a new pool instance, created as the first administrator (pools are
@@ -100,21 +128,25 @@ impl App {
         if !root.is_admin {
             return Err(AppError::Forbidden(Some("the pool runner owner must be an administrator".into())));
         }
-        self.create_runner(
-            &Principal::trusted(root),
-            CreateRunner {
-                runner_type: "instance_type".into(),
-                description: format!("pool {pool}: {instance}"),
-                tags: tags.to_vec(),
-                run_untagged: Some(run_untagged || tags.is_empty()),
-                ..CreateRunner::default()
-            },
-        )
-        .await
+        let issued = self
+            .create_runner(
+                &Principal::trusted(root),
+                CreateRunner {
+                    runner_type: "instance_type".into(),
+                    description: format!("pool {pool}: {instance}"),
+                    tags: tags.to_vec(),
+                    run_untagged: Some(run_untagged || tags.is_empty()),
+                    ..CreateRunner::default()
+                },
+            )
+            .await?;
+        self.note_pool_runner(issued.runner.id, pool);
+        Ok(issued)
     }
 
     /// Deletes a pool instance's runner (its token stops working; its jobs stay).
     pub async fn remove_pool_runner(&self, runner_id: i64) -> Result<()> {
+        self.pool_runners().remove(&runner_id);
         self.ci.lock_dispatch().gpus.remove_runner(runner_id as u64);
         self.ci.drop_runner_waiters(runner_id as u64);
         match self.store.delete_runner(runner_id).await {

@@ -23,8 +23,9 @@ pub const JOB_TOKEN_PREFIX: &str = "glcbt-";
 /// The answer to `POST /jobs/request`.
 #[derive(Debug)]
 pub enum JobOffer {
-    /// The job, and its tags (for per-tag-set queue metrics; the payload does not carry them).
-    Job(Box<JobResponse>, Vec<String>),
+    /// The job, its tags and the pool of the runner that took it (for queue metrics by pool and
+    /// tag set; the payload carries neither).
+    Job(Box<JobResponse>, Vec<String>, Option<String>),
     /// `204` with this `X-GitLab-Last-Update`.
     NoJob { last_update: String },
 }
@@ -84,7 +85,9 @@ impl App {
                 },
             };
             match self.claim(job.id as i64, &runner, alloc.as_ref()).await {
-                Ok(Some((offer, tags))) => return Ok(JobOffer::Job(Box::new(offer), tags)),
+                Ok(Some((offer, tags))) => {
+                    return Ok(JobOffer::Job(Box::new(offer), tags, self.pool_of_runner(runner.id)));
+                }
                 // Canceled or claimed meanwhile: look for another.
                 Ok(None) => {}
                 Err(e) => {

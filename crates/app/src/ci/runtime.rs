@@ -112,6 +112,10 @@ pub(crate) struct Runtime {
     /// Parsed job specs by job id (a spec never changes): progression reads every job of a
     /// pipeline after each job change, and parsing them each time made dispatch O(n²).
     specs: Mutex<HashMap<i64, std::sync::Arc<super::spec::JobSpec>>>,
+    /// Runner id → the pool whose instance runs as it.
+    pub pool_runners: Mutex<HashMap<i64, String>>,
+    /// Ticks when a job is queued (not when it is handed straight to a held request).
+    pub queued: tokio::sync::watch::Sender<u64>,
 }
 
 /// Specs cached at most; the cache is emptied when full (they are cheap to parse again).
@@ -135,6 +139,8 @@ impl Runtime {
             hardware: Mutex::new(HashMap::new()),
             pools: super::pools::PoolBoard::default(),
             specs: Mutex::new(HashMap::new()),
+            pool_runners: Mutex::new(HashMap::new()),
+            queued: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -187,6 +193,7 @@ impl Runtime {
         }
         // A duplicate is impossible here (checked above under the same lock).
         let _ = d.queue.push(job);
+        self.queued.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Takes the job out of the queue (canceled, or claimed elsewhere).

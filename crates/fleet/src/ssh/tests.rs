@@ -1,6 +1,7 @@
 //! Unit tests of the SSH provider's helpers.
 
 use super::*;
+use std::os::unix::fs::PermissionsExt;
 
 #[test]
 fn magic_packets() {
@@ -92,7 +93,7 @@ async fn init_checks_hosts() {
     h.mac = None;
     h.remote_dir = "$HOME".into();
     assert!(matches!(group(vec![h.clone()]).check_config(), Err(FleetError::Config(_))));
-    h.remote_dir = default_remote_dir();
+    h.remote_dir = DEFAULT_REMOTE_DIR.to_string();
     h.address = "-oProxyCommand=x".into();
     assert!(matches!(group(vec![h]).check_config(), Err(FleetError::Config(_))));
 }

@@ -75,9 +75,9 @@ async fn request(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> 
     let started = std::time::Instant::now();
     let offer = s.app.request_job(&req).await?;
     Ok(match offer {
-        JobOffer::Job(job, tags) => {
+        JobOffer::Job(job, tags, pool) => {
             s.metrics.observe_job_pickup(started.elapsed());
-            s.metrics.observe_queue_wait(&tags, job.job_info.time_in_queue_seconds);
+            s.metrics.observe_queue_wait(pool.as_deref().unwrap_or(""), &tags, job.job_info.time_in_queue_seconds);
             (StatusCode::CREATED, axum::Json(*job)).into_response()
         }
         JobOffer::NoJob { last_update } => {

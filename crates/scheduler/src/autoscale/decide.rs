@@ -4,8 +4,8 @@ use super::window::{idle_time_at, window_at};
 use super::{Action, Demand, InstanceState, InstanceView, PoolPolicy};
 use crate::Millis;
 
-/// (queue stats, pool state, limits, now) → actions, in this order: `Replace`s, `Remove`s, at
-/// most one `Increase` (never `Increase(0)`).
+/// (queue stats, pool state, limits, now) → actions, in this order: `Replace`s and `Remove`s,
+/// `Suspend`s, `Resume`s, at most one `Increase` (never `Increase(0)`).
 ///
 /// Never exceeds `max_instances` (counting `Creating` and `Running`, not `Deleting`), never
 /// removes a busy or just-assigned instance, removes idle ones only past the idle time and only
@@ -22,7 +22,7 @@ pub fn decide(policy: &PoolPolicy, demand: &Demand, instances: &[InstanceView], 
         if unusable(policy, inst, now) {
             actions.push(Action::Replace(inst.id.clone()));
             leaving[i] = true;
-        } else if inst.state == InstanceState::Running && removable(inst) && used_up(policy, inst) {
+        } else if asleep_or_idle(inst) && used_up(policy, inst) {
             actions.push(Action::Remove(inst.id.clone()));
             leaving[i] = true;
         }
@@ -32,7 +32,9 @@ pub fn decide(policy: &PoolPolicy, demand: &Demand, instances: &[InstanceView], 
     let live = || staying().filter(|i| matches!(i.state, InstanceState::Creating | InstanceState::Running));
     let busy = live().fold(0u32, |sum, i| sum.saturating_add(i.busy_slots));
     let wanted_free = u64::from(idle_target(policy, busy, now)) + u64::from(demand.pending_jobs);
-    let mut live_count = live().count() as u64;
+    let mut held = live().count() as u64;
+    let mut asleep: Vec<&InstanceView> = staying().filter(|i| i.state == InstanceState::Suspended).collect();
+    held += asleep.len() as u64;
     let mut free_all: u64 = live().map(|i| free_slots(policy, i)).sum();
     let mut free_ready: u64 = live().filter(|i| i.state == InstanceState::Running).map(|i| free_slots(policy, i)).sum();
 
@@ -49,17 +51,31 @@ pub fn decide(policy: &PoolPolicy, demand: &Demand, instances: &[InstanceView], 
         let free = free_slots(policy, inst);
         // `free_ready` includes this instance's `free`.
         if free_ready - free >= wanted_free {
-            actions.push(Action::Remove(inst.id.clone()));
+            if policy.can_suspend {
+                // Still held (asleep), so `held` is unchanged.
+                actions.push(Action::Suspend(inst.id.clone()));
+            } else {
+                actions.push(Action::Remove(inst.id.clone()));
+                held -= 1;
+            }
             free_ready -= free;
             free_all -= free;
-            live_count -= 1;
         }
     }
 
-    // 4. Start enough instances that the free slots (booting ones included) cover the rest.
-    let deficit = wanted_free.saturating_sub(free_all);
+    // 4. Wake suspended instances, the most recently used first, then start enough new ones
+    //    that the free slots (booting ones included) cover the rest.
+    let mut deficit = wanted_free.saturating_sub(free_all);
+    asleep.sort_by(|a, b| b.idle_since.cmp(&a.idle_since).then_with(|| a.id.cmp(&b.id)));
+    for inst in asleep {
+        if deficit == 0 {
+            break;
+        }
+        actions.push(Action::Resume(inst.id.clone()));
+        deficit = deficit.saturating_sub(free_slots(policy, inst));
+    }
     let wanted = deficit.div_ceil(u64::from(slots_per_new_instance(policy)));
-    let room = u64::from(policy.max_instances).saturating_sub(live_count);
+    let room = u64::from(policy.max_instances).saturating_sub(held);
     let start = wanted.min(room);
     if start > 0 {
         // `start <= max_instances`, a u32.
@@ -94,7 +110,16 @@ fn unusable(policy: &PoolPolicy, inst: &InstanceView, now: Millis) -> bool {
     match inst.state {
         InstanceState::TimedOut | InstanceState::Broken => true,
         InstanceState::Creating => policy.ready_deadline_ms > 0 && now - inst.created_at > policy.ready_deadline_ms,
-        InstanceState::Running | InstanceState::Deleting => false,
+        InstanceState::Running | InstanceState::Deleting | InstanceState::Suspended => false,
+    }
+}
+
+/// Running with nothing on it, or asleep: may be retired.
+fn asleep_or_idle(inst: &InstanceView) -> bool {
+    match inst.state {
+        InstanceState::Running => removable(inst),
+        InstanceState::Suspended => true,
+        _ => false,
     }
 }
 

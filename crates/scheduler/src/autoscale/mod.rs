@@ -13,9 +13,12 @@
 //! 2. **Retire** a `Running` instance that has been handed `max_use_count` jobs, once it is idle.
 //! 3. **Remove idle** `Running` instances idle for longer than the idle time in effect, the
 //!    longest idle first, while the free slots on *ready* instances stay at or above
-//!    `pending_jobs + idle target` (a ready instance is never traded for a booting one).
-//! 4. **Increase** by enough instances that the free slots on `Creating` and `Running` instances
-//!    cover `pending_jobs + idle target`, never above `max_instances`.
+//!    `pending_jobs + idle target` (a ready instance is never traded for a booting one). Where
+//!    the provider can (`can_suspend`), they are **suspended** instead: asleep, they still hold
+//!    their place under `max_instances`, and a used-up suspended instance is removed.
+//! 4. **Resume** suspended instances (the most recently used first), then **increase** by
+//!    enough instances that the free slots on `Creating` and `Running` instances cover
+//!    `pending_jobs + idle target`, never above `max_instances` (counting `Suspended` ones).
 //!
 //! A usable instance is never removed while it has busy slots or is `just_assigned`; `Deleting` ones
 //! are left to the provider. With `max_use_count = 0`, step 4 is exactly: desired capacity =
@@ -39,8 +42,13 @@
 //! `sim_tests`).
 //!
 //! Complexity: O(n log n) in the number of instances (the idle candidates are sorted).
+//!
+//! Across pools, [`split_demand`] first decides which pool each pending job counts toward (the
+//! one with a free slot, else the first that can grow), so that two pools able to run the same
+//! job do not both scale up for it.
 
 mod decide;
+mod split;
 mod window;
 
 #[cfg(test)]
@@ -53,6 +61,7 @@ mod sim_tests;
 mod tests;
 
 pub use decide::{decide, idle_target};
+pub use split::{PendingJob, PoolOffer, split_demand};
 
 use crate::Millis;
 
@@ -82,6 +91,9 @@ pub struct PoolPolicy {
     /// How long (milliseconds) an instance may stay `Creating` before it is deleted and
     /// replaced; 0 or less = no deadline.
     pub ready_deadline_ms: i64,
+    /// The provider can suspend and resume instances: idle ones are suspended instead of
+    /// removed, and suspended ones are resumed before new ones are started.
+    pub can_suspend: bool,
 }
 
 /// An override of the idle target (and optionally the idle time) on some days, for a span of
@@ -104,6 +116,8 @@ pub enum InstanceState {
     Creating,
     Running,
     Deleting,
+    /// Asleep: no runner, no capacity, but it still holds its place under `max_instances`.
+    Suspended,
     TimedOut,
     Broken,
 }
@@ -113,7 +127,7 @@ pub enum InstanceState {
 pub struct InstanceView {
     pub id: String,
     pub state: InstanceState,
-    /// When it was requested from the provider (the `ready_deadline_ms` clock).
+    /// When it was requested from the provider, or last resumed (the `ready_deadline_ms` clock).
     pub created_at: Millis,
     /// Slots running a job now.
     pub busy_slots: u32,
@@ -146,4 +160,8 @@ pub enum Action {
     /// Delete this stuck, timed-out or broken instance; it does not count any more, so the same
     /// decision may already start its replacement.
     Replace(String),
+    /// Put this idle instance to sleep (instead of removing it, where the provider can).
+    Suspend(String),
+    /// Wake this suspended instance (before starting new ones).
+    Resume(String),
 }

@@ -22,13 +22,13 @@ fn pool() -> impl Strategy<Value = PoolPolicy> {
     (
         (0u32..5, 0u32..10, 0u32..4, prop::sample::select(vec![0u32, 0, 1, 2, 5])),
         (0i64..20 * MIN, prop::sample::select(vec![0.0, 0.0, 0.25, 0.5, 1.0, 2.0]), 0u32..6),
-        (prop::collection::vec(window(), 0..3), prop::sample::select(vec![0i64, 2 * MIN, 10 * MIN])),
+        (prop::collection::vec(window(), 0..3), prop::sample::select(vec![0i64, 2 * MIN, 10 * MIN]), any::<bool>()),
     )
         .prop_map(
             |(
                 (min_idle, max_instances, capacity_per_instance, max_use_count),
                 (idle_time_ms, scale_factor, scale_factor_limit),
-                (windows, ready_deadline_ms),
+                (windows, ready_deadline_ms, can_suspend),
             )| PoolPolicy {
                 name: "p".into(),
                 min_idle,
@@ -40,16 +40,18 @@ fn pool() -> impl Strategy<Value = PoolPolicy> {
                 scale_factor_limit,
                 windows,
                 ready_deadline_ms,
+                can_suspend,
             },
         )
 }
 
 /// Instances as a provider and a coordinator would report them: only `Running` ones have jobs;
 /// busy ones have no `idle_since`; up to 4 slots busy (beyond a small capacity is tolerated).
+/// `Suspended` ones appear whatever the policy says (decide must cope with either).
 fn instance() -> impl Strategy<Value = InstanceView> {
     use InstanceState::*;
     (
-        prop::sample::select(vec![Creating, Running, Running, Running, Deleting, TimedOut, Broken]),
+        prop::sample::select(vec![Creating, Running, Running, Running, Deleting, Suspended, TimedOut, Broken]),
         0i64..30 * MIN,
         (0u32..5, 0u32..8),
         0i64..30 * MIN,
@@ -65,7 +67,8 @@ fn instance() -> impl Strategy<Value = InstanceView> {
                 created_at: now().plus(-age),
                 busy_slots: busy,
                 jobs_run: if state == Creating { 0 } else { busy + extra_jobs },
-                idle_since: (running && busy == 0 && known).then(|| now().plus(-idle_for.min(age))),
+                idle_since: ((running || state == Suspended) && busy == 0 && known)
+                    .then(|| now().plus(-idle_for.min(age))),
                 just_assigned: running && just_assigned,
             }
         })
@@ -89,6 +92,11 @@ fn live(i: &InstanceView) -> bool {
     matches!(i.state, InstanceState::Creating | InstanceState::Running)
 }
 
+/// What counts under `max_instances`.
+fn held(i: &InstanceView) -> bool {
+    live(i) || i.state == InstanceState::Suspended
+}
+
 fn free(p: &PoolPolicy, i: &InstanceView) -> u64 {
     let free = p.capacity_per_instance.max(1).saturating_sub(i.busy_slots);
     let left = if p.max_use_count == 0 { u32::MAX } else { p.max_use_count.saturating_sub(i.jobs_run) };
@@ -103,6 +111,16 @@ fn apply(fleet: &[InstanceView], actions: &[Action], at: Millis) -> Vec<Instance
             Action::Remove(id) | Action::Replace(id) => {
                 let i = after.iter().position(|i| &i.id == id).expect("acts on a known instance");
                 after[i].state = InstanceState::Deleting;
+            }
+            Action::Suspend(id) => {
+                let i = after.iter().position(|i| &i.id == id).expect("acts on a known instance");
+                after[i].state = InstanceState::Suspended;
+            }
+            Action::Resume(id) => {
+                let i = after.iter().position(|i| &i.id == id).expect("acts on a known instance");
+                // The ready deadline counts from the resume (the caller's view does the same).
+                after[i].state = InstanceState::Creating;
+                after[i].created_at = at;
             }
             Action::Increase(n) => {
                 for k in 0..*n {
@@ -146,12 +164,19 @@ proptest! {
         prop_assert!(increases.len() <= 1 && increases.iter().all(|n| *n > 0));
         prop_assert!(increases.is_empty() || matches!(actions.last(), Some(Action::Increase(_))));
 
-        // Never above max_instances (nor above what was already there, if the cap was lowered).
-        let live_before = fleet.iter().filter(|i| live(i)).count();
-        let live_after = after.iter().filter(|i| live(i)).count();
-        prop_assert!(live_after <= (p.max_instances as usize).max(live_before));
+        // Never above max_instances, suspended ones included (nor above what was already
+        // there, if the cap was lowered).
+        let held_before = fleet.iter().filter(|i| held(i)).count();
+        let held_after = after.iter().filter(|i| held(i)).count();
+        prop_assert!(held_after <= (p.max_instances as usize).max(held_before));
         if !increases.is_empty() {
-            prop_assert!(live_after <= p.max_instances as usize);
+            prop_assert!(held_after <= p.max_instances as usize);
+            // Nothing new while a usable instance sleeps.
+            prop_assert!(
+                !after.iter().any(|i| i.state == InstanceState::Suspended
+                    && !(p.max_use_count > 0 && i.jobs_run >= p.max_use_count)),
+                "started new instances with one asleep"
+            );
         }
 
         let busy: u32 = fleet.iter().filter(|i| live(i)).map(|i| i.busy_slots).sum();
@@ -161,11 +186,27 @@ proptest! {
             match a {
                 Action::Remove(id) => {
                     let i = fleet.iter().find(|i| &i.id == id).expect("known");
+                    let used_up = p.max_use_count > 0 && i.jobs_run >= p.max_use_count;
+                    if i.state == InstanceState::Suspended {
+                        prop_assert!(used_up, "removed a usable sleeper: {:?}", i);
+                        continue;
+                    }
                     prop_assert_eq!(i.state, InstanceState::Running);
                     prop_assert!(i.busy_slots == 0 && !i.just_assigned, "removed a busy instance: {:?}", i);
-                    let used_up = p.max_use_count > 0 && i.jobs_run >= p.max_use_count;
                     let expired = i.idle_since.is_some_and(|s| at - s > idle_time);
-                    prop_assert!(used_up || expired, "removed before its idle time: {:?}", i);
+                    prop_assert!(used_up || (expired && !p.can_suspend), "removed before its idle time: {:?}", i);
+                }
+                Action::Suspend(id) => {
+                    let i = fleet.iter().find(|i| &i.id == id).expect("known");
+                    prop_assert!(p.can_suspend);
+                    prop_assert_eq!(i.state, InstanceState::Running);
+                    prop_assert!(i.busy_slots == 0 && !i.just_assigned, "suspended a busy instance: {:?}", i);
+                    prop_assert!(i.idle_since.is_some_and(|s| at - s > idle_time), "suspended too early: {:?}", i);
+                }
+                Action::Resume(id) => {
+                    let i = fleet.iter().find(|i| &i.id == id).expect("known");
+                    prop_assert_eq!(i.state, InstanceState::Suspended);
+                    prop_assert!(p.max_use_count == 0 || i.jobs_run < p.max_use_count);
                 }
                 Action::Replace(id) => {
                     let i = fleet.iter().find(|i| &i.id == id).expect("known");

@@ -230,6 +230,7 @@ pub(super) fn run(trace: &[Job], who: &Contender, boot_ms: i64, tick_ms: i64) ->
                         }
                         r.started += n;
                     }
+                    Action::Suspend(_) | Action::Resume(_) => unreachable!("the simulated provider cannot suspend"),
                     Action::Remove(id) | Action::Replace(id) => {
                         let i = vms.iter().position(|v| v.id == id).expect("removes a known instance");
                         assert!(vms[i].ends.is_empty(), "{}: removed busy {id}", who.label);

@@ -23,6 +23,7 @@ fn base() -> PoolPolicy {
         scale_factor_limit: 0,
         windows: vec![],
         ready_deadline_ms: 10 * MIN,
+        can_suspend: false,
     }
 }
 

@@ -19,6 +19,7 @@ pub(super) fn policy() -> PoolPolicy {
         scale_factor_limit: 0,
         windows: vec![],
         ready_deadline_ms: 10 * MIN,
+        can_suspend: false,
     }
 }
 
@@ -226,4 +227,28 @@ fn scale_factor_adds_headroom_rounded_up_and_capped() {
     let p = PoolPolicy { min_idle: 0, scale_factor: 0.5, scale_factor_limit: 10, ..policy() };
     let fleet = [busy("a", 1), busy("b", 1), busy("c", 1), busy("d", 1)];
     assert_eq!(decide(&p, &pending(0), &fleet, at(0)), vec![Action::Increase(2)]);
+}
+
+#[test]
+fn a_provider_that_can_suspend_puts_idle_instances_to_sleep_and_wakes_them_first() {
+    let p = PoolPolicy { can_suspend: true, max_instances: 3, ..policy() };
+    let suspend = |id: &str| Action::Suspend(id.into());
+    let resume = |id: &str| Action::Resume(id.into());
+    // Idle past the idle time: suspended, not removed.
+    assert_eq!(decide(&p, &pending(0), &[idle("a", 0)], at(6 * MIN)), vec![suspend("a")]);
+    // Asleep instances hold their place and are woken, the most recently used first, before
+    // anything new starts.
+    let asleep =
+        |id: &str, since: i64| InstanceView { idle_since: Some(at(since)), ..inst(id, InstanceState::Suspended) };
+    let fleet = [asleep("old", 0), asleep("recent", MIN), busy("b", 1)];
+    assert_eq!(decide(&p, &pending(1), &fleet, at(2 * MIN)), vec![resume("recent")]);
+    assert_eq!(decide(&p, &pending(2), &fleet, at(2 * MIN)), vec![resume("recent"), resume("old")]);
+    // Three held (two asleep): no room for a fourth even with more demand.
+    assert_eq!(decide(&p, &pending(5), &fleet, at(2 * MIN)), vec![resume("recent"), resume("old")]);
+    // Nothing asked: they stay asleep.
+    assert_eq!(decide(&p, &pending(0), &fleet, at(60 * MIN)), vec![]);
+    // A used-up sleeper is removed rather than woken; its place goes to a new instance.
+    let p = PoolPolicy { max_use_count: 2, ..p };
+    let used = InstanceView { jobs_run: 2, ..asleep("used", 0) };
+    assert_eq!(decide(&p, &pending(1), &[used], at(MIN)), vec![remove("used"), Action::Increase(1)]);
 }

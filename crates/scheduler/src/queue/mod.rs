@@ -152,6 +152,11 @@ impl Queue {
         self.jobs.is_empty()
     }
 
+    /// Every queued job, in no particular order (the autoscaler sorts what it needs).
+    pub fn pending(&self) -> impl Iterator<Item = &QueuedJob> {
+        self.jobs.values().map(|(job, _)| job)
+    }
+
     #[must_use]
     pub fn contains(&self, id: u64) -> bool {
         self.jobs.contains_key(&id)
@@ -233,26 +238,6 @@ impl Queue {
         }
         let (_, id) = best?;
         self.remove(id)
-    }
-
-    /// How many queued jobs `runner` could take, and when the oldest of them was queued: the
-    /// demand an autoscaled pool of such runners sees. O(jobs in the buckets it matches).
-    #[must_use]
-    pub fn demand_for(&self, runner: &RunnerInfo) -> (usize, Option<Millis>) {
-        if !runner.takes_any() {
-            return (0, None);
-        }
-        let mut n = 0;
-        let mut oldest: Option<Millis> = None;
-        for bucket in self.buckets.iter().filter(|b| !b.order.is_empty() && runner.takes_kind(&b.key)) {
-            for &(at, id) in &bucket.order {
-                if self.jobs.get(&id).is_some_and(|(j, _)| runner.takes_project(j.project_id)) {
-                    n += 1;
-                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
-                }
-            }
-        }
-        (n, oldest)
     }
 
     /// [`Queue::pick`] restricted to jobs `accept` agrees to (e.g. GPU jobs only when the

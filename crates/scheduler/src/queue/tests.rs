@@ -195,14 +195,23 @@ fn waiters_on_enqueue_where_respects_the_filter() {
 }
 
 #[test]
-fn demand_counts_what_a_runner_could_take() {
+fn pending_lists_every_queued_job_and_may_take_matches_like_pick() {
     let mut q = Queue::new(1);
     q.push(job(1, 7, "gpu", false, 10)).expect("push");
     q.push(job(2, 7, "", false, 20)).expect("push");
     q.push(job(3, 8, "arm64", false, 5)).expect("push");
-    assert_eq!(q.demand_for(&runner(1, "", true)), (1, Some(Millis(20))));
-    assert_eq!(q.demand_for(&runner(1, "gpu", true)), (2, Some(Millis(10))));
-    assert_eq!(q.demand_for(&runner(1, "arm64", false)), (1, Some(Millis(5))));
-    let paused = RunnerInfo { paused: true, ..runner(1, "gpu", true) };
-    assert_eq!(q.demand_for(&paused), (0, None));
+    let mut ids: Vec<u64> = q.pending().map(|j| j.id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![1, 2, 3]);
+    let takes = |r: &RunnerInfo| {
+        let mut v: Vec<u64> = q.pending().filter(|j| may_take(r, j)).map(|j| j.id).collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(takes(&runner(1, "", true)), vec![2]);
+    assert_eq!(takes(&runner(1, "gpu", true)), vec![1, 2]);
+    assert_eq!(takes(&runner(1, "arm64", false)), vec![3]);
+    assert_eq!(takes(&RunnerInfo { paused: true, ..runner(1, "gpu", true) }), Vec::<u64>::new());
+    q.remove(1);
+    assert_eq!(q.pending().count(), 2);
 }

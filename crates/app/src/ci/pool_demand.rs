@@ -1,0 +1,122 @@
+//! What the queue asks of each autoscaled pool: which pending jobs a pool's instances could
+//! run (its tags, its architecture as a tag, its GPU profile against the jobs' `gpu:`
+//! requests), and — through the pure `autoscale::split_demand` — which one pool each job counts
+//! toward, so that two pools able to run the same job do not both scale up for it.
+
+use super::gpu_tags::derived_tags;
+use crate::App;
+use autogit_gpu::pci::PciAddress;
+use autogit_gpu::{Arch, DetectedGpu, Vendor};
+use autogit_scheduler::autoscale::{Demand, PendingJob, PoolOffer, split_demand};
+use autogit_scheduler::gpu::GpuPool;
+use autogit_scheduler::queue::{RunnerInfo, may_take};
+use std::collections::BTreeSet;
+
+/// A pool as matching sees it: what the runner of one of its instances would be.
+#[derive(Debug, Clone, Default)]
+pub struct PoolSpec {
+    pub tags: Vec<String>,
+    pub run_untagged: bool,
+    /// GitLab's name (`amd64`, `arm64`…): becomes a tag, as a runner's reported architecture does.
+    pub architecture: String,
+    /// The GPUs of each instance; `None`: jobs with a `gpu:` request never count toward it.
+    pub gpu: Option<GpuProfile>,
+    /// Features its runners advertise (jobs may require some).
+    pub features: BTreeSet<String>,
+}
+
+/// A pool's per-instance GPUs, as configured (`[ci.pools.gpu]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuProfile {
+    pub count: u32,
+    pub vendor: Vendor,
+    pub model: Option<String>,
+    pub memory_bytes: Option<u64>,
+    pub compute_capability: Option<(u8, u8)>,
+}
+
+impl GpuProfile {
+    /// The GPUs an instance would report: enough for requests to be matched by the same code
+    /// that matches real inventories.
+    fn gpus(&self) -> Vec<DetectedGpu> {
+        (0..self.count)
+            .map(|i| {
+                let bus = u8::try_from(i % 255 + 1).unwrap_or(1);
+                let mut g = DetectedGpu::bare(self.vendor, PciAddress { domain: 0, bus, device: 0, function: 0 });
+                g.product_name.clone_from(&self.model);
+                g.memory_total_bytes = self.memory_bytes;
+                g.arch = self.compute_capability.map(|(major, minor)| Arch::Cuda { major, minor });
+                if self.vendor == Vendor::Amd {
+                    // A ROCm-capable instance (the `rocm` tag); amdgpu without /dev/kfd is rare.
+                    g.nodes.shared.push("/dev/kfd".into());
+                }
+                g
+            })
+            .collect()
+    }
+}
+
+/// A [`PoolSpec`] made ready for matching (done once per pool, not per job).
+#[derive(Debug)]
+pub struct PoolMatcher {
+    runner: RunnerInfo,
+    /// The profile's GPUs as runner 0 of a pool of its own; `None` without a profile.
+    gpus: Option<GpuPool>,
+}
+
+impl PoolMatcher {
+    pub fn new(spec: &PoolSpec) -> PoolMatcher {
+        let profile = spec.gpu.as_ref().map(GpuProfile::gpus).unwrap_or_default();
+        let mut tags: BTreeSet<String> = spec.tags.iter().cloned().collect();
+        tags.extend(derived_tags(&profile, std::slice::from_ref(&spec.architecture)));
+        let gpus = spec.gpu.as_ref().map(|_| {
+            let mut pool = GpuPool::new();
+            pool.set_inventory(0, profile);
+            pool
+        });
+        PoolMatcher {
+            runner: RunnerInfo {
+                id: 0,
+                tags,
+                run_untagged: spec.run_untagged || spec.tags.is_empty(),
+                active: true,
+                features: spec.features.clone(),
+                ..RunnerInfo::default()
+            },
+            gpus,
+        }
+    }
+
+    /// The tags its runners would match with (configured and derived).
+    pub fn tags(&self) -> &BTreeSet<String> {
+        &self.runner.tags
+    }
+}
+
+impl App {
+    /// One [`Demand`] per pool (same order as `pools` and `offers`): the pending jobs each
+    /// counts, every job toward at most one pool (see `autoscale::split_demand`).
+    pub fn pools_demand(&self, pools: &[PoolMatcher], offers: &[PoolOffer]) -> Vec<Demand> {
+        let jobs: Vec<PendingJob> = {
+            let d = self.ci.lock_dispatch();
+            d.queue
+                .pending()
+                .map(|job| PendingJob {
+                    enqueued_at: job.enqueued_at,
+                    pools: pools
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| may_take(&p.runner, job))
+                        .filter(|(_, p)| match (d.gpu_requests.get(&job.id), &p.gpus) {
+                            (None, _) => true,
+                            (Some(_), None) => false,
+                            (Some(req), Some(gpus)) => gpus.can_allocate(0, req),
+                        })
+                        .map(|(i, _)| i)
+                        .collect(),
+                })
+                .collect()
+        };
+        split_demand(&jobs, offers, super::process::millis(self.clock.now()))
+    }
+}
