@@ -3,8 +3,10 @@
 # provider (bench/README.md, part (e)). The provider bind-mounts the host's `autogit` binary
 # into the container and runs `sh -c 'autogit runner register … && exec autogit runner run'`;
 # the runner's shell executor needs `bash` and `git` (fetch over HTTP: `git-remote-http`,
-# libcurl). The image holds exactly those, copied from this machine with the libraries `ldd`
-# lists, and is made with `docker import` (nothing is pulled).
+# libcurl), and an instance whose runner uses the docker executor removes its build directory
+# with `rm`. The image holds exactly those (plus `uname`), copied from this machine with the
+# libraries `ldd` lists, and is made with `docker import` (nothing is pulled). Also used by
+# bins/autogit/tests/docker_pool.rs (BENCH_RUNNER_IMAGE names the image).
 #
 #   bench/runner-image.sh [AUTOGIT_BIN]     # default target/release/autogit
 set -euo pipefail
@@ -40,6 +42,11 @@ ln -s /usr/bin/bash "$root/bin/bash"
 ln -s /usr/bin/bash "$root/bin/sh"
 copy "$git_bin"
 copy_libs /usr/bin/bash
+for tool in rm uname; do
+    path="$(command -v "$tool")"
+    copy "$path"
+    copy_libs "$path"
+done
 copy_libs "$git_bin"
 copy_libs "$bin"
 # git's helpers (same inode links as on the host); its builtins are links to `git` itself.
@@ -65,4 +72,4 @@ tar -C "$root" -c . | docker import \
 echo "$image: $(du -sh "$root" | cut -f1) root filesystem" >&2
 # Smoke test: the runner binary, bash and git start in it.
 docker run --rm -v "$(realpath "$bin"):/usr/local/bin/autogit:ro" "$image" \
-    sh -c 'autogit --version >/dev/null && bash -c true && git --version' >&2
+    sh -c 'autogit --version >/dev/null && bash -c true && rm -f /tmp/none && uname -m >/dev/null && git --version' >&2

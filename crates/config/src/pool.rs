@@ -17,7 +17,7 @@ pub struct PoolConfig {
     /// empty = this host's. Jobs select it with `tags: [arm64]` (runners get their architecture
     /// as a tag). A foreign one runs jobs in containers under QEMU user emulation, so it needs
     /// the docker executor on the instances: `register_args = ["--docker-image", "<image>"]`
-    /// with the process or ssh provider (the docker provider's instances have no engine).
+    /// (with the docker provider, the instances then start job containers on the same engine).
     pub architecture: String,
     /// The GPUs each instance has (`gpu = { count = 1, vendor = "nvidia", model = "NVIDIA
     /// GeForce RTX 4090", memory_mib = 24564 }`): jobs with a `gpu:` request count toward this
@@ -222,11 +222,6 @@ impl PoolConfig {
         match self.provider.as_str() {
             _ if arch == native => Ok(()),
             "plugin" => Ok(()),
-            "docker" => Err(ConfigError::Invalid(format!(
-                "ci.pools.{}: architecture {arch:?} is not this host's ({native}); the docker provider's instances run \
-                 the shell executor natively, use the process provider with register_args = [\"--docker-image\", \"<{arch} image>\"]",
-                self.name
-            ))),
             _ if docker_executor => Ok(()),
             _ => Err(ConfigError::Invalid(format!(
                 "ci.pools.{}: architecture {arch:?} is not this host's ({native}): its jobs run in containers under QEMU \

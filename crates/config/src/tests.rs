@@ -103,8 +103,12 @@ fn pool_architecture_and_gpu_profile_are_checked() {
     load(&format!("architecture = \"{foreign}\"\nregister_args = [\"--docker-image\", \"i\"]\n"))
         .expect("docker executor");
     let e = load(&format!("provider = \"docker\"\ndocker_image = \"i\"\narchitecture = \"{foreign}\"\n"))
-        .expect_err("docker provider");
-    assert!(e.contains("process provider"), "{e}");
+        .expect_err("docker provider, shell executor");
+    assert!(e.contains("--docker-image"), "{e}");
+    load(&format!(
+        "provider = \"docker\"\ndocker_image = \"i\"\narchitecture = \"{foreign}\"\nregister_args = [\"--docker-image\", \"j\"]\n"
+    ))
+    .expect("docker provider, docker executor");
     assert!(load("architecture = \"linux/arm64\"\n").expect_err("slash").contains("not an architecture name"));
 
     let c = load("gpu = { count = 2, vendor = \"nvidia\", model = \"NVIDIA A10\", memory_mib = 24000, compute_capability = \"8.6\" }\n")

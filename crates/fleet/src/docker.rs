@@ -14,6 +14,15 @@
 //! earlier one left, and exited or stuck containers are reported [`State::TimedOut`] until
 //! [`InstanceGroup::decrease`] removes them.
 //!
+//! **Jobs in containers of their own.** When a launch's `register_args` choose the docker
+//! executor (`--docker-image …`, e.g. for an `arm64` pool whose jobs run under QEMU user
+//! emulation), the instance's runner starts its job containers on the same engine: the engine's
+//! socket is mounted at `/var/run/docker.sock`, and the runner's build directory is a directory
+//! of the engine's host seen at the *same* path (`/tmp/autogit-pools/<group>/<name>`, the group's
+//! directory being mounted), because the job containers bind-mount it by the runner's path. The
+//! instance shell removes its directory when the runner stops. The socket gives the runner the engine's full power, as the
+//! docker executor has on any host it runs on.
+//!
 //! The engine is the local one (the unix socket) or a remote one: `tcp://host:2376` with TLS
 //! when `DOCKER_CERT_PATH` names a directory with `ca.pem`, `cert.pem` and `key.pem` (as the
 //! docker CLI does), plain HTTP otherwise. On a remote engine the `autogit` binary path is a
@@ -135,17 +144,26 @@ impl DockerGroup {
 
     async fn launch(&self, l: &Launch) -> Result<(), FleetError> {
         let name = self.container_name(&l.name);
+        let mut binds = vec![format!("{}:{AUTOGIT_IN_CONTAINER}:ro", self.autogit_bin.display())];
+        let nested = nested_dir(&self.group, l);
+        if nested.is_some() {
+            // The group's directory, not the instance's: a mount point cannot be removed from
+            // inside, and the instance removes its own directory when its runner stops.
+            let shared = format!("{NESTED_ROOT}/{}", self.group);
+            binds.push(format!("{ENGINE_SOCKET}:{ENGINE_SOCKET}"));
+            binds.push(format!("{shared}:{shared}"));
+        }
         let body = ContainerCreateBody {
             image: Some(self.image.clone()),
             entrypoint: Some(vec![]),
-            cmd: Some(vec!["sh".into(), "-c".into(), runner_script(l)]),
+            cmd: Some(vec!["sh".into(), "-c".into(), runner_script(l, nested.as_deref())]),
             env: Some(vec![
                 format!("AUTOGIT_SERVER_URL={}", l.server_url),
                 format!("AUTOGIT_RUNNER_TOKEN={}", l.runner_token),
             ]),
             labels: Some(crate::instance_labels(&self.group, l).into_iter().collect()),
             host_config: Some(HostConfig {
-                binds: Some(vec![format!("{}:{AUTOGIT_IN_CONTAINER}:ro", self.autogit_bin.display())]),
+                binds: Some(binds),
                 network_mode: Some("host".into()),
                 ..Default::default()
             }),
@@ -273,15 +291,40 @@ impl InstanceGroup for DockerGroup {
     }
 }
 
-/// `register … && exec run`, with every caller-supplied argument single-quoted.
-fn runner_script(l: &Launch) -> String {
+/// The engine's socket, where the docker executor of a nested runner finds it.
+const ENGINE_SOCKET: &str = "/var/run/docker.sock";
+
+/// Where on the engine's host the build directories of nested runners live.
+const NESTED_ROOT: &str = "/tmp/autogit-pools";
+
+/// The host directory shared with the job containers of an instance whose runner uses the docker
+/// executor; `None` for the shell executor.
+fn nested_dir(group: &str, l: &Launch) -> Option<String> {
+    let docker_executor = l.register_args.iter().any(|a| a == "--docker-image" || a.starts_with("--docker-image="));
+    // Group and launch names are checked (`check_names`): no `/`, `..` or `:`.
+    docker_executor.then(|| format!("{NESTED_ROOT}/{group}/{}", l.name))
+}
+
+/// `register … && run`, with every caller-supplied argument single-quoted. With the shell
+/// executor the runner is `exec`ed (it is the container's main process and gets `docker stop`'s
+/// SIGTERM); with a shared build directory the shell stays, forwards SIGTERM, waits for the
+/// runner to finish its jobs and removes the directory.
+fn runner_script(l: &Launch, nested: Option<&str>) -> String {
     let extra: String = l.register_args.iter().map(|a| format!(" {}", sh_quote(a))).collect();
-    format!(
+    let builds = nested.map_or_else(|| "/builds".to_string(), |d| format!("{d}/builds"));
+    let register = format!(
         "{AUTOGIT_IN_CONTAINER} runner register --url \"$AUTOGIT_SERVER_URL\" --token \"$AUTOGIT_RUNNER_TOKEN\" \
-         --runner-config /tmp/r.toml --builds-dir /builds --concurrent {}{extra} \
-         && unset AUTOGIT_RUNNER_TOKEN && exec {AUTOGIT_IN_CONTAINER} runner run --runner-config /tmp/r.toml",
+         --runner-config /tmp/r.toml --builds-dir {builds} --concurrent {}{extra} && unset AUTOGIT_RUNNER_TOKEN",
         l.concurrent
-    )
+    );
+    let run = format!("{AUTOGIT_IN_CONTAINER} runner run --runner-config /tmp/r.toml");
+    match nested {
+        None => format!("{register} && exec {run}"),
+        Some(dir) => format!(
+            "{register} && {{ {run} & p=$!; trap 'kill -TERM $p' TERM INT; wait $p; s=$?; \
+             if kill -0 $p 2>/dev/null; then wait $p; s=$?; fi; rm -rf {dir}; exit $s; }}"
+        ),
+    }
 }
 
 fn sh_quote(s: &str) -> String {
@@ -352,10 +395,21 @@ mod tests {
             concurrent: 2,
             register_args: vec!["--docker-image".into(), "it's".into()],
         };
-        let s = runner_script(&l);
+        let dir = nested_dir("g", &l);
+        assert_eq!(dir.as_deref(), Some("/tmp/autogit-pools/g/a"), "the docker executor shares a host directory");
+        let s = runner_script(&l, dir.as_deref());
         assert!(!s.contains("glrt-secret") && !s.contains("127.0.0.1"));
-        assert!(s.contains("--concurrent 2 '--docker-image' 'it'\\''s' &&"), "{s}");
-        assert!(s.ends_with("exec /usr/local/bin/autogit runner run --runner-config /tmp/r.toml"));
+        assert!(
+            s.contains("--builds-dir /tmp/autogit-pools/g/a/builds --concurrent 2 '--docker-image' 'it'\\''s' &&"),
+            "{s}"
+        );
+        assert!(s.contains("trap 'kill -TERM $p' TERM INT") && s.contains("rm -rf /tmp/autogit-pools/g/a;"), "{s}");
+
+        let shell = Launch { register_args: vec!["--gpu-root".into(), "/x".into()], ..l };
+        assert_eq!(nested_dir("g", &shell), None);
+        let s = runner_script(&shell, None);
+        assert!(s.contains("--builds-dir /builds"), "{s}");
+        assert!(s.ends_with("exec /usr/local/bin/autogit runner run --runner-config /tmp/r.toml"), "{s}");
     }
 
     #[test]

@@ -10,158 +10,33 @@ mod common;
 
 use autogit_fleet::ssh::{SshGroup, SshHost, magic_packet};
 use autogit_fleet::{InstanceGroup, State};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use common::netns::{Lab, pid_alive, run};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn run(cmd: &[&str]) -> Result<String, String> {
-    let out =
-        Command::new(cmd[0]).args(&cmd[1..]).stdin(Stdio::null()).output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!("{cmd:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
-fn find_sshd() -> Option<PathBuf> {
-    ["/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"].iter().map(PathBuf::from).find(|p| p.exists())
-}
-
-/// The namespace, its sshd and its UDP listener; removed on drop.
-struct Lab {
-    ns: String,
-    veth_host: String,
-    children: Vec<Child>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // Whatever still runs in the namespace was started by this test (the runner stand-in).
-        if let Ok(pids) = run(&["ip", "netns", "pids", &self.ns]) {
-            for pid in pids.split_whitespace() {
-                let _ = run(&["kill", "-KILL", pid]);
-            }
-        }
-        let _ = run(&["ip", "link", "del", &self.veth_host]);
-        let _ = run(&["ip", "netns", "del", &self.ns]);
-    }
-}
-
-fn pid_alive(pid: &str) -> bool {
-    // A zombie (exited, not yet reaped) counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
-        .unwrap_or(false)
-}
 
 async fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     common::eventually(secs, what, || std::future::ready(check())).await;
 }
 
-/// A UDP listener on port 9 in namespace `ns` that writes the first datagram it gets to `out`
-/// (and exits); returns once it is bound.
-async fn wol_listener(ns: &str, out: &std::path::Path) -> std::process::Child {
-    let listener = "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
-                    s.setsockopt(socket.SOL_SOCKET,socket.SO_BROADCAST,1)\ns.bind(('',9))\n\
-                    open(sys.argv[1]+'.ready','w').close()\nd=s.recv(1024)\n\
-                    open(sys.argv[1]+'.tmp','wb').write(d)\nimport os\nos.rename(sys.argv[1]+'.tmp',sys.argv[1])\n";
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, "python3", "-c", listener])
-        .arg(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let ready = out.with_extension("bin.ready");
-    wait_for(20, "the UDP listener to bind", || ready.exists()).await;
-    child
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wakes_starts_stops_suspends_and_resumes_a_host() {
-    let sshd = match find_sshd() {
-        Some(p) => p,
-        None => {
-            let _ = run(&["apt-get", "update", "-qq"]);
-            let _ = Command::new("apt-get")
-                .args(["install", "-y", "-qq", "openssh-server", "openssh-client"])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status();
-            find_sshd().expect("sshd is missing and `apt-get install openssh-server` did not provide it")
-        }
-    };
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let id = std::process::id();
-    let net = 20 + id % 200;
-    let mut lab = Lab { ns: format!("agssh{id}"), veth_host: format!("ags{id}h"), children: vec![] };
-    let veth_ns = format!("ags{id}n");
-    let setup = || -> Result<(), String> {
-        run(&["ip", "netns", "add", &lab.ns])?;
-        run(&["ip", "link", "add", &lab.veth_host, "type", "veth", "peer", "name", &veth_ns])?;
-        run(&["ip", "link", "set", &veth_ns, "netns", &lab.ns])?;
-        run(&["ip", "addr", "add", &format!("10.231.{net}.1/24"), "dev", &lab.veth_host])?;
-        run(&["ip", "link", "set", &lab.veth_host, "up"])?;
-        run(&["ip", "-n", &lab.ns, "addr", "add", &format!("10.231.{net}.2/24"), "dev", &veth_ns])?;
-        run(&["ip", "-n", &lab.ns, "link", "set", &veth_ns, "up"])?;
-        run(&["ip", "-n", &lab.ns, "link", "set", "lo", "up"])?;
-        Ok(())
-    };
-    if let Err(e) = setup() {
-        panic!(
-            "cannot create the network namespace for the ssh provider test (root and CAP_NET_ADMIN are required): {e}"
-        );
-    }
-    let link = run(&["ip", "-n", &lab.ns, "link", "show", "dev", &veth_ns]).unwrap();
-    let mac = link
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no MAC in {link}"))
-        .to_string();
-
-    // Keys and sshd.
-    run(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", t.join("host_key").to_str().unwrap()]).unwrap();
-    run(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", t.join("client_key").to_str().unwrap()]).unwrap();
-    std::fs::copy(t.join("client_key.pub"), t.join("authorized_keys")).unwrap();
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let config = format!(
-        "Port 2222\nListenAddress 10.231.{net}.2\nHostKey {t}/host_key\nPidFile {t}/sshd.pid\n\
-         AuthorizedKeysFile {t}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
-         KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n",
-        t = t.display()
-    );
-    std::fs::write(t.join("sshd_config"), config).unwrap();
-    let log = std::fs::File::create(t.join("sshd.log")).unwrap();
-    lab.children.push(
-        Command::new("ip")
-            .args(["netns", "exec", &lab.ns])
-            .arg(&sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(t.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let mut lab = Lab::start(t);
+    let (net, mac) = (lab.net, lab.mac.clone());
     // The Wake-on-LAN listener: writes the first datagram on port 9 to `wol.bin`.
     let wol = t.join("wol.bin");
-    lab.children.push(wol_listener(&lab.ns, &wol).await);
+    lab.wol_listener(&wol);
 
     let bin = common::stand_in(t);
     let remote = t.join("remote");
     let host = SshHost {
         name: "gpu-desktop".into(),
-        address: format!("10.231.{net}.2:2222"),
+        address: lab.ssh_address(),
         user: "root".into(),
-        identity_file: Some(t.join("client_key")),
+        identity_file: Some(lab.client_key()),
         mac: Some(mac.clone()),
-        broadcast: Some(format!("10.231.{net}.255:9")),
+        broadcast: Some(lab.broadcast()),
         power_on_command: None,
         suspend_command: Some(format!(
             "touch {}/suspended-$(cat {}/runner.id 2>/dev/null || echo x)",
@@ -171,23 +46,17 @@ async fn wakes_starts_stops_suspends_and_resumes_a_host() {
         remote_dir: remote.to_str().unwrap().to_string(),
     };
     std::fs::write(t.join("runner.id"), "ci-1").unwrap();
-    let group = SshGroup::new(
-        "homelab",
-        bin.clone(),
-        t.join("state"),
-        vec![host],
-        vec!["StrictHostKeyChecking=no".into(), "UserKnownHostsFile=/dev/null".into(), "LogLevel=ERROR".into()],
-    )
-    .with_ready_timeout(Duration::from_secs(30))
-    .with_connect_timeout(Duration::from_secs(2))
-    .with_grace(Duration::from_secs(5));
+    let group = SshGroup::new("homelab", bin.clone(), t.join("state"), vec![host], Lab::ssh_options())
+        .with_ready_timeout(Duration::from_secs(30))
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_grace(Duration::from_secs(5));
     let info = group.init().await.unwrap();
     assert_eq!(info.max_size, 1);
     assert_eq!(info.id, "ssh/homelab");
 
     // increase: woken, copied, started.
     let started = group.increase(&[common::launch("ci-1", "glrt-abc", 7)]).await;
-    let sshd_log = std::fs::read_to_string(t.join("sshd.log")).unwrap_or_default();
+    let sshd_log = lab.sshd_log();
     assert_eq!(started.unwrap_or_else(|e| panic!("increase failed: {e}\nsshd log:\n{sshd_log}")), 1);
     wait_for(10, "the magic packet", || wol.exists()).await;
     assert_eq!(std::fs::read(&wol).unwrap(), magic_packet(&mac).unwrap().to_vec(), "the captured magic packet");
@@ -263,9 +132,9 @@ async fn wakes_starts_stops_suspends_and_resumes_a_host() {
 
     // resume: woken again (a second magic packet), the same runner started from its registration.
     let wol2 = t.join("wol2.bin");
-    lab.children.push(wol_listener(&lab.ns, &wol2).await);
+    lab.wol_listener(&wol2);
     let resumed = group.resume(&[ci3[0].clone(), "unknown".to_string()]).await;
-    let sshd_log = std::fs::read_to_string(t.join("sshd.log")).unwrap_or_default();
+    let sshd_log = lab.sshd_log();
     assert_eq!(resumed.unwrap_or_else(|e| panic!("resume failed: {e}\nsshd log:\n{sshd_log}")), ci3);
     wait_for(10, "the second magic packet", || wol2.exists()).await;
     assert_eq!(std::fs::read(&wol2).unwrap(), magic_packet(&mac).unwrap().to_vec());

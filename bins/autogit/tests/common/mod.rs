@@ -114,6 +114,12 @@ impl Server {
     }
 
     pub fn start_with(backend: Backend, env: &[(&str, &str)]) -> Server {
+        Server::start_listening(backend, env, "127.0.0.1:0")
+    }
+
+    /// As [`Server::start_with`], listening on `listen` (e.g. an address that another network
+    /// namespace reaches; its URL is then also the runners' server URL).
+    pub fn start_listening(backend: Backend, env: &[(&str, &str)], listen: &str) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         let (database_url, schema) = match backend {
             Backend::Postgres => {
@@ -123,7 +129,7 @@ impl Server {
             Backend::Sqlite => (None, None),
         };
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, rx, url) = spawn(data.path(), database_url.as_deref(), &env, "127.0.0.1:0");
+        let (child, rx, url) = spawn(data.path(), database_url.as_deref(), &env, listen);
         let mut server = Server {
             child,
             url,

@@ -59,7 +59,17 @@ impl App {
             node: spec.job.parallel.as_ref().map(|p| (p.index, p.total)),
             started_at: started,
         };
-        let variables = self.job_variables(facts, pipeline, spec, &jf).await?;
+        let mut variables = self.job_variables(facts, pipeline, spec, &jf).await?;
+        // The runner's own predefined variables, first (lowest precedence), as GitLab sends them.
+        let tags = serde_json::to_string(&runner.tags).unwrap_or_default();
+        variables.splice(
+            0..0,
+            [
+                JobVariable::public("CI_RUNNER_ID", runner.id.to_string()),
+                JobVariable::public("CI_RUNNER_DESCRIPTION", runner.description.clone()),
+                JobVariable::public("CI_RUNNER_TAGS", tags),
+            ],
+        );
         let depth = variables
             .iter()
             .rev()

@@ -80,3 +80,4 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+pub mod netns;

@@ -153,8 +153,9 @@ async fn upload(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    // Refuse before reading a byte when the token is wrong.
+    // Refuse before storing a byte when the token is wrong.
     if let Err(e) = s.app.job_for_token(id, &token).await {
+        drain(form).await;
         return refused(&s, id, ApiError(e)).await;
     }
     let mut meta = UploadMeta {
@@ -212,12 +213,32 @@ async fn upload(
         drop(file);
         if let Some((status, message)) = failure {
             let _ = tokio::fs::remove_file(&tmp).await;
+            if status != StatusCode::PAYLOAD_TOO_LARGE {
+                drain(form).await;
+            }
             return (status, axum::Json(serde_json::json!({ "message": message }))).into_response();
         }
+        // The closing boundary (and any later field) is read before answering.
+        drain(form).await;
         return match s.app.accept_artifact(id, &token, &meta, tmp, size, hex::encode(hash.finalize())).await {
             Ok(_) => (StatusCode::CREATED, axum::Json(serde_json::json!("201"))).into_response(),
             Err(e) => refused(&s, id, ApiError(e)).await,
         };
+    }
+}
+
+/// Reads what is left of a refused or finished upload, up to 1 MiB, before the answer goes out:
+/// a server that closes a connection with unread request bytes makes the kernel reset it, and
+/// the client may then lose the answer (it sees a broken connection instead of the 4xx).
+async fn drain(mut form: Multipart) {
+    let mut left: usize = 1 << 20;
+    while let Ok(Some(mut field)) = form.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                return;
+            }
+        }
     }
 }
 
