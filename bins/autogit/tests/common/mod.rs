@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod ci;
+pub mod job_api;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
