@@ -292,6 +292,7 @@ impl Pool {
         let pending = demand.pending_jobs;
         let actions = decide(&policy(&self.cfg, self.can_suspend), &demand, &views, Millis(now));
         let mut removed = Vec::new();
+        let mut woken = Vec::new();
         for a in actions {
             match a {
                 Action::Increase(n) => self.increase(n).await?,
@@ -302,11 +303,15 @@ impl Pool {
                 Action::Suspend(id) => self.sleep_or_wake(&id, true).await?,
                 Action::Resume(id) => {
                     self.resumed.insert(id.clone(), now);
+                    woken.push(id.clone());
                     self.sleep_or_wake(&id, false).await?;
                 }
             }
         }
-        self.resumed.retain(|id, _| views.iter().any(|v| &v.id == id && v.state == InstanceState::Creating));
+        // Kept while the instance boots again (it was still asleep in this step's views).
+        self.resumed.retain(|id, _| {
+            woken.contains(id) || views.iter().any(|v| &v.id == id && v.state == InstanceState::Creating)
+        });
         // What is left after this step's removals (new instances show from the next update).
         views.retain(|v| !removed.contains(&v.id));
         let offer = self.offer(&views);
@@ -314,16 +319,20 @@ impl Pool {
         Ok(())
     }
 
-    /// Free slots on ready instances, and whether there is room for more.
+    /// Free slots on ready instances, and whether it can add capacity (room under
+    /// `max_instances`, or a suspended instance to wake).
     fn offer(&self, views: &[InstanceView]) -> PoolOffer {
         let cap = self.cfg.capacity_per_instance.max(1);
-        let live = views.iter().filter(|v| matches!(v.state, InstanceState::Creating | InstanceState::Running));
+        let held = views
+            .iter()
+            .filter(|v| matches!(v.state, InstanceState::Creating | InstanceState::Running | InstanceState::Suspended));
+        let asleep = views.iter().any(|v| v.state == InstanceState::Suspended);
         let free_slots = views
             .iter()
             .filter(|v| v.state == InstanceState::Running)
             .map(|v| cap.saturating_sub(v.busy_slots))
             .fold(0u32, u32::saturating_add);
-        PoolOffer { free_slots, can_grow: live.count() < self.cfg.max_instances as usize }
+        PoolOffer { free_slots, can_grow: asleep || held.count() < self.cfg.max_instances as usize }
     }
 
     /// Suspends (`sleep`) or resumes one instance; its runner record stays either way.

@@ -22,7 +22,9 @@ pub struct PoolConfig {
     /// The GPUs each instance has (`gpu = { count = 1, vendor = "nvidia", model = "NVIDIA
     /// GeForce RTX 4090", memory_mib = 24564 }`): jobs with a `gpu:` request count toward this
     /// pool's demand only when such an instance could run them. Without it, GPU jobs never
-    /// scale this pool.
+    /// scale this pool. The profile is what the autoscaler plans with; the GPUs an instance's
+    /// runner reports are what dispatch allocates, so a profile that promises more than the
+    /// instances have leaves those jobs waiting on an idle instance.
     pub gpu: Option<PoolGpu>,
     /// Whether its runners also take untagged jobs (always when `tags` is empty).
     pub run_untagged: bool,
