@@ -141,8 +141,23 @@ fn range(size: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("0-{size}")).unwrap_or(HeaderValue::from_static("0-0"))
 }
 
-/// Streams the multipart field `file` to disk (size-capped, hashed on the way) and records it.
+/// `POST /jobs/:id/artifacts`. Every answer closes the connection: the multipart reader stops at the closing
+/// boundary, so the request's last bytes (the final chunk) may be left unread, and a client
+/// that reused the connection for its next request would find it closed under it.
 async fn upload(
+    state: State<AppState>,
+    id: Path<i64>,
+    q: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
+    let mut r = receive_upload(state, id, q, headers, form).await;
+    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// Streams the multipart field `file` to disk (size-capped, hashed on the way) and records it.
+async fn receive_upload(
     State(s): State<AppState>,
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
