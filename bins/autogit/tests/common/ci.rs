@@ -51,6 +51,9 @@ impl RunnerProcess {
             .args(["runner", "run", "--runner-config"])
             .arg(&self.config)
             .env("RUST_LOG", "info")
+            // Jobs' temporary files (scenario markers) live and die with this runner, so that
+            // a later run on a reused port and pipeline id does not find them.
+            .env("TMPDIR", self._dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
