@@ -111,6 +111,7 @@ pub async fn start(
             all: all.clone(),
             can_suspend: info.can_suspend,
             resumed: std::collections::HashMap::new(),
+            profile_checks: std::collections::HashMap::new(),
         };
         loops.push(tokio::spawn(pool.run(shutdown.clone())));
     }
@@ -150,6 +151,9 @@ struct Pool {
     /// Lost on restart, when a resuming instance's deadline falls back to its creation (the
     /// provider's own creation timeout still applies).
     resumed: std::collections::HashMap<String, i64>,
+    /// Instance → what its runner's reported GPUs lack against the pool's GPU profile (`None`:
+    /// they fit); checked once per instance, when it is first seen ready.
+    profile_checks: std::collections::HashMap<String, Option<String>>,
 }
 
 /// Every pool, for splitting the demand between them.
@@ -285,6 +289,7 @@ impl Pool {
             self.stats.timed("decrease", t, r.is_ok());
             r.map_err(fleet)?;
         }
+        self.check_profiles(&views, &instances).await;
         let own = self.offer(&views);
         let mut offers = self.app.pool_offers(&self.all.names);
         offers[self.index] = own;
@@ -317,6 +322,31 @@ impl Pool {
         let offer = self.offer(&views);
         self.publish(&views, &instances, pending, offer);
         Ok(())
+    }
+
+    /// Compares the GPUs each newly ready instance reports with the pool's profile, once, and
+    /// says so (log and pool view) when they fall short: the plan would count on GPUs that
+    /// dispatch cannot hand out there.
+    async fn check_profiles(&mut self, views: &[InstanceView], instances: &[Instance]) {
+        self.profile_checks.retain(|id, _| views.iter().any(|v| &v.id == id));
+        if self.cfg.gpu.is_none() {
+            return;
+        }
+        for v in views.iter().filter(|v| v.state == InstanceState::Running) {
+            if self.profile_checks.contains_key(&v.id) {
+                continue;
+            }
+            let Some(runner) = instances.iter().find(|i| i.id == v.id).and_then(|i| i.runner_id) else { continue };
+            match self.app.profile_shortfall(runner, &self.all.matchers[self.index].spec).await {
+                Ok(found) => {
+                    if let Some(why) = &found {
+                        tracing::warn!(pool = %self.cfg.name, instance = %v.id, runner, "GPU profile not met: {why}");
+                    }
+                    self.profile_checks.insert(v.id.clone(), found);
+                }
+                Err(e) => tracing::debug!(pool = %self.cfg.name, instance = %v.id, error = %e, "GPU profile check"),
+            }
+        }
     }
 
     /// Free slots on ready instances, and whether it can add capacity (room under
@@ -479,6 +509,11 @@ impl Pool {
                 })
                 .collect(),
             last_error: self.stats.last_error.clone(),
+            warnings: self
+                .profile_checks
+                .iter()
+                .filter_map(|(id, why)| why.as_ref().map(|w| format!("{id}: {w}")))
+                .collect(),
             scale_ups: self.stats.ups,
             scale_downs: self.stats.downs,
             calls: Vec::new(),

@@ -54,6 +54,9 @@ pub fn run(command: PoolCommand) -> Result<()> {
             p["scale_downs"],
             p["last_error"].as_str().map(|e| format!(", last error: {e}")).unwrap_or_default()
         );
+        for w in p["warnings"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            println!("  warning: {}", w.as_str().unwrap_or_default());
+        }
         println!("  {:<28} {:<10} {:>7} {:>6} {:>5} {:>5}", "INSTANCE", "STATE", "RUNNER", "AGE", "BUSY", "JOBS");
         for i in p["instances"].as_array().map(Vec::as_slice).unwrap_or_default() {
             println!(

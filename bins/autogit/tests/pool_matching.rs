@@ -112,6 +112,10 @@ fn a_gpu_job_scales_only_the_pool_whose_gpu_profile_fits() {
         assert!(log.contains("trained on [GPU-5f9a1c2e"), "the H100 was handed to the job: {log}");
         let metrics = reqwest::blocking::get(s.raw("/metrics")).expect("metrics").text().expect("text");
         assert!(metrics.contains("autogit_ci_queue_wait_seconds_count{pool=\"h100\",tags=\"\"} 1"), "{metrics}");
+        // The fixture H100 has no memory size without NVML, while the profile promises 81559 MiB:
+        // the pool view says that memory-asking jobs would not be placed there.
+        let warnings = pool(&s, "h100")["warnings"].to_string();
+        assert!(warnings.contains("81559 MiB") && warnings.contains("unknown memory"), "{warnings}");
     }
 }
 

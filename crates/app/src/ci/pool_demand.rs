@@ -59,6 +59,7 @@ impl GpuProfile {
 /// A [`PoolSpec`] made ready for matching (done once per pool, not per job).
 #[derive(Debug)]
 pub struct PoolMatcher {
+    pub spec: PoolSpec,
     runner: RunnerInfo,
     /// The profile's GPUs as runner 0 of a pool of its own; `None` without a profile.
     gpus: Option<GpuPool>,
@@ -75,6 +76,7 @@ impl PoolMatcher {
             pool
         });
         PoolMatcher {
+            spec: spec.clone(),
             runner: RunnerInfo {
                 id: 0,
                 tags,
@@ -93,7 +95,54 @@ impl PoolMatcher {
     }
 }
 
+impl GpuProfile {
+    /// What a runner's reported GPUs lack against this profile, if anything: fewer ready GPUs of
+    /// the vendor (and model) than `count`, or less (or unknown) memory than promised.
+    #[must_use]
+    pub fn shortfall(&self, reported: &[DetectedGpu]) -> Option<String> {
+        let vendor = format!("{:?}", self.vendor).to_lowercase();
+        let of_model: Vec<&DetectedGpu> = reported
+            .iter()
+            .filter(|g| g.vendor == self.vendor && g.health.is_ready())
+            .filter(|g| self.model.as_ref().is_none_or(|m| g.product_name.as_deref() == Some(m.as_str())))
+            .collect();
+        let what = match &self.model {
+            Some(m) => format!("{vendor} {m}"),
+            None => vendor,
+        };
+        if (of_model.len() as u64) < u64::from(self.count) {
+            return Some(format!(
+                "reports {} ready {what} GPU(s), the profile promises {}",
+                of_model.len(),
+                self.count
+            ));
+        }
+        if let Some(want) = self.memory_bytes {
+            // 1% slack: drivers report slightly different totals for the same board.
+            let enough = of_model.iter().filter(|g| g.memory_total_bytes.is_some_and(|m| m >= want / 100 * 99)).count();
+            if (enough as u64) < u64::from(self.count) {
+                return Some(format!(
+                    "reports the memory of {enough} of its {what} GPU(s) as at least the profile's {} MiB \
+                     (unknown memory counts as less): jobs that ask for memory will not be placed there",
+                    want >> 20
+                ));
+            }
+        }
+        None
+    }
+}
+
 impl App {
+    /// What the GPUs a runner last reported lack against a pool's profile (see
+    /// [`GpuProfile::shortfall`]); `None` when it fits, has no profile or has reported nothing.
+    pub async fn profile_shortfall(&self, runner_id: i64, spec: &PoolSpec) -> crate::Result<Option<String>> {
+        let Some(profile) = &spec.gpu else { return Ok(None) };
+        let Some(inv) = self.store.runner_inventory(runner_id).await? else { return Ok(None) };
+        let gpus =
+            serde_json::from_str::<autogit_gpu::HostInventory>(&inv.inventory).map(|h| h.gpus).unwrap_or_default();
+        Ok(profile.shortfall(&gpus))
+    }
+
     /// One [`Demand`] per pool (same order as `pools` and `offers`): the pending jobs each
     /// counts, every job toward at most one pool (see `autoscale::split_demand`).
     pub fn pools_demand(&self, pools: &[PoolMatcher], offers: &[PoolOffer]) -> Vec<Demand> {
@@ -118,5 +167,37 @@ impl App {
                 .collect()
         };
         split_demand(&jobs, offers, super::process::millis(self.clock.now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h100(memory: Option<u64>) -> DetectedGpu {
+        let mut g = DetectedGpu::bare(Vendor::Nvidia, PciAddress { domain: 0, bus: 1, device: 0, function: 0 });
+        g.product_name = Some("NVIDIA H100 80GB HBM3".into());
+        g.memory_total_bytes = memory;
+        g
+    }
+
+    #[test]
+    fn a_profile_is_checked_against_what_the_runner_reports() {
+        let profile = GpuProfile {
+            count: 1,
+            vendor: Vendor::Nvidia,
+            model: Some("NVIDIA H100 80GB HBM3".into()),
+            memory_bytes: Some(81_559 << 20),
+            compute_capability: None,
+        };
+        assert_eq!(profile.shortfall(&[h100(Some(81_559 << 20))]), None);
+        assert_eq!(profile.shortfall(&[h100(Some(81_000 << 20))]), None, "within 1%");
+        let unknown = profile.shortfall(&[h100(None)]).expect("unknown memory");
+        assert!(unknown.contains("81559 MiB") && unknown.contains("unknown memory"), "{unknown}");
+        let none = profile.shortfall(&[]).expect("no GPU");
+        assert!(none.contains("reports 0 ready nvidia NVIDIA H100 80GB HBM3 GPU(s), the profile promises 1"), "{none}");
+        let two = GpuProfile { count: 2, memory_bytes: None, ..profile };
+        assert!(two.shortfall(&[h100(None)]).is_some());
+        assert_eq!(two.shortfall(&[h100(None), h100(None)]), None);
     }
 }

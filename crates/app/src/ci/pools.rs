@@ -41,6 +41,8 @@ pub struct PoolSnapshot {
     pub can_grow: bool,
     pub instances: Vec<InstanceSnapshot>,
     pub last_error: Option<String>,
+    /// Instances whose reported hardware falls short of the pool's GPU profile, and why.
+    pub warnings: Vec<String>,
     pub scale_ups: u64,
     pub scale_downs: u64,
     /// Provider calls since the last `/metrics` read (drained there into a histogram).
