@@ -354,20 +354,32 @@ pub(crate) fn finish_decrease(
     ids: &[String],
     results: Vec<Result<(), FleetError>>,
 ) -> Result<Vec<String>, FleetError> {
-    let mut gone = vec![];
+    finish_each(group, "deleting an instance", ids, results.into_iter().map(|r| r.map(|()| true)).collect())
+}
+
+/// The ids whose call did its work (`Ok(true)`; `Ok(false)` means there was nothing to do for
+/// that id), failures logged as "`what` failed"; the first error if no id was done.
+pub(crate) fn finish_each(
+    group: &str,
+    what: &str,
+    ids: &[String],
+    results: Vec<Result<bool, FleetError>>,
+) -> Result<Vec<String>, FleetError> {
+    let mut done = vec![];
     let mut first = None;
     for (id, r) in ids.iter().zip(results) {
         match r {
-            Ok(()) => gone.push(id.clone()),
+            Ok(true) => done.push(id.clone()),
+            Ok(false) => {}
             Err(e) => {
-                tracing::warn!(group, instance = %id, error = %e, "deleting an instance failed");
+                tracing::warn!(group, instance = %id, error = %e, "{what} failed");
                 first.get_or_insert(e);
             }
         }
     }
     match first {
-        Some(e) if gone.is_empty() => Err(e),
-        _ => Ok(gone),
+        Some(e) if done.is_empty() => Err(e),
+        _ => Ok(done),
     }
 }
 

@@ -22,7 +22,7 @@
 //! [`InstanceGroup::suspend`](crate::InstanceGroup::suspend) stops the runner but keeps its
 //! registration and the record (the host stays taken, [`State::Suspended`]), then runs the
 //! suspend command; [`InstanceGroup::resume`](crate::InstanceGroup::resume) wakes the host and
-//! starts the same runner again (`ssh/sleep.rs`).
+//! starts the same runner again (`ssh/power.rs`).
 //!
 //! The system OpenSSH client (`ssh`, `scp`) does the work, always with `BatchMode=yes` (no
 //! prompts): the key in `identity_file` (or the agent/default keys) must be authorised on the
@@ -245,72 +245,6 @@ impl SshGroup {
         match tokio::time::timeout(limit, run).await {
             Ok(r) => r,
             Err(_) => Err(FleetError::Failed(format!("ssh to {} took longer than {limit:?}", h.name))),
-        }
-    }
-
-    /// Wakes `h`: the power-on command, else a magic packet, else nothing (always on).
-    async fn wake(&self, h: &SshHost) -> Result<(), FleetError> {
-        if let Some(argv) = &h.power_on_command {
-            let (prog, args) = argv.split_first().ok_or_else(|| FleetError::Config("empty power_on_command".into()))?;
-            let out = Command::new(prog)
-                .args(args)
-                .env("AUTOGIT_FLEET_HOST", &h.name)
-                .env("AUTOGIT_FLEET_ADDRESS", &h.address)
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .output();
-            let out = tokio::time::timeout(Duration::from_secs(120), out)
-                .await
-                .map_err(|_| FleetError::Failed(format!("power_on_command for {} took longer than 120 s", h.name)))?
-                .map_err(|e| spawn_err(prog, e))?;
-            if !out.status.success() {
-                return Err(FleetError::Failed(format!(
-                    "power_on_command for {} failed ({}): {}",
-                    h.name,
-                    out.status,
-                    tail(&out.stderr)
-                )));
-            }
-            tracing::info!(host = %h.name, "power_on_command ran");
-        } else if let Some(mac) = &h.mac {
-            let packet = magic_packet(mac)?;
-            let target = broadcast_addr(h.broadcast.as_deref())?;
-            blocking(move || {
-                let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| io_err("binding a UDP socket", e))?;
-                socket.set_broadcast(true).map_err(|e| io_err("enabling UDP broadcast", e))?;
-                // UDP may drop one; three copies is what most WoL tools send.
-                for _ in 0..3 {
-                    socket
-                        .send_to(&packet, target)
-                        .map_err(|e| io_err(&format!("sending the magic packet to {target}"), e))?;
-                }
-                Ok(())
-            })
-            .await?;
-            tracing::info!(host = %h.name, %target, "Wake-on-LAN packet sent");
-        }
-        Ok(())
-    }
-
-    /// Retries `ssh … true` until it succeeds or the ready timeout passes.
-    async fn wait_ready(&self, h: &SshHost) -> Result<(), FleetError> {
-        let deadline = Instant::now() + self.ready_timeout;
-        let mut last;
-        loop {
-            let limit = self.connect_timeout + Duration::from_secs(10);
-            match self.ssh(h, "true", None, limit).await {
-                Ok(out) if out.status.success() => return Ok(()),
-                Ok(out) => last = tail(&out.stderr),
-                Err(FleetError::Config(e)) => return Err(FleetError::Config(e)),
-                Err(e) => last = e.to_string(),
-            }
-            if Instant::now() >= deadline {
-                return Err(FleetError::Failed(format!(
-                    "host {} did not answer ssh within {:?}: {last}",
-                    h.name, self.ready_timeout
-                )));
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
@@ -561,14 +495,14 @@ impl InstanceGroup for SshGroup {
 
     async fn suspend(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
         let results = futures_util::future::join_all(ids.iter().map(|id| self.suspend_one(id))).await;
-        sleep::finish(&self.group, "suspend", ids, results)
+        crate::process::finish_each(&self.group, "suspending an instance", ids, results)
     }
 
     async fn resume(&self, ids: &[String]) -> Result<Vec<String>, FleetError> {
         self.check_config()?;
         let local_sha = local_sha256(&self.autogit_bin).await?;
         let results = futures_util::future::join_all(ids.iter().map(|id| self.resume_one(id, &local_sha))).await;
-        sleep::finish(&self.group, "resume", ids, results)
+        crate::process::finish_each(&self.group, "resuming an instance", ids, results)
     }
 
     async fn heartbeat(&self, id: &str) -> Result<bool, FleetError> {
@@ -592,8 +526,8 @@ impl InstanceGroup for SshGroup {
 }
 
 mod host;
+mod power;
 mod scripts;
-mod sleep;
 #[cfg(test)]
 mod tests;
 mod util;

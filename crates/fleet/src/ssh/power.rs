@@ -1,4 +1,5 @@
-//! Suspend and resume for the SSH provider: a suspended instance keeps its host and its
+//! Power management for the SSH provider: waking a host (Wake-on-LAN or its power-on command)
+//! and waiting for SSH, and suspend and resume. A suspended instance keeps its host and its
 //! registered runner (`runner.toml` stays on the host); its runner is stopped and the host's
 //! `suspend_command` puts it to sleep. Resuming wakes the host, checks the installed binary and
 //! starts `autogit runner run` again from that configuration: the same runner, no new
@@ -8,6 +9,71 @@ use super::scripts::resume_script;
 use super::*;
 
 impl SshGroup {
+    /// Wakes `h`: the power-on command, else a magic packet, else nothing (always on).
+    pub(super) async fn wake(&self, h: &SshHost) -> Result<(), FleetError> {
+        if let Some(argv) = &h.power_on_command {
+            let (prog, args) = argv.split_first().ok_or_else(|| FleetError::Config("empty power_on_command".into()))?;
+            let out = Command::new(prog)
+                .args(args)
+                .env("AUTOGIT_FLEET_HOST", &h.name)
+                .env("AUTOGIT_FLEET_ADDRESS", &h.address)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output();
+            let out = tokio::time::timeout(Duration::from_secs(120), out)
+                .await
+                .map_err(|_| FleetError::Failed(format!("power_on_command for {} took longer than 120 s", h.name)))?
+                .map_err(|e| spawn_err(prog, e))?;
+            if !out.status.success() {
+                return Err(FleetError::Failed(format!(
+                    "power_on_command for {} failed ({}): {}",
+                    h.name,
+                    out.status,
+                    tail(&out.stderr)
+                )));
+            }
+            tracing::info!(host = %h.name, "power_on_command ran");
+        } else if let Some(mac) = &h.mac {
+            let packet = magic_packet(mac)?;
+            let target = broadcast_addr(h.broadcast.as_deref())?;
+            blocking(move || {
+                let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| io_err("binding a UDP socket", e))?;
+                socket.set_broadcast(true).map_err(|e| io_err("enabling UDP broadcast", e))?;
+                // UDP may drop one; three copies is what most WoL tools send.
+                for _ in 0..3 {
+                    socket
+                        .send_to(&packet, target)
+                        .map_err(|e| io_err(&format!("sending the magic packet to {target}"), e))?;
+                }
+                Ok(())
+            })
+            .await?;
+            tracing::info!(host = %h.name, %target, "Wake-on-LAN packet sent");
+        }
+        Ok(())
+    }
+
+    /// Retries `ssh … true` until it succeeds or the ready timeout passes.
+    pub(super) async fn wait_ready(&self, h: &SshHost) -> Result<(), FleetError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut last;
+        loop {
+            let limit = self.connect_timeout + Duration::from_secs(10);
+            match self.ssh(h, "true", None, limit).await {
+                Ok(out) if out.status.success() => return Ok(()),
+                Ok(out) => last = tail(&out.stderr),
+                Err(FleetError::Config(e)) => return Err(FleetError::Config(e)),
+                Err(e) => last = e.to_string(),
+            }
+            if Instant::now() >= deadline {
+                return Err(FleetError::Failed(format!(
+                    "host {} did not answer ssh within {:?}: {last}",
+                    h.name, self.ready_timeout
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
     /// Runs the host's `suspend_command`, if any. Its outcome is only logged: the connection
     /// usually drops as the host goes to sleep.
     pub(super) async fn run_suspend_command(&self, h: &SshHost) {
@@ -101,30 +167,5 @@ impl SshGroup {
                 Err(e)
             }
         }
-    }
-}
-
-/// The ids done, logging the failures; `Err` only when none was done and one failed.
-pub(super) fn finish(
-    group: &str,
-    call: &str,
-    ids: &[String],
-    results: Vec<Result<bool, FleetError>>,
-) -> Result<Vec<String>, FleetError> {
-    let mut done = vec![];
-    let mut first = None;
-    for (id, r) in ids.iter().zip(results) {
-        match r {
-            Ok(true) => done.push(id.clone()),
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(group, instance = %id, error = %e, "{call} failed");
-                first.get_or_insert(e);
-            }
-        }
-    }
-    match first {
-        Some(e) if done.is_empty() => Err(e),
-        _ => Ok(done),
     }
 }
