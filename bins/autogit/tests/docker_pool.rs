@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::ci::{latest_pipeline, push_ci, trace, wait_for};
+use common::ci::{latest_pipeline, pool, push_ci, trace, wait_for};
 use common::{Backend, Server};
-use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -20,11 +19,6 @@ fn script(path: &str, args: &[&str], env: &[(&str, &str)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new("bash").arg(root.join(path)).args(args).envs(env.iter().copied()).output().expect("bash");
     assert!(out.status.success(), "{path}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn pool(s: &Server, name: &str) -> Value {
-    let all = s.get_json("/admin/ci/pools", &s.root_token);
-    all.as_array().and_then(|a| a.iter().find(|p| p["name"] == name).cloned()).unwrap_or(Value::Null)
 }
 
 /// Containers of these pools, whatever state they are in.

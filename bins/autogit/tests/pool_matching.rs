@@ -7,7 +7,7 @@ mod common;
 #[path = "../../../crates/gpu/tests/fixtures/mod.rs"]
 mod gpu_fixtures;
 
-use common::ci::{latest_pipeline, push_ci, trace, wait_for};
+use common::ci::{latest_pipeline, pool, push_ci, trace, wait_for};
 use common::{Server, backends};
 use serde_json::Value;
 use std::time::Duration;
@@ -17,11 +17,6 @@ fn with_config(backend: common::Backend, toml: &str) -> (Server, tempfile::Named
     std::fs::write(cfg.path(), toml).expect("write config");
     let s = Server::start_with(backend, &[("AUTOGIT_CONFIG", cfg.path().to_str().expect("utf8"))]);
     (s, cfg)
-}
-
-fn pool(s: &Server, name: &str) -> Value {
-    let all = s.get_json("/admin/ci/pools", &s.root_token);
-    all.as_array().and_then(|a| a.iter().find(|p| p["name"] == name).cloned()).unwrap_or(Value::Null)
 }
 
 fn wait_for_pools(s: &Server, names: &[&str]) {

@@ -8,16 +8,11 @@ mod common;
 #[path = "../../../crates/fleet/tests/common/netns.rs"]
 mod netns;
 
-use common::ci::{latest_pipeline, push_ci, wait_for};
+use common::ci::{latest_pipeline, pool, push_ci, wait_for};
 use common::{Backend, Server};
 use netns::{Lab, pid_alive};
-use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
-
-fn pool(s: &Server) -> Value {
-    s.get_json("/admin/ci/pools", &s.root_token)[0].clone()
-}
 
 /// Pushes a one-job project and waits for success; returns the job's runner id.
 fn run_job(s: &Server, name: &str) -> i64 {
@@ -28,8 +23,8 @@ fn run_job(s: &Server, name: &str) -> i64 {
         let p = s.get_json(&format!("/projects/{project}/pipelines/{pid}"), &s.root_token);
         match p["status"].as_str() {
             Some("success") => Ok(()),
-            Some("failed") => panic!("{name} failed: {}", pool(s)),
-            _ => Err(format!("{} {}", p["status"], pool(s))),
+            Some("failed") => panic!("{name} failed: {}", pool(s, "desk")),
+            _ => Err(format!("{} {}", p["status"], pool(s, "desk"))),
         }
     });
     let jobs = s.get_json(&format!("/projects/{project}/pipelines/{pid}/jobs"), &s.root_token);
@@ -76,14 +71,14 @@ fn an_ssh_pool_wakes_its_host_suspends_it_when_idle_and_resumes_the_same_runner(
     assert!(remote.join("autogit").exists() && remote.join("runner.toml").exists(), "installed and registered");
     // The pool view is published after each autoscaler step; the job may finish first.
     wait_for("the instance in the pool view", Duration::from_secs(10), || {
-        let p = pool(&s);
+        let p = pool(&s, "desk");
         if p["instances"][0]["runner_id"].as_i64() == Some(runner) { Ok(()) } else { Err(p.to_string()) }
     });
-    assert_eq!(pool(&s)["scale_ups"], 1);
+    assert_eq!(pool(&s, "desk")["scale_ups"], 1);
 
     // Idle past idle_time (and the 10 s a just-used instance is kept): suspended, not removed.
     wait_for("the host to be suspended", Duration::from_secs(60), || {
-        let p = pool(&s);
+        let p = pool(&s, "desk");
         if p["instances"][0]["state"] == "suspended" { Ok(()) } else { Err(p.to_string()) }
     });
     assert!(asleep.exists(), "the suspend command ran");
@@ -102,7 +97,7 @@ fn an_ssh_pool_wakes_its_host_suspends_it_when_idle_and_resumes_the_same_runner(
     lab.wol_listener(&second_wake);
     assert_eq!(run_job(&s, "second"), runner, "the resumed host runs the same runner");
     assert!(is_magic_packet(&second_wake), "woken again");
-    let p = pool(&s);
+    let p = pool(&s, "desk");
     assert_eq!((p["scale_ups"].as_u64(), p["scale_downs"].as_u64()), (Some(2), Some(1)), "{p}");
     let runners = s.get_json("/runners/all", &s.root_token);
     assert_eq!(runners.as_array().map(Vec::len), Some(1), "no second registration: {runners}");

@@ -126,6 +126,13 @@ pub fn latest_pipeline(s: &Server, project: i64) -> Value {
     })
 }
 
+/// An autoscaled pool as `GET /admin/ci/pools` shows it; `null` until the autoscaler has
+/// published it.
+pub fn pool(s: &Server, name: &str) -> Value {
+    let all = s.get_json("/admin/ci/pools", &s.root_token);
+    all.as_array().and_then(|a| a.iter().find(|p| p["name"] == name).cloned()).unwrap_or(Value::Null)
+}
+
 /// The trace of a job.
 pub fn trace(s: &Server, project: i64, job: i64) -> String {
     s.get(&format!("/projects/{project}/jobs/{job}/trace"), &s.root_token).text().expect("trace")
