@@ -4,23 +4,75 @@
 //! when jobs wait and stopped when idle. With `"in-process"` it is an instance runner registered
 //! once (token in `<data_dir>/builtin-runner.toml`, mode 0600) and run inside the server by the
 //! same agent code as `autogit runner run`, over loopback HTTP.
+//!
+//! Either way its jobs run in the job sandbox (`autogit_agent::sandbox`): another user, their
+//! own namespaces, the data directory and the configuration file out of sight, the server
+//! reachable only through its URL. [`check_sandbox`] runs first; where the host cannot provide
+//! the sandbox, the built-in runner (and every `process` pool) stays off and `serve` says why.
 
 use anyhow::{Context, Result};
 use autogit_agent::config::RunnerConfig;
+use autogit_agent::sandbox::{Sandbox, SandboxConfig, SandboxError};
 use autogit_agent::worker::{self, WorkerConfig};
 use autogit_app::ci::runners::CreateRunner;
 use autogit_app::{App, Principal};
 use autogit_config::Config;
 use autogit_store::RunnerSeen;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 const CONFIG_FILE: &str = "builtin-runner.toml";
 
+/// The job sandbox of runners `serve` starts on its own host: `[ci.sandbox]`, with the data
+/// directory and the configuration file hidden.
+pub fn sandbox_config(config: &Config, config_file: Option<&Path>) -> SandboxConfig {
+    let s = &config.ci.sandbox;
+    let mut hidden: Vec<PathBuf> = std::path::absolute(&config.data_dir).into_iter().collect();
+    hidden.extend(config_file.and_then(|f| std::path::absolute(f).ok()));
+    SandboxConfig {
+        memory_mib: s.memory_mib,
+        max_processes: s.max_processes,
+        disk_mib: s.disk_mib,
+        tmp_mib: s.tmp_mib,
+        uid_base: s.uid_base,
+        read_only_paths: s.read_only_paths.clone(),
+        hidden_paths: hidden,
+    }
+}
+
+/// The `autogit runner register` arguments that give a runner this sandbox.
+pub fn sandbox_args(c: &SandboxConfig) -> Vec<String> {
+    let mut a = vec![
+        "--sandbox".to_string(),
+        format!("--sandbox-memory-mib={}", c.memory_mib),
+        format!("--sandbox-max-processes={}", c.max_processes),
+        format!("--sandbox-disk-mib={}", c.disk_mib),
+        format!("--sandbox-tmp-mib={}", c.tmp_mib),
+        format!("--sandbox-uid-base={}", c.uid_base),
+    ];
+    for p in &c.read_only_paths {
+        a.push(format!("--sandbox-read-only={}", p.display()));
+    }
+    for p in &c.hidden_paths {
+        a.push(format!("--sandbox-hide={}", p.display()));
+    }
+    a
+}
+
+/// Whether this host can run sandboxed jobs, checked with a trial job before any runner of
+/// `serve`'s starts.
+pub async fn check_sandbox(config: &Config, sandbox: &SandboxConfig, server_url: &str) -> Result<(), SandboxError> {
+    let dir = config.data_dir.join("sandbox-check");
+    let r = Sandbox::probe(sandbox, &dir, "serve-check", server_url).await.map(|_| ());
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
 /// The pool the built-in runner is in "pool" mode: scale from zero, one local process with
-/// `builtin_runner_concurrent` slots, removed after 5 idle minutes. `None` when disabled or when
-/// the configuration defines a pool of that name itself.
-pub fn as_pool(config: &Config) -> Option<autogit_config::PoolConfig> {
+/// `builtin_runner_concurrent` slots, removed after 5 idle minutes, registered with `sandbox`.
+/// `None` when disabled or when the configuration defines a pool of that name itself.
+pub fn as_pool(config: &Config, sandbox: &SandboxConfig) -> Option<autogit_config::PoolConfig> {
     let slots = u32::try_from(config.ci.builtin_runner_concurrent).unwrap_or(u32::MAX);
     if slots == 0 || config.ci.pools.iter().any(|p| p.name == "builtin") {
         return None;
@@ -33,6 +85,7 @@ pub fn as_pool(config: &Config) -> Option<autogit_config::PoolConfig> {
         max_instances: 1,
         capacity_per_instance: slots,
         idle_time_seconds: 300,
+        register_args: sandbox_args(sandbox),
         ..autogit_config::PoolConfig::default()
     })
 }
@@ -50,7 +103,13 @@ pub fn loopback_url(addr: SocketAddr) -> String {
 }
 
 /// Registers (or reuses) the built-in runner and starts its workers.
-pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: CancellationToken) -> Result<()> {
+pub async fn start(
+    app: &App,
+    config: &Config,
+    sandbox: SandboxConfig,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+) -> Result<()> {
     let concurrent = usize::try_from(config.ci.builtin_runner_concurrent).unwrap_or(1);
     if concurrent == 0 {
         tracing::info!("built-in runner disabled (ci.builtin_runner_concurrent = 0)");
@@ -96,6 +155,8 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
                 cache_dir: None,
                 gpu_root: None,
                 architecture: None,
+                sandbox: None,
+                docker_privileged: false,
             }
         }
     };
@@ -116,6 +177,8 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
         cache_dir: runner.cache_dir(),
         gpu_root: runner.gpu_root.clone().unwrap_or_else(|| std::path::PathBuf::from("/")),
         architecture: None,
+        sandbox: Some(sandbox),
+        docker_privileged: false,
     };
     tracing::info!(runner = runner.id, concurrent, "built-in shell runner started");
     tokio::spawn(async move {

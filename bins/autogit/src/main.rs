@@ -88,7 +88,7 @@ fn main() -> ExitCode {
             setup::load_config(cli.config.as_deref(), cli.data_dir, None).map(|c| println!("{c:#?}"))
         }
         Command::Serve { listen } => setup::load_config(cli.config.as_deref(), cli.data_dir, listen)
-            .and_then(|c| setup::runtime()?.block_on(serve::run(c))),
+            .and_then(|c| setup::runtime()?.block_on(serve::run(c, cli.config.clone()))),
         Command::Admin { command } => setup::load_config(cli.config.as_deref(), cli.data_dir, None)
             .and_then(|c| setup::runtime()?.block_on(admin::run(c, command))),
         Command::Gpu { command } => gpu::run(command),

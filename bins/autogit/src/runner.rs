@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use autogit_agent::config::RunnerConfig;
+use autogit_agent::sandbox::SandboxConfig;
 use autogit_agent::worker::{self, WorkerConfig};
 use autogit_protocol::{RUNNER_TOKEN_PREFIX, RegisterRequest, RunnerInfo, TagList, VerifyRequest};
 use clap::Subcommand;
@@ -55,6 +56,63 @@ pub struct RegisterArgs {
     /// foreign one needs `--docker-image` (job containers run under QEMU user emulation).
     #[arg(long)]
     arch: Option<String>,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    /// Docker executor: run job and service containers privileged (off by default).
+    #[arg(long)]
+    docker_privileged: bool,
+}
+
+/// `--sandbox` and its limits: shell jobs run in the job sandbox (bubblewrap + pasta, another
+/// user, cgroup limits); the memory and process limits also apply to docker jobs' containers.
+#[derive(clap::Args)]
+pub struct SandboxArgs {
+    /// Run shell jobs in the job sandbox; `autogit runner run` refuses to start where the host
+    /// cannot provide it.
+    #[arg(long)]
+    sandbox: bool,
+    /// Memory of a job's processes together, in MiB (0: no limit).
+    #[arg(long)]
+    sandbox_memory_mib: Option<u64>,
+    /// Processes and threads of a job at once.
+    #[arg(long)]
+    sandbox_max_processes: Option<u64>,
+    /// Size of a job's build directory, in MiB.
+    #[arg(long)]
+    sandbox_disk_mib: Option<u64>,
+    /// Size of a job's /tmp and home directory, in MiB.
+    #[arg(long)]
+    sandbox_tmp_mib: Option<u64>,
+    /// As root, slot N's jobs run as uid/gid BASE + N.
+    #[arg(long)]
+    sandbox_uid_base: Option<u32>,
+    /// A host path jobs see read-only (repeatable).
+    #[arg(long)]
+    sandbox_read_only: Vec<PathBuf>,
+    /// A host path jobs never see, even below a read-only one (repeatable).
+    #[arg(long)]
+    sandbox_hide: Vec<PathBuf>,
+}
+
+impl SandboxArgs {
+    fn config(self) -> Result<Option<SandboxConfig>> {
+        if !self.sandbox {
+            return Ok(None);
+        }
+        let d = SandboxConfig::default();
+        let absolute = |paths: Vec<PathBuf>| -> Result<Vec<PathBuf>> {
+            paths.into_iter().map(|p| std::path::absolute(&p).context("resolving a sandbox path")).collect()
+        };
+        Ok(Some(SandboxConfig {
+            memory_mib: self.sandbox_memory_mib.unwrap_or(d.memory_mib),
+            max_processes: self.sandbox_max_processes.unwrap_or(d.max_processes),
+            disk_mib: self.sandbox_disk_mib.unwrap_or(d.disk_mib),
+            tmp_mib: self.sandbox_tmp_mib.unwrap_or(d.tmp_mib),
+            uid_base: self.sandbox_uid_base.unwrap_or(d.uid_base),
+            read_only_paths: absolute(self.sandbox_read_only)?,
+            hidden_paths: absolute(self.sandbox_hide)?,
+        }))
+    }
 }
 
 /// What this runner tells the server about itself.
@@ -123,7 +181,10 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 docker_image,
                 gpu_root,
                 arch,
+                sandbox,
+                docker_privileged,
             } = *args;
+            let sandbox = sandbox.config()?;
             if let Some(a) = &arch {
                 autogit_agent::config::check_architecture(a, docker_image.is_some()).map_err(anyhow::Error::msg)?;
             }
@@ -165,6 +226,8 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 cache_dir: None,
                 gpu_root: gpu_root.map(|p| std::path::absolute(&p)).transpose().context("resolving --gpu-root")?,
                 architecture: arch,
+                sandbox,
+                docker_privileged,
             };
             config.save(&runner_config)?;
             println!("registered runner {} ; configuration written to {}", details.id, runner_config.display());
@@ -200,6 +263,8 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 },
                 docker_image: c.docker_image,
                 architecture: c.architecture,
+                sandbox: c.sandbox,
+                docker_privileged: c.docker_privileged,
             };
             tracing::info!(runner = c.id, concurrent = cfg.concurrent, "runner started");
             worker::run(cfg, shutdown).await?;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 const ROOT_PASSWORD_FILE: &str = "initial_root_password";
 
-pub async fn run(config: Config) -> Result<()> {
+pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Result<()> {
     setup::init_logging(&config);
     tracing::info!(?config, "starting");
     let app = setup::open_app(&config).await?;
@@ -48,12 +48,7 @@ pub async fn run(config: Config) -> Result<()> {
     tracing::info!(%addr, "listening");
     // Runners must stop polling before the server stops answering: cancel them first.
     let runners = CancellationToken::new();
-    let mut pools = config.ci.pools.clone();
-    if config.ci.builtin_runner_mode == "in-process" {
-        builtin_runner::start(&app, &config, addr, runners.clone()).await?;
-    } else if let Some(pool) = builtin_runner::as_pool(&config) {
-        pools.push(pool);
-    }
+    let pools = local_runners(&app, &config, config_file.as_deref(), addr, runners.clone()).await?;
     let pool_loops =
         autoscaler::start(&app, &pools, &config.data_dir, &builtin_runner::loopback_url(addr), runners.clone()).await?;
     let stop = shutdown.clone();
@@ -70,6 +65,51 @@ pub async fn run(config: Config) -> Result<()> {
     housekeeping.await.ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The pools to autoscale, with the built-in runner's (or, in-process, the built-in runner
+/// started). Runners this server starts on its own host run their jobs in the job sandbox; where
+/// the host cannot provide it, none of them starts and the reason is printed.
+async fn local_runners(
+    app: &autogit_app::App,
+    config: &Config,
+    config_file: Option<&Path>,
+    addr: std::net::SocketAddr,
+    runners: CancellationToken,
+) -> Result<Vec<autogit_config::PoolConfig>> {
+    let sandbox = builtin_runner::sandbox_config(config, config_file);
+    let is_local_shell = |p: &autogit_config::PoolConfig| {
+        p.provider == "process" && !p.register_args.iter().any(|a| a.starts_with("--docker-image"))
+    };
+    let builtin = config.ci.builtin_runner_concurrent > 0;
+    let mut pools = config.ci.pools.clone();
+    if builtin || pools.iter().any(is_local_shell) {
+        let url = builtin_runner::loopback_url(addr);
+        if let Err(e) = builtin_runner::check_sandbox(config, &sandbox, &url).await {
+            let shell_pools: Vec<String> = pools.iter().filter(|p| is_local_shell(p)).map(|p| p.name.clone()).collect();
+            pools.retain(|p| !is_local_shell(p));
+            tracing::error!(error = %e, ?shell_pools, "runners on this host are not started");
+            println!(
+                "NOT STARTED: the built-in runner{} — {e}.\n\
+                 Jobs of runners that AutoGit starts on this host run in a sandbox so that they cannot read the \
+                 server's data. Install bubblewrap and passt (Debian/Ubuntu: apt install bubblewrap passt) and fix \
+                 what is named above, or run jobs on a runner on another machine (README) and set \
+                 ci.builtin_runner_concurrent = 0.",
+                if shell_pools.is_empty() { String::new() } else { format!(" and the process pools {shell_pools:?}") }
+            );
+            std::io::stdout().flush().ok();
+            return Ok(pools);
+        }
+    }
+    for p in pools.iter_mut().filter(|p| is_local_shell(p)) {
+        p.register_args.extend(builtin_runner::sandbox_args(&sandbox));
+    }
+    if config.ci.builtin_runner_mode == "in-process" {
+        builtin_runner::start(app, config, sandbox, addr, runners).await?;
+    } else if let Some(pool) = builtin_runner::as_pool(config, &sandbox) {
+        pools.push(pool);
+    }
+    Ok(pools)
 }
 
 fn ci_settings(config: &Config, external_url: &str) -> CiSettings {

@@ -6,9 +6,12 @@
 //! `expect.toml`:
 //! - `[server]`: environment for the server (e.g. `AUTOGIT_CI_LEASE_TIMEOUT_SECONDS = "3"`).
 //! - `[runner]`: `tags`, `concurrent`, `docker_image` (the docker executor; an `arm64` or
-//!   `riscv64` image sets up QEMU user emulation); `runner = false` at the top starts none.
+//!   `riscv64` image sets up QEMU user emulation), `sandbox` (shell jobs run in the job sandbox;
+//!   the default — a scenario that keeps state on the runner host between tries sets it to
+//!   false); `start = false` starts none.
 //! - `[project]`: settings applied before the push (e.g. `ci_config_path`).
-//! - `[[variables]]`: project CI/CD variables created before the push (`key`, `value`, `masked`…).
+//! - `[[variables]]`: project CI/CD variables created before the push (`key`, `value`, `masked`…);
+//!   `{data_dir}` and `{server_pid}` in a value become the server's.
 //! - `[[phase]]`, in order: wait until `pipeline` (status) and every `jobs` entry (name →
 //!   status of its latest try) hold, then check `logs` (name → fragments that must appear),
 //!   `no_logs` (fragments that must not), `tries` (name → number of tries), `failure`
@@ -46,6 +49,8 @@ struct RunnerSpec {
     /// Use the docker executor with this default image (built by `scripts/docker-test-image`;
     /// an `arm64` or `riscv64` one, with QEMU emulation, by `scripts/qemu-test-images`).
     docker_image: Option<String>,
+    /// Shell jobs in the job sandbox (default: yes).
+    sandbox: Option<bool>,
 }
 
 #[derive(Debug, serde::Deserialize, Default)]
@@ -139,6 +144,8 @@ fn run_on(name: &str, dir: &Path, expect: &Expect, backend: Backend) {
             String::from_utf8_lossy(&out.stderr)
         );
         extra = vec!["--docker-image".into(), image.clone()];
+    } else if spec.and_then(|r| r.sandbox) != Some(false) {
+        extra = vec!["--sandbox".into()];
     }
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let mut runner = (spec.and_then(|r| r.start) != Some(false))
@@ -155,9 +162,13 @@ fn run_on(name: &str, dir: &Path, expect: &Expect, backend: Backend) {
         assert!(r.expect("request").status().is_success(), "project settings {form:?}");
     }
     for v in &expect.variables {
+        let value = v
+            .value
+            .replace("{data_dir}", &s.data.path().display().to_string())
+            .replace("{server_pid}", &s.pid().to_string());
         let mut form = vec![
             ("key", v.key.clone()),
-            ("value", v.value.clone()),
+            ("value", value),
             ("masked", v.masked.to_string()),
             ("protected", v.protected.to_string()),
         ];
@@ -283,6 +294,7 @@ macro_rules! scenarios {
 }
 
 scenarios!(
+    sandbox_escape,
     stages,
     needs_dag,
     rules_workflow,

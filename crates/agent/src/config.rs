@@ -1,6 +1,7 @@
 //! The runner's configuration file, written by `autogit runner register` and read by
 //! `autogit runner run`. TOML; the token is a secret and the file is written mode 0600.
 
+use crate::sandbox::SandboxConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -41,6 +42,15 @@ pub struct RunnerConfig {
     /// one needs the docker executor: its job containers are created for `linux/<architecture>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architecture: Option<String>,
+    /// `[sandbox]`: shell jobs run in the job sandbox (see `autogit_agent::sandbox`), and its
+    /// memory and process limits apply to docker jobs' containers. Absent: shell jobs run as the
+    /// runner on the host, as gitlab-runner's shell executor does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxConfig>,
+    /// Docker executor: job and service containers run privileged. Off unless an administrator
+    /// turns it on for this runner.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub docker_privileged: bool,
 }
 
 fn default_concurrent() -> usize {
@@ -149,6 +159,8 @@ mod tests {
             cache_dir: None,
             gpu_root: None,
             architecture: None,
+            sandbox: None,
+            docker_privileged: false,
         };
         c.save(&path).expect("save");
         assert_eq!(RunnerConfig::load(&path).expect("load"), c);

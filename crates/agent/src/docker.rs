@@ -47,6 +47,39 @@ pub struct DockerExecutor {
     /// containers are created (and missing images pulled) for it, so that a multi-arch image
     /// resolves to that variant and a single-arch image of another one is refused by the engine.
     pub platform: Option<String>,
+    /// What job and service containers may do and use (see [`ContainerRules`]).
+    pub rules: ContainerRules,
+}
+
+/// The rules every container of a job runs under: the same boundary as the shell executor's
+/// sandbox, drawn by the engine. Containers get no engine socket and no host directory except
+/// the job's own working copy and variables (both fixed here, never from the job), no new
+/// privileges through setuid binaries, and — unless an administrator enables `privileged` for
+/// this runner — no privileged mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerRules {
+    /// `--privileged` for job and service containers (an administrator's choice per runner).
+    pub privileged: bool,
+    /// Memory of each container, in bytes (swap included); 0: no limit.
+    pub memory_bytes: i64,
+    /// Processes of each container; 0: no limit.
+    pub pids: i64,
+}
+
+impl ContainerRules {
+    /// The host configuration a container of a job gets, given its network and bind mounts.
+    pub fn host_config(&self, network: &str, binds: Vec<String>) -> HostConfig {
+        HostConfig {
+            binds: (!binds.is_empty()).then_some(binds),
+            network_mode: Some(network.to_string()),
+            privileged: Some(self.privileged),
+            security_opt: (!self.privileged).then(|| vec!["no-new-privileges:true".to_string()]),
+            memory: (self.memory_bytes > 0).then_some(self.memory_bytes),
+            memory_swap: (self.memory_bytes > 0).then_some(self.memory_bytes),
+            pids_limit: (self.pids > 0).then_some(self.pids),
+            ..Default::default()
+        }
+    }
 }
 
 /// What one job created, removed at the end whatever happened.
@@ -73,6 +106,7 @@ impl DockerExecutor {
             system_id,
             gpu_root: "/".into(),
             platform: None,
+            rules: ContainerRules::default(),
         })
     }
 
@@ -153,7 +187,7 @@ impl DockerExecutor {
         let rel = project_path(job);
         let host_dir = self.builds_dir.join(&rel);
         let host_tmp = host_dir.with_extension("tmp");
-        if let Err(e) = crate::sources::fetch(&self.git, job, &host_dir, out).await {
+        if let Err(e) = crate::sources::fetch(&self.git, job, &host_dir, out, None).await {
             say(format!("\x1b[31;1mERROR: fetching sources failed: {e}\x1b[0;m\n")).await;
             return system_failure();
         }
@@ -278,7 +312,7 @@ impl DockerExecutor {
             cmd: (!svc.command.is_empty()).then(|| svc.command.clone()),
             entrypoint: (!svc.entrypoint.is_empty()).then(|| svc.entrypoint.clone()),
             labels: Some(self.labels(job.id)),
-            host_config: Some(HostConfig { network_mode: Some(network.to_string()), ..Default::default() }),
+            host_config: Some(self.rules.host_config(network, Vec::new())),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     network.to_string(),
@@ -323,11 +357,7 @@ impl DockerExecutor {
             env: Some(vars.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             working_dir: Some(spec.dir.to_string()),
             labels: Some(self.labels(job.id)),
-            host_config: Some(HostConfig {
-                binds: Some(spec.binds.to_vec()),
-                network_mode: Some(spec.network.to_string()),
-                ..gpu_host_config(spec.gpus)
-            }),
+            host_config: Some(merge_gpus(self.rules.host_config(spec.network, spec.binds.to_vec()), spec.gpus)),
             ..Default::default()
         };
         let id = match self.create(body).await {
@@ -421,6 +451,12 @@ struct StepSpec<'a> {
     binds: &'a [String],
     network: &'a str,
     gpus: &'a ContainerGpus,
+}
+
+/// `base` plus the GPU settings of [`gpu_host_config`].
+fn merge_gpus(base: HostConfig, gpus: &ContainerGpus) -> HostConfig {
+    let g = gpu_host_config(gpus);
+    HostConfig { device_requests: g.device_requests, devices: g.devices, group_add: g.group_add, ..base }
 }
 
 /// The coordinator's allocation (`AUTOGIT_GPU_KEYS`) as container settings: NVIDIA GPUs by
@@ -535,6 +571,25 @@ mod tests {
         );
         let svc = Image { name: "redis".into(), ..Default::default() };
         assert_eq!(service_aliases(&svc), ["redis"]);
+    }
+
+    #[test]
+    fn containers_are_unprivileged_and_limited_unless_the_administrator_says_otherwise() {
+        let rules = ContainerRules { privileged: false, memory_bytes: 1 << 30, pids: 512 };
+        let hc = rules.host_config("net", vec!["/host/b:/builds/b".into()]);
+        assert_eq!(hc.privileged, Some(false));
+        assert_eq!(hc.security_opt, Some(vec!["no-new-privileges:true".to_string()]));
+        assert_eq!((hc.memory, hc.memory_swap, hc.pids_limit), (Some(1 << 30), Some(1 << 30), Some(512)));
+        assert_eq!(hc.binds, Some(vec!["/host/b:/builds/b".to_string()]), "only the job's own directories");
+        assert_eq!(hc.network_mode.as_deref(), Some("net"));
+        let open = ContainerRules { privileged: true, ..ContainerRules::default() }.host_config("n", Vec::new());
+        assert_eq!((open.privileged, open.security_opt, open.memory, open.binds), (Some(true), None, None, None));
+        let merged = merge_gpus(
+            rules.host_config("n", Vec::new()),
+            &ContainerGpus { devices: vec!["/dev/kfd".into()], ..Default::default() },
+        );
+        assert_eq!(merged.privileged, Some(false), "GPU settings keep the rules");
+        assert_eq!(merged.devices.map(|d| d.len()), Some(1));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! - [`client`]: the runner job API client, with gitlab-runner's meaning of each status code.
 //! - [`archive`]: choosing files by glob and zipping/unzipping them safely, for [`artifacts`]
 //!   (dependencies downloaded before the script, uploads after it) and [`cache`] (local caches).
+//! - [`sandbox`]: the shell executor's job sandbox (namespaces, another identity, cgroup limits,
+//!   a network that reaches only the outside world and the server).
 //! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time.
 
 pub mod archive;
@@ -22,8 +24,10 @@ pub mod client;
 pub mod config;
 pub mod docker;
 pub mod inventory;
+pub mod sandbox;
 pub mod script;
 pub mod shell;
 pub mod sources;
+pub mod step;
 pub mod trace;
 pub mod worker;

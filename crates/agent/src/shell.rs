@@ -1,18 +1,18 @@
 //! The shell executor: sources at the job's commit, then the `script` step and the
 //! `after_script` step in bash, each in its own process group so that a timeout or a cancel kills
-//! everything the job started (not only the shell).
+//! everything the job started (not only the shell). With a [`Sandbox`] every process of the job
+//! (the fetch included) runs inside it; see [`crate::sandbox`].
 //!
 //! Output goes, raw, to an mpsc channel; masking and shipping are the caller's business
 //! (see [`crate::trace`]), so this module never sees the coordinator.
 
+use crate::sandbox::{JobDirs, JobSandbox, Sandbox};
 use crate::script::{job_env, step_script};
+use crate::step::{DiskWatch, StepEnd, run_group};
 use autogit_protocol::{FailureReason, JobResponse, Step, StepWhen};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -73,24 +73,21 @@ pub struct ShellExecutor {
     /// Where project working copies live (`<builds_dir>/<project path>`).
     pub builds_dir: PathBuf,
     pub git: String,
-}
-
-/// How one step ended.
-enum StepEnd {
-    Exited(i32),
-    TimedOut,
-    Canceled,
-    Error(String),
+    /// The job sandbox and this executor's slot in it (the slot picks the jobs' identity).
+    /// `None`: jobs run as the runner, on the host (a runner without `[sandbox]`).
+    pub sandbox: Option<(Arc<Sandbox>, usize)>,
+    /// Where GPUs are detected (`/` on a real host): a sandboxed job gets its GPUs' device nodes.
+    pub gpu_root: PathBuf,
 }
 
 impl ShellExecutor {
+    /// A shell executor without a sandbox.
+    pub fn unsandboxed(builds_dir: PathBuf) -> Self {
+        ShellExecutor { builds_dir, git: "git".into(), sandbox: None, gpu_root: PathBuf::from("/") }
+    }
+
     pub fn project_dir(&self, job: &JobResponse) -> PathBuf {
-        let path = if job.job_info.project_full_path.is_empty() {
-            job.job_info.project_id.to_string()
-        } else {
-            job.job_info.project_full_path.clone()
-        };
-        self.builds_dir.join(path)
+        self.builds_dir.join(crate::docker::project_path(job))
     }
 
     /// Runs the whole job. Never panics on job input; every failure is an [`Outcome`].
@@ -114,21 +111,54 @@ impl ShellExecutor {
                 let _ = out.send(s.into_bytes()).await;
             }
         };
-        say(format!("\x1b[0KRunning with autogit runner (shell executor), job {}\n", job.id)).await;
-        if let Err(e) = crate::sources::fetch(&self.git, job, &dir, &out).await {
+        let system_failure = Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None };
+        let how = if self.sandbox.is_some() { "shell executor, sandboxed" } else { "shell executor" };
+        say(format!("\x1b[0KRunning with autogit runner ({how}), job {}\n", job.id)).await;
+        let mut jail = match &self.sandbox {
+            None => None,
+            Some((sandbox, slot)) => {
+                let rel = PathBuf::from(crate::docker::project_path(job));
+                let dirs = JobDirs { project: dir.clone(), tmp: tmp.clone(), rel };
+                let devices = gpu_devices(job, &self.gpu_root).await;
+                match sandbox.prepare(*slot, dirs, &server_urls(job), devices) {
+                    Ok(j) => Some(j),
+                    Err(e) => {
+                        say(format!("\x1b[31;1mERROR: preparing the job's sandbox failed: {e}\x1b[0;m\n")).await;
+                        return system_failure;
+                    }
+                }
+            }
+        };
+        if let Err(e) = crate::sources::fetch(&self.git, job, &dir, &out, jail.as_ref()).await {
             say(format!("\x1b[31;1mERROR: fetching sources failed: {e}\x1b[0;m\n")).await;
-            return Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None };
+            return system_failure;
         }
         if let Err(outcome) = stages.before_script(&dir, &out).await {
             return outcome;
         }
-        let mut env = job_env(&job.variables, &tmp);
-        if let Err(e) = write_files(&tmp, &env.files).await {
+        // The paths jobs see: the host's, or the sandbox's own (`/builds/<project>`).
+        let (env_dir, env_tmp, env_builds) = match &jail {
+            Some(j) => (j.inside(&dir), j.inside(&tmp), PathBuf::from(crate::sandbox::BUILDS_INSIDE)),
+            None => (dir.clone(), tmp.clone(), self.builds_dir.clone()),
+        };
+        let mut env = job_env(&job.variables, &env_tmp);
+        let host_files: Vec<(String, String)> = env
+            .files
+            .iter()
+            .map(|(p, c)| (tmp.join(Path::new(p).file_name().unwrap_or_default()).display().to_string(), c.clone()))
+            .collect();
+        if let Err(e) = write_files(&tmp, &host_files).await {
             say(format!("\x1b[31;1mERROR: preparing variables failed: {e}\x1b[0;m\n")).await;
-            return Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None };
+            return system_failure;
         }
-        env.vars.push(("CI_PROJECT_DIR".into(), dir.display().to_string()));
-        env.vars.push(("CI_BUILDS_DIR".into(), self.builds_dir.display().to_string()));
+        if let Some(j) = &jail
+            && let Err(e) = j.adopt()
+        {
+            say(format!("\x1b[31;1mERROR: handing the build directory to the job's user failed: {e}\x1b[0;m\n")).await;
+            return system_failure;
+        }
+        env.vars.push(("CI_PROJECT_DIR".into(), env_dir.display().to_string()));
+        env.vars.push(("CI_BUILDS_DIR".into(), env_builds.display().to_string()));
         env.vars.push(("CI_SERVER".into(), "yes".into()));
         let default_timeout = Duration::from_secs(job.runner_info.timeout.max(1) as u64);
 
@@ -138,7 +168,7 @@ impl ShellExecutor {
                 continue;
             }
             let timeout = step_timeout(step, default_timeout);
-            match self.step(step, &dir, &env.vars, timeout, &out, &cancel).await {
+            match self.step(step, &dir, &env.vars, timeout, &out, &cancel, jail.as_mut()).await {
                 StepEnd::Exited(0) => {}
                 StepEnd::Exited(code) => {
                     say(format!("\x1b[31;1mERROR: Job failed: exit code {code}\x1b[0;m\n")).await;
@@ -155,6 +185,11 @@ impl ShellExecutor {
                     outcome = Outcome::Canceled;
                     break;
                 }
+                StepEnd::Limit(why) => {
+                    say(format!("\x1b[31;1mERROR: Job failed: {why}\x1b[0;m\n")).await;
+                    outcome = Outcome::Failed { reason: FailureReason::ScriptFailure, exit_code: None };
+                    break;
+                }
                 StepEnd::Error(e) => {
                     say(format!("\x1b[31;1mERROR: {e}\x1b[0;m\n")).await;
                     outcome = Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None };
@@ -169,12 +204,16 @@ impl ShellExecutor {
             // after_script runs in a fresh shell, may fail without failing the job, and is not
             // stopped by the cancel that may have ended the script (it has its own cap).
             let timeout = step_timeout(after, AFTER_SCRIPT_TIMEOUT).min(AFTER_SCRIPT_TIMEOUT);
-            if let StepEnd::Exited(code) = self.step(after, &dir, &vars, timeout, &out, &CancellationToken::new()).await
+            let never = CancellationToken::new();
+            if let StepEnd::Exited(code) = self.step(after, &dir, &vars, timeout, &out, &never, jail.as_mut()).await
                 && code != 0
             {
                 say(format!("\x1b[33;1mWARNING: after_script failed with exit code {code}\x1b[0;m\n")).await;
             }
         }
+        // Nothing of the job may run while the runner reads its directory for caches and
+        // artifacts (a job's process could swap a file for a symlink meanwhile).
+        drop(jail);
         let _ = tokio::fs::remove_dir_all(&tmp).await;
         let outcome = stages.after_script(&dir, outcome, &out).await;
         if outcome == Outcome::Success {
@@ -183,6 +222,7 @@ impl ShellExecutor {
         outcome
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn step(
         &self,
         step: &Step,
@@ -191,21 +231,69 @@ impl ShellExecutor {
         timeout: Duration,
         out: &mpsc::Sender<Vec<u8>>,
         cancel: &CancellationToken,
+        jail: Option<&mut JobSandbox>,
     ) -> StepEnd {
-        let mut cmd = Command::new("bash");
-        cmd.arg("-c")
-            .arg(step_script(&step.script))
-            .current_dir(dir)
-            .env_clear()
-            .envs(base_env())
-            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        run_group(cmd, timeout, out, cancel).await
+        let script = step_script(&step.script);
+        let Some(jail) = jail else {
+            let mut cmd = Command::new("bash");
+            cmd.arg("-c")
+                .arg(script)
+                .current_dir(dir)
+                .env_clear()
+                .envs(base_env())
+                .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            return run_group(cmd, None, timeout, out, cancel, None).await;
+        };
+        jail.step_started();
+        let (cmd, input) = jail.command(&["bash".into(), "-c".into(), script], dir, vars);
+        let disk = DiskWatch { dir: dir.to_path_buf(), limit: jail.disk_limit() };
+        let end = run_group(cmd, Some(input), timeout, out, cancel, Some(disk)).await;
+        jail.end_step();
+        if jail.oom_killed() {
+            let msg = format!(
+                "\x1b[31;1mERROR: a process of the job used more than its memory limit of {} MiB and was killed\x1b[0;m\n",
+                jail.memory_mib()
+            );
+            let _ = out.send(msg.into_bytes()).await;
+        }
+        end
     }
+}
+
+/// The URLs of the server a job uses (its API and clone URLs).
+fn server_urls(job: &JobResponse) -> Vec<&str> {
+    let mut urls: Vec<&str> = job
+        .variables
+        .iter()
+        .filter(|v| matches!(v.key.as_str(), "CI_SERVER_URL" | "CI_API_V4_URL"))
+        .map(|v| v.value.as_str())
+        .collect();
+    urls.push(job.git_info.repo_url.as_str());
+    urls
+}
+
+/// The device nodes of the GPUs the coordinator gave the job (`AUTOGIT_GPU_KEYS`), as detected
+/// on this host.
+async fn gpu_devices(job: &JobResponse, root: &Path) -> Vec<PathBuf> {
+    let Some(keys) = job.variables.iter().rev().find(|v| v.key == "AUTOGIT_GPU_KEYS") else { return Vec::new() };
+    let keys: Vec<String> = keys.value.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let root = root.to_path_buf();
+    let Ok(inv) = tokio::task::spawn_blocking(move || crate::inventory::detect_gpus(&root)).await else {
+        return Vec::new();
+    };
+    let mut nodes: Vec<PathBuf> = Vec::new();
+    for g in inv.gpus.iter().filter(|g| keys.contains(&g.key.to_string())) {
+        for n in g.nodes.exclusive.iter().chain(&g.nodes.shared) {
+            let p = PathBuf::from(n);
+            if p.exists() && !nodes.contains(&p) {
+                nodes.push(p);
+            }
+        }
+    }
+    nodes
 }
 
 pub(crate) fn step_timeout(step: &Step, default: Duration) -> Duration {
@@ -229,49 +317,4 @@ pub(crate) async fn write_files(dir: &Path, files: &[(String, String)]) -> std::
         tokio::fs::write(path, contents).await?;
     }
     Ok(())
-}
-
-/// Runs a command in its own process group, streaming stdout and stderr to `out`; kills the
-/// whole group on timeout or cancel.
-async fn run_group(
-    mut cmd: Command,
-    timeout: Duration,
-    out: &mpsc::Sender<Vec<u8>>,
-    cancel: &CancellationToken,
-) -> StepEnd {
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return StepEnd::Error(format!("starting bash: {e}")),
-    };
-    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
-    let readers = [
-        child.stdout.take().map(|r| tokio::spawn(forward(r, out.clone()))),
-        child.stderr.take().map(|r| tokio::spawn(forward(r, out.clone()))),
-    ];
-    let end = tokio::select! {
-        status = child.wait() => match status {
-            Ok(s) => StepEnd::Exited(s.code().unwrap_or(-1)),
-            Err(e) => StepEnd::Error(format!("waiting for bash: {e}")),
-        },
-        _ = tokio::time::sleep(timeout) => StepEnd::TimedOut,
-        _ = cancel.cancelled() => StepEnd::Canceled,
-    };
-    // Also after a normal exit: background processes the script left behind die with it.
-    if let Some(pg) = pgid {
-        let _ = killpg(pg, Signal::SIGKILL);
-    }
-    let _ = child.wait().await;
-    for r in readers.into_iter().flatten() {
-        let _ = r.await;
-    }
-    end
-}
-
-async fn forward(mut r: impl AsyncRead + Unpin, out: mpsc::Sender<Vec<u8>>) {
-    let mut buf = vec![0u8; 16 * 1024];
-    while let Ok(n) = r.read(&mut buf).await {
-        if n == 0 || out.send(buf[..n].to_vec()).await.is_err() {
-            break;
-        }
-    }
 }

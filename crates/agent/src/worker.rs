@@ -4,6 +4,7 @@
 use crate::client::{Client, ClientError, JobState, Patched, Poll};
 use crate::docker::DockerExecutor;
 use crate::inventory;
+use crate::sandbox::{Sandbox, SandboxConfig, SandboxError};
 use crate::shell::{Outcome, ShellExecutor, Stages};
 use crate::trace::TraceBuffer;
 use crate::{artifacts, cache};
@@ -40,6 +41,11 @@ pub struct WorkerConfig {
     /// Run jobs for this architecture only (checked by [`crate::config::check_architecture`]):
     /// the runner advertises just it, and docker jobs run in `linux/<it>` containers.
     pub architecture: Option<String>,
+    /// Run the shell executor's jobs in the job sandbox ([`crate::sandbox`]); the runner does not
+    /// start when the host cannot provide it.
+    pub sandbox: Option<SandboxConfig>,
+    /// Docker executor: job and service containers run privileged (an administrator's choice).
+    pub docker_privileged: bool,
 }
 
 /// The executor jobs run with.
@@ -92,14 +98,41 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
     // One working directory per concurrent slot (gitlab-runner's `CI_CONCURRENT_ID` layout):
     // two jobs of one project running at once must not share a checkout.
     let slot_dir = |slot: usize| cfg.builds_dir.join(slot.to_string());
+    let sandbox = match (&cfg.sandbox, &cfg.docker_image) {
+        (Some(s), None) => {
+            let runtime = cfg.builds_dir.with_file_name("sandbox");
+            let sandbox = Sandbox::probe(s, &runtime, &cfg.system_id, &cfg.url).await?;
+            tracing::info!(
+                memory_mib = s.memory_mib,
+                processes = s.max_processes,
+                disk_mib = s.disk_mib,
+                "job sandbox ready"
+            );
+            Some(Arc::new(sandbox))
+        }
+        _ => None,
+    };
     let mut executors = Vec::new();
     for slot in 0..cfg.concurrent.max(1) {
         executors.push(Arc::new(match &cfg.docker_image {
-            None => Executor::Shell(ShellExecutor { builds_dir: slot_dir(slot), git: "git".into() }),
+            None => Executor::Shell(ShellExecutor {
+                builds_dir: slot_dir(slot),
+                git: "git".into(),
+                sandbox: sandbox.clone().map(|s| (s, slot)),
+                gpu_root: cfg.gpu_root.clone(),
+            }),
             Some(image) => {
                 let mut d = DockerExecutor::connect(slot_dir(slot), image.clone(), cfg.system_id.clone()).await?;
                 d.gpu_root = cfg.gpu_root.clone();
                 d.platform = cfg.architecture.as_ref().map(|a| format!("linux/{a}"));
+                d.rules = crate::docker::ContainerRules {
+                    privileged: cfg.docker_privileged,
+                    memory_bytes: cfg
+                        .sandbox
+                        .as_ref()
+                        .map_or(0, |s| i64::try_from(s.memory_mib << 20).unwrap_or(i64::MAX)),
+                    pids: cfg.sandbox.as_ref().map_or(0, |s| i64::try_from(s.max_processes).unwrap_or(i64::MAX)),
+                };
                 if slot == 0 {
                     // Whatever a crashed run of this runner left behind goes first.
                     let stale = d.remove_stale().await?;
@@ -193,6 +226,8 @@ pub enum WorkerError {
     Client(#[from] ClientError),
     #[error("the Docker engine is not usable")]
     Docker(#[from] bollard::errors::Error),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
 }
 
 async fn poll_loop(

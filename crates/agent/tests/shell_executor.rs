@@ -67,7 +67,7 @@ async fn run(exec: &ShellExecutor, j: &JobResponse, cancel: CancellationToken) -
 async fn runs_steps_at_the_commit_with_variables() {
     let (_t, url, sha) = source();
     let builds = tempfile::tempdir().expect("tempdir");
-    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let exec = ShellExecutor::unsandboxed(builds.path().to_path_buf());
     let j = job(
         &url,
         &sha,
@@ -97,7 +97,7 @@ async fn runs_steps_at_the_commit_with_variables() {
 async fn failure_reports_the_exit_code_and_still_runs_after_script() {
     let (_t, url, sha) = source();
     let builds = tempfile::tempdir().expect("tempdir");
-    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let exec = ShellExecutor::unsandboxed(builds.path().to_path_buf());
     let j = job(&url, &sha, &["echo before", "exit 3", "echo never"], &["echo after:$CI_JOB_STATUS"], 60);
     let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
     assert_eq!(outcome, Outcome::Failed { reason: FailureReason::ScriptFailure, exit_code: Some(3) });
@@ -109,7 +109,7 @@ async fn timeout_kills_the_whole_process_group() {
     let (_t, url, sha) = source();
     let builds = tempfile::tempdir().expect("tempdir");
     let pidfile = builds.path().join("bg.pid");
-    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let exec = ShellExecutor::unsandboxed(builds.path().to_path_buf());
     let script = format!("sleep 300 & echo $! > {}", pidfile.display());
     let j = job(&url, &sha, &[&script, "sleep 300"], &[], 1);
     let started = Instant::now();
@@ -128,7 +128,7 @@ async fn timeout_kills_the_whole_process_group() {
 async fn cancel_stops_the_job() {
     let (_t, url, sha) = source();
     let builds = tempfile::tempdir().expect("tempdir");
-    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let exec = ShellExecutor::unsandboxed(builds.path().to_path_buf());
     let j = job(&url, &sha, &["echo started", "sleep 300"], &["echo after:$CI_JOB_STATUS"], 600);
     let cancel = CancellationToken::new();
     let c = cancel.clone();
@@ -144,7 +144,7 @@ async fn cancel_stops_the_job() {
 #[tokio::test]
 async fn unreachable_sources_are_a_system_failure() {
     let builds = tempfile::tempdir().expect("tempdir");
-    let exec = ShellExecutor { builds_dir: builds.path().to_path_buf(), git: "git".into() };
+    let exec = ShellExecutor::unsandboxed(builds.path().to_path_buf());
     let j = job("file:///nonexistent/repo", "0123456789012345678901234567890123456789", &["true"], &[], 60);
     let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
     assert_eq!(outcome, Outcome::Failed { reason: FailureReason::RunnerSystemFailure, exit_code: None });
@@ -167,7 +167,7 @@ impl Stages for Refuse {
 async fn stages_run_after_the_checkout_and_after_after_script() {
     let (_t, url, sha) = source();
     let builds = tempfile::tempdir().expect("tempdir");
-    let exec = ShellExecutor { builds_dir: builds.path().join("builds"), git: "git".into() };
+    let exec = ShellExecutor::unsandboxed(builds.path().join("builds"));
     let script = "if [ -f built/out.txt ]; then echo \"cache hit: $(cat built/out.txt)\"; else echo cache miss; fi";
     let mut j = job(&url, &sha, &[script, "mkdir -p built", "echo fresh > built/out.txt"], &[], 60);
     j.cache = vec![CacheSpec { key: "k".into(), paths: vec!["built/".into()], ..Default::default() }];
@@ -184,4 +184,43 @@ async fn stages_run_after_the_checkout_and_after_after_script() {
     let (outcome, log) = common::capture(|tx| exec.run_with(&j, tx, CancellationToken::new(), &Refuse)).await;
     assert_eq!(outcome, Outcome::Failed { reason: FailureReason::MissingDependencyFailure, exit_code: None });
     assert!(!log.contains("cache miss") && !log.contains("cache hit"), "{log}");
+}
+
+/// A working copy is hostile input: an earlier job may have planted configuration, hooks or a
+/// symlinked `.git` for the next fetch, which the runner itself runs. None of it may run or be
+/// written through.
+#[tokio::test]
+async fn a_planted_git_configuration_does_not_run_at_the_next_fetch() {
+    let (_t, url, sha) = source();
+    let builds = tempfile::tempdir().expect("tempdir");
+    let exec = ShellExecutor::unsandboxed(builds.path().to_path_buf());
+    let j = job(&url, &sha, &["true"], &[], 60);
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    let git_dir = builds.path().join("grp/proj/.git");
+    let pwned = builds.path().join("pwned");
+    let hook = format!("#!/bin/sh\ntouch {}\n", pwned.display());
+    std::fs::write(git_dir.join("hooks/post-checkout"), &hook).expect("hook");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(git_dir.join("hooks/post-checkout"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let mut config = std::fs::read_to_string(git_dir.join("config")).expect("config");
+    config.push_str(&format!(
+        "[core]\n\tfsmonitor = touch {}\n\thooksPath = {}\n",
+        pwned.display(),
+        git_dir.join("hooks").display()
+    ));
+    std::fs::write(git_dir.join("config"), config).expect("config");
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(!pwned.exists(), "a planted hook or fsmonitor ran as the runner");
+
+    // A symlinked objects directory would make the runner's git write elsewhere.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    std::fs::remove_dir_all(git_dir.join("objects/info")).ok();
+    std::os::unix::fs::symlink(elsewhere.path(), git_dir.join("objects/info")).expect("symlink");
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(std::fs::read_dir(elsewhere.path()).expect("dir").next().is_none(), "nothing written through the link");
+    assert!(!std::fs::symlink_metadata(git_dir.join("objects/info")).expect("info").file_type().is_symlink());
 }

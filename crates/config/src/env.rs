@@ -28,6 +28,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_CI_MAX_ARTIFACTS_BYTES", "ci.max_artifacts_bytes"),
     ("AUTOGIT_CI_REGISTRATION_TOKEN", "ci.registration_token"),
     ("AUTOGIT_CI_BUILTIN_RUNNER_MODE", "ci.builtin_runner_mode"),
+    ("AUTOGIT_CI_SANDBOX_MEMORY_MIB", "ci.sandbox.memory_mib"),
+    ("AUTOGIT_CI_SANDBOX_MAX_PROCESSES", "ci.sandbox.max_processes"),
+    ("AUTOGIT_CI_SANDBOX_DISK_MIB", "ci.sandbox.disk_mib"),
+    ("AUTOGIT_CI_SANDBOX_TMP_MIB", "ci.sandbox.tmp_mib"),
+    ("AUTOGIT_CI_SANDBOX_UID_BASE", "ci.sandbox.uid_base"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the

@@ -7,10 +7,12 @@
 
 mod env;
 mod pool;
+mod sandbox;
 mod secret;
 
 pub use env::ENV_VARS;
 pub use pool::{PoolConfig, PoolGpu, PoolWindow};
+pub use sandbox::SandboxSettings;
 pub use secret::Secret;
 
 use serde::Deserialize;
@@ -61,6 +63,8 @@ pub struct CiConfig {
     /// `POST /api/v4/runners`): runners registered with it are instance runners. Empty disables
     /// that flow (runners are then created with `POST /api/v4/user/runners`).
     pub registration_token: Secret,
+    /// The job sandbox of the built-in runner and of `process` pools' runners.
+    pub sandbox: SandboxSettings,
     /// Autoscaled runner pools (`[[ci.pools]]`): runner instances started from queued demand.
     pub pools: Vec<PoolConfig>,
 }
@@ -75,6 +79,7 @@ impl Default for CiConfig {
             max_trace_bytes: 16 << 20,
             max_artifacts_bytes: 100 << 20,
             registration_token: Secret::default(),
+            sandbox: SandboxSettings::default(),
             pools: Vec::new(),
         }
     }
@@ -197,6 +202,7 @@ impl Config {
                 self.ci.builtin_runner_mode
             )));
         }
+        self.ci.sandbox.validate().map_err(ConfigError::Invalid)?;
         for (i, p) in self.ci.pools.iter().enumerate() {
             if self.ci.pools[..i].iter().any(|q| q.name == p.name) {
                 return Err(ConfigError::Invalid(format!("ci.pools: the name {:?} is used twice", p.name)));

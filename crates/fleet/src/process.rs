@@ -162,6 +162,8 @@ impl ProcessGroup {
             .arg(l.concurrent.to_string())
             .args(&l.register_args)
             .current_dir(dir)
+            .env_clear()
+            .envs(runner_env())
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output();
@@ -190,6 +192,8 @@ impl ProcessGroup {
             .args(["runner", "run", "--runner-config"])
             .arg(&config)
             .current_dir(dir)
+            .env_clear()
+            .envs(runner_env())
             .env(MARKER_ENV, self.marker(&l.name))
             .stdin(Stdio::null())
             .stdout(log)
@@ -481,6 +485,33 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, FleetError> + Send + 'static,
 ) -> Result<T, FleetError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| FleetError::Failed(format!("a blocking task failed: {e}")))?
+}
+
+/// The environment a runner process gets: the coordinator's own environment holds its secrets
+/// (database URL, root password), so only what a runner needs passes.
+fn runner_env() -> Vec<(String, String)> {
+    const KEEP: &[&str] = &[
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "TMPDIR",
+        "RUST_LOG",
+        "RUST_BACKTRACE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "DOCKER_HOST",
+        "DOCKER_CERT_PATH",
+        "DOCKER_TLS_VERIFY",
+    ];
+    std::env::vars().filter(|(k, _)| KEEP.contains(&k.as_str()) || k.starts_with("AUTOGIT_RUNNER_")).collect()
 }
 
 #[cfg(test)]

@@ -131,13 +131,23 @@ fn add_tree(root: &Path, rel: &str, sel: &mut Selection, excluded: &mut impl FnM
     1 + below
 }
 
-/// `git ls-files -o`: untracked files, ignored ones included (no `--exclude-standard`).
+/// `git ls-files -o`: untracked files, ignored ones included (no `--exclude-standard`). The
+/// runner runs it in a directory the job wrote: the repository and work tree are named
+/// explicitly (a planted `core.worktree` or a `.git` file pointing elsewhere is not followed) and
+/// git runs with [`crate::sources::SAFE_CONFIG`].
 fn untracked_files(root: &Path) -> Result<Vec<String>, String> {
+    let git_dir = root.join(".git");
+    if !fs::symlink_metadata(&git_dir).is_ok_and(|m| m.is_dir()) {
+        return Err("the working copy has no .git directory".into());
+    }
     let out = std::process::Command::new("git")
+        .args(crate::sources::SAFE_CONFIG)
         .args(["ls-files", "-o", "-z"])
         .current_dir(root)
         .env_clear()
-        .envs(crate::shell::base_env())
+        .envs(crate::sources::safe_env())
+        .env("GIT_DIR", &git_dir)
+        .env("GIT_WORK_TREE", root)
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
