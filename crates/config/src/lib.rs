@@ -6,10 +6,14 @@
 //! `[redacted]`, so a config can be logged whole.
 
 mod env;
+mod http;
+mod metrics;
 mod pool;
 mod secret;
 
 pub use env::ENV_VARS;
+pub use http::HttpServerConfig;
+pub use metrics::{MetricsConfig, parse_network};
 pub use pool::{PoolConfig, PoolGpu, PoolWindow};
 pub use secret::Secret;
 
@@ -37,6 +41,8 @@ pub struct Config {
     pub git: GitConfig,
     pub log: LogConfig,
     pub ci: CiConfig,
+    pub http: HttpServerConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -118,6 +124,8 @@ impl Default for Config {
             git: GitConfig::default(),
             log: LogConfig::default(),
             ci: CiConfig::default(),
+            http: HttpServerConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -206,6 +214,8 @@ impl Config {
         if self.git.binary.is_empty() {
             return Err(ConfigError::Invalid("git.binary can't be empty".into()));
         }
+        self.http.validate()?;
+        self.metrics.validate()?;
         Ok(())
     }
 
