@@ -278,10 +278,16 @@ fn a_low_descriptor_limit_keeps_health_answered() {
     assert!(answered.iter().all(|t| t.contains("The server has too many connections")), "{answered:?}");
     assert_eq!(fates.iter().filter(|f| matches!(f, Fate::Open)).count(), 0);
     let client = probe_client();
-    let t = Instant::now();
-    let r = client.get(format!("{}/-/health", s.url)).send().expect("health after the attack");
-    assert_eq!(r.status(), 200);
-    assert!(t.elapsed() < Duration::from_millis(100), "{:?}", t.elapsed());
+    let mut times: Vec<Duration> = (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            let r = client.get(format!("{}/-/health", s.url)).send().expect("health after the attack");
+            assert_eq!(r.status(), 200);
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    assert!(times[5] < Duration::from_millis(100), "health after the attack: {times:?}");
     let log = s.log();
     assert!(!log.contains("cannot accept connections"), "accept ran out of descriptors:\n{log}");
     assert!(log.contains("connection refused with 503"), "{log}");
