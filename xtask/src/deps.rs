@@ -80,6 +80,7 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
     ("tower", &["autogit-http"]),
     ("tower-http", &["autogit-http"]),
     ("hyper", &["autogit-http"]),
+    ("hyper-util", &["autogit-http"]),
     ("prometheus-client", &["autogit-http"]),
     ("clap", &["autogit"]),
     ("tracing-subscriber", &["autogit"]),

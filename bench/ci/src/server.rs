@@ -43,6 +43,10 @@ impl Server {
             .env("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", builtin.to_string())
             // The always-on runner inside the server: pickup without an instance start.
             .env("AUTOGIT_CI_BUILTIN_RUNNER_MODE", "in-process")
+            // Every simulated runner connects from loopback: BENCH_CI_RUNNERS may exceed the
+            // per-address cap meant for real clients.
+            .env("AUTOGIT_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0")
+            .env("AUTOGIT_HTTP_MAX_CONNECTIONS", "100000")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use autogit_app::App;
 use autogit_app::ci::CiSettings;
 use autogit_config::Config;
-use autogit_http::{AppState, HttpConfig};
+use autogit_http::{AppState, ConnectionSettings, HttpConfig, MetricsAccess};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::io::Write;
@@ -21,8 +21,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     let app = setup::open_app(&config).await?;
     bootstrap_root(&app, &config).await?;
 
-    let listener =
-        tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let external_url = if config.external_url.is_empty() {
         // A wildcard bind address is not a place clients can reach; name this host instead.
@@ -36,6 +35,8 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
         external_url: external_url.clone(),
         max_push_bytes: config.git.max_push_bytes,
         max_fetch_request_bytes: config.git.max_fetch_request_bytes,
+        connections: connection_settings(&config),
+        metrics_access: MetricsAccess::new(&config.metrics.allowed_networks()?, config.metrics.token.expose()),
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
     let app = app.with_ci_settings(ci_settings(&config, &external_url));
@@ -110,6 +111,32 @@ async fn local_runners(
         pools.push(pool);
     }
     Ok(pools)
+}
+
+/// Connections the kernel completes before they are accepted (capped by net.core.somaxconn).
+/// tokio's `bind` uses 128: a burst of connections (an attack, or many runners at once) beyond
+/// that has its SYNs dropped, and every client then, a health probe included, waits a 1 s
+/// retransmission. Refused connections leave the queue as fast as they come.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(listen: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let addr: std::net::SocketAddr =
+        listen.parse().map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an IP:port address"))?;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+fn connection_settings(config: &Config) -> ConnectionSettings {
+    let h = &config.http;
+    ConnectionSettings {
+        header_read_timeout: Duration::from_secs(h.header_read_timeout_seconds),
+        idle_timeout: Duration::from_secs(h.idle_timeout_seconds),
+        max_connections: usize::try_from(h.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_address: usize::try_from(h.max_connections_per_address).unwrap_or(usize::MAX),
+        shutdown_timeout: Duration::from_secs(h.shutdown_timeout_seconds),
+    }
 }
 
 fn ci_settings(config: &Config, external_url: &str) -> CiSettings {

@@ -109,3 +109,48 @@ fn every_role_times_every_visibility() {
     assert_eq!(s.req(Method::DELETE, "/projects/m%2Fpublic", owner).send().expect("request").status(), 202);
     assert!(failures.is_empty(), "authorization matrix mismatches:\n{}", failures.join("\n"));
 }
+
+/// `/metrics` is not a project resource: no role or token of a user opens it (an administrator's
+/// neither, as in GitLab). Only the client's address (127.0.0.1 here) or the metrics token does.
+#[test]
+fn metrics_depends_on_the_address_or_its_token_never_on_the_user() {
+    let metrics_token = "metrics-token-for-the-matrix-0123";
+    let s = Server::start_with(
+        common::Backend::Sqlite,
+        &[("AUTOGIT_METRICS_ALLOWED_ADDRESSES", "127.0.0.1"), ("AUTOGIT_METRICS_TOKEN", metrics_token)],
+    );
+    let (_, user) = s.user("someone", "api");
+    let from = |addr: &str| {
+        Client::builder().local_address(addr.parse::<std::net::IpAddr>().expect("ip")).build().expect("client")
+    };
+    let (inside, outside) = (from("127.0.0.1"), from("127.0.0.2"));
+    // (actor, credentials header) → [from the allowed address, from another]
+    type Header<'a> = Option<(&'a str, String)>;
+    let cases: &[(&str, Header, [bool; 2])] = &[
+        ("anonymous", None, [true, false]),
+        ("user", Some(("PRIVATE-TOKEN", user.clone())), [true, false]),
+        ("user bearer", Some(("Authorization", format!("Bearer {user}"))), [true, false]),
+        ("admin", Some(("PRIVATE-TOKEN", s.root_token.clone())), [true, false]),
+        ("admin bearer", Some(("Authorization", format!("Bearer {}", s.root_token))), [true, false]),
+        ("metrics token", Some(("Authorization", format!("Bearer {metrics_token}"))), [true, true]),
+    ];
+    let mut failures = Vec::new();
+    for (actor, creds, want) in cases {
+        let mut got = [false; 2];
+        for (i, client) in [&inside, &outside].into_iter().enumerate() {
+            let mut r = client.get(s.raw("/metrics"));
+            if let Some((name, value)) = creds {
+                r = r.header(*name, value);
+            }
+            let status = r.send().expect("request").status().as_u16();
+            got[i] = allowed(status);
+            if !got[i] && status != 404 {
+                failures.push(format!("{actor}: denied with {status}, not 404"));
+            }
+        }
+        if got != *want {
+            failures.push(format!("{actor}: want {want:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "/metrics matrix mismatches:\n{}", failures.join("\n"));
+}

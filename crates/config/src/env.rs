@@ -7,6 +7,8 @@ use crate::ConfigError;
 enum Kind {
     Str,
     Int,
+    /// Comma-separated in the variable, a TOML array of strings in the table.
+    List,
 }
 
 /// Every environment variable the server reads, with the key it sets.
@@ -33,6 +35,13 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_CI_SANDBOX_DISK_MIB", "ci.sandbox.disk_mib"),
     ("AUTOGIT_CI_SANDBOX_TMP_MIB", "ci.sandbox.tmp_mib"),
     ("AUTOGIT_CI_SANDBOX_UID_BASE", "ci.sandbox.uid_base"),
+    ("AUTOGIT_HTTP_HEADER_READ_TIMEOUT_SECONDS", "http.header_read_timeout_seconds"),
+    ("AUTOGIT_HTTP_IDLE_TIMEOUT_SECONDS", "http.idle_timeout_seconds"),
+    ("AUTOGIT_HTTP_MAX_CONNECTIONS", "http.max_connections"),
+    ("AUTOGIT_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "http.max_connections_per_address"),
+    ("AUTOGIT_HTTP_SHUTDOWN_TIMEOUT_SECONDS", "http.shutdown_timeout_seconds"),
+    ("AUTOGIT_METRICS_ALLOWED_ADDRESSES", "metrics.allowed_addresses"),
+    ("AUTOGIT_METRICS_TOKEN", "metrics.token"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the
@@ -42,11 +51,15 @@ const NOT_CONFIG: &[&str] = &["AUTOGIT_CONFIG", "AUTOGIT_BIN"];
 
 /// Keys whose value is text although their section holds numbers.
 const STR_KEYS: &[&str] = &["ci.registration_token", "ci.builtin_runner_mode"];
+/// Keys whose value is a list of strings.
+const LIST_KEYS: &[&str] = &["metrics.allowed_addresses"];
 
 fn kind_of(key: &str) -> Kind {
     if STR_KEYS.contains(&key) {
         Kind::Str
-    } else if key.starts_with("git.max_") || key.starts_with("ci.") {
+    } else if LIST_KEYS.contains(&key) {
+        Kind::List
+    } else if key.starts_with("git.max_") || key.starts_with("ci.") || key.starts_with("http.") {
         Kind::Int
     } else {
         Kind::Str
@@ -78,6 +91,14 @@ pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result
                 var: var.clone(),
                 message: format!("expected a whole number, got {value:?}"),
             })?,
+            Kind::List => toml::Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(|item| toml::Value::String(item.to_string()))
+                    .collect(),
+            ),
         };
         set(table, key, parsed);
     }
@@ -119,5 +140,16 @@ mod tests {
         let (c, _) = crate::Config::load(None, &env).expect("valid");
         assert_eq!(c.ci.registration_token.expose(), "GR1348941secret");
         assert!(!format!("{c:?}").contains("GR1348941secret"), "the token is redacted");
+    }
+
+    #[test]
+    fn lists_are_comma_separated() {
+        let env = |v: &str| vec![("AUTOGIT_METRICS_ALLOWED_ADDRESSES".to_string(), v.to_string())];
+        let (c, _) = crate::Config::load(None, &env(" 10.0.0.0/8, ::1 ,,192.168.1.5")).expect("valid");
+        assert_eq!(c.metrics.allowed_addresses, ["10.0.0.0/8", "::1", "192.168.1.5"]);
+        let (c, _) = crate::Config::load(None, &env("")).expect("valid");
+        assert!(c.metrics.allowed_addresses.is_empty(), "an empty variable allows no address");
+        let e = crate::Config::load(None, &env("10.0.0.0/8,nowhere")).expect_err("bad entry");
+        assert!(e.to_string().contains("metrics.allowed_addresses[1] = \"nowhere\""), "{e}");
     }
 }

@@ -6,11 +6,15 @@
 //! `[redacted]`, so a config can be logged whole.
 
 mod env;
+mod http;
+mod metrics;
 mod pool;
 mod sandbox;
 mod secret;
 
 pub use env::ENV_VARS;
+pub use http::HttpServerConfig;
+pub use metrics::{MetricsConfig, parse_network};
 pub use pool::{PoolConfig, PoolGpu, PoolWindow};
 pub use sandbox::SandboxSettings;
 pub use secret::Secret;
@@ -39,6 +43,8 @@ pub struct Config {
     pub git: GitConfig,
     pub log: LogConfig,
     pub ci: CiConfig,
+    pub http: HttpServerConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -123,6 +129,8 @@ impl Default for Config {
             git: GitConfig::default(),
             log: LogConfig::default(),
             ci: CiConfig::default(),
+            http: HttpServerConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -212,6 +220,8 @@ impl Config {
         if self.git.binary.is_empty() {
             return Err(ConfigError::Invalid("git.binary can't be empty".into()));
         }
+        self.http.validate()?;
+        self.metrics.validate()?;
         Ok(())
     }
 

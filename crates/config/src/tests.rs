@@ -124,3 +124,46 @@ fn pool_architecture_and_gpu_profile_are_checked() {
         assert!(e.contains("ci.pools.p.gpu") && e.contains(want), "{e}");
     }
 }
+
+#[test]
+fn http_limits_are_checked() {
+    let load = |text: &str| Config::load(Some(("h.toml", text)), &[]).map(|(c, _)| c).map_err(|e| e.to_string());
+    let c = load("[http]\nmax_connections = 10\nmax_connections_per_address = 0\nshutdown_timeout_seconds = 0\n")
+        .expect("0 turns the per-address cap off; 0 s closes at once on shutdown");
+    assert_eq!((c.http.max_connections, c.http.max_connections_per_address), (10, 0));
+    for (bad, want) in [
+        ("header_read_timeout_seconds = 0", "http.header_read_timeout_seconds must be at least 1"),
+        ("idle_timeout_seconds = 0", "http.idle_timeout_seconds must be at least 1"),
+        ("max_connections = 0", "http.max_connections must be at least 1"),
+        ("idle_timeout_seconds = 90000", "http.idle_timeout_seconds = 90000: at most 86400"),
+        ("max_connections = 10\nmax_connections_per_address = 11", "above http.max_connections = 10"),
+        ("header_read_timeout_seconds = -1", "header_read_timeout_seconds"),
+        ("max_conections = 1", "max_conections"),
+    ] {
+        let e = load(&format!("[http]\n{bad}\n")).expect_err(bad);
+        assert!(e.contains(want), "{bad}: {e}");
+    }
+    let e = Config::load(None, &env(&[("AUTOGIT_HTTP_MAX_CONNECTIONS", "many")])).expect_err("not a number");
+    assert!(e.to_string().contains("AUTOGIT_HTTP_MAX_CONNECTIONS"), "{e}");
+    let (c, _) = Config::load(None, &env(&[("AUTOGIT_HTTP_IDLE_TIMEOUT_SECONDS", "5")])).expect("valid");
+    assert_eq!(c.http.idle_timeout_seconds, 5);
+}
+
+#[test]
+fn metrics_access_is_checked() {
+    let load = |text: &str| Config::load(Some(("m.toml", text)), &[]).map(|(c, _)| c).map_err(|e| e.to_string());
+    let c = load("").expect("defaults");
+    let loopback: Vec<(std::net::IpAddr, u8)> =
+        vec![("127.0.0.0".parse().expect("ip"), 8), ("::1".parse().expect("ip"), 128)];
+    assert_eq!(c.metrics.allowed_networks().expect("valid"), loopback, "loopback only by default");
+    let e = load("[metrics]\nallowed_addresses = [\"127.0.0.1\", \"10.0.0.0/40\"]\n").expect_err("prefix");
+    assert!(e.contains("metrics.allowed_addresses[1] = \"10.0.0.0/40\"") && e.contains("0 to 32"), "{e}");
+    let e = load("[metrics]\ntoken = \"short\"\n").expect_err("short token");
+    assert!(e.contains("metrics.token must be at least 16"), "{e}");
+    let e = load("[metrics]\ntoken = \"a-long-enough-token \"\n").expect_err("space");
+    assert!(e.contains("spaces"), "{e}");
+    let (c, _) =
+        Config::load(None, &env(&[("AUTOGIT_METRICS_TOKEN", "metrics-token-0123456789")])).expect("valid token");
+    assert_eq!(c.metrics.token.expose(), "metrics-token-0123456789");
+    assert!(!format!("{c:?}").contains("metrics-token-0123456789"), "the token is redacted");
+}

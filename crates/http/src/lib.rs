@@ -8,21 +8,23 @@
 
 mod api;
 mod auth;
+mod conn;
 mod dto;
 mod error;
 mod git_http;
 mod metrics;
+mod metrics_access;
 mod ops;
 mod pagination;
 mod params;
 mod state;
 
+pub use conn::{ConnectionSettings, serve};
 pub use metrics::Metrics;
+pub use metrics_access::MetricsAccess;
 pub use state::{AppState, HttpConfig};
 
 use axum::Router;
-use std::future::Future;
-use tokio::net::TcpListener;
 
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
@@ -31,29 +33,13 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .fallback(git_http::handle)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests (including
-/// streaming git transfers) finish, and waits for their background work (push recording).
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let tasks = state.tasks.clone();
-    // Without TCP_NODELAY, small response writes (pkt-line negotiation, the last bytes of a pack)
-    // wait for the peer's delayed ACK: ~40 ms per git round trip.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
-    tasks.close();
-    tasks.wait().await;
-    Ok(())
+/// The request's span, as tower-http's default but with the path only: query strings carry
+/// secrets (`?private_token=`, the metrics `?token=`).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), version = ?req.version())
 }

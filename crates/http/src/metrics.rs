@@ -3,9 +3,16 @@
 //!
 //! Latency is measured until the response head is produced; for streaming git responses the
 //! transfer itself is visible in the byte counters instead.
+//!
+//! Every label has a bounded set of values, whatever clients send: a series per made-up method or
+//! path would let anyone grow the scrape and the server's memory without end. Methods outside
+//! the standard ones are `other`; routes are the router's templates, git's three endpoint
+//! templates, or `other`; job tag sets (chosen by project members) are capped in number.
 
 use crate::state::AppState;
+use autogit_core::repo_path::GitEndpoint;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,14 +21,23 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    /// One of the standard methods, or `other`.
+    pub method: &'static str,
+    /// A route template, or `other`.
     pub route: String,
     pub status: u16,
 }
+
+/// Distinct tag-set label values kept; later new ones are `other`.
+const MAX_TAG_SETS: usize = 100;
+/// The label value that stands for every value beyond a bound.
+const OTHER: &str = "other";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GitOpLabels {
@@ -89,6 +105,29 @@ pub struct Metrics {
     pub ci_queue_wait: Family<TagSetLabels, Histogram>,
     /// Autoscaler provider calls, by pool, call and result.
     pub pool_provider_calls: Family<ProviderCallLabels, Histogram>,
+    /// Tag sets that have a `ci_queue_wait` series.
+    tag_sets: BoundedValues,
+}
+
+/// Admits the first `max` distinct values of a label; every later new value reads `other`.
+pub struct BoundedValues {
+    max: usize,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl BoundedValues {
+    pub fn new(max: usize) -> Self {
+        BoundedValues { max, seen: Mutex::default() }
+    }
+
+    pub fn label(&self, value: String) -> String {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.contains(&value) || (seen.len() < self.max && seen.insert(value.clone())) {
+            value
+        } else {
+            OTHER.to_string()
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -181,6 +220,7 @@ impl Metrics {
             pool_failing,
             ci_queue_wait,
             pool_provider_calls,
+            tag_sets: BoundedValues::new(MAX_TAG_SETS),
         }
     }
 
@@ -221,7 +261,7 @@ impl Metrics {
     pub fn observe_queue_wait(&self, pool: &str, tags: &[String], seconds: f64) {
         let mut tags = tags.to_vec();
         tags.sort();
-        let labels = TagSetLabels { pool: pool.to_string(), tags: tags.join(",") };
+        let labels = TagSetLabels { pool: pool.to_string(), tags: self.tag_sets.label(tags.join(",")) };
         self.ci_queue_wait.get_or_create(&labels).observe(seconds.max(0.0));
     }
 
@@ -234,19 +274,84 @@ impl Metrics {
     }
 }
 
-/// Middleware recording every request. The route label is the matched route template (bounded
-/// cardinality); unmatched paths are labelled `git` when they are git URLs and `other` otherwise.
+/// Middleware recording every request, labelled by [`method_label`] and [`route_label`].
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().as_str().to_string();
-    let route = match req.extensions().get::<MatchedPath>() {
-        Some(m) => m.as_str().to_string(),
-        None if autogit_core::repo_path::parse_git_path(req.uri().path()).is_ok() => "git".to_string(),
-        None => "other".to_string(),
-    };
+    let method = method_label(req.method());
+    let route = route_label(req.extensions().get::<MatchedPath>(), req.uri().path());
     let resp = next.run(req).await;
     let labels = HttpLabels { method, route, status: resp.status().as_u16() };
     state.metrics.http_requests.get_or_create(&labels).inc();
     state.metrics.http_duration.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
     resp
+}
+
+/// The standard methods (RFC 9110 and PATCH) as themselves, anything else as `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD.iter().find(|m| *m == method).map_or(OTHER, Method::as_str)
+}
+
+/// The matched route template; for the fallback, the template of the git endpoint the path names,
+/// else `other` (unknown paths, invalid repository paths).
+pub fn route_label(matched: Option<&MatchedPath>, path: &str) -> String {
+    if let Some(m) = matched {
+        return m.as_str().to_string();
+    }
+    let template = match autogit_core::repo_path::parse_git_path(path).map(|g| g.endpoint) {
+        Ok(GitEndpoint::InfoRefs) => "/{namespace}/{project}/info/refs",
+        Ok(GitEndpoint::UploadPack) => "/{namespace}/{project}/git-upload-pack",
+        Ok(GitEndpoint::ReceivePack) => "/{namespace}/{project}/git-receive-pack",
+        Err(_) => OTHER,
+    };
+    template.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_fold_into_the_standard_ones_and_other() {
+        for m in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"] {
+            assert_eq!(method_label(&Method::from_bytes(m.as_bytes()).expect("method")), m);
+        }
+        for m in ["FOO", "get", "PROPFIND", "X1234"] {
+            assert_eq!(method_label(&Method::from_bytes(m.as_bytes()).expect("method")), "other", "{m}");
+        }
+    }
+
+    #[test]
+    fn unmatched_paths_fold_into_git_templates_and_other() {
+        assert_eq!(route_label(None, "/g/sub/p.git/info/refs"), "/{namespace}/{project}/info/refs");
+        assert_eq!(route_label(None, "/g/p/git-upload-pack"), "/{namespace}/{project}/git-upload-pack");
+        assert_eq!(route_label(None, "/g/p.git/git-receive-pack"), "/{namespace}/{project}/git-receive-pack");
+        for path in ["/", "/nope", "/g/p.git/../../x/info/refs", "/api/v4/made-up-1234", "/g/p.git/HEAD"] {
+            assert_eq!(route_label(None, path), "other", "{path}");
+        }
+    }
+
+    #[test]
+    fn bounded_values_keep_the_first_ones() {
+        let b = BoundedValues::new(2);
+        assert_eq!(b.label("a".into()), "a");
+        assert_eq!(b.label("b".into()), "b");
+        assert_eq!(b.label("c".into()), "other");
+        assert_eq!(b.label("a".into()), "a", "a known value stays itself");
+        let m = Metrics::new();
+        for i in 0..(MAX_TAG_SETS + 50) {
+            m.observe_queue_wait("", &[format!("tag-{i}")], 1.0);
+        }
+        assert_eq!(m.render().matches("autogit_ci_queue_wait_seconds_count{").count(), MAX_TAG_SETS + 1);
+    }
 }

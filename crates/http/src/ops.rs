@@ -1,8 +1,9 @@
-//! Operational endpoints: liveness, readiness (database and repository storage checked), metrics.
+//! Operational endpoints: liveness, readiness (database and repository storage checked), metrics
+//! (for allowed addresses or the metrics token only).
 
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -40,7 +41,13 @@ async fn readiness(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(s): State<AppState>, req: Request) -> axum::response::Response {
+    // The socket's peer, inserted by the accept loop; never a forwarded-for header.
+    let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    if !s.config.metrics_access.permits(peer, req.headers(), req.uri().query()) {
+        // The same answer as an unknown path: the endpoint is not advertised.
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "404 Not Found"}))).into_response();
+    }
     let (queued, waiting) = s.app.ci_gauges();
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));
     s.metrics.ci_waiting_requests.set(i64::try_from(waiting).unwrap_or(i64::MAX));
@@ -54,4 +61,5 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     };
     s.metrics.set_pools(&pools);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.render())
+        .into_response()
 }

@@ -1,6 +1,6 @@
 //! Shared state of the HTTP layer.
 
-use crate::Metrics;
+use crate::{ConnectionSettings, Metrics, MetricsAccess};
 use autogit_app::App;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
@@ -14,6 +14,10 @@ pub struct HttpConfig {
     pub max_push_bytes: u64,
     /// Largest accepted fetch negotiation body.
     pub max_fetch_request_bytes: u64,
+    /// Caps, timeouts and the shutdown deadline of the server's connections.
+    pub connections: ConnectionSettings,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 #[derive(Clone)]
