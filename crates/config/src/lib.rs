@@ -5,10 +5,12 @@
 //! so tests need neither. Secrets are wrapped in [`Secret`], whose `Debug` and `Display` print
 //! `[redacted]`, so a config can be logged whole.
 
+mod auth;
 mod env;
 mod pool;
 mod secret;
 
+pub use auth::{AuthConfig, LockoutConfig};
 pub use env::ENV_VARS;
 pub use pool::{PoolConfig, PoolGpu, PoolWindow};
 pub use secret::Secret;
@@ -37,6 +39,7 @@ pub struct Config {
     pub git: GitConfig,
     pub log: LogConfig,
     pub ci: CiConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -118,6 +121,7 @@ impl Default for Config {
             git: GitConfig::default(),
             log: LogConfig::default(),
             ci: CiConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -185,6 +189,7 @@ impl Config {
                 "database.url must start with sqlite:, postgres:// or postgresql://".into(),
             ));
         }
+        self.auth.validate()?;
         if self.ci.long_poll_seconds > 600 {
             return Err(ConfigError::Invalid("ci.long_poll_seconds must be at most 600".into()));
         }

@@ -22,6 +22,7 @@ pub use state::{AppState, HttpConfig};
 
 use axum::Router;
 use std::future::Future;
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 /// Builds the whole router.
@@ -52,7 +53,9 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    // Requests carry their TCP peer (`ConnectInfo`): the address that password limits count.
+    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
     tasks.close();
     tasks.wait().await;
     Ok(())
