@@ -132,9 +132,9 @@ fn burst_of_wrong_logins(backend: Backend) {
     eprintln!("burst: {unauthorized} × 401, {locked} × 429 locked, {} × 429 busy", refused - locked);
     assert_eq!(unauthorized + refused, 200, "only 401 and 429: {answers:?}");
     assert!(answers.iter().filter(|a| a.0 == StatusCode::TOO_MANY_REQUESTS).all(|a| a.2.is_some_and(|r| r >= 1)));
-    // The 10th failure locks; checks already past the lock test when it started may add a few
-    // (at most one per other check slot, 2 by default).
-    assert!((10..=12).contains(&unauthorized), "{unauthorized} passwords were checked");
+    // The 10th failure locks; a check already running in the other slot (2 by default) may
+    // still add one.
+    assert!((10..=11).contains(&unauthorized), "{unauthorized} passwords were checked");
     assert!(locked >= 1, "some attempts were refused by the lock");
 
     // 2. The right password is refused while the lock lasts, then works.

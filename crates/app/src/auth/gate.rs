@@ -54,16 +54,14 @@ impl PasswordGate {
         }
     }
 
-    /// Runs `work` on a blocking thread that holds `permit` until `work` returns.
+    /// Runs `work` on a blocking thread holding `permit`, and hands the permit back with the
+    /// result, so the caller can finish what belongs to the check (counting a failure) before
+    /// the next one starts. Were the caller gone, the permit is released when `work` returns.
     pub async fn run<T: Send + 'static>(
         permit: OwnedSemaphorePermit,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, tokio::task::JoinError> {
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
+    ) -> Result<(T, OwnedSemaphorePermit), tokio::task::JoinError> {
+        tokio::task::spawn_blocking(move || (work(), permit)).await
     }
 }
 
@@ -84,7 +82,7 @@ mod tests {
             let (gate, peak, now, rx) = (gate.clone(), peak.clone(), now.clone(), release_rx.clone());
             tasks.push(tokio::spawn(async move {
                 let permit = gate.enter().await?;
-                PasswordGate::run(permit, move || {
+                let ((), _permit) = PasswordGate::run(permit, move || {
                     let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(n, Ordering::SeqCst);
                     rx.lock().expect("lock").recv().ok();

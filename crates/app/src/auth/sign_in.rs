@@ -146,10 +146,10 @@ impl App {
         let permit = self.passwords.gate.enter().await.map_err(|Busy| AppError::PasswordChecksBusy(1))?;
         let pw = password.as_bytes().to_vec();
         let salt: [u8; 16] = rand::random();
-        PasswordGate::run(permit, move || password::hash(&pw, salt))
+        let (hashed, _permit) = PasswordGate::run(permit, move || password::hash(&pw, salt))
             .await
-            .map_err(|e| AppError::Internal(format!("password hashing stopped: {e}")))?
-            .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+            .map_err(|e| AppError::Internal(format!("password hashing stopped: {e}")))?;
+        hashed.map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
     }
 
     /// Signs in with a username and password, within the limits of the module doc.
@@ -171,7 +171,9 @@ impl App {
         let user = self.store.user_by_username(username).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| checks.dummy.clone());
         let pw = password.as_bytes().to_vec();
-        let checked = PasswordGate::run(permit, move || password::verify(&stored, &pw))
+        // The permit is held until the outcome is counted: a check that starts after this one
+        // sees the lock this one may cause.
+        let (checked, _permit) = PasswordGate::run(permit, move || password::verify(&stored, &pw))
             .await
             .map_err(|e| AppError::Internal(format!("password check stopped: {e}")))?;
         let matched = checked.unwrap_or_else(|e| {
