@@ -1,12 +1,14 @@
 //! Start-up shared by the subcommands: configuration layers, logging, runtime and adapters.
 
 use anyhow::{Context, Result};
-use autogit_app::{App, SystemClock};
-use autogit_config::Config;
+use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SystemClock};
+use autogit_config::{Config, LockoutConfig};
+use autogit_core::lockout::LockoutPolicy;
 use autogit_git::storage::RepoStorage;
 use autogit_store_sql::SqlStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Defaults → file → `AUTOGIT_*` → flags.
 pub fn load_config(file: Option<&Path>, data_dir: Option<PathBuf>, listen: Option<String>) -> Result<Config> {
@@ -69,5 +71,41 @@ pub async fn open_app(config: &Config) -> Result<App> {
     let store = SqlStore::connect(&config.database_url()).await.context("opening the database")?;
     let repos = RepoStorage::new(config.data_dir.join("repositories"));
     repos.ensure_root().await.context("creating repository storage")?;
-    Ok(App::new(Arc::new(store), repos, Arc::new(SystemClock)))
+    // One server: failed sign-ins are counted in memory (a restart ends every lock).
+    let counter = MemoryFailureCounter::new(usize::try_from(config.auth.max_tracked_keys).unwrap_or(usize::MAX));
+    Ok(App::new(Arc::new(store), repos, Arc::new(SystemClock))
+        .with_password_checks(password_settings(config), Arc::new(counter)))
+}
+
+fn password_settings(config: &Config) -> PasswordSettings {
+    let a = &config.auth;
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    PasswordSettings {
+        concurrent_checks: size(a.password_checks),
+        queue: size(a.password_queue),
+        queue_wait: Duration::from_millis(a.password_queue_wait_ms),
+        account: lockout(&a.account),
+        address: lockout(&a.address),
+    }
+}
+
+fn lockout(l: &LockoutConfig) -> LockoutPolicy {
+    let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    LockoutPolicy {
+        max_failures: u32::try_from(l.max_failures).unwrap_or(u32::MAX),
+        window_ms: ms(l.window_seconds),
+        lock_ms: ms(l.lock_seconds),
+        max_lock_ms: ms(l.max_lock_seconds),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_password_limits_are_the_configured_defaults() {
+        // `App::new` uses `PasswordSettings::default()`; the server maps `[auth]`. They must agree.
+        assert_eq!(password_settings(&Config::default()), PasswordSettings::default());
+    }
 }

@@ -9,6 +9,19 @@ pub enum AppError {
     /// No or bad credentials where they are required.
     #[error("401 Unauthorized")]
     Unauthorized,
+    /// An API request presented an account password in HTTP Basic: the API takes tokens.
+    #[error(
+        "401 Unauthorized - the API takes a personal access token (PRIVATE-TOKEN, Authorization: Bearer, or as \
+         the HTTP Basic password); account passwords are accepted by git over HTTP only"
+    )]
+    PasswordNotAccepted,
+    /// Password sign-in refused without checking the password: too many recent failures for the
+    /// account or the client address. Carries the seconds until the lock ends.
+    #[error("429 Too Many Requests - too many failed sign-in attempts for this account or address; retry in {0} s")]
+    SignInLocked(u64),
+    /// Every password check slot is busy and the queue is full; retry after the seconds given.
+    #[error("429 Too Many Requests - too many password checks at once; retry in {0} s or use a personal access token")]
+    PasswordChecksBusy(u64),
     /// Credentials are valid but the token lacks the scope for this kind of request.
     #[error("insufficient_scope")]
     InsufficientScope,
@@ -31,6 +44,16 @@ pub enum AppError {
     /// Something on our side failed; the message goes to logs, the client gets a generic 500.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl AppError {
+    /// Seconds a client should wait before trying again (`Retry-After`), for refusals that end.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::SignInLocked(s) | AppError::PasswordChecksBusy(s) => Some(*s),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for AppError {

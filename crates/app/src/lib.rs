@@ -19,7 +19,8 @@ mod repository;
 mod tokens;
 mod users;
 
-pub use auth::{Credentials, Principal};
+pub use auth::memory_counter::MemoryFailureCounter;
+pub use auth::{Credentials, PasswordSettings, Principal};
 pub use clock::{Clock, SystemClock};
 pub use error::AppError;
 pub use groups::CreateGroup;
@@ -32,7 +33,7 @@ pub use users::CreateUser;
 pub use autogit_store as store;
 
 use autogit_git::storage::RepoStorage;
-use autogit_store::Store;
+use autogit_store::{FailureCounter, Store};
 use std::sync::Arc;
 
 pub type Result<T> = std::result::Result<T, AppError>;
@@ -44,13 +45,29 @@ pub struct App {
     repos: Arc<RepoStorage>,
     clock: Arc<dyn Clock>,
     ci: Arc<ci::runtime::Runtime>,
+    passwords: Arc<auth::PasswordChecks>,
 }
+
+/// Failed sign-ins an [`App`] built by [`App::new`] remembers (accounts and addresses together).
+const DEFAULT_TRACKED_KEYS: usize = 100_000;
 
 impl App {
     pub fn new(store: Arc<dyn Store>, repos: RepoStorage, clock: Arc<dyn Clock>) -> Self {
         let epoch = clock.now().timestamp_millis() as u64;
         let ci = Arc::new(ci::runtime::Runtime::new(ci::CiSettings::default(), epoch));
-        App { store, repos: Arc::new(repos), clock, ci }
+        let passwords = Arc::new(auth::PasswordChecks::new(
+            PasswordSettings::default(),
+            Arc::new(MemoryFailureCounter::new(DEFAULT_TRACKED_KEYS)),
+        ));
+        App { store, repos: Arc::new(repos), clock, ci, passwords }
+    }
+
+    /// The same application with these password-check limits, its failed sign-ins counted in
+    /// `counter` (the composition root chooses the adapter).
+    #[must_use]
+    pub fn with_password_checks(mut self, settings: PasswordSettings, counter: Arc<dyn FailureCounter>) -> Self {
+        self.passwords = Arc::new(auth::PasswordChecks::new(settings, counter));
+        self
     }
 
     /// The same application with these coordinator settings (and a fresh, empty queue: call

@@ -1,6 +1,5 @@
 //! Users: creation (API, admin CLI, first-start bootstrap of `root`) and lookup.
 
-use crate::auth::hash_password;
 use crate::error::invalid_name;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::name;
@@ -38,7 +37,7 @@ impl App {
                     format!("is too short (minimum is {MIN_PASSWORD_LEN} characters)"),
                 ));
             }
-            Some(p) => Some(hash_password(p)?),
+            Some(p) => Some(self.hash_new_password(p).await?),
             None => None,
         };
         let new =

@@ -83,12 +83,14 @@ async fn bootstrap_creates_root_once_and_passwords_authenticate() {
     let f = fixture().await;
     assert!(f.app.bootstrap_root("first-password").await.expect("bootstrap"));
     assert!(!f.app.bootstrap_root("second-password").await.expect("bootstrap"), "only on an empty database");
-    let ok =
-        f.app.authenticate(Credentials::Basic { username: "ROOT".into(), password: "first-password".into() }).await;
+    let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+    let basic = |password: &str| Credentials::Basic { username: "ROOT".into(), password: password.into() };
+    let ok = f.app.authenticate_git(basic("first-password"), peer).await;
     assert!(ok.expect("case-insensitive username").actor.is_admin());
-    let bad =
-        f.app.authenticate(Credentials::Basic { username: "root".into(), password: "second-password".into() }).await;
+    let bad = f.app.authenticate_git(basic("second-password"), peer).await;
     assert!(matches!(bad, Err(AppError::Unauthorized)));
+    let api = f.app.authenticate(basic("first-password")).await;
+    assert!(matches!(api, Err(AppError::PasswordNotAccepted)), "the API takes tokens, not passwords");
 }
 
 #[tokio::test]

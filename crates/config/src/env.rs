@@ -42,6 +42,18 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_HTTP_SHUTDOWN_TIMEOUT_SECONDS", "http.shutdown_timeout_seconds"),
     ("AUTOGIT_METRICS_ALLOWED_ADDRESSES", "metrics.allowed_addresses"),
     ("AUTOGIT_METRICS_TOKEN", "metrics.token"),
+    ("AUTOGIT_AUTH_PASSWORD_CHECKS", "auth.password_checks"),
+    ("AUTOGIT_AUTH_PASSWORD_QUEUE", "auth.password_queue"),
+    ("AUTOGIT_AUTH_PASSWORD_QUEUE_WAIT_MS", "auth.password_queue_wait_ms"),
+    ("AUTOGIT_AUTH_MAX_TRACKED_KEYS", "auth.max_tracked_keys"),
+    ("AUTOGIT_AUTH_ACCOUNT_MAX_FAILURES", "auth.account.max_failures"),
+    ("AUTOGIT_AUTH_ACCOUNT_WINDOW_SECONDS", "auth.account.window_seconds"),
+    ("AUTOGIT_AUTH_ACCOUNT_LOCK_SECONDS", "auth.account.lock_seconds"),
+    ("AUTOGIT_AUTH_ACCOUNT_MAX_LOCK_SECONDS", "auth.account.max_lock_seconds"),
+    ("AUTOGIT_AUTH_ADDRESS_MAX_FAILURES", "auth.address.max_failures"),
+    ("AUTOGIT_AUTH_ADDRESS_WINDOW_SECONDS", "auth.address.window_seconds"),
+    ("AUTOGIT_AUTH_ADDRESS_LOCK_SECONDS", "auth.address.lock_seconds"),
+    ("AUTOGIT_AUTH_ADDRESS_MAX_LOCK_SECONDS", "auth.address.max_lock_seconds"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the
@@ -59,7 +71,7 @@ fn kind_of(key: &str) -> Kind {
         Kind::Str
     } else if LIST_KEYS.contains(&key) {
         Kind::List
-    } else if key.starts_with("git.max_") || key.starts_with("ci.") || key.starts_with("http.") {
+    } else if key.starts_with("git.max_") || key.starts_with("ci.") || key.starts_with("http.") || key.starts_with("auth.") {
         Kind::Int
     } else {
         Kind::Str

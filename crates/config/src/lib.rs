@@ -5,6 +5,7 @@
 //! so tests need neither. Secrets are wrapped in [`Secret`], whose `Debug` and `Display` print
 //! `[redacted]`, so a config can be logged whole.
 
+mod auth;
 mod env;
 mod http;
 mod metrics;
@@ -12,6 +13,7 @@ mod pool;
 mod sandbox;
 mod secret;
 
+pub use auth::{AuthConfig, LockoutConfig};
 pub use env::ENV_VARS;
 pub use http::HttpServerConfig;
 pub use metrics::{MetricsConfig, parse_network};
@@ -45,6 +47,7 @@ pub struct Config {
     pub ci: CiConfig,
     pub http: HttpServerConfig,
     pub metrics: MetricsConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -131,6 +134,7 @@ impl Default for Config {
             ci: CiConfig::default(),
             http: HttpServerConfig::default(),
             metrics: MetricsConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -198,6 +202,7 @@ impl Config {
                 "database.url must start with sqlite:, postgres:// or postgresql://".into(),
             ));
         }
+        self.auth.validate()?;
         if self.ci.long_poll_seconds > 600 {
             return Err(ConfigError::Invalid("ci.long_poll_seconds must be at most 600".into()));
         }

@@ -167,3 +167,30 @@ fn metrics_access_is_checked() {
     assert_eq!(c.metrics.token.expose(), "metrics-token-0123456789");
     assert!(!format!("{c:?}").contains("metrics-token-0123456789"), "the token is redacted");
 }
+
+#[test]
+fn auth_limits_load_from_the_environment_and_are_checked() {
+    let (c, _) = Config::load(
+        Some(("a.toml", "[auth.account]\nmax_failures = 3\n")),
+        &env(&[("AUTOGIT_AUTH_ACCOUNT_LOCK_SECONDS", "5"), ("AUTOGIT_AUTH_ADDRESS_MAX_FAILURES", "0")]),
+    )
+    .expect("valid");
+    assert_eq!((c.auth.account.max_failures, c.auth.account.lock_seconds), (3, 5));
+    assert_eq!(c.auth.address.max_failures, 0, "0 disables the address limit");
+    assert_eq!(c.auth.account.window_seconds, 600, "defaults kept");
+    let (c, _) = Config::load(Some(("a.toml", "[auth.address]\nwindow_seconds = 60\n")), &[]).expect("valid");
+    assert_eq!((c.auth.address.max_failures, c.auth.address.window_seconds), (50, 60), "the address's own defaults");
+    for (file, needle) in [
+        ("[auth]\npassword_checks = 0\n", "auth.password_checks"),
+        ("[auth.account]\nlock_seconds = 100\nmax_lock_seconds = 10\n", "auth.account.max_lock_seconds"),
+        ("[auth.address]\nwindow_seconds = 0\n", "auth.address"),
+        ("[auth.address]\nmax_failures = 2000000\n", "auth.address.max_failures"),
+        ("[auth]\nmax_tracked_keys = 0\n", "auth.max_tracked_keys"),
+        ("[auth.account]\nmax_fails = 3\n", "max_fails"),
+    ] {
+        let e = Config::load(Some(("a.toml", file)), &[]).expect_err(file);
+        assert!(e.to_string().contains(needle), "{file}: {e}");
+    }
+    let e = Config::load(None, &env(&[("AUTOGIT_AUTH_PASSWORD_QUEUE", "many")])).expect_err("not a number");
+    assert!(e.to_string().contains("AUTOGIT_AUTH_PASSWORD_QUEUE"), "{e}");
+}

@@ -23,7 +23,8 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// The status for an application error; also used by git smart HTTP, which renders its own bodies.
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {
-        AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+        AppError::Unauthorized | AppError::PasswordNotAccepted => StatusCode::UNAUTHORIZED,
+        AppError::SignInLocked(_) | AppError::PasswordChecksBusy(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::InsufficientScope | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Invalid(..) | AppError::Missing(_) => StatusCode::BAD_REQUEST,
@@ -50,7 +51,11 @@ impl IntoResponse for ApiError {
             }
             other => json!({ "message": other.to_string() }),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = self.0.retry_after_secs() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

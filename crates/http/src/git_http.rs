@@ -12,16 +12,17 @@
 
 use crate::auth::credentials;
 use crate::state::AppState;
-use autogit_app::{GitDenied, Principal};
+use autogit_app::{AppError, GitDenied, Principal};
 use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
 use autogit_git::pktline::{self, RefUpdate};
 use autogit_git::service::{self, Service};
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,7 +78,7 @@ pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
         },
         Some(Err(_)) => return text(StatusCode::BAD_REQUEST, "invalid Git-Protocol header: not text"),
     };
-    let who = match authenticate(&s, req.headers()).await {
+    let who = match authenticate(&s, req.headers(), peer_of(&req)).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -108,9 +109,30 @@ fn info_refs_service(query: Option<&str>) -> Result<Service, Response> {
     }
 }
 
-async fn authenticate(s: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+/// The client address: the connection's TCP peer, never a forwarding header. A request without
+/// one (not served by `serve`) counts as one shared unknown address.
+fn peer_of(req: &Request) -> IpAddr {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Tokens or an account password: git over HTTP is where passwords are accepted.
+async fn authenticate(s: &AppState, headers: &HeaderMap, peer: IpAddr) -> Result<Principal, Response> {
     let creds = credentials(headers).map_err(|e| text(StatusCode::BAD_REQUEST, e))?;
-    s.app.authenticate(creds).await.map_err(|_| challenge())
+    match s.app.authenticate_git(creds, peer).await {
+        Ok(p) => Ok(p),
+        Err(e @ (AppError::SignInLocked(_) | AppError::PasswordChecksBusy(_))) => {
+            let mut r = text(StatusCode::TOO_MANY_REQUESTS, e.to_string());
+            if let Some(secs) = e.retry_after_secs() {
+                r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            Err(r)
+        }
+        Err(AppError::Internal(e)) => {
+            tracing::error!(error = %e, "git authentication failed");
+            Err(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        }
+        Err(_) => Err(challenge()),
+    }
 }
 
 struct Ctx {

@@ -18,6 +18,7 @@
 
 mod ci;
 mod error;
+pub mod failures;
 mod records;
 
 #[cfg(feature = "conformance")]
@@ -25,6 +26,7 @@ pub mod conformance;
 
 pub use ci::*;
 pub use error::StoreError;
+pub use failures::FailureCounter;
 pub use records::*;
 
 use async_trait::async_trait;

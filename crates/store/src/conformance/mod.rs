@@ -6,6 +6,8 @@
 //! asserts on global totals, only on records it made (list checks filter by a search marker or a
 //! namespace of their own). Each check panics with a message naming the rule that broke.
 //!
+//! [`failure_counter::run`] is the separate suite of `FailureCounter` adapters.
+//!
 //! The suite is the executable form of the contract written on the traits in this crate. Where
 //! the trait docs leave a choice open, the suite pins the choice and says so in a comment:
 //! - dangling references (a missing namespace, parent, user or source) are `Invalid`;
@@ -34,6 +36,7 @@ mod ci_pipelines;
 mod ci_runners;
 mod ci_scheduled;
 mod ci_variables;
+pub mod failure_counter;
 mod groups;
 mod lists;
 mod members;

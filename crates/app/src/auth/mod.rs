@@ -1,14 +1,26 @@
 //! Who is asking: credentials in, [`Principal`] out. Tokens are looked up by the SHA-256 of their
 //! secret, so a database leak does not leak usable tokens; passwords are argon2 hashes.
+//!
+//! Account passwords are accepted where GitLab accepts them: git over HTTP (HTTP Basic,
+//! [`App::authenticate_git`]). The API ([`App::authenticate`]) takes tokens only: a personal
+//! access token (`PRIVATE-TOKEN`, `Authorization: Bearer`, or as the HTTP Basic password), or a
+//! CI job token. Password checks and their limits are in `sign_in`.
+
+mod gate;
+pub mod memory_counter;
+mod password;
+mod sign_in;
+
+pub(crate) use sign_in::PasswordChecks;
+pub use sign_in::PasswordSettings;
 
 use crate::{App, AppError, Result};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use autogit_core::scope::{self, ScopeUse};
 use autogit_core::{Actor, Scope};
 use autogit_store::{User, UserState};
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 
 /// How often a token's `last_used_at` is written at most; writing on every request would turn
 /// every git fetch into a database write.
@@ -23,8 +35,8 @@ pub enum Credentials {
     None,
     /// A personal access token (`PRIVATE-TOKEN` or `Authorization: Bearer`).
     Token(String),
-    /// HTTP Basic: the password may be a personal access token (any username, as GitLab allows)
-    /// or the user's password.
+    /// HTTP Basic: the password may be a personal access token (any username, as GitLab allows),
+    /// a CI job token (username `gitlab-ci-token`) or, for git over HTTP only, the user's password.
     Basic {
         username: String,
         password: String,
@@ -81,35 +93,40 @@ pub fn token_digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-pub(crate) fn hash_password(password: &str) -> Result<String> {
-    let salt_bytes: [u8; 16] = rand::random();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AppError::Internal(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
-}
-
-fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-}
-
 impl App {
-    /// Resolves credentials. Absent credentials give the anonymous principal; present but wrong,
-    /// expired or revoked ones are `Unauthorized` (never silently anonymous).
+    /// Resolves the credentials of an API request: tokens only. Absent credentials give the
+    /// anonymous principal; present but wrong, expired or revoked ones are `Unauthorized` (never
+    /// silently anonymous), and an HTTP Basic password that is no token is `PasswordNotAccepted`
+    /// (without checking whether it is the account's password).
     pub async fn authenticate(&self, creds: Credentials) -> Result<Principal> {
         match creds {
-            Credentials::None => Ok(Principal::anonymous()),
-            Credentials::Token(secret) => self.by_token(&secret).await?.ok_or(AppError::Unauthorized),
-            Credentials::Basic { username, password } if username == JOB_TOKEN_USER => {
-                self.by_job_token(&password).await
+            Credentials::Basic { username, password } if username != JOB_TOKEN_USER => {
+                self.by_token(&password).await?.ok_or(AppError::PasswordNotAccepted)
             }
-            Credentials::Basic { username, password } => {
+            other => self.by_any_token(other).await,
+        }
+    }
+
+    /// Resolves the credentials of a git-over-HTTP request from the client at `peer`: tokens as
+    /// for the API, and an account password in HTTP Basic, checked within the limits of
+    /// `sign_in` (`SignInLocked`, `PasswordChecksBusy`).
+    pub async fn authenticate_git(&self, creds: Credentials, peer: IpAddr) -> Result<Principal> {
+        match creds {
+            Credentials::Basic { username, password } if username != JOB_TOKEN_USER => {
                 if let Some(p) = self.by_token(&password).await? {
                     return Ok(p);
                 }
-                self.by_password(&username, &password).await
+                self.by_password(&username, &password, peer).await
             }
+            other => self.by_any_token(other).await,
+        }
+    }
+
+    async fn by_any_token(&self, creds: Credentials) -> Result<Principal> {
+        match creds {
+            Credentials::None => Ok(Principal::anonymous()),
+            Credentials::Token(secret) => self.by_token(&secret).await?.ok_or(AppError::Unauthorized),
+            Credentials::Basic { password, .. } => self.by_job_token(&password).await,
         }
     }
 
@@ -156,22 +173,6 @@ impl App {
             job_project: Some(job.project_id),
         })
     }
-
-    async fn by_password(&self, username: &str, password: &str) -> Result<Principal> {
-        let user = self.store.user_by_username(username).await?.ok_or(AppError::Unauthorized)?;
-        let Some(hash) = user.password_hash.clone() else {
-            return Err(AppError::Unauthorized);
-        };
-        let pw = password.to_string();
-        // argon2 is deliberately slow; keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        if !ok || user.state != UserState::Active {
-            return Err(AppError::Unauthorized);
-        }
-        Ok(Principal::trusted(user))
-    }
 }
 
 fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
@@ -181,14 +182,6 @@ fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn password_round_trip() {
-        let h = hash_password("correct horse").expect("hash");
-        assert!(verify_password(&h, "correct horse"));
-        assert!(!verify_password(&h, "wrong"));
-        assert!(!verify_password("not a phc string", "x"));
-    }
 
     #[test]
     fn digest_is_stable_hex() {
