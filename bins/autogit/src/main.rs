@@ -6,9 +6,11 @@ mod admin;
 mod autoscaler;
 mod builtin_runner;
 mod ci;
+mod data_dir;
 mod gpu;
 mod pool;
 mod runner;
+mod secrets_key;
 mod serve;
 mod setup;
 
@@ -78,6 +80,9 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    // Before anything is created: the data directory, its database, repositories and key file,
+    // and whatever the processes started from here create, are owner-only.
+    data_dir::private_umask();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config { command: ConfigCommand::Example } => {

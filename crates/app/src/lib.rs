@@ -45,7 +45,7 @@ pub struct App {
     repos: Arc<RepoStorage>,
     clock: Arc<dyn Clock>,
     ci: Arc<ci::runtime::Runtime>,
-    /// The keyring that seals secret values at rest (ephemeral until `with_secrets`).
+    /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
 }
 
@@ -53,7 +53,7 @@ impl App {
     pub fn new(store: Arc<dyn Store>, repos: RepoStorage, clock: Arc<dyn Clock>) -> Self {
         let epoch = clock.now().timestamp_millis() as u64;
         let ci = Arc::new(ci::runtime::Runtime::new(ci::CiSettings::default(), epoch));
-        App { store, repos: Arc::new(repos), clock, ci, secrets: Arc::new(secrets::Secrets::ephemeral()) }
+        App { store, repos: Arc::new(repos), clock, ci, secrets: Arc::new(secrets::Secrets::unavailable()) }
     }
 
     /// The same application with these coordinator settings (and a fresh, empty queue: call

@@ -10,7 +10,7 @@
 //! [`variable_binding`] and its own walk in [`App::reseal_secrets`].
 
 use crate::{App, AppError, Result};
-use autogit_secrets::{Binding, KEY_LEN, Key, KeyId, Keyring, OpenError, Sealed, is_sealed};
+use autogit_secrets::{Binding, KeyId, Keyring, OpenError, Sealed, is_sealed};
 use autogit_store::{CiVariable, VariableOwner};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -35,23 +35,29 @@ pub trait KeyringSource: Send + Sync {
 
 /// The keyring in use, and where to read it again.
 pub struct Secrets {
-    keyring: RwLock<Arc<Keyring>>,
+    /// `None` in a process that was given no keys: sealing and opening then fail.
+    keyring: RwLock<Option<Arc<Keyring>>>,
     source: Option<Arc<dyn KeyringSource>>,
 }
 
 impl Secrets {
     pub fn new(keyring: Keyring, source: Option<Arc<dyn KeyringSource>>) -> Secrets {
-        Secrets { keyring: RwLock::new(Arc::new(keyring)), source }
+        Secrets { keyring: RwLock::new(Some(Arc::new(keyring))), source }
     }
 
-    /// A random key that lives as long as the process: for tests and tools that never keep a
-    /// value. The binary always hands the application its configured keyring instead.
-    pub fn ephemeral() -> Secrets {
-        Secrets::new(Keyring::new(Key::from_bytes(rand::random::<[u8; KEY_LEN]>())), None)
+    /// No keys: what an application has until the binary hands it its keyring, so that a path
+    /// that forgot to fails loudly instead of sealing with a key nobody keeps.
+    pub fn unavailable() -> Secrets {
+        Secrets { keyring: RwLock::new(None), source: None }
     }
 
-    pub fn keyring(&self) -> Arc<Keyring> {
-        self.keyring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The keyring in use; an error in a process that was given none.
+    pub fn keyring(&self) -> Result<Arc<Keyring>> {
+        self.keyring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| AppError::Internal("this process has no secrets keyring to seal or open values".into()))
     }
 
     /// Where the keys are, for messages.
@@ -60,12 +66,12 @@ impl Secrets {
     }
 
     fn replace(&self, ring: Keyring) {
-        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(ring));
     }
 
     /// Seals under the current key, after picking up a keyring that changed meanwhile (so that a
     /// rotation in progress never gets a value sealed with the key it is retiring).
-    pub(crate) fn seal(&self, binding: &Binding, plain: &str) -> String {
+    pub(crate) fn seal(&self, binding: &Binding, plain: &str) -> Result<String> {
         if let Some(source) = &self.source {
             match source.changed() {
                 Ok(Some(ring)) => {
@@ -76,15 +82,15 @@ impl Secrets {
                 Err(e) => tracing::warn!(source = %source.describe(), error = %e, "cannot re-read the secrets keyring"),
             }
         }
-        autogit_secrets::seal(&self.keyring(), binding, plain, rand::random())
+        Ok(autogit_secrets::seal(&*self.keyring()?, binding, plain, rand::random()))
     }
 
     /// Opens a sealed value; a key id the keyring lacks makes it read its source again first
-    /// (another process may have rotated the key).
-    pub(crate) fn open(&self, binding: &Binding, sealed: &str) -> std::result::Result<String, OpenError> {
-        match autogit_secrets::open(&self.keyring(), binding, sealed) {
+    /// (another process may have rotated the key). The outer error: no keyring at all.
+    pub(crate) fn open(&self, binding: &Binding, sealed: &str) -> Result<std::result::Result<String, OpenError>> {
+        Ok(match autogit_secrets::open(&*self.keyring()?, binding, sealed) {
             Err(OpenError::UnknownKey(id)) => {
-                let Some(source) = &self.source else { return Err(OpenError::UnknownKey(id)) };
+                let Some(source) = &self.source else { return Ok(Err(OpenError::UnknownKey(id))) };
                 match source.reload() {
                     Ok(ring) => {
                         tracing::info!(keyring = ?ring, wanted = %id, "re-read the secrets keyring for an unknown key id");
@@ -92,10 +98,10 @@ impl Secrets {
                     }
                     Err(e) => tracing::warn!(source = %source.describe(), error = %e, "cannot re-read the secrets keyring"),
                 }
-                autogit_secrets::open(&self.keyring(), binding, sealed)
+                autogit_secrets::open(&*self.keyring()?, binding, sealed)
             }
             other => other,
-        }
+        })
     }
 }
 
@@ -155,7 +161,13 @@ impl App {
         &self.secrets
     }
 
-    pub(crate) fn seal_variable_value(&self, owner: VariableOwner, key: &str, scope: &str, plain: &str) -> String {
+    pub(crate) fn seal_variable_value(
+        &self,
+        owner: VariableOwner,
+        key: &str,
+        scope: &str,
+        plain: &str,
+    ) -> Result<String> {
         self.secrets.seal(&variable_binding(owner, key, scope), plain)
     }
 
@@ -171,7 +183,7 @@ impl App {
         let binding = variable_binding(v.owner, &v.key, &v.environment_scope);
         v.value = self
             .secrets
-            .open(&binding, &v.value)
+            .open(&binding, &v.value)?
             .map_err(|e| AppError::Internal(format!("{}: {e} ({})", variable_name(&v), self.secrets.describe())))?;
         Ok(v)
     }
@@ -211,8 +223,8 @@ impl App {
                 if first {
                     *pass.by_key.entry(key).or_default() += 1;
                 }
-                match self.secrets.open(&binding, &v.value) {
-                    Ok(_) if key == self.secrets.keyring().current().id() => {
+                match self.secrets.open(&binding, &v.value)? {
+                    Ok(_) if key == self.secrets.keyring()?.current().id() => {
                         pass.current += 1;
                         return Ok(());
                     }
@@ -225,7 +237,7 @@ impl App {
             };
             first = false;
             if !check_only {
-                let sealed = self.secrets.seal(&binding, &plain);
+                let sealed = self.secrets.seal(&binding, &plain)?;
                 if !self.store.swap_variable_value(v.id, &v.value, &sealed).await? {
                     // Changed meanwhile: look at what is there now (or nothing, if deleted).
                     match self.store.variables_after(v.id - 1, 1).await?.pop() {

@@ -28,6 +28,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_CI_MAX_ARTIFACTS_BYTES", "ci.max_artifacts_bytes"),
     ("AUTOGIT_CI_REGISTRATION_TOKEN", "ci.registration_token"),
     ("AUTOGIT_CI_BUILTIN_RUNNER_MODE", "ci.builtin_runner_mode"),
+    ("AUTOGIT_SECRETS_KEY_FILE", "secrets.key_file"),
+    ("AUTOGIT_SECRETS_KEY", "secrets.key"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the

@@ -8,10 +8,12 @@
 mod env;
 mod pool;
 mod secret;
+mod secrets;
 
 pub use env::ENV_VARS;
 pub use pool::{PoolConfig, PoolGpu, PoolWindow};
 pub use secret::Secret;
+pub use secrets::SecretsConfig;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -37,6 +39,7 @@ pub struct Config {
     pub git: GitConfig,
     pub log: LogConfig,
     pub ci: CiConfig,
+    pub secrets: SecretsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -118,6 +121,7 @@ impl Default for Config {
             git: GitConfig::default(),
             log: LogConfig::default(),
             ci: CiConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -203,6 +207,7 @@ impl Config {
             }
             p.validate(i)?;
         }
+        self.secrets.validate()?;
         if self.git.binary.is_empty() {
             return Err(ConfigError::Invalid("git.binary can't be empty".into()));
         }

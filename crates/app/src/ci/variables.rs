@@ -120,7 +120,7 @@ impl App {
         if let Some(d) = &req.description {
             validate_description(d)?;
         }
-        let value = self.seal_variable_value(owner, &req.key, &environment_scope, &req.value);
+        let value = self.seal_variable_value(owner, &req.key, &environment_scope, &req.value)?;
         let new = NewVariable {
             owner,
             key: req.key,
@@ -162,7 +162,7 @@ impl App {
         // Sealed again on every update: the binding includes the scope, which may change, and a
         // fresh nonce makes the stored text change with each write (what re-sealing compares).
         let scope_after = req.environment_scope.as_deref().unwrap_or(&current.environment_scope);
-        let sealed = self.seal_variable_value(owner, key, scope_after, value);
+        let sealed = self.seal_variable_value(owner, key, scope_after, value)?;
         let update = VariableUpdate {
             value: Some(sealed),
             variable_type: req.variable_type,
