@@ -93,14 +93,8 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
 
 /// Libraries that do I/O and must not appear in the pure layer (L0).
 pub const IO_LIBRARIES: &[&str] = &["tokio", "tokio-util", "sqlx", "axum", "reqwest", "futures-util", "rand"];
-pub const PURE: &[&str] = &[
-    "autogit-core",
-    "autogit-config",
-    "autogit-protocol",
-    "autogit-pipeline",
-    "autogit-scheduler",
-    "autogit-secrets",
-];
+pub const PURE: &[&str] =
+    &["autogit-core", "autogit-config", "autogit-protocol", "autogit-pipeline", "autogit-scheduler", "autogit-secrets"];
 
 /// Checks `cargo metadata --format-version 1` output; returns every violation found.
 pub fn check(metadata: &Value) -> Vec<String> {

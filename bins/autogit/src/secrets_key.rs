@@ -66,7 +66,11 @@ struct Stamp {
 
 fn stamp(path: &Path) -> std::io::Result<Stamp> {
     let m = std::fs::metadata(path)?;
-    Ok(Stamp { len: m.len(), mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()), ino: m.ino() })
+    Ok(Stamp {
+        len: m.len(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        ino: m.ino(),
+    })
 }
 
 /// The key file, read again when it changed.
@@ -168,11 +172,8 @@ pub fn refuse_failures(app: &App, pass: &SecretsPass) -> Result<()> {
     if pass.failed == 0 {
         return Ok(());
     }
-    let mut msg = format!(
-        "{} stored secret value(s) cannot be opened with {}:\n",
-        pass.failed,
-        app.secrets().describe()
-    );
+    let mut msg =
+        format!("{} stored secret value(s) cannot be opened with {}:\n", pass.failed, app.secrets().describe());
     for f in &pass.failures {
         msg.push_str(&format!("  - {f}\n"));
     }

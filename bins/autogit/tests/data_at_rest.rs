@@ -167,7 +167,9 @@ fn data_is_owner_only_and_variable_values_are_sealed() {
             let jobs = s.get_json(&format!("/projects/{project}/jobs"), root);
             match jobs.as_array().and_then(|a| a.first()) {
                 Some(j) if j["status"] == "success" => Ok(j["id"].as_i64().expect("id")),
-                Some(j) if j["status"] == "failed" => panic!("job failed: {}", trace(&s, project, j["id"].as_i64().expect("id"))),
+                Some(j) if j["status"] == "failed" => {
+                    panic!("job failed: {}", trace(&s, project, j["id"].as_i64().expect("id")))
+                }
                 other => Err(format!("{other:?}")),
             }
         });
@@ -268,7 +270,11 @@ fn rotation_wrong_keys_and_plain_rows_from_before() {
         assert_eq!(variable(&job, "API_SECRET")["value"], plain);
         assert_eq!(variable(&job, "LEGACY")["value"], "legacy-plain-value");
         // A value written now is sealed with the new key as well.
-        ci.s.post(&format!("/projects/{project}/variables"), &ci.s.root_token, &[("key", "NEWER"), ("value", "n-value")]);
+        ci.s.post(
+            &format!("/projects/{project}/variables"),
+            &ci.s.root_token,
+            &[("key", "NEWER"), ("value", "n-value")],
+        );
         assert!(stored_key_ids(&ci.s).contains(&format!("NEWER={}", after[0])));
 
         stop(&mut ci.s);

@@ -96,7 +96,9 @@ impl Secrets {
                         tracing::info!(keyring = ?ring, wanted = %id, "re-read the secrets keyring for an unknown key id");
                         self.replace(ring);
                     }
-                    Err(e) => tracing::warn!(source = %source.describe(), error = %e, "cannot re-read the secrets keyring"),
+                    Err(e) => {
+                        tracing::warn!(source = %source.describe(), error = %e, "cannot re-read the secrets keyring")
+                    }
                 }
                 autogit_secrets::open(&*self.keyring()?, binding, sealed)
             }
@@ -256,7 +258,10 @@ impl App {
             }
             return Ok(());
         }
-        pass.fail(format!("{}: changed {SWAP_TRIES} times while being re-sealed; run the pass again", variable_name(&v)));
+        pass.fail(format!(
+            "{}: changed {SWAP_TRIES} times while being re-sealed; run the pass again",
+            variable_name(&v)
+        ));
         Ok(())
     }
 }

@@ -6,8 +6,8 @@ use super::*;
 use crate::ci::variables::{CreateVariable, UpdateVariable};
 use crate::{CreateProject, CreateUser, Principal, Source};
 use autogit_git::storage::RepoStorage;
-use autogit_store::{NewVariable, Page};
 use autogit_secrets::{KEY_LEN, Key};
+use autogit_store::{NewVariable, Page};
 use autogit_store_sql::SqlStore;
 use std::sync::Mutex;
 
@@ -181,5 +181,9 @@ async fn a_running_app_follows_a_rotation_made_elsewhere() {
     *source.0.lock().expect("lock") = (rotated.retired(), false);
     let stale = f.app.clone().with_secrets(Secrets::new(ring(1), Some(source.clone())));
     assert_eq!(stale.get_variable(&f.who, src, "K", None).await.expect("get").value, VALUE);
-    assert_eq!(stale.secrets().keyring().expect("keyring").ids(), vec![rotated.current().id()], "it now holds the new keyring");
+    assert_eq!(
+        stale.secrets().keyring().expect("keyring").ids(),
+        vec![rotated.current().id()],
+        "it now holds the new keyring"
+    );
 }

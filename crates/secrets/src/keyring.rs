@@ -190,8 +190,11 @@ impl Keyring {
 
     /// Parses the keyring file's text (see the module documentation).
     pub fn parse(text: &str) -> Result<Keyring, KeyringError> {
-        let mut lines =
-            text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
         match lines.next() {
             Some((_, l)) if l.split_whitespace().collect::<Vec<_>>().join(" ") == HEADER => {}
             _ => return Err(KeyringError::MissingHeader),
@@ -206,7 +209,11 @@ impl Keyring {
             }
             let key = Key::from_base64(b64).map_err(|_| KeyringError::BadKeyAt(n))?;
             if KeyId::parse(written) != Some(key.id()) {
-                return Err(KeyringError::WrongId { line: n, written: written.chars().take(16).collect(), actual: key.id() });
+                return Err(KeyringError::WrongId {
+                    line: n,
+                    written: written.chars().take(16).collect(),
+                    actual: key.id(),
+                });
             }
             if role == "current" {
                 if current.is_some() {

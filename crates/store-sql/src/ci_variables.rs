@@ -93,8 +93,7 @@ const UPDATE: &str = concat!(
     variable_columns!()
 );
 
-const AFTER: &str =
-    concat!("SELECT ", variable_columns!(), " FROM ci_variables WHERE id > $1 ORDER BY id LIMIT $2");
+const AFTER: &str = concat!("SELECT ", variable_columns!(), " FROM ci_variables WHERE id > $1 ORDER BY id LIMIT $2");
 const SWAP_VALUE: &str = "UPDATE ci_variables SET value = $3 WHERE id = $1 AND value = $2";
 
 /// The one row of a [`FIND`]: Conflict when the key is in several scopes and none was named.
