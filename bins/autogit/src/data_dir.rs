@@ -1,5 +1,6 @@
-//! The data directory is private to the user AutoGit runs as: the process umask is 077, so
-//! everything it creates (and git, runner and job processes it starts, which inherit the umask)
+//! The data directory is private to the user AutoGit runs as: the umask of `serve` and `admin`
+//! is 077, so everything they create (and git, runner and job processes they start, which
+//! inherit the umask)
 //! is owner-only — directories 0700, files 0600, SQLite's `-wal`/`-shm` included; the key
 //! directories are created 0700 explicitly as well.
 //!
