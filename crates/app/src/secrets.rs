@@ -118,7 +118,7 @@ pub struct SecretsPass {
     pub resealed: u64,
     /// Values sealed per key id, as found before the pass changed anything.
     pub by_key: BTreeMap<KeyId, u64>,
-    /// Values that do not open, each named (the first [`MAX_LISTED`]).
+    /// Values that do not open, each named (the first 20; `failed` counts them all).
     pub failures: Vec<String>,
     /// How many values do not open in all.
     pub failed: u64,
