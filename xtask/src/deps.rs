@@ -18,6 +18,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("autogit-agent", &["autogit-protocol", "autogit-gpu"]),
     // GPU Detector: pure parsers plus one probe module that reads sysfs/procfs under a root.
     ("autogit-gpu", &[]),
+    // Sealing of secret values at rest (AEAD, keyring, text format). Pure: keys and nonces are
+    // passed in; the binary reads the key file, the app draws nonces.
+    ("autogit-secrets", &[]),
     // CI compiler: .gitlab-ci.yml text + pipeline context -> plan. Pure (no I/O, clock, randomness).
     // It validates GPU requirements (`gpu:`, GPU_REQUEST, gpu tags) with the GPU crate's pure parser.
     ("autogit-pipeline", &["autogit-core", "autogit-gpu"]),
@@ -45,6 +48,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-scheduler",
             "autogit-protocol",
             "autogit-gpu",
+            "autogit-secrets",
         ],
     ),
     // L5: inbound.
@@ -66,6 +70,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-pipeline",
             "autogit-fleet",
             "autogit-scheduler",
+            "autogit-secrets",
         ],
     ),
     ("xtask", &[]),
@@ -90,7 +95,7 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
 /// Libraries that do I/O and must not appear in the pure layer (L0).
 pub const IO_LIBRARIES: &[&str] = &["tokio", "tokio-util", "sqlx", "axum", "reqwest", "futures-util", "rand"];
 pub const PURE: &[&str] =
-    &["autogit-core", "autogit-config", "autogit-protocol", "autogit-pipeline", "autogit-scheduler"];
+    &["autogit-core", "autogit-config", "autogit-protocol", "autogit-pipeline", "autogit-scheduler", "autogit-secrets"];
 
 /// Checks `cargo metadata --format-version 1` output; returns every violation found.
 pub fn check(metadata: &Value) -> Vec<String> {

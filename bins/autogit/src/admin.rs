@@ -20,6 +20,9 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Add a new secrets key, re-seal every secret value (CI/CD variables) with it, then retire
+    /// the old key. Safe while the server runs.
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +92,7 @@ pub async fn run(config: Config, command: AdminCommand) -> Result<()> {
             eprintln!("created token {} for {} with scopes {:?}", issued.token.id, owner.username, issued.token.scopes);
             println!("{}", issued.secret);
         }
+        AdminCommand::RotateKey => crate::secrets_key::rotate(app, &config).await?,
     }
     Ok(())
 }

@@ -6,9 +6,11 @@ mod admin;
 mod autoscaler;
 mod builtin_runner;
 mod ci;
+mod data_dir;
 mod gpu;
 mod pool;
 mod runner;
+mod secrets_key;
 mod serve;
 mod setup;
 
@@ -79,6 +81,14 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything is created: the data directory, its database, repositories and key file,
+    // and whatever the processes started from here create (git, the runner processes of pools
+    // and their jobs, which inherit the umask) are owner-only. A runner started on its own keeps
+    // the umask it was given: its docker-executor jobs may run as another user in the container
+    // and must still read the sources it checked out for them.
+    if !matches!(cli.command, Command::Runner { .. }) {
+        data_dir::private_umask();
+    }
     let result = match cli.command {
         Command::Config { command: ConfigCommand::Example } => {
             print!("{}", autogit_config::EXAMPLE);

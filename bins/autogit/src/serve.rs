@@ -19,6 +19,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     setup::init_logging(&config);
     tracing::info!(?config, "starting");
     let app = setup::open_app(&config).await?;
+    crate::data_dir::warn_loose(&config);
+    let app = crate::secrets_key::attach(app, &config).await?;
+    crate::secrets_key::seal_at_start(&app).await?;
     bootstrap_root(&app, &config).await?;
 
     let listener = bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;

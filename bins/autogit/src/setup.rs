@@ -63,11 +63,11 @@ pub fn init_runner_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-/// Opens the configured store (creating the data directory for the embedded default) and the
-/// repository storage, and builds the application.
+/// Opens the configured store (creating the data directory and its key subdirectories, 0700)
+/// and the repository storage, and builds the application. It has no secrets keyring yet: the
+/// commands that seal or open secret values attach one (`secrets_key::attach`).
 pub async fn open_app(config: &Config) -> Result<App> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    crate::data_dir::create(config)?;
     let store = SqlStore::connect(&config.database_url()).await.context("opening the database")?;
     let repos = RepoStorage::new(config.data_dir.join("repositories"));
     repos.ensure_root().await.context("creating repository storage")?;

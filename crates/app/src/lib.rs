@@ -16,6 +16,7 @@ mod members;
 mod projects;
 mod push;
 mod repository;
+pub mod secrets;
 mod tokens;
 mod users;
 
@@ -46,6 +47,8 @@ pub struct App {
     clock: Arc<dyn Clock>,
     ci: Arc<ci::runtime::Runtime>,
     passwords: Arc<auth::PasswordChecks>,
+    /// The keyring that seals secret values at rest (none until `with_secrets`).
+    secrets: Arc<secrets::Secrets>,
 }
 
 /// Failed sign-ins an [`App`] built by [`App::new`] remembers (accounts and addresses together).
@@ -59,7 +62,14 @@ impl App {
             PasswordSettings::default(),
             Arc::new(MemoryFailureCounter::new(DEFAULT_TRACKED_KEYS)),
         ));
-        App { store, repos: Arc::new(repos), clock, ci, passwords }
+        App {
+            store,
+            repos: Arc::new(repos),
+            clock,
+            ci,
+            passwords,
+            secrets: Arc::new(secrets::Secrets::unavailable()),
+        }
     }
 
     /// The same application with these password-check limits, its failed sign-ins counted in

@@ -54,6 +54,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_AUTH_ADDRESS_WINDOW_SECONDS", "auth.address.window_seconds"),
     ("AUTOGIT_AUTH_ADDRESS_LOCK_SECONDS", "auth.address.lock_seconds"),
     ("AUTOGIT_AUTH_ADDRESS_MAX_LOCK_SECONDS", "auth.address.max_lock_seconds"),
+    ("AUTOGIT_SECRETS_KEY_FILE", "secrets.key_file"),
+    ("AUTOGIT_SECRETS_KEY", "secrets.key"),
 ];
 
 /// Variables with the prefix that belong to other tools (tests, scripts, the runner) or to the

@@ -12,6 +12,7 @@ mod metrics;
 mod pool;
 mod sandbox;
 mod secret;
+mod secrets;
 
 pub use auth::{AuthConfig, LockoutConfig};
 pub use env::ENV_VARS;
@@ -20,6 +21,7 @@ pub use metrics::{MetricsConfig, parse_network};
 pub use pool::{PoolConfig, PoolGpu, PoolWindow};
 pub use sandbox::SandboxSettings;
 pub use secret::Secret;
+pub use secrets::SecretsConfig;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -48,6 +50,7 @@ pub struct Config {
     pub http: HttpServerConfig,
     pub metrics: MetricsConfig,
     pub auth: AuthConfig,
+    pub secrets: SecretsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -135,6 +138,7 @@ impl Default for Config {
             http: HttpServerConfig::default(),
             metrics: MetricsConfig::default(),
             auth: AuthConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -222,6 +226,7 @@ impl Config {
             }
             p.validate(i)?;
         }
+        self.secrets.validate()?;
         if self.git.binary.is_empty() {
             return Err(ConfigError::Invalid("git.binary can't be empty".into()));
         }

@@ -69,6 +69,20 @@ fn secrets_are_redacted() {
 }
 
 #[test]
+fn secrets_key_source() {
+    let (c, _) = Config::load(None, &env(&[("AUTOGIT_DATA_DIR", "/srv/ag")])).expect("valid");
+    assert_eq!(c.secrets.key_file(&c.data_dir), std::path::Path::new("/srv/ag/secrets.key"), "default key file");
+    let (c, _) = Config::load(None, &env(&[("AUTOGIT_SECRETS_KEY_FILE", "/etc/autogit/keys")])).expect("valid");
+    assert_eq!(c.secrets.key_file(&c.data_dir), std::path::Path::new("/etc/autogit/keys"));
+    let key = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+    let (c, _) = Config::load(None, &env(&[("AUTOGIT_SECRETS_KEY", key)])).expect("valid");
+    assert_eq!(c.secrets.key.expose(), key);
+    assert!(!format!("{c:?}").contains(key), "the key is redacted");
+    let e = Config::load(Some(("a.toml", "[secrets]\nkey_file = \"/k\"\nkey = \"x\"\n")), &[]).expect_err("both");
+    assert!(e.to_string().contains("secrets.key and secrets.key_file"), "{e}");
+}
+
+#[test]
 fn pool_windows_are_checked() {
     let load = |w: &str| {
         let text = format!("[[ci.pools]]\nname = \"p\"\nwindows = [{w}]\n");

@@ -126,10 +126,14 @@ impl RepoStorage {
     async fn init(&self, dir: &Path, head: &str) -> Result<()> {
         let mut cmd = git();
         // An empty template: no sample hooks, and no hooks from a site-wide init.templateDir.
-        cmd.args(["init", "--bare", "--quiet", "--template=", "--"]).arg(dir);
+        // `--shared=umask`: a core.sharedRepository in the user's or system git config must not
+        // open the repository to a group or everyone (the server's umask makes it owner-only).
+        cmd.args(["init", "--bare", "--quiet", "--template=", "--shared=umask", "--"]).arg(dir);
         run_ok(cmd, 1 << 16).await?;
         let mut settings = vec![
             ("http.receivepack", "true"),
+            // Pinned in the repository, where it beats any user or system setting for later writes.
+            ("core.sharedRepository", "umask"),
             // Reflogs for every ref: cheap, and the only record of who moved a branch where.
             ("core.logAllRefUpdates", "always"),
         ];

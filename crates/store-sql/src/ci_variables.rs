@@ -1,7 +1,7 @@
 //! [`CiVariableStore`]: CI/CD variables of projects and groups. The owner is one of two nullable
 //! foreign keys (so deleting a project or group removes its variables); queries bind both, the
 //! unused one as NULL, and `project_id = $1 OR namespace_id = $2` matches exactly the owner's
-//! rows. Values are stored as given: encryption at rest is out of scope.
+//! rows. Values are opaque text here: the application seals them before they are stored.
 
 use async_trait::async_trait;
 use autogit_store::{
@@ -92,6 +92,9 @@ const UPDATE: &str = concat!(
     "description = CASE WHEN $8 THEN $9 ELSE description END WHERE id = $1 RETURNING ",
     variable_columns!()
 );
+
+const AFTER: &str = concat!("SELECT ", variable_columns!(), " FROM ci_variables WHERE id > $1 ORDER BY id LIMIT $2");
+const SWAP_VALUE: &str = "UPDATE ci_variables SET value = $3 WHERE id = $1 AND value = $2";
 
 /// The one row of a [`FIND`]: Conflict when the key is in several scopes and none was named.
 fn only(mut rows: Vec<VariableRow>) -> Result<Option<VariableRow>> {
@@ -206,5 +209,27 @@ impl CiVariableStore for SqlStore {
                 .map_err(db_err)?;
             tx.commit().await.map_err(db_err)
         })
+    }
+
+    async fn variables_after(&self, after_id: i64, limit: i64) -> Result<Vec<CiVariable>> {
+        let rows: Vec<VariableRow> = with_db!(self, |p| sqlx::query_as(AFTER)
+            .bind(after_id)
+            .bind(limit.max(0))
+            .fetch_all(p)
+            .await
+            .map_err(db_err)?);
+        rows.into_iter().map(CiVariable::try_from).collect()
+    }
+
+    async fn swap_variable_value(&self, id: i64, expected: &str, new: &str) -> Result<bool> {
+        let done = with_db!(self, |p| sqlx::query(SWAP_VALUE)
+            .bind(id)
+            .bind(expected)
+            .bind(new)
+            .execute(p)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+        Ok(done == 1)
     }
 }

@@ -149,8 +149,9 @@ pub trait TraceStore: Send + Sync {
 }
 
 /// CI/CD variables of projects and groups, unique per (owner, key, environment scope). Values
-/// are stored as given, unencrypted. Where a scope is optional, `None` means "the only variable
-/// with this key": Conflict("environment_scope") when several scopes have one (as GitLab's 409).
+/// are opaque text to the store: the application seals them before they get here (ADR 0009).
+/// Where a scope is optional, `None` means "the only variable with this key":
+/// Conflict("environment_scope") when several scopes have one (as GitLab's 409).
 #[async_trait]
 pub trait CiVariableStore: Send + Sync {
     /// Conflict("key") on a duplicate (owner, key, scope); Invalid for a missing owner or type.
@@ -169,4 +170,11 @@ pub trait CiVariableStore: Send + Sync {
     ) -> Result<CiVariable>;
     /// NotFound if missing.
     async fn delete_variable(&self, owner: VariableOwner, key: &str, scope: Option<&str>) -> Result<()>;
+    /// Variables of every owner with an id above `after_id`, by id, at most `limit`: how the
+    /// re-encryption passes walk every stored value in batches.
+    async fn variables_after(&self, after_id: i64, limit: i64) -> Result<Vec<CiVariable>>;
+    /// Sets variable `id`'s value to `new` only while it is still `expected` (compare-and-set),
+    /// so that a re-encryption pass never overwrites a change made meanwhile. `false` when the
+    /// value differs or the variable is gone.
+    async fn swap_variable_value(&self, id: i64, expected: &str, new: &str) -> Result<bool>;
 }

@@ -122,6 +122,9 @@ impl Server {
     /// namespace reaches; its URL is then also the runners' server URL).
     pub fn start_listening(backend: Backend, env: &[(&str, &str)], listen: &str) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
+        // Owner-only, as AutoGit creates a data directory itself (it only warns about a looser
+        // one it finds, which tests of file modes would otherwise see).
+        std::fs::set_permissions(data.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
         let (database_url, schema) = match backend {
             Backend::Postgres => {
                 let (url, schema) = postgres_schema_url();

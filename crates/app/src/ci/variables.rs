@@ -4,6 +4,9 @@
 //! GitLab: values are secrets. Validation follows GitLab's models: keys are letters, digits and
 //! `_`; masked values are one line of at least 8 characters from the Base64 alphabet plus
 //! `@ : . ~ -`; a key is unique per owner and environment scope.
+//!
+//! Values are sealed before they reach the store, bound to (owner, key, environment scope), and
+//! opened on the way out (`crate::secrets`); a change of scope re-seals the value.
 
 use crate::{App, AppError, Principal, Result, Source};
 use autogit_core::access::Action;
@@ -72,7 +75,9 @@ impl App {
     /// The owner's variables, by id.
     pub async fn list_variables(&self, who: &Principal, source: Source<'_>, page: Page) -> Result<Listed<CiVariable>> {
         let owner = self.variable_owner(who, source).await?;
-        Ok(self.store.list_variables(owner, page).await?)
+        let listed = self.store.list_variables(owner, page).await?;
+        let items = listed.items.into_iter().map(|v| self.open_variable(v)).collect::<Result<_>>()?;
+        Ok(Listed { items, total: listed.total })
     }
 
     /// One variable; `scope` picks one when the key exists in several environment scopes
@@ -88,7 +93,14 @@ impl App {
         self.find_variable(owner, key, scope).await
     }
 
+    /// The variable with its value opened, or `404 Variable Not Found`.
     async fn find_variable(&self, owner: VariableOwner, key: &str, scope: Option<&str>) -> Result<CiVariable> {
+        let v = self.find_sealed_variable(owner, key, scope).await?;
+        self.open_variable(v)
+    }
+
+    /// The stored variable, value still sealed.
+    async fn find_sealed_variable(&self, owner: VariableOwner, key: &str, scope: Option<&str>) -> Result<CiVariable> {
         self.store.variable(owner, key, scope).await.map_err(variable_error(key))?.ok_or(AppError::NotFound("Variable"))
     }
 
@@ -108,10 +120,11 @@ impl App {
         if let Some(d) = &req.description {
             validate_description(d)?;
         }
+        let value = self.seal_variable_value(owner, &req.key, &environment_scope, &req.value)?;
         let new = NewVariable {
             owner,
             key: req.key,
-            value: req.value,
+            value,
             variable_type,
             protected: req.protected,
             masked: req.masked,
@@ -119,7 +132,8 @@ impl App {
             environment_scope,
             description: req.description,
         };
-        self.store.create_variable(&new).await.map_err(variable_error(&new.key))
+        let created = self.store.create_variable(&new).await.map_err(variable_error(&new.key))?;
+        self.open_variable(created)
     }
 
     /// Changes the variable `key` (in `scope`, when given). A new `environment_scope` moves it;
@@ -145,8 +159,12 @@ impl App {
         }
         let value = req.value.as_deref().unwrap_or(&current.value);
         validate_value(value, req.masked.unwrap_or(current.masked))?;
+        // Sealed again on every update: the binding includes the scope, which may change, and a
+        // fresh nonce makes the stored text change with each write (what re-sealing compares).
+        let scope_after = req.environment_scope.as_deref().unwrap_or(&current.environment_scope);
+        let sealed = self.seal_variable_value(owner, key, scope_after, value)?;
         let update = VariableUpdate {
-            value: req.value,
+            value: Some(sealed),
             variable_type: req.variable_type,
             protected: req.protected,
             masked: req.masked,
@@ -154,10 +172,12 @@ impl App {
             environment_scope: req.environment_scope,
             description: req.description.map(Some),
         };
-        self.store
+        let updated = self
+            .store
             .update_variable(owner, key, Some(&current.environment_scope), &update)
             .await
-            .map_err(variable_error(key))
+            .map_err(variable_error(key))?;
+        self.open_variable(updated)
     }
 
     pub async fn delete_variable(

@@ -83,10 +83,14 @@ impl App {
         let mut out = Vec::new();
         for ns in self.store.namespace_ancestry(project.namespace_id).await? {
             let vars = self.store.list_variables(VariableOwner::Group(ns.id), Page::ALL).await?.items;
-            out.extend(unscoped(vars, protected).into_iter().map(setting));
+            for v in unscoped(vars, protected) {
+                out.push(setting(self.open_variable(v)?));
+            }
         }
         let vars = self.store.list_variables(VariableOwner::Project(project.id), Page::ALL).await?.items;
-        out.extend(unscoped(vars, protected).into_iter().map(setting));
+        for v in unscoped(vars, protected) {
+            out.push(setting(self.open_variable(v)?));
+        }
         Ok(out)
     }
 

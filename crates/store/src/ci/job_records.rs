@@ -97,7 +97,8 @@ pub enum VariableOwner {
     Group(i64),
 }
 
-/// A CI/CD variable. The value is stored as given: encryption at rest is out of scope here.
+/// A CI/CD variable. Out of the store, `value` is the sealed text (ADR 0009); the application
+/// hands out variables with the value opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CiVariable {
     pub id: i64,

@@ -106,6 +106,44 @@ pub(super) async fn ci_variables(cx: &Cx<'_>) {
     expect_not_found(s.delete_variable(go, "F", None).await, "variables: another owner's key");
 }
 
+/// The re-encryption pass's two methods: a walk over every owner's variables in id order, and a
+/// compare-and-set of one value.
+pub(super) async fn ci_variable_values(cx: &Cx<'_>) {
+    let s = cx.store;
+    let p = ci_project(cx, "cvv").await;
+    let g = cx.group("cvvg", None, Visibility::Public).await;
+    let (po, go) = (VariableOwner::Project(p.id), VariableOwner::Group(g.id));
+    let a = ok(s.create_variable(&new_var(po, "A", "*")).await, "create_variable");
+    let b = ok(s.create_variable(&new_var(go, "B", "*")).await, "create_variable");
+    let c = ok(s.create_variable(&new_var(po, "C", "production")).await, "create_variable");
+    let mine = [a.id, b.id, c.id];
+
+    // The database may hold other runs' variables: walk all of it in small batches, keep ours.
+    let mut seen = Vec::new();
+    let mut after = a.id - 1;
+    loop {
+        let batch = ok(s.variables_after(after, 2).await, "variables_after");
+        assert!(batch.len() <= 2, "variables_after: at most `limit` rows");
+        assert!(batch.windows(2).all(|w| w[0].id < w[1].id), "variables_after: in id order");
+        assert!(batch.iter().all(|v| v.id > after), "variables_after: only ids above `after_id`");
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        seen.extend(batch.into_iter().filter(|v| mine.contains(&v.id)));
+    }
+    assert_eq!(seen, vec![a.clone(), b.clone(), c.clone()], "variables_after: every owner's, whole rows");
+    assert_eq!(ok(s.variables_after(c.id, 0).await, "variables_after"), vec![], "variables_after: limit 0");
+
+    assert!(ok(s.swap_variable_value(a.id, "value of A", "sealed A").await, "swap"), "swap: expected value");
+    let got = ok(s.variable(po, "A", None).await, "variable");
+    assert_eq!(got, Some(CiVariable { value: "sealed A".into(), ..a.clone() }), "swap: only the value changes");
+    assert!(!ok(s.swap_variable_value(a.id, "value of A", "lost").await, "swap"), "swap: a stale expected value");
+    let got = ok(s.variable(po, "A", None).await, "variable").map(|v| v.value);
+    assert_eq!(got.as_deref(), Some("sealed A"), "swap: a stale swap changes nothing");
+    assert!(!ok(s.swap_variable_value(MISSING, "x", "y").await, "swap"), "swap: a missing variable");
+    let got = ok(s.variable(go, "B", None).await, "variable").map(|v| v.value);
+    assert_eq!(got.as_deref(), Some("value of B"), "swap: other rows untouched");
+}
+
 pub(super) async fn ci_project_delete_cascades(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "cd").await;

@@ -120,6 +120,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_scheduled_jobs(&cx).await;
     ci_traces(&cx).await;
     ci_variables(&cx).await;
+    ci_variable_values(&cx).await;
     ci_project_delete_cascades(&cx).await;
     ci_artifacts_create_and_replace(&cx).await;
     ci_artifacts_expiry(&cx).await;

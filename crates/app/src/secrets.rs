@@ -1,0 +1,271 @@
+//! Secret values at rest: the keyring the application seals with, and the passes over every
+//! stored secret (seal what is still plain text, re-seal what an older key sealed, check that
+//! everything opens).
+//!
+//! The store holds sealed text only; values are sealed here on the way in and opened on the way
+//! out, bound to their row (`autogit_secrets::Binding`) so a value moved to another row does not
+//! open. The binary reads the key material (a key file or the environment) and hands it over as a
+//! [`Secrets`]; a [`KeyringSource`] lets a running server pick up a rotation done meanwhile by
+//! `autogit admin rotate-key`. A new secret column gets a binding function like
+//! [`variable_binding`] and its own walk in [`App::reseal_secrets`].
+
+use crate::{App, AppError, Result};
+use autogit_secrets::{Binding, KeyId, Keyring, OpenError, Sealed, is_sealed};
+use autogit_store::{CiVariable, VariableOwner};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// Rows read per batch by the passes.
+const BATCH: i64 = 200;
+/// Compare-and-set retries for one value that keeps changing under a pass.
+const SWAP_TRIES: usize = 5;
+/// Failures listed in full; more are counted.
+const MAX_LISTED: usize = 20;
+
+/// Where the keyring comes from, read again when it may have changed.
+pub trait KeyringSource: Send + Sync {
+    /// The keyring, if its source changed since it was last read (`Ok(None)`: unchanged). Cheap
+    /// enough to call before every seal (a file's metadata).
+    fn changed(&self) -> std::result::Result<Option<Keyring>, String>;
+    /// The keyring as its source holds it now.
+    fn reload(&self) -> std::result::Result<Keyring, String>;
+    /// Where the keys are, for messages: a path or a variable name. Never key material.
+    fn describe(&self) -> String;
+}
+
+/// The keyring in use, and where to read it again.
+pub struct Secrets {
+    /// `None` in a process that was given no keys: sealing and opening then fail.
+    keyring: RwLock<Option<Arc<Keyring>>>,
+    source: Option<Arc<dyn KeyringSource>>,
+}
+
+impl Secrets {
+    pub fn new(keyring: Keyring, source: Option<Arc<dyn KeyringSource>>) -> Secrets {
+        Secrets { keyring: RwLock::new(Some(Arc::new(keyring))), source }
+    }
+
+    /// No keys: what an application has until the binary hands it its keyring, so that a path
+    /// that forgot to fails loudly instead of sealing with a key nobody keeps.
+    pub fn unavailable() -> Secrets {
+        Secrets { keyring: RwLock::new(None), source: None }
+    }
+
+    /// The keyring in use; an error in a process that was given none.
+    pub fn keyring(&self) -> Result<Arc<Keyring>> {
+        self.keyring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| AppError::Internal("this process has no secrets keyring to seal or open values".into()))
+    }
+
+    /// Where the keys are, for messages.
+    pub fn describe(&self) -> String {
+        self.source.as_ref().map_or_else(|| "the in-memory keyring".to_string(), |s| s.describe())
+    }
+
+    fn replace(&self, ring: Keyring) {
+        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(ring));
+    }
+
+    /// Seals under the current key, after picking up a keyring that changed meanwhile (so that a
+    /// rotation in progress never gets a value sealed with the key it is retiring).
+    pub(crate) fn seal(&self, binding: &Binding, plain: &str) -> Result<String> {
+        if let Some(source) = &self.source {
+            match source.changed() {
+                Ok(Some(ring)) => {
+                    tracing::info!(keyring = ?ring, "secrets keyring changed; using its current key");
+                    self.replace(ring);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(source = %source.describe(), error = %e, "cannot re-read the secrets keyring"),
+            }
+        }
+        Ok(autogit_secrets::seal(&*self.keyring()?, binding, plain, rand::random()))
+    }
+
+    /// Opens a sealed value; a key id the keyring lacks makes it read its source again first
+    /// (another process may have rotated the key). The outer error: no keyring at all.
+    pub(crate) fn open(&self, binding: &Binding, sealed: &str) -> Result<std::result::Result<String, OpenError>> {
+        Ok(match autogit_secrets::open(&*self.keyring()?, binding, sealed) {
+            Err(OpenError::UnknownKey(id)) => {
+                let Some(source) = &self.source else { return Ok(Err(OpenError::UnknownKey(id))) };
+                match source.reload() {
+                    Ok(ring) => {
+                        tracing::info!(keyring = ?ring, wanted = %id, "re-read the secrets keyring for an unknown key id");
+                        self.replace(ring);
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = %source.describe(), error = %e, "cannot re-read the secrets keyring")
+                    }
+                }
+                autogit_secrets::open(&*self.keyring()?, binding, sealed)
+            }
+            other => other,
+        })
+    }
+}
+
+/// What a pass over the stored secrets found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SecretsPass {
+    /// Values already sealed with the current key.
+    pub current: u64,
+    /// Plain-text values (from before values were sealed), sealed now (or to be, when checking).
+    pub sealed_plain: u64,
+    /// Values of an older key, re-sealed with the current one (or to be).
+    pub resealed: u64,
+    /// Values sealed per key id, as found before the pass changed anything.
+    pub by_key: BTreeMap<KeyId, u64>,
+    /// Values that do not open, each named (the first 20; `failed` counts them all).
+    pub failures: Vec<String>,
+    /// How many values do not open in all.
+    pub failed: u64,
+}
+
+impl SecretsPass {
+    fn fail(&mut self, message: String) {
+        self.failed += 1;
+        if self.failures.len() < MAX_LISTED {
+            self.failures.push(message);
+        }
+    }
+}
+
+/// A variable's binding: its column and the identity a value must not leave.
+pub(crate) fn variable_binding(owner: VariableOwner, key: &str, scope: &str) -> Binding {
+    let (kind, id) = match owner {
+        VariableOwner::Project(id) => ("project", id),
+        VariableOwner::Group(id) => ("group", id),
+    };
+    Binding::column("ci_variables.value").part(kind).part(id.to_string()).part(key).part(scope)
+}
+
+/// How a variable is named in messages (never with its value).
+fn variable_name(v: &CiVariable) -> String {
+    let owner = match v.owner {
+        VariableOwner::Project(id) => format!("project {id}"),
+        VariableOwner::Group(id) => format!("group {id}"),
+    };
+    format!("CI/CD variable {} (environment scope {:?}, id {}) of {owner}", v.key, v.environment_scope, v.id)
+}
+
+impl App {
+    /// The same application sealing with these secrets.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = Arc::new(secrets);
+        self
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    pub(crate) fn seal_variable_value(
+        &self,
+        owner: VariableOwner,
+        key: &str,
+        scope: &str,
+        plain: &str,
+    ) -> Result<String> {
+        self.secrets.seal(&variable_binding(owner, key, scope), plain)
+    }
+
+    /// The variable with its value opened. A value that does not open is an internal error that
+    /// names the variable and why, never a wrong value.
+    pub(crate) fn open_variable(&self, mut v: CiVariable) -> Result<CiVariable> {
+        if !is_sealed(&v.value) {
+            return Err(AppError::Internal(format!(
+                "{} is stored unsealed; `autogit serve` seals such values at start",
+                variable_name(&v)
+            )));
+        }
+        let binding = variable_binding(v.owner, &v.key, &v.environment_scope);
+        v.value = self
+            .secrets
+            .open(&binding, &v.value)?
+            .map_err(|e| AppError::Internal(format!("{}: {e} ({})", variable_name(&v), self.secrets.describe())))?;
+        Ok(v)
+    }
+
+    /// Walks every stored secret: checks that each opens with the keyring and, unless
+    /// `check_only`, seals plain-text values and re-seals values of older keys with the current
+    /// key. Each write is a compare-and-set on the value read, so a change made meanwhile (by a
+    /// running server) is never lost: the value is read again and looked at anew. Idempotent.
+    pub async fn reseal_secrets(&self, check_only: bool) -> Result<SecretsPass> {
+        let mut pass = SecretsPass::default();
+        let mut after = 0;
+        loop {
+            let batch = self.store.variables_after(after, BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            for v in batch {
+                self.reseal_variable(v, check_only, &mut pass).await?;
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn reseal_variable(&self, mut v: CiVariable, check_only: bool, pass: &mut SecretsPass) -> Result<()> {
+        let mut first = true;
+        for _ in 0..SWAP_TRIES {
+            let binding = variable_binding(v.owner, &v.key, &v.environment_scope);
+            let (plain, stale) = if !is_sealed(&v.value) {
+                (v.value.clone(), false)
+            } else {
+                let key = match Sealed::parse(&v.value) {
+                    Ok(s) => s.key,
+                    Err(e) => {
+                        pass.fail(format!("{}: {e}", variable_name(&v)));
+                        return Ok(());
+                    }
+                };
+                if first {
+                    *pass.by_key.entry(key).or_default() += 1;
+                }
+                match self.secrets.open(&binding, &v.value)? {
+                    Ok(_) if key == self.secrets.keyring()?.current().id() => {
+                        pass.current += 1;
+                        return Ok(());
+                    }
+                    Ok(plain) => (plain, true),
+                    Err(e) => {
+                        pass.fail(format!("{}: {e} ({})", variable_name(&v), self.secrets.describe()));
+                        return Ok(());
+                    }
+                }
+            };
+            first = false;
+            if !check_only {
+                let sealed = self.secrets.seal(&binding, &plain)?;
+                if !self.store.swap_variable_value(v.id, &v.value, &sealed).await? {
+                    // Changed meanwhile: look at what is there now (or nothing, if deleted).
+                    match self.store.variables_after(v.id - 1, 1).await?.pop() {
+                        Some(now) if now.id == v.id => {
+                            v = now;
+                            continue;
+                        }
+                        _ => return Ok(()),
+                    }
+                }
+            }
+            if stale {
+                pass.resealed += 1;
+            } else {
+                pass.sealed_plain += 1;
+            }
+            return Ok(());
+        }
+        pass.fail(format!(
+            "{}: changed {SWAP_TRIES} times while being re-sealed; run the pass again",
+            variable_name(&v)
+        ));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "secrets_tests.rs"]
+mod tests;
