@@ -3,19 +3,44 @@
 //! "pool"`) it is an autoscaled pool named `builtin`: a local `autogit runner` process started
 //! when jobs wait and stopped when idle. With `"in-process"` it is an instance runner registered
 //! once (token in `<data_dir>/builtin-runner.toml`, mode 0600) and run inside the server by the
-//! same agent code as `autogit runner run`, over loopback HTTP.
+//! same agent code as `autogit runner run`, over loopback HTTP. When the server stops, its
+//! in-process runner stops like `autogit runner run` on SIGTERM: its running jobs are stopped and
+//! reported failed (`runner_system_failure`) while the server still answers; a state it could
+//! not send is kept in `<data_dir>/builtin-runner.pending/` and sent after the next start.
 
 use anyhow::{Context, Result};
 use autogit_agent::config::RunnerConfig;
+use autogit_agent::pending::PendingStore;
+use autogit_agent::shutdown::Shutdown;
 use autogit_agent::worker::{self, WorkerConfig};
 use autogit_app::ci::runners::CreateRunner;
 use autogit_app::{App, Principal};
 use autogit_config::Config;
 use autogit_store::RunnerSeen;
 use std::net::SocketAddr;
-use tokio_util::sync::CancellationToken;
+use std::time::Duration;
 
 const CONFIG_FILE: &str = "builtin-runner.toml";
+/// The longest a stopping server waits for its in-process runner's jobs to be stopped and
+/// reported (the runner's `timeouts.shutdown_seconds`, at most this).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The in-process runner while it runs.
+pub struct InProcess {
+    shutdown: Shutdown,
+    worker: tokio::task::JoinHandle<()>,
+    stop_timeout: Duration,
+}
+
+impl InProcess {
+    /// Stops the runner's jobs and waits (bounded) until they were reported or kept on disk.
+    pub async fn stop(self) {
+        self.shutdown.abort("terminated");
+        if tokio::time::timeout(self.stop_timeout, self.worker).await.is_err() {
+            tracing::warn!(running = ?self.shutdown.running(), "built-in runner jobs not stopped in time");
+        }
+    }
+}
 
 /// The pool the built-in runner is in "pool" mode: scale from zero, one local process with
 /// `builtin_runner_concurrent` slots, removed after 5 idle minutes. `None` when disabled or when
@@ -49,12 +74,12 @@ pub fn loopback_url(addr: SocketAddr) -> String {
     format!("http://{host}:{}", addr.port())
 }
 
-/// Registers (or reuses) the built-in runner and starts its workers.
-pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: CancellationToken) -> Result<()> {
+/// Registers (or reuses) the built-in runner and starts its workers; `None` when disabled.
+pub async fn start(app: &App, config: &Config, addr: SocketAddr) -> Result<Option<InProcess>> {
     let concurrent = usize::try_from(config.ci.builtin_runner_concurrent).unwrap_or(1);
     if concurrent == 0 {
         tracing::info!("built-in runner disabled (ci.builtin_runner_concurrent = 0)");
-        return Ok(());
+        return Ok(None);
     }
     let url = loopback_url(addr);
     let path = config.data_dir.join(CONFIG_FILE);
@@ -96,6 +121,7 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
                 cache_dir: None,
                 gpu_root: None,
                 architecture: None,
+                timeouts: Default::default(),
             }
         }
     };
@@ -116,12 +142,17 @@ pub async fn start(app: &App, config: &Config, addr: SocketAddr, shutdown: Cance
         cache_dir: runner.cache_dir(),
         gpu_root: runner.gpu_root.clone().unwrap_or_else(|| std::path::PathBuf::from("/")),
         architecture: None,
+        pending_dir: Some(PendingStore::beside(&path)),
+        timeouts: runner.timeouts.clone(),
     };
     tracing::info!(runner = runner.id, concurrent, "built-in shell runner started");
-    tokio::spawn(async move {
-        if let Err(e) = worker::run(cfg, shutdown).await {
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
+    let worker = tokio::spawn(async move {
+        if let Err(e) = worker::run(cfg, stop).await {
             tracing::error!(error = %e, "built-in runner stopped");
         }
     });
-    Ok(())
+    let stop_timeout = Duration::from_secs(runner.timeouts.shutdown_seconds).min(STOP_TIMEOUT);
+    Ok(Some(InProcess { shutdown, worker, stop_timeout }))
 }

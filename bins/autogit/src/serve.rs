@@ -49,8 +49,9 @@ pub async fn run(config: Config) -> Result<()> {
     // Runners must stop polling before the server stops answering: cancel them first.
     let runners = CancellationToken::new();
     let mut pools = config.ci.pools.clone();
+    let mut in_process = None;
     if config.ci.builtin_runner_mode == "in-process" {
-        builtin_runner::start(&app, &config, addr, runners.clone()).await?;
+        in_process = builtin_runner::start(&app, &config, addr).await?;
     } else if let Some(pool) = builtin_runner::as_pool(&config) {
         pools.push(pool);
     }
@@ -60,6 +61,10 @@ pub async fn run(config: Config) -> Result<()> {
     let signal = async move {
         shutdown_signal().await;
         runners.cancel();
+        // Its jobs are stopped and reported while the server still answers.
+        if let Some(r) = in_process {
+            r.stop().await;
+        }
         stop.cancel();
     };
     autogit_http::serve(listener, AppState::new(app, http), signal).await?;

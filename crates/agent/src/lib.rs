@@ -13,7 +13,11 @@
 //! - [`client`]: the runner job API client, with gitlab-runner's meaning of each status code.
 //! - [`archive`]: choosing files by glob and zipping/unzipping them safely, for [`artifacts`]
 //!   (dependencies downloaded before the script, uploads after it) and [`cache`] (local caches).
-//! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time.
+//! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time;
+//!   [`job`] is one job on one slot, [`shutdown`] how the loop stops (drain or abort, after
+//!   gitlab-runner's SIGQUIT and SIGTERM/SIGINT).
+//! - [`pending`] and [`report`]: final states kept on disk until the coordinator confirms them,
+//!   delivered again while the runner runs and after a restart.
 
 pub mod archive;
 pub mod artifacts;
@@ -22,8 +26,12 @@ pub mod client;
 pub mod config;
 pub mod docker;
 pub mod inventory;
+pub mod job;
+pub mod pending;
+pub mod report;
 pub mod script;
 pub mod shell;
+pub mod shutdown;
 pub mod sources;
 pub mod trace;
 pub mod worker;
