@@ -85,7 +85,7 @@ async fn send_tail(client: &Client, state: &PendingState) -> Result<(), Delivery
 pub fn settle(store: Option<&PendingStore>, state: &PendingState, delivery: &Delivery) {
     let (job, final_state) = (state.job_id, &state.update.state);
     match delivery {
-        Delivery::Accepted => tracing::info!(job, state = ?final_state, "final state delivered"),
+        Delivery::Accepted => tracing::debug!(job, state = ?final_state, "final state delivered"),
         Delivery::Gone { status } => tracing::warn!(
             job,
             status,
@@ -118,8 +118,14 @@ pub async fn resend_kept(client: &Client, store: &PendingStore, shutdown: &Shutd
                 d = deliver(client, &state, client.request_timeout()) => d,
                 _ = shutdown.draining() => return,
             };
-            if let Delivery::Undelivered(why) = &delivery {
-                tracing::warn!(job = state.job_id, why, kept_at = %state.kept_at, retry_in = ?every, "a kept final state is still not delivered");
+            match &delivery {
+                Delivery::Undelivered(why) => {
+                    tracing::warn!(job = state.job_id, why, kept_at = %state.kept_at, retry_in = ?every, "a kept final state is still not delivered")
+                }
+                Delivery::Accepted => {
+                    tracing::info!(job = state.job_id, state = ?state.update.state, kept_at = %state.kept_at, "kept final state delivered")
+                }
+                _ => {}
             }
             settle(Some(store), &state, &delivery);
         }
