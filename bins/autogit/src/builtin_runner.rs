@@ -9,10 +9,17 @@
 //! own namespaces, the data directory and the configuration file out of sight, the server
 //! reachable only through its URL. [`check_sandbox`] runs first; where the host cannot provide
 //! the sandbox, the built-in runner (and every `process` pool) stays off and `serve` says why.
+//!
+//! When the server stops, its in-process runner stops like `autogit runner run` on SIGTERM: its
+//! running jobs are stopped and reported failed (`runner_system_failure`) while the server still
+//! answers; a state it could not send is kept in `<data_dir>/builtin-runner.pending/` and sent
+//! after the next start.
 
 use anyhow::{Context, Result};
 use autogit_agent::config::RunnerConfig;
+use autogit_agent::pending::PendingStore;
 use autogit_agent::sandbox::{Sandbox, SandboxConfig, SandboxError};
+use autogit_agent::shutdown::Shutdown;
 use autogit_agent::worker::{self, WorkerConfig};
 use autogit_app::ci::runners::CreateRunner;
 use autogit_app::{App, Principal};
@@ -20,9 +27,29 @@ use autogit_config::Config;
 use autogit_store::RunnerSeen;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tokio_util::sync::CancellationToken;
+use std::time::Duration;
 
 const CONFIG_FILE: &str = "builtin-runner.toml";
+/// The longest a stopping server waits for its in-process runner's jobs to be stopped and
+/// reported (the runner's `timeouts.shutdown_seconds`, at most this).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The in-process runner while it runs.
+pub struct InProcess {
+    shutdown: Shutdown,
+    worker: tokio::task::JoinHandle<()>,
+    stop_timeout: Duration,
+}
+
+impl InProcess {
+    /// Stops the runner's jobs and waits (bounded) until they were reported or kept on disk.
+    pub async fn stop(self) {
+        self.shutdown.abort("terminated");
+        if tokio::time::timeout(self.stop_timeout, self.worker).await.is_err() {
+            tracing::warn!(running = ?self.shutdown.running(), "built-in runner jobs not stopped in time");
+        }
+    }
+}
 
 /// The job sandbox of runners `serve` starts on its own host: `[ci.sandbox]`, with the data
 /// directory and the configuration file hidden.
@@ -102,18 +129,12 @@ pub fn loopback_url(addr: SocketAddr) -> String {
     format!("http://{host}:{}", addr.port())
 }
 
-/// Registers (or reuses) the built-in runner and starts its workers.
-pub async fn start(
-    app: &App,
-    config: &Config,
-    sandbox: SandboxConfig,
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-) -> Result<()> {
+/// Registers (or reuses) the built-in runner and starts its workers; `None` when disabled.
+pub async fn start(app: &App, config: &Config, sandbox: SandboxConfig, addr: SocketAddr) -> Result<Option<InProcess>> {
     let concurrent = usize::try_from(config.ci.builtin_runner_concurrent).unwrap_or(1);
     if concurrent == 0 {
         tracing::info!("built-in runner disabled (ci.builtin_runner_concurrent = 0)");
-        return Ok(());
+        return Ok(None);
     }
     let url = loopback_url(addr);
     let path = config.data_dir.join(CONFIG_FILE);
@@ -157,6 +178,7 @@ pub async fn start(
                 architecture: None,
                 sandbox: None,
                 docker_privileged: false,
+                timeouts: Default::default(),
             }
         }
     };
@@ -179,12 +201,17 @@ pub async fn start(
         architecture: None,
         sandbox: Some(sandbox),
         docker_privileged: false,
+        pending_dir: Some(PendingStore::beside(&path)),
+        timeouts: runner.timeouts.clone(),
     };
     tracing::info!(runner = runner.id, concurrent, "built-in shell runner started");
-    tokio::spawn(async move {
-        if let Err(e) = worker::run(cfg, shutdown).await {
+    let shutdown = Shutdown::new();
+    let stop = shutdown.clone();
+    let worker = tokio::spawn(async move {
+        if let Err(e) = worker::run(cfg, stop).await {
             tracing::error!(error = %e, "built-in runner stopped");
         }
     });
-    Ok(())
+    let stop_timeout = Duration::from_secs(runner.timeouts.shutdown_seconds).min(STOP_TIMEOUT);
+    Ok(Some(InProcess { shutdown, worker, stop_timeout }))
 }

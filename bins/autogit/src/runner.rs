@@ -1,22 +1,32 @@
 //! `autogit runner …`: register this machine as a runner and run jobs. Uses only the agent
 //! library and the wire protocol; nothing of the server runs in this mode.
+//!
+//! Signals are gitlab-runner's: SIGQUIT stops asking for jobs and exits 0 once the running ones
+//! have finished and reported; SIGTERM or SIGINT (also during a SIGQUIT wait) stops the running
+//! jobs, reports them failed (`runner_system_failure`) and exits; another signal then, or
+//! `[timeouts] shutdown_seconds`, exits at once (status 1). Final states the server has not
+//! confirmed are on disk (`<config>.pending/`) and are sent after a restart.
 
 use anyhow::{Context, Result, bail};
 use autogit_agent::config::RunnerConfig;
+use autogit_agent::pending::PendingStore;
 use autogit_agent::sandbox::SandboxConfig;
-use autogit_agent::worker::{self, WorkerConfig};
+use autogit_agent::shutdown::Shutdown;
+use autogit_agent::worker::{self, WorkerConfig, WorkerError};
 use autogit_protocol::{RUNNER_TOKEN_PREFIX, RegisterRequest, RunnerInfo, TagList, VerifyRequest};
 use clap::Subcommand;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum RunnerCommand {
     /// Register with a server and write the runner configuration file.
     Register(Box<RegisterArgs>),
-    /// Run jobs until SIGINT/SIGTERM (jobs in progress finish first).
+    /// Run jobs until a signal: SIGQUIT lets the running jobs finish, SIGTERM/SIGINT stops them
+    /// (a second signal exits at once).
     Run {
         #[arg(long, default_value = "./autogit-runner.toml")]
         runner_config: PathBuf,
@@ -188,7 +198,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
             if let Some(a) = &arch {
                 autogit_agent::config::check_architecture(a, docker_image.is_some()).map_err(anyhow::Error::msg)?;
             }
-            let client = autogit_agent::client::Client::new(&url)?;
+            let client = autogit_agent::client::Client::with_timeout(&url, Duration::from_secs(30))?;
             let system_id =
                 format!("r_{}", rand::rng().sample_iter(Alphanumeric).take(12).map(char::from).collect::<String>());
             let details = if token.starts_with(RUNNER_TOKEN_PREFIX) {
@@ -228,23 +238,21 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 architecture: arch,
                 sandbox,
                 docker_privileged,
+                timeouts: Default::default(),
             };
             config.save(&runner_config)?;
             println!("registered runner {} ; configuration written to {}", details.id, runner_config.display());
             Ok(())
         }
         RunnerCommand::Run { runner_config } => {
+            // First: a SIGQUIT that came before the handlers would kill the process outright.
+            let signals = Signals::install()?;
             let c = RunnerConfig::load(&runner_config)?;
             if c.concurrent == 0 {
                 bail!("concurrent must be at least 1");
             }
             std::fs::create_dir_all(&c.builds_dir).with_context(|| format!("creating {}", c.builds_dir.display()))?;
-            let shutdown = tokio_util::sync::CancellationToken::new();
-            let s = shutdown.clone();
-            tokio::spawn(async move {
-                crate::serve::shutdown_signal().await;
-                s.cancel();
-            });
+            let runner_config = std::path::absolute(&runner_config).context("resolving --runner-config")?;
             let cfg = WorkerConfig {
                 cache_dir: c.cache_dir(),
                 gpu_root: c.gpu_root.clone().unwrap_or_else(|| PathBuf::from("/")),
@@ -265,10 +273,67 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 architecture: c.architecture,
                 sandbox: c.sandbox,
                 docker_privileged: c.docker_privileged,
+                pending_dir: Some(PendingStore::beside(&runner_config)),
+                timeouts: c.timeouts.clone(),
             };
             tracing::info!(runner = c.id, concurrent = cfg.concurrent, "runner started");
-            worker::run(cfg, shutdown).await?;
-            Ok(())
+            let shutdown = Shutdown::new();
+            let worker = worker::run(cfg, shutdown.clone());
+            signals.supervise(worker, &shutdown, Duration::from_secs(c.timeouts.shutdown_seconds)).await
         }
+    }
+}
+
+/// The stop signals, caught from the start of `runner run`.
+struct Signals {
+    quit: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            quit: signal(SignalKind::quit()).context("catching SIGQUIT")?,
+            term: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+        })
+    }
+
+    /// Runs `worker` and stops it as the signals say (see the module documentation).
+    async fn supervise(
+        mut self,
+        worker: impl Future<Output = Result<(), WorkerError>>,
+        shutdown: &Shutdown,
+        shutdown_timeout: Duration,
+    ) -> Result<()> {
+        tokio::pin!(worker);
+        // gitlab-runner names the signal in the trace of the jobs it stops (Go's names).
+        let why = loop {
+            tokio::select! {
+                r = &mut worker => return Ok(r?),
+                _ = self.quit.recv() => {
+                    tracing::warn!(running = ?shutdown.running(), "SIGQUIT: graceful shutdown; no new jobs, waiting for the running ones (SIGTERM stops them)");
+                    shutdown.drain();
+                }
+                _ = self.term.recv() => break "terminated",
+                _ = self.int.recv() => break "interrupt",
+            }
+        };
+        tracing::warn!(running = ?shutdown.running(), timeout = ?shutdown_timeout, "forceful shutdown ({why}): stopping the running jobs (another signal exits at once)");
+        shutdown.abort(why);
+        let forced = tokio::select! {
+            r = &mut worker => return Ok(r?),
+            _ = tokio::time::sleep(shutdown_timeout) => "the shutdown timeout passed",
+            _ = self.quit.recv() => "SIGQUIT",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        };
+        // The jobs keep their abort states on disk as soon as they see the abort; give that a
+        // moment, never more.
+        let _ = tokio::time::timeout(Duration::from_secs(1), shutdown.persisted()).await;
+        tracing::warn!(running = ?shutdown.running(), "{forced}: exiting at once; unsent final states are kept and sent after a restart");
+        std::process::exit(1);
     }
 }

@@ -52,13 +52,17 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     tracing::info!(%addr, "listening");
     // Runners must stop polling before the server stops answering: cancel them first.
     let runners = CancellationToken::new();
-    let pools = local_runners(&app, &config, config_file.as_deref(), addr, runners.clone()).await?;
+    let (pools, in_process) = local_runners(&app, &config, config_file.as_deref(), addr).await?;
     let pool_loops =
         autoscaler::start(&app, &pools, &config.data_dir, &builtin_runner::loopback_url(addr), runners.clone()).await?;
     let stop = shutdown.clone();
     let signal = async move {
         shutdown_signal().await;
         runners.cancel();
+        // Its jobs are stopped and reported while the server still answers.
+        if let Some(r) = in_process {
+            r.stop().await;
+        }
         stop.cancel();
     };
     autogit_http::serve(listener, AppState::new(app, http), signal).await?;
@@ -79,8 +83,7 @@ async fn local_runners(
     config: &Config,
     config_file: Option<&Path>,
     addr: std::net::SocketAddr,
-    runners: CancellationToken,
-) -> Result<Vec<autogit_config::PoolConfig>> {
+) -> Result<(Vec<autogit_config::PoolConfig>, Option<builtin_runner::InProcess>)> {
     let sandbox = builtin_runner::sandbox_config(config, config_file);
     let is_local_shell = |p: &autogit_config::PoolConfig| {
         p.provider == "process" && !p.register_args.iter().any(|a| a.starts_with("--docker-image"))
@@ -102,18 +105,19 @@ async fn local_runners(
                 if shell_pools.is_empty() { String::new() } else { format!(" and the process pools {shell_pools:?}") }
             );
             std::io::stdout().flush().ok();
-            return Ok(pools);
+            return Ok((pools, None));
         }
     }
     for p in pools.iter_mut().filter(|p| is_local_shell(p)) {
         p.register_args.extend(builtin_runner::sandbox_args(&sandbox));
     }
+    let mut in_process = None;
     if config.ci.builtin_runner_mode == "in-process" {
-        builtin_runner::start(app, config, sandbox, addr, runners).await?;
+        in_process = builtin_runner::start(app, config, sandbox, addr).await?;
     } else if let Some(pool) = builtin_runner::as_pool(config, &sandbox) {
         pools.push(pool);
     }
-    Ok(pools)
+    Ok((pools, in_process))
 }
 
 /// Connections the kernel completes before they are accepted (capped by net.core.somaxconn).

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use reqwest::multipart::{Form, Part};
 use std::path::Path;
+use std::time::Duration;
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
 
@@ -47,6 +48,28 @@ pub enum JobState {
     Abort,
 }
 
+/// How the coordinator answered a job's final state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// 200: taken.
+    Accepted,
+    /// 403/404: the coordinator no longer knows the job token — the job was failed when its
+    /// lease ran out, was canceled, or had finished already.
+    Gone { status: u16 },
+}
+
+impl ClientError {
+    /// Whether sending the same request again may succeed: the server was unreachable or busy,
+    /// timed out, or failed (`5xx`, `408`, `429`, a `202` not final yet); not for another `4xx`.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Http(_) | ClientError::Io(_) => true,
+            ClientError::Forbidden => false,
+            ClientError::Unexpected { status, .. } => *status >= 500 || matches!(status, 202 | 408 | 429),
+        }
+    }
+}
+
 /// The answer to `PATCH /jobs/:id/trace`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Patched {
@@ -70,6 +93,8 @@ pub enum UploadOutcome {
 pub struct Client {
     http: reqwest::Client,
     api: String,
+    /// The longest one API call may take; a job request may be held longer (the long poll).
+    request_timeout: Duration,
     /// The coordinator's `X-GitLab-Trace-Update-Interval`, in seconds: how often a running job
     /// must be heard of (its lease is a few of these long).
     update_interval: std::sync::atomic::AtomicU64,
@@ -79,16 +104,35 @@ pub struct Client {
 pub const DEFAULT_UPDATE_INTERVAL_SECS: u64 = 3;
 /// gitlab-runner clamps the server's value to 15 minutes (`MaxUpdateInterval`).
 const MAX_UPDATE_INTERVAL_SECS: u64 = 15 * 60;
+/// The default of [`Client::with_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a coordinator holds a job request (AutoGit's `ci.long_poll_seconds` maximum).
+pub const MAX_LONG_POLL: Duration = Duration::from_secs(600);
 
 impl Client {
     pub fn new(url: &str) -> Result<Self> {
-        let http =
-            reqwest::Client::builder().user_agent(concat!("autogit-runner/", env!("CARGO_PKG_VERSION"))).build()?;
+        Self::with_timeout(url, DEFAULT_REQUEST_TIMEOUT)
+    }
+
+    /// A client whose calls give up after `request_timeout` (a job request after the longest
+    /// long poll on top), so that a server that vanished without closing its connections (a
+    /// host gone, a network cut) cannot hold the runner.
+    pub fn with_timeout(url: &str, request_timeout: Duration) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("autogit-runner/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(request_timeout.min(Duration::from_secs(10)))
+            .tcp_keepalive(Duration::from_secs(30))
+            .build()?;
         Ok(Client {
             http,
             api: format!("{}/api/v4", url.trim_end_matches('/')),
+            request_timeout,
             update_interval: std::sync::atomic::AtomicU64::new(DEFAULT_UPDATE_INTERVAL_SECS),
         })
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// How often a running job should be reported on, as the coordinator last asked.
@@ -104,7 +148,7 @@ impl Client {
     }
 
     pub async fn register(&self, req: &RegisterRequest) -> Result<RunnerDetails> {
-        let r = self.http.post(format!("{}/runners", self.api)).json(req).send().await?;
+        let r = self.http.post(format!("{}/runners", self.api)).timeout(self.request_timeout).json(req).send().await?;
         match r.status() {
             StatusCode::CREATED => Ok(r.json().await?),
             StatusCode::FORBIDDEN => Err(ClientError::Forbidden),
@@ -113,7 +157,13 @@ impl Client {
     }
 
     pub async fn verify(&self, req: &VerifyRequest) -> Result<RunnerDetails> {
-        let r = self.http.post(format!("{}/runners/verify", self.api)).json(req).send().await?;
+        let r = self
+            .http
+            .post(format!("{}/runners/verify", self.api))
+            .timeout(self.request_timeout)
+            .json(req)
+            .send()
+            .await?;
         match r.status() {
             StatusCode::OK => Ok(r.json().await?),
             StatusCode::FORBIDDEN => Err(ClientError::Forbidden),
@@ -123,7 +173,13 @@ impl Client {
 
     /// Asks for a job; the server may hold the request (long polling) until one is queued.
     pub async fn request_job(&self, req: &JobRequest) -> Result<Poll> {
-        let r = self.http.post(format!("{}/jobs/request", self.api)).json(req).send().await?;
+        let r = self
+            .http
+            .post(format!("{}/jobs/request", self.api))
+            .timeout(self.request_timeout + MAX_LONG_POLL)
+            .json(req)
+            .send()
+            .await?;
         match r.status() {
             StatusCode::CREATED => Ok(Poll::Job(Box::new(r.json().await?))),
             StatusCode::NO_CONTENT => Ok(Poll::NoJob { last_update: header(r.headers(), LAST_UPDATE_HEADER) }),
@@ -137,6 +193,7 @@ impl Client {
         let r = self
             .http
             .put(format!("{}/jobs/{id}", self.api))
+            .timeout(self.request_timeout)
             .header(JOB_TOKEN_HEADER, &req.token)
             .json(req)
             .send()
@@ -150,11 +207,30 @@ impl Client {
         }
     }
 
+    /// Sends a job's final state (`success` or `failed`). A `202` (accepted, not final yet) is an
+    /// [`ClientError::Unexpected`] like a `5xx`: the caller sends the state again later.
+    pub async fn finish_job(&self, id: i64, req: &UpdateJobRequest) -> Result<Finished> {
+        let r = self
+            .http
+            .put(format!("{}/jobs/{id}", self.api))
+            .timeout(self.request_timeout)
+            .header(JOB_TOKEN_HEADER, &req.token)
+            .json(req)
+            .send()
+            .await?;
+        match r.status() {
+            StatusCode::OK => Ok(Finished::Accepted),
+            s @ (StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) => Ok(Finished::Gone { status: s.as_u16() }),
+            s => Err(unexpected(s, r).await),
+        }
+    }
+
     pub async fn patch_trace(&self, id: i64, token: &str, offset: u64, data: Vec<u8>) -> Result<Patched> {
         let end = offset + data.len() as u64;
         let r = self
             .http
             .patch(format!("{}/jobs/{id}/trace", self.api))
+            .timeout(self.request_timeout)
             .header(JOB_TOKEN_HEADER, token)
             .header("Content-Type", "text/plain")
             .header("Content-Range", format!("{offset}-{}", end.saturating_sub(1)))

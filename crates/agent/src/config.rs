@@ -51,6 +51,39 @@ pub struct RunnerConfig {
     /// turns it on for this runner.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub docker_privileged: bool,
+    /// How long the runner waits for the coordinator and for its stopped jobs (`[timeouts]`).
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// The `[timeouts]` table of the runner configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// After SIGTERM or SIGINT, how long the runner waits for the jobs it stopped to be
+    /// reported before it exits anyway (gitlab-runner's `shutdown_timeout`). Their final states
+    /// are on disk by then and are sent after a restart.
+    pub shutdown_seconds: u64,
+    /// The longest one call to the coordinator may take (job updates, trace, registration); a
+    /// job request may be held for the coordinator's long poll on top.
+    pub request_seconds: u64,
+    /// How often final states the coordinator could not be told are sent again.
+    pub pending_retry_seconds: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { shutdown_seconds: 30, request_seconds: 30, pending_retry_seconds: 30 }
+    }
+}
+
+impl Timeouts {
+    fn check(&self) -> Result<(), String> {
+        if self.request_seconds == 0 || self.pending_retry_seconds == 0 {
+            return Err("timeouts.request_seconds and timeouts.pending_retry_seconds must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 fn default_concurrent() -> usize {
@@ -109,6 +142,9 @@ impl RunnerConfig {
         {
             return Err(ConfigError::Parse { path: p, message });
         }
+        if let Err(message) = c.timeouts.check() {
+            return Err(ConfigError::Parse { path: p, message });
+        }
         if c.executor != "shell" && !docker_ok {
             return Err(ConfigError::Parse {
                 path: p,
@@ -161,6 +197,7 @@ mod tests {
             architecture: None,
             sandbox: None,
             docker_privileged: false,
+            timeouts: Timeouts { shutdown_seconds: 2, ..Timeouts::default() },
         };
         c.save(&path).expect("save");
         assert_eq!(RunnerConfig::load(&path).expect("load"), c);
@@ -199,5 +236,23 @@ mod tests {
         assert!(RunnerConfig::load(&path).expect_err("shell").to_string().contains("docker executor"));
         std::fs::write(&path, format!("{text}executor = \"docker\"\ndocker_image = \"i\"\n")).expect("write");
         assert_eq!(RunnerConfig::load(&path).expect("docker").architecture.as_deref(), Some(foreign));
+    }
+
+    #[test]
+    fn timeouts_default_per_key_and_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runner.toml");
+        let base = "url = \"x\"\ntoken = \"t\"\nid = 1\nsystem_id = \"s\"\nbuilds_dir = \"/b\"\n";
+        std::fs::write(&path, base).expect("write");
+        assert_eq!(RunnerConfig::load(&path).expect("no table").timeouts, Timeouts::default());
+        std::fs::write(&path, format!("{base}[timeouts]\nshutdown_seconds = 0\npending_retry_seconds = 2\n"))
+            .expect("write");
+        let t = RunnerConfig::load(&path).expect("partial table").timeouts;
+        assert_eq!(t, Timeouts { shutdown_seconds: 0, pending_retry_seconds: 2, ..Timeouts::default() });
+        std::fs::write(&path, format!("{base}[timeouts]\nrequest_seconds = 0\n")).expect("write");
+        let e = RunnerConfig::load(&path).expect_err("zero").to_string();
+        assert!(e.contains("request_seconds") && e.contains("runner.toml"), "{e}");
+        std::fs::write(&path, format!("{base}[timeouts]\nshutdown = 3\n")).expect("write");
+        assert!(RunnerConfig::load(&path).expect_err("unknown key").to_string().contains("shutdown"));
     }
 }

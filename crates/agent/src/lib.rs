@@ -15,7 +15,11 @@
 //!   (dependencies downloaded before the script, uploads after it) and [`cache`] (local caches).
 //! - [`sandbox`]: the shell executor's job sandbox (namespaces, another identity, cgroup limits,
 //!   a network that reaches only the outside world and the server).
-//! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time.
+//! - [`worker`]: the poll → run → ship trace → report loop, `concurrent` jobs at a time;
+//!   [`job`] is one job on one slot, [`shutdown`] how the loop stops (drain or abort, after
+//!   gitlab-runner's SIGQUIT and SIGTERM/SIGINT).
+//! - [`pending`] and [`report`]: final states kept on disk until the coordinator confirms them,
+//!   delivered again while the runner runs and after a restart.
 
 pub mod archive;
 pub mod artifacts;
@@ -25,8 +29,12 @@ pub mod config;
 pub mod docker;
 pub mod inventory;
 pub mod sandbox;
+pub mod job;
+pub mod pending;
+pub mod report;
 pub mod script;
 pub mod shell;
+pub mod shutdown;
 pub mod sources;
 pub mod step;
 pub mod trace;

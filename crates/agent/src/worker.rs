@@ -1,13 +1,16 @@
-//! The runner's main loop: poll `jobs/request`, run each job with the shell executor, ship its
-//! trace incrementally, and report the final state — `concurrent` jobs at a time.
+//! The runner's main loop: poll `jobs/request` on each of `concurrent` slots and run each job
+//! ([`crate::job`]); send the final states kept on disk ([`crate::report::resend_kept`]); stop as
+//! [`Shutdown`] says — a drain after the running jobs, an abort once they are stopped.
 
-use crate::client::{Client, ClientError, JobState, Patched, Poll};
+use crate::client::{Client, ClientError, Poll};
+use crate::config::Timeouts;
 use crate::docker::DockerExecutor;
 use crate::inventory;
+use crate::job::{JobStages, Slot};
+use crate::pending::PendingStore;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxError};
-use crate::shell::{Outcome, ShellExecutor, Stages};
-use crate::trace::TraceBuffer;
-use crate::{artifacts, cache};
+use crate::shell::{Outcome, ShellExecutor};
+use crate::shutdown::Shutdown;
 use autogit_protocol::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,8 +23,6 @@ use tokio_util::sync::CancellationToken;
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(3);
 /// How often the trace is shipped while a job runs.
 pub const TRACE_INTERVAL: Duration = Duration::from_millis(500);
-/// Attempts at the final state report before giving up (the coordinator's lease then fails it).
-pub const FINAL_UPDATE_ATTEMPTS: u32 = 10;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -34,7 +35,7 @@ pub struct WorkerConfig {
     pub info: RunnerInfo,
     /// `None`: the shell executor; `Some(image)`: the docker executor with this default image.
     pub docker_image: Option<String>,
-    /// Where job caches live (`<cache_dir>/<project path>/<key>/cache.zip`, see [`cache`]).
+    /// Where job caches live (`<cache_dir>/<project path>/<key>/cache.zip`, see [`crate::cache`]).
     pub cache_dir: PathBuf,
     /// Where GPUs are detected: `/` on a real host, a fixture tree in tests.
     pub gpu_root: PathBuf,
@@ -46,16 +47,22 @@ pub struct WorkerConfig {
     pub sandbox: Option<SandboxConfig>,
     /// Docker executor: job and service containers run privileged (an administrator's choice).
     pub docker_privileged: bool,
+    /// Where final states the coordinator has not confirmed are kept ([`PendingStore`]);
+    /// `None` keeps them in memory only.
+    pub pending_dir: Option<PathBuf>,
+    /// Request timeout and how often kept states are sent again (the shutdown timeout is the
+    /// caller's: it decides when to stop waiting).
+    pub timeouts: Timeouts,
 }
 
 /// The executor jobs run with.
-enum Executor {
+pub(crate) enum Executor {
     Shell(ShellExecutor),
     Docker(DockerExecutor),
 }
 
 impl Executor {
-    async fn run(
+    pub(crate) async fn run(
         &self,
         job: &JobResponse,
         out: mpsc::Sender<Vec<u8>>,
@@ -69,32 +76,10 @@ impl Executor {
     }
 }
 
-/// Caches and artifacts around the script, in gitlab-runner's order: restore the cache, then
-/// download the dependencies' artifacts; after after_script, save the cache, then upload.
-struct JobStages<'a> {
-    client: &'a Client,
-    job: &'a JobResponse,
-    cache_dir: &'a Path,
-}
-
-impl Stages for JobStages<'_> {
-    async fn before_script(&self, dir: &Path, out: &mpsc::Sender<Vec<u8>>) -> Result<(), Outcome> {
-        cache::restore(self.job, self.cache_dir, dir, out).await;
-        artifacts::download_dependencies(self.client, self.job, dir, out).await
-    }
-
-    async fn after_script(&self, dir: &Path, outcome: Outcome, out: &mpsc::Sender<Vec<u8>>) -> Outcome {
-        if outcome == Outcome::Canceled {
-            return outcome;
-        }
-        cache::save(self.job, self.cache_dir, dir, &outcome, out).await;
-        artifacts::upload(self.client, self.job, dir, outcome, out).await
-    }
-}
-
-/// Runs until `shutdown` is cancelled; jobs in progress are finished first.
-pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), WorkerError> {
-    let client = Arc::new(Client::new(&cfg.url)?);
+/// Runs until `shutdown` drains: no job is asked for after that, and this returns once the
+/// running jobs have ended (finished, or stopped by an abort) and their states were sent or kept.
+pub async fn run(cfg: WorkerConfig, shutdown: Shutdown) -> Result<(), WorkerError> {
+    let client = Arc::new(Client::with_timeout(&cfg.url, Duration::from_secs(cfg.timeouts.request_seconds))?);
     // One working directory per concurrent slot (gitlab-runner's `CI_CONCURRENT_ID` layout):
     // two jobs of one project running at once must not share a checkout.
     let slot_dir = |slot: usize| cfg.builds_dir.join(slot.to_string());
@@ -148,6 +133,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
     // Only containers run under binfmt_misc QEMU handlers: a shell executor's jobs run natively.
     let archs = Advertised { emulates: cfg.docker_image.is_some(), only: cfg.architecture.clone() };
     refresh_inventory(&cfg.gpu_root, &archs, &info).await;
+    let kept = cfg.pending_dir.clone().map(|dir| Arc::new(PendingStore::new(dir)));
     let cfg = Arc::new(cfg);
     let refresher = {
         let (root, info, shutdown) = (cfg.gpu_root.clone(), info.clone(), shutdown.clone());
@@ -155,23 +141,32 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<(), W
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(INVENTORY_REFRESH) => refresh_inventory(&root, &archs, &info).await,
-                    _ = shutdown.cancelled() => return,
+                    _ = shutdown.draining() => return,
                 }
             }
         })
     };
+    // Final states an earlier run (or a job of this one) could not deliver.
+    let resender = kept.clone().map(|store| {
+        let (client, shutdown) = (client.clone(), shutdown.clone());
+        let every = Duration::from_secs(cfg.timeouts.pending_retry_seconds.max(1));
+        tokio::spawn(async move { crate::report::resend_kept(&client, &store, &shutdown, every).await })
+    });
     let mut loops = tokio::task::JoinSet::new();
     for executor in executors {
-        loops.spawn(poll_loop(client.clone(), cfg.clone(), info.clone(), executor, shutdown.clone()));
+        loops.spawn(poll_loop(client.clone(), cfg.clone(), info.clone(), executor, kept.clone(), shutdown.clone()));
     }
     let mut result = Ok(());
     while let Some(r) = loops.join_next().await {
         if let Ok(Err(e)) = r {
-            shutdown.cancel();
+            shutdown.drain();
             result = Err(e.into());
         }
     }
     refresher.abort();
+    if let Some(r) = resender {
+        r.abort();
+    }
     result
 }
 
@@ -235,10 +230,12 @@ async fn poll_loop(
     cfg: Arc<WorkerConfig>,
     info: Arc<std::sync::RwLock<RunnerInfo>>,
     executor: Arc<Executor>,
-    shutdown: CancellationToken,
+    kept: Option<Arc<PendingStore>>,
+    shutdown: Shutdown,
 ) -> Result<(), ClientError> {
+    let slot = Slot { client: &client, cfg: &cfg, executor: &executor, shutdown: &shutdown, kept: kept.as_deref() };
     let mut last_update = None;
-    while !shutdown.is_cancelled() {
+    while !shutdown.is_draining() {
         let req = JobRequest {
             token: cfg.token.clone(),
             system_id: Some(cfg.system_id.clone()),
@@ -248,10 +245,10 @@ async fn poll_loop(
         };
         let poll = tokio::select! {
             p = client.request_job(&req) => p,
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.draining() => break,
         };
         match poll {
-            Ok(Poll::Job(job)) => run_job(&client, &cfg, &executor, *job).await,
+            Ok(Poll::Job(job)) => crate::job::run_job(&slot, *job).await,
             Ok(Poll::NoJob { last_update: lu }) => {
                 let unchanged = lu.is_some() && lu == last_update;
                 last_update = lu;
@@ -263,7 +260,7 @@ async fn poll_loop(
             Ok(Poll::Retry) => sleep_or(&shutdown, Duration::from_secs(1)).await,
             Err(ClientError::Forbidden) => return Err(ClientError::Forbidden),
             Err(e) => {
-                tracing::warn!(error = %e, "job request failed");
+                tracing::warn!(error = %crate::report::error_chain(&e), "job request failed");
                 sleep_or(&shutdown, CHECK_INTERVAL).await;
             }
         }
@@ -271,142 +268,11 @@ async fn poll_loop(
     Ok(())
 }
 
-async fn sleep_or(shutdown: &CancellationToken, d: Duration) {
+async fn sleep_or(shutdown: &Shutdown, d: Duration) {
     tokio::select! {
         _ = tokio::time::sleep(d) => {},
-        _ = shutdown.cancelled() => {},
+        _ = shutdown.draining() => {},
     }
-}
-
-fn update(token: &str, state: ReportedState) -> UpdateJobRequest {
-    UpdateJobRequest {
-        token: token.to_string(),
-        state,
-        failure_reason: None,
-        exit_code: None,
-        checksum: None,
-        output: None,
-        info: RunnerInfo::default(),
-        gpu_usage: None,
-    }
-}
-
-async fn run_job(client: &Client, cfg: &WorkerConfig, executor: &Executor, job: JobResponse) {
-    let id = job.id;
-    // Two-phase commit: confirm before running; a refusal means the job is not ours any more.
-    match client.update_job(id, &update(&job.token, ReportedState::Running)).await {
-        Ok(JobState::Abort) => return,
-        Ok(_) => {}
-        Err(e) => tracing::warn!(job = id, error = %e, "could not confirm the job; running it anyway"),
-    }
-    let mut secrets: Vec<String> = job.variables.iter().filter(|v| v.masked).map(|v| v.value.clone()).collect();
-    secrets.push(job.token.clone());
-    let mut trace = TraceBuffer::new(secrets, cfg.output_limit);
-    let cancel = CancellationToken::new();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
-    let stages = JobStages { client, job: &job, cache_dir: &cfg.cache_dir };
-    let run = executor.run(&job, tx, cancel.clone(), &stages);
-    tokio::pin!(run);
-    let mut shipped = 0u64;
-    let mut tick = tokio::time::interval(TRACE_INTERVAL);
-    let mut last_contact = tokio::time::Instant::now();
-    // Telemetry of the NVIDIA GPUs the coordinator gave the job (by UUID), when NVML loads.
-    let gpu_uuids: Vec<String> = job
-        .variables
-        .iter()
-        .rev()
-        .find(|v| v.key == "AUTOGIT_GPU_KEYS")
-        .map(|v| v.value.split(',').filter(|k| k.starts_with("GPU-")).map(String::from).collect())
-        .unwrap_or_default();
-    let sampler = if gpu_uuids.is_empty() {
-        None
-    } else {
-        tokio::task::spawn_blocking(autogit_gpu::telemetry::Sampler::open).await.ok().flatten()
-    };
-    let mut usage = autogit_gpu::telemetry::UsageAccumulator::default();
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut run => break outcome,
-            Some(chunk) = rx.recv() => { trace.push(&chunk); }
-            _ = tick.tick() => {
-                if let Some(sampler) = &sampler {
-                    usage.add(&sampler.sample(&gpu_uuids));
-                }
-                let state = match ship(client, &job, &trace, &mut shipped).await {
-                    Some(state) => Some(state),
-                    // Nothing to send: still tell the coordinator the job is alive, or its
-                    // lease runs out (gitlab-runner's `touchJob`).
-                    None if last_contact.elapsed() >= client.update_interval() => {
-                        client.update_job(id, &update(&job.token, ReportedState::Running)).await.ok()
-                    }
-                    None => None,
-                };
-                if let Some(state) = state {
-                    last_contact = tokio::time::Instant::now();
-                    if state != JobState::Continue {
-                        cancel.cancel();
-                    }
-                }
-            }
-        }
-    };
-    while let Ok(chunk) = rx.try_recv() {
-        trace.push(&chunk);
-    }
-    trace.finish();
-    ship(client, &job, &trace, &mut shipped).await;
-    let mut report = match outcome {
-        Outcome::Success => update(&job.token, ReportedState::Success),
-        Outcome::Failed { reason, exit_code } => {
-            UpdateJobRequest { failure_reason: Some(reason), exit_code, ..update(&job.token, ReportedState::Failed) }
-        }
-        Outcome::Canceled => return,
-    };
-    if !usage.is_empty() {
-        report.gpu_usage = serde_json::to_value(usage.finish()).ok();
-    }
-    report.checksum = Some(trace.checksum());
-    report.output = Some(TraceSummary { checksum: Some(trace.checksum()), bytesize: Some(trace.sent().len() as u64) });
-    for attempt in 1..=FINAL_UPDATE_ATTEMPTS {
-        match client.update_job(id, &report).await {
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(job = id, attempt, error = %e, "final update failed; retrying");
-                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
-            }
-        }
-    }
-}
-
-/// Sends what the server does not have yet; follows a `416` to the server's offset. `None`
-/// when there was nothing to send (or the server could not be reached).
-async fn ship(client: &Client, job: &JobResponse, trace: &TraceBuffer, shipped: &mut u64) -> Option<JobState> {
-    let sent = trace.sent();
-    let mut answered = None;
-    for _ in 0..3 {
-        let from = (*shipped as usize).min(sent.len());
-        if from == sent.len() {
-            return answered;
-        }
-        match client.patch_trace(job.id, &job.token, *shipped, sent[from..].to_vec()).await {
-            Ok(Patched::Accepted { state }) => {
-                *shipped = sent.len() as u64;
-                return Some(state);
-            }
-            Ok(Patched::Resend { offset, state }) => {
-                *shipped = offset;
-                if state != JobState::Continue {
-                    return Some(state);
-                }
-                answered = Some(state);
-            }
-            Err(e) => {
-                tracing::warn!(job = job.id, error = %e, "trace update failed");
-                return answered;
-            }
-        }
-    }
-    answered
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 //! `autogit` binary bind-mounted read-only at `/usr/local/bin/autogit` and the host's network
 //! (so that it reaches a coordinator on 127.0.0.1). Its command registers the runner with the
 //! launch's token into `/tmp/r.toml` and then `exec`s `autogit runner run`, so the runner is the
-//! container's main process: `docker stop` sends it SIGTERM (it finishes its running jobs), then
-//! SIGKILL after the grace period. The URL and token travel as environment variables
-//! (`AUTOGIT_SERVER_URL`, `AUTOGIT_RUNNER_TOKEN`; the token is unset before the runner starts),
-//! never in the command line.
+//! container's main process: `docker stop` sends it SIGTERM (it stops its running jobs and reports
+//! them failed; instances are stopped when idle), then SIGKILL after the grace period. The URL
+//! and token travel as environment variables (`AUTOGIT_SERVER_URL`, `AUTOGIT_RUNNER_TOKEN`; the
+//! token is unset before the runner starts), never in the command line.
 //!
 //! Every container carries the group's labels (`autogit.group`, `autogit.runner`,
 //! `autogit.instance`) and is found by them alone, so a restarted coordinator adopts what an

@@ -74,8 +74,9 @@ impl ProcessGroup {
         }
     }
 
-    /// How long [`InstanceGroup::decrease`] waits after SIGTERM (the runner finishes its running
-    /// jobs first) before it SIGKILLs the process group. Default 10 s.
+    /// How long [`InstanceGroup::decrease`] waits after SIGQUIT (the runner finishes its running
+    /// jobs), then again after SIGTERM (it stops and reports them), before it SIGKILLs the
+    /// process group. Default 10 s.
     pub fn with_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -228,7 +229,7 @@ impl ProcessGroup {
         }
     }
 
-    /// Stops one instance (TERM, grace, KILL) and removes its directory. `Ok` = gone.
+    /// Stops one instance (QUIT, grace, TERM, grace, KILL) and removes its directory. `Ok` = gone.
     async fn delete_one(&self, id: &str) -> Result<(), FleetError> {
         if !crate::valid_name(id) {
             return Ok(()); // never one of ours
@@ -245,22 +246,33 @@ impl ProcessGroup {
                 let (m, c) = (marker.clone(), config.clone());
                 blocking(move || Ok(group_members(pid, &m, &c)))
             };
-            if !members().await?.is_empty() {
-                signal_group(pid, Signal::SIGTERM);
+            // gitlab-runner's signals: SIGQUIT lets a job the runner took at the last moment
+            // finish; SIGTERM stops it and reports it failed; SIGKILL is for a runner that
+            // does neither in time. The first two go to the runner alone (its `git` children
+            // must not die of a graceful stop), or to the group when only strays are left.
+            for signal in [Signal::SIGQUIT, Signal::SIGTERM] {
+                if members().await?.is_empty() {
+                    break;
+                }
+                if leader_alive(pid, &config) {
+                    signal_leader(pid, signal);
+                } else {
+                    signal_group(pid, signal);
+                }
                 let deadline = Instant::now() + self.grace;
                 while !members().await?.is_empty() && Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                if !members().await?.is_empty() {
-                    tracing::warn!(instance = id, grace = ?self.grace, "runner did not stop in time; killing it");
-                    signal_group(pid, Signal::SIGKILL);
-                    let deadline = Instant::now() + Duration::from_secs(5);
-                    while !members().await?.is_empty() {
-                        if Instant::now() > deadline {
-                            return Err(FleetError::Failed(format!("processes of {id} survive SIGKILL")));
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if !members().await?.is_empty() {
+                tracing::warn!(instance = id, grace = ?self.grace, "runner did not stop in time; killing it");
+                signal_group(pid, Signal::SIGKILL);
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !members().await?.is_empty() {
+                    if Instant::now() > deadline {
+                        return Err(FleetError::Failed(format!("processes of {id} survive SIGKILL")));
                     }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
@@ -453,6 +465,13 @@ fn group_members(pgid: u32, marker: &str, config: &Path) -> Vec<u32> {
         }
     }
     pids
+}
+
+fn signal_leader(pid: u32, signal: Signal) {
+    match nix::sys::signal::kill(Pid::from_raw(pid as i32), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => tracing::warn!(pid, ?signal, error = %e, "could not signal a runner"),
+    }
 }
 
 fn signal_group(pgid: u32, signal: Signal) {

@@ -13,7 +13,8 @@
 //! [`InstanceGroup::update`](crate::InstanceGroup::update) asks each host whether that pid is
 //! alive; a host that does not answer (asleep, unplugged) shows its instance as
 //! [`State::TimedOut`], so the coordinator decreases it. [`InstanceGroup::decrease`](crate::InstanceGroup::decrease)
-//! sends SIGTERM to the runner's process group, SIGKILL after the grace period, runs the host's
+//! sends SIGTERM to the runner's process group (it stops its running jobs and reports them
+//! failed), SIGKILL after the grace period, runs the host's
 //! `suspend_command` (its exit is ignored: the connection drops as the host sleeps) and removes
 //! the record. A host that does not answer at all is released too (its runner cannot be asked to
 //! stop): the start script first stops whatever runner `runner.pid` still names, so a leftover

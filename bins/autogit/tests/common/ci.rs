@@ -19,6 +19,14 @@ impl RunnerProcess {
     /// Creates an instance runner with these tags through the API, registers it with
     /// `autogit runner register`, and starts `autogit runner run`.
     pub fn start(s: &Server, tags: &[&str], concurrent: usize, extra: &[&str]) -> RunnerProcess {
+        let mut r = RunnerProcess::register(s, tags, concurrent, extra);
+        r.run();
+        r
+    }
+
+    /// As [`RunnerProcess::start`], without starting `autogit runner run` (so that a test can
+    /// change the configuration first, see [`RunnerProcess::configure`]).
+    pub fn register(s: &Server, tags: &[&str], concurrent: usize, extra: &[&str]) -> RunnerProcess {
         let tag_list = tags.join(",");
         let untagged = if tags.is_empty() { "true" } else { "false" };
         let created = s.post(
@@ -39,9 +47,48 @@ impl RunnerProcess {
             .output()
             .expect("register runs");
         assert!(out.status.success(), "register: {}", String::from_utf8_lossy(&out.stderr));
-        let mut r = RunnerProcess { child: None, config, id: created["id"].as_i64().expect("id"), _dir: dir };
-        r.run();
-        r
+        RunnerProcess { child: None, config, id: created["id"].as_i64().expect("id"), _dir: dir }
+    }
+
+    /// Sets `[table] key = value` in the runner's configuration file (e.g. a timeout).
+    pub fn configure(&self, table: &str, key: &str, value: i64) {
+        let text = std::fs::read_to_string(&self.config).expect("runner config");
+        let mut doc: toml::Table = toml::from_str(&text).expect("runner config is TOML");
+        let t = doc.entry(table).or_insert_with(|| toml::Value::Table(Default::default()));
+        t.as_table_mut().expect("a table").insert(key.to_string(), toml::Value::Integer(value));
+        std::fs::write(&self.config, toml::to_string(&doc).expect("TOML")).expect("write runner config");
+    }
+
+    /// Where the runner keeps final states the server has not confirmed.
+    pub fn pending_dir(&self) -> PathBuf {
+        self.config.with_extension("pending")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends a signal (e.g. "QUIT") to the runner process.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.pid().to_string();
+        let ok = Command::new("kill").args([&format!("-{sig}"), &pid]).status().expect("kill runs");
+        assert!(ok.success(), "kill -{sig} {pid}");
+    }
+
+    /// Waits up to `timeout` for the runner to exit: its status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            let child = self.child.as_mut().expect("running");
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(status);
+            }
+            if start.elapsed() >= timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// (Re)starts `autogit runner run` with the registered configuration.

@@ -152,8 +152,19 @@ impl Server {
     /// SIGKILLs the server (no shutdown at all, as a crash) and starts it again on the same
     /// address, data directory and database.
     pub fn crash_and_restart(&mut self) {
+        self.crash();
+        self.restart();
+    }
+
+    /// SIGKILLs the server (a crash) and reaps it; [`Server::restart`] brings it back.
+    pub fn crash(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts the server again (after [`Server::crash`] or an exit) on the same address, data
+    /// directory and database.
+    pub fn restart(&mut self) {
         let listen = self.url.trim_start_matches("http://").to_string();
         let (child, rx, url) = spawn(self.data.path(), self.database_url.as_deref(), &self.env, &listen);
         self.child = child;

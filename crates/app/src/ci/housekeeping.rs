@@ -1,7 +1,8 @@
 //! Time-driven coordinator work, once a second: runners that stopped reporting lose their jobs
 //! (`runner_system_failure`, retried when `retry:` allows), jobs past their timeout are failed
 //! by the server itself, and delayed jobs whose time came are queued. At start the queue is
-//! rebuilt from the store.
+//! rebuilt from the store and running jobs get a full lease (the runners could not report
+//! while the server was down).
 
 use crate::{App, Result};
 use autogit_store::JobChange;
@@ -16,6 +17,9 @@ impl App {
     pub async fn run_ci(&self, shutdown: CancellationToken) {
         if let Err(e) = self.rebuild_queue().await {
             tracing::error!(error = %e, "could not rebuild the job queue");
+        }
+        if let Err(e) = self.renew_leases().await {
+            tracing::error!(error = %e, "could not renew the leases of running jobs");
         }
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -42,6 +46,25 @@ impl App {
             self.enqueue_job(job);
         }
         Ok(n)
+    }
+
+    /// Gives every running job a full lease from now. While this coordinator was down no
+    /// runner could report, so silence then says nothing: a runner that kept its job's final
+    /// state (or still runs the job) has a lease's time after the start to report it. Returns
+    /// how many leases were renewed.
+    pub async fn renew_leases(&self) -> Result<usize> {
+        let until = self.clock.now() + self.ci.settings.lease_timeout;
+        let mut renewed = 0;
+        for job in self.store.running_jobs().await? {
+            let Some(runner) = job.runner_id else { continue };
+            if job.lease_expires_at.is_none_or(|l| l < until) && self.store.extend_lease(job.id, runner, until).await? {
+                renewed += 1;
+            }
+        }
+        if renewed > 0 {
+            tracing::info!(renewed, "running jobs get a full lease after the start");
+        }
+        Ok(renewed)
     }
 
     /// One pass; public so that tests can drive it with a fake clock.

@@ -1,7 +1,8 @@
 //! What both provider tests share: a stand-in for the `autogit` binary, since no coordinator
 //! runs here. It is a POSIX shell script (busybox's sh runs it inside containers) that behaves
 //! like `autogit runner register` (checks the token's `glrt-` prefix, writes the config file
-//! and the builds directory) and `autogit runner run` (runs until SIGTERM, then exits 0).
+//! and the builds directory) and `autogit runner run` (runs until SIGQUIT or SIGTERM, then exits 0;
+//! `--ignore-term` ignores both).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use autogit_fleet::Launch;
@@ -38,9 +39,9 @@ register)
 run)
     [ -f "$cfg" ] || { echo "no runner config $cfg" >&2; exit 1; }
     if grep -q -- --ignore-term "$cfg"; then
-        trap '' TERM
+        trap '' QUIT TERM
     else
-        trap 'echo "stopping"; exit 0' TERM
+        trap 'echo "stopping"; exit 0' QUIT TERM
     fi
     echo "running with $cfg"
     while :; do sleep 1; done
