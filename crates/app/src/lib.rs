@@ -26,6 +26,7 @@ pub use groups::CreateGroup;
 pub use members::Source;
 pub use projects::{CreateProject, UpdateProject};
 pub use push::GitDenied;
+pub use repository::{check_branch_name, check_revision};
 pub use tokens::{CreateToken, IssuedToken};
 pub use users::CreateUser;
 

@@ -18,6 +18,7 @@
 
 mod ci;
 mod error;
+mod push_records;
 mod records;
 
 #[cfg(feature = "conformance")]
@@ -25,6 +26,7 @@ pub mod conformance;
 
 pub use ci::*;
 pub use error::StoreError;
+pub use push_records::*;
 pub use records::*;
 
 use async_trait::async_trait;
@@ -146,6 +148,7 @@ pub trait Store:
     + MemberStore
     + TokenStore
     + EventStore
+    + PushRecordStore
     + RunnerStore
     + PipelineStore
     + JobStore
@@ -164,6 +167,7 @@ impl<
         + MemberStore
         + TokenStore
         + EventStore
+        + PushRecordStore
         + RunnerStore
         + PipelineStore
         + JobStore
