@@ -1,5 +1,5 @@
 //! AutoGit use-cases: accounts, groups, projects, memberships, tokens, authorization decisions,
-//! repository reads and push recording.
+//! repository reads and push recording (the push outbox: `push_record`).
 //!
 //! [`App`] holds the ports (`Arc<dyn Store>`, repository storage, a clock) and never names an
 //! adapter. Every public operation takes the acting [`Principal`] and applies the access policy of
@@ -15,6 +15,8 @@ mod groups;
 mod members;
 mod projects;
 mod push;
+mod push_record;
+mod push_space;
 mod repository;
 mod tokens;
 mod users;
@@ -26,6 +28,8 @@ pub use groups::CreateGroup;
 pub use members::Source;
 pub use projects::{CreateProject, UpdateProject};
 pub use push::GitDenied;
+pub use push_record::{Recovered, RecordedPush};
+pub use push_space::{PushRefused, PushSettings};
 pub use repository::{check_branch_name, check_revision};
 pub use tokens::{CreateToken, IssuedToken};
 pub use users::CreateUser;
@@ -45,13 +49,21 @@ pub struct App {
     repos: Arc<RepoStorage>,
     clock: Arc<dyn Clock>,
     ci: Arc<ci::runtime::Runtime>,
+    push: Arc<PushSettings>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, repos: RepoStorage, clock: Arc<dyn Clock>) -> Self {
         let epoch = clock.now().timestamp_millis() as u64;
         let ci = Arc::new(ci::runtime::Runtime::new(ci::CiSettings::default(), epoch));
-        App { store, repos: Arc::new(repos), clock, ci }
+        App { store, repos: Arc::new(repos), clock, ci, push: Arc::new(PushSettings::default()) }
+    }
+
+    /// The same application with these push settings.
+    #[must_use]
+    pub fn with_push_settings(mut self, settings: PushSettings) -> Self {
+        self.push = Arc::new(settings);
+        self
     }
 
     /// The same application with these coordinator settings (and a fresh, empty queue: call

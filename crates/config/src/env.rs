@@ -19,6 +19,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_GIT_BINARY", "git.binary"),
     ("AUTOGIT_GIT_MAX_PUSH_BYTES", "git.max_push_bytes"),
     ("AUTOGIT_GIT_MAX_FETCH_REQUEST_BYTES", "git.max_fetch_request_bytes"),
+    ("AUTOGIT_GIT_MIN_FREE_BYTES", "git.min_free_bytes"),
     ("AUTOGIT_LOG_LEVEL", "log.level"),
     ("AUTOGIT_LOG_FORMAT", "log.format"),
     ("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", "ci.builtin_runner_concurrent"),
@@ -41,7 +42,7 @@ const STR_KEYS: &[&str] = &["ci.registration_token", "ci.builtin_runner_mode"];
 fn kind_of(key: &str) -> Kind {
     if STR_KEYS.contains(&key) {
         Kind::Str
-    } else if key.starts_with("git.max_") || key.starts_with("ci.") {
+    } else if key.starts_with("git.max_") || key.starts_with("git.min_") || key.starts_with("ci.") {
         Kind::Int
     } else {
         Kind::Str
