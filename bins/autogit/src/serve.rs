@@ -2,8 +2,8 @@
 
 use crate::{autoscaler, builtin_runner, setup};
 use anyhow::{Context, Result};
-use autogit_app::{App, PushSettings};
 use autogit_app::ci::CiSettings;
+use autogit_app::{App, PushSettings};
 use autogit_config::Config;
 use autogit_http::{AppState, HttpConfig};
 use rand::Rng;

@@ -28,7 +28,7 @@ pub use groups::CreateGroup;
 pub use members::Source;
 pub use projects::{CreateProject, UpdateProject};
 pub use push::GitDenied;
-pub use push_record::{Recovered, RecordedPush};
+pub use push_record::{RecordedPush, Recovered};
 pub use push_space::{PushRefused, PushSettings};
 pub use repository::{check_branch_name, check_revision};
 pub use tokens::{CreateToken, IssuedToken};

@@ -19,7 +19,7 @@
 use crate::ci::PipelineRequest;
 use crate::push_space::PushRefused;
 use crate::{App, AppError, Result};
-use autogit_git::{ExitInfo, PushIdentity, RefUpdate};
+use autogit_git::{PushIdentity, PushOutcome, RefUpdate};
 use autogit_store::{NewPushRecord, Project, PushPipelineState, PushRecord, PushRecordState, PushUpdate, User};
 use std::time::Duration;
 
@@ -96,11 +96,10 @@ impl App {
         }
     }
 
-    /// Step 3, after git has exited (`exit` is `None` when it could not even be waited for).
-    /// Failures are logged; a record that cannot be settled now is left to maintenance or the
-    /// next start-up.
-    pub async fn finish_push(&self, push: RecordedPush, exit: Option<&ExitInfo>) {
-        self.log_push_exit(push.project_id, exit);
+    /// Step 3, after git has exited, with what the server saw of its run. Failures are
+    /// logged; a record that cannot be settled now is left to maintenance or the next start-up.
+    pub async fn finish_push(&self, push: RecordedPush, outcome: &PushOutcome) {
+        self.log_push_outcome(push.project_id, outcome);
         for attempt in 1..=LIVE_ATTEMPTS {
             match self.settle_push(push.record_id).await {
                 Ok(Settled::Done | Settled::Discarded) => return,

@@ -6,7 +6,7 @@
 //! from a push that fills it to the last byte.
 
 use crate::{App, AppError};
-use autogit_git::ExitInfo;
+use autogit_git::PushOutcome;
 use std::time::Duration;
 
 /// How pushes are accepted and their records kept.
@@ -92,19 +92,31 @@ impl App {
     }
 
     /// Logs how git ended a push when it failed; a full disk at error level with the free
-    /// space, so that an administrator sees the cause the client may not.
-    pub(crate) fn log_push_exit(&self, project_id: i64, exit: Option<&ExitInfo>) {
-        let Some(exit) = exit.filter(|e| !e.success()) else { return };
-        if says_disk_full(&exit.stderr) {
-            let free = self.repos.free_space().ok();
-            tracing::error!(
-                project_id,
-                free_bytes = ?free,
-                stderr = %exit.stderr.trim_end(),
-                "push failed: no space left on device for repositories"
-            );
+    /// space, so that an administrator sees the cause (git told only the client).
+    pub(crate) fn log_push_outcome(&self, project_id: i64, outcome: &PushOutcome) {
+        if !outcome.failed() {
+            return;
+        }
+        let text = outcome.error_text();
+        if says_disk_full(&text) {
+            match self.repos.free_space() {
+                Ok(free) => tracing::error!(
+                    project_id,
+                    free_bytes = free,
+                    free = %human(free),
+                    git = %text,
+                    "push failed: no space left on device for repositories"
+                ),
+                Err(e) => tracing::error!(
+                    project_id,
+                    free_bytes = "unknown",
+                    error = %e,
+                    git = %text,
+                    "push failed: no space left on device for repositories"
+                ),
+            }
         } else {
-            tracing::warn!(project_id, stderr = %exit.stderr.trim_end(), "git receive-pack failed");
+            tracing::warn!(project_id, git = %text, "git receive-pack failed");
         }
     }
 }

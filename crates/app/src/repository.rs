@@ -38,8 +38,8 @@ pub fn check_revision(param: &'static str, rev: &str) -> Result<()> {
 /// Checks a branch name given in request parameter `param` (`main`, `feature/x`): it must be a
 /// valid git ref name below `refs/heads/`.
 pub fn check_branch_name(param: &'static str, name: &str) -> Result<()> {
-    let valid = !name.starts_with('-')
-        && autogit_git::pktline::validate_ref_name(&format!("refs/heads/{name}")).is_ok();
+    let valid =
+        !name.starts_with('-') && autogit_git::pktline::validate_ref_name(&format!("refs/heads/{name}")).is_ok();
     if valid {
         Ok(())
     } else {

@@ -20,6 +20,6 @@ pub mod storage;
 
 pub use error::{Error, Result};
 pub use pktline::{PktError, RefUpdate};
-pub use push::{PushIdentity, applied_by, read_receive_request};
+pub use push::{PushIdentity, PushOutcome, applied_by, read_receive_request};
 pub use service::{ExitInfo, RpcChild, RpcProcess, Service, advertise, pump, spawn_receive_pack, spawn_rpc};
 pub use storage::RepoStorage;

@@ -4,8 +4,9 @@
 //! back which updates took effect — right after git exits, or after a crash.
 
 use crate::cmd::{MAX_LISTING, git_in, run_ok};
-use crate::reflog;
 use crate::pktline::{PktError, ReceiveRequest, RefUpdate, parse_receive_request, validate_ref_name};
+use crate::reflog;
+use crate::service::ExitInfo;
 use crate::{Error, Result};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
@@ -28,6 +29,31 @@ pub async fn read_receive_request<R: AsyncRead + Unpin>(body: &mut R) -> Result<
         if body.read_buf(&mut buf).await? == 0 {
             return Err(PktError::Truncated.into());
         }
+    }
+}
+
+/// How a `git receive-pack` run ended, as far as the server can see it: the process's exit
+/// (`None` when it could not be waited for) and what its report to the client said.
+#[derive(Debug, Clone, Default)]
+pub struct PushOutcome {
+    pub exit: Option<ExitInfo>,
+    /// The report's `unpack` status: `ok`, or git's error; `None` when no report was seen.
+    pub unpack: Option<String>,
+    /// Text git sent the client on the side band (its unpacking child's errors among it).
+    pub messages: String,
+}
+
+impl PushOutcome {
+    /// Whether git failed: a failed exit, or a report that says the pack was not stored.
+    pub fn failed(&self) -> bool {
+        !self.exit.as_ref().is_some_and(ExitInfo::success) || self.unpack.as_deref().is_some_and(|u| u != "ok")
+    }
+
+    /// Everything git said about a failure, for logs: stderr, side-band text, unpack status.
+    pub fn error_text(&self) -> String {
+        let stderr = self.exit.as_ref().map_or("", |e| e.stderr.as_str());
+        let parts = [stderr.trim(), self.messages.trim(), self.unpack.as_deref().unwrap_or("").trim()];
+        parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("\n")
     }
 }
 

@@ -78,7 +78,11 @@ mod tests {
     use super::*;
 
     fn line(old: char, new: char, email: &str) -> String {
-        format!("{} {} AutoGit <{email}> 1700000000 +0000\tpush\n", old.to_string().repeat(40), new.to_string().repeat(40))
+        format!(
+            "{} {} AutoGit <{email}> 1700000000 +0000\tpush\n",
+            old.to_string().repeat(40),
+            new.to_string().repeat(40)
+        )
     }
 
     #[test]

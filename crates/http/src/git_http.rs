@@ -11,9 +11,11 @@
 #![allow(clippy::result_large_err)]
 
 use crate::auth::credentials;
+use crate::push_watch;
 use crate::state::AppState;
 use autogit_app::{GitDenied, Principal, PushRefused};
 use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
+use autogit_git::PushOutcome;
 use autogit_git::pktline::{self, ReceiveRequest};
 use autogit_git::service::{self, Service};
 use axum::body::{Body, Bytes};
@@ -204,7 +206,7 @@ impl Ctx {
             Err(e) => {
                 tracing::error!(error = %e, "spawning git failed");
                 if let Some(r) = recorded {
-                    self.state.app.finish_push(r, None).await;
+                    self.state.app.finish_push(r, &PushOutcome::default()).await;
                 }
                 return text(StatusCode::INTERNAL_SERVER_ERROR, "could not start git");
             }
@@ -214,9 +216,14 @@ impl Ctx {
 
         let sent = Arc::new(AtomicU64::new(0));
         let sent_in_stream = sent.clone();
+        let side_band = request.has_capability("side-band-64k") || request.has_capability("side-band");
+        let (watch, feeder) = recorded.as_ref().map(|_| push_watch::watch(side_band)).unzip();
         // 64 KiB reads: the default 4 KiB would cut a large pack into tens of thousands of chunks.
         let out = ReaderStream::with_capacity(stdout, 64 * 1024).inspect_ok(move |b| {
             sent_in_stream.fetch_add(b.len() as u64, Ordering::Relaxed);
+            if let Some(f) = &feeder {
+                f.feed(b);
+            }
         });
         let kind = self.kind();
         let state = self.state.clone();
@@ -241,8 +248,9 @@ impl Ctx {
             let labels = crate::metrics::GitKindLabels { kind };
             state.metrics.git_bytes_received.get_or_create(&labels).inc_by(received.load(Ordering::Relaxed));
             state.metrics.git_bytes_sent.get_or_create(&labels).inc_by(sent.load(Ordering::Relaxed));
-            if let Some(r) = recorded {
-                state.app.finish_push(r, exit.as_ref().ok()).await;
+            if let (Some(r), Some(w)) = (recorded, watch) {
+                let outcome = w.outcome(exit.ok()).await;
+                state.app.finish_push(r, &outcome).await;
             }
         });
         ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(out)).into_response()
@@ -286,7 +294,11 @@ fn limited(
 /// Answers a push refused before git started, in git's own report format (so the client shows
 /// the reason against every ref), after reading the rest of the body: a client still sending
 /// would otherwise see a reset connection instead of the answer.
-async fn refuse_push<R: tokio::io::AsyncRead + Unpin>(req: &ReceiveRequest, refused: &PushRefused, mut rest: R) -> Response {
+async fn refuse_push<R: tokio::io::AsyncRead + Unpin>(
+    req: &ReceiveRequest,
+    refused: &PushRefused,
+    mut rest: R,
+) -> Response {
     let message = refused.message();
     let _ = tokio::io::copy(&mut rest, &mut tokio::io::sink()).await;
     let reason = match refused {

@@ -15,6 +15,7 @@ mod metrics;
 mod ops;
 mod pagination;
 mod params;
+mod push_watch;
 mod state;
 
 pub use metrics::Metrics;

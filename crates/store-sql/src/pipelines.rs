@@ -118,7 +118,8 @@ const SET_STATUS: &str = concat!(
 const CLAIM_PUSH_UPDATE: &str = "UPDATE push_record_updates SET pipeline_state = 'created' \
      WHERE record_id = $1 AND position = $2 AND applied AND pipeline_state = 'pending' \
      AND EXISTS (SELECT 1 FROM push_records r WHERE r.id = $1 AND r.state = 'recorded')";
-const SET_PUSH_PIPELINE: &str = "UPDATE push_record_updates SET pipeline_id = $3 WHERE record_id = $1 AND position = $2";
+const SET_PUSH_PIPELINE: &str =
+    "UPDATE push_record_updates SET pipeline_id = $3 WHERE record_id = $1 AND position = $2";
 const PUSH_UPDATE_EXISTS: &str = "SELECT COUNT(*) FROM push_record_updates WHERE record_id = $1 AND position = $2";
 
 impl SqlStore {

@@ -43,11 +43,8 @@ macro_rules! record_columns {
 }
 
 const BY_ID: &str = concat!("SELECT ", record_columns!(), " FROM push_records WHERE id = $1");
-const UNFINISHED: &str = concat!(
-    "SELECT ",
-    record_columns!(),
-    " FROM push_records WHERE state <> 'done' AND id > $1 ORDER BY id LIMIT $2"
-);
+const UNFINISHED: &str =
+    concat!("SELECT ", record_columns!(), " FROM push_records WHERE state <> 'done' AND id > $1 ORDER BY id LIMIT $2");
 
 const INSERT_RECORD: &str = "INSERT INTO push_records (project_id, pusher_id, state, created_at) \
      VALUES ($1, $2, 'received', $3) RETURNING id, project_id, pusher_id, state, created_at, finished_at";
@@ -105,7 +102,8 @@ impl PushRecordStore for SqlStore {
         if new.updates.is_empty() {
             return Err(StoreError::Invalid("a push record needs at least one ref update".into()));
         }
-        let positions = (0..new.updates.len()).map(|i| i32::try_from(i).map_err(|_| too_many())).collect::<Result<Vec<_>>>()?;
+        let positions =
+            (0..new.updates.len()).map(|i| i32::try_from(i).map_err(|_| too_many())).collect::<Result<Vec<_>>>()?;
         let row: RecordRow = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
             let row: RecordRow = sqlx::query_as(INSERT_RECORD)
@@ -167,12 +165,9 @@ impl PushRecordStore for SqlStore {
             let rows: Vec<RecordRow> =
                 sqlx::query_as(UNFINISHED).bind(after_id).bind(limit).fetch_all(p).await.map_err(db_err)?;
             let updates = match (rows.first(), rows.last()) {
-                (Some(first), Some(last)) => sqlx::query_as(UPDATES_BETWEEN)
-                    .bind(first.id)
-                    .bind(last.id)
-                    .fetch_all(p)
-                    .await
-                    .map_err(db_err)?,
+                (Some(first), Some(last)) => {
+                    sqlx::query_as(UPDATES_BETWEEN).bind(first.id).bind(last.id).fetch_all(p).await.map_err(db_err)?
+                }
                 _ => Vec::new(),
             };
             (rows, updates)
@@ -189,12 +184,7 @@ impl PushRecordStore for SqlStore {
             .collect()
     }
 
-    async fn record_push_events(
-        &self,
-        id: i64,
-        applied: &[i32],
-        now: DateTime<Utc>,
-    ) -> Result<Option<Vec<PushEvent>>> {
+    async fn record_push_events(&self, id: i64, applied: &[i32], now: DateTime<Utc>) -> Result<Option<Vec<PushEvent>>> {
         let events: Option<Vec<PushEventRow>> = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
             let moved: Option<RecordRow> =
@@ -269,7 +259,13 @@ impl PushRecordStore for SqlStore {
     }
 
     async fn finish_push_record(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
-        let n = with_db!(self, |p| sqlx::query(FINISH).bind(id).bind(now).execute(p).await.map_err(db_err)?.rows_affected());
+        let n = with_db!(self, |p| sqlx::query(FINISH)
+            .bind(id)
+            .bind(now)
+            .execute(p)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
         Ok(n > 0)
     }
 

@@ -132,8 +132,7 @@ pub trait PushRecordStore: Send + Sync {
     /// is written (by the pusher, at the record's `created_at`), and the project touched at
     /// `now`. Returns the events; `Ok(None)`, writing nothing, when the record is no longer
     /// `Received`. NotFound if missing; Invalid for a position the record does not have.
-    async fn record_push_events(&self, id: i64, applied: &[i32], now: DateTime<Utc>)
-    -> Result<Option<Vec<PushEvent>>>;
+    async fn record_push_events(&self, id: i64, applied: &[i32], now: DateTime<Utc>) -> Result<Option<Vec<PushEvent>>>;
     /// Creates the pipeline with its jobs (as [`crate::PipelineStore::create_pipeline`]) for the
     /// update at `position`, and marks the update `Created` with the pipeline's id, in one
     /// transaction — if the record is `Recorded` and the update applied and `Pending`; otherwise
