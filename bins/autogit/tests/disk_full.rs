@@ -132,7 +132,7 @@ impl Lab {
         let out = out.expect("sqlite3 (or psql) is installed: the test reads the push records table");
         assert!(out.status.success(), "{query}: {}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8_lossy(&out.stdout);
-        text.lines().filter_map(|l| l.trim().parse().ok()).last().unwrap_or_else(|| panic!("{query}: {text:?}"))
+        text.lines().filter_map(|l| l.trim().parse().ok()).next_back().unwrap_or_else(|| panic!("{query}: {text:?}"))
     }
 
     fn events_for(&self, branch: &str) -> usize {

@@ -96,6 +96,8 @@ impl RepoStorage {
 
     /// Bytes this process may still write on the filesystem that holds the repositories (what
     /// `df` shows as available: blocks reserved for root are not counted).
+    // The field types are u32 on some 32-bit targets.
+    #[allow(clippy::useless_conversion)]
     pub fn free_space(&self) -> Result<u64> {
         let st = nix::sys::statvfs::statvfs(&self.root).map_err(std::io::Error::from)?;
         Ok(u64::from(st.blocks_available()).saturating_mul(u64::from(st.fragment_size())))

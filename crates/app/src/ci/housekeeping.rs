@@ -31,7 +31,7 @@ impl App {
                 }
             }
             ticks += 1;
-            if ticks % PUSH_RECORD_TICKS == 0
+            if ticks.is_multiple_of(PUSH_RECORD_TICKS)
                 && let Err(e) = self.maintain_push_records().await
             {
                 tracing::warn!(error = %e, "push record maintenance failed");
