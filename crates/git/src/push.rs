@@ -74,8 +74,9 @@ impl PushIdentity {
         format!("push-{}@autogit.invalid", self.record_id)
     }
 
-    /// The environment `git receive-pack` gets: reflog entries are signed with the committer.
-    pub(crate) fn env(self) -> [(&'static str, String); 2] {
+    /// The environment `git receive-pack` gets ([`crate::service::spawn_receive_pack`] sets it):
+    /// reflog entries are signed with the committer.
+    pub fn env(self) -> [(&'static str, String); 2] {
         [("GIT_COMMITTER_NAME", format!("AutoGit push {}", self.record_id)), ("GIT_COMMITTER_EMAIL", self.email())]
     }
 }
