@@ -36,6 +36,14 @@ pub enum PushRefused {
 }
 
 impl PushRefused {
+    /// A short reason for git's report (` ! [remote rejected] main -> main (<reason>)`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PushRefused::NoSpace { .. } => "no space left on device",
+            PushRefused::Unrecorded(_) => "the push could not be recorded",
+        }
+    }
+
     /// The text for the client, which git shows as `remote:` lines (or as the rejection reason).
     pub fn message(&self) -> String {
         match self {

@@ -301,11 +301,7 @@ async fn refuse_push<R: tokio::io::AsyncRead + Unpin>(
 ) -> Response {
     let message = refused.message();
     let _ = tokio::io::copy(&mut rest, &mut tokio::io::sink()).await;
-    let reason = match refused {
-        PushRefused::NoSpace { .. } => "no space left on device",
-        PushRefused::Unrecorded(_) => "the push could not be recorded",
-    };
-    match pktline::refusal_report(req, reason, &message) {
+    match pktline::refusal_report(req, refused.reason(), &message) {
         Some(body) => (
             [(header::CONTENT_TYPE, Service::ReceivePack.result_content_type()), (header::CACHE_CONTROL, "no-cache")],
             body,
