@@ -2,8 +2,8 @@
 
 use crate::{autoscaler, builtin_runner, setup};
 use anyhow::{Context, Result};
-use autogit_app::App;
 use autogit_app::ci::CiSettings;
+use autogit_app::{App, PushSettings};
 use autogit_config::Config;
 use autogit_http::{AppState, ConnectionSettings, HttpConfig, MetricsAccess};
 use rand::Rng;
@@ -42,7 +42,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
         metrics_access: MetricsAccess::new(&config.metrics.allowed_networks()?, config.metrics.token.expose()),
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
-    let app = app.with_ci_settings(ci_settings(&config, &external_url));
+    let app = app.with_ci_settings(ci_settings(&config, &external_url)).with_push_settings(push_settings(&config));
+    // Before serving: every push acknowledged before a crash gets its events and pipelines.
+    app.recover_pushes().await.context("recovering recorded pushes")?;
     let shutdown = CancellationToken::new();
     let ci = app.clone();
     let ci_stop = shutdown.clone();
@@ -157,6 +159,10 @@ fn ci_settings(config: &Config, external_url: &str) -> CiSettings {
         registration_token: config.ci.registration_token.expose().to_string(),
         ..CiSettings::default()
     }
+}
+
+fn push_settings(config: &Config) -> PushSettings {
+    PushSettings { min_free_bytes: config.git.min_free_bytes, ..PushSettings::default() }
 }
 
 /// Creates `root` on first start. The password comes from configuration, or is generated and

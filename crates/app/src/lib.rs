@@ -1,5 +1,5 @@
 //! AutoGit use-cases: accounts, groups, projects, memberships, tokens, authorization decisions,
-//! repository reads and push recording.
+//! repository reads and push recording (the push outbox: `push_record`).
 //!
 //! [`App`] holds the ports (`Arc<dyn Store>`, repository storage, a clock) and never names an
 //! adapter. Every public operation takes the acting [`Principal`] and applies the access policy of
@@ -15,6 +15,8 @@ mod groups;
 mod members;
 mod projects;
 mod push;
+mod push_record;
+mod push_space;
 mod repository;
 pub mod secrets;
 mod tokens;
@@ -28,6 +30,9 @@ pub use groups::CreateGroup;
 pub use members::Source;
 pub use projects::{CreateProject, UpdateProject};
 pub use push::GitDenied;
+pub use push_record::{RecordedPush, Recovered};
+pub use push_space::{PushRefused, PushSettings};
+pub use repository::{check_branch_name, check_revision};
 pub use tokens::{CreateToken, IssuedToken};
 pub use users::CreateUser;
 
@@ -49,6 +54,7 @@ pub struct App {
     passwords: Arc<auth::PasswordChecks>,
     /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
+    push: Arc<PushSettings>,
 }
 
 /// Failed sign-ins an [`App`] built by [`App::new`] remembers (accounts and addresses together).
@@ -69,6 +75,7 @@ impl App {
             ci,
             passwords,
             secrets: Arc::new(secrets::Secrets::unavailable()),
+            push: Arc::new(PushSettings::default()),
         }
     }
 
@@ -77,6 +84,13 @@ impl App {
     #[must_use]
     pub fn with_password_checks(mut self, settings: PasswordSettings, counter: Arc<dyn FailureCounter>) -> Self {
         self.passwords = Arc::new(auth::PasswordChecks::new(settings, counter));
+        self
+    }
+
+    /// The same application with these push settings.
+    #[must_use]
+    pub fn with_push_settings(mut self, settings: PushSettings) -> Self {
+        self.push = Arc::new(settings);
         self
     }
 

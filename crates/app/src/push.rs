@@ -1,12 +1,12 @@
 //! git access for the smart-HTTP (and later SSH) transports: resolve a repository path for a
-//! principal with the right permission, and record the ref updates a push applied.
+//! principal with the right permission, and list the push events recorded (the recording itself
+//! is `push_record`).
 
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, Decision, decide};
 use autogit_core::scope::ScopeUse;
-use autogit_git::pktline::RefUpdate;
-use autogit_store::{Listed, NewPushEvent, Page, Project, PushEvent};
+use autogit_store::{Listed, Page, Project, PushEvent};
 use std::path::PathBuf;
 
 /// Why a git request was refused, worded for the `remote:` line git prints.
@@ -67,29 +67,6 @@ impl App {
         }
         let path = self.repos.path_for(project.id);
         Ok((project, path))
-    }
-
-    /// Records the ref updates a push applied, and the project's activity.
-    pub async fn record_pushes(&self, project_id: i64, pusher: Option<i64>, applied: &[RefUpdate]) -> Result<()> {
-        if applied.is_empty() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        for u in applied {
-            let ev = NewPushEvent {
-                project_id,
-                ref_name: u.name.clone(),
-                before: u.old.clone(),
-                after: u.new.clone(),
-                pusher_id: pusher,
-            };
-            self.store.record_push(&ev, now).await?;
-        }
-        self.store.touch_project(project_id, now).await?;
-        let updates: Vec<(String, String, String)> =
-            applied.iter().map(|u| (u.name.clone(), u.old.clone(), u.new.clone())).collect();
-        self.pipelines_for_push(project_id, pusher, &updates).await;
-        Ok(())
     }
 
     /// Push events of a project, newest first, for those who may see the project.

@@ -21,6 +21,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_GIT_BINARY", "git.binary"),
     ("AUTOGIT_GIT_MAX_PUSH_BYTES", "git.max_push_bytes"),
     ("AUTOGIT_GIT_MAX_FETCH_REQUEST_BYTES", "git.max_fetch_request_bytes"),
+    ("AUTOGIT_GIT_MIN_FREE_BYTES", "git.min_free_bytes"),
     ("AUTOGIT_LOG_LEVEL", "log.level"),
     ("AUTOGIT_LOG_FORMAT", "log.format"),
     ("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", "ci.builtin_runner_concurrent"),
@@ -73,7 +74,7 @@ fn kind_of(key: &str) -> Kind {
         Kind::Str
     } else if LIST_KEYS.contains(&key) {
         Kind::List
-    } else if key.starts_with("git.max_") || key.starts_with("ci.") || key.starts_with("http.") || key.starts_with("auth.") {
+    } else if key.starts_with("git.max_") || key.starts_with("git.min_") || key.starts_with("ci.") || key.starts_with("http.") || key.starts_with("auth.") {
         Kind::Int
     } else {
         Kind::Str

@@ -113,6 +113,9 @@ pub struct GitConfig {
     pub max_push_bytes: u64,
     /// Largest accepted fetch negotiation request body, in bytes.
     pub max_fetch_request_bytes: u64,
+    /// Free space, in bytes, the repositories' filesystem must keep beyond a push's declared
+    /// size; below it pushes are refused with "no space left on device". 0 disables the check.
+    pub min_free_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -145,7 +148,12 @@ impl Default for Config {
 
 impl Default for GitConfig {
     fn default() -> Self {
-        GitConfig { binary: "git".into(), max_push_bytes: 5 << 30, max_fetch_request_bytes: 64 << 20 }
+        GitConfig {
+            binary: "git".into(),
+            max_push_bytes: 5 << 30,
+            max_fetch_request_bytes: 64 << 20,
+            min_free_bytes: 100 << 20,
+        }
     }
 }
 

@@ -14,11 +14,12 @@ mod error;
 pub mod pktline;
 pub mod push;
 pub mod read;
+mod reflog;
 pub mod service;
 pub mod storage;
 
 pub use error::{Error, Result};
 pub use pktline::{PktError, RefUpdate};
-pub use push::{applied_updates, read_receive_request};
-pub use service::{ExitInfo, RpcChild, RpcProcess, Service, advertise, pump, spawn_rpc};
+pub use push::{PushIdentity, PushOutcome, applied_by, read_receive_request};
+pub use service::{ExitInfo, RpcChild, RpcProcess, Service, advertise, pump, spawn_receive_pack, spawn_rpc};
 pub use storage::RepoStorage;

@@ -1,9 +1,12 @@
-//! What a push asks for and what it did. Ref updates are recorded without server-side hooks: the
-//! HTTP layer reads the command list before git does ([`read_receive_request`]), and after
-//! `git receive-pack` has exited compares the refs with what was asked ([`applied_updates`]).
+//! What a push asks for and what it did, without server-side hooks: the HTTP layer reads the
+//! command list before git does ([`read_receive_request`]), git writes every ref update into the
+//! ref's reflog under an identity unique to the push ([`PushIdentity`]), and [`applied_by`] reads
+//! back which updates took effect — right after git exits, or after a crash.
 
 use crate::cmd::{MAX_LISTING, git_in, run_ok};
 use crate::pktline::{PktError, ReceiveRequest, RefUpdate, parse_receive_request, validate_ref_name};
+use crate::reflog;
+use crate::service::ExitInfo;
 use crate::{Error, Result};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
@@ -29,10 +32,88 @@ pub async fn read_receive_request<R: AsyncRead + Unpin>(body: &mut R) -> Result<
     }
 }
 
-/// The subset of `updates` that took effect: the ref now points at `new`, or is gone for a
-/// delete. Call it after receive-pack has exited. A concurrent push that set the same value would
-/// also count; that is the price of not using hooks, and harmless for event recording.
-pub async fn applied_updates(repo: &Path, updates: &[RefUpdate]) -> Result<Vec<RefUpdate>> {
+/// How a `git receive-pack` run ended, as far as the server can see it: the process's exit
+/// (`None` when it could not be waited for) and what its report to the client said.
+#[derive(Debug, Clone, Default)]
+pub struct PushOutcome {
+    pub exit: Option<ExitInfo>,
+    /// The report's `unpack` status: `ok`, or git's error; `None` when no report was seen.
+    pub unpack: Option<String>,
+    /// Text git sent the client on the side band (its unpacking child's errors among it).
+    pub messages: String,
+}
+
+impl PushOutcome {
+    /// Whether git failed: a failed exit, or a report that says the pack was not stored.
+    pub fn failed(&self) -> bool {
+        !self.exit.as_ref().is_some_and(ExitInfo::success) || self.unpack.as_deref().is_some_and(|u| u != "ok")
+    }
+
+    /// Everything git said about a failure, for logs: stderr, side-band text, unpack status.
+    pub fn error_text(&self) -> String {
+        let stderr = self.exit.as_ref().map_or("", |e| e.stderr.as_str());
+        let parts = [stderr.trim(), self.messages.trim(), self.unpack.as_deref().unwrap_or("").trim()];
+        parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// The identity git writes into the reflog for the ref updates of one push record: an address
+/// no other push uses, so that the record's reflog entries are told apart from every other push's
+/// (a later push that moved the ref again, or an earlier one that made the same change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushIdentity {
+    record_id: i64,
+}
+
+impl PushIdentity {
+    pub fn for_record(record_id: i64) -> Self {
+        Self { record_id }
+    }
+
+    fn email(self) -> String {
+        format!("push-{}@autogit.invalid", self.record_id)
+    }
+
+    /// The environment `git receive-pack` gets ([`crate::service::spawn_receive_pack`] sets it):
+    /// reflog entries are signed with the committer.
+    pub fn env(self) -> [(&'static str, String); 2] {
+        [("GIT_COMMITTER_NAME", format!("AutoGit push {}", self.record_id)), ("GIT_COMMITTER_EMAIL", self.email())]
+    }
+}
+
+/// Whether each of `updates`, pushed through [`crate::service::spawn_receive_pack`] as `ident`,
+/// took effect (one flag per update, in order). Call it once receive-pack has exited — or, after
+/// a crash, whenever: the answer comes from the repository alone.
+///
+/// An update (not a delete) was applied when the ref's reflog holds the entry `old → new` that
+/// git wrote under `ident`, and the ref then really held `new`: the next entry starts from
+/// `new`, or, when it is the last one, the ref is at `new` now. So a later push that moved the
+/// ref again does not hide it, and an earlier push that made the same change does not fake it.
+/// A delete was applied when the ref is gone (git removes a deleted ref's reflog with it); a
+/// delete followed by a re-creation before this is asked reads as not applied.
+pub async fn applied_by(repo: &Path, ident: PushIdentity, updates: &[RefUpdate]) -> Result<Vec<bool>> {
+    let current = current_values(repo, updates).await?;
+    let email = ident.email();
+    let mut applied = Vec::with_capacity(updates.len());
+    for u in updates {
+        let yes = if validate_ref_name(&u.name).is_err() {
+            false
+        } else if u.is_delete() {
+            !current.contains_key(&u.name)
+        } else {
+            match reflog::find_entry(repo, &u.name, &email, &u.new).await? {
+                None => false,
+                Some(reflog::Found { next_old: Some(next_old) }) => next_old == u.new,
+                Some(reflog::Found { next_old: None }) => current.get(&u.name) == Some(&u.new),
+            }
+        };
+        applied.push(yes);
+    }
+    Ok(applied)
+}
+
+/// The current value of every validly named ref of `updates` that exists.
+async fn current_values(repo: &Path, updates: &[RefUpdate]) -> Result<HashMap<String, String>> {
     // Names are re-validated: they become command-line arguments, and RefUpdate's fields are public.
     let mut names: Vec<&str> =
         updates.iter().map(|u| u.name.as_str()).filter(|n| validate_ref_name(n).is_ok()).collect();
@@ -52,16 +133,7 @@ pub async fn applied_updates(repo: &Path, updates: &[RefUpdate]) -> Result<Vec<R
             }
         }
     }
-    let applied = updates
-        .iter()
-        .filter(|u| validate_ref_name(&u.name).is_ok())
-        .filter(|u| match current.get(&u.name) {
-            None => u.is_delete(),
-            Some(oid) => !u.is_delete() && *oid == u.new,
-        })
-        .cloned()
-        .collect();
-    Ok(applied)
+    Ok(current)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use crate::cmd::{self, MAX_LISTING, git};
 use crate::pktline::{self, protocol_version, validate_git_protocol};
+use crate::push::PushIdentity;
 use crate::{Error, Result};
 use bytes::Bytes;
 use std::path::Path;
@@ -79,6 +80,11 @@ impl FromStr for Service {
 
 fn service_command(service: Service, protocol: Option<&str>) -> Result<Command> {
     let mut cmd = git();
+    if service == Service::ReceivePack {
+        // Bare repositories keep no reflogs by default; every ref update must be logged so that
+        // what a push applied can be read back, after a crash too (crate::push::applied_by).
+        cmd.args(["-c", "core.logAllRefUpdates=always"]);
+    }
     cmd.args([service.subcommand(), "--stateless-rpc"]);
     if let Some(p) = protocol {
         // Re-validated here because the value lands in a child's environment.
@@ -139,7 +145,18 @@ impl ExitInfo {
 
 /// Spawns `git <service> --stateless-rpc <repo>` with `GIT_PROTOCOL` set when given.
 pub fn spawn_rpc(repo: &Path, service: Service, protocol: Option<&str>) -> Result<RpcProcess> {
-    let mut cmd = service_command(service, protocol)?;
+    spawn(service_command(service, protocol)?, repo, service)
+}
+
+/// `git receive-pack --stateless-rpc <repo>` for the push recorded as `ident`: its ref updates
+/// are logged under that identity, which is how [`crate::push::applied_by`] finds them.
+pub fn spawn_receive_pack(repo: &Path, protocol: Option<&str>, ident: PushIdentity) -> Result<RpcProcess> {
+    let mut cmd = service_command(Service::ReceivePack, protocol)?;
+    cmd.envs(ident.env());
+    spawn(cmd, repo, Service::ReceivePack)
+}
+
+fn spawn(mut cmd: Command, repo: &Path, service: Service) -> Result<RpcProcess> {
     cmd.arg(cmd::positional(repo)?).stdin(Stdio::piped());
     let mut child = cmd.spawn()?;
     let missing = || Error::Parse("child pipes missing".into());

@@ -94,6 +94,15 @@ impl RepoStorage {
         Ok(())
     }
 
+    /// Bytes this process may still write on the filesystem that holds the repositories (what
+    /// `df` shows as available: blocks reserved for root are not counted).
+    // The field types are u32 on some 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    pub fn free_space(&self) -> Result<u64> {
+        let st = nix::sys::statvfs::statvfs(&self.root).map_err(std::io::Error::from)?;
+        Ok(u64::from(st.blocks_available()).saturating_mul(u64::from(st.fragment_size())))
+    }
+
     /// Initialises an empty bare repository whose HEAD names `default_branch`.
     pub async fn create(&self, project_id: i64, default_branch: &str) -> Result<PathBuf> {
         let head = branch_ref(default_branch)?;

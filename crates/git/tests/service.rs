@@ -5,7 +5,8 @@ mod common;
 
 use autogit_git::pktline::{DELIM, encode, flush, parse_receive_commands};
 use autogit_git::{
-    Error, RefUpdate, RpcProcess, Service, advertise, applied_updates, pump, read, read_receive_request, spawn_rpc,
+    Error, PushIdentity, RefUpdate, RpcProcess, Service, advertise, applied_by, pump, read, read_receive_request,
+    spawn_receive_pack, spawn_rpc,
 };
 use bytes::Bytes;
 use common::{Fixture, ZERO, contains, git_cmd};
@@ -18,7 +19,17 @@ fn pkt(s: &str) -> Vec<u8> {
 
 /// Sends `body` through a stateless-RPC child, reading stdout concurrently; returns stdout.
 async fn rpc(repo: &Path, service: Service, protocol: Option<&str>, prefix: Bytes, body: &[u8]) -> Vec<u8> {
-    let RpcProcess { stdin, mut stdout, child } = spawn_rpc(repo, service, protocol).expect("spawn");
+    run_rpc(spawn_rpc(repo, service, protocol).expect("spawn"), prefix, body).await
+}
+
+/// A push recorded as push record `record`.
+async fn push_as(repo: &Path, record: i64, prefix: Bytes, body: &[u8]) -> Vec<u8> {
+    run_rpc(spawn_receive_pack(repo, None, PushIdentity::for_record(record)).expect("spawn"), prefix, body).await
+}
+
+async fn run_rpc(proc: RpcProcess, prefix: Bytes, body: &[u8]) -> Vec<u8> {
+    let RpcProcess { stdin, mut stdout, child } = proc;
+    let service = child.label();
     let reader = async {
         let mut out = Vec::new();
         stdout.read_to_end(&mut out).await.map(|_| out)
@@ -104,11 +115,12 @@ async fn receive_pack_applies_updates_and_reports_them() {
     body.extend(f.pack(&c1, None));
     let (req, prefix) = read_receive_request(&mut &body[..]).await.expect("commands");
     assert_eq!(req.updates.len(), 2);
-    let out = rpc(&repo, Service::ReceivePack, None, prefix.clone(), &body[prefix.len()..]).await;
+    let out = push_as(&repo, 1, prefix.clone(), &body[prefix.len()..]).await;
     assert!(
         contains(&out, b"unpack ok") && contains(&out, b"ok refs/heads/main") && contains(&out, b"ok refs/heads/topic")
     );
-    assert_eq!(applied_updates(&repo, &req.updates).await.expect("applied"), req.updates);
+    let first = PushIdentity::for_record(1);
+    assert_eq!(applied_by(&repo, first, &req.updates).await.expect("applied"), [true, true]);
     assert_eq!(read::resolve(&repo, "main").await.expect("resolve"), Some(c1.clone()));
 
     // Fast-forward main, delete topic, and a stale update that git must refuse.
@@ -123,14 +135,52 @@ async fn receive_pack_applies_updates_and_reports_them() {
     .concat();
     body.extend(f.pack(&c2, Some(&c1)));
     let (updates, used) = parse_receive_commands(&body).expect("valid").expect("complete");
-    let out = rpc(&repo, Service::ReceivePack, None, Bytes::copy_from_slice(&body[..used]), &body[used..]).await;
+    let out = push_as(&repo, 2, Bytes::copy_from_slice(&body[..used]), &body[used..]).await;
     assert!(contains(&out, b"ng refs/heads/stale"), "{}", String::from_utf8_lossy(&out));
-    let applied = applied_updates(&repo, &updates).await.expect("applied");
-    assert_eq!(applied, updates[..2].to_vec());
-    assert!(applied[1].is_delete());
+    let second = PushIdentity::for_record(2);
+    assert_eq!(applied_by(&repo, second, &updates).await.expect("applied"), [true, true, false]);
+    assert!(updates[1].is_delete());
     assert_eq!(read::resolve(&repo, "topic").await.expect("resolve"), None);
+    // The first push's main update still reads as applied although main has moved on since.
+    assert!(applied_by(&repo, first, &req.updates[..1]).await.expect("applied")[0]);
     let bogus = RefUpdate { old: ZERO.into(), new: c1.clone(), name: "-bad".into() };
-    assert!(applied_updates(&repo, &[bogus]).await.expect("filtered").is_empty());
+    assert_eq!(applied_by(&repo, second, &[bogus]).await.expect("filtered"), [false]);
+}
+
+/// A refused push whose change a later push then made reads as not applied (comparing the ref
+/// with the requested value would say it was), and the later one as applied.
+#[tokio::test]
+async fn a_refused_push_is_not_credited_with_a_later_push() {
+    let f = Fixture::new();
+    let repo = f.storage.create(5, "main").await.expect("create");
+    f.write("README", b"one\n");
+    let c1 = f.commit("one", 1_700_000_000);
+    f.push_all(&repo);
+    f.write("README", b"two\n");
+    let c2 = f.commit("two", 1_700_000_100);
+
+    // Atomic: the stale update makes git refuse both.
+    let mut body = [
+        pkt(&format!("{c1} {c2} refs/heads/main\0report-status atomic\n")),
+        pkt(&format!("{c2} {c1} refs/heads/stale\n")),
+        flush().to_vec(),
+    ]
+    .concat();
+    body.extend(f.pack(&c2, Some(&c1)));
+    let (refused, used) = parse_receive_commands(&body).expect("valid").expect("complete");
+    let out = push_as(&repo, 30, Bytes::copy_from_slice(&body[..used]), &body[used..]).await;
+    assert!(contains(&out, b"ng refs/heads/main"), "{}", String::from_utf8_lossy(&out));
+
+    let mut body = [pkt(&format!("{c1} {c2} refs/heads/main\0report-status\n")), flush().to_vec()].concat();
+    body.extend(f.pack(&c2, Some(&c1)));
+    let (accepted, used) = parse_receive_commands(&body).expect("valid").expect("complete");
+    let out = push_as(&repo, 31, Bytes::copy_from_slice(&body[..used]), &body[used..]).await;
+    assert!(contains(&out, b"ok refs/heads/main"), "{}", String::from_utf8_lossy(&out));
+
+    assert_eq!(read::resolve(&repo, "main").await.expect("resolve"), Some(c2));
+    let refused_applied = applied_by(&repo, PushIdentity::for_record(30), &refused).await.expect("applied");
+    assert_eq!(refused_applied, [false, false]);
+    assert_eq!(applied_by(&repo, PushIdentity::for_record(31), &accepted).await.expect("applied"), [true]);
 }
 
 /// A request body captured from a real `git push` (via a tee wrapper around receive-pack) parses
@@ -161,9 +211,9 @@ async fn replays_a_captured_git_push() {
     assert_eq!(updates, [RefUpdate { old: ZERO.into(), new: tip.clone(), name: "refs/heads/main".into() }]);
     assert!(body[used..].starts_with(b"PACK"));
 
-    let out = rpc(&second, Service::ReceivePack, None, Bytes::new(), &body).await;
+    let out = push_as(&second, 3, Bytes::new(), &body).await;
     assert!(contains(&out, b"ok refs/heads/main"), "{}", String::from_utf8_lossy(&out));
-    assert_eq!(applied_updates(&second, &updates).await.expect("applied"), updates);
+    assert_eq!(applied_by(&second, PushIdentity::for_record(3), &updates).await.expect("applied"), [true]);
     assert_eq!(read::resolve(&second, "main").await.expect("resolve"), Some(tip));
 }
 

@@ -11,10 +11,12 @@
 #![allow(clippy::result_large_err)]
 
 use crate::auth::credentials;
+use crate::push_watch;
 use crate::state::AppState;
-use autogit_app::{AppError, GitDenied, Principal};
+use autogit_app::{AppError, GitDenied, Principal, PushRefused};
 use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
-use autogit_git::pktline::{self, RefUpdate};
+use autogit_git::PushOutcome;
+use autogit_git::pktline::{self, ReceiveRequest};
 use autogit_git::service::{self, Service};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -92,6 +94,12 @@ pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
             return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
+    if service == Service::ReceivePack
+        && gp.endpoint == GitEndpoint::InfoRefs
+        && let Err(refused) = s.app.check_push_space(None)
+    {
+        return text(StatusCode::INSUFFICIENT_STORAGE, refused.message());
+    }
     let ctx = Ctx { state: s, who, project_id: project.id, repo, service, protocol, path: gp };
     match ctx.path.endpoint {
         GitEndpoint::InfoRefs => ctx.advertise().await,
@@ -194,17 +202,34 @@ impl Ctx {
 
         // For a push, read the command list first: it is needed to record what the push changed,
         // and a malformed one is answered with a clear 400 before git is even started.
-        let (prefix, updates) = match self.service {
+        let (prefix, request) = match self.service {
             Service::ReceivePack => match read_commands(&mut reader).await {
                 Ok(x) => x,
                 Err(r) => return r,
             },
-            Service::UploadPack => (Bytes::new(), Vec::new()),
+            Service::UploadPack => (Bytes::new(), ReceiveRequest::default()),
         };
-        let proc = match service::spawn_rpc(&self.repo, self.service, self.protocol.as_deref()) {
+        // A push is recorded before git may apply any of it (see autogit_app's push_record).
+        let recorded = if request.updates.is_empty() {
+            None
+        } else {
+            let pusher = self.who.actor.user_id();
+            match self.state.app.begin_push(self.project_id, pusher, &request.updates, declared).await {
+                Ok(r) => Some(r),
+                Err(refused) => return refuse_push(&request, &refused, reader).await,
+            }
+        };
+        let spawned = match &recorded {
+            Some(r) => service::spawn_receive_pack(&self.repo, self.protocol.as_deref(), r.identity()),
+            None => service::spawn_rpc(&self.repo, self.service, self.protocol.as_deref()),
+        };
+        let proc = match spawned {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "spawning git failed");
+                if let Some(r) = recorded {
+                    self.state.app.finish_push(r, &PushOutcome::default()).await;
+                }
                 return text(StatusCode::INTERNAL_SERVER_ERROR, "could not start git");
             }
         };
@@ -213,9 +238,14 @@ impl Ctx {
 
         let sent = Arc::new(AtomicU64::new(0));
         let sent_in_stream = sent.clone();
+        let side_band = request.has_capability("side-band-64k") || request.has_capability("side-band");
+        let (watch, feeder) = recorded.as_ref().map(|_| push_watch::watch(side_band)).unzip();
         // 64 KiB reads: the default 4 KiB would cut a large pack into tens of thousands of chunks.
         let out = ReaderStream::with_capacity(stdout, 64 * 1024).inspect_ok(move |b| {
             sent_in_stream.fetch_add(b.len() as u64, Ordering::Relaxed);
+            if let Some(f) = &feeder {
+                f.feed(b);
+            }
         });
         let kind = self.kind();
         let state = self.state.clone();
@@ -232,6 +262,7 @@ impl Ctx {
             }
             if let Ok(e) = &exit
                 && !e.success()
+                && recorded.is_none()
             {
                 tracing::warn!(kind, stderr = %e.stderr, "git exited with failure");
             }
@@ -239,8 +270,9 @@ impl Ctx {
             let labels = crate::metrics::GitKindLabels { kind };
             state.metrics.git_bytes_received.get_or_create(&labels).inc_by(received.load(Ordering::Relaxed));
             state.metrics.git_bytes_sent.get_or_create(&labels).inc_by(sent.load(Ordering::Relaxed));
-            if !updates.is_empty() {
-                record(&state, &self.repo, self.project_id, self.who.actor.user_id(), &updates).await;
+            if let (Some(r), Some(w)) = (recorded, watch) {
+                let outcome = w.outcome(exit.ok()).await;
+                state.app.finish_push(r, &outcome).await;
             }
         });
         ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(out)).into_response()
@@ -249,9 +281,9 @@ impl Ctx {
 
 /// Reads the head of a receive-pack body until its command list is complete; a malformed or
 /// oversized one is answered here, before git starts.
-async fn read_commands<R: tokio::io::AsyncRead + Unpin>(reader: &mut R) -> Result<(Bytes, Vec<RefUpdate>), Response> {
+async fn read_commands<R: tokio::io::AsyncRead + Unpin>(reader: &mut R) -> Result<(Bytes, ReceiveRequest), Response> {
     match autogit_git::read_receive_request(reader).await {
-        Ok((req, prefix)) => Ok((prefix, req.updates)),
+        Ok((req, prefix)) => Ok((prefix, req)),
         Err(autogit_git::Error::Io(e)) if e.kind() == io::ErrorKind::FileTooLarge => {
             Err(text(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
         }
@@ -281,13 +313,28 @@ fn limited(
     })
 }
 
-async fn record(s: &AppState, repo: &std::path::Path, project_id: i64, pusher: Option<i64>, updates: &[RefUpdate]) {
-    match autogit_git::applied_updates(repo, updates).await {
-        Ok(applied) => {
-            if let Err(e) = s.app.record_pushes(project_id, pusher, &applied).await {
-                tracing::error!(error = %e, project_id, "recording push events failed");
-            }
+/// Answers a push refused before git started, in git's own report format (so the client shows
+/// the reason against every ref), after reading the rest of the body: a client still sending
+/// would otherwise see a reset connection instead of the answer.
+async fn refuse_push<R: tokio::io::AsyncRead + Unpin>(
+    req: &ReceiveRequest,
+    refused: &PushRefused,
+    mut rest: R,
+) -> Response {
+    let message = refused.message();
+    let _ = tokio::io::copy(&mut rest, &mut tokio::io::sink()).await;
+    match pktline::refusal_report(req, refused.reason(), &message) {
+        Some(body) => (
+            [(header::CONTENT_TYPE, Service::ReceivePack.result_content_type()), (header::CACHE_CONTROL, "no-cache")],
+            body,
+        )
+            .into_response(),
+        None => {
+            let status = match refused {
+                PushRefused::NoSpace { .. } => StatusCode::INSUFFICIENT_STORAGE,
+                PushRefused::Unrecorded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            text(status, message)
         }
-        Err(e) => tracing::error!(error = %e, project_id, "reading applied ref updates failed"),
     }
 }

@@ -15,7 +15,7 @@ macro_rules! push_event_columns {
 }
 
 #[derive(sqlx::FromRow)]
-struct PushEventRow {
+pub(crate) struct PushEventRow {
     id: i64,
     project_id: i64,
     ref_name: String,
@@ -39,7 +39,7 @@ impl From<PushEventRow> for PushEvent {
     }
 }
 
-const INSERT: &str = concat!(
+pub(crate) const INSERT: &str = concat!(
     "INSERT INTO push_events (project_id, ref_name, before_sha, after_sha, pusher_id, created_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
     push_event_columns!()

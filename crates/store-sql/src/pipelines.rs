@@ -113,6 +113,104 @@ const SET_STATUS: &str = concat!(
     pipeline_columns!()
 );
 
+/// Claims the pipeline of a push update: `$1` record, `$2` position. Only an applied, pending
+/// update of a recorded push can be claimed, so of two passes over one record only one creates.
+const CLAIM_PUSH_UPDATE: &str = "UPDATE push_record_updates SET pipeline_state = 'created' \
+     WHERE record_id = $1 AND position = $2 AND applied AND pipeline_state = 'pending' \
+     AND EXISTS (SELECT 1 FROM push_records r WHERE r.id = $1 AND r.state = 'recorded')";
+const SET_PUSH_PIPELINE: &str =
+    "UPDATE push_record_updates SET pipeline_id = $3 WHERE record_id = $1 AND position = $2";
+const PUSH_UPDATE_EXISTS: &str = "SELECT COUNT(*) FROM push_record_updates WHERE record_id = $1 AND position = $2";
+
+impl SqlStore {
+    /// Creates a pipeline with its jobs in one transaction; with `claim` (a push record and an
+    /// update position), only if that update's pipeline can be claimed, and the claim is written in
+    /// the same transaction: `Ok(None)` when it cannot, NotFound when the update does not exist.
+    pub(crate) async fn insert_pipeline(
+        &self,
+        new: &NewPipeline,
+        jobs: &[NewJob],
+        now: DateTime<Utc>,
+        claim: Option<(i64, i32)>,
+    ) -> Result<Option<(Pipeline, Vec<Job>)>> {
+        check_status(&new.status, PIPELINE_STATUSES)?;
+        let prepared = jobs.iter().map(|j| prepare_job(j, now)).collect::<Result<Vec<_>>>()?;
+        let variables = encode_variables(&new.variables);
+        let created: Option<(PipelineRow, Vec<JobRow>)> = with_db!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let claimed = match claim {
+                None => true,
+                Some((record, position)) => {
+                    let n = sqlx::query(CLAIM_PUSH_UPDATE)
+                        .bind(record)
+                        .bind(position)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                    if n == 0 {
+                        let exists: i64 = sqlx::query_scalar(PUSH_UPDATE_EXISTS)
+                            .bind(record)
+                            .bind(position)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        if exists == 0 {
+                            return Err(StoreError::NotFound("push update"));
+                        }
+                    }
+                    n > 0
+                }
+            };
+            if claimed {
+                let iid: i64 =
+                    sqlx::query_scalar(NEXT_IID).bind(new.project_id).fetch_one(&mut *tx).await.map_err(db_err)?;
+                let row: PipelineRow = sqlx::query_as(INSERT)
+                    .bind(new.project_id)
+                    .bind(iid)
+                    .bind(&new.ref_name)
+                    .bind(new.tag)
+                    .bind(&new.sha)
+                    .bind(&new.before_sha)
+                    .bind(&new.source)
+                    .bind(&new.status)
+                    .bind(new.user_id)
+                    .bind(&new.yaml_errors)
+                    .bind(&variables)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let mut job_rows = Vec::with_capacity(prepared.len());
+                for prep in &prepared {
+                    let q = sqlx::query_as(INSERT_JOB).bind(row.id).bind(new.project_id);
+                    job_rows.push(bind_new_job!(q, prep, now).fetch_one(&mut *tx).await.map_err(db_err)?);
+                }
+                if let Some((record, position)) = claim {
+                    sqlx::query(SET_PUSH_PIPELINE)
+                        .bind(record)
+                        .bind(position)
+                        .bind(row.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Some((row, job_rows))
+            } else {
+                tx.rollback().await.map_err(db_err)?;
+                None
+            }
+        });
+        match created {
+            Some((row, job_rows)) => {
+                Ok(Some((Pipeline::try_from(row)?, job_rows.into_iter().map(Job::from).collect())))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
 #[async_trait]
 impl PipelineStore for SqlStore {
     async fn create_pipeline(
@@ -121,38 +219,8 @@ impl PipelineStore for SqlStore {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> Result<(Pipeline, Vec<Job>)> {
-        check_status(&new.status, PIPELINE_STATUSES)?;
-        let prepared = jobs.iter().map(|j| prepare_job(j, now)).collect::<Result<Vec<_>>>()?;
-        let variables = encode_variables(&new.variables);
-        let (row, job_rows): (PipelineRow, Vec<JobRow>) = with_db!(self, |p| {
-            let mut tx = p.begin_write().await?;
-            let iid: i64 =
-                sqlx::query_scalar(NEXT_IID).bind(new.project_id).fetch_one(&mut *tx).await.map_err(db_err)?;
-            let row: PipelineRow = sqlx::query_as(INSERT)
-                .bind(new.project_id)
-                .bind(iid)
-                .bind(&new.ref_name)
-                .bind(new.tag)
-                .bind(&new.sha)
-                .bind(&new.before_sha)
-                .bind(&new.source)
-                .bind(&new.status)
-                .bind(new.user_id)
-                .bind(&new.yaml_errors)
-                .bind(&variables)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            let mut job_rows = Vec::with_capacity(prepared.len());
-            for prep in &prepared {
-                let q = sqlx::query_as(INSERT_JOB).bind(row.id).bind(new.project_id);
-                job_rows.push(bind_new_job!(q, prep, now).fetch_one(&mut *tx).await.map_err(db_err)?);
-            }
-            tx.commit().await.map_err(db_err)?;
-            (row, job_rows)
-        });
-        Ok((Pipeline::try_from(row)?, job_rows.into_iter().map(Job::from).collect()))
+        let created = self.insert_pipeline(new, jobs, now, None).await?;
+        created.ok_or_else(|| StoreError::Unavailable("pipeline insert returned nothing".into()))
     }
 
     async fn pipeline_by_id(&self, id: i64) -> Result<Option<Pipeline>> {

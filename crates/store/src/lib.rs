@@ -19,6 +19,7 @@
 mod ci;
 mod error;
 pub mod failures;
+mod push_records;
 mod records;
 
 #[cfg(feature = "conformance")]
@@ -27,6 +28,7 @@ pub mod conformance;
 pub use ci::*;
 pub use error::StoreError;
 pub use failures::FailureCounter;
+pub use push_records::*;
 pub use records::*;
 
 use async_trait::async_trait;
@@ -148,6 +150,7 @@ pub trait Store:
     + MemberStore
     + TokenStore
     + EventStore
+    + PushRecordStore
     + RunnerStore
     + PipelineStore
     + JobStore
@@ -166,6 +169,7 @@ impl<
         + MemberStore
         + TokenStore
         + EventStore
+        + PushRecordStore
         + RunnerStore
         + PipelineStore
         + JobStore

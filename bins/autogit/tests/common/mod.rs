@@ -43,6 +43,9 @@ pub struct Server {
     pub stdout: mpsc::Receiver<String>,
     http: Client,
     env: Vec<(String, String)>,
+    /// A command the server runs under (`unshare …`), with the server's own command line
+    /// appended as its last arguments; empty to run it directly.
+    wrapper: Vec<String>,
 }
 
 /// Starts `autogit serve` over `data`; returns the child, its stdout lines and its URL.
@@ -53,8 +56,16 @@ fn spawn(
     database_url: Option<&str>,
     env: &[(String, String)],
     listen: &str,
+    wrapper: &[String],
 ) -> (Child, mpsc::Receiver<String>, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autogit"));
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(env!("CARGO_BIN_EXE_autogit"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_autogit")),
+    };
     cmd.args(["serve", "--listen", listen, "--data-dir"])
         .arg(data)
         .env("AUTOGIT_ROOT_PASSWORD", ROOT_PASSWORD)
@@ -121,10 +132,24 @@ impl Server {
     /// As [`Server::start_with`], listening on `listen` (e.g. an address that another network
     /// namespace reaches; its URL is then also the runners' server URL).
     pub fn start_listening(backend: Backend, env: &[(&str, &str)], listen: &str) -> Server {
+        Server::start_wrapped(backend, env, listen, |_| Vec::new())
+    }
+
+    /// As [`Server::start_listening`], with the server run under the command `wrapper` returns
+    /// for its data directory (e.g. `unshare --mount … sh -c '…; exec "$@"' sh`); the server's
+    /// command line is appended to it. The wrapper must `exec` it, so that the child is the
+    /// server itself.
+    pub fn start_wrapped(
+        backend: Backend,
+        env: &[(&str, &str)],
+        listen: &str,
+        wrapper: impl FnOnce(&Path) -> Vec<String>,
+    ) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         // Owner-only, as AutoGit creates a data directory itself (it only warns about a looser
         // one it finds, which tests of file modes would otherwise see).
         std::fs::set_permissions(data.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+        let wrapper = wrapper(data.path());
         let (database_url, schema) = match backend {
             Backend::Postgres => {
                 let (url, schema) = postgres_schema_url();
@@ -133,7 +158,7 @@ impl Server {
             Backend::Sqlite => (None, None),
         };
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, rx, url) = spawn(data.path(), database_url.as_deref(), &env, listen);
+        let (child, rx, url) = spawn(data.path(), database_url.as_deref(), &env, listen, &wrapper);
         let mut server = Server {
             child,
             url,
@@ -144,6 +169,7 @@ impl Server {
             stdout: rx,
             http: Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
             env,
+            wrapper,
         };
         server.root_token = server.create_token("root", "tests", "api");
         server
@@ -166,7 +192,7 @@ impl Server {
     /// directory and database.
     pub fn restart(&mut self) {
         let listen = self.url.trim_start_matches("http://").to_string();
-        let (child, rx, url) = spawn(self.data.path(), self.database_url.as_deref(), &self.env, &listen);
+        let (child, rx, url) = spawn(self.data.path(), self.database_url.as_deref(), &self.env, &listen, &self.wrapper);
         self.child = child;
         self.stdout = rx;
         self.url = url;

@@ -11,7 +11,7 @@ use super::{predefined, vars};
 use crate::{App, AppError, Result};
 use autogit_git::read;
 use autogit_pipeline::{CompileInput, PipelineContext, RefKind, Severity, compile, render_diagnostics};
-use autogit_store::{NewJob, NewPipeline, Pipeline, Project, User};
+use autogit_store::{Job, NewJob, NewPipeline, Pipeline, Project, User};
 use std::collections::BTreeMap;
 
 /// The CI file path when the project sets none.
@@ -60,6 +60,22 @@ impl App {
         project: &Project,
         req: &PipelineRequest,
     ) -> Result<std::result::Result<Pipeline, NotCreated>> {
+        match self.create_pipeline_claiming(project, req, None).await? {
+            Ok(Some(p)) => Ok(Ok(p)),
+            Ok(None) => Err(AppError::Internal("a pipeline without a claim was not stored".into())),
+            Err(why) => Ok(Err(why)),
+        }
+    }
+
+    /// As [`App::create_pipeline_for`]; with `claim` (a push record and the position of one of
+    /// its updates) the pipeline is stored only if that update's pipeline is still to be made,
+    /// in the same transaction that marks it made: `Ok(Ok(None))` when an earlier pass made it.
+    pub(crate) async fn create_pipeline_claiming(
+        &self,
+        project: &Project,
+        req: &PipelineRequest,
+        claim: Option<(i64, i32)>,
+    ) -> Result<std::result::Result<Option<Pipeline>, NotCreated>> {
         let repo = self.repos.path_for(project.id);
         let path = config_path(project);
         let Some(snap) = read::snapshot(&repo, &req.sha, &path).await? else {
@@ -87,8 +103,8 @@ impl App {
                     "{path}: the CI configuration is too large: {size} bytes; at most {} bytes are read",
                     read::MAX_BLOB_SIZE
                 ));
-                let (p, _) = self.store.create_pipeline(&new, &[], now).await?;
-                return Ok(Ok(p));
+                let stored = self.store_pipeline(&new, &[], now, claim).await?;
+                return Ok(Ok(stored.map(|(p, _)| p)));
             }
             (None, None) => return Ok(Err(NotCreated::NoConfig { path })),
         };
@@ -116,8 +132,8 @@ impl App {
             if compiled.diagnostics.iter().any(|d| d.severity == Severity::Error) {
                 new.status = "failed".into();
                 new.yaml_errors = Some(render_diagnostics(&compiled.diagnostics));
-                let (p, _) = self.store.create_pipeline(&new, &[], now).await?;
-                return Ok(Ok(p));
+                let stored = self.store_pipeline(&new, &[], now, claim).await?;
+                return Ok(Ok(stored.map(|(p, _)| p)));
             }
             return Ok(Err(NotCreated::Filtered));
         };
@@ -145,57 +161,22 @@ impl App {
                 }
             })
             .collect();
-        let (pipeline, _) = self.store.create_pipeline(&new, &jobs, now).await?;
+        let Some((pipeline, _)) = self.store_pipeline(&new, &jobs, now, claim).await? else { return Ok(Ok(None)) };
         self.auto_cancel_redundant(&pipeline).await;
         self.process_pipeline(pipeline.id).await?;
-        Ok(Ok(self.store.pipeline_by_id(pipeline.id).await?.unwrap_or(pipeline)))
+        Ok(Ok(Some(self.store.pipeline_by_id(pipeline.id).await?.unwrap_or(pipeline))))
     }
 
-    /// Pipelines for the branch and tag updates of a push. Failures are logged, never fail the
-    /// push (it already happened).
-    pub(crate) async fn pipelines_for_push(
+    async fn store_pipeline(
         &self,
-        project_id: i64,
-        pusher: Option<i64>,
-        updates: &[(String, String, String)],
-    ) {
-        let project = match self.store.project_by_id(project_id).await {
-            Ok(Some(p)) => p,
-            _ => return,
-        };
-        let user = match pusher {
-            Some(id) => self.store.user_by_id(id).await.ok().flatten(),
-            None => None,
-        };
-        for (name, before, after) in updates {
-            let (ref_name, tag) = if let Some(b) = name.strip_prefix("refs/heads/") {
-                (b, false)
-            } else if let Some(t) = name.strip_prefix("refs/tags/") {
-                (t, true)
-            } else {
-                continue;
-            };
-            if after.bytes().all(|b| b == b'0') {
-                continue; // a deletion
-            }
-            let req = PipelineRequest {
-                ref_name: ref_name.into(),
-                tag,
-                sha: after.clone(),
-                before_sha: before.clone(),
-                source: "push".into(),
-                user: user.clone(),
-                variables: Vec::new(),
-            };
-            match self.create_pipeline_for(&project, &req).await {
-                Ok(Ok(p)) => {
-                    tracing::info!(project = project.id, pipeline = p.id, r#ref = ref_name, status = %p.status, "pipeline created")
-                }
-                Ok(Err(why)) => tracing::debug!(project = project.id, r#ref = ref_name, ?why, "no pipeline"),
-                Err(e) => {
-                    tracing::warn!(project = project.id, r#ref = ref_name, error = %e, "pipeline creation failed")
-                }
-            }
-        }
+        new: &NewPipeline,
+        jobs: &[NewJob],
+        now: chrono::DateTime<chrono::Utc>,
+        claim: Option<(i64, i32)>,
+    ) -> Result<Option<(Pipeline, Vec<Job>)>> {
+        Ok(match claim {
+            None => Some(self.store.create_pipeline(new, jobs, now).await?),
+            Some((record, position)) => self.store.create_push_pipeline(record, position, new, jobs, now).await?,
+        })
     }
 }

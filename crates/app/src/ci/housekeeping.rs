@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the housekeeping pass runs.
 pub const TICK: Duration = Duration::from_secs(1);
+/// Push records are pruned and retried every this many ticks.
+const PUSH_RECORD_TICKS: u64 = 60;
 
 impl App {
     /// Rebuilds the queue from the store and runs housekeeping until `shutdown`.
@@ -23,6 +25,7 @@ impl App {
         }
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -30,6 +33,12 @@ impl App {
                     self.ci.close();
                     return;
                 }
+            }
+            ticks += 1;
+            if ticks.is_multiple_of(PUSH_RECORD_TICKS)
+                && let Err(e) = self.maintain_push_records().await
+            {
+                tracing::warn!(error = %e, "push record maintenance failed");
             }
             if let Err(e) = self.housekeeping().await {
                 tracing::warn!(error = %e, "CI housekeeping failed");

@@ -9,12 +9,16 @@
 
 mod commands;
 mod protocol;
+mod report;
+mod watch;
 
 pub use commands::{
     MAX_COMMAND_SECTION, ReceiveRequest, RefUpdate, is_valid_oid, is_zero_oid, parse_receive_commands,
     parse_receive_request, validate_ref_name,
 };
 pub use protocol::{protocol_version, validate_git_protocol};
+pub use report::refusal_report;
+pub use watch::ReportWatcher;
 
 /// Largest packet, header included (`LARGE_PACKET_MAX` in git).
 pub const MAX_PKT_LEN: usize = 65520;

@@ -31,13 +31,17 @@ pub const MAX_PATH_LEN: usize = 4096;
 
 /// Accepts branch and tag names, object ids and suffixes like `~2` / `^{commit}`; rejects
 /// whatever could be an option (`-…`), a range (`..`), a `rev:path` or `:/search` expression, a
-/// commit-message regex search (`^{/…}`), whitespace and control characters.
+/// commit-message regex search (`^{/…}`), reflog and upstream syntax (`@{1}`, `@{u}`,
+/// `main@{upstream}`, `@{-1}`: they name old ref values, whose commits may be ones a force push
+/// removed, or need a checkout's configuration, which a bare repository has not), whitespace and
+/// control characters.
 pub fn validate_rev(rev: &str) -> Result<()> {
     let ok = !rev.is_empty()
         && rev.len() <= MAX_REV_LEN
         && !rev.starts_with('-')
         && !rev.contains("..")
         && !rev.contains("{/")
+        && !rev.contains("@{")
         && !rev.bytes().any(|b| b <= b' ' || b == 0x7f || b == b':' || b == b'\\');
     if ok { Ok(()) } else { Err(Error::InvalidRef(rev.chars().take(80).collect())) }
 }
@@ -89,12 +93,28 @@ mod tests {
 
     #[test]
     fn revs() {
-        for ok in ["main", "feature/x", "v1.0", "HEAD~2", "main^", "v1^{commit}", "0123abcd", "@", "a@{1}"] {
+        for ok in ["main", "feature/x", "v1.0", "HEAD~2", "main^", "v1^{commit}", "0123abcd", "@", "user@host"] {
             assert!(validate_rev(ok).is_ok(), "{ok}");
         }
-        for bad in
-            ["", "-n", "--all", "a..b", "a...b", "main:README", ":/fix", "HEAD^{/fix}", "a b", "a\nb", "a\0", "a\\b"]
-        {
+        for bad in [
+            "",
+            "-n",
+            "--all",
+            "a..b",
+            "a...b",
+            "main:README",
+            ":/fix",
+            "HEAD^{/fix}",
+            "a b",
+            "a\nb",
+            "a\0",
+            "a\\b",
+            "@{u}",
+            "main@{upstream}",
+            "HEAD@{1}",
+            "@{-1}",
+            "main@{yesterday}",
+        ] {
             assert!(validate_rev(bad).is_err(), "{bad:?}");
         }
         assert!(validate_rev(&"a".repeat(MAX_REV_LEN + 1)).is_err());

@@ -6,7 +6,7 @@ use crate::dto::{self, branch_json, commit_json, entry_json, tag_json};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::state::AppState;
-use autogit_app::AppError;
+use autogit_app::{AppError, check_branch_name, check_revision};
 use autogit_git::read;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -51,6 +51,7 @@ async fn branches(State(s): State<AppState>, Caller(who): Caller, Path(id): Path
 
 async fn branch(State(s): State<AppState>, Caller(who): Caller, Path((id, name)): Path<(String, String)>) -> Handler {
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
+    check_branch_name("branch", &name)?;
     let b = read::branch(&repo, &name).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("Branch")))?;
     Ok(Json(branch_json(&s.config.external_url, &project.full_path, &b)).into_response())
 }
@@ -66,6 +67,9 @@ async fn commits(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<
     let p = &list.params;
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
     let rev = p.str("ref_name")?.filter(|r| !r.is_empty());
+    if let Some(r) = &rev {
+        check_revision("ref_name", r)?;
+    }
     let path = p.str("path")?.filter(|r| !r.is_empty());
     let page = list.page();
     let commits = read::commits(&repo, rev.as_deref(), path.as_deref(), page.offset as usize, page.limit as usize)
@@ -79,6 +83,7 @@ async fn commits(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<
 
 async fn commit(State(s): State<AppState>, Caller(who): Caller, Path((id, sha)): Path<(String, String)>) -> Handler {
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
+    check_revision("sha", &sha)?;
     let c = read::commit(&repo, &sha).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("Commit")))?;
     Ok(Json(commit_json(&s.config.external_url, &project.full_path, &c)).into_response())
 }
@@ -86,7 +91,14 @@ async fn commit(State(s): State<AppState>, Caller(who): Caller, Path((id, sha)):
 async fn tree(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let p = &list.params;
     let (_project, repo) = s.app.readable_repository(&who, &id).await?;
-    let rev = p.str("ref")?.or(p.str("ref_name")?).filter(|r| !r.is_empty());
+    let (param, rev) = match p.str("ref")? {
+        Some(r) => ("ref", Some(r)),
+        None => ("ref_name", p.str("ref_name")?),
+    };
+    let rev = rev.filter(|r| !r.is_empty());
+    if let Some(r) = &rev {
+        check_revision(param, r)?;
+    }
     let path = p.str("path")?.filter(|x| !x.is_empty());
     let recursive = p.bool("recursive")?.unwrap_or(false);
     let entries = read::tree(&repo, rev.as_deref(), path.as_deref(), recursive)
@@ -104,7 +116,11 @@ async fn load_file(
     p: &Params,
 ) -> ApiResult<(String, read::FileBlob)> {
     let (_project, repo) = s.app.readable_repository(who, id).await?;
-    let rev = p.required("ref").or_else(|_| p.required("ref_name"))?;
+    let (param, rev) = match p.required("ref") {
+        Ok(r) => ("ref", r),
+        Err(_) => ("ref_name", p.required("ref_name")?),
+    };
+    check_revision(param, &rev)?;
     let blob = read::file(&repo, &rev, path).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("File")))?;
     Ok((rev, blob))
 }

@@ -41,6 +41,7 @@ mod groups;
 mod lists;
 mod members;
 mod projects;
+mod push_records;
 mod tokens;
 
 use accounts::*;
@@ -56,6 +57,7 @@ use groups::*;
 use lists::*;
 use members::*;
 use projects::*;
+use push_records::*;
 use tokens::*;
 
 /// An id no adapter will have handed out in a test database.
@@ -108,6 +110,8 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     group_lists(&cx).await;
     tokens(&cx).await;
     push_events(&cx).await;
+    push_records_lifecycle(&cx).await;
+    push_records_failures_and_pruning(&cx).await;
     ci_runners_crud(&cx).await;
     ci_runner_lists(&cx).await;
     ci_pipelines_create(&cx).await;
