@@ -7,6 +7,7 @@ mod autoscaler;
 mod builtin_runner;
 mod ci;
 mod gpu;
+mod hook;
 mod pool;
 mod runner;
 mod serve;
@@ -67,6 +68,12 @@ enum Command {
         #[command(subcommand)]
         command: runner::RunnerCommand,
     },
+    /// Git hooks the server installs for itself (run by git, not by people).
+    #[command(hide = true)]
+    Hook {
+        #[command(subcommand)]
+        command: hook::HookCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,6 +87,8 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        // Before any configuration or logging: a hook must start fast and print only its verdict.
+        Command::Hook { command } => return hook::run(command),
         Command::Config { command: ConfigCommand::Example } => {
             print!("{}", autogit_config::EXAMPLE);
             Ok(())

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use autogit_app::App;
 use autogit_app::ci::CiSettings;
 use autogit_config::Config;
+use autogit_git::hooks::ServerHooks;
 use autogit_http::{AppState, HttpConfig};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -19,6 +20,11 @@ pub async fn run(config: Config) -> Result<()> {
     setup::init_logging(&config);
     tracing::info!(?config, "starting");
     let app = setup::open_app(&config).await?;
+    // Every push runs the server's own hooks only; `hook pre-receive` of this binary enforces
+    // protected branches.
+    let exe = std::env::current_exe().context("locating the autogit binary for the push hook")?;
+    let hooks = ServerHooks::install(&config.data_dir.join("git-hooks"), &exe).context("installing the push hooks")?;
+    let app = app.with_push_hooks(hooks);
     bootstrap_root(&app, &config).await?;
 
     let listener =

@@ -14,6 +14,7 @@ mod error;
 mod groups;
 mod members;
 mod projects;
+mod protected_branches;
 mod push;
 mod repository;
 mod tokens;
@@ -25,12 +26,14 @@ pub use error::AppError;
 pub use groups::CreateGroup;
 pub use members::Source;
 pub use projects::{CreateProject, UpdateProject};
+pub use protected_branches::ProtectBranch;
 pub use push::GitDenied;
 pub use tokens::{CreateToken, IssuedToken};
 pub use users::CreateUser;
 
 pub use autogit_store as store;
 
+use autogit_git::hooks::ServerHooks;
 use autogit_git::storage::RepoStorage;
 use autogit_store::Store;
 use std::sync::Arc;
@@ -44,13 +47,22 @@ pub struct App {
     repos: Arc<RepoStorage>,
     clock: Arc<dyn Clock>,
     ci: Arc<ci::runtime::Runtime>,
+    /// The server's receive-pack hooks; pushes are refused without them (see `receive_hooks`).
+    push_hooks: Option<Arc<ServerHooks>>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, repos: RepoStorage, clock: Arc<dyn Clock>) -> Self {
         let epoch = clock.now().timestamp_millis() as u64;
         let ci = Arc::new(ci::runtime::Runtime::new(ci::CiSettings::default(), epoch));
-        App { store, repos: Arc::new(repos), clock, ci }
+        App { store, repos: Arc::new(repos), clock, ci, push_hooks: None }
+    }
+
+    /// The same application with the server's receive-pack hooks installed (needed for pushes).
+    #[must_use]
+    pub fn with_push_hooks(mut self, hooks: ServerHooks) -> Self {
+        self.push_hooks = Some(Arc::new(hooks));
+        self
     }
 
     /// The same application with these coordinator settings (and a fresh, empty queue: call

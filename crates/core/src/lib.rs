@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod name;
+pub mod protection;
 pub mod repo_path;
 pub mod role;
 pub mod scope;

@@ -6,6 +6,7 @@
 //! with bounded memory. Only the ref advertisement (small) is returned as a whole.
 
 use crate::cmd::{self, MAX_LISTING, git};
+use crate::hooks::ReceiveHooks;
 use crate::pktline::{self, protocol_version, validate_git_protocol};
 use crate::{Error, Result};
 use bytes::Bytes;
@@ -77,8 +78,12 @@ impl FromStr for Service {
     }
 }
 
-fn service_command(service: Service, protocol: Option<&str>) -> Result<Command> {
+fn service_command(service: Service, protocol: Option<&str>, hooks: Option<&ReceiveHooks>) -> Result<Command> {
     let mut cmd = git();
+    if let Some(h) = hooks {
+        // On the command line, so it beats anything in the repository's own config.
+        cmd.arg("-c").arg(h.config_arg()).envs(h.env.iter().map(|(k, v)| (k, v)));
+    }
     cmd.args([service.subcommand(), "--stateless-rpc"]);
     if let Some(p) = protocol {
         // Re-validated here because the value lands in a child's environment.
@@ -90,7 +95,7 @@ fn service_command(service: Service, protocol: Option<&str>) -> Result<Command> 
 /// The body of `GET info/refs?service=<service>`. For protocol v0/v1 it starts with the
 /// `# service=…` packet and a flush; for v2 that header is omitted, as `git http-backend` does.
 pub async fn advertise(repo: &Path, service: Service, protocol: Option<&str>) -> Result<Vec<u8>> {
-    let mut cmd = service_command(service, protocol)?;
+    let mut cmd = service_command(service, protocol, None)?;
     cmd.arg("--advertise-refs").arg(cmd::positional(repo)?);
     let refs = cmd::run_ok(cmd, MAX_LISTING).await?;
     let mut body = Vec::with_capacity(refs.len() + 64);
@@ -139,7 +144,17 @@ impl ExitInfo {
 
 /// Spawns `git <service> --stateless-rpc <repo>` with `GIT_PROTOCOL` set when given.
 pub fn spawn_rpc(repo: &Path, service: Service, protocol: Option<&str>) -> Result<RpcProcess> {
-    let mut cmd = service_command(service, protocol)?;
+    spawn_rpc_with(repo, service, protocol, None)
+}
+
+/// As [`spawn_rpc`]; a receive-pack child runs exactly the server's `hooks` (see [`crate::hooks`]).
+pub fn spawn_rpc_with(
+    repo: &Path,
+    service: Service,
+    protocol: Option<&str>,
+    hooks: Option<&ReceiveHooks>,
+) -> Result<RpcProcess> {
+    let mut cmd = service_command(service, protocol, hooks)?;
     cmd.arg(cmd::positional(repo)?).stdin(Stdio::piped());
     let mut child = cmd.spawn()?;
     let missing = || Error::Parse("child pipes missing".into());

@@ -12,8 +12,10 @@
 
 use crate::auth::credentials;
 use crate::state::AppState;
-use autogit_app::{GitDenied, Principal};
+use autogit_app::store::Project;
+use autogit_app::{AppError, GitDenied, Principal};
 use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
+use autogit_git::hooks::ReceiveHooks;
 use autogit_git::pktline::{self, RefUpdate};
 use autogit_git::service::{self, Service};
 use axum::body::{Body, Bytes};
@@ -91,7 +93,7 @@ pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
             return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
-    let ctx = Ctx { state: s, who, project_id: project.id, repo, service, protocol, path: gp };
+    let ctx = Ctx { state: s, who, project_id: project.id, project, repo, service, protocol, path: gp };
     match ctx.path.endpoint {
         GitEndpoint::InfoRefs => ctx.advertise().await,
         _ => ctx.rpc(req).await,
@@ -117,6 +119,7 @@ struct Ctx {
     state: AppState,
     who: Principal,
     project_id: i64,
+    project: Project,
     repo: PathBuf,
     service: Service,
     protocol: Option<String>,
@@ -179,7 +182,15 @@ impl Ctx {
             },
             Service::UploadPack => (Bytes::new(), Vec::new()),
         };
-        let proc = match service::spawn_rpc(&self.repo, self.service, self.protocol.as_deref()) {
+        // Protected branches are enforced by the server's pre-receive hook (or no hook at all).
+        let hooks = match self.service {
+            Service::ReceivePack => match receive_hooks(&self.state, &self.who, &self.project, &updates).await {
+                Ok(h) => Some(h),
+                Err(r) => return r,
+            },
+            Service::UploadPack => None,
+        };
+        let proc = match service::spawn_rpc_with(&self.repo, self.service, self.protocol.as_deref(), hooks.as_ref()) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "spawning git failed");
@@ -268,4 +279,21 @@ async fn record(s: &AppState, repo: &std::path::Path, project_id: i64, pusher: O
         }
         Err(e) => tracing::error!(error = %e, project_id, "reading applied ref updates failed"),
     }
+}
+
+/// The hooks of one push (see `App::receive_hooks`); a refusal is answered before git starts.
+async fn receive_hooks(
+    s: &AppState,
+    who: &Principal,
+    project: &Project,
+    updates: &[RefUpdate],
+) -> Result<ReceiveHooks, Response> {
+    s.app.receive_hooks(who, project, updates).await.map_err(|e| match e {
+        AppError::Forbidden(msg) => text(StatusCode::FORBIDDEN, msg.unwrap_or_else(|| "forbidden".into())),
+        AppError::Invalid(_, msg) => text(StatusCode::BAD_REQUEST, msg),
+        e => {
+            tracing::error!(error = %e, project_id = project.id, "push policy unavailable");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    })
 }

@@ -18,6 +18,7 @@
 
 mod ci;
 mod error;
+mod protected;
 mod records;
 
 #[cfg(feature = "conformance")]
@@ -25,6 +26,7 @@ pub mod conformance;
 
 pub use ci::*;
 pub use error::StoreError;
+pub use protected::*;
 pub use records::*;
 
 use async_trait::async_trait;
@@ -67,7 +69,8 @@ pub trait NamespaceStore: Send + Sync {
 /// Projects (the repository on disk is the git port's business; here is only the record).
 #[async_trait]
 pub trait ProjectStore: Send + Sync {
-    /// Creates the project and, if given, a membership for its creator, in one transaction.
+    /// Creates the project and, if given, a membership for its creator and the protection of its
+    /// default branch (`NewProject::default_branch_protection`), in one transaction.
     /// Conflict if the namespace already has a project or subgroup with that path.
     async fn create_project(
         &self,
@@ -83,7 +86,7 @@ pub trait ProjectStore: Send + Sync {
     async fn update_project(&self, id: i64, update: &ProjectUpdate, now: DateTime<Utc>) -> Result<Project>;
     /// Records activity (a push) on the project.
     async fn touch_project(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
-    /// Deletes the record with its memberships and events. NotFound if missing.
+    /// Deletes the record with its memberships, events and protected branches. NotFound if missing.
     async fn delete_project(&self, id: i64) -> Result<()>;
 }
 
@@ -153,6 +156,7 @@ pub trait Store:
     + ArtifactStore
     + HardwareStore
     + CiVariableStore
+    + ProtectedBranchStore
     + Health
 {
 }
@@ -171,6 +175,7 @@ impl<
         + ArtifactStore
         + HardwareStore
         + CiVariableStore
+        + ProtectedBranchStore
         + Health,
 > Store for T
 {
