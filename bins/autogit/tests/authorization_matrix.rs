@@ -166,7 +166,12 @@ fn protected_branch_routes() {
         let statuses = [
             s.req(Method::GET, &base, &token).send().expect("list").status().as_u16(),
             s.req(Method::GET, &format!("{base}/main"), &token).send().expect("show").status().as_u16(),
-            s.req(Method::POST, &base, &token).form(&[("name", rule.as_str())]).send().expect("create").status().as_u16(),
+            s.req(Method::POST, &base, &token)
+                .form(&[("name", rule.as_str())])
+                .send()
+                .expect("create")
+                .status()
+                .as_u16(),
             s.req(Method::DELETE, &format!("{base}/{rule}-d"), &token).send().expect("delete").status().as_u16(),
         ];
         let got = statuses.map(allowed);

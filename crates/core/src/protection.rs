@@ -274,10 +274,10 @@ impl BranchPolicy {
         branch_of(refname).is_some_and(|b| self.default_branch.as_deref() == Some(b) || self.is_protected(b))
     }
 
-    /// Whether the decision for `refname` depends on fast-forward or not (protected branches only:
-    /// the ancestry check costs a git process).
+    /// Whether the decision for `refname` depends on fast-forward or not: only for protected
+    /// branches that no rule opens to force pushes (the ancestry check costs a git process).
     pub fn needs_ancestry(&self, refname: &str) -> bool {
-        branch_of(refname).is_some_and(|b| self.is_protected(b))
+        branch_of(refname).is_some_and(|b| self.is_protected(b) && !self.force_push_allowed(b))
     }
 
     /// May `who` make this change to `refname`? Refs other than branches are not decided here.

@@ -269,6 +269,10 @@ proptest! {
             if got.is_ok() { prop_assert!(p.may_push(who, &branch)); }
         }
         prop_assert_eq!(p.needs_check(&refname), p.is_protected(&branch) || branch == "a");
+        // Where no ancestry check is made, fast-forward and force are decided alike.
+        if !p.needs_ancestry(&refname) {
+            prop_assert_eq!(p.decide(who, &refname, FastForward), p.decide(who, &refname, Force));
+        }
         let narrowed = p.for_refs([refname.as_str()]);
         prop_assert_eq!(narrowed.decide(who, &refname, c), got);
         let policy = PushPolicy { pusher: who, branches: p };
