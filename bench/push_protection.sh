@@ -27,12 +27,12 @@ stats() { # ms values on stdin -> "median | p90 | min | max"
 
 measure() {
     local bin=$1 tmp pid url token
-    tmp=$(mktemp -d)
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/autogit-push-bench.XXXXXX")
     AUTOGIT_ROOT_PASSWORD=$PASSWORD AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT=0 AUTOGIT_LOG_LEVEL=warn \
         setsid "$bin" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" >"$tmp/out" 2>"$tmp/err" &
     pid=$!
-    trap 'kill -- -'"$pid"' 2>/dev/null; rm -rf '"$tmp" RETURN
-    for _ in $(seq 300); do
+    trap 'kill -- -'"$pid"' 2>/dev/null; rm -rf '"$tmp" EXIT
+    for _ in $(seq 600); do
         url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/out")
         [ -n "$url" ] && break
         sleep 0.1
@@ -63,6 +63,10 @@ measure() {
     cd - >/dev/null
     echo "| $bin | main (protected) | $PUSHES | $(stats <"$tmp/main.ms") |"
     echo "| $bin | feature (unprotected) | $PUSHES | $(stats <"$tmp/feature.ms") |"
+    kill -- -"$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$tmp"
+    trap - EXIT
 }
 
 echo "| binary | branch | pushes | median ms | p90 ms | min ms | max ms |"

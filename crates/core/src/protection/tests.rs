@@ -62,7 +62,8 @@ fn patterns_are_validated() {
 fn default_branch_decisions() {
     use Refusal::*;
     let p = default_policy();
-    let rows: &[(&str, Pusher, [Result<(), Refusal>; 4])] = &[
+    type Row = (&'static str, Pusher, [Result<(), Refusal>; 4]);
+    let rows: &[Row] = &[
         // who, [Create, FastForward, Force, Delete]
         ("no role", who(None), [Err(CreateNotAllowed), Err(Push), Err(ForcePush), Err(DeleteDefault)]),
         ("guest", who(Some(Guest)), [Err(CreateNotAllowed), Err(Push), Err(ForcePush), Err(DeleteDefault)]),
