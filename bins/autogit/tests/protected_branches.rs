@@ -372,3 +372,52 @@ fn python_gitlab_protected_branches() {
         assert!(out.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// The hook fails closed: without its policy, with a policy or an update line it does not
+/// understand, it declines; with a policy it decides. The hook directories are owner-only.
+#[test]
+fn the_hook_fails_closed_and_its_directories_are_owner_only() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let run = |policy: Option<&str>, stdin: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_autogit"));
+        cmd.args(["hook", "pre-receive"]).env_remove("AUTOGIT_PUSH_POLICY");
+        if let Some(p) = policy {
+            cmd.env("AUTOGIT_PUSH_POLICY", p);
+        }
+        let mut child =
+            cmd.stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("hook runs");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("wait");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (a, b) = ("a".repeat(40), "b".repeat(40));
+    let zero = "0".repeat(40);
+    let policy = "autogit-push-policy 1\npusher 30 0\ndefault main\nrule 0 40 40 main\n";
+    let create_main = format!("{zero} {a} refs/heads/main\n");
+    let (ok, err) = run(None, &create_main);
+    assert!(!ok && err.starts_with("GitLab: The push policy is missing"), "{err}");
+    let (ok, err) = run(Some("autogit-push-policy 9\n"), &create_main);
+    assert!(!ok && err.starts_with("GitLab: The push could not be checked"), "{err}");
+    for bad in ["garbage\n", "x y refs/heads/main\n", &format!("{a} {b}\n")] {
+        let (ok, err) = run(Some(policy), bad);
+        assert!(!ok && err.contains("could not be checked"), "{bad:?}: {err}");
+    }
+    let (ok, err) = run(Some(policy), &create_main);
+    assert!(!ok && err.contains("You are not allowed to create protected branches"), "{err}");
+    let (ok, _) = run(Some(policy), &format!("{zero} {a} refs/heads/feature\n{a} {zero} refs/tags/v1\n"));
+    assert!(ok, "unprotected refs pass");
+    // Objects the ancestry check cannot find fail it, and so the push.
+    let (ok, err) = run(Some(policy.replace("pusher 30", "pusher 40").as_str()), &format!("{a} {b} refs/heads/main\n"));
+    assert!(!ok && err.contains("could not be checked"), "{err}");
+
+    let s = Server::start();
+    let hooks = s.data.path().join("git-hooks");
+    for dir in [hooks.clone(), hooks.join("none"), hooks.join("policy")] {
+        let mode = std::fs::metadata(&dir).expect("hook dir").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+    }
+    let hook = std::fs::metadata(hooks.join("policy/pre-receive")).expect("hook").permissions().mode() & 0o777;
+    assert_eq!(hook, 0o500);
+    assert!(std::fs::read_dir(hooks.join("none")).expect("none").next().is_none());
+}
