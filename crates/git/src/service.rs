@@ -80,9 +80,16 @@ impl FromStr for Service {
 
 fn service_command(service: Service, protocol: Option<&str>, hooks: Option<&ReceiveHooks>) -> Result<Command> {
     let mut cmd = git();
-    if let Some(h) = hooks {
-        // On the command line, so it beats anything in the repository's own config.
-        cmd.arg("-c").arg(h.config_arg()).envs(h.env.iter().map(|(k, v)| (k, v)));
+    // On the command line, so it beats anything in the repository's own config: a receive-pack
+    // runs the server's hooks or none (`/dev/null/<hook>` never exists), never a repository's.
+    match hooks {
+        Some(h) => {
+            cmd.arg("-c").arg(h.config_arg()).envs(h.env.iter().map(|(k, v)| (k, v)));
+        }
+        None if service == Service::ReceivePack => {
+            cmd.args(["-c", "core.hooksPath=/dev/null"]);
+        }
+        None => {}
     }
     cmd.args([service.subcommand(), "--stateless-rpc"]);
     if let Some(p) = protocol {
@@ -142,7 +149,8 @@ impl ExitInfo {
     }
 }
 
-/// Spawns `git <service> --stateless-rpc <repo>` with `GIT_PROTOCOL` set when given.
+/// Spawns `git <service> --stateless-rpc <repo>` with `GIT_PROTOCOL` set when given. A
+/// receive-pack runs no hook at all: servers use [`spawn_rpc_with`] and their hooks.
 pub fn spawn_rpc(repo: &Path, service: Service, protocol: Option<&str>) -> Result<RpcProcess> {
     spawn_rpc_with(repo, service, protocol, None)
 }
