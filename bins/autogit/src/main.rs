@@ -8,6 +8,7 @@ mod builtin_runner;
 mod ci;
 mod data_dir;
 mod gpu;
+mod hook;
 mod pool;
 mod runner;
 mod secrets_key;
@@ -69,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: runner::RunnerCommand,
     },
+    /// Git hooks the server installs for itself (run by git, not by people).
+    #[command(hide = true)]
+    Hook {
+        #[command(subcommand)]
+        command: hook::HookCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +97,8 @@ fn main() -> ExitCode {
         data_dir::private_umask();
     }
     let result = match cli.command {
+        // Before any configuration or logging: a hook must start fast and print only its verdict.
+        Command::Hook { command } => return hook::run(command),
         Command::Config { command: ConfigCommand::Example } => {
             print!("{}", autogit_config::EXAMPLE);
             Ok(())

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use autogit_app::ci::CiSettings;
 use autogit_app::{App, PushSettings};
 use autogit_config::Config;
+use autogit_git::hooks::ServerHooks;
 use autogit_http::{AppState, ConnectionSettings, HttpConfig, MetricsAccess};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -22,6 +23,11 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     crate::data_dir::warn_loose(&config);
     let app = crate::secrets_key::attach(app, &config).await?;
     crate::secrets_key::seal_at_start(&app).await?;
+    // Every push runs the server's own hooks only; `hook pre-receive` of this binary enforces
+    // protected branches.
+    let exe = std::env::current_exe().context("locating the autogit binary for the push hook")?;
+    let hooks = ServerHooks::install(&config.data_dir.join("git-hooks"), &exe).context("installing the push hooks")?;
+    let app = app.with_push_hooks(hooks);
     bootstrap_root(&app, &config).await?;
 
     let listener = bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;

@@ -154,3 +154,79 @@ fn metrics_depends_on_the_address_or_its_token_never_on_the_user() {
     }
     assert!(failures.is_empty(), "/metrics matrix mismatches:\n{}", failures.join("\n"));
 }
+
+/// Protected branches (`/projects/:id/protected_branches[/:name]`): reading follows read access to
+/// the code, creating and deleting needs Maintainer, as in GitLab. Hidden projects answer 404.
+#[test]
+fn protected_branch_routes() {
+    let s = Server::start();
+    let g = s.post("/groups", &s.root_token, &[("name", "P"), ("path", "p"), ("visibility", "public")]);
+    let gid = g["id"].to_string();
+    let roles = [("guest", 10), ("reporter", 20), ("developer", 30), ("maintainer", 40), ("owner", 50)];
+    let tokens: Vec<(i64, String)> = roles.iter().map(|(name, _)| s.user(&format!("pb-{name}"), "api")).collect();
+    let (_, norole) = s.user("pb-norole", "api");
+    for vis in ["private", "internal", "public"] {
+        let p = s.post("/projects", &s.root_token, &[("name", vis), ("namespace_id", &gid), ("visibility", vis)]);
+        for ((_, level), (uid, _)) in roles.iter().zip(&tokens) {
+            s.post(
+                &format!("/projects/{}/members", p["id"]),
+                &s.root_token,
+                &[("user_id", &uid.to_string()), ("access_level", &level.to_string())],
+            );
+        }
+    }
+    // (actor, visibility) → [list, show, create, delete]
+    let expected: &[(&str, &str, [bool; 4])] = &[
+        ("anonymous", "private", [false, false, false, false]),
+        ("anonymous", "internal", [false, false, false, false]),
+        ("anonymous", "public", [true, true, false, false]),
+        ("norole", "private", [false, false, false, false]),
+        ("norole", "internal", [true, true, false, false]),
+        ("norole", "public", [true, true, false, false]),
+        ("guest", "private", [false, false, false, false]),
+        ("guest", "internal", [true, true, false, false]),
+        ("guest", "public", [true, true, false, false]),
+        ("reporter", "private", [true, true, false, false]),
+        ("reporter", "public", [true, true, false, false]),
+        ("developer", "private", [true, true, false, false]),
+        ("developer", "public", [true, true, false, false]),
+        ("maintainer", "private", [true, true, true, true]),
+        ("maintainer", "internal", [true, true, true, true]),
+        ("owner", "private", [true, true, true, true]),
+        ("admin", "private", [true, true, true, true]),
+        ("admin", "public", [true, true, true, true]),
+    ];
+    let mut failures = Vec::new();
+    for (i, (actor, vis, want)) in expected.iter().enumerate() {
+        let token = match *actor {
+            "anonymous" => String::new(),
+            "norole" => norole.clone(),
+            "admin" => s.root_token.clone(),
+            role => tokens[roles.iter().position(|(n, _)| n == &role).expect("role")].1.clone(),
+        };
+        let base = format!("/projects/p%2F{vis}/protected_branches");
+        let rule = format!("rule-{i}");
+        // The rule to delete exists whoever asks, so a refusal is about the actor.
+        s.post(&base, &s.root_token, &[("name", &format!("{rule}-d"))]);
+        let statuses = [
+            s.req(Method::GET, &base, &token).send().expect("list").status().as_u16(),
+            s.req(Method::GET, &format!("{base}/main"), &token).send().expect("show").status().as_u16(),
+            s.req(Method::POST, &base, &token)
+                .form(&[("name", rule.as_str())])
+                .send()
+                .expect("create")
+                .status()
+                .as_u16(),
+            s.req(Method::DELETE, &format!("{base}/{rule}-d"), &token).send().expect("delete").status().as_u16(),
+        ];
+        let got = statuses.map(allowed);
+        if got != *want {
+            failures.push(format!("{actor} on {vis}: want {want:?}, got {got:?} (statuses {statuses:?})"));
+        }
+        let hidden = !want[0];
+        if hidden && *actor != "guest" && statuses.iter().any(|st| ![401, 404].contains(st)) {
+            failures.push(format!("{actor} on {vis}: a hidden project answered {statuses:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "protected branch authorization mismatches:\n{}", failures.join("\n"));
+}

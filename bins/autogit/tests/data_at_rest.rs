@@ -17,6 +17,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Every file and directory under `root` (symlinks excepted) that group or others can access.
+///
+/// A job's own working copy (`…/builds/<slot>/<project path>`) is the job's, not AutoGit's: the
+/// job sandbox runs jobs with the usual umask 022 (as GitLab's runners do) inside a slot
+/// directory that is owner-only, so only that slot directory itself is checked.
 fn loose_entries(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -29,7 +33,8 @@ fn loose_entries(root: &Path) -> Vec<String> {
         if mode & 0o077 != 0 {
             out.push(format!("{:o} {}", mode, p.display()));
         }
-        if meta.is_dir() {
+        let slot = p.parent().and_then(Path::file_name).is_some_and(|n| n == "builds");
+        if meta.is_dir() && !slot {
             for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
                 stack.push(e.path());
             }

@@ -108,6 +108,9 @@ fn burst_of_wrong_logins(backend: Backend) {
             ("AUTOGIT_AUTH_ACCOUNT_LOCK_SECONDS", "3"),
             ("AUTOGIT_AUTH_ACCOUNT_MAX_LOCK_SECONDS", "6"),
             ("AUTOGIT_AUTH_ADDRESS_MAX_FAILURES", "500"),
+            // 200 connections at once from one address: past the per-address connection cap,
+            // which would answer some of them 503 before any password is seen.
+            ("AUTOGIT_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0"),
         ],
     );
     let base = s.url.clone();

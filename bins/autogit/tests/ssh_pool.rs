@@ -59,10 +59,12 @@ fn an_ssh_pool_wakes_its_host_suspends_it_when_idle_and_resumes_the_same_runner(
     );
     let cfg = t.join("autogit.toml");
     std::fs::write(&cfg, config).expect("write config");
-    // Listening on the veth address: the runner in the namespace reaches the server there.
+    // Listening on the veth address: the runner in the namespace reaches the server there, and
+    // this test scrapes /metrics from that address too.
+    let metrics_from = lab.host_ip();
     let mut s = Server::start_listening(
         Backend::Sqlite,
-        &[("AUTOGIT_CONFIG", cfg.to_str().expect("utf8"))],
+        &[("AUTOGIT_CONFIG", cfg.to_str().expect("utf8")), ("AUTOGIT_METRICS_ALLOWED_ADDRESSES", &metrics_from)],
         &format!("{}:0", lab.host_ip()),
     );
 

@@ -1,10 +1,14 @@
 //! The job trace as the runner produces it.
 //!
 //! Secrets (masked variables, the job token) are replaced by `[MASKED]` before a byte leaves the
-//! machine. A secret can be split across two writes, so the buffer holds back the last
-//! `longest secret - 1` bytes of unmasked output until more arrives or the job ends. The output
-//! is capped (GitLab's default 4 MiB) with a final notice, and the checksum covers exactly what
-//! was sent.
+//! machine, and so are their base64 forms (standalone, and inside a longer base64 stream; see
+//! `base64_forms`), which GitLab does not mask. A secret can be split across two writes, so the
+//! buffer holds back the last `longest secret - 1` bytes of unmasked output until more arrives or
+//! the job ends. The output is capped (GitLab's default 4 MiB) with a final notice, and the
+//! checksum covers exactly what was sent. Masking is best-effort: protected branches and protected
+//! variables, not the mask, keep secrets from jobs that should not have them.
+
+mod base64_forms;
 
 use autogit_protocol::trace_checksum;
 
@@ -27,8 +31,15 @@ pub struct TraceBuffer {
 
 impl TraceBuffer {
     pub fn new(secrets: impl IntoIterator<Item = String>, limit: usize) -> Self {
-        let mut secrets: Vec<Vec<u8>> =
-            secrets.into_iter().filter(|s| s.len() >= MIN_MASKED_LEN).map(String::into_bytes).collect();
+        let mut secrets: Vec<Vec<u8>> = secrets
+            .into_iter()
+            .filter(|s| s.len() >= MIN_MASKED_LEN)
+            .flat_map(|s| {
+                let mut forms = base64_forms::base64_forms(s.as_bytes(), MIN_MASKED_LEN);
+                forms.push(s.into_bytes());
+                forms
+            })
+            .collect();
         // Longest first, so that a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -165,6 +176,29 @@ mod tests {
         whole.extend(b.finish());
         assert_eq!(out, whole);
         assert!(!String::from_utf8_lossy(&out).contains(&secret));
+    }
+
+    #[test]
+    fn masks_base64_forms_even_split_across_writes() {
+        let secret = "s3cr3t-v4lue-42";
+        // `echo -n s3cr3t-v4lue-42 | base64` and `printf 'user:s3cr3t-v4lue-42' | base64`
+        let input = "plain czNjcjN0LXY0bHVlLTQy basic dXNlcjpzM2NyM3QtdjRsdWUtNDI= done\n";
+        let mut t = TraceBuffer::new([secret.to_string()], DEFAULT_OUTPUT_LIMIT);
+        let mut out = Vec::new();
+        for chunk in input.as_bytes().chunks(5) {
+            out.extend(t.push(chunk));
+        }
+        out.extend(t.finish());
+        let out = String::from_utf8(out).expect("utf8");
+        assert!(!out.contains("czNjcjN0LXY0bHVlLTQy"), "{out}");
+        assert!(!out.contains("zM2NyM3QtdjRsdWUtND"), "{out}");
+        assert!(out.starts_with("plain [MASKED] basic dXNlcjp"), "the context stays: {out}");
+        assert!(out.ends_with(" done\n"), "{out}");
+        // The minimum length still holds: a short value and its encoding are left alone.
+        let mut t = TraceBuffer::new(["short".to_string()], DEFAULT_OUTPUT_LIMIT);
+        let mut out = t.push(b"short c2hvcnQ=\n");
+        out.extend(t.finish());
+        assert_eq!(out, b"short c2hvcnQ=\n");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod error;
 mod groups;
 mod members;
 mod projects;
+mod protected_branches;
 mod push;
 mod push_record;
 mod push_space;
@@ -29,6 +30,7 @@ pub use error::AppError;
 pub use groups::CreateGroup;
 pub use members::Source;
 pub use projects::{CreateProject, UpdateProject};
+pub use protected_branches::ProtectBranch;
 pub use push::GitDenied;
 pub use push_record::{RecordedPush, Recovered};
 pub use push_space::{PushRefused, PushSettings};
@@ -38,6 +40,7 @@ pub use users::CreateUser;
 
 pub use autogit_store as store;
 
+use autogit_git::hooks::ServerHooks;
 use autogit_git::storage::RepoStorage;
 use autogit_store::{FailureCounter, Store};
 use std::sync::Arc;
@@ -55,6 +58,8 @@ pub struct App {
     /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
     push: Arc<PushSettings>,
+    /// The server's receive-pack hooks; pushes are refused without them (see `receive_hooks`).
+    push_hooks: Option<Arc<ServerHooks>>,
 }
 
 /// Failed sign-ins an [`App`] built by [`App::new`] remembers (accounts and addresses together).
@@ -76,6 +81,7 @@ impl App {
             passwords,
             secrets: Arc::new(secrets::Secrets::unavailable()),
             push: Arc::new(PushSettings::default()),
+            push_hooks: None,
         }
     }
 
@@ -91,6 +97,13 @@ impl App {
     #[must_use]
     pub fn with_push_settings(mut self, settings: PushSettings) -> Self {
         self.push = Arc::new(settings);
+        self
+    }
+
+    /// The same application with the server's receive-pack hooks installed (needed for pushes).
+    #[must_use]
+    pub fn with_push_hooks(mut self, hooks: ServerHooks) -> Self {
+        self.push_hooks = Some(Arc::new(hooks));
         self
     }
 

@@ -7,7 +7,9 @@ use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
 use autogit_core::repo_path::{Ref, parse_ref};
 use autogit_core::{AccessLevel, Visibility, access, name};
-use autogit_store::{Listed, MemberSource, NamespaceKind, NewProject, Page, Project, ProjectFilter, ProjectUpdate};
+use autogit_store::{
+    BranchProtection, Listed, MemberSource, NamespaceKind, NewProject, Page, Project, ProjectFilter, ProjectUpdate,
+};
 
 /// Branch that new repositories point HEAD at unless told otherwise.
 pub const DEFAULT_BRANCH: &str = "main";
@@ -75,6 +77,8 @@ impl App {
             description: req.description,
             visibility,
             default_branch: Some(branch.clone()),
+            // GitLab's default branch protection: maintainers push and merge, nobody force-pushes.
+            default_branch_protection: Some(BranchProtection::maintainers()),
         };
         let project = self.store.create_project(&new, creator, self.clock.now()).await?;
         if let Err(e) = self.repos.create(project.id, &branch).await {

@@ -74,7 +74,12 @@ fn kind_of(key: &str) -> Kind {
         Kind::Str
     } else if LIST_KEYS.contains(&key) {
         Kind::List
-    } else if key.starts_with("git.max_") || key.starts_with("git.min_") || key.starts_with("ci.") || key.starts_with("http.") || key.starts_with("auth.") {
+    } else if key.starts_with("git.max_")
+        || key.starts_with("git.min_")
+        || key.starts_with("ci.")
+        || key.starts_with("http.")
+        || key.starts_with("auth.")
+    {
         Kind::Int
     } else {
         Kind::Str

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod lockout;
 pub mod name;
+pub mod protection;
 pub mod repo_path;
 pub mod role;
 pub mod scope;

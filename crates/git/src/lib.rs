@@ -11,6 +11,7 @@
 mod catfile;
 mod cmd;
 mod error;
+pub mod hooks;
 pub mod pktline;
 pub mod push;
 pub mod read;
@@ -21,5 +22,7 @@ pub mod storage;
 pub use error::{Error, Result};
 pub use pktline::{PktError, RefUpdate};
 pub use push::{PushIdentity, PushOutcome, applied_by, read_receive_request};
-pub use service::{ExitInfo, RpcChild, RpcProcess, Service, advertise, pump, spawn_receive_pack, spawn_rpc};
+pub use service::{
+    ExitInfo, RpcChild, RpcProcess, Service, advertise, pump, spawn_receive_pack, spawn_rpc, spawn_rpc_with,
+};
 pub use storage::RepoStorage;

@@ -6,6 +6,7 @@
 //! with bounded memory. Only the ref advertisement (small) is returned as a whole.
 
 use crate::cmd::{self, MAX_LISTING, git};
+use crate::hooks::ReceiveHooks;
 use crate::pktline::{self, protocol_version, validate_git_protocol};
 use crate::push::PushIdentity;
 use crate::{Error, Result};
@@ -78,12 +79,23 @@ impl FromStr for Service {
     }
 }
 
-fn service_command(service: Service, protocol: Option<&str>) -> Result<Command> {
+fn service_command(service: Service, protocol: Option<&str>, hooks: Option<&ReceiveHooks>) -> Result<Command> {
     let mut cmd = git();
     if service == Service::ReceivePack {
         // Bare repositories keep no reflogs by default; every ref update must be logged so that
         // what a push applied can be read back, after a crash too (crate::push::applied_by).
         cmd.args(["-c", "core.logAllRefUpdates=always"]);
+    }
+    // On the command line, so it beats anything in the repository's own config: a receive-pack
+    // runs the server's hooks or none (`/dev/null/<hook>` never exists), never a repository's.
+    match hooks {
+        Some(h) => {
+            cmd.arg("-c").arg(h.config_arg()).envs(h.env.iter().map(|(k, v)| (k, v)));
+        }
+        None if service == Service::ReceivePack => {
+            cmd.args(["-c", "core.hooksPath=/dev/null"]);
+        }
+        None => {}
     }
     cmd.args([service.subcommand(), "--stateless-rpc"]);
     if let Some(p) = protocol {
@@ -96,7 +108,7 @@ fn service_command(service: Service, protocol: Option<&str>) -> Result<Command> 
 /// The body of `GET info/refs?service=<service>`. For protocol v0/v1 it starts with the
 /// `# service=…` packet and a flush; for v2 that header is omitted, as `git http-backend` does.
 pub async fn advertise(repo: &Path, service: Service, protocol: Option<&str>) -> Result<Vec<u8>> {
-    let mut cmd = service_command(service, protocol)?;
+    let mut cmd = service_command(service, protocol, None)?;
     cmd.arg("--advertise-refs").arg(cmd::positional(repo)?);
     let refs = cmd::run_ok(cmd, MAX_LISTING).await?;
     let mut body = Vec::with_capacity(refs.len() + 64);
@@ -143,15 +155,32 @@ impl ExitInfo {
     }
 }
 
-/// Spawns `git <service> --stateless-rpc <repo>` with `GIT_PROTOCOL` set when given.
+/// Spawns `git <service> --stateless-rpc <repo>` with `GIT_PROTOCOL` set when given. A
+/// receive-pack runs no hook at all: servers use [`spawn_rpc_with`] and their hooks.
 pub fn spawn_rpc(repo: &Path, service: Service, protocol: Option<&str>) -> Result<RpcProcess> {
-    spawn(service_command(service, protocol)?, repo, service)
+    spawn_rpc_with(repo, service, protocol, None)
 }
 
-/// `git receive-pack --stateless-rpc <repo>` for the push recorded as `ident`: its ref updates
-/// are logged under that identity, which is how [`crate::push::applied_by`] finds them.
-pub fn spawn_receive_pack(repo: &Path, protocol: Option<&str>, ident: PushIdentity) -> Result<RpcProcess> {
-    let mut cmd = service_command(Service::ReceivePack, protocol)?;
+/// As [`spawn_rpc`]; a receive-pack child runs exactly the server's `hooks` (see [`crate::hooks`]).
+pub fn spawn_rpc_with(
+    repo: &Path,
+    service: Service,
+    protocol: Option<&str>,
+    hooks: Option<&ReceiveHooks>,
+) -> Result<RpcProcess> {
+    spawn(service_command(service, protocol, hooks)?, repo, service)
+}
+
+/// `git receive-pack --stateless-rpc <repo>` for the push recorded as `ident`, with the server's
+/// `hooks`: its ref updates are logged under that identity, which is how
+/// [`crate::push::applied_by`] finds them.
+pub fn spawn_receive_pack(
+    repo: &Path,
+    protocol: Option<&str>,
+    ident: PushIdentity,
+    hooks: Option<&ReceiveHooks>,
+) -> Result<RpcProcess> {
+    let mut cmd = service_command(Service::ReceivePack, protocol, hooks)?;
     cmd.envs(ident.env());
     spawn(cmd, repo, Service::ReceivePack)
 }

@@ -24,7 +24,7 @@ async fn rpc(repo: &Path, service: Service, protocol: Option<&str>, prefix: Byte
 
 /// A push recorded as push record `record`.
 async fn push_as(repo: &Path, record: i64, prefix: Bytes, body: &[u8]) -> Vec<u8> {
-    run_rpc(spawn_receive_pack(repo, None, PushIdentity::for_record(record)).expect("spawn"), prefix, body).await
+    run_rpc(spawn_receive_pack(repo, None, PushIdentity::for_record(record), None).expect("spawn"), prefix, body).await
 }
 
 async fn run_rpc(proc: RpcProcess, prefix: Bytes, body: &[u8]) -> Vec<u8> {
@@ -255,4 +255,61 @@ async fn large_push_streams_through() {
     assert!(contains(&out, b"ok refs/heads/main"), "{}", String::from_utf8_lossy(&out));
     let file = read::file(&repo, "main", "noise.bin").await;
     assert!(matches!(file, Err(Error::TooLarge { .. })), "{file:?}");
+}
+
+/// A receive-pack never runs a repository's own hooks (in `hooks/` or at its `core.hooksPath`):
+/// without server hooks none run; with them, only the server's, with the environment given.
+#[tokio::test]
+async fn receive_pack_runs_only_the_servers_hooks() {
+    use autogit_git::hooks::ServerHooks;
+    use autogit_git::spawn_rpc_with;
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let repo = f.storage.create(3, "main").await.expect("create");
+    let marker = f.tmp.path().join("repository-hook-ran");
+    let planted = f.tmp.path().join("planted");
+    for dir in [repo.join("hooks"), planted.clone()] {
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let hook = dir.join("pre-receive");
+        std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\nexit 1\n", marker.display())).expect("plant");
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let planted_str = planted.to_string_lossy().into_owned();
+    let set = git_cmd(&repo).args(["config", "core.hooksPath", &planted_str]).status().expect("git config");
+    assert!(set.success());
+
+    f.write("README", b"one\n");
+    let c1 = f.commit("one", 1_700_000_000);
+    let push = |name: &str| {
+        let mut body = [pkt(&format!("{ZERO} {c1} refs/heads/{name}\0report-status\n")), flush().to_vec()].concat();
+        body.extend(f.pack(&c1, None));
+        body
+    };
+    let out = rpc(&repo, Service::ReceivePack, None, Bytes::new(), &push("plain")).await;
+    assert!(contains(&out, b"ok refs/heads/plain"), "{}", String::from_utf8_lossy(&out));
+    assert!(!marker.exists(), "the repository's hook ran");
+
+    // The server's policy hook: here a script that records its environment and declines.
+    let server = f.tmp.path().join("server-hooks");
+    let hooks = ServerHooks::install(&server, Path::new("/bin/false")).expect("install");
+    let seen = f.tmp.path().join("seen-policy");
+    let script = server.join("policy/pre-receive");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(&script, format!("#!/bin/sh\nprintf %s \"$AUTOGIT_PUSH_POLICY\" > '{}'\nexit 1\n", seen.display()))
+        .expect("write");
+    let with = hooks.with_policy("the policy".into());
+    let RpcProcess { stdin, mut stdout, child } =
+        spawn_rpc_with(&repo, Service::ReceivePack, None, Some(&with)).expect("spawn");
+    let body = push("guarded");
+    let reader = async {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).await.map(|_| out)
+    };
+    let (_, out) = tokio::join!(pump(Bytes::new(), &body[..], stdin), reader);
+    let _ = child.finish().await.expect("wait");
+    let out = out.expect("stdout");
+    assert!(contains(&out, b"ng refs/heads/guarded pre-receive hook declined"), "{}", String::from_utf8_lossy(&out));
+    assert_eq!(std::fs::read_to_string(&seen).expect("the server's hook ran"), "the policy");
+    assert!(!marker.exists(), "the repository's hook ran");
+    assert_eq!(read::resolve(&repo, "guarded").await.expect("resolve"), None, "a declined push moves nothing");
 }

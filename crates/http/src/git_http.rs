@@ -13,10 +13,12 @@
 use crate::auth::credentials;
 use crate::push_watch;
 use crate::state::AppState;
+use autogit_app::store::Project;
 use autogit_app::{AppError, GitDenied, Principal, PushRefused};
 use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
 use autogit_git::PushOutcome;
-use autogit_git::pktline::{self, ReceiveRequest};
+use autogit_git::hooks::ReceiveHooks;
+use autogit_git::pktline::{self, ReceiveRequest, RefUpdate};
 use autogit_git::service::{self, Service};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -100,7 +102,7 @@ pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
     {
         return text(StatusCode::INSUFFICIENT_STORAGE, refused.message());
     }
-    let ctx = Ctx { state: s, who, project_id: project.id, repo, service, protocol, path: gp };
+    let ctx = Ctx { state: s, who, project_id: project.id, project, repo, service, protocol, path: gp };
     match ctx.path.endpoint {
         GitEndpoint::InfoRefs => ctx.advertise().await,
         _ => ctx.rpc(req).await,
@@ -147,6 +149,7 @@ struct Ctx {
     state: AppState,
     who: Principal,
     project_id: i64,
+    project: Project,
     repo: PathBuf,
     service: Service,
     protocol: Option<String>,
@@ -209,6 +212,16 @@ impl Ctx {
             },
             Service::UploadPack => (Bytes::new(), ReceiveRequest::default()),
         };
+        // Protected branches are enforced by the server's pre-receive hook (or no hook at all).
+        let hooks = match self.service {
+            Service::ReceivePack => {
+                match receive_hooks(&self.state, &self.who, &self.project, &request.updates).await {
+                    Ok(h) => Some(h),
+                    Err(r) => return r,
+                }
+            }
+            Service::UploadPack => None,
+        };
         // A push is recorded before git may apply any of it (see autogit_app's push_record).
         let recorded = if request.updates.is_empty() {
             None
@@ -220,8 +233,8 @@ impl Ctx {
             }
         };
         let spawned = match &recorded {
-            Some(r) => service::spawn_receive_pack(&self.repo, self.protocol.as_deref(), r.identity()),
-            None => service::spawn_rpc(&self.repo, self.service, self.protocol.as_deref()),
+            Some(r) => service::spawn_receive_pack(&self.repo, self.protocol.as_deref(), r.identity(), hooks.as_ref()),
+            None => service::spawn_rpc_with(&self.repo, self.service, self.protocol.as_deref(), hooks.as_ref()),
         };
         let proc = match spawned {
             Ok(p) => p,
@@ -337,4 +350,21 @@ async fn refuse_push<R: tokio::io::AsyncRead + Unpin>(
             text(status, message)
         }
     }
+}
+
+/// The hooks of one push (see `App::receive_hooks`); a refusal is answered before git starts.
+async fn receive_hooks(
+    s: &AppState,
+    who: &Principal,
+    project: &Project,
+    updates: &[RefUpdate],
+) -> Result<ReceiveHooks, Response> {
+    s.app.receive_hooks(who, project, updates).await.map_err(|e| match e {
+        AppError::Forbidden(msg) => text(StatusCode::FORBIDDEN, msg.unwrap_or_else(|| "forbidden".into())),
+        AppError::Invalid(_, msg) => text(StatusCode::BAD_REQUEST, msg),
+        e => {
+            tracing::error!(error = %e, project_id = project.id, "push policy unavailable");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    })
 }

@@ -25,6 +25,7 @@ mod migrations;
 mod namespaces;
 mod pipelines;
 mod projects;
+mod protected_branches;
 mod push_records;
 mod runners;
 mod tokens;

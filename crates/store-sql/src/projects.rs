@@ -148,6 +148,9 @@ impl ProjectStore for SqlStore {
                     .await
                     .map_err(db_err)?;
             }
+            if let (Some(branch), Some(protection)) = (&new.default_branch, &new.default_branch_protection) {
+                crate::protected_branches::insert_rule!(tx, id, branch, protection);
+            }
             let row = sqlx::query_as(BY_ID).bind(id).fetch_one(&mut *tx).await.map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
             row

@@ -35,6 +35,7 @@ async fn project(store: &Arc<dyn Store>, tag: &str) -> Project {
         description: String::new(),
         visibility: Visibility::Public,
         default_branch: None,
+        default_branch_protection: None,
     };
     store.create_project(&project, None, now()).await.expect("create project")
 }

@@ -34,6 +34,7 @@ async fn race_paths(store: Arc<dyn Store>) {
             description: String::new(),
             visibility: Visibility::Public,
             default_branch: None,
+            default_branch_protection: None,
         };
         let group =
             NewGroup { name: path.clone(), path: path.to_uppercase(), parent_id: Some(parent.id), ..parent_like() };

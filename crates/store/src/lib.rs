@@ -19,6 +19,7 @@
 mod ci;
 mod error;
 pub mod failures;
+mod protected;
 mod push_records;
 mod records;
 
@@ -28,6 +29,7 @@ pub mod conformance;
 pub use ci::*;
 pub use error::StoreError;
 pub use failures::FailureCounter;
+pub use protected::*;
 pub use push_records::*;
 pub use records::*;
 
@@ -71,7 +73,8 @@ pub trait NamespaceStore: Send + Sync {
 /// Projects (the repository on disk is the git port's business; here is only the record).
 #[async_trait]
 pub trait ProjectStore: Send + Sync {
-    /// Creates the project and, if given, a membership for its creator, in one transaction.
+    /// Creates the project and, if given, a membership for its creator and the protection of its
+    /// default branch (`NewProject::default_branch_protection`), in one transaction.
     /// Conflict if the namespace already has a project or subgroup with that path.
     async fn create_project(
         &self,
@@ -87,7 +90,7 @@ pub trait ProjectStore: Send + Sync {
     async fn update_project(&self, id: i64, update: &ProjectUpdate, now: DateTime<Utc>) -> Result<Project>;
     /// Records activity (a push) on the project.
     async fn touch_project(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
-    /// Deletes the record with its memberships and events. NotFound if missing.
+    /// Deletes the record with its memberships, events and protected branches. NotFound if missing.
     async fn delete_project(&self, id: i64) -> Result<()>;
 }
 
@@ -158,6 +161,7 @@ pub trait Store:
     + ArtifactStore
     + HardwareStore
     + CiVariableStore
+    + ProtectedBranchStore
     + Health
 {
 }
@@ -177,6 +181,7 @@ impl<
         + ArtifactStore
         + HardwareStore
         + CiVariableStore
+        + ProtectedBranchStore
         + Health,
 > Store for T
 {

@@ -156,6 +156,9 @@ pub struct NewProject {
     pub description: String,
     pub visibility: Visibility,
     pub default_branch: Option<String>,
+    /// Protects `default_branch` (when both are set) with these levels, as GitLab protects the
+    /// default branch of a new project.
+    pub default_branch_protection: Option<crate::BranchProtection>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

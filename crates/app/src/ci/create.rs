@@ -46,12 +46,6 @@ pub fn config_path(project: &Project) -> String {
     project.ci_config_path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| DEFAULT_CI_CONFIG_PATH.into())
 }
 
-/// GitLab protects the default branch unless told otherwise; protected branch settings are not
-/// modelled yet, so that is the rule here: the default branch is protected, nothing else is.
-pub fn ref_protected(project: &Project, ref_name: &str, tag: bool) -> bool {
-    !tag && project.default_branch.as_deref() == Some(ref_name)
-}
-
 impl App {
     /// Compiles the CI file at `req.sha` and stores the pipeline. Pipeline and jobs appear
     /// together or not at all.
@@ -81,7 +75,6 @@ impl App {
         let Some(snap) = read::snapshot(&repo, &req.sha, &path).await? else {
             return Err(AppError::Invalid("ref", format!("commit {} does not exist", req.sha)));
         };
-        let protected = ref_protected(project, &req.ref_name, req.tag);
         let now = self.clock.now();
         let mut new = NewPipeline {
             project_id: project.id,
@@ -120,6 +113,9 @@ impl App {
         // Rules see predefined, CI/CD settings and pipeline variables (ids are not known yet:
         // `CI_PIPELINE_ID`/`CI_PIPELINE_IID` read as 0 in rules, as in GitLab's dry runs).
         let facts = self.pipeline_facts_for(project, req, &path, 0, 0, now).await?;
+        // A protected branch whose pipeline user may update it (see `ref_protected_for`): what
+        // protected variables and `ref_protected` runners require.
+        let protected = facts.protected;
         for (k, v) in predefined::pipeline_variables(&facts.borrow()) {
             context.variables.insert(k, v);
         }

@@ -78,6 +78,13 @@ impl App {
         } else {
             return Err(AppError::Invalid("ref", format!("reference '{ref_name}' not found")));
         };
+        // As GitLab: a pipeline of a protected branch needs the right to update that branch.
+        if !tag {
+            let policy = self.branch_policy(&project).await?;
+            if policy.is_protected(ref_name) && !policy.may_update(self.pusher(who, &project).await?, ref_name) {
+                return Err(AppError::Invalid("base", "Insufficient permissions for protected ref".into()));
+            }
+        }
         let req = PipelineRequest {
             ref_name: ref_name.to_string(),
             tag,

@@ -215,7 +215,10 @@ impl App {
         let spec = JobSpec::parse(job)?;
         let pipeline = self.store.pipeline_by_id(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?;
         let project = self.store.project_by_id(job.project_id).await?.ok_or(AppError::NotFound("Project"))?;
-        let facts = self.facts_of(&project, &pipeline).await?;
+        let mut facts = self.facts_of(&project, &pipeline).await?;
+        // Protected only if it still is and was when the job was created: a branch unprotected
+        // since loses its secrets, a job made unprotected never gains them.
+        facts.protected &= job.protected;
         let mut payload = self.job_payload(job, &spec, &pipeline, &facts, runner, token).await?;
         // Last, so that no CI/CD variable can widen what the job may see.
         let gpu_vars = self.gpu_variables(runner, alloc);

@@ -1,7 +1,8 @@
 //! The variables a job gets, assembled in GitLab's precedence order (lowest first; the runner
 //! and our agent let a later entry with the same key win): predefined, global YAML, job YAML,
 //! group CI/CD settings (root group first), project CI/CD settings, pipeline variables.
-//! Protected CI/CD variables reach only pipelines of protected refs.
+//! Protected CI/CD variables reach only pipelines of protected refs whose user may update them
+//! (`App::ref_protected_for`).
 
 use super::predefined::{self, CommitFacts, JobFacts, PipelineFacts};
 use super::spec::JobSpec;
@@ -122,7 +123,7 @@ impl App {
             source: req.source.clone(),
             ref_name: req.ref_name.clone(),
             tag: req.tag,
-            protected: super::create::ref_protected(project, &req.ref_name, req.tag),
+            protected: self.ref_protected_for(project, &req.ref_name, req.tag, req.user.as_ref()).await?,
             sha: req.sha.clone(),
             before_sha: req.before_sha.clone(),
             commit,

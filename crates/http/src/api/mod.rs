@@ -5,6 +5,7 @@ mod members;
 mod pipelines;
 mod pools;
 mod projects;
+mod protected_branches;
 mod repository;
 mod runner_gpus;
 mod runner_jobs;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pipelines::routes())
         .merge(pools::routes())
         .merge(variables::routes())
+        .merge(protected_branches::routes())
         .fallback(|| async { ApiError(AppError::NotFound("Route")) })
 }
 

@@ -8,10 +8,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 mod pipelines;
+mod protected_branches;
 mod repository;
 mod runners;
 mod variables;
 pub use pipelines::*;
+pub use protected_branches::*;
 pub use repository::*;
 pub use runners::*;
 pub use variables::*;

@@ -41,6 +41,7 @@ mod groups;
 mod lists;
 mod members;
 mod projects;
+mod protected_branches;
 mod push_records;
 mod tokens;
 
@@ -57,6 +58,7 @@ use groups::*;
 use lists::*;
 use members::*;
 use projects::*;
+use protected_branches::*;
 use push_records::*;
 use tokens::*;
 
@@ -133,6 +135,8 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_hardware_inventories(&cx).await;
     ci_gpu_allocations(&cx).await;
     ci_hardware_cascades(&cx).await;
+    protected_branches_crud(&cx).await;
+    protected_default_branch_of_new_projects(&cx).await;
 }
 
 /// Shared state of one run: the store, the prefix and a counter for unique names.
@@ -230,6 +234,7 @@ fn new_project(namespace_id: i64, path: &str, visibility: Visibility) -> NewProj
         description: format!("about {path}"),
         visibility,
         default_branch: Some("main".to_string()),
+        default_branch_protection: None,
     }
 }
 

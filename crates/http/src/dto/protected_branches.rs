@@ -1,0 +1,28 @@
+//! JSON shape of a protected branch, as GitLab's `/projects/:id/protected_branches` returns it
+//! (Community Edition fields: no user or group access entries).
+
+use autogit_store::{ProtectedBranch, RefAccess};
+use serde_json::{Value, json};
+
+fn access(a: &RefAccess, push: bool) -> Value {
+    let mut v = json!({
+        "id": a.id,
+        "access_level": a.access_level.value(),
+        "access_level_description": a.access_level.description(),
+    });
+    if push {
+        // Push levels may name a deploy key in GitLab; AutoGit has none.
+        v["deploy_key_id"] = Value::Null;
+    }
+    v
+}
+
+pub fn protected_branch(b: &ProtectedBranch) -> Value {
+    json!({
+        "id": b.id,
+        "name": b.name,
+        "push_access_levels": b.push_access_levels.iter().map(|a| access(a, true)).collect::<Vec<_>>(),
+        "merge_access_levels": b.merge_access_levels.iter().map(|a| access(a, false)).collect::<Vec<_>>(),
+        "allow_force_push": b.allow_force_push,
+    })
+}

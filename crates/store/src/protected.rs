@@ -1,0 +1,84 @@
+//! Storage port of protected branches: per project, a rule per branch name or wildcard with the
+//! levels allowed to push and to merge (each level a record of its own, as GitLab lists them with
+//! ids) and whether force pushes are allowed.
+//!
+//! Contract, in addition to the crate's: names are unique per project and compared exactly
+//! (branch names are case-sensitive in git); a rule's access levels are created, listed and
+//! removed with it; deleting a project removes its rules.
+
+use async_trait::async_trait;
+use autogit_core::protection::{BranchRule, RefAccessLevel};
+
+use crate::{Listed, Page, Result};
+
+/// One access level of a rule, with its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefAccess {
+    pub id: i64,
+    pub access_level: RefAccessLevel,
+}
+
+/// What a rule grants; also what a new project's default branch is protected with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchProtection {
+    pub push_access_levels: Vec<RefAccessLevel>,
+    pub merge_access_levels: Vec<RefAccessLevel>,
+    pub allow_force_push: bool,
+}
+
+impl BranchProtection {
+    /// GitLab's default: maintainers push and merge, no force push.
+    pub fn maintainers() -> BranchProtection {
+        BranchProtection {
+            push_access_levels: vec![RefAccessLevel::Maintainer],
+            merge_access_levels: vec![RefAccessLevel::Maintainer],
+            allow_force_push: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProtectedBranch {
+    pub project_id: i64,
+    /// A branch name or a wildcard such as `release/*`.
+    pub name: String,
+    pub protection: BranchProtection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedBranch {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    /// By id.
+    pub push_access_levels: Vec<RefAccess>,
+    /// By id.
+    pub merge_access_levels: Vec<RefAccess>,
+    pub allow_force_push: bool,
+}
+
+impl ProtectedBranch {
+    /// The rule as the pure policy sees it.
+    pub fn rule(&self) -> BranchRule {
+        BranchRule {
+            name: self.name.clone(),
+            push: self.push_access_levels.iter().map(|a| a.access_level).collect(),
+            merge: self.merge_access_levels.iter().map(|a| a.access_level).collect(),
+            allow_force_push: self.allow_force_push,
+        }
+    }
+}
+
+/// Protected branches of projects.
+#[async_trait]
+pub trait ProtectedBranchStore: Send + Sync {
+    /// Creates the rule with its access levels in one transaction. Conflict("name") if the
+    /// project already has a rule of that exact name; Invalid for a missing project.
+    async fn protect_branch(&self, new: &NewProtectedBranch) -> Result<ProtectedBranch>;
+    /// The project's rules, by id.
+    async fn list_protected_branches(&self, project_id: i64, page: Page) -> Result<Listed<ProtectedBranch>>;
+    /// The rule with exactly this name (not the rules whose wildcard matches it).
+    async fn protected_branch(&self, project_id: i64, name: &str) -> Result<Option<ProtectedBranch>>;
+    /// Removes the rule and its access levels. NotFound if missing.
+    async fn unprotect_branch(&self, project_id: i64, name: &str) -> Result<()>;
+}
