@@ -189,15 +189,20 @@ impl Client {
         }
     }
 
-    pub async fn update_job(&self, id: i64, req: &UpdateJobRequest) -> Result<JobState> {
-        let r = self
+    /// `PUT /jobs/:id` with the job's token.
+    async fn put_job(&self, id: i64, req: &UpdateJobRequest) -> Result<reqwest::Response> {
+        Ok(self
             .http
             .put(format!("{}/jobs/{id}", self.api))
             .timeout(self.request_timeout)
             .header(JOB_TOKEN_HEADER, &req.token)
             .json(req)
             .send()
-            .await?;
+            .await?)
+    }
+
+    pub async fn update_job(&self, id: i64, req: &UpdateJobRequest) -> Result<JobState> {
+        let r = self.put_job(id, req).await?;
         let state = job_state(r.status(), r.headers());
         self.note_interval(r.headers());
         match r.status() {
@@ -210,14 +215,7 @@ impl Client {
     /// Sends a job's final state (`success` or `failed`). A `202` (accepted, not final yet) is an
     /// [`ClientError::Unexpected`] like a `5xx`: the caller sends the state again later.
     pub async fn finish_job(&self, id: i64, req: &UpdateJobRequest) -> Result<Finished> {
-        let r = self
-            .http
-            .put(format!("{}/jobs/{id}", self.api))
-            .timeout(self.request_timeout)
-            .header(JOB_TOKEN_HEADER, &req.token)
-            .json(req)
-            .send()
-            .await?;
+        let r = self.put_job(id, req).await?;
         match r.status() {
             StatusCode::OK => Ok(Finished::Accepted),
             s @ (StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) => Ok(Finished::Gone { status: s.as_u16() }),

@@ -151,20 +151,11 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autogit_protocol::{ReportedState, RunnerInfo, UpdateJobRequest};
+    use autogit_protocol::ReportedState;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn kept(tail: &[u8]) -> PendingState {
-        let update = UpdateJobRequest {
-            token: "glcbt-t".into(),
-            state: ReportedState::Success,
-            failure_reason: None,
-            exit_code: None,
-            checksum: None,
-            output: None,
-            info: RunnerInfo::default(),
-            gpu_usage: None,
-        };
+        let update = crate::job::update("glcbt-t", ReportedState::Success);
         PendingState::new(9, update, 7, tail.to_vec())
     }
 
