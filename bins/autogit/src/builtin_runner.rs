@@ -52,11 +52,14 @@ impl InProcess {
 }
 
 /// The job sandbox of runners `serve` starts on its own host: `[ci.sandbox]`, with the data
-/// directory and the configuration file hidden.
+/// directory, the configuration file and the secrets key file hidden.
 pub fn sandbox_config(config: &Config, config_file: Option<&Path>) -> SandboxConfig {
     let s = &config.ci.sandbox;
+    // The data directory, the configuration file, and the key file wherever it is (it may be
+    // configured outside the data directory, e.g. below /etc).
     let mut hidden: Vec<PathBuf> = std::path::absolute(&config.data_dir).into_iter().collect();
     hidden.extend(config_file.and_then(|f| std::path::absolute(f).ok()));
+    hidden.extend(std::path::absolute(config.secrets.key_file(&config.data_dir)).ok());
     SandboxConfig {
         memory_mib: s.memory_mib,
         max_processes: s.max_processes,

@@ -189,3 +189,36 @@ async fn nothing_a_step_started_survives_it() {
     let alive = std::process::Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
     assert!(alive.stdout.is_empty(), "a daemon outlived its step: {}", String::from_utf8_lossy(&alive.stdout));
 }
+
+#[tokio::test]
+async fn hidden_paths_stay_hidden_below_read_only_ones() {
+    // A toolchain directory the job may use, holding a key file and a configuration directory
+    // that it must not read (as the server's configuration or key below /etc would).
+    let shared = tempfile::tempdir().expect("tempdir");
+    let tools = shared.path().join("tools");
+    std::fs::create_dir_all(tools.join("conf")).expect("mkdir");
+    std::fs::write(tools.join("tool.sh"), "echo tool-ran\n").expect("write");
+    std::fs::write(tools.join("secrets.key"), "KEY-MATERIAL").expect("write");
+    std::fs::write(tools.join("conf/server.toml"), "CONFIG-SECRET").expect("write");
+    for (p, mode) in [(shared.path(), 0o755), (&tools, 0o755), (&tools.join("conf"), 0o755)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    for f in ["tool.sh", "secrets.key", "conf/server.toml"] {
+        std::fs::set_permissions(tools.join(f), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let cfg = SandboxConfig {
+        read_only_paths: vec![tools.clone()],
+        hidden_paths: vec![tools.join("secrets.key"), tools.join("conf")],
+        ..SandboxConfig::default()
+    };
+    let lab = lab("hidden", cfg).await;
+    let mut job = lab.job(0, "uses-tools");
+    let t = tools.display();
+    let script = format!(
+        "bash {t}/tool.sh; cat {t}/secrets.key {t}/conf/server.toml 2>&1; ls -A {t}/conf; echo written > {t}/new 2>/dev/null && echo LEAK-WRITE; true"
+    );
+    let (end, out) = run(&mut job, &lab.project(0, "uses-tools"), &script, &[]).await;
+    assert_eq!(end, StepEnd::Exited(0), "{out}");
+    assert!(out.contains("tool-ran"), "the read-only path is usable: {out}");
+    assert!(!out.contains("KEY-MATERIAL") && !out.contains("CONFIG-SECRET") && !out.contains("LEAK"), "{out}");
+}

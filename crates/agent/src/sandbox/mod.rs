@@ -282,7 +282,14 @@ impl JobSandbox {
 
     fn plan(&self, command: &[String], cwd: &Path, env: &[(String, String)]) -> Plan {
         let cfg = &self.sandbox.cfg;
-        let mut mounts = Vec::new();
+        // The job's scratch space first, so that a read-only path below /tmp (a toolchain
+        // unpacked there) is not covered by it.
+        let tmp_bytes = cfg.tmp_mib << 20;
+        let mut mounts = vec![
+            Mount::Tmpfs { at: "/tmp".into(), bytes: tmp_bytes },
+            Mount::Tmpfs { at: "/var/tmp".into(), bytes: tmp_bytes },
+            Mount::Tmpfs { at: plan::INNER_HOME.into(), bytes: tmp_bytes },
+        ];
         for p in SYSTEM_PATHS.iter().map(PathBuf::from).chain(cfg.read_only_paths.iter().cloned()) {
             match std::fs::symlink_metadata(&p) {
                 Ok(m) if m.file_type().is_symlink() => {
@@ -294,10 +301,6 @@ impl JobSandbox {
                 Err(_) => {}
             }
         }
-        let tmp_bytes = cfg.tmp_mib << 20;
-        mounts.push(Mount::Tmpfs { at: "/tmp".into(), bytes: tmp_bytes });
-        mounts.push(Mount::Tmpfs { at: "/var/tmp".into(), bytes: tmp_bytes });
-        mounts.push(Mount::Tmpfs { at: plan::INNER_HOME.into(), bytes: tmp_bytes });
         for (i, (_, at)) in self.files.iter().enumerate() {
             mounts.push(Mount::File { index: i, at: at.clone() });
         }
@@ -309,8 +312,13 @@ impl JobSandbox {
         });
         mounts.push(Mount::Bind { from: self.dirs.tmp.clone(), at: TMP_INSIDE.into(), writable: false });
         for hidden in &cfg.hidden_paths {
-            if mounts.iter().any(|m| matches!(m, Mount::ReadOnly(p) if hidden.starts_with(p))) && hidden.exists() {
-                mounts.push(Mount::Hide(hidden.clone()));
+            if !mounts.iter().any(|m| matches!(m, Mount::ReadOnly(p) if hidden.starts_with(p))) {
+                continue; // not in the job's view anyway
+            }
+            match std::fs::symlink_metadata(hidden) {
+                Ok(m) if m.is_dir() => mounts.push(Mount::Hide(hidden.clone())),
+                Ok(_) => mounts.push(Mount::HideFile(hidden.clone())),
+                Err(_) => {}
             }
         }
         let mut full_env: Vec<(String, String)> = vec![

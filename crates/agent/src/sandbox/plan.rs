@@ -60,8 +60,11 @@ pub enum Mount {
     File { index: usize, at: PathBuf },
     /// An empty size-capped tmpfs.
     Tmpfs { at: PathBuf, bytes: u64 },
-    /// Something under a read-only path that must not be seen: covered by an empty tmpfs.
+    /// A directory under a read-only path that must not be seen: covered by an empty tmpfs.
     Hide(PathBuf),
+    /// A file under a read-only path that must not be seen: covered by `/dev/null` (a tmpfs
+    /// cannot be mounted on a file).
+    HideFile(PathBuf),
 }
 
 /// Limits applied to every process of the job.
@@ -265,6 +268,7 @@ impl Plan {
                     a.extend(["--size".into(), bytes.to_string(), "--tmpfs".into(), path(at)]);
                 }
                 Mount::Hide(p) => a.extend(["--tmpfs".into(), path(p)]),
+                Mount::HideFile(p) => a.extend(["--ro-bind".into(), "/dev/null".into(), path(p)]),
             }
         }
         a.extend(["--chdir".into(), path(&self.cwd), "--".into()]);

@@ -29,6 +29,7 @@ fn plan() -> Plan {
             Mount::Bind { from: "/b/0/g/p".into(), at: "/builds/g/p".into(), writable: true },
             Mount::Bind { from: "/b/0/g/p.tmp".into(), at: "/autogit-tmp".into(), writable: false },
             Mount::Hide("/etc/autogit".into()),
+            Mount::HideFile("/etc/autogit.toml".into()),
         ],
         rlimits: Rlimits { processes: 100, file_bytes: 1 << 30 },
         hostname: "autogit-job".into(),
@@ -115,6 +116,10 @@ fn mounts_in_order_with_limits() {
     assert!(pos("--size 1048576 --tmpfs /tmp") > 0);
     assert!(pos("--ro-bind /b/0/g/p.tmp /autogit-tmp") > 0);
     assert!(pos("--tmpfs /etc/autogit") > pos("--ro-bind /usr /usr"), "hidden paths come after what they hide in");
+    assert!(
+        pos("--ro-bind /dev/null /etc/autogit.toml") > pos("--tmpfs /etc/autogit"),
+        "a hidden file is covered by /dev/null"
+    );
     assert!(has_seq(bwrap, &["--chdir", "/builds/g/p", "--"]));
     let limits = after(&argv, "/usr/bin/prlimit");
     assert!(has_seq(
