@@ -219,7 +219,7 @@ impl Sandbox {
             }
         }
         .await;
-        job.finish();
+        drop(job);
         let _ = std::fs::remove_dir_all(&base);
         result.map_err(SandboxError)
     }
@@ -384,10 +384,13 @@ impl JobSandbox {
             c.kill_all();
         }
     }
+}
 
-    /// Ends the job: nothing of it survives, its cgroup is removed.
-    pub fn finish(self) {
-        if let Some(c) = self.cgroup {
+/// The end of a job, on every path (an early error included): nothing of it survives — whatever a
+/// step or the fetch left running (a daemon, `git gc --auto`) is killed with the cgroup.
+impl Drop for JobSandbox {
+    fn drop(&mut self) {
+        if let Some(c) = self.cgroup.take() {
             c.remove();
         }
     }
