@@ -460,13 +460,17 @@ fn failure(out: &mpsc::Sender<Vec<u8>>, msg: String) -> Outcome {
     system_failure()
 }
 
-/// `project_full_path`, or the project id when the coordinator sent none.
+/// `project_full_path`, or the project id when the coordinator sent none or one that is not a
+/// plain relative path (the working copy is `<builds dir>/<it>`: an absolute path or `..` would
+/// put it, and the runner's writes there, anywhere on the host).
 pub(crate) fn project_path(job: &JobResponse) -> String {
-    if job.job_info.project_full_path.is_empty() {
-        job.job_info.project_id.to_string()
-    } else {
-        job.job_info.project_full_path.clone()
-    }
+    let path = &job.job_info.project_full_path;
+    if plain_relative(path) { path.clone() } else { job.job_info.project_id.to_string() }
+}
+
+/// A non-empty path of plain names only: no root, `.` or `..`.
+fn plain_relative(path: &str) -> bool {
+    !path.is_empty() && Path::new(path).components().all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// A service is reachable by its `alias` (comma- or space-separated, several allowed) and, as in
@@ -493,6 +497,14 @@ pub fn service_aliases(svc: &Image) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_project_path_never_leaves_the_builds_directory() {
+        assert!(plain_relative("group/app") && plain_relative("a/b/c"));
+        for bad in ["", "/etc", "../../etc", "group/../../x", "./x"] {
+            assert!(!plain_relative(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn aliases_follow_gitlab() {
