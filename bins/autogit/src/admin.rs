@@ -20,9 +20,13 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Add a new secrets key, re-seal every secret value (CI/CD variables) with it, then retire
-    /// the old key. Safe while the server runs.
-    RotateKey,
+    /// Add a new secrets key and re-seal every secret value (CI/CD variables) with it; the old key
+    /// stays for opening until `--drop-old`. Safe while the server runs.
+    RotateKey {
+        /// Remove the old keys (after re-sealing any value still under one) instead of adding a key.
+        #[arg(long)]
+        drop_old: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,7 +96,7 @@ pub async fn run(config: Config, command: AdminCommand) -> Result<()> {
             eprintln!("created token {} for {} with scopes {:?}", issued.token.id, owner.username, issued.token.scopes);
             println!("{}", issued.secret);
         }
-        AdminCommand::RotateKey => crate::secrets_key::rotate(app, &config).await?,
+        AdminCommand::RotateKey { drop_old } => crate::secrets_key::rotate(app, &config, drop_old).await?,
     }
     Ok(())
 }

@@ -44,6 +44,12 @@ pub fn write_file(path: &Path, ring: &Keyring) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp-{:08x}", rand::random::<u32>()));
     let written = (|| -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        // Rewritten by `admin rotate-key` (perhaps as root), the file must stay readable by the
+        // server that owns it.
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::MetadataExt;
+            std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()))?;
+        }
         f.write_all(ring.render().as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -127,7 +133,7 @@ pub async fn attach(app: App, config: &Config) -> Result<App> {
         return Ok(app.with_secrets(Secrets::new(ring, Some(source))));
     }
     let path = config.secrets.key_file(&config.data_dir);
-    if !path.exists() {
+    if !path.try_exists().with_context(|| format!("checking the secrets key file {}", path.display()))? {
         let ring = Keyring::new(new_key()?);
         let probe = app.clone().with_secrets(Secrets::new(ring.clone(), None));
         let found = probe.reseal_secrets(true).await.context("looking for sealed values")?;
@@ -187,10 +193,12 @@ pub fn refuse_failures(app: &App, pass: &SecretsPass) -> Result<()> {
     bail!(msg)
 }
 
-/// `autogit admin rotate-key`: a new current key, every value re-sealed with it, then the old
-/// keys retired. Safe while a server runs: each value is replaced by compare-and-set, and the
-/// server picks up the rewritten key file before it seals anything new.
-pub async fn rotate(app: App, config: &Config) -> Result<()> {
+/// `autogit admin rotate-key`: a new current key and every value re-sealed with it; the old keys
+/// stay in the key file for opening only. `--drop-old` (later, or at once where no server runs)
+/// removes them after re-sealing any value still under one. Keeping them until then is what makes
+/// the rotation safe while a server runs: a value that server sealed just before it saw the new
+/// file still opens, and `--drop-old` re-seals it first.
+pub async fn rotate(app: App, config: &Config, drop_old: bool) -> Result<()> {
     if !config.secrets.key.is_empty() {
         bail!(
             "the keys come from {ENV_NAME}, which AutoGit cannot rewrite. To rotate: put a new key \
@@ -199,39 +207,64 @@ pub async fn rotate(app: App, config: &Config) -> Result<()> {
         );
     }
     let path = config.secrets.key_file(&config.data_dir);
-    if !path.exists() {
+    if !path.try_exists().unwrap_or(false) {
         bail!("no secrets key file at {}: start `autogit serve` once to create it", path.display());
     }
     let old = read_file(&path)?;
     let app = app.with_secrets(Secrets::new(old.clone(), None));
     refuse_failures(&app, &app.reseal_secrets(true).await?)?;
-    let ring = old.rotated(new_key()?).context("adding the new key")?;
-    write_file(&path, &ring)?;
+    let ring = if drop_old {
+        old.clone()
+    } else {
+        let ring = old.rotated(new_key()?).context("adding the new key")?;
+        write_file(&path, &ring)?;
+        ring
+    };
     let app = app.with_secrets(Secrets::new(ring.clone(), None));
-    let mut resealed = 0;
-    // A server that sealed a value with the old key just before it saw the new file leaves one
-    // behind: passes repeat until every value is under the new key.
-    for round in 1..=5 {
-        let pass = app.reseal_secrets(false).await?;
-        refuse_failures(&app, &pass).with_context(|| {
-            format!("{} still holds the old and the new key; run rotate-key again once fixed", path.display())
-        })?;
-        resealed += pass.resealed + pass.sealed_plain;
-        let check = app.reseal_secrets(true).await?;
-        if check.resealed == 0 && check.sealed_plain == 0 && check.failed == 0 {
-            break;
-        }
-        if round == 5 {
-            bail!("values under old keys keep appearing; {} keeps both keys: run rotate-key again", path.display());
-        }
+    let resealed = reseal_until_current(&app, &path).await?;
+    if !drop_old {
+        let kept: Vec<String> = old.ids().iter().map(ToString::to_string).collect();
+        println!(
+            "rotated the secrets key: new key {}, {resealed} value(s) re-sealed; old key(s) {} kept for opening in {}. \
+             Once every running server has written with the new key (or restarted), run \
+             `autogit admin rotate-key --drop-old` to remove them",
+            ring.current().id(),
+            kept.join(", "),
+            path.display()
+        );
+        return Ok(());
     }
+    let dropped: Vec<String> = ring.ids().iter().skip(1).map(ToString::to_string).collect();
     write_file(&path, &ring.retired())?;
-    let retired: Vec<String> = old.ids().iter().map(ToString::to_string).collect();
+    // A value sealed under an old key after the passes above (a write already in flight) is
+    // re-sealed while this process still holds that key.
+    let late = reseal_until_current(&app, &path).await?;
     println!(
-        "rotated the secrets key: new key {}, {resealed} value(s) re-sealed, retired key(s) {} ({})",
+        "secrets key {}: {} value(s) re-sealed, old key(s) {} removed from {}",
         ring.current().id(),
-        retired.join(", "),
+        resealed + late,
+        if dropped.is_empty() { "(none)".to_string() } else { dropped.join(", ") },
         path.display()
     );
     Ok(())
+}
+
+/// Re-sealing passes until no value is under a key other than the current one (a server may
+/// seal with an older key until it sees the rewritten file). Returns how many were re-sealed.
+async fn reseal_until_current(app: &App, path: &Path) -> Result<u64> {
+    let mut resealed = 0;
+    for round in 1..=5 {
+        let pass = app.reseal_secrets(false).await?;
+        refuse_failures(app, &pass)
+            .with_context(|| format!("{} keeps every key; run rotate-key again once fixed", path.display()))?;
+        resealed += pass.resealed + pass.sealed_plain;
+        let check = app.reseal_secrets(true).await?;
+        if check.resealed == 0 && check.sealed_plain == 0 && check.failed == 0 {
+            return Ok(resealed);
+        }
+        if round == 5 {
+            bail!("values under old keys keep appearing; {} keeps every key: run rotate-key again", path.display());
+        }
+    }
+    Ok(resealed)
 }

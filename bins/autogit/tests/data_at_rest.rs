@@ -1,7 +1,7 @@
 //! Data at rest: everything `autogit serve` (and the runner processes it starts) creates under
 //! the data directory is owner-only; CI/CD variable values are sealed in the database (the
 //! plain value is in no database file) while the API and jobs still get them; `autogit admin
-//! rotate-key` re-seals them under a new key and retires the old one; a wrong or missing key is
+//! rotate-key` re-seals them under a new key (`--drop-old` then removes the old one); a wrong or missing key is
 //! refused at start with a message naming what cannot be opened; plain-text rows from before
 //! are sealed at start.
 
@@ -261,8 +261,9 @@ fn rotation_wrong_keys_and_plain_rows_from_before() {
         let out = ci.s.autogit(&["admin", "rotate-key"]);
         assert!(out.status.success(), "rotate-key: {}", String::from_utf8_lossy(&out.stderr));
         let after = keyring_ids(&ci.s);
-        assert_eq!(after.len(), 1, "the old key is retired: {after:?}");
-        assert_ne!(after, first, "a new key");
+        assert_eq!(after.len(), 2, "a new current key, the old one kept for opening: {after:?}");
+        assert_ne!(after[0], first[0], "a new key");
+        assert_eq!(after[1], first[0], "the old key, kept");
         assert!(String::from_utf8_lossy(&out.stdout).contains(&after[0]), "{}", String::from_utf8_lossy(&out.stdout));
         let want = vec![format!("API_SECRET={}", after[0]), format!("LEGACY={}", after[0])];
         assert_eq!(stored_key_ids(&ci.s), want, "every value re-sealed with the new key");
@@ -281,6 +282,12 @@ fn rotation_wrong_keys_and_plain_rows_from_before() {
             &[("key", "NEWER"), ("value", "n-value")],
         );
         assert!(stored_key_ids(&ci.s).contains(&format!("NEWER={}", after[0])));
+        // Dropping the old key: every value is under the new one, and keeps opening.
+        let out = ci.s.autogit(&["admin", "rotate-key", "--drop-old"]);
+        assert!(out.status.success(), "rotate-key --drop-old: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(keyring_ids(&ci.s), vec![after[0].clone()], "the old key is removed");
+        assert!(stored_key_ids(&ci.s).iter().all(|v| v.ends_with(&after[0])), "{:?}", stored_key_ids(&ci.s));
+        assert_eq!(project_variable(&ci.s, project, "API_SECRET"), plain);
 
         stop(&mut ci.s);
         // A wrong key: refused, naming the variables and the key they need.

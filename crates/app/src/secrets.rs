@@ -79,7 +79,14 @@ impl Secrets {
                     self.replace(ring);
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(source = %source.describe(), error = %e, "cannot re-read the secrets keyring"),
+                // The keyring changed and cannot be read: sealing with the key held now could
+                // use one a rotation is about to remove.
+                Err(e) => {
+                    return Err(AppError::Internal(format!(
+                        "the secrets keyring {} changed and cannot be read: {e}",
+                        source.describe()
+                    )));
+                }
             }
         }
         Ok(autogit_secrets::seal(&*self.keyring()?, binding, plain, rand::random()))

@@ -176,7 +176,7 @@ impl Keyring {
         out.push_str(
             "# AutoGit secrets keyring. Keep it private (mode 0600) and back it up apart from the\n\
              # database: without it the encrypted values (CI/CD variables) cannot be read.\n\
-             # `autogit admin rotate-key` adds a new current key and retires the old ones.\n",
+             # `autogit admin rotate-key` adds a new current key; `--drop-old` removes the old ones.\n",
         );
         out.push_str(HEADER);
         out.push('\n');
