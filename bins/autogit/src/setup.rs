@@ -29,6 +29,12 @@ pub fn load_config(file: Option<&Path>, data_dir: Option<PathBuf>, listen: Optio
     if let Some(l) = listen {
         config.listen = l;
     }
+    // Everything below the data directory is named by absolute path from here on: git resolves a
+    // relative `core.hooksPath` against the repository it runs in (a relative data directory
+    // would make the push hooks — protected branches — silently absent), and runners and jobs
+    // work in other directories.
+    config.data_dir = std::path::absolute(&config.data_dir)
+        .with_context(|| format!("resolving the data directory {}", config.data_dir.display()))?;
     config.validate()?;
     Ok(config)
 }

@@ -164,3 +164,57 @@ fn shutdown_lets_a_running_clone_finish() {
     assert!(total > 24_000_000, "whole pack received ({total} bytes)");
     assert!(first.windows(4).any(|w| w == b"PACK"), "a pack was being sent");
 }
+
+/// A data directory given relative to the working directory (as the README's `./autogit-data`
+/// default is) still protects the default branch: the push hook is found whatever directory git
+/// runs in.
+#[test]
+fn a_relative_data_directory_still_protects_the_default_branch() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autogit"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+        .current_dir(cwd.path())
+        .env("AUTOGIT_ROOT_PASSWORD", common::ROOT_PASSWORD)
+        .env("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", "0")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut url = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().expect("stdout"))) {
+        let line = line.expect("line");
+        if let Some(u) = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()) {
+            url = u.to_string();
+            break;
+        }
+    }
+    let data = cwd.path().join("data");
+    let autogit = |args: &[&str]| {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_autogit")).arg("--data-dir").arg(&data).args(args).output().expect("runs");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string()
+    };
+    let root = autogit(&["admin", "token", "create", "--user", "root", "--name", "t", "--scopes", "api"]);
+    let http = reqwest::blocking::Client::new();
+    let post = |path: &str, form: &[(&str, &str)]| -> serde_json::Value {
+        let r =
+            http.post(format!("{url}/api/v4{path}")).header("PRIVATE-TOKEN", &root).form(form).send().expect("request");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().expect("json")
+    };
+    let dev = post(
+        "/users",
+        &[("username", "dev"), ("name", "dev"), ("email", "dev@example.com"), ("password", "a-long-password")],
+    );
+    let p = post("/projects", &[("name", "guarded")]);
+    post(&format!("/projects/{}/members", p["id"]), &[("user_id", &dev["id"].to_string()), ("access_level", "30")]);
+    let dev_token = autogit(&["admin", "token", "create", "--user", "dev", "--name", "t", "--scopes", "api"]);
+    let (_t, work) = work_repo(1);
+    let host = url.trim_start_matches("http://");
+    let out = common::git(&work, &["push", &format!("http://dev:{dev_token}@{host}/root/guarded.git"), "main"]);
+    child.kill().ok();
+    child.wait().ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a developer's push to the default branch is refused: {stderr}");
+    assert!(stderr.contains("pre-receive hook declined"), "{stderr}");
+}
