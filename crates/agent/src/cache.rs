@@ -148,11 +148,12 @@ mod tests {
         assert_eq!(sanitize("../../etc"), "..%2F..%2Fetc");
         assert_eq!(sanitize("ünï code"), "%C3%BCn%C3%AF%20code");
         let job = JobResponse {
-            job_info: JobInfo { project_full_path: "grp/../proj".into(), ..Default::default() },
+            job_info: JobInfo { project_id: 7, project_full_path: "grp/../proj".into(), ..Default::default() },
             ..test_job()
         };
+        // A project path that is not plain falls back to the project id (docker::project_path).
         let f = cache_file(Path::new("/c"), &job, "../x");
-        assert_eq!(f, Path::new("/c/grp/%2E%2E/proj/..%2Fx/cache.zip"));
+        assert_eq!(f, Path::new("/c/7/..%2Fx/cache.zip"));
     }
 
     fn test_job() -> JobResponse {
