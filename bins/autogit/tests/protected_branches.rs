@@ -329,6 +329,24 @@ fn variables(backend: Backend) {
     assert_eq!(job["git_info"]["protected"], true, "the job of a protected branch is protected");
     assert_eq!(variable(&job, "DEPLOY_SECRET")["value"], "c2VjcmV0LXZhbHVl");
     assert_eq!(variable(&job, "CI_COMMIT_REF_PROTECTED")["value"], "true");
+    let main_job = job["id"].as_i64().expect("job id");
+    assert_eq!(ci.update(main_job, job["token"].as_str().expect("token"), "failed").status(), 200);
+    // Rerunning a protected ref's job under its protected variables needs the right to push there.
+    for action in ["retry", "cancel", "play"] {
+        let r = s.req(Method::POST, &format!("/projects/{pid}/jobs/{main_job}/{action}"), &dev).send().expect("post");
+        assert_eq!(r.status(), 403, "a developer may not {action} a job of the protected branch");
+    }
+    let pipeline = ci.pipeline(pid)["id"].as_i64().expect("pipeline id");
+    let r = s.req(Method::POST, &format!("/projects/{pid}/pipelines/{pipeline}/retry"), &dev).send().expect("post");
+    assert_eq!(r.status(), 403, "a developer may not retry the pipeline of the protected branch");
+    let r = s.req(Method::POST, &format!("/projects/{pid}/jobs/{main_job}/retry"), &maint).send().expect("post");
+    assert_eq!(r.status(), 201, "a maintainer may: {}", r.text().unwrap_or_default());
+    let retried = ci.take(&protected_token);
+    assert_eq!(retried["git_info"]["protected"], true);
+    assert_eq!(
+        ci.update(retried["id"].as_i64().expect("id"), retried["token"].as_str().expect("t"), "success").status(),
+        200
+    );
 
     git_ok(&work, &["push", "-q", &s.git_url("vars/app", &dev), "main:refs/heads/feature"]);
     let r = ci.request(&protected_token);
@@ -342,6 +360,10 @@ fn variables(backend: Backend) {
     assert!(!keys.contains(&"DEPLOY_SECRET"), "a protected variable reached an unprotected branch: {keys:?}");
     assert!(keys.contains(&"PLAIN_SETTING"));
     assert_eq!(variable(&job, "CI_COMMIT_REF_PROTECTED")["value"], "false");
+    let feature_job = job["id"].as_i64().expect("job id");
+    assert_eq!(ci.update(feature_job, job["token"].as_str().expect("token"), "failed").status(), 200);
+    let r = s.req(Method::POST, &format!("/projects/{pid}/jobs/{feature_job}/retry"), &dev).send().expect("post");
+    assert_eq!(r.status(), 201, "a developer retries the jobs of an unprotected branch");
 
     let r =
         s.req(Method::POST, &format!("/projects/{pid}/pipeline"), &dev).form(&[("ref", "main")]).send().expect("post");

@@ -30,6 +30,37 @@ impl App {
         Ok(project)
     }
 
+    /// Acting on the jobs of a protected ref (cancel, play, retry) needs the right to update that
+    /// ref, as GitLab's `protected_ref` rule asks: otherwise a developer could rerun, under the
+    /// protected variables, jobs they may not start by pushing. A ref counts as protected while it
+    /// is a protected branch now, or when the pipeline ran protected.
+    async fn ensure_may_act_on_ref(
+        &self,
+        who: &Principal,
+        project: &Project,
+        pipeline: &Pipeline,
+        ran_protected: bool,
+    ) -> Result<()> {
+        let policy = self.branch_policy(project).await?;
+        let protected_now = !pipeline.tag && policy.is_protected(&pipeline.ref_name);
+        if !protected_now && !ran_protected {
+            return Ok(());
+        }
+        if policy.may_update(self.pusher(who, project).await?, &pipeline.ref_name) {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(Some(format!(
+            "the jobs of the protected ref {} may only be run or canceled by those who may push to it",
+            pipeline.ref_name
+        ))))
+    }
+
+    /// The pipeline of `job`, once `who` may act on the jobs of its ref.
+    async fn may_act_on_job(&self, who: &Principal, project: &Project, job: &Job) -> Result<()> {
+        let pipeline = self.pipeline_in(project, job.pipeline_id).await?;
+        self.ensure_may_act_on_ref(who, project, &pipeline, job.protected).await
+    }
+
     pub async fn list_pipelines(
         &self,
         who: &Principal,
@@ -148,6 +179,8 @@ impl App {
     pub async fn cancel_pipeline(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Pipeline> {
         let project = self.ci_project(who, project_ref, true).await?;
         let p = self.pipeline_in(&project, id).await?;
+        let ran_protected = self.latest_jobs(p.id).await?.iter().any(|(j, _)| j.protected);
+        self.ensure_may_act_on_ref(who, &project, &p, ran_protected).await?;
         self.cancel_pipeline_jobs(&p).await?;
         Ok(self.store.pipeline_by_id(p.id).await?.unwrap_or(p))
     }
@@ -176,6 +209,7 @@ impl App {
     pub async fn cancel_job(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Job> {
         let project = self.ci_project(who, project_ref, true).await?;
         let job = self.job_in(&project, id).await?;
+        self.may_act_on_job(who, &project, &job).await?;
         let status = JobStatus::parse(&job.status).unwrap_or(JobStatus::Created);
         if status.is_finished() {
             return Err(AppError::Forbidden(Some(format!("a {status} job cannot be canceled"))));
@@ -189,6 +223,7 @@ impl App {
     pub async fn play_job(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Job> {
         let project = self.ci_project(who, project_ref, true).await?;
         let job = self.job_in(&project, id).await?;
+        self.may_act_on_job(who, &project, &job).await?;
         let jobs = self.latest_jobs(job.pipeline_id).await?;
         let idx = jobs.iter().position(|(j, _)| j.id == job.id).ok_or(AppError::NotFound("Job"))?;
         let t = progress::play(&nodes(&jobs), idx).map_err(progress_error)?;
@@ -209,6 +244,7 @@ impl App {
     pub async fn retry_job_by(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Job> {
         let project = self.ci_project(who, project_ref, true).await?;
         let job = self.job_in(&project, id).await?;
+        self.may_act_on_job(who, &project, &job).await?;
         let new = self.retry_one(&job).await?;
         self.process_pipeline(job.pipeline_id).await?;
         Ok(self.store.job_by_id(new.id).await?.unwrap_or(new))
@@ -235,7 +271,9 @@ impl App {
     pub async fn retry_pipeline(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Pipeline> {
         let project = self.ci_project(who, project_ref, true).await?;
         let p = self.pipeline_in(&project, id).await?;
-        for (job, _) in self.latest_jobs(p.id).await? {
+        let jobs = self.latest_jobs(p.id).await?;
+        self.ensure_may_act_on_ref(who, &project, &p, jobs.iter().any(|(j, _)| j.protected)).await?;
+        for (job, _) in jobs {
             if matches!(job.status.as_str(), "failed" | "canceled") {
                 // Another retry may have reset it meanwhile; that is fine.
                 if let Err(e) = self.retry_one(&job).await {
