@@ -156,7 +156,7 @@ impl DockerExecutor {
             job.image.as_ref().map(|i| i.name.clone()).filter(|n| !n.is_empty()).unwrap_or(self.default_image.clone());
         say(format!("\x1b[0KRunning with autogit runner (docker executor), job {}, image {image}\n", job.id)).await;
         let rel = project_path(job);
-        let host_dir = self.builds_dir.join(&rel);
+        let host_dir = builds_root(&self.builds_dir, job).join(&rel);
         let host_tmp = host_dir.with_extension("tmp");
         if let Err(e) = crate::sources::fetch(&self.git, job, &host_dir, out, None).await {
             say(format!("\x1b[31;1mERROR: fetching sources failed: {e}\x1b[0;m\n")).await;
@@ -468,6 +468,25 @@ pub(crate) fn project_path(job: &JobResponse) -> String {
     if plain_relative(path) { path.clone() } else { job.job_info.project_id.to_string() }
 }
 
+/// The directory that holds the job's working copy on the host: the executor's builds directory,
+/// or for a job of a protected ref its sibling `<builds dir>-protected`. A job of an unprotected
+/// ref may leave anything in its working copy (objects under a known id with other contents,
+/// replace refs, files git does not clean); a job that runs under protected variables never
+/// starts from what such a job left (GitLab separates caches the same way).
+pub(crate) fn builds_root(builds_dir: &Path, job: &JobResponse) -> PathBuf {
+    if job.git_info.protected != Some(true) {
+        return builds_dir.to_path_buf();
+    }
+    match builds_dir.file_name() {
+        Some(name) => {
+            let mut name = name.to_os_string();
+            name.push("-protected");
+            builds_dir.with_file_name(name)
+        }
+        None => builds_dir.join("protected"),
+    }
+}
+
 /// A non-empty path of plain names only: no root, `.` or `..`.
 fn plain_relative(path: &str) -> bool {
     !path.is_empty() && Path::new(path).components().all(|c| matches!(c, std::path::Component::Normal(_)))
@@ -504,6 +523,21 @@ mod tests {
         for bad in ["", "/etc", "../../etc", "group/../../x", "./x"] {
             assert!(!plain_relative(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn protected_jobs_never_share_a_working_copy_with_unprotected_ones() {
+        let mut job: JobResponse = serde_json::from_value(serde_json::json!({
+            "id": 1, "token": "t", "allow_git_fetch": true, "job_info": {}, "git_info": {},
+            "runner_info": {}, "variables": [], "steps": [], "image": null,
+        }))
+        .expect("job");
+        let b = Path::new("/r/builds/0");
+        assert_eq!(builds_root(b, &job), b, "no protection given");
+        job.git_info.protected = Some(false);
+        assert_eq!(builds_root(b, &job), b);
+        job.git_info.protected = Some(true);
+        assert_eq!(builds_root(b, &job), Path::new("/r/builds/0-protected"));
     }
 
     #[test]

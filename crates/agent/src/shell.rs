@@ -87,7 +87,7 @@ impl ShellExecutor {
     }
 
     pub fn project_dir(&self, job: &JobResponse) -> PathBuf {
-        self.builds_dir.join(crate::docker::project_path(job))
+        crate::docker::builds_root(&self.builds_dir, job).join(crate::docker::project_path(job))
     }
 
     /// Runs the whole job. Never panics on job input; every failure is an [`Outcome`].
@@ -139,7 +139,7 @@ impl ShellExecutor {
         // The paths jobs see: the host's, or the sandbox's own (`/builds/<project>`).
         let (env_dir, env_tmp, env_builds) = match &jail {
             Some(j) => (j.inside(&dir), j.inside(&tmp), PathBuf::from(crate::sandbox::BUILDS_INSIDE)),
-            None => (dir.clone(), tmp.clone(), self.builds_dir.clone()),
+            None => (dir.clone(), tmp.clone(), crate::docker::builds_root(&self.builds_dir, job)),
         };
         let mut env = job_env(&job.variables, &env_tmp);
         let host_files: Vec<(String, String)> = env

@@ -21,6 +21,10 @@ pub const SAFE_CONFIG: &[&str] = &[
     "core.hooksPath=/dev/null",
     "-c",
     "core.untrackedCache=false",
+    // A replace ref left in the working copy would make the checkout of the job's commit show
+    // other contents.
+    "-c",
+    "core.useReplaceRefs=false",
     // The working copy may belong to the job's user while the runner is root.
     "-c",
     "safe.directory=*",
@@ -33,6 +37,7 @@ pub fn safe_env() -> Vec<(String, String)> {
         ("GIT_TERMINAL_PROMPT".to_string(), "0".to_string()),
         ("GIT_CONFIG_NOSYSTEM".to_string(), "1".to_string()),
         ("GIT_CONFIG_GLOBAL".to_string(), "/dev/null".to_string()),
+        ("GIT_NO_REPLACE_OBJECTS".to_string(), "1".to_string()),
     ]);
     env
 }
@@ -69,6 +74,7 @@ pub async fn fetch(
         Some(j) => {
             let env = [
                 ("GIT_TERMINAL_PROMPT".to_string(), "0".to_string()),
+                ("GIT_NO_REPLACE_OBJECTS".to_string(), "1".to_string()),
                 ("AUTOGIT_FETCH_URL".to_string(), g.repo_url.clone()),
                 ("AUTOGIT_FETCH_REFSPECS".to_string(), refspecs.join(" ")),
                 ("AUTOGIT_FETCH_SHA".to_string(), g.sha.clone()),
@@ -95,7 +101,7 @@ pub async fn fetch(
 }
 
 /// Removes what of an existing `.git` could run code or point elsewhere: its configuration,
-/// hooks, `info/` (attributes), alternates, and a `.git` that is a file or a symlink. A `.git`
+/// hooks, `info/` (attributes), alternates, replace refs, and a `.git` that is a file or a symlink. A `.git`
 /// with a symlink anywhere inside (git would write objects through it, as the runner) goes
 /// whole: the next fetch starts afresh.
 async fn reset_control_files(dir: &Path) -> std::io::Result<()> {
@@ -120,6 +126,7 @@ async fn reset_control_files(dir: &Path) -> std::io::Result<()> {
             "objects/info/http-alternates",
             "commondir",
             "modules",
+            "refs/replace",
         ] {
             let p = git_dir.join(rel);
             match std::fs::symlink_metadata(&p) {

@@ -224,3 +224,34 @@ async fn a_planted_git_configuration_does_not_run_at_the_next_fetch() {
     assert!(std::fs::read_dir(elsewhere.path()).expect("dir").next().is_none(), "nothing written through the link");
     assert!(!std::fs::symlink_metadata(git_dir.join("objects/info")).expect("info").file_type().is_symlink());
 }
+
+/// An earlier job may leave a replace ref that makes the job's commit show other files; the next
+/// checkout ignores it. A job of a protected ref never starts from an unprotected job's working
+/// copy at all.
+#[tokio::test]
+async fn a_replace_ref_left_behind_never_changes_the_checkout() {
+    let (_t, url, sha) = source();
+    let builds = tempfile::tempdir().expect("tempdir");
+    let slot = builds.path().join("0");
+    let exec = ShellExecutor::unsandboxed(slot.clone());
+    let plant = [
+        "echo planted > evil",
+        "git add evil",
+        "git -c user.name=j -c user.email=j@example.com commit -qm evil",
+        "git replace \"$(git rev-parse HEAD~1)\" HEAD",
+    ];
+    let (outcome, log) = run(&exec, &job(&url, &sha, &plant, &[], 60), CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(slot.join("grp/proj/.git/refs/replace").is_dir(), "the replace ref was planted");
+
+    let check = ["test ! -e evil", "test \"$(git rev-parse HEAD)\" = \"$EXPECTED\""];
+    let mut j = job(&url, &sha, &check, &[], 60);
+    j.variables.push(autogit_protocol::JobVariable::public("EXPECTED", sha.clone()));
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "a replace ref changed the checkout:\n{log}");
+
+    j.git_info.protected = Some(true);
+    let (outcome, log) = run(&exec, &j, CancellationToken::new()).await;
+    assert_eq!(outcome, Outcome::Success, "{log}");
+    assert!(builds.path().join("0-protected/grp/proj/.git").is_dir(), "a protected job has its own working copy");
+}

@@ -171,6 +171,7 @@ fn cache(n: &Node, d: &mut Diags) -> Option<Cache> {
         when: m.get("when").and_then(|p| string(p, d, "cache:when")).unwrap_or_else(|| "on_success".into()),
         untracked: m.get("untracked").and_then(|x| boolean(x, d, "cache:untracked")).unwrap_or(false),
         fallback_keys: m.get("fallback_keys").map(|p| strings(p, d, "cache:fallback_keys")).unwrap_or_default(),
+        unprotect: m.get("unprotect").and_then(|x| boolean(x, d, "cache:unprotect")).unwrap_or(false),
     };
     match m.get("key") {
         Some(k) if k.as_map().is_some() => {

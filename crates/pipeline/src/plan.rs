@@ -139,6 +139,9 @@ pub struct Cache {
     pub when: String,
     pub untracked: bool,
     pub fallback_keys: Vec<String>,
+    /// `cache:unprotect`: shared between protected and unprotected refs (keys get no suffix).
+    #[serde(default)]
+    pub unprotect: bool,
 }
 
 /// Which instance of a `parallel` job this is (1-based `index`, like `CI_NODE_INDEX`).

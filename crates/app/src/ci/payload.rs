@@ -111,13 +111,14 @@ impl App {
             .collect();
         let mut cache = Vec::new();
         for c in &j.cache {
+            let separate = |key: String| protection_suffixed(key, job.protected, c.unprotect);
             cache.push(CacheSpec {
-                key: self.cache_key(c, project.id, &pipeline.sha).await,
+                key: separate(self.cache_key(c, project.id, &pipeline.sha).await),
                 untracked: c.untracked,
                 policy: c.policy.clone(),
                 paths: c.paths.clone(),
                 when: c.when.clone(),
-                fallback_keys: c.fallback_keys.clone(),
+                fallback_keys: c.fallback_keys.iter().cloned().map(separate).collect(),
             });
         }
         let (ref_type, refspec) = if pipeline.tag {
@@ -224,5 +225,29 @@ impl App {
             });
         }
         Ok(out)
+    }
+}
+
+/// GitLab's separate caches for protected refs: a key gets `-protected` or `-non_protected`
+/// (unless the cache says `unprotect: true`), so that a job any developer can push never fills
+/// the cache a job under protected variables restores and runs.
+fn protection_suffixed(key: String, protected: bool, unprotect: bool) -> String {
+    match (unprotect, protected) {
+        (true, _) => key,
+        (false, true) => format!("{key}-protected"),
+        (false, false) => format!("{key}-non_protected"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::protection_suffixed;
+
+    #[test]
+    fn caches_of_protected_and_unprotected_refs_are_apart() {
+        assert_eq!(protection_suffixed("deps".into(), true, false), "deps-protected");
+        assert_eq!(protection_suffixed("deps".into(), false, false), "deps-non_protected");
+        assert_eq!(protection_suffixed("deps".into(), true, true), "deps");
+        assert_eq!(protection_suffixed("deps".into(), false, true), "deps");
     }
 }
