@@ -334,6 +334,7 @@ impl Signals {
         // moment, never more.
         let _ = tokio::time::timeout(Duration::from_secs(1), shutdown.persisted()).await;
         tracing::warn!(running = ?shutdown.running(), "{forced}: exiting at once; unsent final states are kept and sent after a restart");
+        autogit_agent::step::kill_live_groups();
         std::process::exit(1);
     }
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::ci::{RunnerProcess, latest_pipeline, push_ci, trace, wait_for};
-use common::{Server, backends};
+use common::{Backend, Server, backends};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -166,6 +166,31 @@ fn a_second_signal_exits_at_once_and_the_kept_state_is_sent_after_a_restart() {
             if file.exists() { Err("still there".into()) } else { Ok(()) }
         });
     }
+}
+
+/// What a job runs where a stop does not reach it (its `after_script` runs to its own timeout)
+/// still dies when the runner exits at once.
+#[test]
+fn exiting_at_once_takes_the_jobs_processes_along() {
+    const MARKER: &str = "7731.75";
+    let _strays = Strays(MARKER);
+    let s = Server::start_on(Backend::Sqlite);
+    let mut r = RunnerProcess::start(&s, &[], 1, &[]);
+    let ci =
+        format!("cleanup:\n  script: [exit 3]\n  after_script:\n    - echo cleanup started\n    - sleep {MARKER}\n");
+    let project = push_ci(&s, "cleanup", &ci);
+    let held = wait_job(&s, project, "cleanup", "running", Duration::from_secs(30));
+    wait_trace(&s, project, held["id"].as_i64().expect("id"), "cleanup started");
+    r.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!processes_with(MARKER).is_empty(), "a stop does not end an after_script");
+    r.signal("INT");
+    let status = r.wait_exit(Duration::from_secs(10)).expect("the runner exits");
+    assert_eq!(status.code(), Some(1), "an exit at once");
+    wait_for("the after_script's processes gone", Duration::from_secs(5), || {
+        let left = processes_with(MARKER);
+        if left.is_empty() { Ok(()) } else { Err(format!("{left:?}")) }
+    });
 }
 
 #[test]

@@ -4,8 +4,10 @@
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
@@ -14,6 +16,39 @@ use tokio_util::sync::CancellationToken;
 
 /// How often a sandboxed job's build directory is measured against its size limit.
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The process groups of the steps running now, so that a runner exiting at once (a second
+/// signal) takes them with it: `process::exit` runs no destructor, and a step's group would
+/// otherwise outlive the runner, still running the job.
+static LIVE_GROUPS: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
+
+/// Kills the process group of every step running now. For a runner about to exit at once.
+pub fn kill_live_groups() {
+    let groups = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    for pg in groups.iter().flatten() {
+        let _ = killpg(Pid::from_raw(*pg), Signal::SIGKILL);
+    }
+}
+
+/// A step's process group while it lives: registered for [`kill_live_groups`], killed whole
+/// (with what the script left in the background) and forgotten when dropped, on every path.
+struct LiveGroup(Pid);
+
+impl LiveGroup {
+    fn new(pg: Pid) -> Self {
+        LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashSet::new).insert(pg.as_raw());
+        LiveGroup(pg)
+    }
+}
+
+impl Drop for LiveGroup {
+    fn drop(&mut self) {
+        let _ = killpg(self.0, Signal::SIGKILL);
+        if let Some(g) = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            g.remove(&self.0.as_raw());
+        }
+    }
+}
 
 /// How one step ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,7 +87,7 @@ pub async fn run_group(
         Ok(c) => c,
         Err(e) => return StepEnd::Error(format!("starting the step: {e}")),
     };
-    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let group = child.id().map(|id| LiveGroup::new(Pid::from_raw(id as i32)));
     if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
         // Dropped at the end of the block: the reader sees end-of-file after the environment.
         if let Err(e) = stdin.write_all(&bytes).await {
@@ -88,9 +123,7 @@ pub async fn run_group(
         limit = over_limit => limit,
     };
     // Also after a normal exit: background processes the script left behind die with it.
-    if let Some(pg) = pgid {
-        let _ = killpg(pg, Signal::SIGKILL);
-    }
+    drop(group);
     let _ = child.wait().await;
     for r in readers.into_iter().flatten() {
         let _ = r.await;
