@@ -1,7 +1,8 @@
 //! Connections that cannot pin the server: half-sent requests closed by the header timeout, idle
 //! keep-alive connections by the idle timeout, caps per client address and in all (fitted to the
 //! open-file limit) answered with a 503, and a SIGTERM'd server that stops by its deadline —
-//! while requests in flight (held job requests, slow clones, slow pushes) are never cut.
+//! while requests in flight (held job requests, slow clones, slow pushes) are cut only when their
+//! client stalls (a body that stops coming) for longer than the idle timeout.
 //!
 //! Loopback has a whole /8: attackers connect from 127.0.0.1, the health probe binds 127.0.0.2,
 //! so the per-address cap of the first does not apply to the second.
@@ -373,7 +374,7 @@ fn sigterm_does_not_wait_for_a_half_sent_request() {
 }
 
 #[test]
-fn timeouts_close_idle_and_slow_heads_but_never_requests_in_flight() {
+fn timeouts_close_idle_slow_heads_and_stalled_bodies_but_not_long_requests() {
     let ci = Ci::start(
         Backend::Sqlite,
         &[
@@ -414,8 +415,26 @@ fn timeouts_close_idle_and_slow_heads_but_never_requests_in_flight() {
     assert_eq!(r.status(), 204, "the held request was answered, not cut");
     assert!(start.elapsed() >= Duration::from_millis(3500), "held for the long poll: {:?}", start.elapsed());
 
-    // A clone whose client pauses mid-transfer (nothing moves for longer than both timeouts)
-    // still arrives whole.
+    // A request whose body stops coming is closed once it has waited the idle timeout for it:
+    // a head is no licence to hold a connection.
+    s.post("/projects", &s.root_token, &[("name", "stalled"), ("visibility", "private")]);
+    let stalled = send_raw(
+        &s.url,
+        format!(
+            "POST /root/stalled.git/git-receive-pack HTTP/1.1\r\nHost: autogit\r\nPRIVATE-TOKEN: {}\r\n\
+             Content-Type: application/x-git-receive-pack-request\r\nContent-Length: 100000\r\n\r\n0098",
+            s.root_token
+        )
+        .as_bytes(),
+    );
+    let stalled = closed_within(stalled, Duration::from_secs(10)).expect("the stalled request was closed");
+    assert!(
+        stalled >= Duration::from_millis(1700) && stalled < Duration::from_secs(5),
+        "a body that stops coming is cut after the idle timeout, not before: {stalled:?}"
+    );
+
+    // A clone whose client pauses mid-transfer (longer than the header timeout, shorter than the
+    // idle one) still arrives whole.
     s.post("/projects", &s.root_token, &[("name", "big"), ("visibility", "public")]);
     let (_t, work) = work_repo(1);
     let mut blob = vec![0u8; 4_000_000];
@@ -436,7 +455,7 @@ fn timeouts_close_idle_and_slow_heads_but_never_requests_in_flight() {
     assert_eq!(resp.status(), 200);
     let mut first = vec![0u8; 4096];
     resp.read_exact(&mut first).expect("first bytes");
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_millis(1500));
     let mut rest = Vec::new();
     resp.read_to_end(&mut rest).expect("the rest of the pack");
     assert!(first.len() + rest.len() > 4_000_000, "whole pack: {} bytes", first.len() + rest.len());

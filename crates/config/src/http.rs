@@ -14,8 +14,10 @@ pub struct HttpServerConfig {
     pub header_read_timeout_seconds: u64,
     /// Seconds a connection may stay open with no request in flight and no new request begun
     /// (keep-alive between requests) before the server closes it. 60 s outlives the pauses of
-    /// git and runner clients between requests, which reuse their connections; a request in
-    /// flight (a held `jobs/request`, a long clone or push) is never cut by it.
+    /// git and runner clients between requests, which reuse their connections. A request in
+    /// flight (a held `jobs/request`, a long clone or push) is cut by it only while its client
+    /// stalls: the server has waited this long for body bytes that do not come, or for the client
+    /// to read the answer (nginx's `client_body_timeout` and `send_timeout`).
     pub idle_timeout_seconds: u64,
     /// Connections served at once; more are answered `503` and closed. Lowered at start to half
     /// of the process's open-file limit (the other half stays for the database, repositories and

@@ -1,5 +1,6 @@
 //! The HTTP server's own accept loop: connection caps (in all and per client address, the total
-//! fitted to the open-file limit), a header-read and an idle timeout per connection, and a
+//! fitted to the open-file limit), a header-read and an idle timeout per connection (the idle
+//! one also bounds how long a request waits for a stalled client), and a
 //! bounded graceful shutdown. Each connection is served by hyper's HTTP/1 server with the axum
 //! router; the peer address reaches handlers as `ConnectInfo<SocketAddr>`.
 //!
@@ -29,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
-use track::{ConnTrack, Timeouts, TrackedIo};
+use track::{ConnTrack, Timeouts, TrackedIo, WatchedBody};
 
 /// Connection limits from the `[http]` configuration.
 #[derive(Debug, Clone)]
@@ -192,7 +193,8 @@ impl Conn {
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             let in_flight = requests.request();
             req.extensions_mut().insert(ConnectInfo(peer));
-            let call = app.clone().oneshot(req.map(Body::new));
+            let body_track = requests.clone();
+            let call = app.clone().oneshot(req.map(move |b| Body::new(WatchedBody::new(b, body_track))));
             async move {
                 let resp = call.await.unwrap_or_else(|never| match never {});
                 // The request stays in flight until hyper has taken the whole body (or dropped it).
@@ -220,7 +222,7 @@ impl Conn {
                 () = sleep_until(deadline) => {
                     let now = Instant::now();
                     if track.phase().deadline(self.timeouts, shutdown_since).is_some_and(|d| d <= now) {
-                        tracing::debug!(peer = %peer, "closing a connection without a complete request in time");
+                        tracing::debug!(peer = %peer, "closing a connection whose request head or body did not come, or whose client did not read, in time");
                         return;
                     }
                 }

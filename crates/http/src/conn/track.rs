@@ -8,6 +8,12 @@
 //! held `jobs/request` and a streaming clone or push however quiet or long they are. A response
 //! hyper still holds because the client does not read counts as in flight too: closing then
 //! would cut the response's end.
+//!
+//! A request in flight is never cut for its length, only for a stalled client: when a handler
+//! waits for request body bytes that do not come, or a response write waits for a client that
+//! does not read, for longer than the idle timeout (nginx's `client_body_timeout` and
+//! `send_timeout`). Otherwise a client that sends a head and then nothing would hold its
+//! connection, and its place under the caps, for ever.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,15 +27,19 @@ use tokio::sync::Notify;
 pub(crate) struct Timeouts {
     /// From the first byte of a request to its complete head.
     pub header_read: Duration,
-    /// With no request in flight and none begun.
+    /// With no request in flight and none begun; also the longest a request in flight may wait
+    /// for the client (body bytes it does not send, response bytes it does not take).
     pub idle: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Phase {
     in_flight: usize,
-    /// The last write found the socket full: hyper holds response bytes the client has not taken.
-    write_blocked: bool,
+    /// Since when the writes find the socket full: hyper holds response bytes the client has not
+    /// taken.
+    write_blocked: Option<Instant>,
+    /// Since when a handler waits for request body bytes the client has not sent.
+    body_wait: Option<Instant>,
     /// When the connection last had no request in flight (accepted, or a response finished).
     idle_since: Instant,
     /// When the first byte after `idle_since` arrived: a request head is being received.
@@ -38,14 +48,19 @@ pub(crate) struct Phase {
 
 impl Phase {
     pub(crate) fn new(now: Instant) -> Self {
-        Phase { in_flight: 0, write_blocked: false, idle_since: now, head_since: None }
+        Phase { in_flight: 0, write_blocked: None, body_wait: None, idle_since: now, head_since: None }
     }
 
-    /// When the connection must be closed if nothing changes; `None` while a request is in flight.
-    /// While the server shuts down (since, grace), a request head gets at most `grace` more.
+    /// When the connection must be closed if nothing changes; for a request in flight, only when
+    /// it waits for a stalled client. While the server shuts down (since, grace), a request head
+    /// gets at most `grace` more.
     pub(crate) fn deadline(&self, t: Timeouts, shutdown_since: Option<(Instant, Duration)>) -> Option<Instant> {
-        if self.in_flight > 0 || self.write_blocked {
-            return None;
+        if self.in_flight > 0 || self.write_blocked.is_some() {
+            let stalled = match (self.write_blocked, self.body_wait) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            return stalled.map(|since| since + t.idle);
         }
         let normal = match self.head_since {
             Some(since) => since + t.header_read,
@@ -70,19 +85,41 @@ impl Phase {
         if self.in_flight == 0 {
             self.idle_since = now;
             self.head_since = None;
-            return !self.write_blocked;
+            self.body_wait = None;
+            return self.write_blocked.is_none();
         }
         false
     }
 
+    /// Returns whether a stall began (the deadline may have moved earlier).
+    fn body_waiting(&mut self, waiting: bool, now: Instant) -> bool {
+        match (waiting, self.body_wait) {
+            (true, None) => {
+                self.body_wait = Some(now);
+                true
+            }
+            (false, _) => {
+                self.body_wait = None;
+                false
+            }
+            (true, Some(_)) => false,
+        }
+    }
+
     /// Returns whether the connection became idle (its last response bytes were taken).
+    /// (Also when a stall began: the deadline may have moved earlier.)
     fn write_blocked(&mut self, blocked: bool, now: Instant) -> bool {
-        let was = std::mem::replace(&mut self.write_blocked, blocked);
+        let was = self.write_blocked.is_some();
+        self.write_blocked = match (blocked, self.write_blocked) {
+            (true, Some(since)) => Some(since),
+            (true, None) => Some(now),
+            (false, _) => None,
+        };
         if was && !blocked && self.in_flight == 0 {
             self.idle_since = now;
             return true;
         }
-        false
+        blocked && !was
     }
 
     /// Returns whether a request head began with these bytes.
@@ -127,6 +164,12 @@ impl ConnTrack {
         }
     }
 
+    fn body_waiting(&self, waiting: bool) {
+        if self.phase.lock().unwrap_or_else(PoisonError::into_inner).body_waiting(waiting, Instant::now()) {
+            self.changed.notify_one();
+        }
+    }
+
     fn received(&self) {
         if self.phase.lock().unwrap_or_else(PoisonError::into_inner).received(Instant::now()) {
             self.changed.notify_one();
@@ -141,6 +184,53 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.phase.lock().unwrap_or_else(PoisonError::into_inner).finished(Instant::now()) {
             self.0.changed.notify_one();
+        }
+    }
+}
+
+/// A request's body, telling the tracker while its handler waits for bytes from the client.
+pub(crate) struct WatchedBody<B> {
+    inner: B,
+    track: Arc<ConnTrack>,
+    waiting: bool,
+}
+
+impl<B> WatchedBody<B> {
+    pub(crate) fn new(inner: B, track: Arc<ConnTrack>) -> Self {
+        WatchedBody { inner, track, waiting: false }
+    }
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for WatchedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let result = Pin::new(&mut self.inner).poll_frame(cx);
+        let waiting = result.is_pending();
+        if waiting != self.waiting {
+            self.waiting = waiting;
+            self.track.body_waiting(waiting);
+        }
+        result
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for WatchedBody<B> {
+    fn drop(&mut self) {
+        if self.waiting {
+            self.track.body_waiting(false);
         }
     }
 }
@@ -238,12 +328,32 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Phase::new(t0);
         p.started();
-        assert!(!p.write_blocked(true, t0));
+        assert!(p.write_blocked(true, t0), "a stall began");
         assert!(!p.finished(t0), "the body ended but hyper still holds its last bytes");
-        assert_eq!(p.deadline(T, None), None);
-        let t1 = t0 + Duration::from_secs(300);
+        assert_eq!(p.deadline(T, None), Some(t0 + T.idle), "until the client stalls too long");
+        let t1 = t0 + Duration::from_secs(30);
         assert!(p.write_blocked(false, t1));
         assert_eq!(p.deadline(T, None), Some(t1 + T.idle), "idle from when the client took them");
+    }
+
+    #[test]
+    fn a_request_in_flight_is_cut_only_when_the_client_stalls() {
+        let t0 = Instant::now();
+        let mut p = Phase::new(t0);
+        p.started();
+        assert_eq!(p.deadline(T, None), None, "a long request that makes progress is never cut");
+        let t1 = t0 + Duration::from_secs(400);
+        assert!(p.body_waiting(true, t1));
+        assert!(!p.body_waiting(true, t1 + Duration::from_secs(5)), "still the same wait");
+        assert_eq!(p.deadline(T, None), Some(t1 + T.idle), "a body that does not come");
+        assert!(!p.body_waiting(false, t1 + Duration::from_secs(30)));
+        assert_eq!(p.deadline(T, None), None, "the bytes came");
+        let t2 = t1 + Duration::from_secs(100);
+        assert!(p.write_blocked(true, t2));
+        assert!(!p.write_blocked(true, t2 + Duration::from_secs(5)), "still the same stall");
+        assert_eq!(p.deadline(T, None), Some(t2 + T.idle), "a response the client does not take");
+        assert!(!p.write_blocked(false, t2 + Duration::from_secs(10)));
+        assert_eq!(p.deadline(T, None), None);
     }
 
     #[test]
