@@ -58,6 +58,8 @@ pub struct App {
     /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
     push: Arc<PushSettings>,
+    /// The push records whose git this process may still be running (see `push_record`).
+    live_pushes: push_record::LivePushes,
     /// The server's receive-pack hooks; pushes are refused without them (see `receive_hooks`).
     push_hooks: Option<Arc<ServerHooks>>,
 }
@@ -81,6 +83,7 @@ impl App {
             passwords,
             secrets: Arc::new(secrets::Secrets::unavailable()),
             push: Arc::new(PushSettings::default()),
+            live_pushes: push_record::LivePushes::default(),
             push_hooks: None,
         }
     }

@@ -21,6 +21,8 @@ use crate::push_space::PushRefused;
 use crate::{App, AppError, Result};
 use autogit_git::{PushIdentity, PushOutcome, RefUpdate};
 use autogit_store::{NewPushRecord, Project, PushPipelineState, PushRecord, PushRecordState, PushUpdate, User};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Records that a finished push may still be settling; older ones are retried by maintenance.
@@ -30,12 +32,43 @@ const LIVE_ATTEMPTS: u32 = 3;
 /// Records read per page during recovery and maintenance.
 const PAGE: i64 = 100;
 
+/// The records whose push this process has begun and not yet finished with: their git may
+/// still be applying ref updates, so maintenance must not read their outcome yet.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LivePushes(Arc<Mutex<HashSet<i64>>>);
+
+impl LivePushes {
+    fn hold(&self, record_id: i64) -> LivePush {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(record_id);
+        LivePush { set: self.clone(), record_id }
+    }
+
+    fn contains(&self, record_id: i64) -> bool {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).contains(&record_id)
+    }
+}
+
+/// A record's place in [`LivePushes`], given up when its [`RecordedPush`] goes, on every path
+/// (finished, or dropped with the task that ran its git, which dies with it).
+#[derive(Debug)]
+struct LivePush {
+    set: LivePushes,
+    record_id: i64,
+}
+
+impl Drop for LivePush {
+    fn drop(&mut self) {
+        self.set.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.record_id);
+    }
+}
+
 /// A push whose record is written. Give git [`RecordedPush::identity`], then hand this to
 /// [`App::finish_push`] once git has exited, whatever happened.
 #[derive(Debug)]
 pub struct RecordedPush {
     record_id: i64,
     project_id: i64,
+    _live: LivePush,
 }
 
 impl RecordedPush {
@@ -88,7 +121,9 @@ impl App {
                 .collect(),
         };
         match self.store.create_push_record(&new, self.clock.now()).await {
-            Ok(record) => Ok(RecordedPush { record_id: record.id, project_id }),
+            Ok(record) => {
+                Ok(RecordedPush { record_id: record.id, project_id, _live: self.live_pushes.hold(record.id) })
+            }
             Err(e) => {
                 tracing::error!(project_id, error = %e, "push refused: its record could not be written");
                 Err(PushRefused::Unrecorded(e.into()))
@@ -144,9 +179,10 @@ impl App {
         Ok(out)
     }
 
-    /// Periodic: prunes old done records, and retries recorded ones whose pipelines are still
-    /// undecided (a store hiccup during the push). Records still `received` are left alone: their
-    /// git may be running.
+    /// Periodic: prunes old done records, and retries the ones a store hiccup left unsettled:
+    /// recorded ones whose pipelines are still undecided, and received ones whose events could
+    /// not be written. A received record is retried only once this process no longer runs its
+    /// push (before, its git may still be applying updates).
     pub async fn maintain_push_records(&self) -> Result<()> {
         let now = self.clock.now();
         let retention = chrono::Duration::from_std(self.push.record_retention).unwrap_or(chrono::Duration::MAX);
@@ -160,7 +196,12 @@ impl App {
             let page = self.store.unfinished_push_records(after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.id;
-            for record in page.into_iter().filter(|r| r.state == PushRecordState::Recorded && r.created_at < stale) {
+            let settleable = |r: &PushRecord| match r.state {
+                PushRecordState::Recorded => true,
+                PushRecordState::Received => !self.live_pushes.contains(r.id),
+                _ => false,
+            };
+            for record in page.into_iter().filter(|r| r.created_at < stale && settleable(r)) {
                 let id = record.id;
                 if let Err(e) = self.settle(record).await {
                     tracing::warn!(record = id, error = %e, "retrying a push record failed");

@@ -2,17 +2,33 @@
 //! never repeats what was done — one push event and one pipeline per applied ref update, however
 //! many passes run. git runs for real, with the identity a push record gives it.
 
-use autogit_app::{App, CreateProject, CreateUser, Principal, Recovered};
+use autogit_app::{App, Clock, CreateProject, CreateUser, Principal, Recovered};
 use autogit_git::RepoStorage;
 use autogit_git::pktline::RefUpdate;
 use autogit_store::{NewJob, NewPipeline, Page, PipelineFilter, Project, PushRecordState};
 use autogit_store_sql::SqlStore;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// The system's time, moved on by the tests.
+struct TestClock(Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+impl TestClock {
+    fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("clock lock") += by;
+    }
+}
 
 struct Fixture {
     app: App,
+    clock: Arc<TestClock>,
     project: Project,
     work: PathBuf,
     dir: tempfile::TempDir,
@@ -38,7 +54,8 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = SqlStore::connect(&url).await.expect("store");
-    let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), Arc::new(autogit_app::SystemClock));
+    let clock = Arc::new(TestClock(Mutex::new(chrono::Utc::now())));
+    let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), clock.clone());
     let user = CreateUser {
         username: "ann".into(),
         name: "Ann".into(),
@@ -55,7 +72,7 @@ async fn fixture() -> Fixture {
     std::fs::create_dir_all(&work).expect("mkdir");
     git(&work, &["init", "-q", "-b", "main"]);
     std::fs::write(work.join(".gitlab-ci.yml"), "test:\n  script:\n    - echo hi\n").expect("write");
-    Fixture { app, project, work, dir }
+    Fixture { app, clock, project, work, dir }
 }
 
 impl Fixture {
@@ -177,4 +194,38 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
     assert_eq!(f.recover_twice().await, Recovered { discarded: 1, ..Default::default() });
     assert!(f.app.store().push_record(refused).await.expect("read").is_none());
     assert_eq!(f.counts("a").await, (1, vec!["pending".into()]), "nothing for the refused push");
+}
+
+/// A push whose events could not be written while it ran (the store failing then) is settled
+/// by maintenance while the server runs, not only at the next start — but never while this
+/// process may still be running its git.
+#[tokio::test]
+async fn maintenance_settles_a_push_left_received_once_its_git_is_done() {
+    let f = fixture().await;
+    f.commit(1);
+    let left = f.push_and_crash("a", ZERO).await;
+    let head = git(&f.work, &["rev-parse", "HEAD"]);
+    let update = RefUpdate { old: ZERO.into(), new: head, name: "refs/heads/b".into() };
+    let running = f.app.begin_push(f.project.id, None, &[update], None).await.expect("recorded");
+    let app = &f.app;
+    let state = |id| async move { app.store().push_record(id).await.expect("read").map(|r| r.state) };
+
+    f.app.maintain_push_records().await.expect("maintain");
+    assert_eq!(state(left).await, Some(PushRecordState::Received), "a fresh record may still be settling");
+    f.clock.advance(chrono::Duration::minutes(5));
+    f.app.maintain_push_records().await.expect("maintain");
+    assert_eq!(state(left).await, Some(PushRecordState::Done));
+    assert_eq!(f.counts("a").await, (1, vec!["pending".into()]), "its event and pipeline, once");
+    assert_eq!(
+        state(running.record_id()).await,
+        Some(PushRecordState::Received),
+        "a push this process still runs is left alone, however old"
+    );
+
+    let id = running.record_id();
+    drop(running);
+    f.app.maintain_push_records().await.expect("maintain");
+    assert_eq!(state(id).await, None, "once its git is done: it applied nothing, so it goes");
+    f.app.maintain_push_records().await.expect("maintain");
+    assert_eq!(f.counts("a").await, (1, vec!["pending".into()]), "never twice");
 }
