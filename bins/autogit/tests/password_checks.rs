@@ -262,6 +262,15 @@ fn git_takes_passwords_and_the_api_takes_tokens(backend: Backend) {
     let url = format!("http://dev:{PASSWORD}@{host}/dev/p.git");
     git_ok(&work, &["push", "-q", &url, "main"]);
     assert!(git_ok(&work, &["ls-remote", &url]).contains("refs/heads/main"));
+
+    // Usernames are ASCII and matched without case. A name with other characters is nobody,
+    // even where the database's lower() would fold it onto a user's (PostgreSQL: the Kelvin sign
+    // U+212A onto `k`), which would sign in under a failure counter of its own.
+    s.user("kate", "api");
+    let (status, _, _) = info_refs(&http, &s.url, "dev/p", "KATE", PASSWORD);
+    assert_eq!(status, StatusCode::NOT_FOUND, "{backend:?}: signed in (not a member: the project is hidden)");
+    let (status, _, _) = info_refs(&http, &s.url, "dev/p", "\u{212A}ate", PASSWORD);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend:?}: a non-ASCII name never signs in as kate");
 }
 
 #[test]

@@ -168,7 +168,10 @@ impl App {
         };
         // A lock may have started while this request waited for its turn.
         self.refuse_if_locked(&keys, username, peer).await?;
-        let user = self.store.user_by_username(username).await?;
+        // Usernames are ASCII. A name that is not never reaches the store: PostgreSQL's lower()
+        // folds some other characters onto ASCII letters (the Kelvin sign onto `k`), which would
+        // sign in as a user under a failure counter key of its own, past the account's limit.
+        let user = if username.is_ascii() { self.store.user_by_username(username).await? } else { None };
         let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| checks.dummy.clone());
         let pw = password.as_bytes().to_vec();
         // The permit is held until the outcome is counted: a check that starts after this one
