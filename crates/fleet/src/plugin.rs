@@ -298,6 +298,8 @@ impl PluginGroup {
         };
         let mut child = Command::new(program)
             .args(args)
+            .env_clear()
+            .envs(crate::process::passed_env("AUTOGIT_PLUGIN_"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -506,9 +506,17 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| FleetError::Failed(format!("a blocking task failed: {e}")))?
 }
 
-/// The environment a runner process gets: the coordinator's own environment holds its secrets
-/// (database URL, root password), so only what a runner needs passes.
+/// The environment a runner process gets: its own `AUTOGIT_RUNNER_*` settings and the common
+/// ones (see [`passed_env`]).
 fn runner_env() -> Vec<(String, String)> {
+    passed_env("AUTOGIT_RUNNER_")
+}
+
+/// The environment of a program the coordinator starts (a runner, a plugin, a power command,
+/// `ssh`): the coordinator's own environment holds its secrets (database URL, root password,
+/// secrets key), so only the common process settings pass, and the variables named with
+/// `prefix`, meant for that program.
+pub(crate) fn passed_env(prefix: &str) -> Vec<(String, String)> {
     const KEEP: &[&str] = &[
         "PATH",
         "HOME",
@@ -529,8 +537,14 @@ fn runner_env() -> Vec<(String, String)> {
         "DOCKER_HOST",
         "DOCKER_CERT_PATH",
         "DOCKER_TLS_VERIFY",
+        "USER",
+        "LOGNAME",
+        "SSH_AUTH_SOCK",
     ];
-    std::env::vars().filter(|(k, _)| KEEP.contains(&k.as_str()) || k.starts_with("AUTOGIT_RUNNER_")).collect()
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| KEEP.contains(&k.as_str()) || k.starts_with(prefix))
+        .collect()
 }
 
 #[cfg(test)]

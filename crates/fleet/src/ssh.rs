@@ -207,6 +207,8 @@ impl SshGroup {
     }
 
     fn common_args(&self, cmd: &mut Command, h: &SshHost) {
+        // ssh and scp need the agent socket and the home directory, never the server's secrets.
+        cmd.env_clear().envs(crate::process::passed_env("AUTOGIT_SSH_"));
         let connect = self.connect_timeout.as_secs().max(1);
         cmd.args(["-o", "BatchMode=yes", "-o"]).arg(format!("ConnectTimeout={connect}")).args([
             "-o",

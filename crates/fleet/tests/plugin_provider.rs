@@ -39,6 +39,7 @@ for line in sys.stdin:
     if m == "init":
         group, config = p["group"], p["config"]
         log("inits.jsonl", json.dumps({"pid": os.getpid(), "params": p}))
+        log("env.json", json.dumps(sorted(os.environ.keys())))
         if config.get("init_error") == "config": err(-32003, "bad credentials file"); continue
         if config.get("init_error") == "unavailable": err(-32001, "cloud down"); continue
         ok({"id": "py/" + group, "max_size": config.get("max_size", 10), "version": "test",
@@ -95,7 +96,7 @@ impl Stand {
     }
 
     fn command(&self) -> Vec<String> {
-        vec!["python3".into(), self.work.join("plugin.py").display().to_string(), self.work.display().to_string()]
+        vec![python(), self.work.join("plugin.py").display().to_string(), self.work.display().to_string()]
     }
 
     fn group(&self, config: Value, max_size: usize) -> PluginGroup {
@@ -119,6 +120,17 @@ impl Stand {
         let text = std::fs::read_to_string(self.work.join("calls.log")).unwrap_or_default();
         text.lines().filter(|l| l.trim_end() == line).count()
     }
+}
+
+/// The interpreter itself, not a wrapper script (a version manager's shim sets variables of its
+/// own, which would read as leaked into the plugin).
+fn python() -> String {
+    let out = std::process::Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output();
+    out.ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into())
 }
 
 fn alive(pid: i32) -> bool {
@@ -173,6 +185,36 @@ async fn protocol_round_trip() {
     assert_eq!(s.calls("shutdown"), 1);
     assert!(!alive(pid), "the plugin exited after shutdown");
     assert_eq!(s.inits().len(), 1, "one plugin process served every call");
+}
+
+/// The server's environment holds its secrets; a plugin sees only the common settings and the
+/// `AUTOGIT_PLUGIN_*` variables meant for it. (The test process's own environment — cargo's and
+/// the harness's variables — stands in for the server's.)
+#[tokio::test]
+async fn a_plugin_never_sees_the_servers_environment() {
+    assert!(std::env::vars().any(|(k, _)| k.starts_with("CARGO_")), "the test runs under cargo");
+    let s = Stand::new();
+    let fleet = s.group(json!({}), 3);
+    fleet.init().await.unwrap();
+    let env = std::fs::read_to_string(s.work.join("env.json")).unwrap();
+    let keys: Vec<String> = serde_json::from_str(env.lines().next().unwrap()).unwrap();
+    assert!(keys.contains(&"PATH".to_string()), "{keys:?}");
+    const COMMON: &[&str] =
+        &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "RUST_LOG", "RUST_BACKTRACE", "USER", "LOGNAME"];
+    let leaked: Vec<&String> = keys
+        .iter()
+        .filter(|k| {
+            !COMMON.contains(&k.as_str())
+                && !k.starts_with("AUTOGIT_PLUGIN_")
+                && !k.contains("PROXY")
+                && !k.contains("proxy")
+        })
+        .filter(|k| !k.starts_with("SSL_CERT_") && !k.starts_with("DOCKER_") && *k != "SSH_AUTH_SOCK")
+        // Python sets this one itself at start-up.
+        .filter(|k| *k != "LC_CTYPE")
+        .collect();
+    assert!(leaked.is_empty(), "the server's environment reached the plugin: {leaked:?}");
+    fleet.shutdown().await.unwrap();
 }
 
 #[tokio::test]

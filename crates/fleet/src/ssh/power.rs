@@ -15,6 +15,8 @@ impl SshGroup {
             let (prog, args) = argv.split_first().ok_or_else(|| FleetError::Config("empty power_on_command".into()))?;
             let out = Command::new(prog)
                 .args(args)
+                .env_clear()
+                .envs(crate::process::passed_env("AUTOGIT_FLEET_"))
                 .env("AUTOGIT_FLEET_HOST", &h.name)
                 .env("AUTOGIT_FLEET_ADDRESS", &h.address)
                 .stdin(Stdio::null())
