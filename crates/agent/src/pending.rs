@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -89,15 +89,31 @@ impl PendingStore {
         self.dir.join(format!("{job_id}.json"))
     }
 
-    /// Writes (or replaces) the kept state of `state.job_id`, atomically, mode 0600.
+    /// Writes (or replaces) the kept state of `state.job_id`, atomically, mode 0600. The
+    /// directory must be a real directory of this process's user: the runner often runs as
+    /// root, and a symlink planted there would make it narrow or write whatever it points at.
     pub fn save(&self, state: &PendingState) -> std::io::Result<()> {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
+        let meta = std::fs::symlink_metadata(&self.dir)?;
+        if !meta.is_dir() || meta.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory of this runner's user; not keeping job states there",
+                self.dir.display()
+            )));
+        }
         std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
         let text = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
         // Per process, so that two runners sharing the directory never write one temporary file.
         let tmp = self.dir.join(format!(".{}.json.{}.tmp", state.job_id, std::process::id()));
+        // A leftover of a crash of this very process id; whatever it is, it is not followed.
+        let _ = std::fs::remove_file(&tmp);
         let written = (|| {
-            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&tmp)?;
             f.write_all(&text)?;
             f.sync_all()?;
             std::fs::rename(&tmp, self.path_of(state.job_id))
@@ -232,6 +248,19 @@ mod tests {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         PendingStore::new(dir.clone()).save(&state(1)).expect("save");
         assert_eq!(mode(&dir), 0o700);
+    }
+
+    #[test]
+    fn a_symlinked_directory_is_refused_and_left_as_it_was() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).expect("mkdir");
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = tmp.path().join("p");
+        std::os::unix::fs::symlink(&elsewhere, &dir).expect("symlink");
+        assert!(PendingStore::new(dir).save(&state(1)).is_err());
+        assert_eq!(mode(&elsewhere), 0o755, "not narrowed through the link");
+        assert!(std::fs::read_dir(&elsewhere).expect("dir").next().is_none(), "nothing written through it");
     }
 
     #[test]
