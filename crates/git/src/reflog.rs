@@ -12,6 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// The first window read from the end of a reflog; each further one is 8 times larger.
 const FIRST_WINDOW: u64 = 64 << 10;
+/// The most of one reflog read into memory (about a million entries); an entry older than that
+/// is reported as an error rather than as "not found", which would drop its push's events.
+const MAX_WINDOW: u64 = 256 << 20;
 
 /// What followed the entry found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +35,8 @@ fn parse(line: &str) -> Option<Entry<'_>> {
     let header = line.split_once('\t').map_or(line, |(h, _)| h);
     let mut parts = header.splitn(3, ' ');
     let (old, new, rest) = (parts.next()?, parts.next()?, parts.next()?);
-    let email = &rest[rest.rfind('<')? + 1..rest.rfind('>')?];
+    // `get`: in a damaged line the last `>` may come before the last `<`.
+    let email = rest.get(rest.rfind('<')? + 1..rest.rfind('>')?)?;
     Some(Entry { old, new, email })
 }
 
@@ -69,7 +73,14 @@ pub(crate) async fn find_entry(repo: &Path, ref_name: &str, email: &str, new: &s
         if start == 0 {
             return Ok(None);
         }
-        window = window.saturating_mul(8);
+        if window >= MAX_WINDOW {
+            return Err(crate::Error::Parse(format!(
+                "the reflog of {ref_name} is larger than {} MiB and its last {} MiB hold no entry of this push",
+                size >> 20,
+                MAX_WINDOW >> 20
+            )));
+        }
+        window = window.saturating_mul(8).min(MAX_WINDOW);
     }
 }
 
@@ -85,12 +96,22 @@ mod tests {
         )
     }
 
+    proptest::proptest! {
+        /// Reflogs are files anyone with access to the repository could damage: any line parses
+        /// or is skipped.
+        #[test]
+        fn any_line_parses_or_is_skipped(line in "[0a <>\t@.x]{0,48}|\\PC{0,80}") {
+            let _ = parse(&line);
+        }
+    }
+
     #[test]
     fn parses_lines() {
         let l = line('0', 'a', "push-1@autogit.invalid");
         let e = parse(&l).expect("parses");
         assert_eq!((e.old.len(), &e.new[..1], e.email), (40, "a", "push-1@autogit.invalid"));
         assert_eq!(parse("garbage"), None);
+        assert_eq!(parse("a b x> <y 1 +0000\tdamaged"), None, "a damaged line is skipped, never a panic");
         assert_eq!(parse(""), None);
     }
 

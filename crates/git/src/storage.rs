@@ -137,6 +137,9 @@ impl RepoStorage {
         // An empty template: no sample hooks, and no hooks from a site-wide init.templateDir.
         // `--shared=umask`: a core.sharedRepository in the user's or system git config must not
         // open the repository to a group or everyone (the server's umask makes it owner-only).
+        // The files ref backend whatever the user's git config prefers: push recording reads
+        // the reflog files (reftable repositories keep none). Older gits ignore the setting.
+        cmd.args(["-c", "init.defaultRefFormat=files"]);
         cmd.args(["init", "--bare", "--quiet", "--template=", "--shared=umask", "--"]).arg(dir);
         run_ok(cmd, 1 << 16).await?;
         let mut settings = vec![
