@@ -49,7 +49,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
     let app = app.with_ci_settings(ci_settings(&config, &external_url)).with_push_settings(push_settings(&config));
-    // Before serving: every push acknowledged before a crash gets its events and pipelines.
+    // Before serving: every push acknowledged before a crash gets its events and pipelines —
+    // once the crashed server's own git processes have finished applying them.
+    wait_for_orphaned_pushes(app.repos().root()).await;
     app.recover_pushes().await.context("recovering recorded pushes")?;
     let shutdown = CancellationToken::new();
     let ci = app.clone();
@@ -238,4 +240,36 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// The longest start-up waits for pushes a killed server left running.
+const ORPHANED_PUSH_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits until no push process of a previous server runs in the repositories (see
+/// `autogit_git::orphans`), at most [`ORPHANED_PUSH_WAIT`]: recovery reads from the repository
+/// whether each recorded push took effect.
+async fn wait_for_orphaned_pushes(root: &std::path::Path) {
+    let deadline = std::time::Instant::now() + ORPHANED_PUSH_WAIT;
+    let mut told = false;
+    loop {
+        let dir = root.to_path_buf();
+        let pids = tokio::task::spawn_blocking(move || autogit_git::orphans::orphaned_push_processes(&dir))
+            .await
+            .unwrap_or_default();
+        if pids.is_empty() {
+            return;
+        }
+        if !told {
+            tracing::warn!(?pids, "pushes of the previous server process are still running; recovery waits for them");
+            told = true;
+        }
+        if std::time::Instant::now() >= deadline {
+            tracing::error!(
+                ?pids,
+                "pushes of the previous server process still run after {ORPHANED_PUSH_WAIT:?}; recovering without waiting longer"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
