@@ -111,7 +111,7 @@ impl App {
             .collect();
         let mut cache = Vec::new();
         for c in &j.cache {
-            let separate = |key: String| protection_suffixed(key, job.protected, c.unprotect);
+            let separate = |key: String| protection_suffixed(key, facts.protected, c.unprotect);
             cache.push(CacheSpec {
                 key: separate(self.cache_key(c, project.id, &pipeline.sha).await),
                 untracked: c.untracked,
@@ -156,7 +156,7 @@ impl App {
                 ref_type: ref_type.into(),
                 refspecs: vec![refspec],
                 depth,
-                protected: Some(job.protected),
+                protected: Some(facts.protected),
             },
             runner_info: JobRunnerInfo { timeout, runner_session_url: None },
             variables,
