@@ -2,9 +2,9 @@
 //! namespace of its own with a small tmpfs over its repositories directory, which the test fills
 //! to just the right level (through `nsenter`) for each way a push can meet a full disk:
 //! refused at `info/refs`, refused before git starts because of the push's declared size, and
-//! failing inside git. Each time the client's stderr says "no space left on device", the server
-//! logs it at error level, and no push record, event or pipeline remains, with `git fsck` clean;
-//! once space is freed the same push works.
+//! stopped while its pack streams in. Each time the client's stderr says "no space left on
+//! device", the server logs it at error level, and no push record, event or pipeline remains,
+//! with `git fsck` clean; once space is freed the same push works.
 //!
 //! Needs root (mounts) as the tests have here and in CI; where the mount cannot be made the test
 //! fails with the reason rather than skipping.
@@ -217,12 +217,15 @@ fn check(backend: Backend) {
     assert!(stderr.contains("[remote rejected] HEAD -> two (no space left on device)"), "{stderr}");
     lab.nothing_left("two");
 
-    // 3. A push larger than the free space, sent without a declared size (chunked): git runs
-    //    and fails writing; the server logs the cause at error level.
+    // 3. A push larger than the free space, sent without a declared size (chunked): git starts,
+    //    and the server stops the push as soon as the free space falls below the reserve (the
+    //    database shares the disk), every ref rejected with the reason; the cause is logged at
+    //    error level.
     git_ok(&work, &["checkout", "-q", "-b", "three"]);
     commit_random(&work, "large.bin", 6 << 20);
     lab.leave_free(3 << 20);
-    push_refused(&work, &url, "three");
+    let stderr = push_refused(&work, &url, "three");
+    assert!(stderr.contains("[remote rejected] HEAD -> three (no space left on device)"), "{stderr}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !lab.server_log().contains("push failed: no space left on device") {
         assert!(Instant::now() < deadline, "no error logged for git's ENOSPC:\n{}", lab.server_log());

@@ -99,6 +99,37 @@ impl App {
         }
     }
 
+    /// The free space for repositories now, for a push about to stream in; `None` without a
+    /// reserve or when it cannot be measured (then no streaming check is made).
+    pub fn push_free_space(&self) -> Option<u64> {
+        (self.push.min_free_bytes > 0).then(|| self.repos.free_space().ok()).flatten()
+    }
+
+    /// Every how many received bytes a streaming push measures the free space again (for other
+    /// writers using it meanwhile): half the reserve, from 64 KiB to 8 MiB.
+    pub fn push_space_check_every(&self) -> u64 {
+        (self.push.min_free_bytes / 2).clamp(64 << 10, 8 << 20)
+    }
+
+    /// For a push whose pack streams in without a declared size: `Err` once the `received`
+    /// bytes no longer fit beside the reserve in what was free at its start (git may write them
+    /// only at the end: a large object is one loose file), or, when `measure` is set, once the
+    /// free space measured now is below the reserve.
+    pub fn check_streaming_push(&self, free_at_start: u64, received: u64, measure: bool) -> Result<(), PushRefused> {
+        let margin = self.push.min_free_bytes;
+        let needed = margin.saturating_add(received);
+        if margin > 0 && free_at_start < needed {
+            return Err(PushRefused::NoSpace { free: free_at_start, needed });
+        }
+        if measure && margin > 0 {
+            match self.repos.free_space() {
+                Ok(free) if free < margin => return Err(PushRefused::NoSpace { free, needed: margin }),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Logs how git ended a push when it failed; a full disk at error level with the free
     /// space, so that an administrator sees the cause (git told only the client).
     pub(crate) fn log_push_outcome(&self, project_id: i64, outcome: &PushOutcome) {

@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::auth::credentials;
+use crate::push_space_guard::{SpaceGuard, Stopped};
 use crate::push_watch;
 use crate::state::AppState;
 use autogit_app::store::Project;
@@ -200,7 +201,15 @@ impl Ctx {
             );
         }
         let received = Arc::new(AtomicU64::new(0));
-        let body = limited(req.into_body().into_data_stream(), limit, received.clone());
+        let guarded = match self.service {
+            Service::ReceivePack => SpaceGuard::new(self.state.app.clone(), self.project_id),
+            Service::UploadPack => None,
+        };
+        let (guard, stopped) = match guarded {
+            Some((g, s)) => (Some(g), s),
+            None => (None, Stopped::default()),
+        };
+        let body = limited(req.into_body().into_data_stream(), limit, received.clone(), guard);
         let mut reader = StreamReader::new(Box::pin(body));
 
         // For a push, read the command list first: it is needed to record what the push changed,
@@ -254,12 +263,25 @@ impl Ctx {
         let side_band = request.has_capability("side-band-64k") || request.has_capability("side-band");
         let (watch, feeder) = recorded.as_ref().map(|_| push_watch::watch(side_band)).unzip();
         // 64 KiB reads: the default 4 KiB would cut a large pack into tens of thousands of chunks.
-        let out = ReaderStream::with_capacity(stdout, 64 * 1024).inspect_ok(move |b| {
-            sent_in_stream.fetch_add(b.len() as u64, Ordering::Relaxed);
-            if let Some(f) = &feeder {
-                f.feed(b);
-            }
-        });
+        let stopped_out = stopped.clone();
+        let out = ReaderStream::with_capacity(stdout, 64 * 1024)
+            .inspect_ok(move |b| {
+                sent_in_stream.fetch_add(b.len() as u64, Ordering::Relaxed);
+                if let Some(f) = &feeder {
+                    f.feed(b);
+                }
+            })
+            // A push the space guard stopped gets the server's report instead of git's.
+            .try_filter(move |_| std::future::ready(stopped_out.message().is_none()))
+            .chain(futures_util::stream::once({
+                let request = request.clone();
+                async move {
+                    let report =
+                        stopped.message().and_then(|m| pktline::refusal_report(&request, "no space left on device", m));
+                    Ok(Bytes::from(report.unwrap_or_default()))
+                }
+            }))
+            .try_filter(|b| std::future::ready(!b.is_empty()));
         let kind = self.kind();
         let state = self.state.clone();
         let tasks = self.state.tasks.clone();
@@ -312,6 +334,7 @@ fn limited(
     body: impl Stream<Item = Result<Bytes, axum::Error>> + Send + 'static,
     limit: u64,
     counter: Arc<AtomicU64>,
+    mut space: Option<SpaceGuard>,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
     body.map(move |chunk| {
         let chunk = chunk.map_err(io::Error::other)?;
@@ -321,6 +344,10 @@ fn limited(
                 io::ErrorKind::FileTooLarge,
                 format!("request body exceeds the limit of {limit} bytes"),
             ));
+        }
+        // Read and dropped (the reader skips empty chunks): see `push_space_guard`.
+        if space.as_mut().is_some_and(|g| g.stops_at(total)) {
+            return Ok(Bytes::new());
         }
         Ok(chunk)
     })

@@ -17,6 +17,7 @@ mod metrics_access;
 mod ops;
 mod pagination;
 mod params;
+mod push_space_guard;
 mod push_watch;
 mod state;
 
