@@ -12,34 +12,21 @@
 //! mask recognises (reverse it, split it, encrypt it). Protected branches and protected variables
 //! are the boundary; masking only keeps honest logs clean.
 
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+use base64::Engine;
+use base64::engine::GeneralPurpose;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
-/// Base64 of `data` in `alphabet`, with `=` padding when `pad`.
-fn encode(data: &[u8], alphabet: &[u8; 64], pad: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..4 {
-            if i < chars {
-                out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize]);
-            } else if pad {
-                out.push(b'=');
-            }
-        }
-    }
-    out
+fn encode(data: &[u8], engine: &GeneralPurpose) -> Vec<u8> {
+    engine.encode(data).into_bytes()
 }
 
 /// For a secret starting `shift` bytes into a 3-byte group: the characters of any stream's
 /// encoding that depend on the secret's bytes alone.
-fn stable_part(secret: &[u8], shift: usize, alphabet: &[u8; 64]) -> Vec<u8> {
+fn stable_part(secret: &[u8], shift: usize, alphabet: &GeneralPurpose) -> Vec<u8> {
     let mut framed = vec![0u8; shift];
     framed.extend_from_slice(secret);
     framed.extend_from_slice(&[0, 0]);
-    let encoded = encode(&framed, alphabet, false);
+    let encoded = encode(&framed, alphabet);
     let first = (8 * shift).div_ceil(6);
     let end = (8 * (shift + secret.len())) / 6;
     encoded.get(first..end).map(<[u8]>::to_vec).unwrap_or_default()
@@ -51,8 +38,8 @@ pub(super) fn base64_forms(secret: &[u8], min_len: usize) -> Vec<Vec<u8>> {
     if secret.len() < min_len {
         return Vec::new();
     }
-    let mut forms = vec![encode(secret, STANDARD, true)];
-    for alphabet in [STANDARD, URL_SAFE] {
+    let mut forms = vec![encode(secret, &STANDARD)];
+    for alphabet in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
         for shift in 0..3 {
             forms.push(stable_part(secret, shift, alphabet));
         }
@@ -80,9 +67,9 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
         ];
         for (plain, b64) in vectors {
-            assert_eq!(encode(plain.as_bytes(), STANDARD, true), b64.as_bytes(), "{plain:?}");
+            assert_eq!(encode(plain.as_bytes(), &STANDARD), b64.as_bytes(), "{plain:?}");
         }
-        assert_eq!(encode(&[0xfb, 0xff], URL_SAFE, false), b"-_8");
+        assert_eq!(encode(&[0xfb, 0xff], &URL_SAFE_NO_PAD), b"-_8");
     }
 
     #[test]
@@ -91,7 +78,7 @@ mod tests {
         // `echo -n s3cr3t-v4lue-42 | base64`
         assert!(forms.contains(&b"czNjcjN0LXY0bHVlLTQy".to_vec()), "{forms:?}");
         // `printf 'x s3cr3t-v4lue-42' | base64` = eCBzM2NyM3QtdjRsdWUtNDI= : starts 2 bytes in.
-        let stream = encode(b"x s3cr3t-v4lue-42", STANDARD, true);
+        let stream = encode(b"x s3cr3t-v4lue-42", &STANDARD);
         assert!(forms.iter().any(|f| stream.windows(f.len()).any(|w| w == f.as_slice())));
         assert!(base64_forms(b"short", 8).is_empty(), "tiny secrets give tiny fragments: none");
     }
@@ -105,8 +92,12 @@ mod tests {
             suffix in prop::collection::vec(any::<u8>(), 0..7),
             url_safe in any::<bool>(),
         ) {
-            let alphabet = if url_safe { URL_SAFE } else { STANDARD };
-            let stream = encode(&[prefix.as_slice(), &secret, &suffix].concat(), alphabet, true);
+            let (padded, alphabet) = if url_safe {
+                (&base64::engine::general_purpose::URL_SAFE, &URL_SAFE_NO_PAD)
+            } else {
+                (&STANDARD, &STANDARD_NO_PAD)
+            };
+            let stream = encode(&[prefix.as_slice(), &secret, &suffix].concat(), padded);
             let want = stable_part(&secret, prefix.len() % 3, alphabet);
             prop_assert!(want.len() >= 8);
             prop_assert!(stream.windows(want.len()).any(|w| w == want.as_slice()));
