@@ -96,6 +96,10 @@ impl ServerHooks {
         if !binary.is_absolute() {
             return Err(refuse("the autogit binary's path must be absolute", binary));
         }
+        // git resolves a relative core.hooksPath against each repository: the hook would not run.
+        if !dir.is_absolute() {
+            return Err(refuse("the hooks directory's path must be absolute", dir));
+        }
         let script = format!(
             "#!/bin/sh\n# Written by `autogit serve` at every start: refuses pushes that protected branches forbid.\n\
              exec {} hook pre-receive\n",
@@ -104,11 +108,7 @@ impl ServerHooks {
         if !dir.exists() {
             fs::create_dir(dir)?;
         }
-        // Our uid, from a file we just made (std has no geteuid).
-        let probe = dir.join(format!(".uid-probe-{}", std::process::id()));
-        fs::write(&probe, b"")?;
-        let uid = fs::metadata(&probe)?.uid();
-        fs::remove_file(&probe)?;
+        let uid = nix::unistd::geteuid().as_raw();
         own_dir(dir, uid)?;
         let hooks = ServerHooks { none: dir.join("none"), policy: dir.join("policy") };
         own_dir(&hooks.none, uid)?;
@@ -166,6 +166,7 @@ mod tests {
         assert!(fs::read_to_string(dir.join("policy/pre-receive")).expect("script").contains("'/bin/autogit'"));
 
         assert!(ServerHooks::install(&dir, Path::new("relative/autogit")).is_err());
+        assert!(ServerHooks::install(Path::new("relative/hooks"), Path::new("/bin/autogit")).is_err());
         assert!(ServerHooks::install(&dir, Path::new("/bin/a\nb")).is_err());
     }
 
