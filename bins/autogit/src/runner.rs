@@ -277,9 +277,39 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 timeouts: c.timeouts.clone(),
             };
             tracing::info!(runner = c.id, concurrent = cfg.concurrent, "runner started");
+            let containers = cfg.docker_image.clone().map(|image| Containers {
+                builds_dir: cfg.builds_dir.clone(),
+                image,
+                system_id: cfg.system_id.clone(),
+            });
             let shutdown = Shutdown::new();
             let worker = worker::run(cfg, shutdown.clone());
-            signals.supervise(worker, &shutdown, Duration::from_secs(c.timeouts.shutdown_seconds)).await
+            signals.supervise(worker, &shutdown, Duration::from_secs(c.timeouts.shutdown_seconds), containers).await
+        }
+    }
+}
+
+/// A docker runner's containers: not in any process group of the runner, so exiting at once
+/// removes them (by the runner's label) before the process goes.
+struct Containers {
+    builds_dir: PathBuf,
+    image: String,
+    system_id: String,
+}
+
+impl Containers {
+    async fn remove(self) {
+        let removal = async {
+            let d = autogit_agent::docker::DockerExecutor::connect(self.builds_dir, self.image, self.system_id).await?;
+            d.remove_stale().await
+        };
+        match tokio::time::timeout(Duration::from_secs(5), removal).await {
+            Ok(Ok(n)) if n > 0 => tracing::warn!(removed = n, "removed the running jobs' containers and networks"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not remove the jobs' containers; the next start removes them")
+            }
+            Err(_) => tracing::warn!("removing the jobs' containers took too long; the next start removes them"),
         }
     }
 }
@@ -307,6 +337,7 @@ impl Signals {
         worker: impl Future<Output = Result<(), WorkerError>>,
         shutdown: &Shutdown,
         shutdown_timeout: Duration,
+        containers: Option<Containers>,
     ) -> Result<()> {
         tokio::pin!(worker);
         // gitlab-runner names the signal in the trace of the jobs it stops (Go's names).
@@ -335,6 +366,9 @@ impl Signals {
         let _ = tokio::time::timeout(Duration::from_secs(1), shutdown.persisted()).await;
         tracing::warn!(running = ?shutdown.running(), "{forced}: exiting at once; unsent final states are kept and sent after a restart");
         autogit_agent::step::kill_live_groups();
+        if let Some(c) = containers {
+            c.remove().await;
+        }
         std::process::exit(1);
     }
 }

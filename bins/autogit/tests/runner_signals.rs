@@ -193,6 +193,51 @@ fn exiting_at_once_takes_the_jobs_processes_along() {
     });
 }
 
+/// The docker executor's containers are no process of the runner: exiting at once removes them.
+#[test]
+fn exiting_at_once_removes_the_jobs_containers() {
+    const MARKER: &str = "7731.875";
+    const IMAGE: &str = "autogit-test/busybox:2";
+    let _strays = Strays(MARKER);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/docker-test-image");
+    let out = std::process::Command::new("bash").args([script, IMAGE]).output().expect("bash");
+    assert!(
+        out.status.success(),
+        "test image (needs Docker; run ./scripts/test): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = Server::start_on(Backend::Sqlite);
+    let mut r = RunnerProcess::start(&s, &[], 1, &["--docker-image", IMAGE]);
+    let ci =
+        format!("cleanup:\n  script: [exit 3]\n  after_script:\n    - echo cleanup started\n    - sleep {MARKER}\n");
+    let project = push_ci(&s, "containers", &ci);
+    let held = wait_job(&s, project, "cleanup", "running", Duration::from_secs(60));
+    wait_trace(&s, project, held["id"].as_i64().expect("id"), "cleanup started");
+    let system_id = std::fs::read_to_string(&r.config).expect("runner config");
+    let system_id = system_id
+        .lines()
+        .find_map(|l| l.strip_prefix("system_id = ").map(|v| v.trim_matches('"').to_string()))
+        .expect("system_id in the runner configuration");
+    let containers = || {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label=autogit.runner={system_id}")])
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert!(containers() > 0, "the job's container runs");
+    r.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    r.signal("INT");
+    let status = r.wait_exit(Duration::from_secs(15)).expect("the runner exits");
+    assert_eq!(status.code(), Some(1), "an exit at once");
+    assert_eq!(containers(), 0, "no container of the runner's jobs is left");
+    wait_for("the after_script's processes gone", Duration::from_secs(5), || {
+        let left = processes_with(MARKER);
+        if left.is_empty() { Ok(()) } else { Err(format!("{left:?}")) }
+    });
+}
+
 #[test]
 fn a_final_state_the_crashed_server_missed_is_sent_after_both_restart() {
     for backend in backends() {
