@@ -96,6 +96,11 @@ fn metrics_needs_an_allowed_address_or_the_token() {
     let unknown_path = get(&other, "/no-such-page", None);
     assert_eq!(get(&other, "/metrics", None), unknown_path, "a non-allowed address sees an unknown path");
     assert_eq!(unknown_path.0, 404);
+    // Another method gives the endpoint away no more than GET does (no 405 with `Allow`).
+    for method in [reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let r = other.request(method.clone(), s.raw("/metrics")).send().expect("request");
+        assert_eq!((r.status().as_u16(), r.headers().get("allow")), (404, None), "{method} /metrics");
+    }
     assert_eq!(get(&other, "/metrics", Some(("Authorization", &bearer))).0, 200, "bearer token");
     assert_eq!(get(&other, &format!("/metrics?token={TOKEN}"), None).0, 200, "token in the query");
     for (path, auth) in [

@@ -4,9 +4,9 @@
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{any, get};
 use serde_json::json;
 
 pub fn routes() -> Router<AppState> {
@@ -14,7 +14,13 @@ pub fn routes() -> Router<AppState> {
         .route("/-/health", get(health))
         .route("/-/liveness", get(health))
         .route("/-/readiness", get(readiness))
-        .route("/metrics", get(metrics))
+        // Other methods answer as an unknown path does: a 405 (with `Allow`) would tell anyone
+        // that it exists.
+        .route("/metrics", any(metrics))
+}
+
+async fn not_found() -> axum::response::Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({"message": "404 Not Found"}))).into_response()
 }
 
 /// The process is up and serving; says nothing about dependencies (that is readiness).
@@ -42,11 +48,14 @@ async fn readiness(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<AppState>, req: Request) -> axum::response::Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return not_found().await;
+    }
     // The socket's peer, inserted by the accept loop; never a forwarded-for header.
     let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     if !s.config.metrics_access.permits(peer, req.headers(), req.uri().query()) {
         // The same answer as an unknown path: the endpoint is not advertised.
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "404 Not Found"}))).into_response();
+        return not_found().await;
     }
     let (queued, waiting) = s.app.ci_gauges();
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));
