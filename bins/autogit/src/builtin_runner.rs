@@ -94,7 +94,10 @@ pub fn sandbox_args(c: &SandboxConfig) -> Vec<String> {
 /// `serve`'s starts.
 pub async fn check_sandbox(config: &Config, sandbox: &SandboxConfig, server_url: &str) -> Result<(), SandboxError> {
     let dir = config.data_dir.join("sandbox-check");
-    let r = Sandbox::probe(sandbox, &dir, "serve-check", server_url).await.map(|_| ());
+    // The name picks the trial job's cgroup: one per server process, so that two servers
+    // starting on one host never run (and remove) their trial jobs in the same cgroup.
+    let name = format!("serve-check-{}", std::process::id());
+    let r = Sandbox::probe(sandbox, &dir, &name, server_url).await.map(|_| ());
     let _ = std::fs::remove_dir_all(&dir);
     r
 }

@@ -303,6 +303,17 @@ fn send_raw(url: &str, bytes: &[u8]) -> TcpStream {
     s
 }
 
+/// A push to `project` whose body stops after its first bytes: a request in flight whose client
+/// sends nothing more.
+fn stalled_push(s: &Server, project: &str) -> TcpStream {
+    let head = format!(
+        "POST /{project}.git/git-receive-pack HTTP/1.1\r\nHost: autogit\r\nPRIVATE-TOKEN: {}\r\n\
+         Content-Type: application/x-git-receive-pack-request\r\nContent-Length: 100000\r\n\r\n0098",
+        s.root_token
+    );
+    send_raw(&s.url, head.as_bytes())
+}
+
 /// Waits until the peer closes `s` (or `limit` passes); returns when.
 fn closed_within(mut s: TcpStream, limit: Duration) -> Option<Duration> {
     let start = Instant::now();
@@ -332,15 +343,7 @@ fn sigterm_stops_by_the_deadline_despite_half_sent_and_slow_requests() {
     s.post("/projects", &s.root_token, &[("name", "p"), ("visibility", "private")]);
     let half_sent = send_raw(&s.url, HALF_SENT);
     // A push whose body stops after its first bytes: a request in flight that never ends.
-    let slow_push = send_raw(
-        &s.url,
-        format!(
-            "POST /root/p.git/git-receive-pack HTTP/1.1\r\nHost: autogit\r\nPRIVATE-TOKEN: {}\r\n\
-             Content-Type: application/x-git-receive-pack-request\r\nContent-Length: 100000\r\n\r\n0098",
-            s.root_token
-        )
-        .as_bytes(),
-    );
+    let slow_push = stalled_push(&s, "root/p");
     std::thread::sleep(Duration::from_millis(500));
     let watch = |sock: TcpStream| std::thread::spawn(move || closed_within(sock, Duration::from_secs(30)));
     let (half_sent, slow_push) = (watch(half_sent), watch(slow_push));
@@ -418,15 +421,7 @@ fn timeouts_close_idle_slow_heads_and_stalled_bodies_but_not_long_requests() {
     // A request whose body stops coming is closed once it has waited the idle timeout for it:
     // a head is no licence to hold a connection.
     s.post("/projects", &s.root_token, &[("name", "stalled"), ("visibility", "private")]);
-    let stalled = send_raw(
-        &s.url,
-        format!(
-            "POST /root/stalled.git/git-receive-pack HTTP/1.1\r\nHost: autogit\r\nPRIVATE-TOKEN: {}\r\n\
-             Content-Type: application/x-git-receive-pack-request\r\nContent-Length: 100000\r\n\r\n0098",
-            s.root_token
-        )
-        .as_bytes(),
-    );
+    let stalled = stalled_push(s, "root/stalled");
     let stalled = closed_within(stalled, Duration::from_secs(10)).expect("the stalled request was closed");
     assert!(
         stalled >= Duration::from_millis(1700) && stalled < Duration::from_secs(5),
