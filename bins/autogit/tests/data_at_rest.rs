@@ -323,6 +323,72 @@ fn rotation_wrong_keys_and_plain_rows_from_before() {
     }
 }
 
+/// The stored `pipelines.variables` of every pipeline that has some, by id.
+fn stored_pipeline_variables(s: &Server) -> Vec<String> {
+    let sql = "SELECT variables FROM pipelines WHERE variables <> '[]' ORDER BY id";
+    let out = match &s.database_url {
+        Some(url) => Command::new("psql").args([url.as_str(), "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]).output(),
+        None => Command::new("sqlite3").arg(s.data.path().join("autogit.db")).arg(sql).output(),
+    }
+    .expect("database client runs");
+    assert!(out.status.success(), "query: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8").lines().map(str::to_string).collect()
+}
+
+/// Variables given when a pipeline is run are sealed as CI/CD variables are: in the database
+/// only sealed, a plain row from before sealed at start, re-sealed by a rotation, opened for the
+/// job (also after the old key is dropped).
+#[test]
+fn pipeline_variables_are_sealed_and_follow_rotation() {
+    for backend in backends() {
+        let mut ci = Ci::start(backend, &[]);
+        let plain = "pipeline-run-secret-5678";
+        let project = ci.project("pv", "probe:\n  script: [echo probe]\n");
+        let (_, token) = ci.runner(&[]);
+        ci.take(&token);
+        let body = serde_json::json!({"ref": "main", "variables": [{"key": "RUN_SECRET", "value": plain}]});
+        let r = ci.s.req(reqwest::Method::POST, &format!("/projects/{project}/pipeline"), &ci.s.root_token);
+        let created: serde_json::Value = r.json(&body).send().expect("post").json().expect("json");
+        let pipeline = created["id"].as_i64().unwrap_or_else(|| panic!("pipeline created: {created}"));
+        let stored = stored_pipeline_variables(&ci.s);
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert!(stored[0].contains("RUN_SECRET") && stored[0].contains("agsec:v1:"), "sealed: {stored:?}");
+        assert!(!stored[0].contains(plain), "no plain value in the table: {stored:?}");
+        let job = ci.take(&token);
+        assert_eq!(variable(&job, "RUN_SECRET")["value"], plain, "the job gets the value");
+        assert_eq!(
+            ci.update(job["id"].as_i64().expect("id"), job["token"].as_str().expect("t"), "failed").status(),
+            200
+        );
+
+        // A plain row from before: sealed at the next start.
+        stop(&mut ci.s);
+        sql(
+            &ci.s,
+            &format!("UPDATE pipelines SET variables = '[[\"LEGACY_RUN\",\"legacy-run\"]]' WHERE id < {pipeline}"),
+        );
+        ci.s.crash_and_restart();
+        let stored = stored_pipeline_variables(&ci.s);
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        assert!(stored.iter().all(|v| v.contains("agsec:v1:") && !v.contains("legacy-run")), "{stored:?}");
+
+        // Rotation re-seals them; after the old key is dropped the retried job still gets its value.
+        for args in [&["admin", "rotate-key"][..], &["admin", "rotate-key", "--drop-old"]] {
+            let out = ci.s.autogit(args);
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let key = keyring_ids(&ci.s);
+        assert_eq!(key.len(), 1);
+        assert!(stored_pipeline_variables(&ci.s).iter().all(|v| v.contains(&format!("agsec:v1:{}:", key[0]))));
+        let id = job["id"].as_i64().expect("id");
+        let r = ci.s.req(reqwest::Method::POST, &format!("/projects/{project}/jobs/{id}/retry"), &ci.s.root_token);
+        assert_eq!(r.send().expect("retry").status(), 201);
+        let (_, after_restart) = ci.runner(&[]);
+        let again = ci.take(&after_restart);
+        assert_eq!(variable(&again, "RUN_SECRET")["value"], plain, "opened with the new key");
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -13,6 +13,7 @@ mod clock;
 mod error;
 mod groups;
 mod members;
+mod pipeline_secrets;
 mod projects;
 mod protected_branches;
 mod push;

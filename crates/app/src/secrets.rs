@@ -7,7 +7,8 @@
 //! open. The binary reads the key material (a key file or the environment) and hands it over as a
 //! [`Secrets`]; a [`KeyringSource`] lets a running server pick up a rotation done meanwhile by
 //! `autogit admin rotate-key`. A new secret column gets a binding function like
-//! [`variable_binding`] and its own walk in [`App::reseal_secrets`].
+//! [`variable_binding`] and its own walk in [`App::reseal_secrets`] (pipeline variables:
+//! `pipeline_secrets`).
 
 use crate::{App, AppError, Result};
 use autogit_secrets::{Binding, KeyId, Keyring, OpenError, Sealed, is_sealed};
@@ -133,9 +134,29 @@ pub struct SecretsPass {
 
 impl SecretsPass {
     fn fail(&mut self, message: String) {
+        self.record_failure(message);
+    }
+
+    pub(crate) fn record_failure(&mut self, message: String) {
         self.failed += 1;
         if self.failures.len() < MAX_LISTED {
             self.failures.push(message);
+        }
+    }
+
+    /// Adds what another walk found.
+    pub(crate) fn merge(&mut self, other: SecretsPass) {
+        self.current += other.current;
+        self.sealed_plain += other.sealed_plain;
+        self.resealed += other.resealed;
+        for (key, n) in other.by_key {
+            *self.by_key.entry(key).or_default() += n;
+        }
+        self.failed += other.failed;
+        for f in other.failures {
+            if self.failures.len() < MAX_LISTED {
+                self.failures.push(f);
+            }
         }
     }
 }
@@ -212,6 +233,7 @@ impl App {
                 self.reseal_variable(v, check_only, &mut pass).await?;
             }
         }
+        self.reseal_pipeline_variables(check_only, &mut pass).await?;
         Ok(pass)
     }
 

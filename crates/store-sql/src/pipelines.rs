@@ -81,6 +81,9 @@ const INSERT: &str = concat!(
     pipeline_columns!()
 );
 const BY_ID: &str = concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE id = $1");
+const WITH_VARIABLES_AFTER: &str =
+    concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE id > $1 AND variables <> '[]' ORDER BY id LIMIT $2");
+const SWAP_VARIABLES: &str = "UPDATE pipelines SET variables = $3 WHERE id = $1 AND variables = $2";
 const BY_IID: &str = concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE project_id = $1 AND iid = $2");
 const LATEST_FOR_REF: &str = concat!(
     "SELECT ",
@@ -227,6 +230,34 @@ impl PipelineStore for SqlStore {
         let row: Option<PipelineRow> =
             with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
         row.map(Pipeline::try_from).transpose()
+    }
+
+    async fn pipelines_with_variables_after(&self, after_id: i64, limit: i64) -> Result<Vec<Pipeline>> {
+        let rows: Vec<PipelineRow> = with_db!(self, |p| sqlx::query_as(WITH_VARIABLES_AFTER)
+            .bind(after_id)
+            .bind(limit.max(0))
+            .fetch_all(p)
+            .await
+            .map_err(db_err)?);
+        rows.into_iter().map(Pipeline::try_from).collect()
+    }
+
+    async fn swap_pipeline_variables(
+        &self,
+        id: i64,
+        expected: &[(String, String)],
+        new: &[(String, String)],
+    ) -> Result<bool> {
+        let (expected, new) = (encode_variables(expected), encode_variables(new));
+        let done = with_db!(self, |p| sqlx::query(SWAP_VARIABLES)
+            .bind(id)
+            .bind(&expected)
+            .bind(&new)
+            .execute(p)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+        Ok(done == 1)
     }
 
     async fn pipeline_by_iid(&self, project_id: i64, iid: i64) -> Result<Option<Pipeline>> {

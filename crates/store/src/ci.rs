@@ -61,6 +61,18 @@ pub trait PipelineStore: Send + Sync {
     ) -> Result<(Pipeline, Vec<Job>)>;
     async fn pipeline_by_id(&self, id: i64) -> Result<Option<Pipeline>>;
     async fn pipeline_by_iid(&self, project_id: i64, iid: i64) -> Result<Option<Pipeline>>;
+    /// Pipelines that have variables, with an id above `after_id`, by id, at most `limit`: how
+    /// the re-encryption passes walk every stored pipeline variable in batches.
+    async fn pipelines_with_variables_after(&self, after_id: i64, limit: i64) -> Result<Vec<Pipeline>>;
+    /// Sets pipeline `id`'s variables to `new` only while they are still `expected`
+    /// (compare-and-set, as [`CiVariableStore::swap_variable_value`]). `false` when they differ
+    /// or the pipeline is gone.
+    async fn swap_pipeline_variables(
+        &self,
+        id: i64,
+        expected: &[(String, String)],
+        new: &[(String, String)],
+    ) -> Result<bool>;
     /// Pipelines of one project matching every set field, newest (highest id) first.
     async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>>;
     /// Sets the status and `updated_at`. Becoming `running` sets `started_at` the first time;

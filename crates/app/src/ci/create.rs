@@ -86,7 +86,7 @@ impl App {
             status: "created".into(),
             user_id: req.user.as_ref().map(|u| u.id),
             yaml_errors: None,
-            variables: req.variables.clone(),
+            variables: self.seal_pipeline_variables(project.id, &req.variables)?,
         };
         let text = match (snap.yaml.get(&path), snap.skipped.get(&path)) {
             (Some(t), _) => t.clone(),

@@ -146,7 +146,7 @@ impl App {
             before_sha: p.before_sha.clone(),
             source: p.source.clone(),
             user,
-            variables: p.variables.clone(),
+            variables: self.open_pipeline_variables(p)?,
         };
         let path = super::create::config_path(project);
         self.pipeline_facts_for(project, &req, &path, p.id, p.iid, p.created_at).await
@@ -179,8 +179,8 @@ impl App {
             }
         }
         all.extend(self.settings_variables(&facts.project, facts.protected).await?);
-        for (k, v) in &pipeline.variables {
-            all.push(JobVariable { public: false, ..JobVariable::public(k, v.clone()) });
+        for (k, v) in self.open_pipeline_variables(pipeline)? {
+            all.push(JobVariable { public: false, ..JobVariable::public(&k, v) });
         }
         Ok(dedup_last_wins(all))
     }

@@ -90,6 +90,26 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
     assert_eq!(other.iid, 1, "pipelines: iids count per project");
     let (third, _) = pipeline_with(cx, &p, "main", &[], 54).await;
     assert_eq!(third.iid, 3, "pipelines: another project's pipelines do not use up iids");
+
+    // The re-encryption passes: pipelines with variables in id order, swapped compare-and-set.
+    let walk = ok(s.pipelines_with_variables_after(pl.id - 1, 100).await, "pipelines_with_variables_after");
+    assert_eq!(walk.first(), Some(&pl), "pipelines_with_variables_after: from above after_id, whole rows");
+    assert!(walk.windows(2).all(|w| w[0].id < w[1].id), "pipelines_with_variables_after: in id order");
+    assert!(
+        !walk.iter().any(|x| [second.id, other.id, third.id].contains(&x.id)),
+        "pipelines_with_variables_after: only pipelines that have variables"
+    );
+    let after = ok(s.pipelines_with_variables_after(pl.id, 100).await, "pipelines_with_variables_after");
+    assert!(after.iter().all(|x| x.id > pl.id), "pipelines_with_variables_after: only ids above after_id");
+    assert!(ok(s.pipelines_with_variables_after(pl.id - 1, 0).await, "limit 0").is_empty(), "at most `limit`");
+    let sealed = vec![("A".to_string(), "sealed A".to_string()), ("B".to_string(), "sealed B".to_string())];
+    let stale = ok(s.swap_pipeline_variables(pl.id, &sealed, &sealed).await, "swap_pipeline_variables");
+    assert!(!stale, "swap_pipeline_variables: not while the variables differ from `expected`");
+    assert!(ok(s.swap_pipeline_variables(pl.id, &new.variables, &sealed).await, "swap_pipeline_variables"));
+    let now = ok(s.pipeline_by_id(pl.id).await, "pipeline_by_id").expect("pipeline");
+    assert_eq!(now.variables, sealed, "swap_pipeline_variables: the new variables, in order");
+    let gone = ok(s.swap_pipeline_variables(MISSING, &sealed, &new.variables).await, "swap_pipeline_variables");
+    assert!(!gone, "swap_pipeline_variables: a missing pipeline");
 }
 
 pub(super) async fn ci_pipeline_lists(cx: &Cx<'_>) {
