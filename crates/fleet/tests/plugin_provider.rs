@@ -8,7 +8,7 @@ mod common;
 
 use autogit_fleet::plugin::PluginGroup;
 use autogit_fleet::{FleetError, InstanceGroup, State};
-use common::{launch, stand_in};
+use common::{Reaper, launch, stand_in};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -350,21 +350,6 @@ async fn an_unavailable_answer_restarts_the_plugin_once_and_retries_once() {
     // The plugin still answers, so the next call needs no restart.
     assert!(!fleet.heartbeat("x").await.unwrap());
     assert_eq!(s.inits().len(), 3);
-}
-
-/// Kills the runners a failed test left behind (their process groups, from instance.json).
-struct Reaper(PathBuf);
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for e in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            if let Ok(b) = std::fs::read(e.path().join("instance.json"))
-                && let Ok(v) = serde_json::from_slice::<Value>(&b)
-                && let Some(pid) = v["pid"].as_i64()
-            {
-                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL);
-            }
-        }
-    }
 }
 
 /// `target/<profile>/examples/fleet_plugin_process`, next to this test's `deps/` directory.

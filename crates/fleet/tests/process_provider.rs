@@ -6,10 +6,10 @@ mod common;
 
 use autogit_fleet::process::ProcessGroup;
 use autogit_fleet::{FleetError, Instance, InstanceGroup, State};
-use common::{eventually, launch, stand_in};
+use common::{Reaper, eventually, launch, stand_in};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn pid_of(state_dir: &Path, name: &str) -> i32 {
@@ -33,21 +33,6 @@ fn group_exists(pgid: i32) -> bool {
 
 fn find<'a>(list: &'a [Instance], id: &str) -> &'a Instance {
     list.iter().find(|i| i.id == id).unwrap_or_else(|| panic!("{id} not in {list:?}"))
-}
-
-/// Kills whatever a failed test left running.
-struct Reaper(PathBuf);
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for e in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            if let Ok(b) = std::fs::read(e.path().join("instance.json"))
-                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b)
-                && let Some(pid) = v["pid"].as_i64()
-            {
-                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            }
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,31 @@ run)
 esac
 "#;
 
+/// Kills what a failed test left running below the state directory `state`: the process group
+/// each instance record names — only while its leader is still that instance's runner (its
+/// command line names the instance's directory). A pid from a record may by now belong to any
+/// process: another test's runner, started as a group leader too.
+pub struct Reaper(pub PathBuf);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStrExt;
+        for e in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
+            let dir = e.path();
+            let Ok(b) = std::fs::read(dir.join("instance.json")) else { continue };
+            let Some(pid) = serde_json::from_slice::<serde_json::Value>(&b).ok().and_then(|v| v["pid"].as_i64()) else {
+                continue;
+            };
+            let needle = dir.as_os_str().as_bytes();
+            let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle));
+            if ours {
+                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL);
+            }
+        }
+    }
+}
+
 /// Writes the stand-in `autogit` into `dir` and returns its path.
 pub fn stand_in(dir: &Path) -> PathBuf {
     let path = dir.join("autogit");
