@@ -79,7 +79,7 @@ impl App {
                 let b = binding(p.project_id, k);
                 if !is_sealed(v) {
                     found.sealed_plain += 1;
-                    next.push((k.clone(), self.secrets.seal(&b, v)?));
+                    next.push((k.clone(), if check_only { v.clone() } else { self.secrets.seal(&b, v)? }));
                     continue;
                 }
                 let key = match Sealed::parse(v) {
@@ -98,7 +98,7 @@ impl App {
                     }
                     Ok(plain) => {
                         found.resealed += 1;
-                        next.push((k.clone(), self.secrets.seal(&b, &plain)?));
+                        next.push((k.clone(), if check_only { v.clone() } else { self.secrets.seal(&b, &plain)? }));
                     }
                     Err(e) => {
                         found.record_failure(format!("{}: {e} ({})", name(&p, k), self.secrets.describe()));
