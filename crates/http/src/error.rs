@@ -8,6 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// The answer to a path nothing serves (the router's fallback), also given where an endpoint
+/// must not be told apart from one (`/metrics` to a client it does not admit).
+pub fn unknown_path() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"message": "404 Not Found"}))).into_response()
+}
+
 /// An API error; wraps the application error so that `?` works in handlers.
 #[derive(Debug)]
 pub struct ApiError(pub AppError);

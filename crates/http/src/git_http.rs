@@ -60,10 +60,7 @@ fn not_found(full_path: &str) -> Response {
 pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
     let gp = match parse_git_path(req.uri().path()) {
         Ok(gp) => gp,
-        Err(PathError::NotGit) => {
-            return (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"message": "404 Not Found"})))
-                .into_response();
-        }
+        Err(PathError::NotGit) => return crate::error::unknown_path(),
         Err(e) => return text(StatusCode::NOT_FOUND, format!("invalid repository path: {e}")),
     };
     let (service, write) = match (req.method(), gp.endpoint) {
@@ -201,14 +198,11 @@ impl Ctx {
             );
         }
         let received = Arc::new(AtomicU64::new(0));
-        let guarded = match self.service {
+        let (guard, stopped) = match self.service {
             Service::ReceivePack => SpaceGuard::new(self.state.app.clone(), self.project_id),
             Service::UploadPack => None,
-        };
-        let (guard, stopped) = match guarded {
-            Some((g, s)) => (Some(g), s),
-            None => (None, Stopped::default()),
-        };
+        }
+        .map_or((None, Stopped::default()), |(g, s)| (Some(g), s));
         let body = limited(req.into_body().into_data_stream(), limit, received.clone(), guard);
         let mut reader = StreamReader::new(Box::pin(body));
 

@@ -1,6 +1,7 @@
 //! Operational endpoints: liveness, readiness (database and repository storage checked), metrics
 //! (for allowed addresses or the metrics token only).
 
+use crate::error::unknown_path;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -17,10 +18,6 @@ pub fn routes() -> Router<AppState> {
         // Other methods answer as an unknown path does: a 405 (with `Allow`) would tell anyone
         // that it exists.
         .route("/metrics", any(metrics))
-}
-
-async fn not_found() -> axum::response::Response {
-    (StatusCode::NOT_FOUND, axum::Json(json!({"message": "404 Not Found"}))).into_response()
 }
 
 /// The process is up and serving; says nothing about dependencies (that is readiness).
@@ -49,13 +46,13 @@ async fn readiness(State(s): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(s): State<AppState>, req: Request) -> axum::response::Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return not_found().await;
+        return unknown_path();
     }
     // The socket's peer, inserted by the accept loop; never a forwarded-for header.
     let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     if !s.config.metrics_access.permits(peer, req.headers(), req.uri().query()) {
         // The same answer as an unknown path: the endpoint is not advertised.
-        return not_found().await;
+        return unknown_path();
     }
     let (queued, waiting) = s.app.ci_gauges();
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));
