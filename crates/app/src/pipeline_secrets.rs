@@ -5,9 +5,9 @@
 //! written with it), so a value is bound to its column, project and key: it does not open in
 //! another project or under another name.
 
-use crate::secrets::SecretsPass;
+use crate::secrets::{Review, SecretsPass};
 use crate::{App, AppError, Result};
-use autogit_secrets::{Binding, Sealed, is_sealed};
+use autogit_secrets::{Binding, is_sealed};
 use autogit_store::Pipeline;
 
 /// Pipelines read per batch by the passes.
@@ -72,39 +72,26 @@ impl App {
 
     async fn reseal_pipeline(&self, mut p: Pipeline, check_only: bool, pass: &mut SecretsPass) -> Result<()> {
         for attempt in 0..SWAP_TRIES {
-            let current = self.secrets.keyring()?.current().id();
             let mut found = SecretsPass::default();
             let mut next = Vec::with_capacity(p.variables.len());
             for (k, v) in &p.variables {
-                let b = binding(p.project_id, k);
-                if !is_sealed(v) {
-                    found.sealed_plain += 1;
-                    next.push((k.clone(), if check_only { v.clone() } else { self.secrets.seal(&b, v)? }));
-                    continue;
-                }
-                let key = match Sealed::parse(v) {
-                    Ok(s) => s.key,
-                    Err(e) => {
-                        found.record_failure(format!("{}: {e}", name(&p, k)));
-                        next.push((k.clone(), v.clone()));
-                        continue;
+                let (key, review) = self.review_secret(&binding(p.project_id, k), v, check_only)?;
+                found.tally_key(key);
+                let kept = match review {
+                    Review::Current => {
+                        found.current += 1;
+                        v.clone()
+                    }
+                    Review::Failed(why) => {
+                        found.record_failure(format!("{}: {why}", name(&p, k)));
+                        v.clone()
+                    }
+                    Review::Reseal { sealed, stale } => {
+                        found.tally_resealed(stale);
+                        sealed
                     }
                 };
-                *found.by_key.entry(key).or_default() += 1;
-                match self.secrets.open(&b, v)? {
-                    Ok(_) if key == current => {
-                        found.current += 1;
-                        next.push((k.clone(), v.clone()));
-                    }
-                    Ok(plain) => {
-                        found.resealed += 1;
-                        next.push((k.clone(), if check_only { v.clone() } else { self.secrets.seal(&b, &plain)? }));
-                    }
-                    Err(e) => {
-                        found.record_failure(format!("{}: {e} ({})", name(&p, k), self.secrets.describe()));
-                        next.push((k.clone(), v.clone()));
-                    }
-                }
+                next.push((k.clone(), kept));
             }
             let changed = found.sealed_plain + found.resealed > 0;
             if check_only || !changed || self.store.swap_pipeline_variables(p.id, &p.variables, &next).await? {

@@ -133,14 +133,24 @@ pub struct SecretsPass {
 }
 
 impl SecretsPass {
-    fn fail(&mut self, message: String) {
-        self.record_failure(message);
-    }
-
     pub(crate) fn record_failure(&mut self, message: String) {
         self.failed += 1;
         if self.failures.len() < MAX_LISTED {
             self.failures.push(message);
+        }
+    }
+
+    pub(crate) fn tally_key(&mut self, key: Option<KeyId>) {
+        if let Some(key) = key {
+            *self.by_key.entry(key).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn tally_resealed(&mut self, stale: bool) {
+        if stale {
+            self.resealed += 1;
+        } else {
+            self.sealed_plain += 1;
         }
     }
 
@@ -238,61 +248,72 @@ impl App {
     }
 
     async fn reseal_variable(&self, mut v: CiVariable, check_only: bool, pass: &mut SecretsPass) -> Result<()> {
-        let mut first = true;
-        for _ in 0..SWAP_TRIES {
+        for attempt in 0..SWAP_TRIES {
             let binding = variable_binding(v.owner, &v.key, &v.environment_scope);
-            let (plain, stale) = if !is_sealed(&v.value) {
-                (v.value.clone(), false)
-            } else {
-                let key = match Sealed::parse(&v.value) {
-                    Ok(s) => s.key,
-                    Err(e) => {
-                        pass.fail(format!("{}: {e}", variable_name(&v)));
-                        return Ok(());
-                    }
-                };
-                if first {
-                    *pass.by_key.entry(key).or_default() += 1;
-                }
-                match self.secrets.open(&binding, &v.value)? {
-                    Ok(_) if key == self.secrets.keyring()?.current().id() => {
-                        pass.current += 1;
-                        return Ok(());
-                    }
-                    Ok(plain) => (plain, true),
-                    Err(e) => {
-                        pass.fail(format!("{}: {e} ({})", variable_name(&v), self.secrets.describe()));
-                        return Ok(());
-                    }
-                }
-            };
-            first = false;
-            if !check_only {
-                let sealed = self.secrets.seal(&binding, &plain)?;
-                if !self.store.swap_variable_value(v.id, &v.value, &sealed).await? {
-                    // Changed meanwhile: look at what is there now (or nothing, if deleted).
-                    match self.store.variables_after(v.id - 1, 1).await?.pop() {
-                        Some(now) if now.id == v.id => {
-                            v = now;
-                            continue;
-                        }
-                        _ => return Ok(()),
-                    }
-                }
+            let (key, review) = self.review_secret(&binding, &v.value, check_only)?;
+            if attempt == 0 {
+                pass.tally_key(key);
             }
-            if stale {
-                pass.resealed += 1;
-            } else {
-                pass.sealed_plain += 1;
+            match review {
+                Review::Current => pass.current += 1,
+                Review::Failed(why) => pass.record_failure(format!("{}: {why}", variable_name(&v))),
+                Review::Reseal { sealed, stale } => {
+                    if !check_only && !self.store.swap_variable_value(v.id, &v.value, &sealed).await? {
+                        // Changed meanwhile: look at what is there now (or nothing, if deleted).
+                        match self.store.variables_after(v.id - 1, 1).await?.pop() {
+                            Some(now) if now.id == v.id => {
+                                v = now;
+                                continue;
+                            }
+                            _ => return Ok(()),
+                        }
+                    }
+                    pass.tally_resealed(stale);
+                }
             }
             return Ok(());
         }
-        pass.fail(format!(
+        pass.record_failure(format!(
             "{}: changed {SWAP_TRIES} times while being re-sealed; run the pass again",
             variable_name(&v)
         ));
         Ok(())
     }
+
+    /// What a pass makes of one stored value sealed under `binding`, and its key id when it is
+    /// sealed. The value sealed anew is computed only when not `check_only`.
+    pub(crate) fn review_secret(
+        &self,
+        binding: &Binding,
+        value: &str,
+        check_only: bool,
+    ) -> Result<(Option<KeyId>, Review)> {
+        let seal = |plain: &str| if check_only { Ok(value.to_string()) } else { self.secrets.seal(binding, plain) };
+        if !is_sealed(value) {
+            return Ok((None, Review::Reseal { sealed: seal(value)?, stale: false }));
+        }
+        let key = match Sealed::parse(value) {
+            Ok(s) => s.key,
+            Err(e) => return Ok((None, Review::Failed(e.to_string()))),
+        };
+        let review = match self.secrets.open(binding, value)? {
+            Ok(_) if key == self.secrets.keyring()?.current().id() => Review::Current,
+            Ok(plain) => Review::Reseal { sealed: seal(&plain)?, stale: true },
+            Err(e) => Review::Failed(format!("{e} ({})", self.secrets.describe())),
+        };
+        Ok((Some(key), review))
+    }
+}
+
+/// What a pass makes of one stored value.
+pub(crate) enum Review {
+    /// Sealed with the current key: left as it is.
+    Current,
+    /// Plain text (`stale: false`) or sealed with an older key (`stale: true`): `sealed` is the
+    /// value sealed with the current key (the stored value itself when only checking).
+    Reseal { sealed: String, stale: bool },
+    /// It does not open: why (never the value).
+    Failed(String),
 }
 
 #[cfg(test)]
