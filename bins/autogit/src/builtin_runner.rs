@@ -221,3 +221,19 @@ pub async fn start(app: &App, config: &Config, sandbox: SandboxConfig, addr: Soc
     let stop_timeout = Duration::from_secs(runner.timeouts.shutdown_seconds).min(STOP_TIMEOUT);
     Ok(Some(InProcess { shutdown, worker, stop_timeout }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[ci.sandbox]` (server configuration) and the runner's own `SandboxConfig` keep separate
+    /// defaults (the agent depends on no server crate): they must be the same limits.
+    #[test]
+    fn the_servers_sandbox_defaults_are_the_runners() {
+        let from_server = sandbox_config(&Config::default(), None);
+        let runner = SandboxConfig::default();
+        let limits = |c: &SandboxConfig| (c.memory_mib, c.max_processes, c.disk_mib, c.tmp_mib, c.uid_base);
+        assert_eq!(limits(&from_server), limits(&runner));
+        assert_eq!(from_server.read_only_paths, runner.read_only_paths);
+    }
+}

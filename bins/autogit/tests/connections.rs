@@ -11,7 +11,7 @@
 mod common;
 
 use common::job_api::Ci;
-use common::{Backend, Server, git_ok, work_repo};
+use common::{Backend, Server, clone_in_flight};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -430,26 +430,7 @@ fn timeouts_close_idle_slow_heads_and_stalled_bodies_but_not_long_requests() {
 
     // A clone whose client pauses mid-transfer (longer than the header timeout, shorter than the
     // idle one) still arrives whole.
-    s.post("/projects", &s.root_token, &[("name", "big"), ("visibility", "public")]);
-    let (_t, work) = work_repo(1);
-    let mut blob = vec![0u8; 4_000_000];
-    std::fs::File::open("/dev/urandom").expect("urandom").read_exact(&mut blob).expect("random");
-    std::fs::write(work.join("blob.bin"), blob).expect("write");
-    git_ok(&work, &["add", "blob.bin"]);
-    git_ok(&work, &["commit", "-q", "-m", "blob"]);
-    git_ok(&work, &["push", "-q", &s.git_url("root/big", &s.root_token), "main"]);
-    let head_commit = git_ok(&work, &["rev-parse", "HEAD"]);
-    let want = format!("want {head_commit} ofs-delta\n");
-    let body = format!("{:04x}{want}0000{:04x}done\n", want.len() + 4, "done\n".len() + 4);
-    let mut resp = reqwest::blocking::Client::new()
-        .post(s.raw("/root/big.git/git-upload-pack"))
-        .header("Content-Type", "application/x-git-upload-pack-request")
-        .body(body)
-        .send()
-        .expect("request");
-    assert_eq!(resp.status(), 200);
-    let mut first = vec![0u8; 4096];
-    resp.read_exact(&mut first).expect("first bytes");
+    let (first, mut resp) = clone_in_flight(s, 4_000_000);
     std::thread::sleep(Duration::from_millis(1500));
     let mut rest = Vec::new();
     resp.read_to_end(&mut rest).expect("the rest of the pack");

@@ -43,9 +43,13 @@ fn loose_entries(root: &Path) -> Vec<String> {
     out
 }
 
-/// The stored `ci_variables.value` column, read around the server (sqlite3 or psql).
+/// The stored `ci_variables.value` column, read around the server.
 fn stored_values(s: &Server) -> Vec<String> {
-    let sql = "SELECT key || '=' || value FROM ci_variables ORDER BY id";
+    query(s, "SELECT key || '=' || value FROM ci_variables ORDER BY id")
+}
+
+/// The rows `sql` reads from the server's database, read around it (sqlite3 or psql).
+fn query(s: &Server, sql: &str) -> Vec<String> {
     let out = match &s.database_url {
         Some(url) => Command::new("psql").args([url.as_str(), "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]).output(),
         None => Command::new("sqlite3").arg(s.data.path().join("autogit.db")).arg(sql).output(),
@@ -325,14 +329,7 @@ fn rotation_wrong_keys_and_plain_rows_from_before() {
 
 /// The stored `pipelines.variables` of every pipeline that has some, by id.
 fn stored_pipeline_variables(s: &Server) -> Vec<String> {
-    let sql = "SELECT variables FROM pipelines WHERE variables <> '[]' ORDER BY id";
-    let out = match &s.database_url {
-        Some(url) => Command::new("psql").args([url.as_str(), "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]).output(),
-        None => Command::new("sqlite3").arg(s.data.path().join("autogit.db")).arg(sql).output(),
-    }
-    .expect("database client runs");
-    assert!(out.status.success(), "query: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8").lines().map(str::to_string).collect()
+    query(s, "SELECT variables FROM pipelines WHERE variables <> '[]' ORDER BY id")
 }
 
 /// Variables given when a pipeline is run are sealed as CI/CD variables are: in the database

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, git_ok, work_repo};
+use common::{Server, clone_in_flight, git_ok, work_repo};
 use std::process::Command;
 
 #[test]
@@ -130,31 +130,11 @@ fn health_readiness_and_metrics() {
 #[test]
 fn shutdown_lets_a_running_clone_finish() {
     let mut s = Server::start();
-    s.post("/projects", &s.root_token, &[("name", "big"), ("visibility", "public")]);
-    let (_t, work) = work_repo(1);
-    // ~24 MB of incompressible data so the clone takes a moment.
-    let mut blob = vec![0u8; 24_000_000];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").expect("urandom"), &mut blob).expect("random");
-    std::fs::write(work.join("blob.bin"), blob).expect("write");
-    git_ok(&work, &["add", "blob.bin"]);
-    git_ok(&work, &["commit", "-q", "-m", "blob"]);
-    git_ok(&work, &["push", "-q", &s.git_url("root/big", &s.root_token), "main"]);
-
-    // Start a fetch by hand and read only its first bytes, so the transfer is provably in flight
-    // when SIGTERM arrives; then read the rest and check the pack arrived whole.
+    // ~24 MB of incompressible data so the clone takes a moment. Only its first bytes are read,
+    // so the transfer is provably in flight when SIGTERM arrives; then the rest is read and the
+    // pack must have arrived whole.
     use std::io::Read;
-    let head = git_ok(&work, &["rev-parse", "HEAD"]);
-    let want = format!("want {head} ofs-delta\n");
-    let body = format!("{:04x}{want}0000{:04x}done\n", want.len() + 4, "done\n".len() + 4);
-    let mut resp = reqwest::blocking::Client::new()
-        .post(s.raw("/root/big.git/git-upload-pack"))
-        .header("Content-Type", "application/x-git-upload-pack-request")
-        .body(body)
-        .send()
-        .expect("request");
-    assert_eq!(resp.status(), 200);
-    let mut first = vec![0u8; 4096];
-    resp.read_exact(&mut first).expect("first bytes");
+    let (first, mut resp) = clone_in_flight(&s, 24_000_000);
     s.signal("TERM");
     let mut rest = Vec::new();
     resp.read_to_end(&mut rest).expect("the rest of the response");

@@ -2,22 +2,17 @@
 //! account and per address, refusal without a check while locked, expiry, reset on success, and
 //! missing usernames treated exactly like existing ones.
 
-use autogit_app::{App, AppError, Clock, CreateUser, Credentials, MemoryFailureCounter, PasswordSettings};
+mod common;
+
+use autogit_app::{App, AppError, CreateUser, Credentials, MemoryFailureCounter, PasswordSettings};
 use autogit_core::lockout::LockoutPolicy;
 use autogit_git::RepoStorage;
 use autogit_store_sql::SqlStore;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
+use common::TestClock;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
-
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock lock")
-    }
-}
 
 struct Fixture {
     app: App,
@@ -27,7 +22,7 @@ struct Fixture {
 
 impl Fixture {
     fn advance(&self, d: Duration) {
-        *self.clock.0.lock().expect("lock") += d;
+        self.clock.advance(d);
     }
 
     async fn try_git(&self, user: &str, password: &str, peer: &str) -> Result<(), AppError> {
@@ -44,7 +39,7 @@ async fn fixture(account: LockoutPolicy, address: LockoutPolicy) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = SqlStore::connect(&url).await.expect("store");
-    let clock = Arc::new(TestClock(Mutex::new(Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).single().expect("date"))));
+    let clock = Arc::new(TestClock::at(Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).single().expect("date")));
     let settings = PasswordSettings { account, address, ..PasswordSettings::default() };
     let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), clock.clone())
         .with_password_checks(settings, Arc::new(MemoryFailureCounter::new(1_000)));

@@ -2,29 +2,17 @@
 //! never repeats what was done — one push event and one pipeline per applied ref update, however
 //! many passes run. git runs for real, with the identity a push record gives it.
 
-use autogit_app::{App, Clock, CreateProject, CreateUser, Principal, Recovered};
+mod common;
+
+use autogit_app::{App, CreateProject, CreateUser, Principal, Recovered};
 use autogit_git::RepoStorage;
 use autogit_git::pktline::RefUpdate;
 use autogit_store::{NewJob, NewPipeline, Page, PipelineFilter, Project, PushRecordState};
 use autogit_store_sql::SqlStore;
+use common::TestClock;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-
-/// The system's time, moved on by the tests.
-struct TestClock(Mutex<chrono::DateTime<chrono::Utc>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().expect("clock lock")
-    }
-}
-
-impl TestClock {
-    fn advance(&self, by: chrono::Duration) {
-        *self.0.lock().expect("clock lock") += by;
-    }
-}
+use std::sync::Arc;
 
 struct Fixture {
     app: App,
@@ -54,7 +42,7 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = SqlStore::connect(&url).await.expect("store");
-    let clock = Arc::new(TestClock(Mutex::new(chrono::Utc::now())));
+    let clock = Arc::new(TestClock::at(chrono::Utc::now()));
     let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), clock.clone());
     let user = CreateUser {
         username: "ann".into(),

@@ -1,19 +1,14 @@
 //! Use-cases over a real (SQLite) store and real repository storage, with a controllable clock.
 
-use autogit_app::{App, AppError, Clock, CreateGroup, CreateProject, CreateToken, CreateUser, Credentials, Principal};
+mod common;
+
+use autogit_app::{App, AppError, CreateGroup, CreateProject, CreateToken, CreateUser, Credentials, Principal};
 use autogit_core::Visibility;
 use autogit_git::RepoStorage;
 use autogit_store_sql::SqlStore;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use std::sync::{Arc, Mutex};
-
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock lock")
-    }
-}
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use common::TestClock;
+use std::sync::Arc;
 
 struct Fixture {
     app: App,
@@ -25,7 +20,7 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = SqlStore::connect(&url).await.expect("store");
-    let clock = Arc::new(TestClock(Mutex::new(Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).single().expect("date"))));
+    let clock = Arc::new(TestClock::at(Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).single().expect("date")));
     let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), clock.clone());
     Fixture { app, clock, _dir: dir }
 }
@@ -54,9 +49,9 @@ async fn tokens_expire_on_their_date_and_can_be_revoked() {
     assert!(!format!("{t:?}").contains(&t.secret), "Debug redacts the secret");
     let creds = || Credentials::Token(t.secret.clone());
     assert!(f.app.authenticate(creds()).await.is_ok(), "valid before its date");
-    *f.clock.0.lock().expect("lock") += Duration::days(1);
+    f.clock.advance(Duration::days(1));
     assert!(f.app.authenticate(creds()).await.is_ok(), "valid the day before");
-    *f.clock.0.lock().expect("lock") += Duration::days(1);
+    f.clock.advance(Duration::days(1));
     assert!(matches!(f.app.authenticate(creds()).await, Err(AppError::Unauthorized)), "invalid from its date on");
 
     let t2 = f

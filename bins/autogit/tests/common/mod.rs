@@ -319,6 +319,34 @@ pub fn git_ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A clone provably in flight: a public project `root/big` holding `bytes` of random
+/// (incompressible) data, a fetch of it started by hand, and its first 4096 bytes read. Returns
+/// them and the response, whose rest the caller reads.
+pub fn clone_in_flight(s: &Server, bytes: usize) -> (Vec<u8>, Response) {
+    use std::io::Read;
+    s.post("/projects", &s.root_token, &[("name", "big"), ("visibility", "public")]);
+    let (_t, work) = work_repo(1);
+    let mut blob = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom").expect("urandom").read_exact(&mut blob).expect("random");
+    std::fs::write(work.join("blob.bin"), blob).expect("write");
+    git_ok(&work, &["add", "blob.bin"]);
+    git_ok(&work, &["commit", "-q", "-m", "blob"]);
+    git_ok(&work, &["push", "-q", &s.git_url("root/big", &s.root_token), "main"]);
+    let head = git_ok(&work, &["rev-parse", "HEAD"]);
+    let want = format!("want {head} ofs-delta\n");
+    let body = format!("{:04x}{want}0000{:04x}done\n", want.len() + 4, "done\n".len() + 4);
+    let mut resp = Client::new()
+        .post(s.raw("/root/big.git/git-upload-pack"))
+        .header("Content-Type", "application/x-git-upload-pack-request")
+        .body(body)
+        .send()
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let mut first = vec![0u8; 4096];
+    resp.read_exact(&mut first).expect("first bytes");
+    (first, resp)
+}
+
 /// A working copy with `n` commits on `main`, README.md and src/lib.rs.
 pub fn work_repo(n: usize) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
