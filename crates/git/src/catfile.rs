@@ -21,7 +21,7 @@ pub(crate) struct ObjectInfo {
 
 pub(crate) struct CatFile {
     // Held for kill_on_drop: the child dies with this struct.
-    _child: Child,
+    child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
@@ -38,7 +38,12 @@ impl CatFile {
             // Only drained, never shown: failures surface as missing objects or EOF.
             drop(cmd::collect_stderr(stderr));
         }
-        Ok(Self { _child: child, stdin, stdout })
+        Ok(Self { child, stdin, stdout })
+    }
+
+    /// Whether the process still runs (a pooled one may have been killed while it waited).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Type and size of `spec`, or `None` when it doesn't name an object.

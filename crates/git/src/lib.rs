@@ -12,6 +12,7 @@ mod catfile;
 mod cmd;
 mod error;
 pub mod hooks;
+pub mod objects;
 pub mod orphans;
 pub mod pktline;
 pub mod push;

@@ -9,6 +9,7 @@
 //! reads (`.tmp-*` siblings, `@trash`), never a half-made repository at a live path.
 
 use crate::cmd::{git, git_in, run_ok};
+use crate::objects::{ObjectPool, ObjectReader};
 use crate::pktline::validate_ref_name;
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -27,11 +28,23 @@ fn unique_suffix() -> String {
 pub struct RepoStorage {
     root: PathBuf,
     fsck_objects: bool,
+    /// Shared by clones: the long-lived object readers of the repositories below `root`.
+    objects: ObjectPool,
 }
 
 impl RepoStorage {
     pub fn new(root: PathBuf) -> Self {
-        Self { root, fsck_objects: false }
+        Self { root, fsck_objects: false, objects: ObjectPool::default() }
+    }
+
+    /// A pooled object reader of the project's repository (see [`crate::objects`]).
+    pub async fn reader(&self, project_id: i64) -> Result<ObjectReader> {
+        self.objects.reader(&self.path_for(project_id)).await
+    }
+
+    /// The pool behind [`RepoStorage::reader`] (for housekeeping: `evict_idle`).
+    pub fn object_pool(&self) -> &ObjectPool {
+        &self.objects
     }
 
     /// Sets `receive.fsckObjects` on repositories created from now on. Off by default, as in
@@ -169,6 +182,7 @@ impl RepoStorage {
     /// atomic step: afterwards the project path is free even if the removal fails half-way.
     pub async fn delete(&self, project_id: i64) -> Result<()> {
         let path = self.path_for(project_id);
+        self.objects.forget(&path);
         let trash_dir = self.root.join("@trash");
         tokio::fs::create_dir_all(&trash_dir).await?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -165,3 +165,58 @@ proptest! {
         prop_assert_eq!(has_warnings(&jobs), warned);
     }
 }
+
+/// The statuses `advance` would leave after applying its decisions (and `scheduled_at`s).
+fn settle_fully(jobs: &[JobNode], now: Millis) -> Vec<(JobStatus, Option<Millis>)> {
+    let mut jobs = jobs.to_vec();
+    let ts = advance(&jobs, now);
+    apply(&mut jobs, &ts);
+    jobs.iter().map(|j| (j.status, j.scheduled_at)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    /// The incremental `Tracker`, told only which job changed, decides exactly what `advance`
+    /// decides over the whole pipeline, at every step of a random run; its pipeline status and
+    /// warnings equal the full computation's.
+    #[test]
+    fn the_tracker_decides_what_advance_decides(jobs in pipeline_strategy(), seed in 1u64..) {
+        let mut rng = Rng(seed);
+        let n = jobs.len();
+        let mut now = Millis(0);
+        let want = settle_fully(&jobs, now);
+        let mut tracker = Tracker::new(jobs);
+        tracker.advance_all(now);
+        let got: Vec<_> = tracker.jobs().iter().map(|j| (j.status, j.scheduled_at)).collect();
+        prop_assert_eq!(&got, &want);
+        for _ in 0..(4 * n + 4) {
+            // One outside change: a runner starts or finishes a job, a manual job is played, or
+            // time passes to the next delayed job.
+            let live: Vec<usize> = (0..n).filter(|&i| matches!(tracker.jobs()[i].status, JobStatus::Pending | JobStatus::Running | JobStatus::Manual)).collect();
+            let mut changed = Vec::new();
+            if live.is_empty() {
+                match next_wakeup(tracker.jobs()) {
+                    Some(at) => now = now.max(at),
+                    None => break,
+                }
+            } else {
+                let i = live[rng.next(live.len() as u64) as usize];
+                let mut node = tracker.jobs()[i].clone();
+                node.status = match node.status {
+                    JobStatus::Pending => JobStatus::Running,
+                    JobStatus::Manual => JobStatus::Pending,
+                    _ => match rng.next(4) { 0 => JobStatus::Failed, 1 => JobStatus::Canceled, _ => JobStatus::Success },
+                };
+                node.exit_code = (node.status == JobStatus::Failed).then(|| rng.next(3) as i32 + 1);
+                tracker.replace(i, node);
+                changed.push(i);
+            }
+            let want = settle_fully(tracker.jobs(), now);
+            tracker.advance(&changed, now);
+            let got: Vec<_> = tracker.jobs().iter().map(|j| (j.status, j.scheduled_at)).collect();
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(tracker.pipeline_status(), pipeline_status(tracker.jobs()));
+            prop_assert_eq!(tracker.has_warnings(), has_warnings(tracker.jobs()));
+        }
+    }
+}

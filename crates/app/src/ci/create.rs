@@ -70,9 +70,10 @@ impl App {
         req: &PipelineRequest,
         claim: Option<(i64, i32)>,
     ) -> Result<std::result::Result<Option<Pipeline>, NotCreated>> {
-        let repo = self.repos.path_for(project.id);
         let path = config_path(project);
-        let Some(snap) = read::snapshot(&repo, &req.sha, &path).await? else {
+        // One pooled reader for every read of the commit: no process per read.
+        let mut objects = self.repos.reader(project.id).await?;
+        let Some(snap) = objects.snapshot(&req.sha, &path).await? else {
             return Err(AppError::Invalid("ref", format!("commit {} does not exist", req.sha)));
         };
         let now = self.clock.now();
@@ -107,11 +108,12 @@ impl App {
             default_branch: project.default_branch.clone().unwrap_or_else(|| "main".into()),
             source: req.source.clone(),
             variables: BTreeMap::new(),
-            changed_paths: read::changed_paths(&repo, &req.before_sha, &req.sha).await.unwrap_or(None),
+            changed_paths: objects.changed_paths(&req.before_sha, &req.sha).await.unwrap_or(None),
             repo_files: snap.paths.clone(),
         };
         // Rules see predefined, CI/CD settings and pipeline variables (ids are not known yet:
         // `CI_PIPELINE_ID`/`CI_PIPELINE_IID` read as 0 in rules, as in GitLab's dry runs).
+        drop(objects);
         let facts = self.pipeline_facts_for(project, req, &path, 0, 0, now).await?;
         // A protected branch whose pipeline user may update it (see `ref_protected_for`): what
         // protected variables and `ref_protected` runners require.

@@ -96,10 +96,12 @@ impl App {
                 self.store.transition_job(job.id, &["scheduled"], "pending", &JobChange::default(), now).await?;
             if let Some(moved) = moved {
                 self.enqueue_job(&moved);
-                self.process_pipeline(moved.pipeline_id).await?;
+                self.process_jobs(moved.pipeline_id, &[moved.id]).await?;
             }
         }
         self.expire_artifacts().await?;
+        // Idle object readers (pipeline creation, hand-out) are not kept past their time.
+        self.repos.object_pool().evict_idle();
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`create`]: push or API → compiled plan → pipeline with all its jobs (one transaction).
 //! - [`process`](self::process): after every job change, the scheduler's progression decides
-//!   which jobs are queued, skipped or wait, and the pipeline's status.
+//!   which jobs are queued, skipped or wait, and the pipeline's status, over the pipeline's
+//!   in-memory view (`tracked`), updated job by job.
 //! - [`runtime`]: the in-memory queue and long-poll waiters (an index over pending jobs).
 //! - [`runner_api`]: hand-out (`jobs/request`), state reports, trace appends — authenticated by
 //!   runner and job tokens.
@@ -26,6 +27,7 @@ pub mod runner_api;
 pub mod runners;
 pub mod runtime;
 mod spec;
+mod tracked;
 pub mod variables;
 mod vars;
 

@@ -190,12 +190,14 @@ impl App {
         if c.key_files.is_empty() {
             return "default".into();
         }
-        let repo = self.repos.path_for(project_id);
+        let mut objects = self.repos.reader(project_id).await.ok();
         let mut h = Sha256::new();
         for f in &c.key_files {
             h.update(f.as_bytes());
-            if let Ok(Some(blob)) = autogit_git::read::file(&repo, sha, f).await {
-                h.update(&blob.content);
+            if let Some(r) = objects.as_mut()
+                && let Ok(Some(content)) = r.file_at(sha, f).await
+            {
+                h.update(&content);
             }
         }
         let digest = hex::encode(h.finalize());
@@ -208,14 +210,22 @@ impl App {
     /// The jobs whose artifacts this one downloads: `dependencies:` when given, else the `needs`
     /// with `artifacts: true`, else every job of an earlier stage.
     async fn dependencies(&self, job: &Job, spec: &JobSpec, token: &str) -> Result<Vec<Dependency>> {
-        let all = self.store.jobs_of_pipeline(job.pipeline_id, false).await?;
-        let names: Vec<String> = match (&spec.job.dependencies, &spec.job.needs) {
-            (Some(d), _) => d.clone(),
-            (None, Some(needs)) => needs.iter().filter(|n| n.artifacts).map(|n| n.job.clone()).collect(),
-            (None, None) => all.iter().filter(|j| j.stage_index < job.stage_index).map(|j| j.name.clone()).collect(),
+        let names: Option<Vec<&str>> = match (&spec.job.dependencies, &spec.job.needs) {
+            (Some(d), _) => Some(d.iter().map(String::as_str).collect()),
+            (None, Some(needs)) => Some(needs.iter().filter(|n| n.artifacts).map(|n| n.job.as_str()).collect()),
+            (None, None) => None,
         };
+        let deps = self
+            .latest_jobs_where(job.pipeline_id, |j| {
+                j.id != job.id
+                    && match &names {
+                        Some(names) => names.contains(&j.name.as_str()),
+                        None => j.stage_index < job.stage_index,
+                    }
+            })
+            .await?;
         let mut out = Vec::new();
-        for dep in all.iter().filter(|j| names.contains(&j.name) && j.id != job.id) {
+        for dep in &deps {
             let file = self.store.artifact(dep.id, "archive").await?;
             out.push(Dependency {
                 id: dep.id,

@@ -101,14 +101,15 @@ impl App {
         variables: Vec<(String, String)>,
     ) -> Result<Pipeline> {
         let project = self.ci_project(who, project_ref, true).await?;
-        let repo = self.repos.path_for(project.id);
-        let (sha, tag) = if let Some(b) = autogit_git::read::branch(&repo, ref_name).await? {
-            (b.commit.id, false)
-        } else if let Some(c) = autogit_git::read::tag(&repo, ref_name).await?.and_then(|t| t.commit) {
-            (c.id, true)
+        let mut objects = self.repos.reader(project.id).await?;
+        let (sha, tag) = if let Some(sha) = objects.branch_commit(ref_name).await? {
+            (sha, false)
+        } else if let Some(sha) = objects.tag_commit(ref_name).await? {
+            (sha, true)
         } else {
             return Err(AppError::Invalid("ref", format!("reference '{ref_name}' not found")));
         };
+        drop(objects);
         // As GitLab: a pipeline of a protected branch needs the right to update that branch.
         if !tag {
             let policy = self.branch_policy(&project).await?;

@@ -1,11 +1,15 @@
 //! Applying the scheduler's progression decisions to stored jobs: which `created` jobs become
 //! `pending` (and are queued), `manual`, `scheduled` or `skipped`, and what the pipeline's status
-//! is. Called after every change of a job's status; serialised per pipeline.
+//! is. Called after every change of a job's status, with the jobs that changed; serialised per
+//! pipeline. The pipeline's jobs are read once into its [`Tracked`] view, then only the changed
+//! ones: a job's claim or finish costs O(1) in the pipeline's size (`tracked` says why it is
+//! safe).
 
-use super::spec::{JobSpec, nodes};
+use super::spec::{JobSpec, name_index, node};
+use super::tracked::Tracked;
 use crate::{App, Result};
 use autogit_scheduler::Millis;
-use autogit_scheduler::progress::{self, JobStatus};
+use autogit_scheduler::progress::{JobStatus, Tracker, Transition};
 use autogit_scheduler::queue::QueuedJob;
 use autogit_store::{Job, JobChange};
 use chrono::{DateTime, Utc};
@@ -28,6 +32,10 @@ pub(crate) fn queued(job: &Job) -> QueuedJob {
     }
 }
 
+/// Loads of a stale view allowed in one call before giving up (each follows a lost
+/// compare-and-set, i.e. a concurrent change the view had not seen yet).
+const MAX_RELOADS: usize = 3;
+
 impl App {
     /// The latest try of each job of the pipeline, with its parsed spec.
     pub(crate) async fn latest_jobs(&self, pipeline_id: i64) -> Result<Vec<(Job, Arc<JobSpec>)>> {
@@ -40,6 +48,16 @@ impl App {
             .collect()
     }
 
+    /// The latest jobs of the pipeline that `keep` accepts, from its view when it has one (no
+    /// store read), else from the store.
+    pub(crate) async fn latest_jobs_where(&self, pipeline_id: i64, keep: impl Fn(&Job) -> bool) -> Result<Vec<Job>> {
+        let slot = self.ci.pipeline_slot(pipeline_id);
+        if let Some(view) = slot.lock().await.as_ref() {
+            return Ok(view.jobs.iter().map(|(j, _)| j).filter(|j| keep(j)).cloned().collect());
+        }
+        Ok(self.store.jobs_of_pipeline(pipeline_id, false).await?.into_iter().filter(|j| keep(j)).collect())
+    }
+
     /// The job's parsed spec, from the cache when it was read before.
     pub(crate) fn spec_of(&self, job: &Job) -> Result<Arc<JobSpec>> {
         if let Some(s) = self.ci.cached_spec(job.id) {
@@ -50,46 +68,123 @@ impl App {
         Ok(spec)
     }
 
-    /// Moves the pipeline forward as far as its jobs allow and stores its status.
+    /// Moves the pipeline forward as far as its jobs allow and stores its status, reading all of
+    /// its jobs again (after changes made outside the job-by-job path: creation, cancel, play,
+    /// retry).
     pub async fn process_pipeline(&self, pipeline_id: i64) -> Result<()> {
-        let lock = self.ci.pipeline_lock(pipeline_id);
-        let _held = lock.lock().await;
-        // Each round may unblock more jobs (a skipped job frees the next stage): repeat until
-        // nothing changes. Bounded by the number of jobs, since every round moves at least one.
-        let mut jobs = self.latest_jobs(pipeline_id).await?;
-        for _ in 0..=jobs.len() {
+        self.progress(pipeline_id, None).await
+    }
+
+    /// As [`App::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
+    /// only they are read, and only what they can unblock is examined.
+    pub(crate) async fn process_jobs(&self, pipeline_id: i64, changed: &[i64]) -> Result<()> {
+        self.progress(pipeline_id, Some(changed)).await
+    }
+
+    async fn progress(&self, pipeline_id: i64, changed: Option<&[i64]>) -> Result<()> {
+        let slot = self.ci.pipeline_slot(pipeline_id);
+        let mut held = slot.lock().await;
+        let mut view = held.take();
+        let mut changed_idx = None;
+        if let (Some(v), Some(ids)) = (view.as_mut(), changed) {
+            changed_idx = self.refresh(v, ids).await?;
+        }
+        let mut view = match (view, changed_idx.is_some()) {
+            (Some(v), true) => v,
+            _ => self.load_view(pipeline_id).await?,
+        };
+        let mut first = changed_idx;
+        let mut reloads = 0;
+        // Every productive round moves a job out of `created` or `scheduled` for good.
+        for _ in 0..=2 * view.jobs.len() + MAX_RELOADS {
             let now = self.clock.now();
-            let transitions = progress::advance(&nodes(&jobs), millis(now));
+            let transitions = match first.take() {
+                Some(idx) => view.tracker.advance(&idx, millis(now)),
+                None => view.tracker.advance_all(millis(now)),
+            };
             if transitions.is_empty() {
                 break;
             }
-            for t in transitions {
-                let (job, _) = &jobs[t.job];
-                let mut change = JobChange::default();
-                if t.to == JobStatus::Scheduled {
-                    change.scheduled_at = t.scheduled_at.and_then(|m| DateTime::from_timestamp_millis(m.0));
+            if !self.store_transitions(&mut view, &transitions, now).await? {
+                // A job moved under us: the view was stale. Read the pipeline again and decide anew.
+                reloads += 1;
+                if reloads > MAX_RELOADS {
+                    break;
                 }
-                let moved =
-                    self.store.transition_job(job.id, &[job.status.as_str()], t.to.as_str(), &change, now).await?;
-                if let Some(moved) = moved {
-                    if moved.status == "pending" {
-                        self.enqueue_job(&moved);
-                    }
-                    jobs[t.job].0 = moved;
-                }
+                view = self.load_view(pipeline_id).await?;
+                continue;
             }
+            // Decided jobs may unblock more (a skip frees the next stage; a `start_in: 0` job
+            // is due on the next round).
+            first = Some(transitions.iter().map(|t| t.job).collect());
         }
-        self.store_pipeline_status(pipeline_id, &jobs).await
+        self.store_pipeline_status(pipeline_id, &mut view).await?;
+        let finished = JobStatus::parse(&view.stored_status).is_some_and(JobStatus::is_finished);
+        // A finished pipeline's view is dropped; a retry reads it again.
+        *held = (!finished).then_some(view);
+        Ok(())
     }
 
-    async fn store_pipeline_status(&self, pipeline_id: i64, jobs: &[(Job, Arc<JobSpec>)]) -> Result<()> {
-        let Some(p) = self.store.pipeline_by_id(pipeline_id).await? else { return Ok(()) };
-        if jobs.is_empty() {
+    /// Reads the whole pipeline into a new view.
+    async fn load_view(&self, pipeline_id: i64) -> Result<Tracked> {
+        let jobs = self.latest_jobs(pipeline_id).await?;
+        let by_name = name_index(&jobs);
+        let tracker = Tracker::new(jobs.iter().enumerate().map(|(i, (j, s))| node(i, j, s, &by_name)).collect());
+        let stored_status = self.store.pipeline_by_id(pipeline_id).await?.map(|p| p.status).unwrap_or_default();
+        Ok(Tracked { jobs, by_name, tracker, stored_status })
+    }
+
+    /// Reads the changed jobs back into the view; their indexes, or `None` when the view cannot
+    /// place one (a job it does not know: read the pipeline again).
+    async fn refresh(&self, view: &mut Tracked, ids: &[i64]) -> Result<Option<Vec<usize>>> {
+        let mut idx = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let Some(job) = self.store.job_by_id(id).await? else { return Ok(None) };
+            let Some(&i) = view.by_name.get(&job.name) else { return Ok(None) };
+            let current = &view.jobs[i].0;
+            // An older try of a retried job changes nothing: progression sees the latest only.
+            if job.id != current.id && job.attempt <= current.attempt {
+                continue;
+            }
+            let spec = self.spec_of(&job)?;
+            view.tracker.replace(i, node(i, &job, &spec, &view.by_name));
+            view.jobs[i] = (job, spec);
+            idx.push(i);
+        }
+        Ok(Some(idx))
+    }
+
+    /// Stores the decisions (compare-and-set on the status the view saw); false when one found
+    /// its job in another status than the view's.
+    async fn store_transitions(&self, view: &mut Tracked, ts: &[Transition], now: DateTime<Utc>) -> Result<bool> {
+        for t in ts {
+            let job = &view.jobs[t.job].0;
+            let mut change = JobChange::default();
+            if t.to == JobStatus::Scheduled {
+                change.scheduled_at = t.scheduled_at.and_then(|m| DateTime::from_timestamp_millis(m.0));
+            }
+            // The tracker already applied `t`: the status the store must still hold is the old one.
+            let from = job.status.clone();
+            let Some(moved) = self.store.transition_job(job.id, &[from.as_str()], t.to.as_str(), &change, now).await?
+            else {
+                return Ok(false);
+            };
+            if moved.status == "pending" {
+                self.enqueue_job(&moved);
+            }
+            view.jobs[t.job].0 = moved;
+        }
+        Ok(true)
+    }
+
+    async fn store_pipeline_status(&self, pipeline_id: i64, view: &mut Tracked) -> Result<()> {
+        if view.jobs.is_empty() {
             return Ok(()); // a pipeline with YAML errors keeps the status it was created with
         }
-        let status = progress::pipeline_status(&nodes(jobs));
-        if status.as_str() != p.status {
+        let status = view.tracker.pipeline_status();
+        if status.as_str() != view.stored_status {
             self.store.set_pipeline_status(pipeline_id, status.as_str(), self.clock.now()).await?;
+            view.stored_status = status.as_str().to_string();
         }
         Ok(())
     }

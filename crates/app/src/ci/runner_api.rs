@@ -173,8 +173,8 @@ impl App {
         match built {
             Ok(payload) => {
                 // A job starting unblocks nothing; only the pipeline's status can change (to
-                // running). Full progression here would cost O(jobs in the pipeline) per claim.
-                if let Err(e) = self.mark_pipeline_running(job.pipeline_id).await {
+                // running): O(1) through the pipeline's view.
+                if let Err(e) = self.process_jobs(job.pipeline_id, &[job.id]).await {
                     tracing::warn!(job = job.id, error = %e, "pipeline status after a claim failed");
                 }
                 Ok(Some((payload, job.tags.clone())))
@@ -185,24 +185,10 @@ impl App {
                 tracing::error!(job = job.id, error = %e, "could not build the job payload");
                 let change = JobChange { failure_reason: Some("data_integrity_failure".into()), ..Default::default() };
                 self.store.transition_job(job.id, &["running"], "failed", &change, self.clock.now()).await?;
-                self.after_finish(&job).await?;
+                self.after_finish(&job, &[job.id]).await?;
                 Ok(None)
             }
         }
-    }
-
-    async fn mark_pipeline_running(&self, pipeline_id: i64) -> Result<()> {
-        let lock = self.ci.pipeline_lock(pipeline_id);
-        let _held = lock.lock().await;
-        if let Some(p) = self.store.pipeline_by_id(pipeline_id).await?
-            && matches!(
-                p.status.as_str(),
-                "created" | "pending" | "scheduled" | "manual" | "waiting_for_resource" | "preparing"
-            )
-        {
-            self.store.set_pipeline_status(pipeline_id, "running", self.clock.now()).await?;
-        }
-        Ok(())
     }
 
     async fn build_payload(
@@ -261,7 +247,7 @@ impl App {
             ReportedState::Success => {
                 let done =
                     self.store.transition_job(job.id, &["running"], "success", &JobChange::default(), now).await?;
-                self.after_finish(&job).await?;
+                self.after_finish(&job, &[job.id]).await?;
                 Ok(JobAck { status: done.map_or(job.status, |j| j.status) })
             }
             ReportedState::Failed => {
@@ -288,19 +274,22 @@ impl App {
         let reason = autogit_scheduler::progress::FailureReason::parse(reason)
             .unwrap_or(autogit_scheduler::progress::FailureReason::UnknownFailure);
         let attempts = u32::try_from(failed.attempt - 1).unwrap_or(0);
+        let mut changed = vec![failed.id];
         if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
             let next = self.store.retry_job(failed.id, self.clock.now()).await?;
             tracing::info!(job = failed.id, retry = next.id, attempt = next.attempt, "job retried automatically");
             self.enqueue_job(&next);
+            changed.push(next.id);
         }
-        self.after_finish(&failed).await?;
+        self.after_finish(&failed, &changed).await?;
         Ok(failed.status)
     }
 
-    /// A job stopped running (any final state): free its GPUs, move its pipeline on.
-    pub(crate) async fn after_finish(&self, job: &Job) -> Result<()> {
+    /// A job stopped running (any final state): free its GPUs, move its pipeline on. `changed`:
+    /// the job and the new try of it, if one was made.
+    pub(crate) async fn after_finish(&self, job: &Job, changed: &[i64]) -> Result<()> {
         self.release_gpus(job.id).await;
-        self.process_pipeline(job.pipeline_id).await
+        self.process_jobs(job.pipeline_id, changed).await
     }
 
     /// `PATCH /jobs/:id/trace`: appends at `start` when that is the stored size.

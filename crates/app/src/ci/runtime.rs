@@ -102,9 +102,8 @@ pub(crate) struct Runtime {
     /// Set on shutdown: nothing is held any more, so that graceful shutdown is not delayed by
     /// a full long-poll period.
     closing: std::sync::atomic::AtomicBool,
-    /// Serialises progression per pipeline so that two job updates of one pipeline do not decide
-    /// on the same stale view.
-    pipeline_locks: Mutex<HashMap<i64, std::sync::Weak<tokio::sync::Mutex<()>>>>,
+    /// Per pipeline: the lock that serialises its progression and its in-memory view.
+    pipelines: super::tracked::Slots,
     /// Runner id → what it last reported about its hardware.
     hardware: Mutex<HashMap<i64, super::gpus::Hardware>>,
     /// What the autoscaler last saw of each pool.
@@ -135,7 +134,7 @@ impl Runtime {
             }),
             next_waiter: AtomicU64::new(1),
             closing: std::sync::atomic::AtomicBool::new(false),
-            pipeline_locks: Mutex::new(HashMap::new()),
+            pipelines: super::tracked::Slots::default(),
             hardware: Mutex::new(HashMap::new()),
             pools: super::pools::PoolBoard::default(),
             specs: Mutex::new(HashMap::new()),
@@ -303,14 +302,7 @@ impl Runtime {
     }
 
     /// The lock that serialises progression of one pipeline.
-    pub fn pipeline_lock(&self, pipeline_id: i64) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.pipeline_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(l) = locks.get(&pipeline_id).and_then(std::sync::Weak::upgrade) {
-            return l;
-        }
-        locks.retain(|_, w| w.strong_count() > 0);
-        let l = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        locks.insert(pipeline_id, std::sync::Arc::downgrade(&l));
-        l
+    pub fn pipeline_slot(&self, pipeline_id: i64) -> super::tracked::Slot {
+        self.pipelines.get(pipeline_id)
     }
 }

@@ -67,43 +67,50 @@ pub(crate) fn when_str(w: PlanWhen) -> &'static str {
 
 /// The pipeline's latest jobs as the scheduler's progression sees them, index for index.
 pub(crate) fn nodes(jobs: &[(Job, std::sync::Arc<JobSpec>)]) -> Vec<JobNode> {
-    let index: HashMap<&str, usize> = jobs.iter().enumerate().map(|(i, (j, _))| (j.name.as_str(), i)).collect();
-    jobs.iter()
-        .enumerate()
-        .map(|(i, (job, spec))| {
-            let when = match spec.job.when {
-                PlanWhen::OnSuccess => When::OnSuccess,
-                PlanWhen::OnFailure => When::OnFailure,
-                PlanWhen::Always => When::Always,
-                PlanWhen::Manual => When::Manual,
-                PlanWhen::Delayed => When::Delayed {
-                    start_in_ms: spec.job.start_in_seconds.map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX) * 1000),
-                },
-            };
-            // A need whose job was not created (optional, or excluded by rules) is dropped.
-            let needs = spec.job.needs.as_ref().map(|needs| {
-                needs.iter().filter_map(|n| index.get(n.job.as_str()).map(|&j| NeedRef { job: j })).collect()
-            });
-            JobNode {
-                id: i,
-                name: job.name.clone(),
-                stage_index: usize::try_from(job.stage_index).unwrap_or(0),
-                when,
-                allow_failure: spec.job.allow_failure.allowed,
-                allow_failure_exit_codes: spec
-                    .job
-                    .allow_failure
-                    .exit_codes
-                    .iter()
-                    .filter_map(|c| i32::try_from(*c).ok())
-                    .collect(),
-                needs,
-                status: JobStatus::parse(&job.status).unwrap_or(JobStatus::Created),
-                exit_code: job.exit_code,
-                scheduled_at: job.scheduled_at.map(|t| autogit_scheduler::Millis(t.timestamp_millis())),
-                // A retried manual or delayed job runs at once: retrying counts as playing it.
-                enqueue_immediately: job.attempt > 1,
-            }
-        })
-        .collect()
+    let index = name_index(jobs);
+    jobs.iter().enumerate().map(|(i, (job, spec))| node(i, job, spec, &index)).collect()
+}
+
+/// Job name → index in `jobs`.
+pub(crate) fn name_index(jobs: &[(Job, std::sync::Arc<JobSpec>)]) -> HashMap<String, usize> {
+    jobs.iter().enumerate().map(|(i, (j, _))| (j.name.clone(), i)).collect()
+}
+
+/// Job `i` as progression sees it; `index` resolves its `needs:` by name.
+pub(crate) fn node(i: usize, job: &Job, spec: &JobSpec, index: &HashMap<String, usize>) -> JobNode {
+    let when = match spec.job.when {
+        PlanWhen::OnSuccess => When::OnSuccess,
+        PlanWhen::OnFailure => When::OnFailure,
+        PlanWhen::Always => When::Always,
+        PlanWhen::Manual => When::Manual,
+        PlanWhen::Delayed => When::Delayed {
+            start_in_ms: spec.job.start_in_seconds.map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX) * 1000),
+        },
+    };
+    // A need whose job was not created (optional, or excluded by rules) is dropped.
+    let needs = spec
+        .job
+        .needs
+        .as_ref()
+        .map(|needs| needs.iter().filter_map(|n| index.get(n.job.as_str()).map(|&j| NeedRef { job: j })).collect());
+    JobNode {
+        id: i,
+        name: job.name.clone(),
+        stage_index: usize::try_from(job.stage_index).unwrap_or(0),
+        when,
+        allow_failure: spec.job.allow_failure.allowed,
+        allow_failure_exit_codes: spec
+            .job
+            .allow_failure
+            .exit_codes
+            .iter()
+            .filter_map(|c| i32::try_from(*c).ok())
+            .collect(),
+        needs,
+        status: JobStatus::parse(&job.status).unwrap_or(JobStatus::Created),
+        exit_code: job.exit_code,
+        scheduled_at: job.scheduled_at.map(|t| autogit_scheduler::Millis(t.timestamp_millis())),
+        // A retried manual or delayed job runs at once: retrying counts as playing it.
+        enqueue_immediately: job.attempt > 1,
+    }
 }

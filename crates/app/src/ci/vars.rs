@@ -95,6 +95,15 @@ impl App {
         Ok(out)
     }
 
+    /// The commit `sha` of the project's repository, through the pooled object reader.
+    async fn commit_facts(
+        &self,
+        project_id: i64,
+        sha: &str,
+    ) -> autogit_git::Result<Option<autogit_git::read::CommitInfo>> {
+        self.repos.reader(project_id).await?.commit(sha).await
+    }
+
     pub(crate) async fn pipeline_facts_for(
         &self,
         project: &Project,
@@ -104,8 +113,7 @@ impl App {
         pipeline_iid: i64,
         created_at: DateTime<Utc>,
     ) -> Result<Facts> {
-        let repo = self.repos.path_for(project.id);
-        let commit = match autogit_git::read::commit(&repo, &req.sha).await {
+        let commit = match self.commit_facts(project.id, &req.sha).await {
             Ok(Some(c)) => CommitFacts {
                 message: c.message,
                 author: format!("{} <{}>", c.author_name, c.author_email),

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// How much of a commit object is kept; a longer message is cut (a hostile multi-megabyte message
 /// must not make branch listings expensive).
-const MAX_COMMIT_SIZE: usize = 1 << 20;
+pub(crate) const MAX_COMMIT_SIZE: usize = 1 << 20;
 
 /// The fields GitLab's commit JSON is built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -19,16 +19,32 @@ pub(crate) struct Composite {
     set: u16,
 }
 
+/// The category bit a job with `status` adds to a composite.
+pub(crate) fn category(job: &JobNode, status: JobStatus) -> u16 {
+    // `allow_failure` turns a failure (or cancel) into a warning, and an unplayed manual job
+    // into one nobody waits for (PASSED_WITH_WARNINGS_STATUSES, IGNORED_STATUSES).
+    let allowed = job.failure_allowed_as(status);
+    match status {
+        JobStatus::Failed | JobStatus::Canceled if allowed => SUCCESS_WITH_WARNINGS,
+        JobStatus::Manual if allowed => IGNORED,
+        s => bit(s),
+    }
+}
+
+/// Number of category bits.
+pub(crate) const CATEGORIES: usize = 13;
+
 impl Composite {
     pub(crate) fn add(&mut self, job: &JobNode, status: JobStatus) {
-        // `allow_failure` turns a failure (or cancel) into a warning, and an unplayed manual job
-        // into one nobody waits for (PASSED_WITH_WARNINGS_STATUSES, IGNORED_STATUSES).
-        let allowed = job.failure_allowed_as(status);
-        self.set |= match status {
-            JobStatus::Failed | JobStatus::Canceled if allowed => SUCCESS_WITH_WARNINGS,
-            JobStatus::Manual if allowed => IGNORED,
-            s => bit(s),
-        };
+        self.set |= category(job, status);
+    }
+
+    pub(crate) fn from_bits(set: u16) -> Composite {
+        Composite { set }
+    }
+
+    pub(crate) fn has_warnings(self) -> bool {
+        self.any(SUCCESS_WITH_WARNINGS)
     }
 
     pub(crate) fn merge(&mut self, other: Composite) {

@@ -12,6 +12,7 @@
 mod advance;
 mod composite;
 mod retry;
+mod tracker;
 
 #[cfg(test)]
 mod tests_advance;
@@ -23,6 +24,7 @@ mod tests_status;
 pub use advance::{advance, cancel, next_wakeup, play, unschedule};
 pub use composite::{PipelineStatus, has_warnings, pipeline_status};
 pub use retry::{FailureReason, RetryPlan, RetryPolicy, RetryWhen, retry_decision, retry_job};
+pub use tracker::Tracker;
 
 use crate::Millis;
 
