@@ -11,15 +11,13 @@
 #![allow(clippy::result_large_err)]
 
 use crate::auth::credentials;
-use crate::push_space_guard::{SpaceGuard, Stopped};
-use crate::push_watch;
 use crate::state::AppState;
+use autogit_app::push_space_guard::{SpaceGuard, Stopped};
+use autogit_app::push_watch::Feeder;
 use autogit_app::store::Project;
-use autogit_app::{AppError, GitDenied, Principal, PushRefused};
+use autogit_app::{AppError, GitDenied, Principal, PushNotStarted, PushRefused, PushStart, ReceivingPush};
 use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
-use autogit_git::PushOutcome;
-use autogit_git::hooks::ReceiveHooks;
-use autogit_git::pktline::{self, ReceiveRequest, RefUpdate};
+use autogit_git::pktline::{self, ReceiveRequest};
 use autogit_git::service::{self, Service};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -198,113 +196,149 @@ impl Ctx {
             );
         }
         let received = Arc::new(AtomicU64::new(0));
-        let (guard, stopped) = match self.service {
-            Service::ReceivePack => SpaceGuard::new(self.state.app.clone(), self.project_id),
-            Service::UploadPack => None,
+        let body = req.into_body().into_data_stream();
+        match self.service {
+            Service::ReceivePack => self.receive_pack(body, limit, declared, received).await,
+            Service::UploadPack => self.upload_pack(body, limit, received).await,
         }
-        .map_or((None, Stopped::default()), |(g, s)| (Some(g), s));
-        let body = limited(req.into_body().into_data_stream(), limit, received.clone(), guard);
-        let mut reader = StreamReader::new(Box::pin(body));
+    }
 
-        // For a push, read the command list first: it is needed to record what the push changed,
-        // and a malformed one is answered with a clear 400 before git is even started.
-        let (prefix, request) = match self.service {
-            Service::ReceivePack => match read_commands(&mut reader).await {
-                Ok(x) => x,
-                Err(r) => return r,
-            },
-            Service::UploadPack => (Bytes::new(), ReceiveRequest::default()),
-        };
-        // Protected branches are enforced by the server's pre-receive hook (or no hook at all).
-        let hooks = match self.service {
-            Service::ReceivePack => {
-                match receive_hooks(&self.state, &self.who, &self.project, &request.updates).await {
-                    Ok(h) => Some(h),
-                    Err(r) => return r,
-                }
-            }
-            Service::UploadPack => None,
-        };
-        // A push is recorded before git may apply any of it (see autogit_app's push_record).
-        let recorded = if request.updates.is_empty() {
-            None
-        } else {
-            let pusher = self.who.actor.user_id();
-            match self.state.app.begin_push(self.project_id, pusher, &request.updates, declared).await {
-                Ok(r) => Some(r),
-                Err(refused) => return refuse_push(&request, &refused, reader).await,
-            }
-        };
-        let spawned = match &recorded {
-            Some(r) => service::spawn_receive_pack(&self.repo, self.protocol.as_deref(), r.identity(), hooks.as_ref()),
-            None => service::spawn_rpc_with(&self.repo, self.service, self.protocol.as_deref(), hooks.as_ref()),
-        };
-        let proc = match spawned {
+    /// A fetch: the request streams into `git upload-pack`, its output back.
+    async fn upload_pack(self, body: BodyStream, limit: u64, received: Arc<AtomicU64>) -> Response {
+        let reader = StreamReader::new(Box::pin(limited(body, limit, received.clone(), None)));
+        let proc = match service::spawn_rpc_with(&self.repo, self.service, self.protocol.as_deref(), None) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "spawning git failed");
-                if let Some(r) = recorded {
-                    self.state.app.finish_push(r, &PushOutcome::default()).await;
-                }
                 return text(StatusCode::INTERNAL_SERVER_ERROR, "could not start git");
             }
         };
         let service::RpcProcess { stdin, stdout, child } = proc;
-        let pump = tokio::spawn(service::pump(prefix, reader, stdin));
-
+        let pump = tokio::spawn(service::pump(Bytes::new(), reader, stdin));
         let sent = Arc::new(AtomicU64::new(0));
-        let sent_in_stream = sent.clone();
-        let side_band = request.has_capability("side-band-64k") || request.has_capability("side-band");
-        let (watch, feeder) = recorded.as_ref().map(|_| push_watch::watch(side_band)).unzip();
-        // 64 KiB reads: the default 4 KiB would cut a large pack into tens of thousands of chunks.
-        let stopped_out = stopped.clone();
-        let out = ReaderStream::with_capacity(stdout, 64 * 1024)
-            .inspect_ok(move |b| {
-                sent_in_stream.fetch_add(b.len() as u64, Ordering::Relaxed);
-                if let Some(f) = &feeder {
-                    f.feed(b);
-                }
-            })
-            // A push the space guard stopped gets the server's report instead of git's.
-            .try_filter(move |_| std::future::ready(stopped_out.message().is_none()))
-            .chain(futures_util::stream::once({
-                let request = request.clone();
-                async move {
-                    let report =
-                        stopped.message().and_then(|m| pktline::refusal_report(&request, "no space left on device", m));
-                    Ok(Bytes::from(report.unwrap_or_default()))
-                }
-            }))
-            .try_filter(|b| std::future::ready(!b.is_empty()));
-        let kind = self.kind();
-        let state = self.state.clone();
-        let tasks = self.state.tasks.clone();
-        let ct = self.service.result_content_type();
-        // Runs after git exits (the response stream ends then); tracked so that graceful
-        // shutdown waits for push recording.
-        tasks.spawn(async move {
+        let out = self.count_sent(stdout, sent.clone(), None);
+        let (kind, state) = (self.kind(), self.state.clone());
+        self.state.tasks.spawn(async move {
             let pumped = pump.await;
             let exit = child.finish().await;
-            let ok = matches!(&exit, Ok(e) if e.success());
-            if let Ok(Err(e)) = &pumped {
-                tracing::info!(error = %e, kind, "request body ended early");
-            }
             if let Ok(e) = &exit
                 && !e.success()
-                && recorded.is_none()
             {
                 tracing::warn!(kind, stderr = %e.stderr, "git exited with failure");
             }
-            state.metrics.git_op(kind, ok);
-            let labels = crate::metrics::GitKindLabels { kind };
-            state.metrics.git_bytes_received.get_or_create(&labels).inc_by(received.load(Ordering::Relaxed));
-            state.metrics.git_bytes_sent.get_or_create(&labels).inc_by(sent.load(Ordering::Relaxed));
-            if let (Some(r), Some(w)) = (recorded, watch) {
-                let outcome = w.outcome(exit.ok()).await;
-                state.app.finish_push(r, &outcome).await;
-            }
+            state.record_git_op(kind, matches!(&exit, Ok(e) if e.success()), &pumped, &received, &sent);
         });
+        self.answer(out)
+    }
+
+    /// A push: the command list is read first (a malformed one is a clear 400 before git
+    /// starts), then app records it and starts git (`App::receive_pack`); this side moves the
+    /// bytes and hands git's exit back to app (`FinishPush`), which derives events and pipelines.
+    async fn receive_pack(
+        self,
+        body: BodyStream,
+        limit: u64,
+        declared: Option<u64>,
+        received: Arc<AtomicU64>,
+    ) -> Response {
+        let (guard, stopped) = SpaceGuard::new(self.state.app.clone(), self.project_id)
+            .map_or((None, Stopped::default()), |(g, s)| (Some(g), s));
+        let mut reader = StreamReader::new(Box::pin(limited(body, limit, received.clone(), guard)));
+        let (prefix, request) = match read_commands(&mut reader).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let start = PushStart {
+            who: &self.who,
+            project: &self.project,
+            request: &request,
+            declared,
+            protocol: self.protocol.as_deref(),
+        };
+        let push = match self.state.app.receive_pack(start).await {
+            Ok(p) => p,
+            Err(PushNotStarted::Refused(refused)) => return refuse_push(&request, &refused, reader).await,
+            Err(PushNotStarted::Denied(e)) => return denied(e, self.project_id),
+            Err(PushNotStarted::Git(_)) => return text(StatusCode::INTERNAL_SERVER_ERROR, "could not start git"),
+        };
+        let ReceivingPush { stdin, stdout, report, finish, .. } = push;
+        let pump = tokio::spawn(service::pump(prefix, reader, stdin));
+        let sent = Arc::new(AtomicU64::new(0));
+        let stopped_out = stopped.clone();
+        let out = self
+            .count_sent(stdout, sent.clone(), report)
+            // A push the space guard stopped gets the server's report instead of git's.
+            .try_filter(move |_| std::future::ready(stopped_out.message().is_none()))
+            .chain(futures_util::stream::once(async move {
+                let report =
+                    stopped.message().and_then(|m| pktline::refusal_report(&request, "no space left on device", m));
+                Ok(Bytes::from(report.unwrap_or_default()))
+            }))
+            .try_filter(|b| std::future::ready(!b.is_empty()));
+        let (kind, state) = (self.kind(), self.state.clone());
+        // Runs after git exits (the response stream ends then); tracked so that graceful
+        // shutdown waits for push recording.
+        self.state.tasks.spawn(async move {
+            let pumped = pump.await;
+            let exit = finish.finish(&state.app).await;
+            state.record_git_op(kind, exit.as_ref().is_some_and(|e| e.success()), &pumped, &received, &sent);
+        });
+        self.answer(out)
+    }
+
+    /// git's output as the response body, counted (and shown to the push's report watcher).
+    fn count_sent(
+        &self,
+        stdout: tokio::process::ChildStdout,
+        sent: Arc<AtomicU64>,
+        report: Option<Feeder>,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        // 64 KiB reads: the default 4 KiB would cut a large pack into tens of thousands of chunks.
+        ReaderStream::with_capacity(stdout, 64 * 1024).inspect_ok(move |b| {
+            sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+            if let Some(f) = &report {
+                f.feed(b);
+            }
+        })
+    }
+
+    fn answer(&self, out: impl Stream<Item = io::Result<Bytes>> + Send + 'static) -> Response {
+        let ct = self.service.result_content_type();
         ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(out)).into_response()
+    }
+}
+
+type BodyStream = axum::body::BodyDataStream;
+
+impl AppState {
+    /// Metrics of one finished git exchange.
+    fn record_git_op(
+        &self,
+        kind: &'static str,
+        ok: bool,
+        pumped: &Result<io::Result<u64>, tokio::task::JoinError>,
+        received: &AtomicU64,
+        sent: &AtomicU64,
+    ) {
+        if let Ok(Err(e)) = pumped {
+            tracing::info!(error = %e, kind, "request body ended early");
+        }
+        self.metrics.git_op(kind, ok);
+        let labels = crate::metrics::GitKindLabels { kind };
+        self.metrics.git_bytes_received.get_or_create(&labels).inc_by(received.load(Ordering::Relaxed));
+        self.metrics.git_bytes_sent.get_or_create(&labels).inc_by(sent.load(Ordering::Relaxed));
+    }
+}
+
+/// A push the pusher may not make, or whose policy could not be read.
+fn denied(e: AppError, project_id: i64) -> Response {
+    match e {
+        AppError::Forbidden(msg) => text(StatusCode::FORBIDDEN, msg.unwrap_or_else(|| "forbidden".into())),
+        AppError::Invalid(_, msg) => text(StatusCode::BAD_REQUEST, msg),
+        e => {
+            tracing::error!(error = %e, project_id, "push policy unavailable");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
     }
 }
 
@@ -371,21 +405,4 @@ async fn refuse_push<R: tokio::io::AsyncRead + Unpin>(
             text(status, message)
         }
     }
-}
-
-/// The hooks of one push (see `App::receive_hooks`); a refusal is answered before git starts.
-async fn receive_hooks(
-    s: &AppState,
-    who: &Principal,
-    project: &Project,
-    updates: &[RefUpdate],
-) -> Result<ReceiveHooks, Response> {
-    s.app.receive_hooks(who, project, updates).await.map_err(|e| match e {
-        AppError::Forbidden(msg) => text(StatusCode::FORBIDDEN, msg.unwrap_or_else(|| "forbidden".into())),
-        AppError::Invalid(_, msg) => text(StatusCode::BAD_REQUEST, msg),
-        e => {
-            tracing::error!(error = %e, project_id = project.id, "push policy unavailable");
-            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    })
 }

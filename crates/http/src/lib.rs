@@ -17,8 +17,6 @@ mod metrics_access;
 mod ops;
 mod pagination;
 mod params;
-mod push_space_guard;
-mod push_watch;
 mod state;
 
 pub use conn::{ConnectionSettings, serve};

@@ -1,6 +1,6 @@
-//! The response of a recorded push, read as it streams to the client: receive-pack tells only
-//! the client when it could not store a push (a full disk, say), so the server watches the report
-//! to learn why, and hands it to `App::finish_push` with git's exit.
+//! The response of a recorded push, read as the transport streams it to the client:
+//! receive-pack tells only the client when it could not store a push (a full disk, say), so the
+//! server watches the report to learn why, and hands it to `App::finish_push` with git's exit.
 
 use autogit_git::pktline::ReportWatcher;
 use autogit_git::{ExitInfo, PushOutcome};
@@ -13,27 +13,27 @@ use tokio::sync::oneshot;
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
 
 /// The reading end: the watcher and a signal that the response stream is finished with.
-pub(crate) struct Watch {
+pub struct Watch {
     watcher: Arc<Mutex<ReportWatcher>>,
     done: oneshot::Receiver<()>,
 }
 
 /// The feeding end, owned by the response stream; dropping it (the stream ended or the client
 /// went away) tells [`Watch`] that nothing more will come.
-pub(crate) struct Feeder {
+pub struct Feeder {
     watcher: Arc<Mutex<ReportWatcher>>,
     _done: oneshot::Sender<()>,
 }
 
 /// A watch for a response whose client asked for a side band (`side_band`) or not.
-pub(crate) fn watch(side_band: bool) -> (Watch, Feeder) {
+pub fn watch(side_band: bool) -> (Watch, Feeder) {
     let watcher = Arc::new(Mutex::new(ReportWatcher::new(side_band)));
     let (tx, rx) = oneshot::channel();
     (Watch { watcher: watcher.clone(), done: rx }, Feeder { watcher, _done: tx })
 }
 
 impl Feeder {
-    pub(crate) fn feed(&self, bytes: &[u8]) {
+    pub fn feed(&self, bytes: &[u8]) {
         if let Ok(mut w) = self.watcher.lock() {
             w.feed(bytes);
         }
@@ -42,7 +42,7 @@ impl Feeder {
 
 impl Watch {
     /// What the server saw of the push, once the response stream is done (or after a while).
-    pub(crate) async fn outcome(self, exit: Option<ExitInfo>) -> PushOutcome {
+    pub async fn outcome(self, exit: Option<ExitInfo>) -> PushOutcome {
         // Err means the stream was dropped: exactly the "done" signal.
         let _ = tokio::time::timeout(DRAIN_WAIT, self.done).await;
         let (unpack, messages) = match self.watcher.lock() {

@@ -1,4 +1,5 @@
-//! The free-space reserve while a pack streams in. A push that declares its size is checked
+//! The free-space reserve while a pack streams in (any transport: the transport reports each
+//! received chunk's running total). A push that declares its size is checked
 //! before git starts; one sent chunked (git does so above `http.postBuffer`, 1 MiB) declares
 //! nothing, and could otherwise fill the disk the database and every other repository share.
 //! So the received bytes are counted against what was free when the push began (git may write
@@ -11,11 +12,11 @@
 //! - git's own report is replaced by the server's, "no space left on device" against every ref,
 //!   as for a push refused before git started.
 
-use autogit_app::{App, PushRefused};
+use crate::{App, PushRefused};
 use std::sync::{Arc, OnceLock};
 
 /// Counts a push's received bytes against the free space.
-pub(crate) struct SpaceGuard {
+pub struct SpaceGuard {
     app: App,
     project_id: i64,
     free_at_start: u64,
@@ -26,11 +27,11 @@ pub(crate) struct SpaceGuard {
 
 /// Whether (and why) the guard stopped the push, for the response.
 #[derive(Clone, Default)]
-pub(crate) struct Stopped(Arc<OnceLock<String>>);
+pub struct Stopped(Arc<OnceLock<String>>);
 
 impl Stopped {
     /// The message for the client, once the push was stopped.
-    pub(crate) fn message(&self) -> Option<&str> {
+    pub fn message(&self) -> Option<&str> {
         self.0.get().map(String::as_str)
     }
 }
@@ -38,7 +39,7 @@ impl Stopped {
 impl SpaceGuard {
     /// A guard for a push beginning now; `None` when the server keeps no reserve (or cannot
     /// measure the free space).
-    pub(crate) fn new(app: App, project_id: i64) -> Option<(Self, Stopped)> {
+    pub fn new(app: App, project_id: i64) -> Option<(Self, Stopped)> {
         let free_at_start = app.push_free_space()?;
         let every = app.push_space_check_every().max(1);
         let stopped = Stopped::default();
@@ -50,7 +51,7 @@ impl SpaceGuard {
 
     /// Called with the running total after each received chunk; `true` when that chunk, and
     /// every later one, must not reach git.
-    pub(crate) fn stops_at(&mut self, total: u64) -> bool {
+    pub fn stops_at(&mut self, total: u64) -> bool {
         if self.stopped.message().is_some() {
             return true;
         }
