@@ -212,10 +212,14 @@ async fn run(k: &Knobs) -> Result<String> {
     );
     let _ = writeln!(
         out,
-        "- Server: `autogit serve --listen 127.0.0.1:0`, a fresh data directory (ext4) and SQLite per part, default \
+        "- Server: `autogit serve --listen 127.0.0.1:0`, a fresh data directory (ext4) and {} per part, default \
          settings (50 s long poll, log level info to a file), built-in runner off except where said. Clients: \
          reqwest over loopback, TCP_NODELAY, in one tokio process; runners are created with \
-         `POST /api/v4/user/runners` (`instance_type`)."
+         `POST /api/v4/user/runners` (`instance_type`).",
+        match server::backend() {
+            "PostgreSQL" => "a fresh PostgreSQL schema (`BENCH_CI_POSTGRES_URL`, local server)",
+            _ => "SQLite",
+        }
     );
     let _ = writeln!(
         out,

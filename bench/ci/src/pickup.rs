@@ -86,8 +86,12 @@ pub(crate) async fn bench_pickup(k: &Knobs, out: &mut String) -> Result<()> {
     let mut raw = Vec::new();
     let path = format!("/projects/{project}/pipeline");
     let (mut own_ticks, mut git_ticks) = (0, 0);
+    let mut spawned_from = None;
     for i in 0..k.warmup + k.pickup_n {
         s.wait_gauges(0, k.pickup_runners as i64, SETTLE).await?;
+        if i == k.warmup {
+            spawned_from = s.git_processes_started().await?;
+        }
         let mark = Mark::now(&s)?;
         let t0 = Instant::now();
         let v = s.post(&path, &[("ref", "main")]).await?;
@@ -112,6 +116,15 @@ pub(crate) async fn bench_pickup(k: &Knobs, out: &mut String) -> Result<()> {
         raw.push(format!("{:.3},{:.3},{:.3}", signed_ms(t0, p.at), ms(t1 - t0), signed_ms(t1, p.at)));
     }
     save_raw(k, "pickup.csv", "total_ms,post_ms,after_post_ms", &raw)?;
+    let spawned = match (spawned_from, s.git_processes_started().await?) {
+        (Some(a), Some(b)) => format!(
+            "`git` processes the server started during the {} samples: {} ({:.2} per one-job pipeline).",
+            k.pickup_n,
+            b - a,
+            (b - a) as f64 / k.pickup_n as f64
+        ),
+        _ => "This build does not report `git` processes started (`autogit_git_processes_started`).".into(),
+    };
 
     // Floor in the same run: the same kind of client doing an authenticated round trip.
     let mut floor = Vec::new();
@@ -142,7 +155,8 @@ pub(crate) async fn bench_pickup(k: &Knobs, out: &mut String) -> Result<()> {
         out,
         "\nThe `201` reached the runner before the pipeline `POST` returned in {before_response} of {} samples. \
          Server CPU per sample (pipeline creation, hand-off and the runner's `PUT`): {:.1} ms of its own and \
-         {:.1} ms in the `git` processes it spawned.\n",
+         {:.1} ms in its `git` child processes (those reaped and those still running, such as pooled object \
+         readers). {spawned}\n",
         k.pickup_n,
         cpu_ms(own_ticks, k.pickup_n),
         cpu_ms(git_ticks, k.pickup_n)

@@ -1,5 +1,6 @@
-//! One `autogit serve` process under test (port 0, its own data directory, SQLite), plus the
-//! HTTP and git calls the benchmarks need to set it up. Nothing here is timed.
+//! One `autogit serve` process under test (port 0, its own data directory; SQLite, or a fresh
+//! PostgreSQL schema when `BENCH_CI_POSTGRES_URL` is set), plus the HTTP and git calls the
+//! benchmarks need to set it up. Nothing here is timed.
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
@@ -13,6 +14,8 @@ pub const ROOT_PASSWORD: &str = "bench-root-password-0123456789";
 
 pub struct Server {
     child: Child,
+    /// The server's `AUTOGIT_DATABASE_URL` (`None`: the embedded SQLite default).
+    database: Option<String>,
     pub pid: u32,
     /// `http://127.0.0.1:PORT`
     pub url: String,
@@ -20,6 +23,36 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     bin: PathBuf,
     pub http: reqwest::Client,
+}
+
+/// Which database the servers use, for the report.
+pub fn backend() -> &'static str {
+    if std::env::var("BENCH_CI_POSTGRES_URL").is_ok_and(|u| !u.is_empty()) { "PostgreSQL" } else { "SQLite" }
+}
+
+/// A fresh schema in `BENCH_CI_POSTGRES_URL`'s database (created with `psql`), as the URL the
+/// server gets; `None` without that variable.
+async fn postgres_schema() -> Result<Option<String>> {
+    let Some(base) = std::env::var("BENCH_CI_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else { return Ok(None) };
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let schema = format!("bench_{}_{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let out = Command::new("psql")
+        .args([base.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", &format!("CREATE SCHEMA {schema}")])
+        .output()
+        .await
+        .context("psql")?;
+    if !out.status.success() {
+        bail!("creating schema {schema}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Ok(Some(format!("{base}{sep}options=-c%20search_path%3D{schema}")))
+}
+
+fn database_env(cmd: &mut Command, url: Option<&str>) {
+    match url {
+        Some(u) => cmd.env("AUTOGIT_DATABASE_URL", u),
+        None => cmd.env_remove("AUTOGIT_DATABASE_URL"),
+    };
 }
 
 /// A client for many concurrent held requests: one connection per request in flight, no
@@ -34,11 +67,11 @@ impl Server {
         let dir = tempfile::Builder::new().prefix("server-").tempdir_in(work).context("temp data dir")?;
         let data = dir.path().join("data");
         let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let database = postgres_schema().await?;
         let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
-            .env_remove("AUTOGIT_DATABASE_URL")
-            .env_remove("AUTOGIT_CI_LONG_POLL_SECONDS")
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data);
+        database_env(&mut cmd, database.as_deref());
+        cmd.env_remove("AUTOGIT_CI_LONG_POLL_SECONDS")
             .env("AUTOGIT_ROOT_PASSWORD", ROOT_PASSWORD)
             .env("AUTOGIT_CI_BUILTIN_RUNNER_CONCURRENT", builtin.to_string())
             // The always-on runner inside the server: pickup without an instance start.
@@ -69,20 +102,27 @@ impl Server {
         .context("waiting for `listening on`")??;
         // Keep draining stdout so that the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let mut server =
-            Server { child, pid, url, root_token: String::new(), dir, bin: bin.to_path_buf(), http: client()? };
+        let mut server = Server {
+            child,
+            database,
+            pid,
+            url,
+            root_token: String::new(),
+            dir,
+            bin: bin.to_path_buf(),
+            http: client()?,
+        };
         server.root_token = server.create_token().await?;
         Ok(server)
     }
 
     async fn create_token(&self) -> Result<String> {
-        let out = Command::new(&self.bin)
-            .arg("--data-dir")
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--data-dir")
             .arg(self.dir.path().join("data"))
-            .args(["admin", "token", "create", "--user", "root", "--name", "bench", "--scopes", "api"])
-            .env_remove("AUTOGIT_DATABASE_URL")
-            .output()
-            .await?;
+            .args(["admin", "token", "create", "--user", "root", "--name", "bench", "--scopes", "api"]);
+        database_env(&mut cmd, self.database.as_deref());
+        let out = cmd.output().await?;
         if !out.status.success() {
             bail!("admin token create: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -148,6 +188,16 @@ impl Server {
         }
     }
 
+    /// `autogit_git_processes_started` from `/metrics`; `None` from a build without it.
+    pub async fn git_processes_started(&self) -> Result<Option<u64>> {
+        let text = self.http.get(format!("{}/metrics", self.url)).send().await?.text().await?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix("autogit_git_processes_started "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64))
+    }
+
     /// Waits until `/metrics` shows `queued` jobs and `waiting` held requests (checked every ms).
     pub async fn wait_gauges(&self, queued: i64, waiting: i64, timeout: Duration) -> Result<()> {
         let start = Instant::now();
@@ -170,8 +220,22 @@ impl Server {
 
     /// cutime + cstime: CPU of the server's children that it has waited for (the `git`
     /// processes it spawns), in clock ticks.
+    /// CPU of the server's `git` children: the reaped ones (cutime + cstime) plus the ones
+    /// still running (long-lived object readers), so a pooled process's work is counted too.
     pub fn children_cpu_ticks(&self) -> Result<u64> {
-        proc_fields(&format!("/proc/{}/stat", self.pid), 16, 17)
+        let reaped = proc_fields(&format!("/proc/{}/stat", self.pid), 16, 17)?;
+        let mut live = 0;
+        for task in std::fs::read_dir(format!("/proc/{}/task", self.pid))?.flatten() {
+            let Ok(children) = std::fs::read_to_string(task.path().join("children")) else { continue };
+            for pid in children.split_whitespace() {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if comm.trim() == "git" {
+                    let stat = format!("/proc/{pid}/stat");
+                    live += proc_fields(&stat, 14, 15).unwrap_or(0) + proc_fields(&stat, 16, 17).unwrap_or(0);
+                }
+            }
+        }
+        Ok(reaped + live)
     }
 
     /// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).

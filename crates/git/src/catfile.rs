@@ -30,7 +30,7 @@ impl CatFile {
     pub async fn spawn(repo: &Path) -> Result<Self> {
         let mut cmd = git_in(repo);
         cmd.args(["cat-file", "--batch-command"]).stdin(std::process::Stdio::piped());
-        let mut child = cmd.spawn()?;
+        let mut child = crate::cmd::spawn(&mut cmd)?;
         let broken = || Error::Parse("cat-file pipes missing".into());
         let stdin = child.stdin.take().ok_or_else(broken)?;
         let stdout = BufReader::new(child.stdout.take().ok_or_else(broken)?);

@@ -18,6 +18,20 @@ pub const MAX_STDERR: usize = 64 << 10;
 /// Cap on the stdout of listing commands (ls-tree, rev-list, for-each-ref) read into memory.
 pub const MAX_LISTING: usize = 64 << 20;
 
+/// `git` processes started by this process (every spawn goes through [`spawn`]).
+static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many `git` processes this process has started (for `/metrics` and benchmarks).
+pub fn processes_started() -> u64 {
+    STARTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Spawns `cmd`, counting it.
+pub(crate) fn spawn(cmd: &mut Command) -> std::io::Result<tokio::process::Child> {
+    STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    cmd.spawn()
+}
+
 /// A `git` command with a scrubbed environment, null stdin and piped stdout/stderr. The child is
 /// killed if the handle is dropped, so an abandoned request never leaves git running.
 pub(crate) fn git() -> Command {
@@ -85,7 +99,7 @@ pub(crate) fn label(cmd: &Command) -> String {
 /// Runs `cmd` to completion, keeping at most `stdout_cap` bytes of stdout: beyond that the child
 /// is killed and [`Error::TooLarge`] returned, so a huge listing can't exhaust memory.
 pub(crate) async fn run(mut cmd: Command, stdout_cap: usize) -> Result<Output> {
-    let mut child = cmd.spawn()?;
+    let mut child = spawn(&mut cmd)?;
     let stderr = child.stderr.take().map(collect_stderr);
     let mut stdout = Vec::new();
     if let Some(out) = child.stdout.take() {

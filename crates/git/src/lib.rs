@@ -21,6 +21,7 @@ mod reflog;
 pub mod service;
 pub mod storage;
 
+pub use cmd::processes_started;
 pub use error::{Error, Result};
 pub use pktline::{PktError, RefUpdate};
 pub use push::{PushIdentity, PushOutcome, applied_by, read_receive_request};

@@ -187,7 +187,7 @@ pub fn spawn_receive_pack(
 
 fn spawn(mut cmd: Command, repo: &Path, service: Service) -> Result<RpcProcess> {
     cmd.arg(cmd::positional(repo)?).stdin(Stdio::piped());
-    let mut child = cmd.spawn()?;
+    let mut child = crate::cmd::spawn(&mut cmd)?;
     let missing = || Error::Parse("child pipes missing".into());
     let stdin = child.stdin.take().ok_or_else(missing)?;
     let stdout = child.stdout.take().ok_or_else(missing)?;

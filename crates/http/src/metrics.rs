@@ -94,6 +94,7 @@ pub struct Metrics {
     /// when `/metrics` is rendered.
     pub ci_queued_jobs: Gauge,
     pub ci_waiting_requests: Gauge,
+    pub git_processes_started: Gauge,
     /// Autoscaled pools, set from the autoscaler's board when `/metrics` is rendered: instances
     /// by state, pending jobs the pool could run, scale events and whether the last step failed.
     pub pool_instances: Family<PoolStateLabels, Gauge>,
@@ -158,6 +159,12 @@ impl Metrics {
         let ci_job_request_wait = Histogram::new(exponential_buckets(0.0005, 2.0, 18));
         let ci_queued_jobs = Gauge::default();
         let ci_waiting_requests = Gauge::default();
+        let git_processes_started = Gauge::default();
+        registry.register(
+            "git_processes_started",
+            "git processes the server has started (pack services, object readers, listings)",
+            git_processes_started.clone(),
+        );
         registry.register(
             "ci_job_request_wait_seconds",
             "Time a jobs/request that got a job was held before the job was handed over",
@@ -213,6 +220,7 @@ impl Metrics {
             ci_job_request_wait,
             ci_queued_jobs,
             ci_waiting_requests,
+            git_processes_started,
             pool_instances,
             pool_pending_jobs,
             pool_scale_ups,

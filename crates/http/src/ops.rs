@@ -57,6 +57,7 @@ async fn metrics(State(s): State<AppState>, req: Request) -> axum::response::Res
     let (queued, waiting) = s.app.ci_gauges();
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));
     s.metrics.ci_waiting_requests.set(i64::try_from(waiting).unwrap_or(i64::MAX));
+    s.metrics.git_processes_started.set(i64::try_from(autogit_git::processes_started()).unwrap_or(i64::MAX));
     let board = s.app.pool_board();
     let pools = {
         let mut b = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
