@@ -32,9 +32,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // L3: adapters.
     ("autogit-store-sql", &["autogit-core", "autogit-store"]),
     ("autogit-git", &["autogit-core"]),
-    // Autoscaling providers (local runner processes, Docker containers): they know only their
-    // libraries (bollard, nix) and start `autogit runner` as a program, never link it.
-    ("autogit-fleet", &[]),
+    // Autoscaling providers (local runner processes, Docker containers, SSH hosts, plugins): they
+    // know only their libraries (bollard, nix) and start `autogit runner` as a program, never link
+    // it. The wire crate gives them the shell-word form the runner side writes (`shell::quote`).
+    ("autogit-fleet", &["autogit-protocol"]),
     // L4: use-cases over ports only (never an adapter such as autogit-store-sql).
     // The coordinator's use-cases compile CI files, apply the scheduler's decisions and build the
     // runner API's job payloads, so the pure CI crates and the wire types are in reach here.

@@ -76,7 +76,7 @@ async fn start(k: &Knobs, toml: &str) -> Result<(Server, tempfile::TempDir)> {
     std::fs::write(&cfg, toml)?;
     let bin = std::fs::canonicalize(&k.bin).with_context(|| format!("{}", k.bin.display()))?;
     let wrapper = dir.path().join("autogit");
-    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let quote = |p: &Path| autogit_protocol::shell::quote(&p.display().to_string());
     std::fs::write(
         &wrapper,
         format!("#!/bin/sh\nAUTOGIT_CONFIG={} exec {} \"$@\"\n", quote(&std::fs::canonicalize(&cfg)?), quote(&bin)),

@@ -98,7 +98,7 @@ fn shell_quote(p: &Path) -> String {
     if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+@:".contains(&b)) {
         s
     } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+        autogit_protocol::shell::quote(&s)
     }
 }
 

@@ -5,6 +5,7 @@
 //! the step. Variables are passed in the environment, never interpolated into the script text.
 
 use autogit_protocol::JobVariable;
+use autogit_protocol::shell::quote;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -84,11 +85,6 @@ pub fn step_script(commands: &[String]) -> String {
         s.push('\n');
     }
     s
-}
-
-/// Single-quotes a string for bash.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

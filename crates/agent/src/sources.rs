@@ -9,6 +9,7 @@
 
 use crate::sandbox::JobSandbox;
 use autogit_protocol::JobResponse;
+use autogit_protocol::shell::quote;
 use std::path::Path;
 use tokio::process::Command;
 use tokio::sync::mpsc;
@@ -162,9 +163,9 @@ fn holds_symlink(dir: &Path) -> std::io::Result<bool> {
 /// The sandboxed fetch as one bash script: the steps of the host path, the data in
 /// `AUTOGIT_FETCH_*` variables. Refspecs never contain whitespace, so word splitting is safe.
 fn fetch_script(git: &str, fetch: &[String]) -> String {
-    let safe: Vec<String> = SAFE_CONFIG.iter().map(|a| crate::script::quote(a)).collect();
-    let g = format!("{} {}", crate::script::quote(git), safe.join(" "));
-    let fetch: Vec<String> = fetch.iter().map(|a| crate::script::quote(a)).collect();
+    let safe: Vec<String> = SAFE_CONFIG.iter().map(|a| quote(a)).collect();
+    let g = format!("{} {}", quote(git), safe.join(" "));
+    let fetch: Vec<String> = fetch.iter().map(|a| quote(a)).collect();
     format!(
         "set -eu -o noglob\n{g} init -q\n{g} remote add origin \"$AUTOGIT_FETCH_URL\"\n\
          {g} {} $AUTOGIT_FETCH_REFSPECS\n{g} checkout -q -f --detach \"$AUTOGIT_FETCH_SHA\"\n{g} clean -q -ffdx\n",

@@ -31,6 +31,7 @@
 use crate::{
     FleetError, GROUP_LABEL, INSTANCE_LABEL, Instance, InstanceGroup, Launch, ProviderInfo, RUNNER_LABEL, State,
 };
+use autogit_protocol::shell::quote;
 use bollard::models::{ContainerCreateBody, ContainerSummary, ContainerSummaryStateEnum, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
@@ -310,7 +311,7 @@ fn nested_dir(group: &str, l: &Launch) -> Option<String> {
 /// SIGTERM); with a shared build directory the shell stays, forwards SIGTERM, waits for the
 /// runner to finish its jobs and removes the directory.
 fn runner_script(l: &Launch, nested: Option<&str>) -> String {
-    let extra: String = l.register_args.iter().map(|a| format!(" {}", sh_quote(a))).collect();
+    let extra: String = l.register_args.iter().map(|a| format!(" {}", quote(a))).collect();
     let builds = nested.map_or_else(|| "/builds".to_string(), |d| format!("{d}/builds"));
     let register = format!(
         "{AUTOGIT_IN_CONTAINER} runner register --url \"$AUTOGIT_SERVER_URL\" --token \"$AUTOGIT_RUNNER_TOKEN\" \
@@ -325,10 +326,6 @@ fn runner_script(l: &Launch, nested: Option<&str>) -> String {
              if kill -0 $p 2>/dev/null; then wait $p; s=$?; fi; rm -rf {dir}; exit $s; }}"
         ),
     }
-}
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 fn connect_host(host: &str) -> Result<Docker, FleetError> {

@@ -24,6 +24,7 @@ pub mod contract;
 pub mod docker;
 pub mod plugin;
 pub mod process;
+mod record;
 pub mod ssh;
 
 pub use contract::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, State};

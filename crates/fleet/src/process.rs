@@ -417,20 +417,12 @@ fn instance(dir: &Path, r: Record, create_timeout: Duration) -> Instance {
 
 /// Reads `<dir>/instance.json`: `None` if there is none.
 fn read_record(dir: &Path) -> Result<Option<Record>, String> {
-    let path = dir.join(RECORD);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+    crate::record::read(&dir.join(RECORD))
 }
 
 /// Writes the record atomically (a concurrent `update` never reads half a file).
 fn write_record(dir: &Path, r: &Record) -> Result<(), FleetError> {
-    let json = serde_json::to_vec_pretty(r).map_err(|e| FleetError::Failed(e.to_string()))?;
-    let tmp = dir.join(format!(".{RECORD}.tmp"));
-    std::fs::write(&tmp, json).map_err(|e| io_err(&format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, dir.join(RECORD)).map_err(|e| io_err(&format!("writing {}/{RECORD}", dir.display()), e))
+    crate::record::write(&dir.join(RECORD), r)
 }
 
 /// Whether `pid` is alive and still the runner started with `config` (a zombie's cmdline is

@@ -26,7 +26,7 @@ impl From<AppError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// The status for an application error; also used by git smart HTTP, which renders its own bodies.
+/// The API's status for an application error.
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {
         AppError::Unauthorized | AppError::PasswordNotAccepted => StatusCode::UNAUTHORIZED,

@@ -9,6 +9,7 @@
 
 mod job;
 mod runner;
+pub mod shell;
 mod trace;
 mod update;
 

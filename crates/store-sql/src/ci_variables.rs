@@ -10,7 +10,7 @@ use autogit_store::{
 
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::{conflict_as, corrupt, db_err};
-use crate::filter::paging;
+use crate::filter::page_and_total;
 
 macro_rules! variable_columns {
     () => {
@@ -144,20 +144,8 @@ impl CiVariableStore for SqlStore {
 
     async fn list_variables(&self, owner: VariableOwner, page: Page) -> Result<Listed<CiVariable>> {
         let (project_id, namespace_id) = owner_columns(owner);
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<VariableRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(LIST)
-                .bind(project_id)
-                .bind(namespace_id)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total =
-                sqlx::query_scalar(COUNT).bind(project_id).bind(namespace_id).fetch_one(p).await.map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<VariableRow>, i64) =
+            with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q.bind(project_id).bind(namespace_id)));
         let items = rows.into_iter().map(CiVariable::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{SqlStore, with_db};
 use crate::error::db_err;
-use crate::filter::paging;
+use crate::filter::page_and_total;
 
 macro_rules! push_event_columns {
     () => {
@@ -69,13 +69,8 @@ impl EventStore for SqlStore {
     }
 
     async fn list_push_events(&self, project_id: i64, page: Page) -> Result<Listed<PushEvent>> {
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<PushEventRow>, i64) = with_db!(self, |p| {
-            let rows =
-                sqlx::query_as(LIST).bind(project_id).bind(limit).bind(offset).fetch_all(p).await.map_err(db_err)?;
-            let total = sqlx::query_scalar(COUNT).bind(project_id).fetch_one(p).await.map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<PushEventRow>, i64) =
+            with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q.bind(project_id)));
         Ok(Listed { items: rows.into_iter().map(PushEvent::from).collect(), total })
     }
 }

@@ -91,6 +91,34 @@ pub(crate) fn paging(page: Page) -> (i64, i64) {
     (page.limit.max(0), page.offset.max(0))
 }
 
+/// One page of a list and the total it is a page of, as `(rows, total)`, on the typed pool `$p`
+/// (inside `with_db!`). `$list` and `$count` take the same filter parameters, which `$binds`
+/// applies to `$q` — once to each query; `$list` ends with `LIMIT $n OFFSET $n+1`, bound here
+/// from `$page` (see [`paging`]). The caller names the row type.
+macro_rules! page_and_total {
+    ($p:ident, $list:expr, $count:expr, $page:expr, |$q:ident| $binds:expr) => {{
+        let (limit, offset) = $crate::filter::paging($page);
+        let rows = {
+            let $q = sqlx::query_as($list);
+            $binds
+        }
+        .bind(limit)
+        .bind(offset)
+        .fetch_all($p)
+        .await
+        .map_err($crate::error::db_err)?;
+        let total: i64 = {
+            let $q = sqlx::query_scalar($count);
+            $binds
+        }
+        .fetch_one($p)
+        .await
+        .map_err($crate::error::db_err)?;
+        (rows, total)
+    }};
+}
+pub(crate) use page_and_total;
+
 pub(crate) fn parse_visibility(s: &str) -> Result<Visibility, StoreError> {
     Visibility::parse(s).ok_or_else(|| corrupt("visibility", s))
 }
@@ -98,6 +126,33 @@ pub(crate) fn parse_visibility(s: &str) -> Result<Visibility, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Five numbers; `$1` is the least one listed.
+    const NUMBERS_LIST: &str = "WITH t(n) AS (VALUES (1), (2), (3), (4), (5)) \
+        SELECT CAST(n AS BIGINT) FROM t WHERE n >= $1 ORDER BY n LIMIT $2 OFFSET $3";
+    const NUMBERS_COUNT: &str = "WITH t(n) AS (VALUES (1), (2), (3), (4), (5)) SELECT COUNT(*) FROM t WHERE n >= $1";
+
+    async fn numbers_from(least: i64, page: Page) -> Result<(Vec<(i64,)>, i64), StoreError> {
+        let store = crate::SqlStore::connect("sqlite::memory:").await?;
+        let listed =
+            crate::db::with_db!(store, |p| page_and_total!(p, NUMBERS_LIST, NUMBERS_COUNT, page, |q| q.bind(least)));
+        Ok(listed)
+    }
+
+    #[tokio::test]
+    async fn a_page_counts_every_row_its_filter_lets_through() -> Result<(), StoreError> {
+        assert_eq!(numbers_from(2, Page { offset: 1, limit: 2 }).await?, (vec![(3,), (4,)], 4));
+        assert_eq!(numbers_from(2, Page { offset: 10, limit: 2 }).await?, (vec![], 4));
+        assert_eq!(numbers_from(6, Page::ALL).await?, (vec![], 0));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_negative_page_is_clamped_not_refused() -> Result<(), StoreError> {
+        assert_eq!(numbers_from(1, Page { offset: -3, limit: 1 }).await?, (vec![(1,)], 5));
+        assert_eq!(numbers_from(1, Page { offset: 0, limit: -1 }).await?, (vec![], 5));
+        Ok(())
+    }
 
     #[test]
     fn like_pattern_escapes_wildcards() {

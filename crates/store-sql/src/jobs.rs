@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::ci_codec::{check_status, status_in, status_set};
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::{conflict_as, db_err};
-use crate::filter::paging;
+use crate::filter::page_and_total;
 use crate::job_rows::{JobRow, job_columns};
 
 const BY_ID: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
@@ -122,19 +122,8 @@ impl SqlStore {
         page: Page,
     ) -> Result<Listed<Job>> {
         let set = if statuses.is_empty() { None } else { Some(status_set(statuses, JOB_STATUSES)?) };
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<JobRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(sql)
-                .bind(owner)
-                .bind(&set)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total = sqlx::query_scalar(count_sql).bind(owner).bind(&set).fetch_one(p).await.map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<JobRow>, i64) =
+            with_db!(self, |p| page_and_total!(p, sql, count_sql, page, |q| q.bind(owner).bind(&set)));
         Ok(Listed { items: rows.into_iter().map(Job::from).collect(), total })
     }
 }

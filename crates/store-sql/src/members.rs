@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SourceTable, SqlStore, with_db};
 use crate::error::{corrupt, db_err, one_row};
-use crate::filter::paging;
+use crate::filter::page_and_total;
 use crate::users::UserRow;
 
 /// `$1` source type, `$2` source id, `$3` user, `$4` access level, `$5` created_at.
@@ -169,19 +169,8 @@ impl MemberStore for SqlStore {
 
     async fn list_members(&self, source: MemberSource, page: Page) -> Result<Listed<(Member, User)>> {
         let (kind, id) = source_key(source);
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<MemberUserRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(LIST_MEMBERS)
-                .bind(kind)
-                .bind(id)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total = sqlx::query_scalar(COUNT_MEMBERS).bind(kind).bind(id).fetch_one(p).await.map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<MemberUserRow>, i64) =
+            with_db!(self, |p| page_and_total!(p, LIST_MEMBERS, COUNT_MEMBERS, page, |q| q.bind(kind).bind(id)));
         let items = rows
             .into_iter()
             .map(|r| {

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SqlStore, with_db};
 use crate::error::{corrupt, db_err};
-use crate::filter::{AccessParams, is_self_or_ancestor, like_pattern, paging, parse_visibility, visibility_level};
+use crate::filter::{
+    AccessParams, is_self_or_ancestor, like_pattern, page_and_total, parse_visibility, visibility_level,
+};
 use crate::members::INSERT_MEMBER;
 
 /// The namespace columns in `NamespaceRow` order, each prefixed with `$t` (`""` or `"n."`).
@@ -231,20 +233,13 @@ impl NamespaceStore for SqlStore {
     async fn list_groups(&self, filter: &GroupFilter, page: Page) -> Result<Listed<Namespace>> {
         let access = AccessParams::new(&filter.access);
         let pattern = like_pattern(filter.search.as_deref());
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<NamespaceRow>, i64) = with_db!(self, |p| {
-            let rows = bind_group_filter!(sqlx::query_as(LIST_GROUPS), access, filter.parent, &pattern)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total = bind_group_filter!(sqlx::query_scalar(COUNT_GROUPS), access, filter.parent, &pattern)
-                .fetch_one(p)
-                .await
-                .map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<NamespaceRow>, i64) = with_db!(self, |p| page_and_total!(
+            p,
+            LIST_GROUPS,
+            COUNT_GROUPS,
+            page,
+            |q| bind_group_filter!(q, access, filter.parent, &pattern)
+        ));
         let items = rows.into_iter().map(Namespace::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

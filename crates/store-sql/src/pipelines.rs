@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::ci_codec::{check_status, decode_variables, encode_variables};
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::db_err;
-use crate::filter::paging;
+use crate::filter::page_and_total;
 use crate::job_rows::{INSERT_JOB, JobRow, bind_new_job, prepare_job};
 
 macro_rules! pipeline_columns {
@@ -271,28 +271,11 @@ impl PipelineStore for SqlStore {
     }
 
     async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>> {
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<PipelineRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(LIST)
-                .bind(project_id)
-                .bind(&filter.ref_name)
-                .bind(&filter.status)
-                .bind(&filter.sha)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total = sqlx::query_scalar(COUNT)
-                .bind(project_id)
-                .bind(&filter.ref_name)
-                .bind(&filter.status)
-                .bind(&filter.sha)
-                .fetch_one(p)
-                .await
-                .map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<PipelineRow>, i64) = with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q
+            .bind(project_id)
+            .bind(&filter.ref_name)
+            .bind(&filter.status)
+            .bind(&filter.sha)));
         let items = rows.into_iter().map(Pipeline::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SqlStore, with_db};
 use crate::error::{db_err, one_row};
-use crate::filter::{AccessParams, is_self_or_ancestor, like_pattern, paging, parse_visibility, visibility_level};
+use crate::filter::{
+    AccessParams, is_self_or_ancestor, like_pattern, page_and_total, parse_visibility, visibility_level,
+};
 use crate::members::INSERT_MEMBER;
 
 /// Project columns in `ProjectRow` order, from `projects p JOIN namespaces n`.
@@ -179,20 +181,13 @@ impl ProjectStore for SqlStore {
     async fn list_projects(&self, filter: &ProjectFilter, page: Page) -> Result<Listed<Project>> {
         let access = AccessParams::new(&filter.access);
         let pattern = like_pattern(filter.search.as_deref());
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<ProjectRow>, i64) = with_db!(self, |p| {
-            let rows = bind_project_filter!(sqlx::query_as(LIST), access, filter.namespace_id, &pattern)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total = bind_project_filter!(sqlx::query_scalar(COUNT), access, filter.namespace_id, &pattern)
-                .fetch_one(p)
-                .await
-                .map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<ProjectRow>, i64) = with_db!(self, |p| page_and_total!(
+            p,
+            LIST,
+            COUNT,
+            page,
+            |q| bind_project_filter!(q, access, filter.namespace_id, &pattern)
+        ));
         let items = rows.into_iter().map(Project::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

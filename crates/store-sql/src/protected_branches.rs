@@ -10,7 +10,7 @@ use autogit_store::{
 
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::{corrupt, db_err, one_row};
-use crate::filter::paging;
+use crate::filter::page_and_total;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RuleRow {
@@ -121,12 +121,9 @@ impl ProtectedBranchStore for SqlStore {
     }
 
     async fn list_protected_branches(&self, project_id: i64, page: Page) -> Result<Listed<ProtectedBranch>> {
-        let (limit, offset) = paging(page);
         let (rules, levels, total): (Vec<RuleRow>, Vec<LevelRow>, i64) = with_db!(self, |p| {
-            let rules =
-                sqlx::query_as(LIST).bind(project_id).bind(limit).bind(offset).fetch_all(p).await.map_err(db_err)?;
+            let (rules, total) = page_and_total!(p, LIST, COUNT, page, |q| q.bind(project_id));
             let levels = sqlx::query_as(LEVELS_OF_PROJECT).bind(project_id).fetch_all(p).await.map_err(db_err)?;
-            let total = sqlx::query_scalar(COUNT).bind(project_id).fetch_one(p).await.map_err(db_err)?;
             (rules, levels, total)
         });
         Ok(Listed { items: assemble(rules, &levels)?, total })

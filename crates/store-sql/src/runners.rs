@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::ci_codec::{decode_tags, encode_tags, tag_match};
 use crate::db::{SqlStore, with_db};
 use crate::error::{conflict_as, corrupt, db_err, one_row};
-use crate::filter::paging;
+use crate::filter::page_and_total;
 
 macro_rules! runner_columns {
     () => {
@@ -164,30 +164,12 @@ impl RunnerStore for SqlStore {
         }
         let (kind, ns, project) =
             filter.scope.map(scope_columns).map_or((None, None, None), |(k, n, p)| (Some(k), n, p));
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<RunnerRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(LIST)
-                .bind(kind)
-                .bind(ns)
-                .bind(project)
-                .bind(filter.paused)
-                .bind(&filter.tag)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total = sqlx::query_scalar(COUNT)
-                .bind(kind)
-                .bind(ns)
-                .bind(project)
-                .bind(filter.paused)
-                .bind(&filter.tag)
-                .fetch_one(p)
-                .await
-                .map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<RunnerRow>, i64) = with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q
+            .bind(kind)
+            .bind(ns)
+            .bind(project)
+            .bind(filter.paused)
+            .bind(&filter.tag)));
         let items = rows.into_iter().map(Runner::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::db::{SqlStore, with_db};
 use crate::error::{corrupt, db_err, one_row};
-use crate::filter::paging;
+use crate::filter::page_and_total;
 
 /// Token columns in `TokenRow` order. The digest is not among them: it is a lookup key only.
 macro_rules! token_columns {
@@ -104,13 +104,8 @@ impl TokenStore for SqlStore {
     }
 
     async fn list_tokens(&self, user_id: Option<i64>, page: Page) -> Result<Listed<Token>> {
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<TokenRow>, i64) = with_db!(self, |p| {
-            let rows =
-                sqlx::query_as(LIST).bind(user_id).bind(limit).bind(offset).fetch_all(p).await.map_err(db_err)?;
-            let total = sqlx::query_scalar(COUNT).bind(user_id).fetch_one(p).await.map_err(db_err)?;
-            (rows, total)
-        });
+        let (rows, total): (Vec<TokenRow>, i64) =
+            with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q.bind(user_id)));
         let items = rows.into_iter().map(Token::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

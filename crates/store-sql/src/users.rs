@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::{conflict_as, corrupt, db_err, one_row};
-use crate::filter::{like_pattern, paging};
+use crate::filter::{like_pattern, page_and_total};
 use crate::namespaces::INSERT_NAMESPACE;
 
 /// The user columns in `UserRow` order, unqualified: SQLite's `RETURNING` takes no table names.
@@ -127,24 +127,10 @@ impl UserStore for SqlStore {
 
     async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<Listed<User>> {
         let pattern = like_pattern(filter.search.as_deref());
-        let (limit, offset) = paging(page);
-        let (rows, total): (Vec<UserRow>, i64) = with_db!(self, |p| {
-            let rows = sqlx::query_as(LIST_USERS)
+        let (rows, total): (Vec<UserRow>, i64) =
+            with_db!(self, |p| page_and_total!(p, LIST_USERS, COUNT_LISTED_USERS, page, |q| q
                 .bind(&filter.username)
-                .bind(&pattern)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?;
-            let total = sqlx::query_scalar(COUNT_LISTED_USERS)
-                .bind(&filter.username)
-                .bind(&pattern)
-                .fetch_one(p)
-                .await
-                .map_err(db_err)?;
-            (rows, total)
-        });
+                .bind(&pattern)));
         let items = rows.into_iter().map(User::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

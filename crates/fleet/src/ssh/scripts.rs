@@ -2,7 +2,8 @@
 //! line): starting, resuming and checking the runner.
 
 use super::Launch;
-use super::util::{remote_word, shell_quote};
+use super::util::remote_word;
+use autogit_protocol::shell::quote;
 
 /// The script that (re)starts the runner in `remote_dir`: stops a leftover runner (TERM, `steps`
 /// × 0.2 s, KILL), registers, then starts `autogit runner run` in its own session (`setsid`
@@ -17,7 +18,7 @@ pub(super) fn start_script(remote_dir: &str, l: &Launch, steps: u128) -> String 
         l.concurrent.to_string(),
     ];
     register.extend(l.register_args.iter().cloned());
-    let register: Vec<String> = register.iter().map(|a| shell_quote(a)).collect();
+    let register: Vec<String> = register.iter().map(|a| quote(a)).collect();
     format!(
         "{prelude}\
          rm -f runner.pid runner.toml\n\

@@ -71,12 +71,6 @@ fn the_start_script_quotes_arguments() {
     assert!(s.contains("stop 5"), "{s}");
 }
 
-#[test]
-fn quoting() {
-    assert_eq!(shell_quote("a b"), "'a b'");
-    assert_eq!(shell_quote("it's"), "'it'\\''s'");
-}
-
 #[tokio::test]
 async fn init_checks_hosts() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,5 +1,5 @@
 //! The SSH provider's pure helpers: the Wake-on-LAN magic packet, address and remote-path
-//! checks, shell quoting, instance records on disk and error mapping.
+//! checks, instance records on disk and error mapping.
 
 use super::*;
 pub(super) use crate::process::{blocking, io_err, tail};
@@ -83,11 +83,6 @@ pub(super) fn scp_dir(dir: &str) -> String {
     }
 }
 
-/// Single-quotes `s` for a POSIX shell.
-pub(super) fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 pub(super) async fn local_sha256(path: &Path) -> Result<String, FleetError> {
     let out = Command::new("sha256sum")
         .arg(path)
@@ -111,33 +106,17 @@ pub(super) fn on_path(tool: &str) -> bool {
 }
 
 pub(super) fn read_record(path: &Path) -> Result<Option<Record>, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+    crate::record::read(path)
 }
 
 /// Creates the record; fails if the name is already in use.
 pub(super) fn create_record(path: &Path, r: &Record) -> Result<(), FleetError> {
-    use std::io::Write;
-    let json = serde_json::to_vec_pretty(r).map_err(|e| FleetError::Failed(e.to_string()))?;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            FleetError::Failed(format!("instance {} already exists ({})", r.name, path.display()))
-        } else {
-            io_err(&format!("creating {}", path.display()), e)
-        }
-    })?;
-    f.write_all(&json).map_err(|e| io_err(&format!("writing {}", path.display()), e))
+    crate::record::create(path, &r.name, r)
 }
 
 /// Rewrites the record atomically.
 pub(super) fn write_record(path: &Path, r: &Record) -> Result<(), FleetError> {
-    let json = serde_json::to_vec_pretty(r).map_err(|e| FleetError::Failed(e.to_string()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json).map_err(|e| io_err(&format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_err(&format!("writing {}", path.display()), e))
+    crate::record::write(path, r)
 }
 
 pub(super) fn remove_file(path: &Path) -> Result<(), FleetError> {
