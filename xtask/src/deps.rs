@@ -32,6 +32,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // L3: adapters.
     ("autogit-store-sql", &["autogit-core", "autogit-store"]),
     ("autogit-git", &["autogit-core"]),
+    // Blobs (job artifacts) in a directory tree; S3 later is another adapter of the same port.
+    ("autogit-blob-fs", &["autogit-store"]),
     // Autoscaling providers (local runner processes, Docker containers): they know only their
     // libraries (bollard, nix) and start `autogit runner` as a program, never link it.
     ("autogit-fleet", &[]),
@@ -61,6 +63,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-config",
             "autogit-store",
             "autogit-store-sql",
+            "autogit-blob-fs",
             "autogit-git",
             "autogit-app",
             "autogit-http",
