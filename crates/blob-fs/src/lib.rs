@@ -3,8 +3,7 @@
 //! A put streams into a temporary file in `<root>/.tmp/` (the same filesystem, and a name no
 //! key can have), fsyncs it, renames it into place and fsyncs the directory: readers see the
 //! old or the new file whole, and the rename that happens last wins. A put that fails or is
-//! dropped removes its temporary file; temporary files a crash left are removed when the store
-//! is opened. Directories are created 0700 and files 0600 (the data directory is owner-only).
+//! dropped removes its temporary file; `remove_leftovers` removes those a crash left. Directories are created 0700 and files 0600 (the data directory is owner-only).
 //! No path is ever resolved through a symlink inside the tree (`tree`); objects are opened with
 //! `O_NOFOLLOW`.
 
@@ -28,19 +27,25 @@ pub struct FsBlobStore {
 }
 
 impl FsBlobStore {
-    /// The store rooted at `root`, created (0700) if missing. Temporary files a crashed put
-    /// left behind are removed, so call this once per process, before any put.
+    /// The store rooted at `root`, created (0700) with its temporary directory if missing.
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<FsBlobStore> {
         let root = root.into();
         std::fs::create_dir_all(root.parent().unwrap_or(Path::new("/")))?;
         tree::make_dir(&root)?;
-        let tmp = root.join(TMP_DIR);
-        match std::fs::remove_dir_all(&tmp) {
-            Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        tree::make_dir(&tmp)?;
+        tree::make_dir(&root.join(TMP_DIR))?;
         Ok(FsBlobStore { root: Arc::new(root) })
+    }
+
+    /// Removes the temporary files of puts that a crash interrupted. Only for the process that
+    /// owns the store, before it puts anything: another process's puts in flight would lose
+    /// their temporary files.
+    pub fn remove_leftovers(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.root.join(TMP_DIR))? {
+            std::fs::remove_file(entry?.path())?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     pub fn root(&self) -> &Path {

@@ -55,11 +55,13 @@ async fn symlinks_in_the_tree_are_never_followed() {
 }
 
 #[tokio::test]
-async fn opening_removes_what_a_crashed_put_left() {
+async fn leftovers_of_a_crashed_put_are_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = FsBlobStore::open(dir.path().join("blobs")).expect("open");
     std::fs::write(store.root().join(".tmp/put-left-by-a-crash"), "partial").expect("leftover");
     drop(store);
     let store = FsBlobStore::open(dir.path().join("blobs")).expect("reopen");
+    assert_eq!(std::fs::read_dir(store.root().join(".tmp")).expect("temp dir").count(), 1, "opening keeps them");
+    assert_eq!(store.remove_leftovers().expect("removed"), 1);
     assert_eq!(std::fs::read_dir(store.root().join(".tmp")).expect("temp dir").count(), 0);
 }

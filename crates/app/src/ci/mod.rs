@@ -11,7 +11,9 @@
 //! - [`predefined`], `vars`, `payload`, `spec`: variables and the job payload.
 //! - [`variables`]: the CI/CD variables of projects and groups, as users manage them.
 
+pub mod artifact_downloads;
 pub mod artifacts;
+pub(crate) mod blobs;
 pub mod create;
 mod gpu_tags;
 mod gpus;
@@ -29,6 +31,7 @@ mod spec;
 pub mod variables;
 mod vars;
 
+pub use artifact_downloads::{ArtifactDownload, RangeRequest};
 pub use artifacts::UploadMeta;
 pub use create::{DEFAULT_CI_CONFIG_PATH, NotCreated, PipelineRequest};
 pub use gpus::FleetRunner;
