@@ -2,10 +2,10 @@
 
 use anyhow::{Context, Result};
 use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SystemClock};
+use autogit_blob_fs::FsBlobStore;
 use autogit_config::{Config, LockoutConfig};
 use autogit_core::lockout::LockoutPolicy;
 use autogit_git::storage::RepoStorage;
-use autogit_blob_fs::FsBlobStore;
 use autogit_store_sql::SqlStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -62,7 +62,12 @@ impl FsBlobStore {
     }
 
     /// Streams `body` into a fresh temporary file; returns it (still to be renamed) and its size.
-    async fn receive(&self, key: &BlobKey, mut body: ByteStream<'_>, limit: Option<u64>) -> BlobResult<(TempFile, u64)> {
+    async fn receive(
+        &self,
+        key: &BlobKey,
+        mut body: ByteStream<'_>,
+        limit: Option<u64>,
+    ) -> BlobResult<(TempFile, u64)> {
         let temp = TempFile(self.root.join(TMP_DIR).join(format!("put-{:032x}", rand::random::<u128>())));
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)

@@ -51,7 +51,10 @@ fn pattern(len: usize) -> Vec<u8> {
 
 async fn put_open_meta_remove(store: &dyn BlobStore, dir: &BlobKey) {
     let key = dir.join("one.bin").expect("key");
-    assert!(matches!(store.open(&key, None).await, Err(BlobError::NotFound(k)) if k == key.as_str()), "absent: NotFound naming the key");
+    assert!(
+        matches!(store.open(&key, None).await, Err(BlobError::NotFound(k)) if k == key.as_str()),
+        "absent: NotFound naming the key"
+    );
     assert_eq!(store.meta(&key).await.expect("meta"), None, "absent: no metadata");
     store.remove(&key).await.expect("removing an absent key is fine");
     let value = pattern(70_000);
