@@ -313,6 +313,13 @@ fn hand_out_and_job_calls(ci: &Ci) {
     assert_eq!(shown["status"], "canceled");
     let pipeline = s.get_json(&format!("/projects/{project}/pipelines/{}", pipeline["id"]), &s.root_token);
     assert_eq!(pipeline["status"], "canceled", "{pipeline}");
+
+    // Deleting the project removes its jobs' artifact blobs with it.
+    let kept = s.data.path().join("artifacts").join(build_id.to_string());
+    assert!(kept.exists(), "the build's artifact blobs are at {}", kept.display());
+    let r = s.req(reqwest::Method::DELETE, &format!("/projects/{project}"), &s.root_token).send();
+    assert!(r.expect("delete project").status().is_success());
+    assert!(!kept.exists(), "blobs of a deleted project's jobs are removed");
 }
 
 #[test]
