@@ -36,6 +36,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // know only their libraries (bollard, nix) and start `autogit runner` as a program, never link
     // it. The wire crate gives them the shell-word form the runner side writes (`shell::quote`).
     ("autogit-fleet", &["autogit-protocol"]),
+    // Blobs (job artifacts) in a directory tree; S3 later is another adapter of the same port.
+    ("autogit-blob-fs", &["autogit-store"]),
     // L4: use-cases over ports only (never an adapter such as autogit-store-sql).
     // The coordinator's use-cases compile CI files, apply the scheduler's decisions and build the
     // runner API's job payloads, so the pure CI crates and the wire types are in reach here.
@@ -62,6 +64,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-config",
             "autogit-store",
             "autogit-store-sql",
+            "autogit-blob-fs",
             "autogit-git",
             "autogit-app",
             "autogit-http",

@@ -52,6 +52,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     // Before serving: every push acknowledged before a crash gets its events and pipelines —
     // once the crashed server's own git processes have finished applying them.
     wait_for_orphaned_pushes(app.repos().root()).await;
+    crate::setup::remove_artifact_leftovers(&config)?;
     app.recover_pushes().await.context("recovering recorded pushes")?;
     let shutdown = CancellationToken::new();
     let ci = app.clone();
@@ -163,7 +164,6 @@ fn ci_settings(config: &Config, external_url: &str) -> CiSettings {
         lease_timeout: Duration::from_secs(config.ci.lease_timeout_seconds),
         max_trace_bytes: i64::try_from(config.ci.max_trace_bytes).unwrap_or(i64::MAX),
         max_artifacts_bytes: config.ci.max_artifacts_bytes,
-        artifacts_dir: config.data_dir.join("artifacts"),
         registration_token: config.ci.registration_token.expose().to_string(),
         ..CiSettings::default()
     }

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SystemClock};
+use autogit_blob_fs::FsBlobStore;
 use autogit_config::{Config, LockoutConfig};
 use autogit_core::lockout::LockoutPolicy;
 use autogit_git::storage::RepoStorage;
@@ -80,7 +81,30 @@ pub async fn open_app(config: &Config) -> Result<App> {
     // One server: failed sign-ins are counted in memory (a restart ends every lock).
     let counter = MemoryFailureCounter::new(usize::try_from(config.auth.max_tracked_keys).unwrap_or(usize::MAX));
     Ok(App::new(Arc::new(store), repos, Arc::new(SystemClock))
-        .with_password_checks(password_settings(config), Arc::new(counter)))
+        .with_password_checks(password_settings(config), Arc::new(counter))
+        .with_blobs(Arc::new(artifact_blobs(config)?)))
+}
+
+/// Artifact blobs live in `<data_dir>/artifacts`, a blob key `<job id>/<type>-<random>` at that
+/// path below it: the layout (and the records' storage keys) of before the blob port.
+fn artifact_blobs(config: &Config) -> Result<FsBlobStore> {
+    let root = config.data_dir.join("artifacts");
+    FsBlobStore::open(&root).with_context(|| format!("opening the artifact store {}", root.display()))
+}
+
+/// For `serve` only, before it serves: removes the temporary files of artifact uploads that a
+/// crash interrupted, and `artifacts/tmp/`, where uploads were staged before the blob port.
+pub fn remove_artifact_leftovers(config: &Config) -> Result<()> {
+    let removed = artifact_blobs(config)?.remove_leftovers().context("removing interrupted artifact uploads")?;
+    if removed > 0 {
+        tracing::info!(removed, "removed interrupted artifact uploads");
+    }
+    match std::fs::remove_dir_all(config.data_dir.join("artifacts").join("tmp")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).context("removing the old artifact upload directory artifacts/tmp")
+        }
+        _ => Ok(()),
+    }
 }
 
 fn password_settings(config: &Config) -> PasswordSettings {

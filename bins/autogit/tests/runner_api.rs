@@ -189,8 +189,17 @@ fn hand_out_and_job_calls(ci: &Ci) {
     let too_big = vec![b'x'; MAX_ARTIFACTS * 3];
     let r = ci.upload(lint_id, &lint_tok, &too_big);
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(ci.upload_cut_after(lint_id, &lint_tok, 600).is_err(), "the client sees its upload fail");
     let lint = s.get_json(&format!("/projects/{project}/jobs/{lint_id}"), &s.root_token);
     assert_eq!(lint["artifacts"], json!([]), "a refused upload leaves no record: {lint}");
+    let blobs = s.data.path().join("artifacts");
+    let temps = || std::fs::read_dir(blobs.join(".tmp")).map(Iterator::count).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while temps() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(temps(), 0, "an interrupted upload leaves no temporary file");
+    assert!(!blobs.join(lint_id.to_string()).exists(), "…and no blob of the job");
     assert_eq!(lint["artifacts_file"], Value::Null);
     let build_shown = s.get_json(&format!("/projects/{project}/jobs/{build_id}"), &s.root_token);
     assert_eq!(build_shown["artifacts_file"]["size"], 1000, "{build_shown}");
@@ -239,6 +248,30 @@ fn hand_out_and_job_calls(ci: &Ci) {
     let r = ci.download(build_id, &c_tok);
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().expect("bytes").to_vec(), archive, "the same bytes");
+    // Ranged downloads, as GitLab serves artifacts: 206 with Content-Range, 416 outside.
+    for (range, part, content_range) in [
+        ("bytes=10-19", &archive[10..20], "bytes 10-19/1000"),
+        ("bytes=990-", &archive[990..], "bytes 990-999/1000"),
+        ("bytes=-5", &archive[995..], "bytes 995-999/1000"),
+        ("bytes=900-5000", &archive[900..], "bytes 900-999/1000"),
+    ] {
+        let r = ci.download_range(build_id, &c_tok, range);
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(header(&r, "Content-Range").as_deref(), Some(content_range), "{range}");
+        assert_eq!(r.bytes().expect("bytes").to_vec(), part, "{range}");
+    }
+    for range in ["bytes=1000-", "bytes=2000-2001", "bytes=-0"] {
+        let r = ci.download_range(build_id, &c_tok, range);
+        assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
+        assert_eq!(header(&r, "Content-Range").as_deref(), Some("bytes */1000"), "{range}");
+    }
+    let r = ci.download_range(build_id, &c_tok, "bytes=0-1,5-6");
+    assert_eq!(r.status(), StatusCode::OK, "several ranges: the whole artifact");
+    assert_eq!(header(&r, "Accept-Ranges").as_deref(), Some("bytes"));
+    let users = s.req(reqwest::Method::GET, &format!("/projects/{project}/jobs/{build_id}/artifacts"), &s.root_token);
+    let r = users.header("Range", "bytes=0-0").send().expect("GET job artifacts");
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().expect("bytes").to_vec(), &archive[..1]);
     assert_eq!(ci.download(build_id, "glcbt-forged").status(), StatusCode::FORBIDDEN);
     assert_eq!(ci.download(build_id, &a_tok).status(), StatusCode::FORBIDDEN, "a finished job's token");
 
@@ -280,6 +313,13 @@ fn hand_out_and_job_calls(ci: &Ci) {
     assert_eq!(shown["status"], "canceled");
     let pipeline = s.get_json(&format!("/projects/{project}/pipelines/{}", pipeline["id"]), &s.root_token);
     assert_eq!(pipeline["status"], "canceled", "{pipeline}");
+
+    // Deleting the project removes its jobs' artifact blobs with it.
+    let kept = s.data.path().join("artifacts").join(build_id.to_string());
+    assert!(kept.exists(), "the build's artifact blobs are at {}", kept.display());
+    let r = s.req(reqwest::Method::DELETE, &format!("/projects/{project}"), &s.root_token).send();
+    assert!(r.expect("delete project").status().is_success());
+    assert!(!kept.exists(), "blobs of a deleted project's jobs are removed");
 }
 
 #[test]

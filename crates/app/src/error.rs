@@ -41,6 +41,12 @@ pub enum AppError {
     /// Uniqueness clash: (field, message).
     #[error("{0} {1}")]
     Conflict(String, String),
+    /// A body (an artifact upload) is over the limit, in bytes.
+    #[error("413 Request Entity Too Large: the limit is {0} bytes")]
+    TooLarge(u64),
+    /// A byte range outside the object asked for; carries the object's size.
+    #[error("416 Range Not Satisfiable: the object has {0} bytes")]
+    RangeNotSatisfiable(u64),
     /// Something on our side failed; the message goes to logs, the client gets a generic 500.
     #[error("internal error: {0}")]
     Internal(String),

@@ -47,7 +47,7 @@ pub use autogit_store as store;
 
 use autogit_git::hooks::ServerHooks;
 use autogit_git::storage::RepoStorage;
-use autogit_store::{FailureCounter, Store};
+use autogit_store::{BlobStore, FailureCounter, Store};
 use std::sync::Arc;
 
 pub type Result<T> = std::result::Result<T, AppError>;
@@ -59,6 +59,8 @@ pub struct App {
     repos: Arc<RepoStorage>,
     clock: Arc<dyn Clock>,
     ci: Arc<ci::runtime::Runtime>,
+    /// Where artifact blobs live (none until `with_blobs`).
+    blobs: Arc<dyn BlobStore>,
     passwords: Arc<auth::PasswordChecks>,
     /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
@@ -85,6 +87,7 @@ impl App {
             repos: Arc::new(repos),
             clock,
             ci,
+            blobs: Arc::new(ci::blobs::NoBlobStore),
             passwords,
             secrets: Arc::new(secrets::Secrets::unavailable()),
             push: Arc::new(PushSettings::default()),
@@ -98,6 +101,14 @@ impl App {
     #[must_use]
     pub fn with_password_checks(mut self, settings: PasswordSettings, counter: Arc<dyn FailureCounter>) -> Self {
         self.passwords = Arc::new(auth::PasswordChecks::new(settings, counter));
+        self
+    }
+
+    /// The same application with its artifact blobs kept in `blobs` (the composition root
+    /// chooses the adapter).
+    #[must_use]
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = blobs;
         self
     }
 

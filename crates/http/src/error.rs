@@ -35,6 +35,8 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Invalid(..) | AppError::Missing(_) => StatusCode::BAD_REQUEST,
         AppError::Conflict(..) => StatusCode::CONFLICT,
+        AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -60,6 +62,11 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = self.0.retry_after_secs() {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        if let AppError::RangeNotSatisfiable(size) = self.0
+            && let Ok(value) = format!("bytes */{size}").parse()
+        {
+            response.headers_mut().insert(axum::http::header::CONTENT_RANGE, value);
         }
         response
     }

@@ -16,6 +16,7 @@
 //! - Adapters are `Send + Sync` and safe to call concurrently.
 //! - No adapter type (sqlx, …) appears in this crate: errors are mapped at the adapter.
 
+pub mod blob;
 mod ci;
 mod error;
 pub mod failures;
@@ -26,6 +27,7 @@ mod records;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use blob::{BlobError, BlobKey, BlobStore};
 pub use ci::*;
 pub use error::StoreError;
 pub use failures::FailureCounter;

@@ -113,6 +113,25 @@ impl Ci {
             .expect("POST artifacts")
     }
 
+    /// An upload whose client goes away after `good` bytes of the file (its body fails there).
+    pub fn upload_cut_after(&self, id: i64, token: &str, good: usize) -> reqwest::Result<Response> {
+        let part = multipart::Part::reader(CutReader(good)).file_name("artifacts.zip");
+        self.http
+            .post(self.url(&format!("/jobs/{id}/artifacts?artifact_format=zip&artifact_type=archive")))
+            .header("JOB-TOKEN", token)
+            .multipart(multipart::Form::new().part("file", part))
+            .send()
+    }
+
+    pub fn download_range(&self, id: i64, token: &str, range: &str) -> Response {
+        self.http
+            .get(self.url(&format!("/jobs/{id}/artifacts")))
+            .header("JOB-TOKEN", token)
+            .header("Range", range)
+            .send()
+            .expect("GET artifacts")
+    }
+
     pub fn download(&self, id: i64, token: &str) -> Response {
         self.http
             .get(self.url(&format!("/jobs/{id}/artifacts")))
@@ -166,4 +185,19 @@ pub fn variable<'a>(job: &'a Value, key: &str) -> &'a Value {
         .iter()
         .find(|v| v["key"] == key)
         .unwrap_or_else(|| panic!("variable {key} in the payload"))
+}
+
+/// A body that yields its bytes, then fails (a client that is cut off).
+struct CutReader(usize);
+
+impl std::io::Read for CutReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("the upload is cut off"));
+        }
+        let n = buf.len().min(self.0);
+        buf[..n].fill(b'z');
+        self.0 -= n;
+        Ok(n)
+    }
 }

@@ -1,18 +1,21 @@
 //! Job artifacts: the runner uploads an archive with its job token while the job runs; later
-//! jobs of the pipeline download it with their own job token, users with read access.
+//! jobs of the pipeline download it with their own job token, users with read access
+//! (`artifact_downloads`).
 //!
-//! Blobs live on local disk under [`super::CiSettings::artifacts_dir`] as
-//! `<job id>/<file type>`; the store keeps the record and the storage key. The HTTP layer streams
-//! an upload into [`App::artifact_upload_path`] and then calls [`App::accept_artifact`], which
-//! moves it into place and records it: a failed upload leaves no record and no file.
+//! Blobs go through the [`BlobStore`](autogit_store::BlobStore) port under the key
+//! `<job id>/<file type>-<random>`; the store keeps the record and that key. An upload is checked
+//! (token, type, format, expiry) before its first byte is read, streamed into the blob store
+//! (size-capped, hashed on the way) and then recorded: a failed upload leaves no record and no
+//! blob, and a replaced or expired record's blob is removed after the record.
 
-use crate::groups::to_result;
-use crate::{App, AppError, Principal, Result};
-use autogit_core::access::{Action, decide};
+use crate::{App, AppError, Result};
 use autogit_pipeline::parse_seconds;
-use autogit_store::{JobArtifact, NewJobArtifact};
+use autogit_store::blob::{BlobError, BlobKey, ByteStream, bytes_body};
+use autogit_store::{Job, JobArtifact, NewJobArtifact};
+use futures_util::StreamExt;
 use sha2::Digest;
-use std::path::PathBuf;
+
+use super::blobs::{internal, key_of};
 
 /// What the runner said about an upload (query string of `POST /jobs/:id/artifacts`).
 #[derive(Debug, Clone)]
@@ -28,50 +31,27 @@ fn valid_type(t: &str) -> bool {
     !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// A fresh key for a job's blob of this type (random, so a replacement never overwrites the
+/// blob the current record still points at).
+fn new_key(job_id: i64, file_type: &str, suffix: &str) -> Result<BlobKey> {
+    key_of(&format!("{job_id}/{file_type}-{:08x}{suffix}", rand::random::<u32>()))
+}
+
 impl App {
-    fn artifact_path(&self, key: &str) -> PathBuf {
-        self.ci.settings.artifacts_dir.join(key)
-    }
-
-    /// A fresh temporary path for an upload in progress (same filesystem as the final place, so
-    /// the move is a rename).
-    pub async fn artifact_upload_path(&self) -> Result<PathBuf> {
-        let dir = self.ci.settings.artifacts_dir.join("tmp");
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| AppError::Internal(format!("artifacts dir: {e}")))?;
-        let name: u64 = rand::random();
-        Ok(dir.join(format!("upload-{name:016x}")))
-    }
-
     pub fn max_artifacts_bytes(&self) -> u64 {
         self.ci.settings.max_artifacts_bytes
     }
 
-    /// Records an upload of the running job `job_id` (authenticated by `token`). The file at
-    /// `tmp` is moved into place or removed.
+    /// Stores and records an upload of the running job `job_id` (authenticated by `token`),
+    /// reading `body` to its end. Everything is checked before the first byte is read. A body
+    /// over the size limit is `TooLarge`; a body that fails is `Invalid("file")`; either way
+    /// nothing is kept.
     pub async fn accept_artifact(
         &self,
         job_id: i64,
         token: &str,
         meta: &UploadMeta,
-        tmp: PathBuf,
-        size: u64,
-        sha256: String,
-    ) -> Result<JobArtifact> {
-        let result = self.accept_inner(job_id, token, meta, &tmp, size, sha256).await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result
-    }
-
-    async fn accept_inner(
-        &self,
-        job_id: i64,
-        token: &str,
-        meta: &UploadMeta,
-        tmp: &std::path::Path,
-        size: u64,
-        sha256: String,
+        body: ByteStream<'_>,
     ) -> Result<JobArtifact> {
         let job = self.job_for_token(job_id, token).await?;
         if !valid_type(&meta.artifact_type) {
@@ -95,64 +75,45 @@ impl App {
                 Some(now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000)))
             }
         };
-        let key = format!("{}/{}-{:08x}", job.id, meta.artifact_type, rand::random::<u32>());
-        let dest = self.artifact_path(&key);
-        if let Some(dir) = dest.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| AppError::Internal(format!("artifacts dir: {e}")))?;
-        }
-        tokio::fs::rename(tmp, &dest).await.map_err(|e| AppError::Internal(format!("storing artifact: {e}")))?;
+        let key = new_key(job.id, &meta.artifact_type, "")?;
+        let limit = self.max_artifacts_bytes();
+        let mut hash = sha2::Sha256::new();
+        let hashed = body.map(|chunk| {
+            if let Ok(bytes) = &chunk {
+                hash.update(bytes);
+            }
+            chunk
+        });
+        let stored = self.blobs.put(&key, Box::pin(hashed), Some(limit)).await.map_err(|e| match e {
+            BlobError::TooLarge { limit, .. } => AppError::TooLarge(limit),
+            BlobError::Source { source, .. } => AppError::Invalid("file", source.to_string()),
+            other => internal(other),
+        })?;
         let new = NewJobArtifact {
             job_id: job.id,
             file_type: meta.artifact_type.clone(),
             file_format: meta.artifact_format.clone(),
             filename: meta.filename.clone(),
-            size: i64::try_from(size).unwrap_or(i64::MAX),
-            sha256,
-            storage_key: key,
+            size: i64::try_from(stored.size).unwrap_or(i64::MAX),
+            sha256: hex::encode(hash.finalize()),
+            storage_key: key.to_string(),
             expire_at,
         };
-        match self.store.create_artifact(&new, now).await {
+        self.record_blob(&new).await
+    }
+
+    /// Records a stored blob; a replaced record's blob is removed, and the new blob is removed
+    /// when the record cannot be written.
+    async fn record_blob(&self, new: &NewJobArtifact) -> Result<JobArtifact> {
+        match self.store.create_artifact(new, self.clock.now()).await {
             Ok((record, replaced)) => {
-                if let Some(old) = replaced {
-                    let _ = tokio::fs::remove_file(self.artifact_path(&old)).await;
-                }
+                self.remove_blobs(replaced).await;
                 Ok(record)
             }
             Err(e) => {
-                let _ = tokio::fs::remove_file(&dest).await;
+                self.remove_blobs([new.storage_key.clone()]).await;
                 Err(e.into())
             }
-        }
-    }
-
-    /// The archive of job `id` for a running job of the same pipeline (its token): what a
-    /// runner downloads for `dependencies`.
-    pub async fn dependency_artifact(&self, id: i64, token: &str) -> Result<(JobArtifact, PathBuf)> {
-        let asking = self
-            .store
-            .job_by_token_digest(&crate::auth::token_digest(token))
-            .await?
-            .ok_or_else(|| AppError::Forbidden(Some("job token is not valid".into())))?;
-        let target = self.store.job_by_id(id).await?.ok_or(AppError::NotFound("Job"))?;
-        if target.pipeline_id != asking.pipeline_id && target.project_id != asking.project_id {
-            return Err(AppError::Forbidden(Some("the job token may only read artifacts of its own project".into())));
-        }
-        self.archive_of(&target.id).await
-    }
-
-    async fn archive_of(&self, job_id: &i64) -> Result<(JobArtifact, PathBuf)> {
-        let a = self.store.artifact(*job_id, "archive").await?.ok_or(AppError::NotFound("Artifact"))?;
-        let path = self.artifact_path(&a.storage_key);
-        Ok((a, path))
-    }
-
-    /// `GET /projects/:id/jobs/:job_id/artifacts`: for those who may read the project's code.
-    pub async fn job_artifacts(&self, who: &Principal, project_ref: &str, id: i64) -> Result<(JobArtifact, PathBuf)> {
-        let (project, level) = self.get_project(who, project_ref, Action::View).await?;
-        to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
-        match self.store.job_by_id(id).await? {
-            Some(j) if j.project_id == project.id => self.archive_of(&j.id).await,
-            _ => Err(AppError::NotFound("Job")),
         }
     }
 
@@ -167,7 +128,7 @@ impl App {
         let n = expired.len();
         for a in expired {
             if let Ok(key) = self.store.delete_artifact(a.id).await {
-                let _ = tokio::fs::remove_file(self.artifact_path(&key)).await;
+                self.remove_blobs([key]).await;
             }
         }
         Ok(n)
@@ -182,47 +143,39 @@ const MAX_GPU_USAGE_BYTES: usize = 64 << 10;
 impl App {
     /// Keeps the GPU telemetry the runner sent with a job's final state (peak memory, mean
     /// utilisation per GPU), as a small `gpu_usage` artifact of the job.
-    pub(crate) async fn store_gpu_usage(&self, job: &autogit_store::Job, usage: &serde_json::Value) -> Result<()> {
+    pub(crate) async fn store_gpu_usage(&self, job: &Job, usage: &serde_json::Value) -> Result<()> {
         let bytes = serde_json::to_vec(usage).map_err(|e| AppError::Internal(e.to_string()))?;
         if !usage.is_array() || bytes.len() > MAX_GPU_USAGE_BYTES {
             return Err(AppError::Invalid("autogit_gpu_usage", "must be a JSON array of at most 64 KiB".into()));
         }
-        let key = format!("{}/{GPU_USAGE_TYPE}-{:08x}.json", job.id, rand::random::<u32>());
-        let path = self.artifact_path(&key);
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| AppError::Internal(format!("artifacts dir: {e}")))?;
-        }
-        tokio::fs::write(&path, &bytes).await.map_err(|e| AppError::Internal(format!("storing telemetry: {e}")))?;
+        let key = new_key(job.id, GPU_USAGE_TYPE, ".json")?;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        let size = bytes.len() as i64;
+        self.blobs.put(&key, bytes_body(bytes), None).await.map_err(internal)?;
         let new = NewJobArtifact {
             job_id: job.id,
             file_type: GPU_USAGE_TYPE.into(),
             file_format: "raw".into(),
             filename: "gpu_usage.json".into(),
-            size: bytes.len() as i64,
-            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-            storage_key: key,
+            size,
+            sha256,
+            storage_key: key.to_string(),
             expire_at: None,
         };
-        match self.store.create_artifact(&new, self.clock.now()).await {
-            Ok((_, replaced)) => {
-                if let Some(old) = replaced {
-                    let _ = tokio::fs::remove_file(self.artifact_path(&old)).await;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                Err(e.into())
-            }
-        }
+        self.record_blob(&new).await.map(|_| ())
     }
 
     /// The GPU telemetry of a job, if its runner sent some.
     pub async fn gpu_usage_of(&self, job_id: i64) -> Result<Option<serde_json::Value>> {
         let Some(a) = self.store.artifact(job_id, GPU_USAGE_TYPE).await? else { return Ok(None) };
-        let bytes = tokio::fs::read(self.artifact_path(&a.storage_key))
-            .await
-            .map_err(|e| AppError::Internal(format!("reading telemetry: {e}")))?;
+        let mut body = self.blobs.open(&key_of(&a.storage_key)?, None).await.map_err(internal)?.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            bytes.extend_from_slice(&chunk.map_err(|e| AppError::Internal(format!("reading telemetry: {e}")))?);
+            if bytes.len() > MAX_GPU_USAGE_BYTES {
+                return Err(AppError::Internal(format!("telemetry of job {job_id} is larger than it may be")));
+            }
+        }
         Ok(serde_json::from_slice(&bytes).ok())
     }
 }

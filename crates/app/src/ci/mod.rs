@@ -12,7 +12,9 @@
 //! - [`predefined`], `vars`, `payload`, `spec`: variables and the job payload.
 //! - [`variables`]: the CI/CD variables of projects and groups, as users manage them.
 
+pub mod artifact_downloads;
 pub mod artifacts;
+pub(crate) mod blobs;
 pub mod create;
 mod gpu_tags;
 mod gpus;
@@ -31,6 +33,7 @@ mod tracked;
 pub mod variables;
 mod vars;
 
+pub use artifact_downloads::{ArtifactDownload, RangeRequest};
 pub use artifacts::UploadMeta;
 pub use create::{DEFAULT_CI_CONFIG_PATH, NotCreated, PipelineRequest};
 pub use gpus::FleetRunner;

@@ -9,7 +9,6 @@ use autogit_scheduler::Millis;
 use autogit_scheduler::gpu::{Allocation, GpuPool, GpuRequest};
 use autogit_scheduler::queue::{QueuedJob, RunnerInfo, Waiters};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -32,8 +31,6 @@ pub struct CiSettings {
     pub max_trace_bytes: i64,
     /// Largest artifacts archive accepted.
     pub max_artifacts_bytes: u64,
-    /// Where artifact archives are written (local disk).
-    pub artifacts_dir: PathBuf,
     /// Job timeout when neither the job nor the project sets one (GitLab: 60 minutes).
     pub default_timeout_secs: i64,
     /// The legacy registration token (`POST /runners`, research §1.3); empty disables that flow.
@@ -50,7 +47,6 @@ impl std::fmt::Debug for CiSettings {
             .field("server_timeout_grace", &self.server_timeout_grace)
             .field("max_trace_bytes", &self.max_trace_bytes)
             .field("max_artifacts_bytes", &self.max_artifacts_bytes)
-            .field("artifacts_dir", &self.artifacts_dir)
             .field("default_timeout_secs", &self.default_timeout_secs)
             .field("registration_token", &if self.registration_token.is_empty() { "" } else { "[redacted]" })
             .finish()
@@ -66,7 +62,6 @@ impl Default for CiSettings {
             server_timeout_grace: Duration::from_secs(300),
             max_trace_bytes: 16 << 20,
             max_artifacts_bytes: 100 << 20,
-            artifacts_dir: PathBuf::from("./autogit-data/artifacts"),
             default_timeout_secs: 3600,
             registration_token: String::new(),
         }

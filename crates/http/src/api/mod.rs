@@ -1,5 +1,6 @@
 //! The GitLab API v4 subset, mounted at `/api/v4`.
 
+mod artifact_download;
 mod groups;
 mod members;
 mod pipelines;

@@ -185,7 +185,12 @@ async fn retry_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid
     job_response(&s, &who, &id, job, axum::http::StatusCode::CREATED).await
 }
 
-async fn artifacts(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {
-    let (artifact, path) = s.app.job_artifacts(&who, &id, jid).await?;
-    super::runner_jobs::serve_file(&path, &artifact.filename).await
+async fn artifacts(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((id, jid)): Path<(String, i64)>,
+    headers: axum::http::HeaderMap,
+) -> Handler {
+    let download = s.app.job_artifacts(&who, &id, jid, super::artifact_download::range_of(&headers)).await?;
+    Ok(super::artifact_download::respond(download))
 }

@@ -9,14 +9,13 @@ use autogit_app::AppError;
 use autogit_app::ci::{JobOffer, TraceAck, UploadMeta};
 use autogit_protocol::{JOB_STATUS_HEADER, JOB_TOKEN_HEADER, JobRequest, LAST_UPDATE_HEADER, UpdateJobRequest};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
-use sha2::{Digest, Sha256};
+use futures_util::StreamExt;
 use std::collections::HashMap;
-use tokio::io::AsyncWriteExt;
 
 /// Largest trace patch accepted: gitlab-runner sends at most 1 MiB (`DefaultTracePatchLimit`).
 const MAX_TRACE_PATCH: usize = 2 << 20;
@@ -156,7 +155,8 @@ async fn upload(
     r
 }
 
-/// Streams the multipart field `file` to disk (size-capped, hashed on the way) and records it.
+/// Streams the multipart field `file` into the app's blob store (size-capped there, hashed on
+/// the way); the app checks the upload before reading it and records it after.
 async fn receive_upload(
     State(s): State<AppState>,
     Path(id): Path<i64>,
@@ -179,9 +179,8 @@ async fn receive_upload(
         filename: "artifacts.zip".into(),
         expire_in: q.get("expire_in").cloned(),
     };
-    let limit = s.app.max_artifacts_bytes();
     loop {
-        let mut field = match form.next_field().await {
+        let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => return ApiError(AppError::Missing("file")).into_response(),
             Err(e) => return ApiError(AppError::Invalid("file", e.body_text())).into_response(),
@@ -192,52 +191,32 @@ async fn receive_upload(
         if let Some(name) = field.file_name() {
             meta.filename = name.rsplit('/').next().unwrap_or(name).to_string();
         }
-        let tmp = match s.app.artifact_upload_path().await {
-            Ok(p) => p,
-            Err(e) => return ApiError(e).into_response(),
-        };
-        let mut file = match tokio::fs::File::create(&tmp).await {
-            Ok(f) => f,
-            Err(e) => return ApiError(AppError::Internal(format!("artifact temp file: {e}"))).into_response(),
-        };
-        let mut size = 0u64;
-        let mut hash = Sha256::new();
-        let failure = loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    size += chunk.len() as u64;
-                    if size > limit {
-                        break Some((
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            format!("413 Request Entity Too Large: the limit is {limit} bytes"),
-                        ));
-                    }
-                    hash.update(&chunk);
-                    if let Err(e) = file.write_all(&chunk).await {
-                        break Some((StatusCode::INTERNAL_SERVER_ERROR, format!("writing artifact: {e}")));
-                    }
-                }
-                Ok(None) => break None,
-                Err(e) => break Some((StatusCode::BAD_REQUEST, e.body_text())),
-            }
-        };
-        let failure = match failure {
-            None => file.flush().await.err().map(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-            f => f,
-        };
-        drop(file);
-        if let Some((status, message)) = failure {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            if status != StatusCode::PAYLOAD_TOO_LARGE {
+        // A broken request body is the client's fault (400 with multipart's own words).
+        let mut broken: Option<String> = None;
+        let body = field.map(|chunk| {
+            chunk.map_err(|e| {
+                let text = e.body_text();
+                broken.get_or_insert_with(|| text.clone());
+                std::io::Error::other(text)
+            })
+        });
+        let accepted = s.app.accept_artifact(id, &token, &meta, Box::pin(body)).await;
+        return match (accepted, broken) {
+            (Ok(_), _) => {
+                // The closing boundary (and any later field) is read before answering.
                 drain(form).await;
+                (StatusCode::CREATED, axum::Json(serde_json::json!("201"))).into_response()
             }
-            return (status, axum::Json(serde_json::json!({ "message": message }))).into_response();
-        }
-        // The closing boundary (and any later field) is read before answering.
-        drain(form).await;
-        return match s.app.accept_artifact(id, &token, &meta, tmp, size, hex::encode(hash.finalize())).await {
-            Ok(_) => (StatusCode::CREATED, axum::Json(serde_json::json!("201"))).into_response(),
-            Err(e) => refused(&s, id, ApiError(e)).await,
+            // Too large: the rest is not read; the connection closes (see `upload`).
+            (Err(e @ AppError::TooLarge(_)), _) => ApiError(e).into_response(),
+            (Err(_), Some(message)) => {
+                drain(form).await;
+                (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "message": message }))).into_response()
+            }
+            (Err(e), None) => {
+                drain(form).await;
+                refused(&s, id, ApiError(e)).await
+            }
         };
     }
 }
@@ -264,25 +243,6 @@ async fn download(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let token = job_token(&headers, &q)?;
-    let (artifact, path) = s.app.dependency_artifact(id, &token).await?;
-    serve_file(&path, &artifact.filename).await
-}
-
-/// Streams a stored artifact.
-pub(crate) async fn serve_file(path: &std::path::Path, filename: &str) -> ApiResult<Response> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| ApiError(AppError::Internal(format!("artifact blob missing: {e}"))))?;
-    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    let disposition = format!("attachment; filename=\"{}\"", filename.replace(['"', '\\', '\r', '\n'], "_"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, len.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response())
+    let download = s.app.dependency_artifact(id, &token, super::artifact_download::range_of(&headers)).await?;
+    Ok(super::artifact_download::respond(download))
 }

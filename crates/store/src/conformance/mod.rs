@@ -27,6 +27,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::*;
 
 mod accounts;
+pub mod blob;
 mod ci_artifacts;
 mod ci_common;
 mod ci_hardware;
