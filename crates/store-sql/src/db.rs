@@ -11,7 +11,7 @@ use std::time::Duration;
 use autogit_store::StoreError;
 use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::error::db_err;
@@ -52,15 +52,21 @@ pub struct SqlStore {
 impl SqlStore {
     /// Connects and applies pending migrations.
     ///
-    /// - `sqlite://PATH` (or `sqlite:PATH`): the file is created if missing; WAL journal, 5 s busy
-    ///   timeout, foreign keys on, a pool of 4.
+    /// - `sqlite://PATH` (or `sqlite:PATH`): the file is created if missing; WAL journal with
+    ///   `synchronous = NORMAL` (see [`SqliteSync`]), 5 s busy timeout, foreign keys on, a pool of 4.
     /// - `sqlite::memory:` (or any URL with `mode=memory`): for tests; one connection that is never
     ///   recycled, because every SQLite connection to `:memory:` is a separate, empty database.
     /// - `postgres://…` / `postgresql://…`: any libpq-style URL sqlx accepts, including
     ///   `options=-c search_path=…` to work inside one schema.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        SqlStore::connect_with(url, SqliteSync::default()).await
+    }
+
+    /// As [`SqlStore::connect`], with the durability of SQLite commits chosen (ADR 0012); it has
+    /// no effect on PostgreSQL.
+    pub async fn connect_with(url: &str, sync: SqliteSync) -> Result<SqlStore, StoreError> {
         let db = if url.starts_with("sqlite:") {
-            Db::Sqlite(connect_sqlite(url).await?)
+            Db::Sqlite(connect_sqlite(url, sync).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
             let pool: PgPoolOptions = PoolOptions::new().max_connections(POSTGRES_POOL_SIZE);
@@ -89,7 +95,18 @@ impl SqlStore {
     }
 }
 
-async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
+/// When a SQLite commit returns (WAL mode; ADR 0012).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// The commit is in the WAL, synced at checkpoints: survives a process crash; a power loss
+    /// may roll back the last commits (never corrupting the database).
+    #[default]
+    Normal,
+    /// Every commit waits for the WAL's `fsync`: also survives a power loss.
+    Full,
+}
+
+async fn connect_sqlite(url: &str, sync: SqliteSync) -> Result<SqlitePool, StoreError> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let mut options = SqliteConnectOptions::from_str(url)
         .map_err(db_err)?
@@ -101,7 +118,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         PoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
     } else {
         // WAL lets readers proceed while one writer commits; it needs a real file.
-        options = options.journal_mode(SqliteJournalMode::Wal);
+        options = options.journal_mode(SqliteJournalMode::Wal).synchronous(match sync {
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+            SqliteSync::Full => SqliteSynchronous::Full,
+        });
         PoolOptions::new().max_connections(SQLITE_POOL_SIZE)
     };
     pool.connect_with(options).await.map_err(db_err)

@@ -32,4 +32,4 @@ mod tokens;
 mod traces;
 mod users;
 
-pub use db::SqlStore;
+pub use db::{SqlStore, SqliteSync};
