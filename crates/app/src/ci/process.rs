@@ -4,8 +4,9 @@
 
 use super::spec::{JobSpec, nodes};
 use crate::{App, Result};
+use autogit_core::ci::JobStatus;
 use autogit_scheduler::Millis;
-use autogit_scheduler::progress::{self, JobStatus};
+use autogit_scheduler::progress;
 use autogit_scheduler::queue::QueuedJob;
 use autogit_store::{Job, JobChange};
 use chrono::{DateTime, Utc};
@@ -69,10 +70,9 @@ impl App {
                 if t.to == JobStatus::Scheduled {
                     change.scheduled_at = t.scheduled_at.and_then(|m| DateTime::from_timestamp_millis(m.0));
                 }
-                let moved =
-                    self.store.transition_job(job.id, &[job.status.as_str()], t.to.as_str(), &change, now).await?;
+                let moved = self.store.transition_job(job.id, &[job.status], t.to, &change, now).await?;
                 if let Some(moved) = moved {
-                    if moved.status == "pending" {
+                    if moved.status == JobStatus::Pending {
                         self.enqueue_job(&moved);
                     }
                     jobs[t.job].0 = moved;
@@ -88,8 +88,8 @@ impl App {
             return Ok(()); // a pipeline with YAML errors keeps the status it was created with
         }
         let status = progress::pipeline_status(&nodes(jobs));
-        if status.as_str() != p.status {
-            self.store.set_pipeline_status(pipeline_id, status.as_str(), self.clock.now()).await?;
+        if status != p.status {
+            self.store.set_pipeline_status(pipeline_id, status, self.clock.now()).await?;
         }
         Ok(())
     }
