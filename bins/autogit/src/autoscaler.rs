@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use autogit_app::App;
 use autogit_app::ci::pool_demand::{GpuProfile, PoolMatcher, PoolSpec};
 use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot, ProviderCall};
-use autogit_config::PoolConfig;
+use autogit_config::{GpuVendor, PoolConfig, PoolProvider};
 use autogit_fleet::{FleetError, Instance, InstanceGroup, Launch, State};
 use autogit_scheduler::Millis;
 use autogit_scheduler::autoscale::{Action, InstanceState, InstanceView, PoolOffer, PoolPolicy, decide};
@@ -53,8 +53,8 @@ pub async fn start(
         matchers: pools.iter().map(|p| PoolMatcher::new(&pool_spec(p))).collect(),
     });
     for (index, cfg) in pools.iter().enumerate() {
-        let group: Box<dyn InstanceGroup> = match cfg.provider.as_str() {
-            "docker" => {
+        let group: Box<dyn InstanceGroup> = match cfg.provider {
+            PoolProvider::Docker => {
                 let host = (!cfg.docker_host.is_empty()).then(|| cfg.docker_host.clone());
                 Box::new(
                     autogit_fleet::docker::DockerGroup::connect(
@@ -68,7 +68,7 @@ pub async fn start(
                     .with_context(|| format!("pool {}: connecting to Docker", cfg.name))?,
                 )
             }
-            "ssh" => {
+            PoolProvider::Ssh => {
                 let hosts = cfg
                     .ssh_hosts
                     .iter()
@@ -86,13 +86,13 @@ pub async fn start(
                     cfg.ssh_options.clone(),
                 ))
             }
-            "plugin" => Box::new(autogit_fleet::plugin::PluginGroup::new(
+            PoolProvider::Plugin => Box::new(autogit_fleet::plugin::PluginGroup::new(
                 &cfg.name,
                 cfg.plugin_command.clone(),
                 plugin_config_json(cfg)?,
                 cfg.max_instances as usize,
             )),
-            _ => Box::new(autogit_fleet::process::ProcessGroup::new(
+            PoolProvider::Process => Box::new(autogit_fleet::process::ProcessGroup::new(
                 &cfg.name,
                 bin.clone(),
                 data_dir.join("pools").join(&cfg.name),
@@ -170,10 +170,10 @@ fn pool_spec(c: &PoolConfig) -> PoolSpec {
         architecture: c.effective_architecture(),
         gpu: c.gpu.as_ref().map(|g| GpuProfile {
             count: g.count,
-            vendor: match g.vendor.as_str() {
-                "amd" => autogit_gpu::Vendor::Amd,
-                "intel" => autogit_gpu::Vendor::Intel,
-                _ => autogit_gpu::Vendor::Nvidia,
+            vendor: match g.vendor {
+                GpuVendor::Nvidia => autogit_gpu::Vendor::Nvidia,
+                GpuVendor::Amd => autogit_gpu::Vendor::Amd,
+                GpuVendor::Intel => autogit_gpu::Vendor::Intel,
             },
             model: (!g.model.is_empty()).then(|| g.model.clone()),
             memory_bytes: (g.memory_mib > 0).then(|| g.memory_mib.saturating_mul(1 << 20)),
@@ -487,7 +487,7 @@ impl Pool {
         let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let snapshot = PoolSnapshot {
             name: self.cfg.name.clone(),
-            provider: self.cfg.provider.clone(),
+            provider: self.cfg.provider.to_string(),
             tags: self.all.matchers[self.index].tags().iter().cloned().collect(),
             architecture: self.cfg.effective_architecture(),
             gpu: self.cfg.gpu.as_ref().map(|g| {

@@ -112,7 +112,7 @@ pub fn as_pool(config: &Config, sandbox: &SandboxConfig) -> Option<autogit_confi
     }
     Some(autogit_config::PoolConfig {
         name: "builtin".into(),
-        provider: "process".into(),
+        provider: autogit_config::PoolProvider::Process,
         run_untagged: true,
         min_idle: 0,
         max_instances: 1,

@@ -97,7 +97,8 @@ async fn local_runners(
 ) -> Result<(Vec<autogit_config::PoolConfig>, Option<builtin_runner::InProcess>)> {
     let sandbox = builtin_runner::sandbox_config(config, config_file);
     let is_local_shell = |p: &autogit_config::PoolConfig| {
-        p.provider == "process" && !p.register_args.iter().any(|a| a.starts_with("--docker-image"))
+        p.provider == autogit_config::PoolProvider::Process
+            && !p.register_args.iter().any(|a| a.starts_with("--docker-image"))
     };
     let builtin = config.ci.builtin_runner_concurrent > 0;
     let mut pools = config.ci.pools.clone();
@@ -123,7 +124,7 @@ async fn local_runners(
         p.register_args.extend(builtin_runner::sandbox_args(&sandbox));
     }
     let mut in_process = None;
-    if config.ci.builtin_runner_mode == "in-process" {
+    if config.ci.builtin_runner_mode == autogit_config::BuiltinRunnerMode::InProcess {
         in_process = builtin_runner::start(app, config, sandbox, addr).await?;
     } else if let Some(pool) = builtin_runner::as_pool(config, &sandbox) {
         pools.push(pool);

@@ -56,7 +56,7 @@ pub fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if config.log.format == "json" {
+    if config.log.format == autogit_config::LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();

@@ -5,6 +5,7 @@
 mod common;
 
 use autogit_app::{App, CreateProject, CreateUser, Principal, Recovered};
+use autogit_core::ci::{JobStatus, PipelineStatus, When};
 use autogit_git::RepoStorage;
 use autogit_git::pktline::RefUpdate;
 use autogit_store::{NewJob, NewPipeline, Page, PipelineFilter, Project, PushRecordState};
@@ -94,7 +95,7 @@ impl Fixture {
         recorded.record_id()
     }
 
-    async fn counts(&self, branch: &str) -> (usize, Vec<String>) {
+    async fn counts(&self, branch: &str) -> (usize, Vec<PipelineStatus>) {
         let events = self.app.store().list_push_events(self.project.id, Page::ALL).await.expect("events");
         let events = events.items.iter().filter(|e| e.ref_name == format!("refs/heads/{branch}")).count();
         let filter = PipelineFilter { ref_name: Some(branch.into()), ..Default::default() };
@@ -129,7 +130,7 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
     let a = f.push_and_crash("a", ZERO).await;
     assert_eq!(f.counts("a").await, (0, vec![]));
     assert_eq!(f.recover_twice().await, Recovered { settled: 1, ..Default::default() });
-    assert_eq!(f.counts("a").await, (1, vec!["pending".into()]), "one event, one processed pipeline");
+    assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "one event, one processed pipeline");
     let done = f.app.store().push_record(a).await.expect("read").expect("kept until pruned");
     assert_eq!(done.state, PushRecordState::Done);
 
@@ -138,7 +139,7 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
     let b = f.push_and_crash("b", ZERO).await;
     f.app.store().record_push_events(b, &[0], chrono::Utc::now()).await.expect("events").expect("recorded");
     f.recover_twice().await;
-    assert_eq!(f.counts("b").await, (1, vec!["pending".into()]), "events not written twice");
+    assert_eq!(f.counts("b").await, (1, vec![PipelineStatus::Pending]), "events not written twice");
 
     // Crash after the pipeline was created, before it was processed.
     let sha = f.commit(3);
@@ -151,7 +152,7 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
         sha,
         before_sha: ZERO.into(),
         source: "push".into(),
-        status: "created".into(),
+        status: PipelineStatus::Created,
         user_id: None,
         yaml_errors: None,
         variables: vec![],
@@ -160,8 +161,8 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
         name: "test".into(),
         stage: "test".into(),
         stage_index: 0,
-        status: "created".into(),
-        when: "on_success".into(),
+        status: JobStatus::Created,
+        when: When::OnSuccess,
         allow_failure: false,
         spec: f.real_job_spec("a").await,
         tags: vec![],
@@ -171,9 +172,9 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
     };
     let made = f.app.store().create_push_pipeline(c, 0, &new, &[job], chrono::Utc::now()).await.expect("create");
     assert!(made.is_some());
-    assert_eq!(f.counts("c").await, (1, vec!["created".into()]));
+    assert_eq!(f.counts("c").await, (1, vec![PipelineStatus::Created]));
     f.recover_twice().await;
-    assert_eq!(f.counts("c").await, (1, vec!["pending".into()]), "the pipeline is processed, not made again");
+    assert_eq!(f.counts("c").await, (1, vec![PipelineStatus::Pending]), "the pipeline is processed, not made again");
 
     // A push git refused (not a fast-forward) leaves nothing, not even its record.
     git(&f.work, &["checkout", "-q", "--orphan", "unrelated"]);
@@ -181,7 +182,7 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
     let refused = f.push_and_crash("a", ZERO).await;
     assert_eq!(f.recover_twice().await, Recovered { discarded: 1, ..Default::default() });
     assert!(f.app.store().push_record(refused).await.expect("read").is_none());
-    assert_eq!(f.counts("a").await, (1, vec!["pending".into()]), "nothing for the refused push");
+    assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "nothing for the refused push");
 }
 
 /// A push whose events could not be written while it ran (the store failing then) is settled
@@ -203,7 +204,7 @@ async fn maintenance_settles_a_push_left_received_once_its_git_is_done() {
     f.clock.advance(chrono::Duration::minutes(5));
     f.app.maintain_push_records().await.expect("maintain");
     assert_eq!(state(left).await, Some(PushRecordState::Done));
-    assert_eq!(f.counts("a").await, (1, vec!["pending".into()]), "its event and pipeline, once");
+    assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "its event and pipeline, once");
     assert_eq!(
         state(running.record_id()).await,
         Some(PushRecordState::Received),
@@ -215,5 +216,5 @@ async fn maintenance_settles_a_push_left_received_once_its_git_is_done() {
     f.app.maintain_push_records().await.expect("maintain");
     assert_eq!(state(id).await, None, "once its git is done: it applied nothing, so it goes");
     f.app.maintain_push_records().await.expect("maintain");
-    assert_eq!(f.counts("a").await, (1, vec!["pending".into()]), "never twice");
+    assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "never twice");
 }

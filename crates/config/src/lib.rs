@@ -6,6 +6,7 @@
 //! `[redacted]`, so a config can be logged whole.
 
 mod auth;
+mod choice;
 mod env;
 mod http;
 mod metrics;
@@ -18,11 +19,12 @@ pub use auth::{AuthConfig, LockoutConfig};
 pub use env::ENV_VARS;
 pub use http::HttpServerConfig;
 pub use metrics::{MetricsConfig, parse_network};
-pub use pool::{PoolConfig, PoolGpu, PoolWindow};
+pub use pool::{GpuVendor, PoolConfig, PoolGpu, PoolProvider, PoolWindow};
 pub use sandbox::SandboxSettings;
 pub use secret::Secret;
 pub use secrets::SecretsConfig;
 
+use choice::config_choice;
 use serde::Deserialize;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -58,10 +60,8 @@ pub struct Config {
 pub struct CiConfig {
     /// Jobs the built-in shell runner of `autogit serve` runs at once; 0 disables it.
     pub builtin_runner_concurrent: u64,
-    /// `pool` (default): the built-in runner is an autoscaled local process, started when jobs
-    /// wait and stopped after 5 idle minutes (scale from zero). `in-process`: one runner inside
-    /// the server, always on (no start-up wait for the first job).
-    pub builtin_runner_mode: String,
+    /// How the built-in runner runs (see [`BuiltinRunnerMode`]).
+    pub builtin_runner_mode: BuiltinRunnerMode,
     /// Seconds a runner's `jobs/request` is held waiting for a job (long polling).
     pub long_poll_seconds: u64,
     /// Seconds without any report from its runner after which a running job is failed with
@@ -85,7 +85,7 @@ impl Default for CiConfig {
     fn default() -> Self {
         CiConfig {
             builtin_runner_concurrent: 2,
-            builtin_runner_mode: "pool".into(),
+            builtin_runner_mode: BuiltinRunnerMode::Pool,
             long_poll_seconds: 50,
             lease_timeout_seconds: 120,
             max_trace_bytes: 16 << 20,
@@ -123,8 +123,28 @@ pub struct GitConfig {
 pub struct LogConfig {
     /// A `tracing` filter such as `info` or `autogit=debug,tower_http=info`. `RUST_LOG` wins if set.
     pub level: String,
-    /// `text` or `json`.
-    pub format: String,
+    pub format: LogFormat,
+}
+
+config_choice! {
+    /// `log.format`: how log lines are written.
+    LogFormat ("log.format") {
+        /// Human-readable lines.
+        Text = "text",
+        /// One JSON object per line.
+        Json = "json",
+    }
+}
+
+config_choice! {
+    /// `ci.builtin_runner_mode`.
+    BuiltinRunnerMode ("ci.builtin_runner_mode") {
+        /// The built-in runner is an autoscaled local process, started when jobs wait and stopped
+        /// after 5 idle minutes (scale from zero). The default.
+        Pool = "pool",
+        /// One runner inside the server, always on (no start-up wait for the first job).
+        InProcess = "in-process",
+    }
 }
 
 impl Default for Config {
@@ -159,7 +179,7 @@ impl Default for GitConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), format: "text".into() }
+        LogConfig { level: "info".into(), format: LogFormat::Text }
     }
 }
 
@@ -198,12 +218,6 @@ impl Config {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::Invalid(format!("listen = {:?} is not an IP:port address", self.listen)));
         }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(ConfigError::Invalid(format!(
-                "log.format = {:?}: expected \"text\" or \"json\"",
-                self.log.format
-            )));
-        }
         let url = self.database.url.expose();
         if !(url.is_empty()
             || url.starts_with("sqlite:")
@@ -220,12 +234,6 @@ impl Config {
         }
         if self.ci.lease_timeout_seconds < 1 {
             return Err(ConfigError::Invalid("ci.lease_timeout_seconds must be at least 1".into()));
-        }
-        if !matches!(self.ci.builtin_runner_mode.as_str(), "pool" | "in-process") {
-            return Err(ConfigError::Invalid(format!(
-                "ci.builtin_runner_mode = {:?}: expected \"pool\" or \"in-process\"",
-                self.ci.builtin_runner_mode
-            )));
         }
         self.ci.sandbox.validate().map_err(ConfigError::Invalid)?;
         for (i, p) in self.ci.pools.iter().enumerate() {

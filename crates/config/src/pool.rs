@@ -1,6 +1,7 @@
 //! `[[ci.pools]]`: autoscaled pools of runner instances (ADR 0007).
 
 use crate::ConfigError;
+use crate::choice::config_choice;
 use serde::Deserialize;
 
 /// One autoscaled pool of runner instances.
@@ -8,9 +9,8 @@ use serde::Deserialize;
 #[serde(default, deny_unknown_fields)]
 pub struct PoolConfig {
     pub name: String,
-    /// `process` (local `autogit runner` processes), `docker` (containers running the runner) or
-    /// `plugin` (an external program speaking the fleet plugin protocol).
-    pub provider: String,
+    /// What starts the pool's instances (see [`PoolProvider`]).
+    pub provider: PoolProvider,
     /// Tags of the pool's runners; an empty list means they take untagged jobs only.
     pub tags: Vec<String>,
     /// The architecture its runners run jobs for, GitLab's name (`amd64`, `arm64`, `riscv64`…);
@@ -63,20 +63,45 @@ pub struct PoolConfig {
     pub windows: Vec<PoolWindow>,
 }
 
-/// The GPUs of one instance of a pool (its GPU profile).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+config_choice! {
+    /// `provider` of a pool: what starts its runner instances.
+    PoolProvider ("provider") {
+        /// Local `autogit runner` processes.
+        Process = "process",
+        /// Containers running the runner.
+        Docker = "docker",
+        /// Known hosts over SSH, woken and suspended (`ssh_hosts`).
+        Ssh = "ssh",
+        /// An external program speaking the fleet plugin protocol.
+        Plugin = "plugin",
+    }
+}
+
+config_choice! {
+    /// `vendor` of a pool's GPU profile.
+    GpuVendor ("gpu.vendor") {
+        Nvidia = "nvidia",
+        Amd = "amd",
+        Intel = "intel",
+    }
+}
+
+/// The GPUs of one instance of a pool (its GPU profile). `count` and `vendor` are required.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct PoolGpu {
     /// GPUs per instance, at least 1.
     pub count: u32,
-    /// `nvidia`, `amd` or `intel`.
-    pub vendor: String,
+    pub vendor: GpuVendor,
     /// The product name as the driver reports it (matched by jobs' `model:` globs and made into
     /// the `gpu:<vendor>:<model>` tag); empty = unknown.
+    #[serde(default)]
     pub model: String,
     /// Memory per GPU in MiB; 0 = unknown (then jobs asking for memory do not match).
+    #[serde(default)]
     pub memory_mib: u64,
     /// NVIDIA compute capability, `"8.9"`; empty = unknown.
+    #[serde(default)]
     pub compute_capability: String,
 }
 
@@ -122,7 +147,7 @@ impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
             name: String::new(),
-            provider: "process".into(),
+            provider: PoolProvider::Process,
             tags: Vec::new(),
             run_untagged: true,
             min_idle: 0,
@@ -160,32 +185,26 @@ impl PoolConfig {
                 p.name
             )));
         }
-        match p.provider.as_str() {
-            "process" => {}
-            "docker" if !p.docker_image.is_empty() => {}
-            "docker" => {
+        match p.provider {
+            PoolProvider::Process => {}
+            PoolProvider::Docker if !p.docker_image.is_empty() => {}
+            PoolProvider::Docker => {
                 return Err(ConfigError::Invalid(format!(
                     "ci.pools.{}: the docker provider needs docker_image",
                     p.name
                 )));
             }
-            "plugin" if !p.plugin_command.is_empty() => {}
-            "ssh" if !p.ssh_hosts.is_empty() => {}
-            "ssh" => {
+            PoolProvider::Plugin if !p.plugin_command.is_empty() => {}
+            PoolProvider::Ssh if !p.ssh_hosts.is_empty() => {}
+            PoolProvider::Ssh => {
                 return Err(ConfigError::Invalid(format!(
                     "ci.pools.{}: the ssh provider needs at least one [[ci.pools.ssh_hosts]] entry",
                     p.name
                 )));
             }
-            "plugin" => {
+            PoolProvider::Plugin => {
                 return Err(ConfigError::Invalid(format!(
                     "ci.pools.{}: the plugin provider needs plugin_command",
-                    p.name
-                )));
-            }
-            other => {
-                return Err(ConfigError::Invalid(format!(
-                    "ci.pools.{}: provider {other:?} is not \"process\", \"docker\", \"ssh\" or \"plugin\"",
                     p.name
                 )));
             }
@@ -221,9 +240,9 @@ impl PoolConfig {
         let docker_executor =
             self.register_args.iter().any(|a| a == "--docker-image" || a.starts_with("--docker-image="));
         let native = native_architecture();
-        match self.provider.as_str() {
+        match self.provider {
             _ if arch == native => Ok(()),
-            "plugin" => Ok(()),
+            PoolProvider::Plugin => Ok(()),
             _ if docker_executor => Ok(()),
             _ => Err(ConfigError::Invalid(format!(
                 "ci.pools.{}: architecture {arch:?} is not this host's ({native}): its jobs run in containers under QEMU \
@@ -244,9 +263,6 @@ impl PoolGpu {
     fn check(&self) -> Result<(), String> {
         if self.count == 0 {
             return Err("count must be at least 1".into());
-        }
-        if !matches!(self.vendor.as_str(), "nvidia" | "amd" | "intel") {
-            return Err(format!("vendor {:?} is not \"nvidia\", \"amd\" or \"intel\"", self.vendor));
         }
         if !self.compute_capability.is_empty() {
             self.compute_capability_parts()?;

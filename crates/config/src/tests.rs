@@ -131,12 +131,49 @@ fn pool_architecture_and_gpu_profile_are_checked() {
     assert_eq!((g.count, g.compute_capability_parts()), (2, Ok((8, 6))));
     for (bad, want) in [
         ("count = 0, vendor = \"nvidia\"", "count must be at least 1"),
-        ("count = 1, vendor = \"matrox\"", "vendor \"matrox\""),
         ("count = 1, vendor = \"nvidia\", compute_capability = \"8\"", "MAJOR.MINOR"),
     ] {
         let e = load(&format!("gpu = {{ {bad} }}\n")).expect_err(bad);
         assert!(e.contains("ci.pools.p.gpu") && e.contains(want), "{e}");
     }
+    let e = load("gpu = { count = 1, vendor = \"matrox\" }\n").expect_err("unknown vendor");
+    assert!(e.contains(r#"gpu.vendor = "matrox" is not one of "nvidia", "amd" or "intel""#), "{e}");
+    let e = load("gpu = { count = 1 }\n").expect_err("no vendor");
+    assert!(e.contains("vendor"), "{e}");
+}
+
+/// Every choice takes today's spellings from the file and from `AUTOGIT_*`, and an unknown one
+/// is refused with the setting, the value and every allowed spelling.
+#[test]
+fn choices_keep_their_spellings_and_name_the_allowed_ones() {
+    let file = |text: &str| Config::load(Some(("c.toml", text)), &[]).map(|(c, _)| c).map_err(|e| e.to_string());
+    let vars = |k: &str, v: &str| Config::load(None, &env(&[(k, v)])).map(|(c, _)| c).map_err(|e| e.to_string());
+    for (name, mode) in [("pool", BuiltinRunnerMode::Pool), ("in-process", BuiltinRunnerMode::InProcess)] {
+        let c = file(&format!("[ci]\nbuiltin_runner_mode = \"{name}\"\n")).expect("file");
+        assert_eq!(c.ci.builtin_runner_mode, mode);
+        assert_eq!(vars("AUTOGIT_CI_BUILTIN_RUNNER_MODE", name).expect("env").ci.builtin_runner_mode, mode);
+        assert_eq!(mode.to_string(), name);
+    }
+    for (name, format) in [("text", LogFormat::Text), ("json", LogFormat::Json)] {
+        assert_eq!(file(&format!("[log]\nformat = \"{name}\"\n")).expect("file").log.format, format);
+        assert_eq!(vars("AUTOGIT_LOG_FORMAT", name).expect("env").log.format, format);
+    }
+    let pools = "docker_image = \"i\"\nplugin_command = [\"p\"]\nssh_hosts = [{ name = \"h\" }]\n";
+    for name in PoolProvider::NAMES {
+        let c = file(&format!("[[ci.pools]]\nname = \"p\"\nprovider = \"{name}\"\n{pools}")).expect(name);
+        assert_eq!(c.ci.pools[0].provider.as_str(), *name);
+    }
+    for name in GpuVendor::NAMES {
+        let c = file(&format!("[[ci.pools]]\nname = \"p\"\ngpu = {{ count = 1, vendor = \"{name}\" }}\n")).expect(name);
+        assert_eq!(c.ci.pools[0].gpu.as_ref().map(|g| g.vendor.as_str()), Some(*name));
+    }
+
+    let e = vars("AUTOGIT_CI_BUILTIN_RUNNER_MODE", "inprocess").expect_err("unknown mode");
+    assert!(e.contains(r#"ci.builtin_runner_mode = "inprocess" is not one of "pool" or "in-process""#), "{e}");
+    let e = file("[log]\nformat = \"JSON\"\n").expect_err("case matters");
+    assert!(e.contains(r#"log.format = "JSON" is not one of "text" or "json""#), "{e}");
+    let e = file("[[ci.pools]]\nname = \"p\"\nprovider = \"k8s\"\n").expect_err("unknown provider");
+    assert!(e.contains(r#"provider = "k8s" is not one of "process", "docker", "ssh" or "plugin""#), "{e}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! or a random source; time is passed in by callers. Everything here is plain data and decisions.
 
 pub mod access;
+pub mod ci;
 pub mod lockout;
 pub mod name;
 pub mod protection;

@@ -4,10 +4,12 @@
 
 use crate::error::{ApiError, bad_param};
 use crate::state::AppState;
+use autogit_core::ci::ParseError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
+use std::str::FromStr;
 
 /// Largest API request body accepted.
 const MAX_API_BODY: usize = 1 << 20;
@@ -129,6 +131,21 @@ impl Params {
             Some(_) => Err(bad_param(key, "must be a list of strings")),
         }
     }
+
+    /// One of a fixed set of spellings (a pipeline status…); empty is absent. An unknown one is a
+    /// `400` naming it and the allowed ones.
+    pub fn word<T: FromStr<Err = ParseError>>(&self, key: &'static str) -> Result<Option<T>, ApiError> {
+        self.str(key)?.filter(|s| !s.is_empty()).map(|s| parse_word(key, &s)).transpose()
+    }
+
+    /// [`Self::list`] of such spellings (job statuses…); empty entries are ignored.
+    pub fn words<T: FromStr<Err = ParseError>>(&self, key: &'static str) -> Result<Vec<T>, ApiError> {
+        self.list(key)?.iter().filter(|s| !s.is_empty()).map(|s| parse_word(key, s)).collect()
+    }
+}
+
+fn parse_word<T: FromStr<Err = ParseError>>(key: &'static str, text: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|e: ParseError| bad_param(key, e.to_string()))
 }
 
 #[cfg(test)]

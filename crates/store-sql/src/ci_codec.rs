@@ -1,5 +1,5 @@
-//! Text encodings of the CI tables: tag lists, status sets bound as one parameter, and pipeline
-//! variables as JSON.
+//! Text encodings of the CI tables: tag lists, status sets bound as one parameter, pipeline
+//! variables as JSON, and the CI words (statuses, `when`, failure reasons) as GitLab spells them.
 //!
 //! - Tags are one comma-joined, sorted, deduplicated string (`""` for none), so a runner or job
 //!   reads back in one row. "Has tag `t`" is `tag_match!`: a `replace` of `,t,` inside `,tags,`,
@@ -8,7 +8,12 @@
 //!   variable-length `IN` list stays one static SQL text.
 //! - Pipeline variables are a JSON array of `[key, value]` string pairs: readable with any JSON
 //!   tool and by both backends' JSON functions.
+//! - A CI word is written with `as_str()` and read with its parser: a stored spelling that does
+//!   not parse is a corrupt row (naming the column and the value), never a default.
 
+use std::str::FromStr;
+
+use autogit_core::ci::{JobStatus, ParseError};
 use autogit_store::{Result, StoreError};
 
 use crate::error::corrupt;
@@ -44,19 +49,19 @@ pub(crate) fn decode_tags(stored: &str) -> Vec<String> {
     stored.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect()
 }
 
-/// `,a,b,` for [`status_in!`]. Invalid for a status not in `known`.
-pub(crate) fn status_set(statuses: &[&str], known: &[&str]) -> Result<String> {
+/// `,a,b,` for [`status_in!`].
+pub(crate) fn status_set(statuses: &[JobStatus]) -> String {
     let mut out = String::from(",");
     for s in statuses {
-        check_status(s, known)?;
-        out.push_str(s);
+        out.push_str(s.as_str());
         out.push(',');
     }
-    Ok(out)
+    out
 }
 
-pub(crate) fn check_status(status: &str, known: &[&str]) -> Result<()> {
-    if known.contains(&status) { Ok(()) } else { Err(StoreError::Invalid(format!("unknown status '{status}'"))) }
+/// Reads a CI word from column `column` (`table.column`, for the message).
+pub(crate) fn decode_word<T: FromStr<Err = ParseError>>(column: &str, stored: &str) -> Result<T> {
+    stored.parse().map_err(|e| StoreError::Unavailable(format!("corrupt row: {column}: {e}")))
 }
 
 /// `[["key","value"],…]`.
@@ -101,8 +106,16 @@ mod tests {
 
     #[test]
     fn status_sets() {
-        assert_eq!(status_set(&["pending", "running"], &["pending", "running"]).expect("known"), ",pending,running,");
-        assert!(status_set(&["bogus"], &["pending"]).is_err());
+        assert_eq!(status_set(&[JobStatus::Pending, JobStatus::Running]), ",pending,running,");
+        assert_eq!(status_set(&[]), ",");
         assert_eq!(status_in!("$2"), "replace($2, ',' || status || ',', '') <> $2");
+    }
+
+    #[test]
+    fn an_unknown_word_is_a_corrupt_row_naming_column_and_value() {
+        assert_eq!(decode_word::<JobStatus>("jobs.status", "manual").expect("known"), JobStatus::Manual);
+        let err = decode_word::<JobStatus>("jobs.status", "canceling").expect_err("unknown");
+        let text = err.to_string();
+        assert!(text.contains("jobs.status") && text.contains("'canceling'") && text.contains("created"), "{text}");
     }
 }

@@ -1,10 +1,11 @@
 //! The job row shared by `jobs` (reads and state changes) and `pipelines` (which inserts a
 //! pipeline's jobs in its own transaction): columns, row struct, and the insert.
 
-use autogit_store::{JOB_STATUSES, Job, NewJob, Result};
+use autogit_core::ci::JobStatus;
+use autogit_store::{Job, NewJob, Result, StoreError};
 use chrono::{DateTime, Utc};
 
-use crate::ci_codec::{check_status, decode_tags, encode_tags};
+use crate::ci_codec::{decode_tags, decode_word, encode_tags};
 
 /// Job columns in `JobRow` order. `when` is a keyword in SQL, hence `run_when`.
 macro_rules! job_columns {
@@ -47,17 +48,19 @@ pub(crate) struct JobRow {
     trace_size: i64,
 }
 
-impl From<JobRow> for Job {
-    fn from(r: JobRow) -> Job {
-        Job {
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(r: JobRow) -> Result<Job> {
+        Ok(Job {
             id: r.id,
             pipeline_id: r.pipeline_id,
             project_id: r.project_id,
             name: r.name,
             stage: r.stage,
             stage_index: r.stage_index,
-            status: r.status,
-            when: r.run_when,
+            status: decode_word("jobs.status", &r.status)?,
+            when: decode_word("jobs.run_when", &r.run_when)?,
             allow_failure: r.allow_failure,
             spec: r.spec,
             tags: decode_tags(&r.tags),
@@ -67,7 +70,7 @@ impl From<JobRow> for Job {
             attempt: r.attempt,
             retried_from: r.retried_from,
             retried: r.retried,
-            failure_reason: r.failure_reason,
+            failure_reason: r.failure_reason.as_deref().map(|f| decode_word("jobs.failure_reason", f)).transpose()?,
             exit_code: r.exit_code,
             timeout_secs: r.timeout_secs,
             scheduled_at: r.scheduled_at,
@@ -77,7 +80,23 @@ impl From<JobRow> for Job {
             created_at: r.created_at,
             lease_expires_at: r.lease_expires_at,
             trace_size: r.trace_size,
+        })
+    }
+}
+
+/// Rows read as jobs; the first that does not decode fails them all.
+pub(crate) fn jobs(rows: Vec<JobRow>) -> Result<Vec<Job>> {
+    rows.into_iter().map(Job::try_from).collect()
+}
+
+/// The job table holds every status but `waiting_for_resource` and `preparing` (its CHECK
+/// constraint): AutoGit has no resource groups and no preparing phase, so no job takes them.
+pub(crate) fn check_job_status(status: JobStatus) -> Result<()> {
+    match status {
+        JobStatus::WaitingForResource | JobStatus::Preparing => {
+            Err(StoreError::Invalid(format!("a job cannot be stored with status '{status}'")))
         }
+        _ => Ok(()),
     }
 }
 
@@ -98,9 +117,9 @@ pub(crate) struct PreparedJob<'a> {
 }
 
 pub(crate) fn prepare_job(job: &NewJob, now: DateTime<Utc>) -> Result<PreparedJob<'_>> {
-    check_status(&job.status, JOB_STATUSES)?;
+    check_job_status(job.status)?;
     let tags = encode_tags(&job.tags)?;
-    Ok(PreparedJob { job, tags, queued_at: (job.status == "pending").then_some(now) })
+    Ok(PreparedJob { job, tags, queued_at: (job.status == JobStatus::Pending).then_some(now) })
 }
 
 /// Binds `$3`.. of [`INSERT_JOB`] from a [`PreparedJob`] and the creation time.
@@ -109,8 +128,8 @@ macro_rules! bind_new_job {
         $q.bind(&$prep.job.name)
             .bind(&$prep.job.stage)
             .bind($prep.job.stage_index)
-            .bind(&$prep.job.status)
-            .bind(&$prep.job.when)
+            .bind($prep.job.status.as_str())
+            .bind($prep.job.when.as_str())
             .bind($prep.job.allow_failure)
             .bind(&$prep.job.spec)
             .bind(&$prep.tags)

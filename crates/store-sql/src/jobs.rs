@@ -5,14 +5,15 @@
 //! expected state", told apart from "missing" by a second look only on that path.
 
 use async_trait::async_trait;
-use autogit_store::{JOB_STATUSES, Job, JobChange, JobStore, Listed, Page, Result, StoreError, is_final_status};
+use autogit_core::ci::JobStatus;
+use autogit_store::{Job, JobChange, JobStore, Listed, Page, Result, StoreError};
 use chrono::{DateTime, Utc};
 
-use crate::ci_codec::{check_status, status_in, status_set};
+use crate::ci_codec::{status_in, status_set};
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::{conflict_as, db_err};
 use crate::filter::page_and_total;
-use crate::job_rows::{JobRow, job_columns};
+use crate::job_rows::{JobRow, check_job_status, job_columns, jobs};
 
 const BY_ID: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1");
 const EXISTS: &str = "SELECT COUNT(*) FROM jobs WHERE id = $1";
@@ -88,9 +89,6 @@ const INSERT_RETRY: &str = concat!(
     job_columns!()
 );
 
-/// Statuses before a job runs: moving back to one unassigns the job so it can be claimed again.
-const UNSTARTED: &[&str] = &["created", "pending", "manual", "scheduled"];
-
 impl SqlStore {
     /// `Ok(None)` if the job exists (the caller's condition did not hold), NotFound otherwise.
     async fn none_if_exists(&self, id: i64) -> Result<Option<Job>> {
@@ -109,7 +107,7 @@ impl SqlStore {
             }
             q.fetch_all(p).await.map_err(db_err)?
         });
-        Ok(rows.into_iter().map(Job::from).collect())
+        jobs(rows)
     }
 
     /// One page of the jobs of one owner (`$1`: a project or a runner), filtered by status.
@@ -118,13 +116,13 @@ impl SqlStore {
         sql: &'static str,
         count_sql: &'static str,
         owner: i64,
-        statuses: &[&str],
+        statuses: &[JobStatus],
         page: Page,
     ) -> Result<Listed<Job>> {
-        let set = if statuses.is_empty() { None } else { Some(status_set(statuses, JOB_STATUSES)?) };
+        let set = if statuses.is_empty() { None } else { Some(status_set(statuses)) };
         let (rows, total): (Vec<JobRow>, i64) =
             with_db!(self, |p| page_and_total!(p, sql, count_sql, page, |q| q.bind(owner).bind(&set)));
-        Ok(Listed { items: rows.into_iter().map(Job::from).collect(), total })
+        Ok(Listed { items: jobs(rows)?, total })
     }
 }
 
@@ -133,7 +131,7 @@ impl JobStore for SqlStore {
     async fn job_by_id(&self, id: i64) -> Result<Option<Job>> {
         let row: Option<JobRow> =
             with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
-        Ok(row.map(Job::from))
+        row.map(Job::try_from).transpose()
     }
 
     async fn jobs_of_pipeline(&self, pipeline_id: i64, include_retried: bool) -> Result<Vec<Job>> {
@@ -143,14 +141,14 @@ impl JobStore for SqlStore {
             .fetch_all(p)
             .await
             .map_err(db_err)?);
-        Ok(rows.into_iter().map(Job::from).collect())
+        jobs(rows)
     }
 
-    async fn list_project_jobs(&self, project_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>> {
+    async fn list_project_jobs(&self, project_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>> {
         self.jobs_of(OF_PROJECT, COUNT_OF_PROJECT, project_id, statuses, page).await
     }
 
-    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>> {
+    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>> {
         self.jobs_of(OF_RUNNER, COUNT_OF_RUNNER, runner_id, statuses, page).await
     }
 
@@ -165,27 +163,27 @@ impl JobStore for SqlStore {
     async fn transition_job(
         &self,
         id: i64,
-        from: &[&str],
-        to: &str,
+        from: &[JobStatus],
+        to: JobStatus,
         change: &JobChange,
         now: DateTime<Utc>,
     ) -> Result<Option<Job>> {
-        check_status(to, JOB_STATUSES)?;
-        let expected = status_set(from, JOB_STATUSES)?;
-        let running = to == "running";
+        check_job_status(to)?;
+        let expected = status_set(from);
+        let running = to == JobStatus::Running;
         let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(TRANSITION)
             .bind(id)
-            .bind(to)
-            .bind(UNSTARTED.contains(&to))
+            .bind(to.as_str())
+            .bind(to.is_unstarted())
             .bind(change.runner_id)
             .bind(!running || change.clear_token)
             .bind(&change.token_digest)
             .bind(!running)
             .bind(change.lease_expires_at)
-            .bind(&change.failure_reason)
+            .bind(change.failure_reason.map(|f| f.as_str()))
             .bind(change.exit_code)
             .bind(now)
-            .bind(is_final_status(to))
+            .bind(to.is_finished())
             .bind(&expected)
             .bind(change.scheduled_at)
             .fetch_optional(p)
@@ -193,7 +191,7 @@ impl JobStore for SqlStore {
             .map_err(db_err)
             .map_err(conflict_as("token"))?);
         match row {
-            Some(row) => Ok(Some(row.into())),
+            Some(row) => Ok(Some(row.try_into()?)),
             None => self.none_if_exists(id).await,
         }
     }
@@ -217,7 +215,7 @@ impl JobStore for SqlStore {
             .map_err(db_err)
             .map_err(conflict_as("token"))?);
         match row {
-            Some(row) => Ok(Some(row.into())),
+            Some(row) => Ok(Some(row.try_into()?)),
             None => self.none_if_exists(id).await,
         }
     }
@@ -225,7 +223,7 @@ impl JobStore for SqlStore {
     async fn job_by_token_digest(&self, digest: &str) -> Result<Option<Job>> {
         let row: Option<JobRow> =
             with_db!(self, |p| sqlx::query_as(BY_TOKEN).bind(digest).fetch_optional(p).await.map_err(db_err)?);
-        Ok(row.map(Job::from))
+        row.map(Job::try_from).transpose()
     }
 
     async fn extend_lease(&self, id: i64, runner_id: i64, until: DateTime<Utc>) -> Result<bool> {
@@ -262,7 +260,7 @@ impl JobStore for SqlStore {
             }
         });
         match row {
-            Some(row) => Ok(row.into()),
+            Some(row) => row.try_into(),
             None => {
                 self.none_if_exists(id).await?;
                 Err(StoreError::Invalid("only a finished job that was not retried yet can be retried".into()))

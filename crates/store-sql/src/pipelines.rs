@@ -3,17 +3,18 @@
 //! that row (PostgreSQL) or on the write lock (SQLite), so iids are distinct and never reused.
 
 use async_trait::async_trait;
+use autogit_core::ci::PipelineStatus;
 use autogit_store::{
-    Job, Listed, NewJob, NewPipeline, PIPELINE_STATUSES, Page, Pipeline, PipelineFilter, PipelineStore, Result,
-    StoreError, is_final_status,
+    Job, Listed, NewJob, NewPipeline, Page, Pipeline, PipelineFilter, PipelineStore, Result, StoreError,
 };
 use chrono::{DateTime, Utc};
 
-use crate::ci_codec::{check_status, decode_variables, encode_variables};
+use crate::ci_codec::{decode_variables, decode_word, encode_variables};
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::db_err;
+
 use crate::filter::page_and_total;
-use crate::job_rows::{INSERT_JOB, JobRow, bind_new_job, prepare_job};
+use crate::job_rows::{self, INSERT_JOB, JobRow, bind_new_job, prepare_job};
 
 macro_rules! pipeline_columns {
     () => {
@@ -59,7 +60,7 @@ impl TryFrom<PipelineRow> for Pipeline {
             sha: r.sha,
             before_sha: r.before_sha,
             source: r.source,
-            status: r.status,
+            status: decode_word("pipelines.status", &r.status)?,
             user_id: r.user_id,
             yaml_errors: r.yaml_errors,
             variables: decode_variables(&r.variables)?,
@@ -136,7 +137,6 @@ impl SqlStore {
         now: DateTime<Utc>,
         claim: Option<(i64, i32)>,
     ) -> Result<Option<(Pipeline, Vec<Job>)>> {
-        check_status(&new.status, PIPELINE_STATUSES)?;
         let prepared = jobs.iter().map(|j| prepare_job(j, now)).collect::<Result<Vec<_>>>()?;
         let variables = encode_variables(&new.variables);
         let created: Option<(PipelineRow, Vec<JobRow>)> = with_db!(self, |p| {
@@ -176,7 +176,7 @@ impl SqlStore {
                     .bind(&new.sha)
                     .bind(&new.before_sha)
                     .bind(&new.source)
-                    .bind(&new.status)
+                    .bind(new.status.as_str())
                     .bind(new.user_id)
                     .bind(&new.yaml_errors)
                     .bind(&variables)
@@ -206,9 +206,7 @@ impl SqlStore {
             }
         });
         match created {
-            Some((row, job_rows)) => {
-                Ok(Some((Pipeline::try_from(row)?, job_rows.into_iter().map(Job::from).collect())))
-            }
+            Some((row, job_rows)) => Ok(Some((Pipeline::try_from(row)?, job_rows::jobs(job_rows)?))),
             None => Ok(None),
         }
     }
@@ -271,22 +269,22 @@ impl PipelineStore for SqlStore {
     }
 
     async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>> {
+        let status = filter.status.map(PipelineStatus::as_str);
         let (rows, total): (Vec<PipelineRow>, i64) = with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q
             .bind(project_id)
             .bind(&filter.ref_name)
-            .bind(&filter.status)
+            .bind(status)
             .bind(&filter.sha)));
         let items = rows.into_iter().map(Pipeline::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }
 
-    async fn set_pipeline_status(&self, id: i64, status: &str, now: DateTime<Utc>) -> Result<Pipeline> {
-        check_status(status, PIPELINE_STATUSES)?;
+    async fn set_pipeline_status(&self, id: i64, status: PipelineStatus, now: DateTime<Utc>) -> Result<Pipeline> {
         let row: Option<PipelineRow> = with_db!(self, |p| sqlx::query_as(SET_STATUS)
             .bind(id)
-            .bind(status)
+            .bind(status.as_str())
             .bind(now)
-            .bind(is_final_status(status))
+            .bind(status.is_finished())
             .fetch_optional(p)
             .await
             .map_err(db_err)?);

@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use autogit_core::Visibility;
+use autogit_core::ci::{JobStatus, PipelineStatus, When};
 use autogit_store::{
     NewGroup, NewJob, NewPipeline, NewProject, NewRunner, Project, RunnerAccessLevel, RunnerScope, Store,
 };
@@ -48,7 +49,7 @@ fn pipeline(project_id: i64) -> NewPipeline {
         sha: "a".repeat(40),
         before_sha: "0".repeat(40),
         source: "push".into(),
-        status: "pending".into(),
+        status: PipelineStatus::Pending,
         user_id: None,
         yaml_errors: None,
         variables: vec![],
@@ -60,8 +61,8 @@ fn job(name: &str) -> NewJob {
         name: name.into(),
         stage: "test".into(),
         stage_index: 0,
-        status: "pending".into(),
-        when: "on_success".into(),
+        status: JobStatus::Pending,
+        when: When::OnSuccess,
         allow_failure: false,
         spec: "{}".into(),
         tags: vec![],
@@ -111,8 +112,8 @@ async fn race_claims(store: Arc<dyn Store>) {
         wins[won] += 1;
         let stored = store.job_by_id(j.id).await.expect("job_by_id").expect("job exists");
         assert_eq!(
-            (stored.status.as_str(), stored.runner_id, stored.token_digest),
-            ("running", Some(runners[won]), Some(digest(&tag, &format!("job{round}-{won}")))),
+            (stored.status, stored.runner_id, stored.token_digest),
+            (JobStatus::Running, Some(runners[won]), Some(digest(&tag, &format!("job{round}-{won}")))),
             "round {round}: the stored job is the winner's"
         );
     }

@@ -21,6 +21,7 @@ pub use job_records::*;
 pub use records::*;
 
 use async_trait::async_trait;
+use autogit_core::ci::{JobStatus, PipelineStatus};
 use chrono::{DateTime, Utc};
 
 use crate::{Listed, Page, Result};
@@ -52,7 +53,9 @@ pub trait PipelineStore: Send + Sync {
     /// Creates the pipeline and its jobs in one transaction: either all exist or none. The `iid`
     /// is the project's next (assigned atomically; concurrent creators get distinct ones). Jobs
     /// get attempt 1, `created_at = now` and, if pending, `queued_at = now`; they are returned in
-    /// the order given. Invalid for a missing project or user, or an unknown status.
+    /// the order given. Invalid for a missing project or user, or a job status jobs are not stored
+    /// with (`waiting_for_resource`, `preparing`: AutoGit has no resource groups and no
+    /// preparing phase).
     async fn create_pipeline(
         &self,
         new: &NewPipeline,
@@ -76,10 +79,10 @@ pub trait PipelineStore: Send + Sync {
     /// Pipelines of one project matching every set field, newest (highest id) first.
     async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>>;
     /// Sets the status and `updated_at`. Becoming `running` sets `started_at` the first time;
-    /// a final status ([`FINAL_STATUSES`]) sets `finished_at`, any other clears it (a retried
-    /// pipeline runs again). Not compare-and-set: the coordinator derives it from the jobs.
-    /// NotFound if missing; Invalid for an unknown status.
-    async fn set_pipeline_status(&self, id: i64, status: &str, now: DateTime<Utc>) -> Result<Pipeline>;
+    /// a finished status ([`PipelineStatus::is_finished`]) sets `finished_at`, any other clears it
+    /// (a retried pipeline runs again). Not compare-and-set: the coordinator derives it from the
+    /// jobs. NotFound if missing.
+    async fn set_pipeline_status(&self, id: i64, status: PipelineStatus, now: DateTime<Utc>) -> Result<Pipeline>;
     /// The newest pipeline for a branch or tag name.
     async fn latest_pipeline_for_ref(&self, project_id: i64, ref_name: &str) -> Result<Option<Pipeline>>;
 }
@@ -91,12 +94,12 @@ pub trait JobStore: Send + Sync {
     /// Jobs of a pipeline by `stage_index`, then id; retried attempts only if asked for.
     async fn jobs_of_pipeline(&self, pipeline_id: i64, include_retried: bool) -> Result<Vec<Job>>;
     /// Jobs of a project (retried ones included) whose status is in `statuses` (all when empty),
-    /// newest first. Invalid for an unknown status.
-    async fn list_project_jobs(&self, project_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>>;
+    /// newest first.
+    async fn list_project_jobs(&self, project_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>>;
     /// Jobs assigned to a runner (the attempts it took and still holds or finished; a job moved
     /// back to an unstarted status is no longer its) whose status is in `statuses` (all when
-    /// empty), newest first. Invalid for an unknown status.
-    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>>;
+    /// empty), newest first.
+    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>>;
     /// Up to `limit` pending jobs, oldest `queued_at` first (then by id): the queue to rebuild
     /// after a restart.
     async fn pending_jobs(&self, limit: i64) -> Result<Vec<Job>>;
@@ -104,18 +107,19 @@ pub trait JobStore: Send + Sync {
     async fn running_jobs(&self) -> Result<Vec<Job>>;
     /// Moves the job to `to` if its status is in `from`, writing `change` in the same statement.
     /// `Ok(None)` (nothing changed) when the status is not in `from`; NotFound if missing;
-    /// Invalid for an unknown status. Side effects by target:
+    /// Invalid for a `to` jobs are not stored with (as in [`PipelineStore::create_pipeline`]).
+    /// Side effects by target:
     /// - `pending`: `queued_at = now`; `created`, `pending`, `manual`, `scheduled` also clear
     ///   `runner_id` (the job can be claimed again);
     /// - `change.scheduled_at`, when set, is written whatever the target (`scheduled` needs it);
     /// - `running`: `started_at = now`;
-    /// - a final status: `finished_at = now`;
+    /// - a finished status ([`JobStatus::is_finished`]): `finished_at = now`;
     /// - anything but `running` (or `clear_token`) clears the token digest and the lease.
     async fn transition_job(
         &self,
         id: i64,
-        from: &[&str],
-        to: &str,
+        from: &[JobStatus],
+        to: JobStatus,
         change: &JobChange,
         now: DateTime<Utc>,
     ) -> Result<Option<Job>>;

@@ -15,6 +15,8 @@
 //!   deterministic. They are stored with at least millisecond precision in UTC.
 //! - Adapters are `Send + Sync` and safe to call concurrently.
 //! - No adapter type (sqlx, …) appears in this crate: errors are mapped at the adapter.
+//! - Domain words (statuses, `when`, failure reasons) are typed; a stored spelling that does not
+//!   parse is [`StoreError::Unavailable`] naming the column and the value, never a default.
 
 pub mod blob;
 mod ci;

@@ -6,9 +6,10 @@
 //! `failed` pipeline without jobs whose `yaml_errors` say what is wrong and where; a pipeline
 //! that `workflow:rules` (or `rules` on every job) filters out is not created.
 
-use super::spec::{JobSpec, when_str};
+use super::spec::{JobSpec, stored_when};
 use super::{predefined, vars};
 use crate::{App, AppError, Result};
+use autogit_core::ci::{JobStatus, PipelineStatus};
 use autogit_git::read;
 use autogit_pipeline::{CompileInput, PipelineContext, RefKind, Severity, compile, render_diagnostics};
 use autogit_store::{Job, NewJob, NewPipeline, Pipeline, Project, User};
@@ -84,7 +85,7 @@ impl App {
             sha: req.sha.clone(),
             before_sha: req.before_sha.clone(),
             source: req.source.clone(),
-            status: "created".into(),
+            status: PipelineStatus::Created,
             user_id: req.user.as_ref().map(|u| u.id),
             yaml_errors: None,
             variables: self.seal_pipeline_variables(project.id, &req.variables)?,
@@ -92,7 +93,7 @@ impl App {
         let text = match (snap.yaml.get(&path), snap.skipped.get(&path)) {
             (Some(t), _) => t.clone(),
             (None, Some(size)) => {
-                new.status = "failed".into();
+                new.status = PipelineStatus::Failed;
                 new.yaml_errors = Some(format!(
                     "{path}: the CI configuration is too large: {size} bytes; at most {} bytes are read",
                     read::MAX_BLOB_SIZE
@@ -128,7 +129,7 @@ impl App {
         let compiled = compile(&CompileInput { path: path.clone(), text, files: snap.yaml, context });
         let Some(plan) = compiled.plan else {
             if compiled.diagnostics.iter().any(|d| d.severity == Severity::Error) {
-                new.status = "failed".into();
+                new.status = PipelineStatus::Failed;
                 new.yaml_errors = Some(render_diagnostics(&compiled.diagnostics));
                 let stored = self.store_pipeline(&new, &[], now, claim).await?;
                 return Ok(Ok(stored.map(|(p, _)| p)));
@@ -148,8 +149,8 @@ impl App {
                     name: job.name.clone(),
                     stage: job.stage.clone(),
                     stage_index: i32::try_from(job.stage_index).unwrap_or(i32::MAX),
-                    status: "created".into(),
-                    when: when_str(job.when).into(),
+                    status: JobStatus::Created,
+                    when: stored_when(job.when),
                     allow_failure: job.allow_failure.allowed,
                     spec: spec.to_json(),
                     tags: vars::normal_tags(&job.tags),

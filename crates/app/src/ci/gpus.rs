@@ -7,6 +7,7 @@ use super::gpu_tags::{derived_tags, reported_architectures, reported_inventory};
 use super::process::queued;
 use super::spec::JobSpec;
 use crate::{App, Result};
+use autogit_core::ci::JobStatus;
 use autogit_protocol::{JobVariable, RunnerInfo};
 use autogit_scheduler::gpu::{Allocation, GpuRequest};
 use autogit_store::{GpuAllocation, Job, Runner};
@@ -145,7 +146,7 @@ impl App {
     /// Why a pending GPU job is not running: `Some("no runner has 2× NVIDIA ≥ 40 GB")` when no
     /// registered runner could ever run it.
     pub fn gpu_pending_reason(&self, job: &Job) -> Option<String> {
-        if job.status != "pending" {
+        if job.status != JobStatus::Pending {
             return None;
         }
         let req = gpu_request_of(&*self.spec_of(job).ok()?)?;

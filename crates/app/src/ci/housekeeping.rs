@@ -5,6 +5,7 @@
 //! while the server was down).
 
 use crate::{App, Result};
+use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_store::JobChange;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -81,19 +82,21 @@ impl App {
         let now = self.clock.now();
         for job in self.store.expired_leases(now).await? {
             tracing::warn!(job = job.id, runner = ?job.runner_id, "runner stopped reporting; failing the job");
-            self.fail_job(&job, "runner_system_failure", None).await?;
+            self.fail_job(&job, FailureReason::RunnerSystemFailure, None).await?;
         }
         let grace = chrono::Duration::from_std(self.ci.settings.server_timeout_grace).unwrap_or_default();
         for job in self.store.running_jobs().await? {
             let Some(started) = job.started_at else { continue };
             if started + chrono::Duration::seconds(job.timeout_secs) + grace < now {
                 tracing::warn!(job = job.id, "job ran past its timeout; failing it");
-                self.fail_job(&job, "job_execution_server_timeout", None).await?;
+                self.fail_job(&job, FailureReason::JobExecutionServerTimeout, None).await?;
             }
         }
         for job in self.store.due_scheduled_jobs(now).await? {
-            let moved =
-                self.store.transition_job(job.id, &["scheduled"], "pending", &JobChange::default(), now).await?;
+            let moved = self
+                .store
+                .transition_job(job.id, &[JobStatus::Scheduled], JobStatus::Pending, &JobChange::default(), now)
+                .await?;
             if let Some(moved) = moved {
                 self.enqueue_job(&moved);
                 self.process_jobs(moved.pipeline_id, &[moved.id]).await?;

@@ -25,6 +25,7 @@ pub mod pool_demand;
 pub mod pools;
 pub mod predefined;
 mod process;
+mod reported_failure;
 pub mod runner_api;
 pub mod runners;
 pub mod runtime;

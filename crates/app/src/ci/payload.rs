@@ -5,6 +5,7 @@ use super::predefined::JobFacts;
 use super::spec::JobSpec;
 use super::vars::Facts;
 use crate::{App, Result};
+use autogit_core::ci::{FailureReason, When};
 use autogit_pipeline::Image as PlanImage;
 use autogit_protocol::{
     ArtifactSpec, ArtifactsFile, CacheSpec, Dependency, GitInfo, Image, JobFeatures, JobInfo, JobResponse,
@@ -55,7 +56,7 @@ impl App {
             name: &job.name,
             stage: &job.stage,
             token,
-            manual: job.when == "manual",
+            manual: job.when == When::Manual,
             node: spec.job.parallel.as_ref().map(|p| (p.index, p.total)),
             started_at: started,
         };
@@ -170,12 +171,12 @@ impl App {
             features: JobFeatures {
                 trace_sections: true,
                 failure_reasons: [
-                    "script_failure",
-                    "runner_system_failure",
-                    "job_execution_timeout",
-                    "unknown_failure",
+                    FailureReason::ScriptFailure,
+                    FailureReason::RunnerSystemFailure,
+                    FailureReason::JobExecutionTimeout,
+                    FailureReason::UnknownFailure,
                 ]
-                .map(String::from)
+                .map(|r| r.as_str().to_string())
                 .to_vec(),
             },
         })

@@ -7,7 +7,8 @@ use super::spec::nodes;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
-use autogit_scheduler::progress::{self, JobStatus, ProgressError};
+use autogit_core::ci::{JobStatus, PipelineStatus};
+use autogit_scheduler::progress::{self, ProgressError};
 use autogit_store::{Job, JobChange, Listed, Page, Pipeline, PipelineFilter, Project};
 
 fn progress_error(e: ProgressError) -> AppError {
@@ -155,7 +156,7 @@ impl App {
         &self,
         who: &Principal,
         project_ref: &str,
-        statuses: &[&str],
+        statuses: &[JobStatus],
         page: Page,
     ) -> Result<(Project, Listed<Job>)> {
         let project = self.ci_project(who, project_ref, false).await?;
@@ -197,11 +198,11 @@ impl App {
     async fn cancel_one(&self, job: &Job) -> Result<Option<Job>> {
         let now = self.clock.now();
         let moved =
-            self.store.transition_job(job.id, &[job.status.as_str()], "canceled", &JobChange::default(), now).await?;
-        if job.status == "pending" {
+            self.store.transition_job(job.id, &[job.status], JobStatus::Canceled, &JobChange::default(), now).await?;
+        if job.status == JobStatus::Pending {
             self.ci.dequeue(job.id);
         }
-        if job.status == "running" && moved.is_some() {
+        if job.status == JobStatus::Running && moved.is_some() {
             self.release_gpus(job.id).await;
         }
         Ok(moved)
@@ -211,7 +212,7 @@ impl App {
         let project = self.ci_project(who, project_ref, true).await?;
         let job = self.job_in(&project, id).await?;
         self.may_act_on_job(who, &project, &job).await?;
-        let status = JobStatus::parse(&job.status).unwrap_or(JobStatus::Created);
+        let status = job.status;
         if status.is_finished() {
             return Err(AppError::Forbidden(Some(format!("a {status} job cannot be canceled"))));
         }
@@ -231,10 +232,10 @@ impl App {
         let now = self.clock.now();
         let moved = self
             .store
-            .transition_job(job.id, &[job.status.as_str()], t.to.as_str(), &JobChange::default(), now)
+            .transition_job(job.id, &[job.status], t.to, &JobChange::default(), now)
             .await?
             .ok_or_else(|| AppError::Conflict("status".into(), "changed meanwhile; try again".into()))?;
-        if moved.status == "pending" {
+        if moved.status == JobStatus::Pending {
             self.enqueue_job(&moved);
         }
         self.process_pipeline(job.pipeline_id).await?;
@@ -263,7 +264,9 @@ impl App {
         let now = self.clock.now();
         for i in plan.reset {
             let (j, _) = &jobs[i];
-            self.store.transition_job(j.id, &["skipped"], "created", &JobChange::default(), now).await?;
+            self.store
+                .transition_job(j.id, &[JobStatus::Skipped], JobStatus::Created, &JobChange::default(), now)
+                .await?;
         }
         Ok(new)
     }
@@ -275,7 +278,7 @@ impl App {
         let jobs = self.latest_jobs(p.id).await?;
         self.ensure_may_act_on_ref(who, &project, &p, jobs.iter().any(|(j, _)| j.protected)).await?;
         for (job, _) in jobs {
-            if matches!(job.status.as_str(), "failed" | "canceled") {
+            if matches!(job.status, JobStatus::Failed | JobStatus::Canceled) {
                 // Another retry may have reset it meanwhile; that is fine.
                 if let Err(e) = self.retry_one(&job).await {
                     tracing::debug!(job = job.id, error = %e, "not retried");
@@ -294,15 +297,16 @@ impl App {
         let Ok(older) = self.store.list_pipelines(new.project_id, &filter, Page { offset: 0, limit: 20 }).await else {
             return;
         };
-        for p in older
-            .items
-            .iter()
-            .filter(|p| p.id < new.id && matches!(p.status.as_str(), "created" | "pending" | "running"))
-        {
+        for p in older.items.iter().filter(|p| {
+            p.id < new.id
+                && matches!(p.status, PipelineStatus::Created | PipelineStatus::Pending | PipelineStatus::Running)
+        }) {
             let Ok(jobs) = self.latest_jobs(p.id).await else { continue };
             let started: Vec<_> = jobs
                 .iter()
-                .filter(|(j, _)| j.status == "running" || (j.status != "created" && j.started_at.is_some()))
+                .filter(|(j, _)| {
+                    j.status == JobStatus::Running || (j.status != JobStatus::Created && j.started_at.is_some())
+                })
                 .collect();
             if started.is_empty() && !jobs.iter().any(|(_, s)| s.job.interruptible == Some(true)) {
                 continue; // nothing says this pipeline may be interrupted

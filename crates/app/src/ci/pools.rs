@@ -4,6 +4,7 @@
 
 use super::runners::{CreateRunner, IssuedRunner};
 use crate::{App, AppError, Principal, Result};
+use autogit_core::ci::JobStatus;
 use autogit_store::Page;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
@@ -164,7 +165,8 @@ impl App {
 
     pub async fn runner_activity(&self, runner_id: i64) -> Result<RunnerActivity> {
         let Some(runner) = self.store.runner_by_id(runner_id).await? else { return Ok(RunnerActivity::default()) };
-        let busy = self.store.list_runner_jobs(runner_id, &["running"], Page { offset: 0, limit: 0 }).await?.total;
+        let busy =
+            self.store.list_runner_jobs(runner_id, &[JobStatus::Running], Page { offset: 0, limit: 0 }).await?.total;
         let recent = self.store.list_runner_jobs(runner_id, &[], Page { offset: 0, limit: 1 }).await?;
         let last = recent.items.first();
         Ok(RunnerActivity {

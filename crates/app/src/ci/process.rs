@@ -8,8 +8,9 @@
 use super::spec::{JobSpec, name_index, node};
 use super::tracked::Tracked;
 use crate::{App, Result};
+use autogit_core::ci::JobStatus;
 use autogit_scheduler::Millis;
-use autogit_scheduler::progress::{JobStatus, Tracker, Transition};
+use autogit_scheduler::progress::{Tracker, Transition};
 use autogit_scheduler::queue::QueuedJob;
 use autogit_store::{Job, JobChange};
 use chrono::{DateTime, Utc};
@@ -119,7 +120,7 @@ impl App {
             first = Some(transitions.iter().map(|t| t.job).collect());
         }
         self.store_pipeline_status(pipeline_id, &mut view).await?;
-        let finished = JobStatus::parse(&view.stored_status).is_some_and(JobStatus::is_finished);
+        let finished = view.stored_status.is_some_and(|s| s.is_finished());
         // A finished pipeline's view is dropped; a retry reads it again.
         *held = (!finished).then_some(view);
         Ok(())
@@ -130,7 +131,7 @@ impl App {
         let jobs = self.latest_jobs(pipeline_id).await?;
         let by_name = name_index(&jobs);
         let tracker = Tracker::new(jobs.iter().enumerate().map(|(i, (j, s))| node(i, j, s, &by_name)).collect());
-        let stored_status = self.store.pipeline_by_id(pipeline_id).await?.map(|p| p.status).unwrap_or_default();
+        let stored_status = self.store.pipeline_by_id(pipeline_id).await?.map(|p| p.status);
         Ok(Tracked { jobs, by_name, tracker, stored_status })
     }
 
@@ -163,13 +164,11 @@ impl App {
             if t.to == JobStatus::Scheduled {
                 change.scheduled_at = t.scheduled_at.and_then(|m| DateTime::from_timestamp_millis(m.0));
             }
-            // The tracker already applied `t`: the status the store must still hold is the old one.
-            let from = job.status.clone();
-            let Some(moved) = self.store.transition_job(job.id, &[from.as_str()], t.to.as_str(), &change, now).await?
-            else {
+            // The tracker already applied `t`: the status the store must still hold is the view's.
+            let Some(moved) = self.store.transition_job(job.id, &[job.status], t.to, &change, now).await? else {
                 return Ok(false);
             };
-            if moved.status == "pending" {
+            if moved.status == JobStatus::Pending {
                 self.enqueue_job(&moved);
             }
             view.jobs[t.job].0 = moved;
@@ -182,9 +181,9 @@ impl App {
             return Ok(()); // a pipeline with YAML errors keeps the status it was created with
         }
         let status = view.tracker.pipeline_status();
-        if status.as_str() != view.stored_status {
-            self.store.set_pipeline_status(pipeline_id, status.as_str(), self.clock.now()).await?;
-            view.stored_status = status.as_str().to_string();
+        if view.stored_status != Some(status) {
+            self.store.set_pipeline_status(pipeline_id, status, self.clock.now()).await?;
+            view.stored_status = Some(status);
         }
         Ok(())
     }

@@ -3,9 +3,11 @@
 //! token, which exists only while the job runs, so a late or forged report finds nothing.
 
 use super::process::millis;
+use super::reported_failure::reported_reason;
 use super::spec::JobSpec;
 use crate::auth::token_digest;
 use crate::{App, AppError, Result};
+use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_protocol::{JobRequest, JobResponse, ReportedState, UpdateJobRequest};
 use autogit_scheduler::gpu::Allocation;
 use autogit_scheduler::queue::{RunnerAccessLevel as QAccess, RunnerInfo as QRunner};
@@ -33,16 +35,16 @@ pub enum JobOffer {
 /// The job's state after a report or trace append, for the `Job-Status` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobAck {
-    pub status: String,
+    pub status: JobStatus,
 }
 
 /// The outcome of a trace append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TraceAck {
     /// `202` with `Range: 0-<size>`.
-    Accepted { size: i64, status: String },
+    Accepted { size: i64, status: JobStatus },
     /// `416` with `Range: 0-<size>`: resend from `size`.
-    Mismatch { size: i64, status: String },
+    Mismatch { size: i64, status: JobStatus },
 }
 
 fn seen(info: &autogit_protocol::RunnerInfo) -> RunnerSeen {
@@ -93,7 +95,7 @@ impl App {
                 Err(e) => {
                     // Put it back for someone else; then report the error.
                     if let Ok(Some(j)) = self.store.job_by_id(job.id as i64).await
-                        && j.status == "pending"
+                        && j.status == JobStatus::Pending
                         && j.runner_id.is_none()
                     {
                         self.enqueue_job(&j);
@@ -183,8 +185,10 @@ impl App {
                 // The job cannot be described (its project vanished, its spec is unreadable):
                 // fail it rather than leave it running on a runner that never got it.
                 tracing::error!(job = job.id, error = %e, "could not build the job payload");
-                let change = JobChange { failure_reason: Some("data_integrity_failure".into()), ..Default::default() };
-                self.store.transition_job(job.id, &["running"], "failed", &change, self.clock.now()).await?;
+                let change =
+                    JobChange { failure_reason: Some(FailureReason::DataIntegrityFailure), ..Default::default() };
+                let now = self.clock.now();
+                self.store.transition_job(job.id, &[JobStatus::Running], JobStatus::Failed, &change, now).await?;
                 self.after_finish(&job, &[job.id]).await?;
                 Ok(None)
             }
@@ -223,7 +227,7 @@ impl App {
     }
 
     /// The status a runner should be told about a job whose token no longer works.
-    pub async fn job_status(&self, id: i64) -> Option<String> {
+    pub async fn job_status(&self, id: i64) -> Option<JobStatus> {
         self.store.job_by_id(id).await.ok().flatten().map(|j| j.status)
     }
 
@@ -245,34 +249,38 @@ impl App {
                 Ok(JobAck { status: job.status })
             }
             ReportedState::Success => {
-                let done =
-                    self.store.transition_job(job.id, &["running"], "success", &JobChange::default(), now).await?;
+                let done = self
+                    .store
+                    .transition_job(job.id, &[JobStatus::Running], JobStatus::Success, &JobChange::default(), now)
+                    .await?;
                 self.after_finish(&job, &[job.id]).await?;
                 Ok(JobAck { status: done.map_or(job.status, |j| j.status) })
             }
             ReportedState::Failed => {
-                let reason = req
-                    .failure_reason
-                    .and_then(|r| serde_json::to_value(r).ok())
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .filter(|r| r != "unknown")
-                    .unwrap_or_else(|| "unknown_failure".into());
-                let status = self.fail_job(&job, &reason, req.exit_code).await?;
+                let reason = req.failure_reason.map_or(FailureReason::UnknownFailure, reported_reason);
+                // A job deleted meanwhile has no status to report.
+                let status = self.fail_job(&job, reason, req.exit_code).await?.ok_or(AppError::NotFound("Job"))?;
                 Ok(JobAck { status })
             }
         }
     }
 
-    /// Fails a running job and retries it when its `retry:` says so. Returns the job's status.
-    pub(crate) async fn fail_job(&self, job: &Job, reason: &str, exit_code: Option<i32>) -> Result<String> {
-        let change = JobChange { failure_reason: Some(reason.to_string()), exit_code, ..Default::default() };
-        let Some(failed) = self.store.transition_job(job.id, &["running"], "failed", &change, self.clock.now()).await?
+    /// Fails a running job and retries it when its `retry:` says so. Returns the job's status;
+    /// `None` when the job no longer exists.
+    pub(crate) async fn fail_job(
+        &self,
+        job: &Job,
+        reason: FailureReason,
+        exit_code: Option<i32>,
+    ) -> Result<Option<JobStatus>> {
+        let change = JobChange { failure_reason: Some(reason), exit_code, ..Default::default() };
+        let now = self.clock.now();
+        let Some(failed) =
+            self.store.transition_job(job.id, &[JobStatus::Running], JobStatus::Failed, &change, now).await?
         else {
-            return Ok(self.job_status(job.id).await.unwrap_or_default());
+            return Ok(self.job_status(job.id).await);
         };
         let spec = JobSpec::parse(&failed)?;
-        let reason = autogit_scheduler::progress::FailureReason::parse(reason)
-            .unwrap_or(autogit_scheduler::progress::FailureReason::UnknownFailure);
         let attempts = u32::try_from(failed.attempt - 1).unwrap_or(0);
         let mut changed = vec![failed.id];
         if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
@@ -282,7 +290,7 @@ impl App {
             changed.push(next.id);
         }
         self.after_finish(&failed, &changed).await?;
-        Ok(failed.status)
+        Ok(Some(failed.status))
     }
 
     /// A job stopped running (any final state): free its GPUs, move its pipeline on. `changed`:
@@ -305,7 +313,7 @@ impl App {
             if start != size {
                 return Ok(TraceAck::Mismatch { size, status: job.status });
             }
-            self.fail_job(&job, "trace_size_exceeded", None).await?;
+            self.fail_job(&job, FailureReason::TraceSizeExceeded, None).await?;
             return Err(AppError::Forbidden(Some("the job log is larger than the limit".into())));
         }
         Ok(match self.store.append_trace(job.id, start, bytes).await? {

@@ -7,9 +7,9 @@ use crate::auth::token_digest;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
+use autogit_core::ci::JobStatus;
 use autogit_store::{
-    JOB_STATUSES, Job, Listed, NewRunner, Page, Runner, RunnerAccessLevel, RunnerFilter, RunnerScope, RunnerSeen,
-    RunnerUpdate,
+    Job, Listed, NewRunner, Page, Runner, RunnerAccessLevel, RunnerFilter, RunnerScope, RunnerSeen, RunnerUpdate,
 };
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -206,11 +206,14 @@ impl App {
     }
 
     /// `GET /runners/:id/jobs`: the jobs the runner took, newest first.
-    pub async fn runner_jobs(&self, who: &Principal, id: i64, statuses: &[&str], page: Page) -> Result<Listed<Job>> {
+    pub async fn runner_jobs(
+        &self,
+        who: &Principal,
+        id: i64,
+        statuses: &[JobStatus],
+        page: Page,
+    ) -> Result<Listed<Job>> {
         let runner = self.get_runner(who, id).await?;
-        if let Some(bad) = statuses.iter().find(|s| !JOB_STATUSES.contains(s)) {
-            return Err(AppError::Invalid("status", format!("'{bad}' is not a job status")));
-        }
         Ok(self.store.list_runner_jobs(runner.id, statuses, page).await?)
     }
 

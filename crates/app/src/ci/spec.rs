@@ -2,8 +2,9 @@
 //! variables it inherits, frozen at pipeline creation so that a later push of a different
 //! `.gitlab-ci.yml` cannot change a running pipeline (GitLab behaves the same).
 
+use autogit_core::ci;
 use autogit_pipeline::{Job as PlanJob, Plan, Var, When as PlanWhen};
-use autogit_scheduler::progress::{JobNode, JobStatus, NeedRef, RetryPolicy, RetryWhen, When};
+use autogit_scheduler::progress::{JobNode, NeedRef, RetryPolicy, RetryWhen, When};
 use autogit_store::Job;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -44,7 +45,8 @@ impl JobSpec {
                     .iter()
                     .filter_map(|w| match w.as_str() {
                         "always" => Some(RetryWhen::Always),
-                        other => autogit_scheduler::progress::FailureReason::parse(other).map(RetryWhen::Reason),
+                        // The compiler accepts only known reasons.
+                        other => other.parse().ok().map(RetryWhen::Reason),
                     })
                     .collect()
             }),
@@ -55,13 +57,13 @@ impl JobSpec {
 }
 
 /// The stored `when` of a planned job.
-pub(crate) fn when_str(w: PlanWhen) -> &'static str {
+pub(crate) fn stored_when(w: PlanWhen) -> ci::When {
     match w {
-        PlanWhen::OnSuccess => "on_success",
-        PlanWhen::OnFailure => "on_failure",
-        PlanWhen::Always => "always",
-        PlanWhen::Manual => "manual",
-        PlanWhen::Delayed => "delayed",
+        PlanWhen::OnSuccess => ci::When::OnSuccess,
+        PlanWhen::OnFailure => ci::When::OnFailure,
+        PlanWhen::Always => ci::When::Always,
+        PlanWhen::Manual => ci::When::Manual,
+        PlanWhen::Delayed => ci::When::Delayed,
     }
 }
 
@@ -107,7 +109,7 @@ pub(crate) fn node(i: usize, job: &Job, spec: &JobSpec, index: &HashMap<String, 
             .filter_map(|c| i32::try_from(*c).ok())
             .collect(),
         needs,
-        status: JobStatus::parse(&job.status).unwrap_or(JobStatus::Created),
+        status: job.status,
         exit_code: job.exit_code,
         scheduled_at: job.scheduled_at.map(|t| autogit_scheduler::Millis(t.timestamp_millis())),
         // A retried manual or delayed job runs at once: retrying counts as playing it.

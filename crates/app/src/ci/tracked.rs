@@ -9,6 +9,7 @@
 //! per database (ARCHITECTURE.md, invariant 8) is what lets a process keep this view at all.
 
 use super::spec::JobSpec;
+use autogit_core::ci::PipelineStatus;
 use autogit_scheduler::progress::Tracker;
 use autogit_store::Job;
 use std::collections::HashMap;
@@ -24,8 +25,8 @@ pub(crate) struct Tracked {
     pub jobs: Vec<(Job, Arc<JobSpec>)>,
     pub by_name: HashMap<String, usize>,
     pub tracker: Tracker,
-    /// The pipeline status last read from or written to the store.
-    pub stored_status: String,
+    /// The pipeline status last read from or written to the store (`None`: the pipeline is gone).
+    pub stored_status: Option<PipelineStatus>,
 }
 
 impl std::fmt::Debug for Tracked {

@@ -7,6 +7,7 @@ use crate::error::{ApiError, bad_param};
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::{AppError, Principal};
+use autogit_core::ci::JobStatus;
 use autogit_store::{Job, Pipeline, PipelineFilter, Project};
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -67,7 +68,7 @@ async fn render_job(s: &AppState, project: &Project, pipeline: Option<&Pipeline>
 
 async fn list(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let p = &list.params;
-    let filter = PipelineFilter { ref_name: p.str("ref")?, status: p.str("status")?, sha: p.str("sha")? };
+    let filter = PipelineFilter { ref_name: p.str("ref")?, status: p.word("status")?, sha: p.str("sha")? };
     let res = s.app.list_pipelines(&who, &id, &filter, list.page()).await?;
     let (project, _) = s.app.get_project(&who, &id, autogit_core::access::Action::View).await?;
     let items = res.items.iter().map(|pl| dto::pipeline_basic(&s.config.external_url, &project, pl)).collect();
@@ -119,10 +120,8 @@ async fn retry(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): 
 }
 
 /// GitLab's `scope[]` filter: job statuses.
-fn scopes(p: &Params) -> Result<Vec<String>, ApiError> {
-    let mut v = p.list("scope")?;
-    v.retain(|s| !s.is_empty());
-    Ok(v)
+fn scopes(p: &Params) -> Result<Vec<JobStatus>, ApiError> {
+    p.words("scope")
 }
 
 async fn pipeline_jobs(
@@ -146,7 +145,6 @@ async fn pipeline_jobs(
 
 async fn project_jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let scope = scopes(&list.params)?;
-    let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
     let (project, res) = s.app.project_jobs(&who, &id, &scope, list.page()).await?;
     let mut items = Vec::with_capacity(res.items.len());
     for j in &res.items {

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use autogit_app::AppError;
 use autogit_app::ci::{JobOffer, TraceAck, UploadMeta};
+use autogit_core::ci::JobStatus;
 use autogit_protocol::{JOB_STATUS_HEADER, JOB_TOKEN_HEADER, JobRequest, LAST_UPDATE_HEADER, UpdateJobRequest};
 use axum::Router;
 use axum::body::Bytes;
@@ -47,10 +48,8 @@ fn job_token(h: &HeaderMap, q: &HashMap<String, String>) -> ApiResult<String> {
 
 /// Adds `Job-Status` and `X-GitLab-Trace-Update-Interval`: how often the runner must report
 /// (a quarter of the lease, so that three lost updates in a row still keep the job).
-fn with_status(s: &AppState, mut r: Response, status: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(status) {
-        r.headers_mut().insert(JOB_STATUS_HEADER, v);
-    }
+fn with_status(s: &AppState, mut r: Response, status: JobStatus) -> Response {
+    r.headers_mut().insert(JOB_STATUS_HEADER, HeaderValue::from_static(status.as_str()));
     let interval = (s.app.ci_settings().lease_timeout.as_secs() / 4).clamp(1, 30);
     r.headers_mut().insert("X-GitLab-Trace-Update-Interval", HeaderValue::from(interval));
     r
@@ -61,7 +60,7 @@ async fn refused(s: &AppState, id: i64, e: ApiError) -> Response {
     let status = s.app.job_status(id).await;
     let r = e.into_response();
     match status {
-        Some(st) => with_status(s, r, &st),
+        Some(st) => with_status(s, r, st),
         None => r,
     }
 }
@@ -100,7 +99,7 @@ async fn update(State(s): State<AppState>, Path(id): Path<i64>, headers: HeaderM
         req.token = t.to_string();
     }
     match s.app.update_job(id, &req).await {
-        Ok(ack) => with_status(&s, StatusCode::OK.into_response(), &ack.status),
+        Ok(ack) => with_status(&s, StatusCode::OK.into_response(), ack.status),
         Err(e) => refused(&s, id, ApiError(e)).await,
     }
 }
@@ -123,12 +122,12 @@ async fn trace(
     let start = i64::try_from(start).unwrap_or(i64::MAX);
     match s.app.append_job_trace(id, &token, start, &body).await {
         Ok(TraceAck::Accepted { size, status }) => {
-            let mut r = with_status(&s, StatusCode::ACCEPTED.into_response(), &status);
+            let mut r = with_status(&s, StatusCode::ACCEPTED.into_response(), status);
             r.headers_mut().insert(header::RANGE, range(size));
             r
         }
         Ok(TraceAck::Mismatch { size, status }) => {
-            let mut r = with_status(&s, StatusCode::RANGE_NOT_SATISFIABLE.into_response(), &status);
+            let mut r = with_status(&s, StatusCode::RANGE_NOT_SATISFIABLE.into_response(), status);
             r.headers_mut().insert(header::RANGE, range(size));
             r
         }

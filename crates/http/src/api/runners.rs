@@ -180,9 +180,7 @@ async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i
 
 /// The jobs a runner took, each with its project (as GitLab's runner jobs list shows it).
 async fn jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>, list: List) -> Handler {
-    let mut statuses = list.params.list("status")?;
-    statuses.retain(|st| !st.is_empty());
-    let statuses: Vec<&str> = statuses.iter().map(String::as_str).collect();
+    let statuses = list.params.words("status")?;
     let res = s.app.runner_jobs(&who, id, &statuses, list.page()).await?;
     let base = &s.config.external_url;
     let store = s.app.store();

@@ -3,7 +3,7 @@
 //! It serves twice: over a job's prerequisites it says whether the job may be processed and
 //! how (see `advance`), and over all jobs it is the pipeline's status.
 
-use super::{JobNode, JobStatus, string_enum};
+use super::{JobNode, JobStatus, PipelineStatus};
 
 /// Categories: every job status, plus GitLab's two derived ones.
 const SUCCESS_WITH_WARNINGS: u16 = 1 << 11; // allowed failure: failed or canceled with allow_failure
@@ -103,30 +103,6 @@ impl Composite {
         } else {
             Failed
         })
-    }
-}
-
-string_enum! {
-    /// A pipeline's status: GitLab's composite over its latest jobs.
-    PipelineStatus {
-        Created = "created",
-        WaitingForResource = "waiting_for_resource",
-        Preparing = "preparing",
-        Pending = "pending",
-        Running = "running",
-        Success = "success",
-        Failed = "failed",
-        Canceled = "canceled",
-        Skipped = "skipped",
-        Manual = "manual",
-        Scheduled = "scheduled",
-    }
-}
-
-impl From<JobStatus> for PipelineStatus {
-    fn from(s: JobStatus) -> PipelineStatus {
-        // Same spellings by construction; the fallback is unreachable.
-        PipelineStatus::parse(s.as_str()).unwrap_or(PipelineStatus::Failed)
     }
 }
 

@@ -22,13 +22,15 @@ mod tests_retry;
 mod tests_status;
 
 pub use advance::{advance, cancel, next_wakeup, play, unschedule};
-pub use composite::{PipelineStatus, has_warnings, pipeline_status};
-pub use retry::{FailureReason, RetryPlan, RetryPolicy, RetryWhen, retry_decision, retry_job};
+pub use autogit_core::ci::{FailureReason, JobStatus, PipelineStatus};
+pub use composite::{has_warnings, pipeline_status};
+pub use retry::{RetryPlan, RetryPolicy, RetryWhen, retry_decision, retry_job};
 pub use tracker::Tracker;
 
 use crate::Millis;
 
-/// `when:` of a job, after `rules` were evaluated (the compiler's job, not ours).
+/// `when:` of a job, after `rules` were evaluated (the compiler's job, not ours). Richer than the
+/// stored [`autogit_core::ci::When`]: a delayed job carries its delay, and `never` is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
     /// Run when every prerequisite succeeded (allowed failures and skipped stage jobs count).
@@ -43,60 +45,6 @@ pub enum When {
     Delayed { start_in_ms: i64 },
     /// Never runs; GitLab does not even create such jobs. Treated as a job that is skipped.
     Never,
-}
-
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $s:literal,)* }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($(#[$vm])* $var,)* }
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &[$name] = &[$($name::$var,)*];
-            /// GitLab's spelling (the API and database value).
-            #[must_use]
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$var => $s,)* }
-            }
-            /// Parses GitLab's spelling.
-            #[must_use]
-            pub fn parse(s: &str) -> Option<$name> {
-                match s { $($s => Some($name::$var),)* _ => None }
-            }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use string_enum;
-
-string_enum! {
-    /// A job's status: GitLab's set (`Ci::HasStatus`), without the bridge-only
-    /// `waiting_for_callback` and the graceful-cancel `canceling`.
-    JobStatus {
-        Created = "created",
-        WaitingForResource = "waiting_for_resource",
-        Preparing = "preparing",
-        Pending = "pending",
-        Running = "running",
-        Success = "success",
-        Failed = "failed",
-        Canceled = "canceled",
-        Skipped = "skipped",
-        Manual = "manual",
-        Scheduled = "scheduled",
-    }
-}
-
-impl JobStatus {
-    /// GitLab's `COMPLETED_STATUSES`: the job will not change again unless retried.
-    #[must_use]
-    pub fn is_finished(self) -> bool {
-        matches!(self, JobStatus::Success | JobStatus::Failed | JobStatus::Canceled | JobStatus::Skipped)
-    }
 }
 
 /// One entry of `needs:`: the index of the needed job in the same slice.

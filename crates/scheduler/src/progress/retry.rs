@@ -3,39 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{JobNode, JobStatus, ProgressError, string_enum};
-
-string_enum! {
-    /// Why a job failed: GitLab's `failure_reason` enum (`Enums::Ci::CommitStatus`), the values
-    /// a runner or the server can produce for a build.
-    FailureReason {
-        UnknownFailure = "unknown_failure",
-        ScriptFailure = "script_failure",
-        ApiFailure = "api_failure",
-        StuckOrTimeoutFailure = "stuck_or_timeout_failure",
-        RunnerSystemFailure = "runner_system_failure",
-        MissingDependencyFailure = "missing_dependency_failure",
-        RunnerUnsupported = "runner_unsupported",
-        StaleSchedule = "stale_schedule",
-        JobExecutionTimeout = "job_execution_timeout",
-        ArchivedFailure = "archived_failure",
-        UnmetPrerequisites = "unmet_prerequisites",
-        SchedulerFailure = "scheduler_failure",
-        DataIntegrityFailure = "data_integrity_failure",
-        ForwardDeploymentFailure = "forward_deployment_failure",
-        UserBlocked = "user_blocked",
-        ProjectDeleted = "project_deleted",
-        CiQuotaExceeded = "ci_quota_exceeded",
-        PipelineLoopDetected = "pipeline_loop_detected",
-        NoMatchingRunner = "no_matching_runner",
-        TraceSizeExceeded = "trace_size_exceeded",
-        BuildsDisabled = "builds_disabled",
-        EnvironmentCreationFailure = "environment_creation_failure",
-        DeploymentRejected = "deployment_rejected",
-        FailedOutdatedDeploymentJob = "failed_outdated_deployment_job",
-        JobExecutionServerTimeout = "job_execution_server_timeout",
-    }
-}
+use super::{FailureReason, JobNode, JobStatus, ProgressError};
 
 /// One entry of `retry:when`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +102,7 @@ impl RetryPlan {
 /// meant to (`success`, `failed`, `canceled`: GitLab's `retryable?`) can be retried.
 pub fn retry_job(jobs: &[JobNode], job: usize) -> Result<RetryPlan, ProgressError> {
     let old = jobs.get(job).ok_or(ProgressError::UnknownJob(job))?;
-    if !matches!(old.status, JobStatus::Success | JobStatus::Failed | JobStatus::Canceled) {
+    if !old.status.is_retryable() {
         return Err(ProgressError::InvalidState { job, status: old.status, action: "retried" });
     }
     let mut clone = old.clone();

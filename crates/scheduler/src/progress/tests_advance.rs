@@ -25,7 +25,7 @@ pub(super) fn pipeline(specs: &[&str]) -> Vec<JobNode> {
                 "never" => When::Never,
                 d => When::Delayed { start_in_ms: d.trim_start_matches("delayed:").parse().expect("when") },
             };
-            j.status = JobStatus::parse(t[3]).expect("status");
+            j.status = t[3].parse().expect("status");
             for extra in &t[4..] {
                 let (k, v) = extra.split_once(':').expect("key:value");
                 let list = || v.split(',').filter(|s| !s.is_empty());

@@ -1,5 +1,6 @@
 //! Records of jobs, their traces, and CI/CD variables.
 
+use autogit_core::ci::{FailureReason, JobStatus, When};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,10 +12,8 @@ pub struct Job {
     pub stage: String,
     /// Position of the stage in the pipeline, from 0.
     pub stage_index: i32,
-    /// One of [`crate::JOB_STATUSES`].
-    pub status: String,
-    /// `on_success`, `on_failure`, `always`, `manual`, `delayed`.
-    pub when: String,
+    pub status: JobStatus,
+    pub when: When,
     pub allow_failure: bool,
     /// The compiled job as JSON text; opaque to the store.
     pub spec: String,
@@ -32,7 +31,7 @@ pub struct Job {
     pub retried_from: Option<i64>,
     /// A newer attempt exists; GitLab hides such jobs.
     pub retried: bool,
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<FailureReason>,
     pub exit_code: Option<i32>,
     pub timeout_secs: i64,
     /// When a delayed job becomes due.
@@ -55,8 +54,8 @@ pub struct NewJob {
     pub stage: String,
     pub stage_index: i32,
     /// The initial status, usually `created`, `pending`, `manual` or `scheduled`.
-    pub status: String,
-    pub when: String,
+    pub status: JobStatus,
+    pub when: When,
     pub allow_failure: bool,
     pub spec: String,
     /// Stored sorted and deduplicated; non-empty, no comma (`Invalid` otherwise).
@@ -71,7 +70,7 @@ pub struct NewJob {
 pub struct JobChange {
     pub runner_id: Option<i64>,
     pub token_digest: Option<String>,
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<FailureReason>,
     pub exit_code: Option<i32>,
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// Remove the job token even though the job keeps running.

@@ -1,34 +1,8 @@
 //! Records of the CI aggregates: runners, pipelines, jobs, traces and CI/CD variables. Plain data,
-//! shaped after GitLab's model; statuses are GitLab's strings (see the `*_STATUSES` constants).
+//! shaped after GitLab's model; statuses are the domain's ([`autogit_core::ci`]).
 
+use autogit_core::ci::PipelineStatus;
 use chrono::{DateTime, Utc};
-
-/// Every pipeline status GitLab knows, in its lifecycle order.
-pub const PIPELINE_STATUSES: &[&str] = &[
-    "created",
-    "waiting_for_resource",
-    "preparing",
-    "pending",
-    "running",
-    "success",
-    "failed",
-    "canceled",
-    "skipped",
-    "manual",
-    "scheduled",
-];
-
-/// Every job status the store accepts.
-pub const JOB_STATUSES: &[&str] =
-    &["created", "pending", "running", "success", "failed", "canceled", "skipped", "manual", "scheduled"];
-
-/// Statuses after which nothing runs any more: reaching one sets `finished_at`.
-pub const FINAL_STATUSES: &[&str] = &["success", "failed", "canceled", "skipped"];
-
-/// Whether `status` is one of [`FINAL_STATUSES`].
-pub fn is_final_status(status: &str) -> bool {
-    FINAL_STATUSES.contains(&status)
-}
 
 /// Who may use a runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,8 +123,7 @@ pub struct Pipeline {
     pub before_sha: String,
     /// `push`, `web`, `api`, `trigger`, `schedule`…
     pub source: String,
-    /// One of [`PIPELINE_STATUSES`].
-    pub status: String,
+    pub status: PipelineStatus,
     pub user_id: Option<i64>,
     pub yaml_errors: Option<String>,
     /// Pipeline-level variables given at creation, in the order given.
@@ -171,7 +144,7 @@ pub struct NewPipeline {
     pub sha: String,
     pub before_sha: String,
     pub source: String,
-    pub status: String,
+    pub status: PipelineStatus,
     pub user_id: Option<i64>,
     pub yaml_errors: Option<String>,
     pub variables: Vec<(String, String)>,
@@ -181,6 +154,6 @@ pub struct NewPipeline {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PipelineFilter {
     pub ref_name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<PipelineStatus>,
     pub sha: Option<String>,
 }

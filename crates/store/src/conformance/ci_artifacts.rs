@@ -27,7 +27,9 @@ fn artifact_ids(artifacts: &[JobArtifact]) -> Vec<i64> {
 pub(super) async fn ci_artifacts_create_and_replace(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "ar").await;
-    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, "pending"), new_job("b", 0, "pending")], 600).await;
+    let (_, jobs) =
+        pipeline_with(cx, &p, "main", &[new_job("a", 0, JobStatus::Pending), new_job("b", 0, JobStatus::Pending)], 600)
+            .await;
     let (a, b) = (jobs[0].id, jobs[1].id);
     assert_eq!(ok(s.artifacts_of_job(a).await, "artifacts_of_job"), vec![], "artifacts: a new job has none");
 
@@ -98,7 +100,9 @@ pub(super) async fn ci_artifacts_create_and_replace(cx: &Cx<'_>) {
 pub(super) async fn ci_artifacts_expiry(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "ae").await;
-    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, "pending"), new_job("b", 0, "pending")], 610).await;
+    let (_, jobs) =
+        pipeline_with(cx, &p, "main", &[new_job("a", 0, JobStatus::Pending), new_job("b", 0, JobStatus::Pending)], 610)
+            .await;
     let (a, b) = (jobs[0].id, jobs[1].id);
     let create = |job_id: i64, file_type: &'static str, expire_at: Option<DateTime<Utc>>| async move {
         ok(s.create_artifact(&new_artifact(cx, job_id, file_type, expire_at), cx.at(611)).await, "create").0
@@ -140,8 +144,8 @@ pub(super) async fn ci_artifacts_cascade(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "ac").await;
     let keep = ci_project(cx, "ak").await;
-    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, "pending")], 630).await;
-    let (_, kept_jobs) = pipeline_with(cx, &keep, "main", &[new_job("a", 0, "pending")], 630).await;
+    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, JobStatus::Pending)], 630).await;
+    let (_, kept_jobs) = pipeline_with(cx, &keep, "main", &[new_job("a", 0, JobStatus::Pending)], 630).await;
     let (j, k) = (jobs[0].id, kept_jobs[0].id);
     let (gone, _) = ok(s.create_artifact(&new_artifact(cx, j, "archive", Some(cx.at(640))), cx.at(631)).await, "c");
     let (kept, _) = ok(s.create_artifact(&new_artifact(cx, k, "archive", Some(cx.at(640))), cx.at(631)).await, "c");

@@ -24,20 +24,20 @@ pub(super) fn new_pipeline(project_id: i64, ref_name: &str, sha: &str) -> NewPip
         sha: sha.to_string(),
         before_sha: "0".repeat(40),
         source: "push".to_string(),
-        status: "created".to_string(),
+        status: PipelineStatus::Created,
         user_id: None,
         yaml_errors: None,
         variables: vec![],
     }
 }
 
-pub(super) fn new_job(name: &str, stage_index: i32, status: &str) -> NewJob {
+pub(super) fn new_job(name: &str, stage_index: i32, status: JobStatus) -> NewJob {
     NewJob {
         name: name.to_string(),
         stage: format!("stage{stage_index}"),
         stage_index,
-        status: status.to_string(),
-        when: "on_success".to_string(),
+        status,
+        when: When::OnSuccess,
         allow_failure: false,
         spec: format!("{{\"name\":\"{name}\",\"script\":[\"echo hi\"]}}"),
         tags: vec![],

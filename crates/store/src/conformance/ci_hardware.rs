@@ -84,7 +84,8 @@ pub(super) async fn ci_hardware_inventories(cx: &Cx<'_>) {
 pub(super) async fn ci_gpu_allocations(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "ga").await;
-    let new_jobs = [new_job("a", 0, "pending"), new_job("b", 0, "pending"), new_job("c", 0, "pending")];
+    let new_jobs =
+        [new_job("a", 0, JobStatus::Pending), new_job("b", 0, JobStatus::Pending), new_job("c", 0, JobStatus::Pending)];
     let (_, jobs) = pipeline_with(cx, &p, "main", &new_jobs, 820).await;
     let mine = job_ids(&jobs);
     let (a, b, c) = (mine[0], mine[1], mine[2]);
@@ -142,9 +143,15 @@ pub(super) async fn ci_hardware_cascades(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "gc").await;
     let keep = ci_project(cx, "gk").await;
-    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, "pending")], 840).await;
-    let (_, kept_jobs) =
-        pipeline_with(cx, &keep, "main", &[new_job("a", 0, "pending"), new_job("b", 0, "pending")], 840).await;
+    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, JobStatus::Pending)], 840).await;
+    let (_, kept_jobs) = pipeline_with(
+        cx,
+        &keep,
+        "main",
+        &[new_job("a", 0, JobStatus::Pending), new_job("b", 0, JobStatus::Pending)],
+        840,
+    )
+    .await;
     let (j, k1, k2) = (jobs[0].id, kept_jobs[0].id, kept_jobs[1].id);
     let mine = [j, k1, k2];
     let r = runner(cx, RunnerScope::Instance, &[]).await;

@@ -7,14 +7,16 @@ pub(super) async fn ci_job_retry_and_lists(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "jr").await;
     let r = runner(cx, RunnerScope::Project(p.id), &[]).await;
-    let build = NewJob { tags: vec!["gpu".to_string()], ..new_job("build", 0, "pending") };
-    let (pl, jobs) = pipeline_with(cx, &p, "main", &[build, new_job("test", 1, "created")], 130).await;
+    let build = NewJob { tags: vec!["gpu".to_string()], ..new_job("build", 0, JobStatus::Pending) };
+    let (pl, jobs) = pipeline_with(cx, &p, "main", &[build, new_job("test", 1, JobStatus::Created)], 130).await;
     let (a, b) = (jobs[0].clone(), jobs[1].clone());
     expect_invalid(s.retry_job(a.id, cx.at(131)).await, "jobs: a pending job cannot be retried");
     expect_not_found(s.retry_job(MISSING, cx.at(131)).await, "jobs: retry of a missing job");
     ok(s.assign_job(a.id, r.id, &digest(cx, "jr"), cx.at(200), cx.at(132)).await, "assign_job").expect("claimed");
-    let fail = JobChange { failure_reason: Some("script_failure".into()), exit_code: Some(1), ..JobChange::default() };
-    let failed = ok(s.transition_job(a.id, &["running"], "failed", &fail, cx.at(133)).await, "t").expect("failed");
+    let fail =
+        JobChange { failure_reason: Some(FailureReason::ScriptFailure), exit_code: Some(1), ..JobChange::default() };
+    let failed = ok(s.transition_job(a.id, &[JobStatus::Running], JobStatus::Failed, &fail, cx.at(133)).await, "t")
+        .expect("failed");
 
     let retry = ok(s.retry_job(a.id, cx.at(140)).await, "retry_job");
     assert_eq!(
@@ -37,22 +39,23 @@ pub(super) async fn ci_job_retry_and_lists(cx: &Cx<'_>) {
     let all = ok(s.jobs_of_pipeline(pl.id, true).await, "jobs_of_pipeline");
     assert_eq!(job_ids(&all), vec![a.id, retry.id, b.id], "jobs: ... unless asked for");
 
-    let list = |statuses: &'static [&'static str], page: Page| s.list_project_jobs(p.id, statuses, page);
+    let list = |statuses: &'static [JobStatus], page: Page| s.list_project_jobs(p.id, statuses, page);
     let every = ok(list(&[], Page::ALL).await, "list_project_jobs");
     assert_eq!((job_ids(&every.items), every.total), (vec![retry.id, b.id, a.id], 3), "jobs: newest first");
-    let failed = ok(list(&["failed"], Page::ALL).await, "list_project_jobs");
+    let failed = ok(list(&[JobStatus::Failed], Page::ALL).await, "list_project_jobs");
     assert_eq!(job_ids(&failed.items), vec![a.id], "jobs: by status (retried included)");
-    let some = ok(list(&["created", "pending"], Page::ALL).await, "list_project_jobs");
+    let some = ok(list(&[JobStatus::Created, JobStatus::Pending], Page::ALL).await, "list_project_jobs");
     assert_eq!(job_ids(&some.items), vec![retry.id, b.id], "jobs: by several statuses");
     let page = ok(list(&[], Page { offset: 1, limit: 1 }).await, "list_project_jobs paged");
     assert_eq!((job_ids(&page.items), page.total), (vec![b.id], 3), "jobs: a page, with the total");
-    expect_invalid(list(&["bogus"], Page::ALL).await, "jobs: unknown status in a list filter");
 }
 
 pub(super) async fn ci_traces(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "tr").await;
-    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, "pending"), new_job("b", 0, "pending")], 150).await;
+    let (_, jobs) =
+        pipeline_with(cx, &p, "main", &[new_job("a", 0, JobStatus::Pending), new_job("b", 0, JobStatus::Pending)], 150)
+            .await;
     let (a, b) = (jobs[0].id, jobs[1].id);
     assert_eq!(ok(s.trace_size(a).await, "trace_size"), Some(0), "traces: a new job has none");
     let append = |offset: i64, bytes: &'static [u8]| s.append_trace(a, offset, bytes);
@@ -88,7 +91,7 @@ pub(super) async fn ci_runner_job_lists(cx: &Cx<'_>) {
     let p = ci_project(cx, "rj").await;
     let (r1, r2) =
         (runner(cx, RunnerScope::Project(p.id), &[]).await, runner(cx, RunnerScope::Project(p.id), &[]).await);
-    let specs: Vec<NewJob> = ["a", "b", "c", "d", "e"].iter().map(|n| new_job(n, 0, "pending")).collect();
+    let specs: Vec<NewJob> = ["a", "b", "c", "d", "e"].iter().map(|n| new_job(n, 0, JobStatus::Pending)).collect();
     let (_, jobs) = pipeline_with(cx, &p, "main", &specs, 160).await;
     let ids = job_ids(&jobs);
     let (a, b, c, d) = (ids[0], ids[1], ids[2], ids[3]);
@@ -96,14 +99,16 @@ pub(super) async fn ci_runner_job_lists(cx: &Cx<'_>) {
         let token = digest(cx, &format!("rj{id}"));
         ok(s.assign_job(id, r.id, &token, cx.at(300), cx.at(161)).await, "assign_job").expect("claimed");
     }
-    ok(s.transition_job(a, &["running"], "success", &JobChange::default(), cx.at(162)).await, "t").expect("done");
-    let fail = JobChange { failure_reason: Some("script_failure".into()), ..JobChange::default() };
-    ok(s.transition_job(b, &["running"], "failed", &fail, cx.at(163)).await, "t").expect("failed");
+    ok(s.transition_job(a, &[JobStatus::Running], JobStatus::Success, &JobChange::default(), cx.at(162)).await, "t")
+        .expect("done");
+    let fail = JobChange { failure_reason: Some(FailureReason::ScriptFailure), ..JobChange::default() };
+    ok(s.transition_job(b, &[JobStatus::Running], JobStatus::Failed, &fail, cx.at(163)).await, "t").expect("failed");
     let retry = ok(s.retry_job(b, cx.at(164)).await, "retry_job");
     // Given back to the queue: no longer the runner's.
-    ok(s.transition_job(d, &["running"], "pending", &JobChange::default(), cx.at(165)).await, "t").expect("requeued");
+    ok(s.transition_job(d, &[JobStatus::Running], JobStatus::Pending, &JobChange::default(), cx.at(165)).await, "t")
+        .expect("requeued");
 
-    let list = |r: i64, statuses: &'static [&'static str], page: Page| s.list_runner_jobs(r, statuses, page);
+    let list = |r: i64, statuses: &'static [JobStatus], page: Page| s.list_runner_jobs(r, statuses, page);
     let all = ok(list(r1.id, &[], Page::ALL).await, "list_runner_jobs");
     assert_eq!(
         (job_ids(&all.items), all.total),
@@ -111,9 +116,9 @@ pub(super) async fn ci_runner_job_lists(cx: &Cx<'_>) {
         "runner jobs: the jobs it took, newest first; not a retry nor a requeued job"
     );
     assert!(!job_ids(&all.items).contains(&retry.id), "runner jobs: a retry is nobody's until claimed");
-    let failed = ok(list(r1.id, &["failed"], Page::ALL).await, "list_runner_jobs");
+    let failed = ok(list(r1.id, &[JobStatus::Failed], Page::ALL).await, "list_runner_jobs");
     assert_eq!(job_ids(&failed.items), vec![b], "runner jobs: by status");
-    let some = ok(list(r1.id, &["running", "success"], Page::ALL).await, "list_runner_jobs");
+    let some = ok(list(r1.id, &[JobStatus::Running, JobStatus::Success], Page::ALL).await, "list_runner_jobs");
     assert_eq!(job_ids(&some.items), vec![a], "runner jobs: by several statuses");
     let other = ok(list(r2.id, &[], Page::ALL).await, "list_runner_jobs");
     assert_eq!((job_ids(&other.items), other.total), (vec![c], 1), "runner jobs: per runner");
@@ -121,5 +126,4 @@ pub(super) async fn ci_runner_job_lists(cx: &Cx<'_>) {
     assert_eq!((job_ids(&page.items), page.total), (vec![a], 2), "runner jobs: a page, with the total");
     let none = ok(list(MISSING, &[], Page::ALL).await, "list_runner_jobs");
     assert_eq!((none.items.len(), none.total), (0, 0), "runner jobs: a missing runner has none");
-    expect_invalid(list(r1.id, &["bogus"], Page::ALL).await, "runner jobs: unknown status in a list filter");
 }

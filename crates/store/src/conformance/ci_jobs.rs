@@ -8,22 +8,33 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "jt").await;
     let r = runner(cx, RunnerScope::Project(p.id), &[]).await;
-    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, "created")], 100).await;
+    let (_, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, JobStatus::Created)], 100).await;
     let a = jobs[0].clone();
     let none = JobChange::default();
-    let t = |id: i64, from: &'static [&'static str], to: &'static str, change: JobChange, at: i64| async move {
+    let t = |id: i64, from: &'static [JobStatus], to: JobStatus, change: JobChange, at: i64| async move {
         s.transition_job(id, from, to, &change, cx.at(at)).await
     };
 
-    let r0 = ok(t(a.id, &["pending", "running"], "running", none.clone(), 101).await, "transition");
+    let r0 = ok(
+        t(a.id, &[JobStatus::Pending, JobStatus::Running], JobStatus::Running, none.clone(), 101).await,
+        "transition",
+    );
     assert_eq!(r0, None, "jobs: a transition from a status the job is not in is None");
     assert_eq!(job(cx, a.id).await, a, "jobs: ... and changes nothing");
-    expect_not_found(t(MISSING, &["created"], "pending", none.clone(), 101).await, "jobs: transition of a missing job");
-    expect_invalid(t(a.id, &["created"], "bogus", none.clone(), 101).await, "jobs: unknown target status");
-    expect_invalid(t(a.id, &["bogus"], "pending", none.clone(), 101).await, "jobs: unknown expected status");
+    expect_not_found(
+        t(MISSING, &[JobStatus::Created], JobStatus::Pending, none.clone(), 101).await,
+        "jobs: transition of a missing job",
+    );
+    for unstored in [JobStatus::WaitingForResource, JobStatus::Preparing] {
+        expect_invalid(t(a.id, &[JobStatus::Created], unstored, none.clone(), 101).await, "jobs: a status not stored");
+    }
 
-    let q = ok(t(a.id, &["created", "manual"], "pending", none.clone(), 102).await, "transition").expect("pending");
-    assert_eq!(q, Job { status: "pending".into(), queued_at: Some(cx.at(102)), ..a.clone() }, "jobs: → pending");
+    let q = ok(
+        t(a.id, &[JobStatus::Created, JobStatus::Manual], JobStatus::Pending, none.clone(), 102).await,
+        "transition",
+    )
+    .expect("pending");
+    assert_eq!(q, Job { status: JobStatus::Pending, queued_at: Some(cx.at(102)), ..a.clone() }, "jobs: → pending");
     let (d1, d2) = (digest(cx, "jt"), digest(cx, "jt"));
     let start = JobChange {
         runner_id: Some(r.id),
@@ -31,11 +42,11 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
         lease_expires_at: Some(cx.at(200)),
         ..JobChange::default()
     };
-    let run = ok(t(a.id, &["pending"], "running", start, 103).await, "transition").expect("running");
+    let run = ok(t(a.id, &[JobStatus::Pending], JobStatus::Running, start, 103).await, "transition").expect("running");
     assert_eq!(
         run,
         Job {
-            status: "running".into(),
+            status: JobStatus::Running,
             runner_id: Some(r.id),
             token_digest: Some(d1.clone()),
             lease_expires_at: Some(cx.at(200)),
@@ -46,22 +57,25 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
     );
     assert_eq!(ok(s.job_by_token_digest(&d1).await, "by token"), Some(run.clone()), "jobs: token of a running job");
     let clear = JobChange { clear_token: true, ..JobChange::default() };
-    let cleared = ok(t(a.id, &["running"], "running", clear, 104).await, "transition").expect("still running");
+    let cleared =
+        ok(t(a.id, &[JobStatus::Running], JobStatus::Running, clear, 104).await, "transition").expect("still running");
     assert_eq!(cleared, Job { token_digest: None, ..run.clone() }, "jobs: clear_token drops only the token");
     assert_eq!(ok(s.job_by_token_digest(&d1).await, "by token"), None, "jobs: a cleared token finds nothing");
     let again = JobChange { token_digest: Some(d2.clone()), ..JobChange::default() };
-    let rerun = ok(t(a.id, &["running"], "running", again, 105).await, "transition").expect("still running");
+    let rerun =
+        ok(t(a.id, &[JobStatus::Running], JobStatus::Running, again, 105).await, "transition").expect("still running");
     assert_eq!(rerun, Job { token_digest: Some(d2.clone()), ..run.clone() }, "jobs: running → running keeps times");
 
-    let fail = JobChange { failure_reason: Some("script_failure".into()), exit_code: Some(2), ..JobChange::default() };
-    let failed = ok(t(a.id, &["running"], "failed", fail, 110).await, "transition").expect("failed");
+    let fail =
+        JobChange { failure_reason: Some(FailureReason::ScriptFailure), exit_code: Some(2), ..JobChange::default() };
+    let failed = ok(t(a.id, &[JobStatus::Running], JobStatus::Failed, fail, 110).await, "transition").expect("failed");
     assert_eq!(
         failed,
         Job {
-            status: "failed".into(),
+            status: JobStatus::Failed,
             token_digest: None,
             lease_expires_at: None,
-            failure_reason: Some("script_failure".into()),
+            failure_reason: Some(FailureReason::ScriptFailure),
             exit_code: Some(2),
             finished_at: Some(cx.at(110)),
             ..rerun
@@ -69,7 +83,7 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
         "jobs: a final status sets finished_at, drops the token and lease, keeps the runner"
     );
     assert_eq!(ok(s.job_by_token_digest(&d2).await, "by token"), None, "jobs: no token once finished");
-    let late = ok(t(a.id, &["running"], "success", none.clone(), 111).await, "late transition");
+    let late = ok(t(a.id, &[JobStatus::Running], JobStatus::Success, none.clone(), 111).await, "late transition");
     assert_eq!(late, None, "jobs: a late runner cannot overwrite a final status");
     assert_eq!(job(cx, a.id).await, failed, "jobs: ... which stays as it was");
 }
@@ -79,7 +93,8 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     let p = ci_project(cx, "jc").await;
     let r = runner(cx, RunnerScope::Project(p.id), &[]).await;
     let other = runner(cx, RunnerScope::Instance, &[]).await;
-    let jobs = [new_job("a", 0, "pending"), new_job("b", 0, "pending"), new_job("c", 0, "created")];
+    let jobs =
+        [new_job("a", 0, JobStatus::Pending), new_job("b", 0, JobStatus::Pending), new_job("c", 0, JobStatus::Created)];
     let (_, jobs) = pipeline_with(cx, &p, "main", &jobs, 120).await;
     let (a, b, c) = (&jobs[0], &jobs[1], &jobs[2]);
     let d = digest(cx, "jc");
@@ -88,7 +103,7 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     assert_eq!(
         won,
         Job {
-            status: "running".into(),
+            status: JobStatus::Running,
             runner_id: Some(r.id),
             token_digest: Some(d.clone()),
             lease_expires_at: Some(cx.at(300)),
@@ -119,7 +134,10 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     assert!(running.contains(&a.id) && !running.contains(&b.id), "jobs: running_jobs lists running jobs only");
 
     // A lost job goes back to the queue, unassigned, and can be claimed again.
-    let requeue = ok(s.transition_job(a.id, &["running"], "pending", &JobChange::default(), cx.at(402)).await, "t");
+    let requeue = ok(
+        s.transition_job(a.id, &[JobStatus::Running], JobStatus::Pending, &JobChange::default(), cx.at(402)).await,
+        "t",
+    );
     let requeued = requeue.expect("requeued");
     assert_eq!(
         (requeued.runner_id, &requeued.token_digest, requeued.lease_expires_at, requeued.queued_at),
@@ -135,7 +153,10 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     assert_eq!((again.runner_id, again.started_at), (Some(other.id), Some(cx.at(403))), "jobs: claimed again");
 
     // Deleting a runner keeps the history of its jobs.
-    let done = ok(s.transition_job(a.id, &["running"], "success", &JobChange::default(), cx.at(404)).await, "t");
+    let done = ok(
+        s.transition_job(a.id, &[JobStatus::Running], JobStatus::Success, &JobChange::default(), cx.at(404)).await,
+        "t",
+    );
     let done = done.expect("finished");
     ok(s.delete_runner(other.id).await, "delete_runner");
     assert_eq!(ok(s.runner_by_id(other.id).await, "runner_by_id"), None, "runners: deleted");

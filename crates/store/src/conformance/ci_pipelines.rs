@@ -15,8 +15,8 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
         ref_name: "v1.0".to_string(),
         ..new_pipeline(p.id, "ignored", &"b".repeat(40))
     };
-    let test = NewJob { tags: vec!["z".to_string(), "a".to_string()], ..new_job("test", 1, "created") };
-    let jobs = [test, new_job("build", 0, "pending"), new_job("deploy", 2, "manual")];
+    let test = NewJob { tags: vec!["z".to_string(), "a".to_string()], ..new_job("test", 1, JobStatus::Created) };
+    let jobs = [test, new_job("build", 0, JobStatus::Pending), new_job("deploy", 2, JobStatus::Manual)];
     let (pl, created) = ok(s.create_pipeline(&new, &jobs, cx.at(50)).await, "create_pipeline");
     assert_eq!(
         pl,
@@ -29,7 +29,7 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
             sha: "b".repeat(40),
             before_sha: "0".repeat(40),
             source: "push".to_string(),
-            status: "created".to_string(),
+            status: PipelineStatus::Created,
             user_id: Some(u.id),
             yaml_errors: None,
             variables: vars,
@@ -45,8 +45,8 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
     assert_eq!(names, ["test", "build", "deploy"], "pipelines: jobs are returned in the order given");
     let t = &created[0];
     assert_eq!(
-        (t.pipeline_id, t.project_id, &t.stage, t.stage_index, t.status.as_str(), t.when.as_str(), &t.spec),
-        (pl.id, p.id, &jobs[0].stage, 1, "created", "on_success", &jobs[0].spec),
+        (t.pipeline_id, t.project_id, &t.stage, t.stage_index, t.status, t.when, &t.spec),
+        (pl.id, p.id, &jobs[0].stage, 1, JobStatus::Created, When::OnSuccess, &jobs[0].spec),
         "pipelines: a job keeps what was given"
     );
     assert_eq!(t.tags, ["a", "z"], "pipelines: job tags are sorted");
@@ -56,7 +56,7 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
             (1, false, None, None, &None, 0, cx.at(50)),
             "pipelines: a new job is a first attempt, unassigned, with no trace"
         );
-        let queued = (j.status == "pending").then(|| cx.at(50));
+        let queued = (j.status == JobStatus::Pending).then(|| cx.at(50));
         assert_eq!(j.queued_at, queued, "pipelines: only pending jobs are queued at creation");
         assert_eq!((j.started_at, j.finished_at), (None, None), "pipelines: a new job has not run");
     }
@@ -70,14 +70,12 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
 
     // All or nothing: a bad job leaves no pipeline behind, and its iid is not used up.
     for (bad, what) in [
-        (new_job("bad", 0, "bogus"), "a job with an unknown status"),
-        (NewJob { tags: vec!["a,b".to_string()], ..new_job("bad", 0, "created") }, "a job with a bad tag"),
+        (new_job("bad", 0, JobStatus::Preparing), "a job with a status jobs are not stored with"),
+        (NewJob { tags: vec!["a,b".to_string()], ..new_job("bad", 0, JobStatus::Created) }, "a job with a bad tag"),
     ] {
-        let (pipeline, jobs) = (new_pipeline(p.id, "main", "c"), [new_job("ok", 0, "created"), bad]);
+        let (pipeline, jobs) = (new_pipeline(p.id, "main", "c"), [new_job("ok", 0, JobStatus::Created), bad]);
         expect_invalid(s.create_pipeline(&pipeline, &jobs, cx.at(51)).await, &format!("pipelines: {what}"));
     }
-    let bad_status = NewPipeline { status: "bogus".to_string(), ..new_pipeline(p.id, "main", "c") };
-    expect_invalid(s.create_pipeline(&bad_status, &[], cx.at(51)).await, "pipelines: unknown pipeline status");
     let orphan = new_pipeline(MISSING, "main", "c");
     expect_invalid(s.create_pipeline(&orphan, &[], cx.at(51)).await, "pipelines: project that does not exist");
     let all = ok(s.list_pipelines(p.id, &PipelineFilter::default(), Page::ALL).await, "list_pipelines");
@@ -86,7 +84,7 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
     let (second, none) = pipeline_with(cx, &p, "main", &[], 52).await;
     assert_eq!((second.iid, none.len()), (2, 0), "pipelines: the next iid follows; a pipeline may have no jobs");
     let q = ci_project(cx, "pq").await;
-    let (other, _) = pipeline_with(cx, &q, "main", &[new_job("only", 0, "pending")], 53).await;
+    let (other, _) = pipeline_with(cx, &q, "main", &[new_job("only", 0, JobStatus::Pending)], 53).await;
     assert_eq!(other.iid, 1, "pipelines: iids count per project");
     let (third, _) = pipeline_with(cx, &p, "main", &[], 54).await;
     assert_eq!(third.iid, 3, "pipelines: another project's pipelines do not use up iids");
@@ -119,18 +117,18 @@ pub(super) async fn ci_pipeline_lists(cx: &Cx<'_>) {
     let (p1, _) = ok(s.create_pipeline(&mk("main", "a"), &[], cx.at(60)).await, "create_pipeline");
     let (p2, _) = ok(s.create_pipeline(&mk("dev", "b"), &[], cx.at(61)).await, "create_pipeline");
     let (p3, _) = ok(s.create_pipeline(&mk("main", "b"), &[], cx.at(62)).await, "create_pipeline");
-    let p2 = ok(s.set_pipeline_status(p2.id, "running", cx.at(63)).await, "set_pipeline_status");
-    let f = |r: Option<&str>, st: Option<&str>, sha: Option<&str>| PipelineFilter {
+    let p2 = ok(s.set_pipeline_status(p2.id, PipelineStatus::Running, cx.at(63)).await, "set_pipeline_status");
+    let f = |r: Option<&str>, status: Option<PipelineStatus>, sha: Option<&str>| PipelineFilter {
         ref_name: r.map(String::from),
-        status: st.map(String::from),
+        status,
         sha: sha.map(|c| c.repeat(40)),
     };
     let cases = [
         (f(None, None, None), vec![&p3, &p2, &p1], "all, newest first"),
         (f(Some("main"), None, None), vec![&p3, &p1], "by ref"),
-        (f(None, Some("running"), None), vec![&p2], "by status"),
+        (f(None, Some(PipelineStatus::Running), None), vec![&p2], "by status"),
         (f(None, None, Some("b")), vec![&p3, &p2], "by sha"),
-        (f(Some("main"), Some("created"), Some("a")), vec![&p1], "every field"),
+        (f(Some("main"), Some(PipelineStatus::Created), Some("a")), vec![&p1], "every field"),
         (f(Some("MAIN"), None, None), vec![], "refs are exact"),
     ];
     for (filter, want, what) in cases {
@@ -148,23 +146,29 @@ pub(super) async fn ci_pipeline_lists(cx: &Cx<'_>) {
 pub(super) async fn ci_pipeline_status_times(cx: &Cx<'_>) {
     let s = cx.store;
     let p = ci_project(cx, "pst").await;
-    let (pl, _) = pipeline_with(cx, &p, "main", &[new_job("j", 0, "pending")], 70).await;
-    let set = |status: &'static str, at: i64| s.set_pipeline_status(pl.id, status, cx.at(at));
-    let x = ok(set("pending", 71).await, "set pending");
-    assert_eq!((x.status.as_str(), x.updated_at, x.started_at), ("pending", cx.at(71), None), "pipelines: pending");
-    let x = ok(set("running", 72).await, "set running");
+    let (pl, _) = pipeline_with(cx, &p, "main", &[new_job("j", 0, JobStatus::Pending)], 70).await;
+    let set = |status: PipelineStatus, at: i64| s.set_pipeline_status(pl.id, status, cx.at(at));
+    let x = ok(set(PipelineStatus::Pending, 71).await, "set pending");
+    assert_eq!(
+        (x.status, x.updated_at, x.started_at),
+        (PipelineStatus::Pending, cx.at(71), None),
+        "pipelines: pending"
+    );
+    let x = ok(set(PipelineStatus::Running, 72).await, "set running");
     assert_eq!((x.started_at, x.finished_at), (Some(cx.at(72)), None), "pipelines: running sets started_at");
-    let x = ok(set("running", 73).await, "set running again");
+    let x = ok(set(PipelineStatus::Running, 73).await, "set running again");
     assert_eq!(x.started_at, Some(cx.at(72)), "pipelines: started_at is set only the first time");
-    let x = ok(set("success", 82).await, "set success");
+    let x = ok(set(PipelineStatus::Success, 82).await, "set success");
     assert_eq!((x.finished_at, x.duration_secs), (Some(cx.at(82)), Some(10)), "pipelines: a final status");
-    let x = ok(set("success", 83).await, "set success again");
+    let x = ok(set(PipelineStatus::Success, 83).await, "set success again");
     assert_eq!(x.finished_at, Some(cx.at(82)), "pipelines: the same final status again keeps finished_at");
-    let x = ok(set("running", 84).await, "set running after success");
+    let x = ok(set(PipelineStatus::Running, 84).await, "set running after success");
     assert_eq!((x.finished_at, x.duration_secs), (None, None), "pipelines: running again clears finished_at");
-    let x = ok(set("canceled", 92).await, "set canceled");
+    let x = ok(set(PipelineStatus::Canceled, 92).await, "set canceled");
     assert_eq!((x.finished_at, x.duration_secs, x.updated_at), (Some(cx.at(92)), Some(20), cx.at(92)), "canceled");
     assert_eq!(ok(s.pipeline_by_id(pl.id).await, "pipeline_by_id"), Some(x), "pipelines: the status is stored");
-    expect_not_found(s.set_pipeline_status(MISSING, "running", cx.at(93)).await, "pipelines: missing pipeline");
-    expect_invalid(s.set_pipeline_status(pl.id, "bogus", cx.at(93)).await, "pipelines: unknown status");
+    expect_not_found(
+        s.set_pipeline_status(MISSING, PipelineStatus::Running, cx.at(93)).await,
+        "pipelines: missing pipeline",
+    );
 }

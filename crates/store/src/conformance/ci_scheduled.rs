@@ -6,12 +6,15 @@ use super::*;
 
 pub(super) async fn ci_scheduled_jobs(cx: &Cx<'_>) {
     let project = ci_project(cx, "sched").await;
-    let (_, jobs) = pipeline_with(cx, &project, "main", &[new_job("later", 0, "created")], 0).await;
+    let (_, jobs) = pipeline_with(cx, &project, "main", &[new_job("later", 0, JobStatus::Created)], 0).await;
     let id = jobs[0].id;
     let due_at = cx.at(100);
     let change = JobChange { scheduled_at: Some(due_at), ..JobChange::default() };
-    let j = ok(cx.store.transition_job(id, &["created"], "scheduled", &change, cx.at(1)).await, "schedule")
-        .expect("created → scheduled");
+    let j = ok(
+        cx.store.transition_job(id, &[JobStatus::Created], JobStatus::Scheduled, &change, cx.at(1)).await,
+        "schedule",
+    )
+    .expect("created → scheduled");
     assert_eq!(j.scheduled_at, Some(due_at), "scheduled_at is written");
     let ours = |list: Vec<Job>| list.into_iter().filter(|j| j.id == id).count();
     // The store may be shared with other runs: only our job is looked at.
@@ -20,8 +23,11 @@ pub(super) async fn ci_scheduled_jobs(cx: &Cx<'_>) {
     let due = ok(cx.store.due_scheduled_jobs(due_at).await, "due at");
     assert_eq!(ours(due), 1, "due at scheduled_at (inclusive)");
     // A transition that does not name a time keeps the stored one.
-    let j = ok(cx.store.transition_job(id, &["scheduled"], "pending", &JobChange::default(), due_at).await, "enqueue")
-        .expect("scheduled → pending");
+    let j = ok(
+        cx.store.transition_job(id, &[JobStatus::Scheduled], JobStatus::Pending, &JobChange::default(), due_at).await,
+        "enqueue",
+    )
+    .expect("scheduled → pending");
     assert_eq!(j.scheduled_at, Some(due_at), "kept when the change does not set it");
     let later = ok(cx.store.due_scheduled_jobs(cx.at(200)).await, "due later");
     assert_eq!(ours(later), 0, "a pending job is no longer listed");

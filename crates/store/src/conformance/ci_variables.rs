@@ -150,8 +150,8 @@ pub(super) async fn ci_project_delete_cascades(cx: &Cx<'_>) {
     let keep = ci_project(cx, "ck").await;
     let own = runner(cx, RunnerScope::Project(p.id), &[]).await;
     let shared = runner(cx, RunnerScope::Instance, &[]).await;
-    let (pl, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, "pending")], 160).await;
-    let (kept_pl, kept_jobs) = pipeline_with(cx, &keep, "main", &[new_job("a", 0, "pending")], 160).await;
+    let (pl, jobs) = pipeline_with(cx, &p, "main", &[new_job("a", 0, JobStatus::Pending)], 160).await;
+    let (kept_pl, kept_jobs) = pipeline_with(cx, &keep, "main", &[new_job("a", 0, JobStatus::Pending)], 160).await;
     let j = jobs[0].id;
     ok(s.assign_job(j, shared.id, &digest(cx, "cd"), cx.at(200), cx.at(161)).await, "assign").expect("claimed");
     ok(s.append_trace(j, 0, b"log").await, "append_trace");

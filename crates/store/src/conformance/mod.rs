@@ -21,6 +21,7 @@
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use autogit_core::ci::{FailureReason, JobStatus, PipelineStatus, When};
 use autogit_core::{AccessLevel, Scope, Visibility};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -37,6 +38,7 @@ mod ci_pipelines;
 mod ci_runners;
 mod ci_scheduled;
 mod ci_variables;
+mod ci_words;
 pub mod failure_counter;
 mod groups;
 mod lists;
@@ -55,6 +57,7 @@ use ci_pipelines::*;
 use ci_runners::*;
 use ci_scheduled::*;
 use ci_variables::*;
+use ci_words::*;
 use groups::*;
 use lists::*;
 use members::*;
@@ -120,6 +123,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_pipelines_create(&cx).await;
     ci_pipeline_lists(&cx).await;
     ci_pipeline_status_times(&cx).await;
+    ci_words_round_trip(&cx).await;
     ci_job_transitions(&cx).await;
     ci_job_claims_and_leases(&cx).await;
     ci_job_retry_and_lists(&cx).await;

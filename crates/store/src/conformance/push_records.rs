@@ -81,7 +81,7 @@ pub(super) async fn push_records_lifecycle(cx: &Cx<'_>) {
     );
     assert!(!ok(s.finish_push_record(rec.id, cx.at(25)).await, "finish"), "push records: not done while pending");
 
-    let jobs = [new_job("build", 0, "created"), new_job("test", 1, "created")];
+    let jobs = [new_job("build", 0, JobStatus::Created), new_job("test", 1, JobStatus::Created)];
     let (pipeline, created_jobs) = ok(s.create_push_pipeline(rec.id, 0, &new, &jobs, cx.at(22)).await, "create")
         .expect("push records: the first claim creates the pipeline");
     assert_eq!(created_jobs.len(), 2, "push records: the pipeline comes with its jobs");
