@@ -72,39 +72,42 @@ macro_rules! gitlab_words {
     };
 }
 
-gitlab_words! {
-    /// A job's status: GitLab's set (`Ci::HasStatus`), without the bridge-only
-    /// `waiting_for_callback` and the graceful-cancel `canceling`.
-    JobStatus ("job status") {
-        Created = "created",
-        WaitingForResource = "waiting_for_resource",
-        Preparing = "preparing",
-        Pending = "pending",
-        Running = "running",
-        Success = "success",
-        Failed = "failed",
-        Canceled = "canceled",
-        Skipped = "skipped",
-        Manual = "manual",
-        Scheduled = "scheduled",
-    }
+/// `JobStatus` and `PipelineStatus` from one list: GitLab spells a pipeline's status as one of
+/// its jobs', so the two enums and the conversion between them cannot drift apart.
+macro_rules! statuses {
+    ($($var:ident = $s:literal,)*) => {
+        gitlab_words! {
+            /// A job's status: GitLab's set (`Ci::HasStatus`), without the bridge-only
+            /// `waiting_for_callback` and the graceful-cancel `canceling`.
+            JobStatus ("job status") { $($var = $s,)* }
+        }
+
+        gitlab_words! {
+            /// A pipeline's status: GitLab's composite over its latest jobs.
+            PipelineStatus ("pipeline status") { $($var = $s,)* }
+        }
+
+        impl From<JobStatus> for PipelineStatus {
+            /// A pipeline's status named after one of its jobs' (GitLab's composite status).
+            fn from(s: JobStatus) -> PipelineStatus {
+                match s { $(JobStatus::$var => PipelineStatus::$var,)* }
+            }
+        }
+    };
 }
 
-gitlab_words! {
-    /// A pipeline's status: GitLab's composite over its latest jobs (same spellings as a job's).
-    PipelineStatus ("pipeline status") {
-        Created = "created",
-        WaitingForResource = "waiting_for_resource",
-        Preparing = "preparing",
-        Pending = "pending",
-        Running = "running",
-        Success = "success",
-        Failed = "failed",
-        Canceled = "canceled",
-        Skipped = "skipped",
-        Manual = "manual",
-        Scheduled = "scheduled",
-    }
+statuses! {
+    Created = "created",
+    WaitingForResource = "waiting_for_resource",
+    Preparing = "preparing",
+    Pending = "pending",
+    Running = "running",
+    Success = "success",
+    Failed = "failed",
+    Canceled = "canceled",
+    Skipped = "skipped",
+    Manual = "manual",
+    Scheduled = "scheduled",
 }
 
 gitlab_words! {
@@ -192,25 +195,6 @@ impl PipelineStatus {
     pub fn is_waiting(self) -> bool {
         use PipelineStatus::*;
         matches!(self, Created | WaitingForResource | Preparing | Pending | Manual | Scheduled)
-    }
-}
-
-impl From<JobStatus> for PipelineStatus {
-    /// A pipeline's status named after one of its jobs' (GitLab's composite status).
-    fn from(s: JobStatus) -> PipelineStatus {
-        match s {
-            JobStatus::Created => PipelineStatus::Created,
-            JobStatus::WaitingForResource => PipelineStatus::WaitingForResource,
-            JobStatus::Preparing => PipelineStatus::Preparing,
-            JobStatus::Pending => PipelineStatus::Pending,
-            JobStatus::Running => PipelineStatus::Running,
-            JobStatus::Success => PipelineStatus::Success,
-            JobStatus::Failed => PipelineStatus::Failed,
-            JobStatus::Canceled => PipelineStatus::Canceled,
-            JobStatus::Skipped => PipelineStatus::Skipped,
-            JobStatus::Manual => PipelineStatus::Manual,
-            JobStatus::Scheduled => PipelineStatus::Scheduled,
-        }
     }
 }
 

@@ -6,71 +6,12 @@ mod common;
 
 use std::sync::Arc;
 
-use autogit_core::Visibility;
-use autogit_core::ci::{JobStatus, PipelineStatus, When};
-use autogit_store::{
-    NewGroup, NewJob, NewPipeline, NewProject, NewRunner, Project, RunnerAccessLevel, RunnerScope, Store,
-};
-use chrono::{DateTime, Utc};
+use autogit_core::ci::{JobStatus, PipelineStatus};
+use autogit_store::{NewJob, NewRunner, RunnerAccessLevel, RunnerScope, Store};
+use common::ci::{job, now, pipeline, project};
 use common::{PgSchema, sqlite_store};
 
 const ROUNDS: usize = 20;
-
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(1_700_000_000_000).expect("valid time")
-}
-
-async fn project(store: &Arc<dyn Store>, tag: &str) -> Project {
-    let group = NewGroup {
-        name: "ci race".into(),
-        path: format!("{tag}-ci"),
-        parent_id: None,
-        visibility: Visibility::Public,
-        description: String::new(),
-    };
-    let group = store.create_group(&group, None, now()).await.expect("create group");
-    let project = NewProject {
-        namespace_id: group.id,
-        name: "race".into(),
-        path: "race".into(),
-        description: String::new(),
-        visibility: Visibility::Public,
-        default_branch: None,
-        default_branch_protection: None,
-    };
-    store.create_project(&project, None, now()).await.expect("create project")
-}
-
-fn pipeline(project_id: i64) -> NewPipeline {
-    NewPipeline {
-        project_id,
-        ref_name: "main".into(),
-        tag: false,
-        sha: "a".repeat(40),
-        before_sha: "0".repeat(40),
-        source: "push".into(),
-        status: PipelineStatus::Pending,
-        user_id: None,
-        yaml_errors: None,
-        variables: vec![],
-    }
-}
-
-fn job(name: &str) -> NewJob {
-    NewJob {
-        name: name.into(),
-        stage: "test".into(),
-        stage_index: 0,
-        status: JobStatus::Pending,
-        when: When::OnSuccess,
-        allow_failure: false,
-        spec: "{}".into(),
-        tags: vec![],
-        protected: false,
-        timeout_secs: 60,
-        scheduled_at: None,
-    }
-}
 
 fn digest(tag: &str, what: &str) -> String {
     let hex: String = format!("{tag}{what}").bytes().map(|b| format!("{b:02x}")).collect();
@@ -79,7 +20,7 @@ fn digest(tag: &str, what: &str) -> String {
 
 async fn race_claims(store: Arc<dyn Store>) {
     let tag = autogit_store::conformance::unique_prefix();
-    let p = project(&store, &tag).await;
+    let p = project(&*store, &tag).await;
     let mut runners = Vec::new();
     for n in 0..2 {
         let new = NewRunner {
@@ -95,8 +36,9 @@ async fn race_claims(store: Arc<dyn Store>) {
         };
         runners.push(store.create_runner(&new, now()).await.expect("create runner").id);
     }
-    let jobs: Vec<NewJob> = (0..ROUNDS).map(|n| job(&format!("j{n}"))).collect();
-    let (_, jobs) = store.create_pipeline(&pipeline(p.id), &jobs, now()).await.expect("create pipeline");
+    let jobs: Vec<NewJob> = (0..ROUNDS).map(|n| job(&format!("j{n}"), JobStatus::Pending)).collect();
+    let (_, jobs) =
+        store.create_pipeline(&pipeline(p.id, PipelineStatus::Pending), &jobs, now()).await.expect("create pipeline");
     let mut wins = [0; 2];
     for (round, j) in jobs.iter().enumerate() {
         let claim = |n: usize| {
@@ -122,13 +64,14 @@ async fn race_claims(store: Arc<dyn Store>) {
 
 async fn race_iids(store: Arc<dyn Store>) {
     let tag = autogit_store::conformance::unique_prefix();
-    let p = project(&store, &tag).await;
+    let p = project(&*store, &tag).await;
     let mut iids = Vec::new();
     for round in 0..ROUNDS {
         let create = || {
             let s = store.clone();
-            let new = pipeline(p.id);
-            tokio::spawn(async move { s.create_pipeline(&new, &[job("a"), job("b")], now()).await })
+            let new = pipeline(p.id, PipelineStatus::Pending);
+            let jobs = [job("a", JobStatus::Pending), job("b", JobStatus::Pending)];
+            tokio::spawn(async move { s.create_pipeline(&new, &jobs, now()).await })
         };
         let (a, b) = (create(), create());
         let (a, b) = (a.await.expect("task"), b.await.expect("task"));

@@ -4,63 +4,17 @@
 
 mod common;
 
-use autogit_core::Visibility;
-use autogit_core::ci::{JobStatus, PipelineStatus, When};
-use autogit_store::{NewGroup, NewJob, NewPipeline, NewProject, Page, PipelineFilter, Store, StoreError};
-use chrono::{DateTime, Utc};
+use autogit_core::ci::{JobStatus, PipelineStatus};
+use autogit_store::{Page, PipelineFilter, Store, StoreError};
+use common::ci::{job, now, pipeline, project};
 use common::{PgSchema, sqlite_store};
 use sqlx::{AssertSqlSafe, Connection};
 
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(1_700_000_000_000).expect("valid time")
-}
-
 /// A pipeline with one job; returns (project, pipeline, job) ids.
 async fn pipeline_with_a_job(store: &dyn Store) -> (i64, i64, i64) {
-    let group = NewGroup {
-        name: "words".into(),
-        path: "words".into(),
-        parent_id: None,
-        visibility: Visibility::Public,
-        description: String::new(),
-    };
-    let group = store.create_group(&group, None, now()).await.expect("create group");
-    let project = NewProject {
-        namespace_id: group.id,
-        name: "words".into(),
-        path: "words".into(),
-        description: String::new(),
-        visibility: Visibility::Public,
-        default_branch: None,
-        default_branch_protection: None,
-    };
-    let project = store.create_project(&project, None, now()).await.expect("create project");
-    let pipeline = NewPipeline {
-        project_id: project.id,
-        ref_name: "main".into(),
-        tag: false,
-        sha: "a".repeat(40),
-        before_sha: "0".repeat(40),
-        source: "push".into(),
-        status: PipelineStatus::Created,
-        user_id: None,
-        yaml_errors: None,
-        variables: vec![],
-    };
-    let job = NewJob {
-        name: "build".into(),
-        stage: "build".into(),
-        stage_index: 0,
-        status: JobStatus::Created,
-        when: When::OnSuccess,
-        allow_failure: false,
-        spec: "{}".into(),
-        tags: vec![],
-        protected: false,
-        timeout_secs: 60,
-        scheduled_at: None,
-    };
-    let (p, jobs) = store.create_pipeline(&pipeline, &[job], now()).await.expect("create pipeline");
+    let project = project(store, "words").await;
+    let new = pipeline(project.id, PipelineStatus::Created);
+    let (p, jobs) = store.create_pipeline(&new, &[job("build", JobStatus::Created)], now()).await.expect("create");
     (project.id, p.id, jobs[0].id)
 }
 

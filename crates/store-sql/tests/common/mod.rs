@@ -10,6 +10,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod ci;
+
 use autogit_store::conformance::unique_prefix;
 use autogit_store_sql::SqlStore;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
