@@ -3,10 +3,10 @@
 use anyhow::{Context, Result};
 use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SystemClock};
 use autogit_blob_fs::FsBlobStore;
-use autogit_config::{Config, LockoutConfig};
+use autogit_config::{Config, LockoutConfig, SqliteSynchronous};
 use autogit_core::lockout::LockoutPolicy;
 use autogit_git::storage::RepoStorage;
-use autogit_store_sql::SqlStore;
+use autogit_store_sql::{SqlStore, SqliteSync};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +75,11 @@ pub fn init_runner_logging() {
 /// commands that seal or open secret values attach one (`secrets_key::attach`).
 pub async fn open_app(config: &Config) -> Result<App> {
     crate::data_dir::create(config)?;
-    let store = SqlStore::connect(&config.database_url()).await.context("opening the database")?;
+    let sync = match config.database.sqlite_synchronous {
+        SqliteSynchronous::Normal => SqliteSync::Normal,
+        SqliteSynchronous::Full => SqliteSync::Full,
+    };
+    let store = SqlStore::connect_with(&config.database_url(), sync).await.context("opening the database")?;
     let repos = RepoStorage::new(config.data_dir.join("repositories"));
     repos.ensure_root().await.context("creating repository storage")?;
     // One server: failed sign-ins are counted in memory (a restart ends every lock).

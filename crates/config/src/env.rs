@@ -18,6 +18,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_EXTERNAL_URL", "external_url"),
     ("AUTOGIT_ROOT_PASSWORD", "initial_root_password"),
     ("AUTOGIT_DATABASE_URL", "database.url"),
+    ("AUTOGIT_DATABASE_SQLITE_SYNCHRONOUS", "database.sqlite_synchronous"),
     ("AUTOGIT_GIT_BINARY", "git.binary"),
     ("AUTOGIT_GIT_MAX_PUSH_BYTES", "git.max_push_bytes"),
     ("AUTOGIT_GIT_MAX_FETCH_REQUEST_BYTES", "git.max_fetch_request_bytes"),

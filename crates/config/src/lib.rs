@@ -102,6 +102,20 @@ impl Default for CiConfig {
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`. Empty means `sqlite://<data_dir>/autogit.db`.
     pub url: Secret,
+    /// When a SQLite commit returns (ADR 0012); no effect on PostgreSQL.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+config_choice! {
+    /// `database.sqlite_synchronous`: SQLite's `synchronous` in WAL mode.
+    #[derive(Default)]
+    SqliteSynchronous ("database.sqlite_synchronous") {
+        /// Commits survive a process crash; a power loss may roll back the last ones. The default.
+        #[default]
+        Normal = "normal",
+        /// Every commit waits for its fsync: it also survives a power loss.
+        Full = "full",
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

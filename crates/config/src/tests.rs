@@ -154,6 +154,13 @@ fn choices_keep_their_spellings_and_name_the_allowed_ones() {
         assert_eq!(vars("AUTOGIT_CI_BUILTIN_RUNNER_MODE", name).expect("env").ci.builtin_runner_mode, mode);
         assert_eq!(mode.to_string(), name);
     }
+    for (name, sync) in [("normal", SqliteSynchronous::Normal), ("full", SqliteSynchronous::Full)] {
+        let c = file(&format!("[database]\nsqlite_synchronous = \"{name}\"\n")).expect("file");
+        assert_eq!(c.database.sqlite_synchronous, sync);
+        assert_eq!(vars("AUTOGIT_DATABASE_SQLITE_SYNCHRONOUS", name).expect("env").database.sqlite_synchronous, sync);
+    }
+    let e = vars("AUTOGIT_DATABASE_SQLITE_SYNCHRONOUS", "off").expect_err("not a choice");
+    assert!(e.contains("database.sqlite_synchronous") && e.contains("normal") && e.contains("full"), "{e}");
     for (name, format) in [("text", LogFormat::Text), ("json", LogFormat::Json)] {
         assert_eq!(file(&format!("[log]\nformat = \"{name}\"\n")).expect("file").log.format, format);
         assert_eq!(vars("AUTOGIT_LOG_FORMAT", name).expect("env").log.format, format);

@@ -227,3 +227,25 @@ impl Locks for Transaction<'static, Postgres> {
             .map_err(db_err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The durability setting reaches every connection of a file database (ADR 0012).
+    #[tokio::test]
+    async fn sqlite_synchronous_is_applied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (sync, pragma) in [(SqliteSync::Normal, 1i64), (SqliteSync::Full, 2)] {
+            let url = format!("sqlite://{}/s-{pragma}.db", dir.path().display());
+            let store = SqlStore::connect_with(&url, sync).await.expect("connect");
+            let Db::Sqlite(pool) = &store.db else { panic!("sqlite") };
+            for _ in 0..SQLITE_POOL_SIZE {
+                let got: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.expect("pragma");
+                assert_eq!(got, pragma, "{sync:?}");
+            }
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.expect("pragma");
+            assert_eq!(mode, "wal");
+        }
+    }
+}
