@@ -6,7 +6,7 @@
 //! safe).
 
 use super::spec::{JobSpec, name_index, node};
-use super::tracked::Tracked;
+use super::tracked::{Tracked, lean};
 use crate::{App, Result};
 use autogit_core::ci::JobStatus;
 use autogit_scheduler::Millis;
@@ -85,7 +85,7 @@ impl App {
     async fn progress(&self, pipeline_id: i64, changed: Option<&[i64]>) -> Result<()> {
         let slot = self.ci.pipeline_slot(pipeline_id);
         let mut held = slot.lock().await;
-        let mut view = held.take();
+        let mut view = self.ci.pipelines().take(&mut held);
         let mut changed_idx = None;
         if let (Some(v), Some(ids)) = (view.as_mut(), changed) {
             changed_idx = self.refresh(v, ids).await?;
@@ -122,13 +122,15 @@ impl App {
         self.store_pipeline_status(pipeline_id, &mut view).await?;
         let finished = view.stored_status.is_some_and(|s| s.is_finished());
         // A finished pipeline's view is dropped; a retry reads it again.
-        *held = (!finished).then_some(view);
+        if !finished {
+            self.ci.pipelines().keep(&mut held, view);
+        }
         Ok(())
     }
 
     /// Reads the whole pipeline into a new view.
     async fn load_view(&self, pipeline_id: i64) -> Result<Tracked> {
-        let jobs = self.latest_jobs(pipeline_id).await?;
+        let jobs: Vec<_> = self.latest_jobs(pipeline_id).await?.into_iter().map(|(j, s)| (lean(j), s)).collect();
         let by_name = name_index(&jobs);
         let tracker = Tracker::new(jobs.iter().enumerate().map(|(i, (j, s))| node(i, j, s, &by_name)).collect());
         let stored_status = self.store.pipeline_by_id(pipeline_id).await?.map(|p| p.status);
@@ -149,7 +151,7 @@ impl App {
             }
             let spec = self.spec_of(&job)?;
             view.tracker.replace(i, node(i, &job, &spec, &view.by_name));
-            view.jobs[i] = (job, spec);
+            view.jobs[i] = (lean(job), spec);
             idx.push(i);
         }
         Ok(Some(idx))
@@ -171,7 +173,7 @@ impl App {
             if moved.status == JobStatus::Pending {
                 self.enqueue_job(&moved);
             }
-            view.jobs[t.job].0 = moved;
+            view.jobs[t.job].0 = lean(moved);
         }
         Ok(true)
     }

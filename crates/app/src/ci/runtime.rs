@@ -300,4 +300,9 @@ impl Runtime {
     pub fn pipeline_slot(&self, pipeline_id: i64) -> super::tracked::Slot {
         self.pipelines.get(pipeline_id)
     }
+
+    /// The pipelines' views (see `tracked`).
+    pub fn pipelines(&self) -> &super::tracked::Slots {
+        &self.pipelines
+    }
 }

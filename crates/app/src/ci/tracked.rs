@@ -13,11 +13,15 @@ use autogit_core::ci::PipelineStatus;
 use autogit_scheduler::progress::Tracker;
 use autogit_store::Job;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Pipelines kept in memory at most; beyond it those nobody holds are dropped (they are loaded
-/// again when a job of theirs changes).
+/// Pipelines with a slot at most; beyond it the slots nobody holds are dropped with their views
+/// (loaded again when a job of theirs changes).
 const MAX_TRACKED: usize = 512;
+/// Jobs held in views at most, over all pipelines: a pipeline whose view would pass it is not
+/// kept (its next change reads it again), so memory stays bounded whatever the load.
+const MAX_TRACKED_JOBS: usize = 50_000;
 
 /// One pipeline's view.
 pub(crate) struct Tracked {
@@ -35,12 +39,20 @@ impl std::fmt::Debug for Tracked {
     }
 }
 
+/// A job as a view keeps it: its parsed spec is beside it, so the stored text is dropped.
+pub(crate) fn lean(mut job: Job) -> Job {
+    job.spec = String::new();
+    job
+}
+
 /// A pipeline's lock and, while it is active, its view.
 pub(crate) type Slot = Arc<tokio::sync::Mutex<Option<Tracked>>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
     slots: Mutex<HashMap<i64, Slot>>,
+    /// Jobs in the views kept now.
+    jobs: AtomicUsize,
 }
 
 impl Slots {
@@ -53,10 +65,40 @@ impl Slots {
         }
         if slots.len() >= MAX_TRACKED {
             // Only this map holds them: nobody is progressing those pipelines right now.
-            slots.retain(|_, s| Arc::strong_count(s) > 1);
+            slots.retain(|_, s| {
+                if Arc::strong_count(s) > 1 {
+                    return true;
+                }
+                if let Ok(mut view) = s.try_lock()
+                    && let Some(v) = view.take()
+                {
+                    self.jobs.fetch_sub(v.jobs.len(), Ordering::Relaxed);
+                }
+                false
+            });
         }
         let s = Slot::default();
         slots.insert(pipeline_id, s.clone());
         s
+    }
+
+    /// Takes the view out of its slot (to be put back with [`Slots::keep`]).
+    pub fn take(&self, held: &mut Option<Tracked>) -> Option<Tracked> {
+        let view = held.take();
+        if let Some(v) = &view {
+            self.jobs.fetch_sub(v.jobs.len(), Ordering::Relaxed);
+        }
+        view
+    }
+
+    /// Puts a view back unless the views would then hold too many jobs.
+    pub fn keep(&self, held: &mut Option<Tracked>, view: Tracked) {
+        let n = view.jobs.len();
+        let kept = self.jobs.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+            (total + n <= MAX_TRACKED_JOBS).then_some(total + n)
+        });
+        if kept.is_ok() {
+            *held = Some(view);
+        }
     }
 }
