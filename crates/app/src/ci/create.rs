@@ -8,6 +8,7 @@
 
 use super::spec::{JobSpec, stored_when};
 use super::{predefined, vars};
+use crate::System;
 use crate::{App, AppError, Result};
 use autogit_core::ci::{JobStatus, PipelineStatus};
 use autogit_git::read;
@@ -48,20 +49,6 @@ pub fn config_path(project: &Project) -> String {
 }
 
 impl App {
-    /// Compiles the CI file at `req.sha` and stores the pipeline. Pipeline and jobs appear
-    /// together or not at all.
-    pub async fn create_pipeline_for(
-        &self,
-        project: &Project,
-        req: &PipelineRequest,
-    ) -> Result<std::result::Result<Pipeline, NotCreated>> {
-        match self.create_pipeline_claiming(project, req, None).await? {
-            Ok(Some(p)) => Ok(Ok(p)),
-            Ok(None) => Err(AppError::Internal("a pipeline without a claim was not stored".into())),
-            Err(why) => Ok(Err(why)),
-        }
-    }
-
     /// As [`App::create_pipeline_for`]; with `claim` (a push record and the position of one of
     /// its updates) the pipeline is stored only if that update's pipeline is still to be made,
     /// in the same transaction that marks it made: `Ok(Ok(None))` when an earlier pass made it.
@@ -162,7 +149,7 @@ impl App {
             .collect();
         let Some((pipeline, _)) = self.store_pipeline(&new, &jobs, now, claim).await? else { return Ok(Ok(None)) };
         self.auto_cancel_redundant(&pipeline).await;
-        self.process_pipeline(pipeline.id).await?;
+        self.system().process_pipeline(pipeline.id).await?;
         Ok(Ok(Some(self.store.pipeline_by_id(pipeline.id).await?.unwrap_or(pipeline))))
     }
 
@@ -177,5 +164,21 @@ impl App {
             None => Some(self.store.create_pipeline(new, jobs, now).await?),
             Some((record, position)) => self.store.create_push_pipeline(record, position, new, jobs, now).await?,
         })
+    }
+}
+
+impl System<'_> {
+    /// Compiles the CI file at `req.sha` and stores the pipeline. Pipeline and jobs appear
+    /// together or not at all.
+    pub async fn create_pipeline_for(
+        &self,
+        project: &Project,
+        req: &PipelineRequest,
+    ) -> Result<std::result::Result<Pipeline, NotCreated>> {
+        match self.create_pipeline_claiming(project, req, None).await? {
+            Ok(Some(p)) => Ok(Ok(p)),
+            Ok(None) => Err(AppError::Internal("a pipeline without a claim was not stored".into())),
+            Err(why) => Ok(Err(why)),
+        }
     }
 }

@@ -7,6 +7,7 @@
 
 use super::spec::{JobSpec, name_index, node};
 use super::tracked::Tracked;
+use crate::System;
 use crate::{App, Result};
 use autogit_core::ci::JobStatus;
 use autogit_scheduler::Millis;
@@ -67,13 +68,6 @@ impl App {
         let spec = Arc::new(JobSpec::parse(job)?);
         self.ci.cache_spec(job.id, spec.clone());
         Ok(spec)
-    }
-
-    /// Moves the pipeline forward as far as its jobs allow and stores its status, reading all of
-    /// its jobs again (after changes made outside the job-by-job path: creation, cancel, play,
-    /// retry).
-    pub async fn process_pipeline(&self, pipeline_id: i64) -> Result<()> {
-        self.progress(pipeline_id, None).await
     }
 
     /// As [`App::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
@@ -186,5 +180,14 @@ impl App {
             view.stored_status = Some(status);
         }
         Ok(())
+    }
+}
+
+impl System<'_> {
+    /// Moves the pipeline forward as far as its jobs allow and stores its status, reading all of
+    /// its jobs again (after changes made outside the job-by-job path: creation, cancel, play,
+    /// retry).
+    pub async fn process_pipeline(&self, pipeline_id: i64) -> Result<()> {
+        self.progress(pipeline_id, None).await
     }
 }

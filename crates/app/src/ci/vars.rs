@@ -131,7 +131,7 @@ impl App {
             source: req.source.clone(),
             ref_name: req.ref_name.clone(),
             tag: req.tag,
-            protected: self.ref_protected_for(project, &req.ref_name, req.tag, req.user.as_ref()).await?,
+            protected: self.system().ref_protected_for(project, &req.ref_name, req.tag, req.user.as_ref()).await?,
             sha: req.sha.clone(),
             before_sha: req.before_sha.clone(),
             commit,
