@@ -6,9 +6,8 @@
 //! Maintainer. A new project's default branch is protected in the transaction that creates it
 //! (maintainers push and merge, no force push), as GitLab does by default.
 
-use crate::System;
 use crate::groups::to_result;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
 use autogit_core::protection::{BranchPolicy, PushPolicy, Pusher, RefAccessLevel, validate_pattern};
 use autogit_git::hooks::ReceiveHooks;

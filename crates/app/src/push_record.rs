@@ -1,25 +1,24 @@
 //! A push is never acknowledged without its consequences. Every git transport (smart HTTP now,
 //! SSH later) runs a push as:
 //!
-//! 1. [`App::begin_push`] before git starts: the free-space check, then the push record (the
+//! 1. [`System::begin_push`] before git starts: the free-space check, then the push record (the
 //!    command list, the pusher, the time) written durably in the store. If it cannot be written
 //!    the push is refused, so a client can never be told "ok" for a push the server does not know.
 //! 2. git runs with the record's identity ([`RecordedPush::identity`]): every ref update it
 //!    applies is logged in the ref's reflog under that identity.
-//! 3. [`App::finish_push`] after git exits: which updates were applied is read back from the
+//! 3. [`System::finish_push`] after git exits: which updates were applied is read back from the
 //!    repository (`autogit_git::applied_by`), their push events are written, their pipelines
 //!    created, and the record marked done. A push that applied nothing leaves nothing.
 //!
-//! After a crash, [`App::recover_pushes`] (at start-up, before serving) does step 3 for every
+//! After a crash, [`System::recover_pushes`] (at start-up, before serving) does step 3 for every
 //! record that is not done. Exactly once holds because each step is one store transaction guarded
 //! by the state it moves from (events with `received → recorded`, each pipeline with its update's
 //! `pending → created`): a pass interrupted anywhere is finished by the next without repeating
 //! what was committed. Done records are pruned after `PushSettings::record_retention`.
 
-use crate::System;
 use crate::ci::PipelineRequest;
 use crate::push_space::PushRefused;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_git::{PushIdentity, PushOutcome, RefUpdate};
 use autogit_store::{NewPushRecord, Project, PushPipelineState, PushRecord, PushRecordState, PushUpdate, User};
 use std::collections::HashSet;
@@ -64,7 +63,7 @@ impl Drop for LivePush {
 }
 
 /// A push whose record is written. Give git [`RecordedPush::identity`], then hand this to
-/// [`App::finish_push`] once git has exited, whatever happened.
+/// [`System::finish_push`] once git has exited, whatever happened.
 #[derive(Debug)]
 pub struct RecordedPush {
     record_id: i64,

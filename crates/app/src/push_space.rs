@@ -5,8 +5,7 @@
 //! The margin also protects everything else on that filesystem (the SQLite database, artifacts)
 //! from a push that fills it to the last byte.
 
-use crate::System;
-use crate::{App, AppError};
+use crate::{App, AppError, System};
 use autogit_git::PushOutcome;
 use std::time::Duration;
 

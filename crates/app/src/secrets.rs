@@ -7,11 +7,10 @@
 //! open. The binary reads the key material (a key file or the environment) and hands it over as a
 //! [`Secrets`]; a [`KeyringSource`] lets a running server pick up a rotation done meanwhile by
 //! `autogit admin rotate-key`. A new secret column gets a binding function like
-//! [`variable_binding`] and its own walk in [`App::reseal_secrets`] (pipeline variables:
+//! [`variable_binding`] and its own walk in [`System::reseal_secrets`] (pipeline variables:
 //! `pipeline_secrets`).
 
-use crate::System;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_secrets::{Binding, KeyId, Keyring, OpenError, Sealed, is_sealed};
 use autogit_store::{CiVariable, VariableOwner};
 use std::collections::BTreeMap;

@@ -10,9 +10,13 @@ use std::ops::Deref;
 /// - credential resolution (`authenticate`, `authenticate_git`), which turns credentials into the
 ///   principal every user use-case then takes;
 /// - the server's own loops and wiring: CI housekeeping, the autoscaler and its pools, push
-///   recovery and maintenance, pipeline creation and processing after a recorded push, health
-///   and metrics;
-/// - the admin CLI run by the server's owner on the server's own data (`setup`, secrets passes).
+///   recording, recovery and maintenance, pipeline creation and processing after a recorded
+///   push, readiness and metrics;
+/// - inbound layers decorating a record a user use-case already returned to them (a job's
+///   artifacts, GPU usage and pending reason, a runner's reported hardware), or refusing a push
+///   into a full disk before reading it;
+/// - the admin CLI run by the server's owner on the server's own data (`setup`, accounts and
+///   tokens, secrets passes).
 ///
 /// An inbound layer reaches these only through [`App::system`], so a review of who calls what
 /// without a user check reads the `system()` call sites. Like [`App`], `System` never hands out

@@ -1,8 +1,7 @@
 //! Personal access tokens: `glpat-` + 32 random characters; only the SHA-256 digest is stored.
 
-use crate::System;
 use crate::auth::token_digest;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::scope;
 use autogit_store::{Listed, NewToken, Page, Token};
 use chrono::NaiveDate;

@@ -1,8 +1,7 @@
 //! Users: creation (API, admin CLI, first-start bootstrap of `root`) and lookup.
 
-use crate::System;
 use crate::error::invalid_name;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::name;
 use autogit_store::{Listed, NewUser, Page, User, UserFilter};
 

@@ -2,7 +2,7 @@
 //! secret, so a database leak does not leak usable tokens; passwords are argon2 hashes.
 //!
 //! Account passwords are accepted where GitLab accepts them: git over HTTP (HTTP Basic,
-//! [`App::authenticate_git`]). The API ([`App::authenticate`]) takes tokens only: a personal
+//! [`System::authenticate_git`]). The API ([`System::authenticate`]) takes tokens only: a personal
 //! access token (`PRIVATE-TOKEN`, `Authorization: Bearer`, or as the HTTP Basic password), or a
 //! CI job token. Password checks and their limits are in `sign_in`.
 
@@ -14,8 +14,7 @@ mod sign_in;
 pub(crate) use sign_in::PasswordChecks;
 pub use sign_in::PasswordSettings;
 
-use crate::System;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_core::scope::{self, ScopeUse};
 use autogit_core::{Actor, Scope};
 use autogit_store::{User, UserState};

@@ -2,9 +2,8 @@
 //! stream) for the runner of a later job (its job token) and for users who may read the code.
 //! No filesystem path leaves the app: the blob comes through the port.
 
-use crate::System;
 use crate::groups::to_result;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
 use autogit_store::blob::{BlobError, ByteStream};
 use std::ops::Range;

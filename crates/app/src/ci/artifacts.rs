@@ -8,8 +8,7 @@
 //! (size-capped, hashed on the way) and then recorded: a failed upload leaves no record and no
 //! blob, and a replaced or expired record's blob is removed after the record.
 
-use crate::System;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_pipeline::parse_seconds;
 use autogit_store::blob::{BlobError, BlobKey, ByteStream, bytes_body};
 use autogit_store::{Job, JobArtifact, NewJobArtifact};

@@ -8,8 +8,7 @@
 
 use super::spec::{JobSpec, stored_when};
 use super::{predefined, vars};
-use crate::System;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_core::ci::{JobStatus, PipelineStatus};
 use autogit_git::read;
 use autogit_pipeline::{CompileInput, PipelineContext, RefKind, Severity, compile, render_diagnostics};
@@ -49,7 +48,7 @@ pub fn config_path(project: &Project) -> String {
 }
 
 impl App {
-    /// As [`App::create_pipeline_for`]; with `claim` (a push record and the position of one of
+    /// As [`System::create_pipeline_for`]; with `claim` (a push record and the position of one of
     /// its updates) the pipeline is stored only if that update's pipeline is still to be made,
     /// in the same transaction that marks it made: `Ok(Ok(None))` when an earlier pass made it.
     pub(crate) async fn create_pipeline_claiming(

@@ -6,8 +6,7 @@
 use super::gpu_tags::{derived_tags, reported_architectures, reported_inventory};
 use super::process::queued;
 use super::spec::JobSpec;
-use crate::System;
-use crate::{App, Result};
+use crate::{App, Result, System};
 use autogit_core::ci::JobStatus;
 use autogit_protocol::{JobVariable, RunnerInfo};
 use autogit_scheduler::gpu::{Allocation, GpuRequest};

@@ -4,8 +4,7 @@
 //! rebuilt from the store and running jobs get a full lease (the runners could not report
 //! while the server was down).
 
-use crate::Result;
-use crate::System;
+use crate::{Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_store::JobChange;
 use std::time::Duration;

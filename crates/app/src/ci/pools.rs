@@ -3,8 +3,7 @@
 //! removed instance's token dies with it), and per-runner activity for idleness decisions.
 
 use super::runners::{CreateRunner, IssuedRunner};
-use crate::System;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::ci::JobStatus;
 use autogit_store::Page;
 use chrono::{DateTime, Utc};

@@ -7,8 +7,7 @@
 
 use super::spec::{JobSpec, name_index, node};
 use super::tracked::Tracked;
-use crate::System;
-use crate::{App, Result};
+use crate::{App, Result, System};
 use autogit_core::ci::JobStatus;
 use autogit_scheduler::Millis;
 use autogit_scheduler::progress::{Tracker, Transition};
@@ -70,7 +69,7 @@ impl App {
         Ok(spec)
     }
 
-    /// As [`App::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
+    /// As [`System::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
     /// only they are read, and only what they can unblock is examined.
     pub(crate) async fn process_jobs(&self, pipeline_id: i64, changed: &[i64]) -> Result<()> {
         self.progress(pipeline_id, Some(changed)).await

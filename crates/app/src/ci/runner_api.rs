@@ -5,9 +5,8 @@
 use super::process::millis;
 use super::reported_failure::reported_reason;
 use super::spec::JobSpec;
-use crate::System;
 use crate::auth::token_digest;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_protocol::{JobRequest, JobResponse, ReportedState, UpdateJobRequest};
 use autogit_scheduler::gpu::Allocation;

@@ -3,10 +3,9 @@
 //! runner itself with its token, and what users do with them (show, update, list, their jobs).
 //! Tokens are stored as SHA-256 digests, like personal access tokens.
 
-use crate::System;
 use crate::auth::token_digest;
 use crate::groups::to_result;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
 use autogit_core::ci::JobStatus;
 use autogit_store::{
