@@ -1,6 +1,6 @@
 //! Records related to one a use-case already returned, read for an inbound layer to render it
 //! (GitLab's answers embed them): a namespace's ancestry, a user's namespace, a project's
-//! repository state, a job's pipeline, a runner's jobs with their projects and pipelines.
+//! repository state, jobs' pipelines, a runner's jobs with their projects and pipelines.
 
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
@@ -31,24 +31,31 @@ impl App {
         self.store.user_namespace(user.id).await?.ok_or(AppError::NotFound("Namespace"))
     }
 
-    /// A user looked up by username; users are public profiles (as `get_user`).
-    pub async fn get_user_by_username(&self, _who: &Principal, username: &str) -> Result<User> {
-        self.store.user_by_username(username).await?.ok_or(AppError::NotFound("User"))
-    }
-
     /// Whether the repository of a project the caller holds has no branch yet (`empty_repo`).
     pub fn repository_is_empty(&self, _who: &Principal, project: &Project) -> bool {
         !self.repos.has_branches(project.id)
     }
 
-    /// The pipeline of `job`, which must belong to `project`, if the caller may view the project.
-    pub async fn job_pipeline(&self, who: &Principal, project: &Project, job: &Job) -> Result<Pipeline> {
-        if job.project_id != project.id {
-            return Err(AppError::NotFound("Pipeline"));
-        }
+    /// The pipelines of `jobs` (each of `project`) by id, each read once, if the caller may view
+    /// the project.
+    pub async fn job_pipelines(
+        &self,
+        who: &Principal,
+        project: &Project,
+        jobs: &[Job],
+    ) -> Result<HashMap<i64, Pipeline>> {
         let level = self.project_level(who, project).await?;
         to_result(decide(who.actor, project.visibility, level, Action::View), "Project")?;
-        self.store.pipeline_by_id(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))
+        let mut pipelines = HashMap::new();
+        for job in jobs {
+            if job.project_id != project.id {
+                return Err(AppError::NotFound("Pipeline"));
+            }
+            if let Entry::Vacant(e) = pipelines.entry(job.pipeline_id) {
+                e.insert(self.store.pipeline_by_id(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?);
+            }
+        }
+        Ok(pipelines)
     }
 
     /// `GET /runners/:id/jobs` with each job's project and pipeline (the runner's owners and

@@ -29,6 +29,11 @@ impl App {
         self.store.user_by_id(id).await?.ok_or(AppError::NotFound("User"))
     }
 
+    /// A user by username, for any caller (as `get_user`).
+    pub async fn get_user_by_username(&self, _who: &Principal, username: &str) -> Result<User> {
+        self.system().user_by_username(username).await
+    }
+
     pub async fn list_users(&self, who: &Principal, filter: UserFilter, page: Page) -> Result<Listed<User>> {
         who.user()?;
         Ok(self.store.list_users(&filter, page).await?)

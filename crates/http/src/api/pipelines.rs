@@ -6,8 +6,8 @@ use crate::dto;
 use crate::error::{ApiError, bad_param};
 use crate::params::Params;
 use crate::state::AppState;
-use autogit_app::Principal;
 use autogit_app::store::{Job, Pipeline, PipelineFilter, Project};
+use autogit_app::{AppError, Principal};
 use autogit_core::ci::JobStatus;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -53,8 +53,8 @@ async fn render_job(
     let pipeline = match pipeline {
         Some(p) => p,
         None => {
-            fetched = s.app.job_pipeline(who, project, j).await?;
-            &fetched
+            fetched = s.app.job_pipelines(who, project, std::slice::from_ref(j)).await?;
+            fetched.get(&j.pipeline_id).ok_or(AppError::NotFound("Pipeline"))?
         }
     };
     let artifacts = s.app.system().artifacts_of(j.id).await?;
@@ -152,9 +152,10 @@ async fn pipeline_jobs(
 async fn project_jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let scope = scopes(&list.params)?;
     let (project, res) = s.app.project_jobs(&who, &id, &scope, list.page()).await?;
+    let pipelines = s.app.job_pipelines(&who, &project, &res.items).await?;
     let mut items = Vec::with_capacity(res.items.len());
     for j in &res.items {
-        items.push(render_job(&s, &who, &project, None, j).await?);
+        items.push(render_job(&s, &who, &project, pipelines.get(&j.pipeline_id), j).await?);
     }
     Ok(list.respond(&s, res.total, items))
 }
