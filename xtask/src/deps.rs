@@ -54,8 +54,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-secrets",
         ],
     ),
-    // L5: inbound.
-    ("autogit-http", &["autogit-core", "autogit-store", "autogit-app", "autogit-git", "autogit-protocol"]),
+    // L5: inbound. No store, store adapter or blob adapter: records come through the app's
+    // re-export (`autogit_app::store`), and no call of `App` or `System` returns a store, so the
+    // HTTP face can only reach data through the use-cases (xtask/tests/boundary.rs).
+    ("autogit-http", &["autogit-core", "autogit-app", "autogit-git", "autogit-protocol"]),
     // Roots.
     (
         "autogit",

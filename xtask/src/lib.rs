@@ -1,4 +1,6 @@
 //! Repository checks that run as ordinary tests (`cargo test -p xtask`), so they cannot be
-//! forgotten: the crate dependency rules of ARCHITECTURE.md, read from `cargo metadata`.
+//! forgotten: the crate dependency rules of ARCHITECTURE.md, read from `cargo metadata`, and the
+//! App boundary (user use-cases on `App`, trusted calls on `System`), read from the app's source.
 
+pub mod boundary;
 pub mod deps;

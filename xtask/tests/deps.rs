@@ -23,7 +23,7 @@ fn workspace_follows_the_layer_rules() {
 #[test]
 fn checker_catches_violations() {
     let fake = json!({
-        "workspace_members": ["a", "b", "c"],
+        "workspace_members": ["a", "b", "c", "d"],
         "packages": [
             {"id": "a", "name": "autogit-app", "dependencies": [
                 {"name": "autogit-store-sql", "kind": null},
@@ -31,13 +31,21 @@ fn checker_catches_violations() {
                 {"name": "autogit-store-sql", "kind": "dev"}
             ]},
             {"id": "b", "name": "autogit-core", "dependencies": [{"name": "tokio", "kind": null}]},
-            {"id": "c", "name": "autogit-new-thing", "dependencies": []}
+            {"id": "c", "name": "autogit-new-thing", "dependencies": []},
+            {"id": "d", "name": "autogit-http", "dependencies": [
+                {"name": "autogit-store", "kind": null},
+                {"name": "autogit-store-sql", "kind": null},
+                {"name": "autogit-blob-fs", "kind": null}
+            ]}
         ]
     });
     let errors = xtask::deps::check(&fake);
-    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert_eq!(errors.len(), 7, "{errors:#?}");
     assert!(errors[0].contains("autogit-app must not depend on autogit-store-sql"));
     assert!(errors[1].contains("must not use sqlx"));
     assert!(errors[2].contains("pure"));
     assert!(errors[3].contains("not placed in a layer"));
+    assert!(errors[4].contains("autogit-http must not depend on autogit-store"));
+    assert!(errors[5].contains("autogit-http must not depend on autogit-store-sql"));
+    assert!(errors[6].contains("autogit-http must not depend on autogit-blob-fs"));
 }

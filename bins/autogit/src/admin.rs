@@ -84,15 +84,15 @@ pub async fn run(config: Config, command: AdminCommand) -> Result<()> {
                 password
             };
             let name = name.unwrap_or_else(|| username.clone());
-            let u = app.insert_user(CreateUser { username, name, email, password, is_admin: admin }).await?;
+            let u = app.system().insert_user(CreateUser { username, name, email, password, is_admin: admin }).await?;
             println!("created user {} (id {}){}", u.username, u.id, if u.is_admin { ", administrator" } else { "" });
         }
         AdminCommand::Token { command: TokenCommand::Create { user, name, scopes, expires_at } } => {
-            let owner = match app.user_by_username(&user).await {
+            let owner = match app.system().user_by_username(&user).await {
                 Ok(u) => u,
                 Err(_) => bail!("no user named {user:?}"),
             };
-            let issued = app.insert_token(owner.id, CreateToken { name, scopes, expires_at }).await?;
+            let issued = app.system().insert_token(owner.id, CreateToken { name, scopes, expires_at }).await?;
             eprintln!("created token {} for {} with scopes {:?}", issued.token.id, owner.username, issued.token.scopes);
             println!("{}", issued.secret);
         }

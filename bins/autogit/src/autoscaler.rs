@@ -231,7 +231,7 @@ fn policy(c: &PoolConfig, can_suspend: bool) -> PoolPolicy {
 impl Pool {
     async fn run(mut self, shutdown: CancellationToken) {
         let mut backoff = Duration::ZERO;
-        let mut queued = self.app.queue_watch();
+        let mut queued = self.app.system().queue_watch();
         let mut last_step = tokio::time::Instant::now();
         loop {
             let wait = TICK.max(backoff);
@@ -291,9 +291,9 @@ impl Pool {
         }
         self.check_profiles(&views, &instances).await;
         let own = self.offer(&views);
-        let mut offers = self.app.pool_offers(&self.all.names);
+        let mut offers = self.app.system().pool_offers(&self.all.names);
         offers[self.index] = own;
-        let demand = self.app.pools_demand(&self.all.matchers, &offers).swap_remove(self.index);
+        let demand = self.app.system().pools_demand(&self.all.matchers, &offers).swap_remove(self.index);
         let pending = demand.pending_jobs;
         let actions = decide(&policy(&self.cfg, self.can_suspend), &demand, &views, Millis(now));
         let mut removed = Vec::new();
@@ -337,7 +337,7 @@ impl Pool {
                 continue;
             }
             let Some(runner) = instances.iter().find(|i| i.id == v.id).and_then(|i| i.runner_id) else { continue };
-            match self.app.profile_shortfall(runner, &self.all.matchers[self.index].spec).await {
+            match self.app.system().profile_shortfall(runner, &self.all.matchers[self.index].spec).await {
                 Ok(found) => {
                     if let Some(why) = &found {
                         tracing::warn!(pool = %self.cfg.name, instance = %v.id, runner, "GPU profile not met: {why}");
@@ -389,7 +389,7 @@ impl Pool {
         let Ok(instances) = self.group.update().await else { return };
         for i in &instances {
             let idle = match i.runner_id {
-                Some(r) => self.app.runner_activity(r).await.is_ok_and(|a| a.busy == 0),
+                Some(r) => self.app.system().runner_activity(r).await.is_ok_and(|a| a.busy == 0),
                 None => true,
             };
             if idle && let Err(e) = self.remove(&instances, &i.id).await {
@@ -401,11 +401,11 @@ impl Pool {
     /// The policy's view of an instance; `None` for one whose runner record is gone (orphan).
     async fn view(&self, i: &Instance, now: i64) -> Result<Option<InstanceView>> {
         let Some(runner) = i.runner_id else { return Ok(None) };
-        if !self.app.runner_exists(runner).await? {
+        if !self.app.system().runner_exists(runner).await? {
             return Ok(None);
         }
-        self.app.note_pool_runner(runner, &self.cfg.name);
-        let act = self.app.runner_activity(runner).await?;
+        self.app.system().note_pool_runner(runner, &self.cfg.name);
+        let act = self.app.system().runner_activity(runner).await?;
         let state = match i.state {
             // A started instance is ready once its runner has called in.
             State::Running if act.contacted => InstanceState::Running,
@@ -433,8 +433,11 @@ impl Pool {
         for _ in 0..n {
             let suffix: String = rand::rng().sample_iter(Alphanumeric).take(8).map(char::from).collect();
             let name = format!("{}-{}", self.cfg.name, suffix.to_lowercase());
-            let issued =
-                self.app.create_pool_runner(&self.cfg.name, &name, &self.cfg.tags, self.cfg.run_untagged).await?;
+            let issued = self
+                .app
+                .system()
+                .create_pool_runner(&self.cfg.name, &name, &self.cfg.tags, self.cfg.run_untagged)
+                .await?;
             launches.push(Launch {
                 name,
                 server_url: self.server_url.clone(),
@@ -463,7 +466,7 @@ impl Pool {
 
     async fn forget(&self, launches: &[Launch]) {
         for l in launches {
-            let _ = self.app.remove_pool_runner(l.runner_id).await;
+            let _ = self.app.system().remove_pool_runner(l.runner_id).await;
         }
     }
 
@@ -473,7 +476,7 @@ impl Pool {
         self.stats.timed("decrease", t, r.is_ok());
         r.map_err(fleet)?;
         if let Some(runner) = instances.iter().find(|i| i.id == id).and_then(|i| i.runner_id) {
-            self.app.remove_pool_runner(runner).await?;
+            self.app.system().remove_pool_runner(runner).await?;
         }
         self.stats.downs += 1;
         tracing::info!(pool = %self.cfg.name, instance = id, "scaled down");
@@ -483,7 +486,7 @@ impl Pool {
     fn publish(&mut self, views: &[InstanceView], instances: &[Instance], pending: u32, offer: PoolOffer) {
         let calls = std::mem::take(&mut self.stats.calls);
         let now = chrono::Utc::now().timestamp_millis();
-        let board = self.app.pool_board();
+        let board = self.app.system().pool_board();
         let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let snapshot = PoolSnapshot {
             name: self.cfg.name.clone(),

@@ -147,13 +147,14 @@ pub async fn start(app: &App, config: &Config, sandbox: SandboxConfig, addr: Soc
     let builds_dir = std::path::absolute(config.data_dir.join("builds")).context("resolving the builds directory")?;
     let existing = RunnerConfig::load(&path).ok();
     let reusable = match &existing {
-        Some(c) => app.verify_runner(&c.token, &RunnerSeen::default()).await.is_ok(),
+        Some(c) => app.system().verify_runner(&c.token, &RunnerSeen::default()).await.is_ok(),
         None => false,
     };
     let mut runner = match existing {
         Some(c) if reusable => c,
         _ => {
-            let root = app.user_by_username("root").await.context("the built-in runner is registered as root")?;
+            let root =
+                app.system().user_by_username("root").await.context("the built-in runner is registered as root")?;
             let issued = app
                 .create_runner(
                     &Principal::trusted(root),

@@ -136,7 +136,7 @@ pub async fn attach(app: App, config: &Config) -> Result<App> {
     if !path.try_exists().with_context(|| format!("checking the secrets key file {}", path.display()))? {
         let ring = Keyring::new(new_key()?);
         let probe = app.clone().with_secrets(Secrets::new(ring.clone(), None));
-        let found = probe.reseal_secrets(true).await.context("looking for sealed values")?;
+        let found = probe.system().reseal_secrets(true).await.context("looking for sealed values")?;
         if !found.by_key.is_empty() {
             let ids: Vec<String> = found.by_key.keys().map(ToString::to_string).collect();
             bail!(
@@ -160,9 +160,9 @@ pub async fn attach(app: App, config: &Config) -> Result<App> {
 /// one), then plain-text values from before sealing are sealed and values of older keys
 /// re-sealed with the current key.
 pub async fn seal_at_start(app: &App) -> Result<()> {
-    let check = app.reseal_secrets(true).await.context("checking the stored secrets")?;
+    let check = app.system().reseal_secrets(true).await.context("checking the stored secrets")?;
     refuse_failures(app, &check)?;
-    let done = app.reseal_secrets(false).await.context("sealing the stored secrets")?;
+    let done = app.system().reseal_secrets(false).await.context("sealing the stored secrets")?;
     refuse_failures(app, &done)?;
     tracing::info!(
         current = done.current,
@@ -178,8 +178,11 @@ pub fn refuse_failures(app: &App, pass: &SecretsPass) -> Result<()> {
     if pass.failed == 0 {
         return Ok(());
     }
-    let mut msg =
-        format!("{} stored secret value(s) cannot be opened with {}:\n", pass.failed, app.secrets().describe());
+    let mut msg = format!(
+        "{} stored secret value(s) cannot be opened with {}:\n",
+        pass.failed,
+        app.system().secrets().describe()
+    );
     for f in &pass.failures {
         msg.push_str(&format!("  - {f}\n"));
     }
@@ -212,7 +215,7 @@ pub async fn rotate(app: App, config: &Config, drop_old: bool) -> Result<()> {
     }
     let old = read_file(&path)?;
     let app = app.with_secrets(Secrets::new(old.clone(), None));
-    refuse_failures(&app, &app.reseal_secrets(true).await?)?;
+    refuse_failures(&app, &app.system().reseal_secrets(true).await?)?;
     let ring = if drop_old {
         old.clone()
     } else {
@@ -254,11 +257,11 @@ pub async fn rotate(app: App, config: &Config, drop_old: bool) -> Result<()> {
 async fn reseal_until_current(app: &App, path: &Path) -> Result<u64> {
     let mut resealed = 0;
     for round in 1..=5 {
-        let pass = app.reseal_secrets(false).await?;
+        let pass = app.system().reseal_secrets(false).await?;
         refuse_failures(app, &pass)
             .with_context(|| format!("{} keeps every key; run rotate-key again once fixed", path.display()))?;
         resealed += pass.resealed + pass.sealed_plain;
-        let check = app.reseal_secrets(true).await?;
+        let check = app.system().reseal_secrets(true).await?;
         if check.resealed == 0 && check.sealed_plain == 0 && check.failed == 0 {
             return Ok(resealed);
         }

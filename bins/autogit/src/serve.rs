@@ -51,13 +51,13 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     let app = app.with_ci_settings(ci_settings(&config, &external_url)).with_push_settings(push_settings(&config));
     // Before serving: every push acknowledged before a crash gets its events and pipelines —
     // once the crashed server's own git processes have finished applying them.
-    wait_for_orphaned_pushes(app.repos().root()).await;
+    wait_for_orphaned_pushes(app.system().repository_root()).await;
     crate::setup::remove_artifact_leftovers(&config)?;
-    app.recover_pushes().await.context("recovering recorded pushes")?;
+    app.system().recover_pushes().await.context("recovering recorded pushes")?;
     let shutdown = CancellationToken::new();
     let ci = app.clone();
     let ci_stop = shutdown.clone();
-    let housekeeping = tokio::spawn(async move { ci.run_ci(ci_stop).await });
+    let housekeeping = tokio::spawn(async move { ci.system().run_ci(ci_stop).await });
     println!("AutoGit listening on http://{addr} (external URL {external_url})");
     std::io::stdout().flush().ok();
     tracing::info!(%addr, "listening");
@@ -178,7 +178,7 @@ fn push_settings(config: &Config) -> PushSettings {
 /// written once to `<data_dir>/initial_root_password` (mode 0600) before the user exists, so it
 /// can never be lost.
 async fn bootstrap_root(app: &App, config: &Config) -> Result<()> {
-    if app.store().count_users().await? > 0 {
+    if app.system().has_users().await? {
         return Ok(());
     }
     let configured = config.initial_root_password.expose();
@@ -190,7 +190,7 @@ async fn bootstrap_root(app: &App, config: &Config) -> Result<()> {
     } else {
         (configured.to_string(), None)
     };
-    match app.bootstrap_root(&password).await {
+    match app.system().bootstrap_root(&password).await {
         Ok(true) => {
             match &file {
                 Some(path) => println!(

@@ -2,10 +2,16 @@
 //! repository reads and push recording (the push outbox: `push_record`).
 //!
 //! [`App`] holds the ports (`Arc<dyn Store>`, repository storage, a clock) and never names an
-//! adapter. Every public operation takes the acting [`Principal`] and applies the access policy of
-//! `autogit_core::access` before touching anything, so inbound layers (HTTP, the admin CLI, later
-//! SSH) cannot forget a check. Errors are [`AppError`]; the HTTP crate maps them to statuses in
-//! one place.
+//! adapter, nor hands them out. Two entry points, visibly apart:
+//! - the public methods of [`App`] are user use-cases: each takes the acting [`Principal`] and
+//!   applies the access policy of `autogit_core::access` before touching anything, so inbound
+//!   layers (HTTP, the admin CLI, later SSH) cannot forget a check; the only other public items
+//!   are the constructors and `with_*` builders, [`App::system`] and [`App::ci_settings`];
+//! - [`System`] (from [`App::system`]) holds the trusted calls, made without a principal: see its
+//!   documentation for who may make them.
+//!
+//! `xtask/tests/boundary.rs` keeps both rules true. Errors are [`AppError`]; the HTTP crate maps
+//! them to statuses in one place.
 
 mod auth;
 pub mod ci;
@@ -22,8 +28,10 @@ mod push_space;
 pub mod push_space_guard;
 pub mod push_watch;
 mod receive_pack;
+mod related;
 mod repository;
 pub mod secrets;
+mod system;
 mod tokens;
 mod users;
 
@@ -39,7 +47,9 @@ pub use push::GitDenied;
 pub use push_record::{RecordedPush, Recovered};
 pub use push_space::{PushRefused, PushSettings};
 pub use receive_pack::{FinishPush, PushNotStarted, PushStart, ReceivingPush};
+pub use related::RunnerJob;
 pub use repository::{check_branch_name, check_revision};
+pub use system::System;
 pub use tokens::{CreateToken, IssuedToken};
 pub use users::CreateUser;
 
@@ -135,32 +145,8 @@ impl App {
         self
     }
 
+    /// The coordinator settings this application runs with.
     pub fn ci_settings(&self) -> &ci::CiSettings {
         &self.ci.settings
-    }
-
-    /// Jobs queued and runners held in a long poll right now (for metrics).
-    pub fn ci_gauges(&self) -> (usize, usize) {
-        (self.ci.queue_len(), self.ci.waiting())
-    }
-
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
-    pub fn repos(&self) -> &RepoStorage {
-        &self.repos
-    }
-
-    /// Readiness: the database answers and repository storage is writable.
-    pub async fn check_ready(&self) -> std::result::Result<(), Vec<(&'static str, String)>> {
-        let mut failed = Vec::new();
-        if let Err(e) = self.store.ping().await {
-            failed.push(("database", e.to_string()));
-        }
-        if let Err(e) = self.repos.check().await {
-            failed.push(("repository_storage", e.to_string()));
-        }
-        if failed.is_empty() { Ok(()) } else { Err(failed) }
     }
 }

@@ -54,9 +54,9 @@ impl App {
             .collect()
     }
 
-    /// The pipelines' part of [`App::reseal_secrets`]: every stored pipeline variable checked,
-    /// and unless `check_only` sealed (plain text) or re-sealed (an older key), one
-    /// compare-and-set per pipeline.
+    /// The pipelines' part of [`System::reseal_secrets`](crate::System::reseal_secrets): every
+    /// stored pipeline variable checked, and unless `check_only` sealed (plain text) or re-sealed
+    /// (an older key), one compare-and-set per pipeline.
     pub(crate) async fn reseal_pipeline_variables(&self, check_only: bool, pass: &mut SecretsPass) -> Result<()> {
         let mut after = 0;
         loop {

@@ -7,7 +7,7 @@
 //! (maintainers push and merge, no force push), as GitLab does by default.
 
 use crate::groups::to_result;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
 use autogit_core::protection::{BranchPolicy, PushPolicy, Pusher, RefAccessLevel, validate_pattern};
 use autogit_git::hooks::ReceiveHooks;
@@ -101,15 +101,6 @@ impl App {
         }
     }
 
-    /// The project's rules and default branch, for the pure policy.
-    pub async fn branch_policy(&self, project: &Project) -> Result<BranchPolicy> {
-        let rules = self.store.list_protected_branches(project.id, Page::ALL).await?.items;
-        Ok(BranchPolicy {
-            default_branch: project.default_branch.clone(),
-            rules: rules.iter().map(ProtectedBranch::rule).collect(),
-        })
-    }
-
     /// What the policy needs to know about the principal.
     pub async fn pusher(&self, who: &Principal, project: &Project) -> Result<Pusher> {
         Ok(Pusher { level: self.project_level(who, project).await?, admin: who.actor.is_admin() })
@@ -123,7 +114,7 @@ impl App {
         project: &Project,
         refnames: &[&str],
     ) -> Result<Option<String>> {
-        let branches = self.branch_policy(project).await?;
+        let branches = self.system().branch_policy(project).await?;
         if !refnames.iter().any(|r| branches.needs_check(r)) {
             return Ok(None);
         }
@@ -160,6 +151,17 @@ impl App {
         Ok(match self.push_policy_text(who, project, &refnames).await? {
             Some(text) => hooks.with_policy(text),
             None => hooks.none(),
+        })
+    }
+}
+
+impl System<'_> {
+    /// The project's rules and default branch, for the pure policy.
+    pub async fn branch_policy(&self, project: &Project) -> Result<BranchPolicy> {
+        let rules = self.store.list_protected_branches(project.id, Page::ALL).await?.items;
+        Ok(BranchPolicy {
+            default_branch: project.default_branch.clone(),
+            rules: rules.iter().map(ProtectedBranch::rule).collect(),
         })
     }
 

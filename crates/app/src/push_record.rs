@@ -1,16 +1,16 @@
 //! A push is never acknowledged without its consequences. Every git transport (smart HTTP now,
 //! SSH later) runs a push as:
 //!
-//! 1. [`App::begin_push`] before git starts: the free-space check, then the push record (the
+//! 1. [`System::begin_push`] before git starts: the free-space check, then the push record (the
 //!    command list, the pusher, the time) written durably in the store. If it cannot be written
 //!    the push is refused, so a client can never be told "ok" for a push the server does not know.
 //! 2. git runs with the record's identity ([`RecordedPush::identity`]): every ref update it
 //!    applies is logged in the ref's reflog under that identity.
-//! 3. [`App::finish_push`] after git exits: which updates were applied is read back from the
+//! 3. [`System::finish_push`] after git exits: which updates were applied is read back from the
 //!    repository (`autogit_git::applied_by`), their push events are written, their pipelines
 //!    created, and the record marked done. A push that applied nothing leaves nothing.
 //!
-//! After a crash, [`App::recover_pushes`] (at start-up, before serving) does step 3 for every
+//! After a crash, [`System::recover_pushes`] (at start-up, before serving) does step 3 for every
 //! record that is not done. Exactly once holds because each step is one store transaction guarded
 //! by the state it moves from (events with `received → recorded`, each pipeline with its update's
 //! `pending → created`): a pass interrupted anywhere is finished by the next without repeating
@@ -18,7 +18,7 @@
 
 use crate::ci::PipelineRequest;
 use crate::push_space::PushRefused;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_git::{PushIdentity, PushOutcome, RefUpdate};
 use autogit_store::{NewPushRecord, Project, PushPipelineState, PushRecord, PushRecordState, PushUpdate, User};
 use std::collections::HashSet;
@@ -63,7 +63,7 @@ impl Drop for LivePush {
 }
 
 /// A push whose record is written. Give git [`RecordedPush::identity`], then hand this to
-/// [`App::finish_push`] once git has exited, whatever happened.
+/// [`System::finish_push`] once git has exited, whatever happened.
 #[derive(Debug)]
 pub struct RecordedPush {
     record_id: i64,
@@ -101,6 +101,126 @@ enum Settled {
 }
 
 impl App {
+    async fn settle_push(&self, record_id: i64) -> Result<Settled> {
+        match self.store.push_record(record_id).await? {
+            Some(record) => self.settle(record).await,
+            // Its project was deleted meanwhile.
+            None => Ok(Settled::Discarded),
+        }
+    }
+
+    /// Brings a record as far as it can go from whatever state it is in.
+    async fn settle(&self, mut record: PushRecord) -> Result<Settled> {
+        if record.state == PushRecordState::Received {
+            let repo = self.repos.path_for(record.project_id);
+            let updates: Vec<RefUpdate> = record
+                .updates
+                .iter()
+                .map(|u| RefUpdate { old: u.old.clone(), new: u.new.clone(), name: u.ref_name.clone() })
+                .collect();
+            let flags = autogit_git::applied_by(&repo, PushIdentity::for_record(record.id), &updates).await?;
+            let applied: Vec<i32> =
+                record.updates.iter().zip(&flags).filter(|(_, yes)| **yes).map(|(u, _)| u.position).collect();
+            if applied.is_empty() {
+                self.store.discard_push_record(record.id).await?;
+                return Ok(Settled::Discarded);
+            }
+            // `None`: another pass recorded it first; either way it is recorded now.
+            self.store.record_push_events(record.id, &applied, self.clock.now()).await?;
+            match self.store.push_record(record.id).await? {
+                Some(r) => record = r,
+                None => return Ok(Settled::Discarded),
+            }
+        }
+        if record.state == PushRecordState::Recorded {
+            self.pipelines_for_record(&record).await?;
+            if !self.store.finish_push_record(record.id, self.clock.now()).await? {
+                return Ok(Settled::Pending);
+            }
+        }
+        Ok(Settled::Done)
+    }
+
+    /// Creates the pipeline of every applied branch or tag update still pending, and moves on the
+    /// ones an interrupted pass created but may not have processed. Returns the first failure
+    /// that leaves an update pending (the store or git failing), after trying the others.
+    async fn pipelines_for_record(&self, record: &PushRecord) -> Result<()> {
+        let Some(project) = self.store.project_by_id(record.project_id).await? else { return Ok(()) };
+        let user = match record.pusher_id {
+            Some(id) => self.store.user_by_id(id).await?,
+            None => None,
+        };
+        let mut failed = None;
+        for u in record.updates.iter().filter(|u| u.applied) {
+            match (u.pipeline, u.pipeline_id) {
+                (PushPipelineState::Created, Some(id)) => {
+                    // Processing is idempotent; a pass that crashed after creating it may not have.
+                    if let Err(e) = self.system().process_pipeline(id).await {
+                        tracing::warn!(pipeline = id, error = %e, "processing a recovered pipeline failed");
+                    }
+                }
+                (PushPipelineState::Pending, _) => {
+                    let r = self.push_pipeline(&project, user.as_ref(), record.id, u.position, u).await;
+                    if let Err(e) = r {
+                        tracing::warn!(project = project.id, r#ref = %u.ref_name, error = %e, "pipeline creation failed");
+                        failed.get_or_insert(e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    async fn push_pipeline(
+        &self,
+        project: &Project,
+        user: Option<&User>,
+        record_id: i64,
+        position: i32,
+        u: &autogit_store::PushRecordUpdate,
+    ) -> Result<()> {
+        let target = if let Some(b) = u.ref_name.strip_prefix("refs/heads/") {
+            Some((b, false))
+        } else {
+            u.ref_name.strip_prefix("refs/tags/").map(|t| (t, true))
+        };
+        let deleted = u.new.bytes().all(|b| b == b'0');
+        let Some((ref_name, tag)) = target.filter(|_| !deleted) else {
+            self.store.skip_push_pipeline(record_id, position).await?;
+            return Ok(());
+        };
+        let req = PipelineRequest {
+            ref_name: ref_name.into(),
+            tag,
+            sha: u.new.clone(),
+            before_sha: u.old.clone(),
+            source: "push".into(),
+            user: user.cloned(),
+            variables: Vec::new(),
+        };
+        match self.create_pipeline_claiming(project, &req, Some((record_id, position))).await {
+            Ok(Ok(Some(p))) => {
+                tracing::info!(project = project.id, pipeline = p.id, r#ref = ref_name, status = %p.status, "pipeline created");
+            }
+            Ok(Ok(None)) => tracing::debug!(project = project.id, r#ref = ref_name, "pipeline made by an earlier pass"),
+            Ok(Err(why)) => {
+                tracing::debug!(project = project.id, r#ref = ref_name, ?why, "no pipeline");
+                self.store.skip_push_pipeline(record_id, position).await?;
+            }
+            // The store or git failed: leave it pending for the next pass.
+            Err(e @ AppError::Internal(_)) => return Err(e),
+            // Something about this commit will not change (it is missing, say): none will come.
+            Err(e) => {
+                tracing::warn!(project = project.id, r#ref = ref_name, error = %e, "no pipeline for this push");
+                self.store.skip_push_pipeline(record_id, position).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl System<'_> {
     /// Step 1: refuses the push when the repositories' filesystem is too full for `declared`
     /// bytes, else writes its record. Call before git starts; on `Err` answer the client with
     /// [`PushRefused::message`] and do not start git.
@@ -206,124 +326,6 @@ impl App {
                 if let Err(e) = self.settle(record).await {
                     tracing::warn!(record = id, error = %e, "retrying a push record failed");
                 }
-            }
-        }
-        Ok(())
-    }
-
-    async fn settle_push(&self, record_id: i64) -> Result<Settled> {
-        match self.store.push_record(record_id).await? {
-            Some(record) => self.settle(record).await,
-            // Its project was deleted meanwhile.
-            None => Ok(Settled::Discarded),
-        }
-    }
-
-    /// Brings a record as far as it can go from whatever state it is in.
-    async fn settle(&self, mut record: PushRecord) -> Result<Settled> {
-        if record.state == PushRecordState::Received {
-            let repo = self.repos.path_for(record.project_id);
-            let updates: Vec<RefUpdate> = record
-                .updates
-                .iter()
-                .map(|u| RefUpdate { old: u.old.clone(), new: u.new.clone(), name: u.ref_name.clone() })
-                .collect();
-            let flags = autogit_git::applied_by(&repo, PushIdentity::for_record(record.id), &updates).await?;
-            let applied: Vec<i32> =
-                record.updates.iter().zip(&flags).filter(|(_, yes)| **yes).map(|(u, _)| u.position).collect();
-            if applied.is_empty() {
-                self.store.discard_push_record(record.id).await?;
-                return Ok(Settled::Discarded);
-            }
-            // `None`: another pass recorded it first; either way it is recorded now.
-            self.store.record_push_events(record.id, &applied, self.clock.now()).await?;
-            match self.store.push_record(record.id).await? {
-                Some(r) => record = r,
-                None => return Ok(Settled::Discarded),
-            }
-        }
-        if record.state == PushRecordState::Recorded {
-            self.pipelines_for_record(&record).await?;
-            if !self.store.finish_push_record(record.id, self.clock.now()).await? {
-                return Ok(Settled::Pending);
-            }
-        }
-        Ok(Settled::Done)
-    }
-
-    /// Creates the pipeline of every applied branch or tag update still pending, and moves on the
-    /// ones an interrupted pass created but may not have processed. Returns the first failure
-    /// that leaves an update pending (the store or git failing), after trying the others.
-    async fn pipelines_for_record(&self, record: &PushRecord) -> Result<()> {
-        let Some(project) = self.store.project_by_id(record.project_id).await? else { return Ok(()) };
-        let user = match record.pusher_id {
-            Some(id) => self.store.user_by_id(id).await?,
-            None => None,
-        };
-        let mut failed = None;
-        for u in record.updates.iter().filter(|u| u.applied) {
-            match (u.pipeline, u.pipeline_id) {
-                (PushPipelineState::Created, Some(id)) => {
-                    // Processing is idempotent; a pass that crashed after creating it may not have.
-                    if let Err(e) = self.process_pipeline(id).await {
-                        tracing::warn!(pipeline = id, error = %e, "processing a recovered pipeline failed");
-                    }
-                }
-                (PushPipelineState::Pending, _) => {
-                    let r = self.push_pipeline(&project, user.as_ref(), record.id, u.position, u).await;
-                    if let Err(e) = r {
-                        tracing::warn!(project = project.id, r#ref = %u.ref_name, error = %e, "pipeline creation failed");
-                        failed.get_or_insert(e);
-                    }
-                }
-                _ => {}
-            }
-        }
-        failed.map_or(Ok(()), Err)
-    }
-
-    async fn push_pipeline(
-        &self,
-        project: &Project,
-        user: Option<&User>,
-        record_id: i64,
-        position: i32,
-        u: &autogit_store::PushRecordUpdate,
-    ) -> Result<()> {
-        let target = if let Some(b) = u.ref_name.strip_prefix("refs/heads/") {
-            Some((b, false))
-        } else {
-            u.ref_name.strip_prefix("refs/tags/").map(|t| (t, true))
-        };
-        let deleted = u.new.bytes().all(|b| b == b'0');
-        let Some((ref_name, tag)) = target.filter(|_| !deleted) else {
-            self.store.skip_push_pipeline(record_id, position).await?;
-            return Ok(());
-        };
-        let req = PipelineRequest {
-            ref_name: ref_name.into(),
-            tag,
-            sha: u.new.clone(),
-            before_sha: u.old.clone(),
-            source: "push".into(),
-            user: user.cloned(),
-            variables: Vec::new(),
-        };
-        match self.create_pipeline_claiming(project, &req, Some((record_id, position))).await {
-            Ok(Ok(Some(p))) => {
-                tracing::info!(project = project.id, pipeline = p.id, r#ref = ref_name, status = %p.status, "pipeline created");
-            }
-            Ok(Ok(None)) => tracing::debug!(project = project.id, r#ref = ref_name, "pipeline made by an earlier pass"),
-            Ok(Err(why)) => {
-                tracing::debug!(project = project.id, r#ref = ref_name, ?why, "no pipeline");
-                self.store.skip_push_pipeline(record_id, position).await?;
-            }
-            // The store or git failed: leave it pending for the next pass.
-            Err(e @ AppError::Internal(_)) => return Err(e),
-            // Something about this commit will not change (it is missing, say): none will come.
-            Err(e) => {
-                tracing::warn!(project = project.id, r#ref = ref_name, error = %e, "no pipeline for this push");
-                self.store.skip_push_pipeline(record_id, position).await?;
             }
         }
         Ok(())

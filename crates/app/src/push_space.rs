@@ -5,7 +5,7 @@
 //! The margin also protects everything else on that filesystem (the SQLite database, artifacts)
 //! from a push that fills it to the last byte.
 
-use crate::{App, AppError};
+use crate::{App, AppError, System};
 use autogit_git::PushOutcome;
 use std::time::Duration;
 
@@ -77,6 +77,37 @@ pub(crate) fn says_disk_full(stderr: &str) -> bool {
 }
 
 impl App {
+    /// Logs how git ended a push when it failed; a full disk at error level with the free
+    /// space, so that an administrator sees the cause (git told only the client).
+    pub(crate) fn log_push_outcome(&self, project_id: i64, outcome: &PushOutcome) {
+        if !outcome.failed() {
+            return;
+        }
+        let text = outcome.error_text();
+        if says_disk_full(&text) {
+            match self.repos.free_space() {
+                Ok(free) => tracing::error!(
+                    project_id,
+                    free_bytes = free,
+                    free = %human(free),
+                    git = %text,
+                    "push failed: no space left on device for repositories"
+                ),
+                Err(e) => tracing::error!(
+                    project_id,
+                    free_bytes = "unknown",
+                    error = %e,
+                    git = %text,
+                    "push failed: no space left on device for repositories"
+                ),
+            }
+        } else {
+            tracing::warn!(project_id, git = %text, "git receive-pack failed");
+        }
+    }
+}
+
+impl System<'_> {
     /// Refuses a push of `declared` bytes (when the client said) if the repositories'
     /// filesystem would keep less than the margin. A filesystem that cannot be measured lets
     /// the push through: git itself reports a full disk, this check only says it earlier.
@@ -128,35 +159,6 @@ impl App {
             }
         }
         Ok(())
-    }
-
-    /// Logs how git ended a push when it failed; a full disk at error level with the free
-    /// space, so that an administrator sees the cause (git told only the client).
-    pub(crate) fn log_push_outcome(&self, project_id: i64, outcome: &PushOutcome) {
-        if !outcome.failed() {
-            return;
-        }
-        let text = outcome.error_text();
-        if says_disk_full(&text) {
-            match self.repos.free_space() {
-                Ok(free) => tracing::error!(
-                    project_id,
-                    free_bytes = free,
-                    free = %human(free),
-                    git = %text,
-                    "push failed: no space left on device for repositories"
-                ),
-                Err(e) => tracing::error!(
-                    project_id,
-                    free_bytes = "unknown",
-                    error = %e,
-                    git = %text,
-                    "push failed: no space left on device for repositories"
-                ),
-            }
-        } else {
-            tracing::warn!(project_id, git = %text, "git receive-pack failed");
-        }
     }
 }
 

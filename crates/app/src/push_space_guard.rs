@@ -40,8 +40,8 @@ impl SpaceGuard {
     /// A guard for a push beginning now; `None` when the server keeps no reserve (or cannot
     /// measure the free space).
     pub fn new(app: App, project_id: i64) -> Option<(Self, Stopped)> {
-        let free_at_start = app.push_free_space()?;
-        let every = app.push_space_check_every().max(1);
+        let free_at_start = app.system().push_free_space()?;
+        let every = app.system().push_space_check_every().max(1);
         let stopped = Stopped::default();
         Some((
             SpaceGuard { app, project_id, free_at_start, every, next_measure: every, stopped: stopped.clone() },
@@ -59,7 +59,7 @@ impl SpaceGuard {
         if measure {
             self.next_measure = total.saturating_add(self.every);
         }
-        match self.app.check_streaming_push(self.free_at_start, total, measure) {
+        match self.app.system().check_streaming_push(self.free_at_start, total, measure) {
             Ok(()) => false,
             Err(refused) => {
                 if let PushRefused::NoSpace { free, needed } = &refused {

@@ -1,6 +1,6 @@
 //! The response of a recorded push, read as the transport streams it to the client:
 //! receive-pack tells only the client when it could not store a push (a full disk, say), so the
-//! server watches the report to learn why, and hands it to `App::finish_push` with git's exit.
+//! server watches the report to learn why, and hands it to `System::finish_push` with git's exit.
 
 use autogit_git::pktline::ReportWatcher;
 use autogit_git::{ExitInfo, PushOutcome};

@@ -22,7 +22,6 @@ use tokio::process::{ChildStdin, ChildStdout};
 /// What the transport read from the client before any pack data.
 #[derive(Debug, Clone, Copy)]
 pub struct PushStart<'a> {
-    pub who: &'a Principal,
     pub project: &'a Project,
     /// The command list (ref updates and capabilities).
     pub request: &'a ReceiveRequest,
@@ -66,15 +65,16 @@ impl App {
     /// Starts a push: hooks, durable record, then `git receive-pack --stateless-rpc` in the
     /// project's repository (the HTTP transport's mode; a push with no ref updates runs git
     /// without a record, as it can change nothing).
-    pub async fn receive_pack(&self, start: PushStart<'_>) -> Result<ReceivingPush, PushNotStarted> {
-        let PushStart { who, project, request, declared, protocol } = start;
+    pub async fn receive_pack(&self, who: &Principal, start: PushStart<'_>) -> Result<ReceivingPush, PushNotStarted> {
+        let PushStart { project, request, declared, protocol } = start;
         let hooks = self.receive_hooks(who, project, &request.updates).await.map_err(PushNotStarted::Denied)?;
         let recorded = if request.updates.is_empty() {
             None
         } else {
             let pusher = who.actor.user_id();
             Some(
-                self.begin_push(project.id, pusher, &request.updates, declared)
+                self.system()
+                    .begin_push(project.id, pusher, &request.updates, declared)
                     .await
                     .map_err(PushNotStarted::Refused)?,
             )
@@ -89,7 +89,7 @@ impl App {
             Err(e) => {
                 tracing::error!(error = %e, project_id = project.id, "spawning git receive-pack failed");
                 if let Some(r) = recorded {
-                    self.finish_push(r, &PushOutcome::default()).await;
+                    self.system().finish_push(r, &PushOutcome::default()).await;
                 }
                 return Err(PushNotStarted::Git(e));
             }
@@ -118,7 +118,7 @@ impl FinishPush {
         }
         if let (Some(r), Some(w)) = (self.recorded, self.watch) {
             let outcome = w.outcome(exit.clone()).await;
-            app.finish_push(r, &outcome).await;
+            app.system().finish_push(r, &outcome).await;
         }
         exit
     }

@@ -7,10 +7,10 @@
 //! open. The binary reads the key material (a key file or the environment) and hands it over as a
 //! [`Secrets`]; a [`KeyringSource`] lets a running server pick up a rotation done meanwhile by
 //! `autogit admin rotate-key`. A new secret column gets a binding function like
-//! [`variable_binding`] and its own walk in [`App::reseal_secrets`] (pipeline variables:
+//! [`variable_binding`] and its own walk in [`System::reseal_secrets`] (pipeline variables:
 //! `pipeline_secrets`).
 
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_secrets::{Binding, KeyId, Keyring, OpenError, Sealed, is_sealed};
 use autogit_store::{CiVariable, VariableOwner};
 use std::collections::BTreeMap;
@@ -197,10 +197,6 @@ impl App {
         self
     }
 
-    pub fn secrets(&self) -> &Secrets {
-        &self.secrets
-    }
-
     pub(crate) fn seal_variable_value(
         &self,
         owner: VariableOwner,
@@ -226,25 +222,6 @@ impl App {
             .open(&binding, &v.value)?
             .map_err(|e| AppError::Internal(format!("{}: {e} ({})", variable_name(&v), self.secrets.describe())))?;
         Ok(v)
-    }
-
-    /// Walks every stored secret: checks that each opens with the keyring and, unless
-    /// `check_only`, seals plain-text values and re-seals values of older keys with the current
-    /// key. Each write is a compare-and-set on the value read, so a change made meanwhile (by a
-    /// running server) is never lost: the value is read again and looked at anew. Idempotent.
-    pub async fn reseal_secrets(&self, check_only: bool) -> Result<SecretsPass> {
-        let mut pass = SecretsPass::default();
-        let mut after = 0;
-        loop {
-            let batch = self.store.variables_after(after, BATCH).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            for v in batch {
-                self.reseal_variable(v, check_only, &mut pass).await?;
-            }
-        }
-        self.reseal_pipeline_variables(check_only, &mut pass).await?;
-        Ok(pass)
     }
 
     async fn reseal_variable(&self, mut v: CiVariable, check_only: bool, pass: &mut SecretsPass) -> Result<()> {
@@ -319,3 +296,28 @@ pub(crate) enum Review {
 #[cfg(test)]
 #[path = "secrets_tests.rs"]
 mod tests;
+
+impl System<'_> {
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// Walks every stored secret: checks that each opens with the keyring and, unless
+    /// `check_only`, seals plain-text values and re-seals values of older keys with the current
+    /// key. Each write is a compare-and-set on the value read, so a change made meanwhile (by a
+    /// running server) is never lost: the value is read again and looked at anew. Idempotent.
+    pub async fn reseal_secrets(&self, check_only: bool) -> Result<SecretsPass> {
+        let mut pass = SecretsPass::default();
+        let mut after = 0;
+        loop {
+            let batch = self.store.variables_after(after, BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            for v in batch {
+                self.reseal_variable(v, check_only, &mut pass).await?;
+            }
+        }
+        self.reseal_pipeline_variables(check_only, &mut pass).await?;
+        Ok(pass)
+    }
+}

@@ -31,6 +31,7 @@ async fn fixture(keyring: Keyring, source: Option<Arc<dyn KeyringSource>>) -> Fi
     let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), Arc::new(crate::SystemClock))
         .with_secrets(Secrets::new(keyring, source));
     let root = app
+        .system()
         .insert_user(CreateUser {
             username: "root".into(),
             name: "root".into(),
@@ -90,7 +91,7 @@ async fn a_value_moved_to_another_row_does_not_open() {
     let msg = err.to_string();
     assert!(msg.contains("CI/CD variable B") && msg.contains("does not authenticate"), "{msg}");
     assert!(!msg.contains(VALUE));
-    let pass = f.app.reseal_secrets(true).await.expect("pass");
+    let pass = f.app.system().reseal_secrets(true).await.expect("pass");
     assert_eq!((pass.failed, pass.current), (1, 1), "{pass:?}");
     assert!(pass.failures[0].contains("CI/CD variable B"), "{pass:?}");
 }
@@ -113,13 +114,13 @@ async fn the_pass_seals_plain_values_once_and_checking_writes_nothing() {
     let err = f.app.get_variable(&f.who, Source::Project("root/p"), "OLD", None).await.expect_err("unsealed");
     assert!(err.to_string().contains("stored unsealed"), "{err}");
 
-    let check = f.app.reseal_secrets(true).await.expect("check");
+    let check = f.app.system().reseal_secrets(true).await.expect("check");
     assert_eq!((check.sealed_plain, check.failed), (1, 0), "{check:?}");
     assert_eq!(stored(&f, "OLD").await.value, VALUE, "checking writes nothing");
-    let pass = f.app.reseal_secrets(false).await.expect("pass");
+    let pass = f.app.system().reseal_secrets(false).await.expect("pass");
     assert_eq!(pass.sealed_plain, 1);
     assert!(stored(&f, "OLD").await.value.starts_with("agsec:v1:"));
-    let again = f.app.reseal_secrets(false).await.expect("pass");
+    let again = f.app.system().reseal_secrets(false).await.expect("pass");
     assert_eq!((again.sealed_plain, again.resealed, again.current), (0, 0, 1), "idempotent");
     assert_eq!(f.app.get_variable(&f.who, Source::Project("root/p"), "OLD", None).await.expect("get").value, VALUE);
 }
@@ -133,13 +134,13 @@ async fn rotation_reseals_with_the_new_key_and_unknown_keys_are_named() {
     let rotated = ring(1).rotated(Key::from_bytes([2; KEY_LEN])).expect("rotate");
     let new_id = rotated.current().id();
     let app = f.app.clone().with_secrets(Secrets::new(rotated.clone(), None));
-    let pass = app.reseal_secrets(false).await.expect("reseal");
+    let pass = app.system().reseal_secrets(false).await.expect("reseal");
     assert_eq!((pass.resealed, pass.by_key.get(&old_id)), (1, Some(&1)), "{pass:?}");
     assert!(stored(&f, "K").await.value.starts_with(&format!("agsec:v1:{new_id}:")));
 
     // The old key alone cannot open it: a clear error, at the pass and through the API.
     let old = f.app.clone().with_secrets(Secrets::new(ring(1), None));
-    let pass = old.reseal_secrets(true).await.expect("check");
+    let pass = old.system().reseal_secrets(true).await.expect("check");
     assert_eq!(pass.failed, 1);
     assert!(pass.failures[0].contains(&format!("sealed with key {new_id}, which is not in the keyring")), "{pass:?}");
     let retired = f.app.clone().with_secrets(Secrets::new(rotated.retired(), None));
@@ -177,12 +178,18 @@ async fn a_running_app_follows_a_rotation_made_elsewhere() {
 
     // It re-seals everything with key 2 and retires key 1. A process that still holds only key 1
     // meets key 2's id, reads its source again and opens the value.
-    f.app.clone().with_secrets(Secrets::new(rotated.clone(), None)).reseal_secrets(false).await.expect("reseal");
+    f.app
+        .clone()
+        .with_secrets(Secrets::new(rotated.clone(), None))
+        .system()
+        .reseal_secrets(false)
+        .await
+        .expect("reseal");
     *source.0.lock().expect("lock") = (rotated.retired(), false);
     let stale = f.app.clone().with_secrets(Secrets::new(ring(1), Some(source.clone())));
     assert_eq!(stale.get_variable(&f.who, src, "K", None).await.expect("get").value, VALUE);
     assert_eq!(
-        stale.secrets().keyring().expect("keyring").ids(),
+        stale.system().secrets().keyring().expect("keyring").ids(),
         vec![rotated.current().id()],
         "it now holds the new keyring"
     );

@@ -1,7 +1,7 @@
 //! Personal access tokens: `glpat-` + 32 random characters; only the SHA-256 digest is stored.
 
 use crate::auth::token_digest;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::scope;
 use autogit_store::{Listed, NewToken, Page, Token};
 use chrono::NaiveDate;
@@ -35,32 +35,7 @@ impl App {
     /// Creates a token for `user_id` (administrators only, as `POST /users/:id/personal_access_tokens`).
     pub async fn create_token(&self, who: &Principal, user_id: i64, req: CreateToken) -> Result<IssuedToken> {
         who.require_admin()?;
-        self.insert_token(user_id, req).await
-    }
-
-    /// Creates a token without an actor check (admin CLI).
-    pub async fn insert_token(&self, user_id: i64, req: CreateToken) -> Result<IssuedToken> {
-        if req.name.trim().is_empty() {
-            return Err(AppError::Missing("name"));
-        }
-        if req.name.len() > 255 {
-            return Err(AppError::Invalid("name", "is too long (maximum is 255 characters)".into()));
-        }
-        if req.scopes.is_empty() {
-            return Err(AppError::Missing("scopes"));
-        }
-        let scopes = scope::parse_list(req.scopes.iter().map(String::as_str))
-            .map_err(|bad| AppError::Invalid("scopes", format!("'{bad}' is not a valid scope")))?;
-        let today = self.clock.now().date_naive();
-        if req.expires_at.is_some_and(|d| d <= today) {
-            return Err(AppError::Invalid("expires_at", "must be in the future".into()));
-        }
-        self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
-        let secret = generate_secret();
-        let new =
-            NewToken { user_id, name: req.name, digest: token_digest(&secret), scopes, expires_at: req.expires_at };
-        let token = self.store.create_token(&new, self.clock.now()).await?;
-        Ok(IssuedToken { token, secret })
+        self.system().insert_token(user_id, req).await
     }
 
     /// Tokens visible to the principal: their own, or (administrators) anyone's.
@@ -93,4 +68,31 @@ impl App {
 fn generate_secret() -> String {
     let random: String = rand::rng().sample_iter(Alphanumeric).take(TOKEN_RANDOM_LEN).map(char::from).collect();
     format!("{TOKEN_PREFIX}{random}")
+}
+
+impl System<'_> {
+    /// Creates a token without an actor check (admin CLI).
+    pub async fn insert_token(&self, user_id: i64, req: CreateToken) -> Result<IssuedToken> {
+        if req.name.trim().is_empty() {
+            return Err(AppError::Missing("name"));
+        }
+        if req.name.len() > 255 {
+            return Err(AppError::Invalid("name", "is too long (maximum is 255 characters)".into()));
+        }
+        if req.scopes.is_empty() {
+            return Err(AppError::Missing("scopes"));
+        }
+        let scopes = scope::parse_list(req.scopes.iter().map(String::as_str))
+            .map_err(|bad| AppError::Invalid("scopes", format!("'{bad}' is not a valid scope")))?;
+        let today = self.clock.now().date_naive();
+        if req.expires_at.is_some_and(|d| d <= today) {
+            return Err(AppError::Invalid("expires_at", "must be in the future".into()));
+        }
+        self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
+        let secret = generate_secret();
+        let new =
+            NewToken { user_id, name: req.name, digest: token_digest(&secret), scopes, expires_at: req.expires_at };
+        let token = self.store.create_token(&new, self.clock.now()).await?;
+        Ok(IssuedToken { token, secret })
+    }
 }

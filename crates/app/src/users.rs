@@ -1,7 +1,7 @@
 //! Users: creation (API, admin CLI, first-start bootstrap of `root`) and lookup.
 
 use crate::error::invalid_name;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::name;
 use autogit_store::{Listed, NewUser, Page, User, UserFilter};
 
@@ -21,9 +21,35 @@ impl App {
     /// Creates a user (admin only). The user's personal namespace is created with it.
     pub async fn create_user(&self, who: &Principal, req: CreateUser) -> Result<User> {
         who.require_admin()?;
-        self.insert_user(req).await
+        self.system().insert_user(req).await
     }
 
+    /// Any signed-in user may look up users (GitLab exposes public profiles).
+    pub async fn get_user(&self, _who: &Principal, id: i64) -> Result<User> {
+        self.store.user_by_id(id).await?.ok_or(AppError::NotFound("User"))
+    }
+
+    /// A user by username, for any caller (as `get_user`).
+    pub async fn get_user_by_username(&self, _who: &Principal, username: &str) -> Result<User> {
+        self.system().user_by_username(username).await
+    }
+
+    pub async fn list_users(&self, who: &Principal, filter: UserFilter, page: Page) -> Result<Listed<User>> {
+        who.user()?;
+        Ok(self.store.list_users(&filter, page).await?)
+    }
+}
+
+fn validate_email(email: &str) -> Result<()> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok { Ok(()) } else { Err(AppError::Invalid("email", format!("'{email}' is invalid"))) }
+}
+
+impl System<'_> {
     /// Creates a user without an actor check: for the admin CLI and first-start bootstrap, which
     /// run with direct access to the database.
     pub async fn insert_user(&self, req: CreateUser) -> Result<User> {
@@ -62,26 +88,7 @@ impl App {
         Ok(true)
     }
 
-    /// Any signed-in user may look up users (GitLab exposes public profiles).
-    pub async fn get_user(&self, _who: &Principal, id: i64) -> Result<User> {
-        self.store.user_by_id(id).await?.ok_or(AppError::NotFound("User"))
-    }
-
     pub async fn user_by_username(&self, username: &str) -> Result<User> {
         self.store.user_by_username(username).await?.ok_or(AppError::NotFound("User"))
     }
-
-    pub async fn list_users(&self, who: &Principal, filter: UserFilter, page: Page) -> Result<Listed<User>> {
-        who.user()?;
-        Ok(self.store.list_users(&filter, page).await?)
-    }
-}
-
-fn validate_email(email: &str) -> Result<()> {
-    let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.is_empty() && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(AppError::Invalid("email", format!("'{email}' is invalid"))) }
 }

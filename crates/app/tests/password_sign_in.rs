@@ -27,7 +27,7 @@ impl Fixture {
 
     async fn try_git(&self, user: &str, password: &str, peer: &str) -> Result<(), AppError> {
         let creds = Credentials::Basic { username: user.into(), password: password.into() };
-        self.app.authenticate_git(creds, peer.parse::<IpAddr>().expect("ip")).await.map(|_| ())
+        self.app.system().authenticate_git(creds, peer.parse::<IpAddr>().expect("ip")).await.map(|_| ())
     }
 }
 
@@ -44,15 +44,16 @@ async fn fixture(account: LockoutPolicy, address: LockoutPolicy) -> Fixture {
     let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), clock.clone())
         .with_password_checks(settings, Arc::new(MemoryFailureCounter::new(1_000)));
     for name in ["alice", "bob"] {
-        app.insert_user(CreateUser {
-            username: name.into(),
-            name: name.into(),
-            email: format!("{name}@example.com"),
-            password: Some(format!("{name}-password")),
-            is_admin: false,
-        })
-        .await
-        .expect("user");
+        app.system()
+            .insert_user(CreateUser {
+                username: name.into(),
+                name: name.into(),
+                email: format!("{name}@example.com"),
+                password: Some(format!("{name}-password")),
+                is_admin: false,
+            })
+            .await
+            .expect("user");
     }
     Fixture { app, clock, _dir: dir }
 }
@@ -151,22 +152,23 @@ async fn a_locked_attempt_is_refused_without_a_password_check() {
 async fn the_api_takes_tokens_not_passwords() {
     let f = fixture(policy(3, 10), policy(3, 10)).await;
     let basic = |password: &str| Credentials::Basic { username: "alice".into(), password: password.into() };
-    let r = f.app.authenticate(basic("alice-password")).await;
+    let r = f.app.system().authenticate(basic("alice-password")).await;
     assert!(matches!(r, Err(AppError::PasswordNotAccepted)), "{r:?}");
-    let alice = f.app.user_by_username("alice").await.expect("alice");
+    let alice = f.app.system().user_by_username("alice").await.expect("alice");
     let token = f
         .app
+        .system()
         .insert_token(
             alice.id,
             autogit_app::CreateToken { name: "t".into(), scopes: vec!["api".into()], expires_at: None },
         )
         .await
         .expect("token");
-    let who = f.app.authenticate(basic(&token.secret)).await.expect("a token in Basic is accepted");
+    let who = f.app.system().authenticate(basic(&token.secret)).await.expect("a token in Basic is accepted");
     assert_eq!(who.user.map(|u| u.username), Some("alice".to_string()));
     // Passwords refused by the API are not password checks: they never lock the account.
     for _ in 0..5 {
-        let _ = f.app.authenticate(basic("wrong")).await;
+        let _ = f.app.system().authenticate(basic("wrong")).await;
     }
     assert!(f.try_git("alice", "alice-password", "10.0.0.1").await.is_ok());
 }

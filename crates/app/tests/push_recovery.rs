@@ -8,7 +8,7 @@ use autogit_app::{App, CreateProject, CreateUser, Principal, Recovered};
 use autogit_core::ci::{JobStatus, PipelineStatus, When};
 use autogit_git::RepoStorage;
 use autogit_git::pktline::RefUpdate;
-use autogit_store::{NewJob, NewPipeline, Page, PipelineFilter, Project, PushRecordState};
+use autogit_store::{NewJob, NewPipeline, Page, PipelineFilter, Project, PushRecordState, Store};
 use autogit_store_sql::SqlStore;
 use common::TestClock;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 struct Fixture {
     app: App,
+    /// The store and repositories the app was built over, read and written behind its back.
+    store: Arc<dyn Store>,
+    repos: RepoStorage,
     clock: Arc<TestClock>,
     project: Project,
     work: PathBuf,
@@ -42,9 +45,10 @@ fn git(dir: &Path, args: &[&str]) -> String {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = SqlStore::connect(&url).await.expect("store");
+    let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.expect("store"));
     let clock = Arc::new(TestClock::at(chrono::Utc::now()));
-    let app = App::new(Arc::new(store), RepoStorage::new(dir.path().join("repos")), clock.clone());
+    let app = App::new(store.clone(), RepoStorage::new(dir.path().join("repos")), clock.clone());
+    let repos = RepoStorage::new(dir.path().join("repos"));
     let user = CreateUser {
         username: "ann".into(),
         name: "Ann".into(),
@@ -52,7 +56,7 @@ async fn fixture() -> Fixture {
         password: None,
         is_admin: true,
     };
-    let who = Principal::trusted(app.insert_user(user).await.expect("user"));
+    let who = Principal::trusted(app.system().insert_user(user).await.expect("user"));
     let project = app
         .create_project(&who, CreateProject { name: Some("p".into()), ..Default::default() })
         .await
@@ -61,7 +65,7 @@ async fn fixture() -> Fixture {
     std::fs::create_dir_all(&work).expect("mkdir");
     git(&work, &["init", "-q", "-b", "main"]);
     std::fs::write(work.join(".gitlab-ci.yml"), "test:\n  script:\n    - echo hi\n").expect("write");
-    Fixture { app, clock, project, work, dir }
+    Fixture { app, store, repos, clock, project, work, dir }
 }
 
 impl Fixture {
@@ -77,13 +81,13 @@ impl Fixture {
     async fn push_and_crash(&self, branch: &str, old: &str) -> i64 {
         let new = git(&self.work, &["rev-parse", "HEAD"]);
         let update = RefUpdate { old: old.into(), new, name: format!("refs/heads/{branch}") };
-        let recorded = self.app.begin_push(self.project.id, None, &[update], None).await.expect("recorded");
+        let recorded = self.app.system().begin_push(self.project.id, None, &[update], None).await.expect("recorded");
         let wrapper = self.dir.path().join(format!("receive-pack-{}", recorded.record_id()));
         let env: String = recorded.identity().env().iter().map(|(k, v)| format!("export {k}='{v}'\n")).collect();
         let script = format!("#!/bin/sh\n{env}exec git -c core.logAllRefUpdates=always receive-pack \"$@\"\n");
         std::fs::write(&wrapper, script).expect("write wrapper");
         assert!(Command::new("chmod").arg("+x").arg(&wrapper).status().expect("chmod").success());
-        let repo = self.app.repos().path_for(self.project.id);
+        let repo = self.repos.path_for(self.project.id);
         let _ = Command::new("git")
             .current_dir(&self.work)
             .args(["push", "-q", "--receive-pack"])
@@ -96,24 +100,24 @@ impl Fixture {
     }
 
     async fn counts(&self, branch: &str) -> (usize, Vec<PipelineStatus>) {
-        let events = self.app.store().list_push_events(self.project.id, Page::ALL).await.expect("events");
+        let events = self.store.list_push_events(self.project.id, Page::ALL).await.expect("events");
         let events = events.items.iter().filter(|e| e.ref_name == format!("refs/heads/{branch}")).count();
         let filter = PipelineFilter { ref_name: Some(branch.into()), ..Default::default() };
-        let pipelines = self.app.store().list_pipelines(self.project.id, &filter, Page::ALL).await.expect("list");
+        let pipelines = self.store.list_pipelines(self.project.id, &filter, Page::ALL).await.expect("list");
         (events, pipelines.items.into_iter().map(|p| p.status).collect())
     }
 
     /// The stored spec of the job the compiler made for `branch`'s pipeline.
     async fn real_job_spec(&self, branch: &str) -> String {
         let filter = PipelineFilter { ref_name: Some(branch.into()), ..Default::default() };
-        let pipelines = self.app.store().list_pipelines(self.project.id, &filter, Page::ALL).await.expect("list");
-        let jobs = self.app.store().jobs_of_pipeline(pipelines.items[0].id, false).await.expect("jobs");
+        let pipelines = self.store.list_pipelines(self.project.id, &filter, Page::ALL).await.expect("list");
+        let jobs = self.store.jobs_of_pipeline(pipelines.items[0].id, false).await.expect("jobs");
         jobs[0].spec.clone()
     }
 
     async fn recover_twice(&self) -> Recovered {
-        let first = self.app.recover_pushes().await.expect("recover");
-        let second = self.app.recover_pushes().await.expect("recover again");
+        let first = self.app.system().recover_pushes().await.expect("recover");
+        let second = self.app.system().recover_pushes().await.expect("recover again");
         assert_eq!(second, Recovered::default(), "a second pass finds nothing to do");
         first
     }
@@ -131,20 +135,20 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
     assert_eq!(f.counts("a").await, (0, vec![]));
     assert_eq!(f.recover_twice().await, Recovered { settled: 1, ..Default::default() });
     assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "one event, one processed pipeline");
-    let done = f.app.store().push_record(a).await.expect("read").expect("kept until pruned");
+    let done = f.store.push_record(a).await.expect("read").expect("kept until pruned");
     assert_eq!(done.state, PushRecordState::Done);
 
     // Crash after the events were written.
     f.commit(2);
     let b = f.push_and_crash("b", ZERO).await;
-    f.app.store().record_push_events(b, &[0], chrono::Utc::now()).await.expect("events").expect("recorded");
+    f.store.record_push_events(b, &[0], chrono::Utc::now()).await.expect("events").expect("recorded");
     f.recover_twice().await;
     assert_eq!(f.counts("b").await, (1, vec![PipelineStatus::Pending]), "events not written twice");
 
     // Crash after the pipeline was created, before it was processed.
     let sha = f.commit(3);
     let c = f.push_and_crash("c", ZERO).await;
-    f.app.store().record_push_events(c, &[0], chrono::Utc::now()).await.expect("events").expect("recorded");
+    f.store.record_push_events(c, &[0], chrono::Utc::now()).await.expect("events").expect("recorded");
     let new = NewPipeline {
         project_id: f.project.id,
         ref_name: "c".into(),
@@ -170,7 +174,7 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
         timeout_secs: 60,
         scheduled_at: None,
     };
-    let made = f.app.store().create_push_pipeline(c, 0, &new, &[job], chrono::Utc::now()).await.expect("create");
+    let made = f.store.create_push_pipeline(c, 0, &new, &[job], chrono::Utc::now()).await.expect("create");
     assert!(made.is_some());
     assert_eq!(f.counts("c").await, (1, vec![PipelineStatus::Created]));
     f.recover_twice().await;
@@ -181,7 +185,7 @@ async fn a_crash_at_any_step_is_finished_exactly_once() {
     f.commit(4);
     let refused = f.push_and_crash("a", ZERO).await;
     assert_eq!(f.recover_twice().await, Recovered { discarded: 1, ..Default::default() });
-    assert!(f.app.store().push_record(refused).await.expect("read").is_none());
+    assert!(f.store.push_record(refused).await.expect("read").is_none());
     assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "nothing for the refused push");
 }
 
@@ -195,14 +199,14 @@ async fn maintenance_settles_a_push_left_received_once_its_git_is_done() {
     let left = f.push_and_crash("a", ZERO).await;
     let head = git(&f.work, &["rev-parse", "HEAD"]);
     let update = RefUpdate { old: ZERO.into(), new: head, name: "refs/heads/b".into() };
-    let running = f.app.begin_push(f.project.id, None, &[update], None).await.expect("recorded");
-    let app = &f.app;
-    let state = |id| async move { app.store().push_record(id).await.expect("read").map(|r| r.state) };
+    let running = f.app.system().begin_push(f.project.id, None, &[update], None).await.expect("recorded");
+    let store = &f.store;
+    let state = |id| async move { store.push_record(id).await.expect("read").map(|r| r.state) };
 
-    f.app.maintain_push_records().await.expect("maintain");
+    f.app.system().maintain_push_records().await.expect("maintain");
     assert_eq!(state(left).await, Some(PushRecordState::Received), "a fresh record may still be settling");
     f.clock.advance(chrono::Duration::minutes(5));
-    f.app.maintain_push_records().await.expect("maintain");
+    f.app.system().maintain_push_records().await.expect("maintain");
     assert_eq!(state(left).await, Some(PushRecordState::Done));
     assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "its event and pipeline, once");
     assert_eq!(
@@ -213,8 +217,8 @@ async fn maintenance_settles_a_push_left_received_once_its_git_is_done() {
 
     let id = running.record_id();
     drop(running);
-    f.app.maintain_push_records().await.expect("maintain");
+    f.app.system().maintain_push_records().await.expect("maintain");
     assert_eq!(state(id).await, None, "once its git is done: it applied nothing, so it goes");
-    f.app.maintain_push_records().await.expect("maintain");
+    f.app.system().maintain_push_records().await.expect("maintain");
     assert_eq!(f.counts("a").await, (1, vec![PipelineStatus::Pending]), "never twice");
 }

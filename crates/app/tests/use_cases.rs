@@ -38,60 +38,69 @@ fn user(name: &str, admin: bool) -> CreateUser {
 #[tokio::test]
 async fn tokens_expire_on_their_date_and_can_be_revoked() {
     let f = fixture().await;
-    let u = f.app.insert_user(user("ann", false)).await.expect("user");
+    let u = f.app.system().insert_user(user("ann", false)).await.expect("user");
     let expires = NaiveDate::from_ymd_opt(2026, 1, 12).expect("date");
     let t = f
         .app
+        .system()
         .insert_token(u.id, CreateToken { name: "t".into(), scopes: vec!["api".into()], expires_at: Some(expires) })
         .await
         .expect("token");
     assert!(t.secret.starts_with("glpat-"));
     assert!(!format!("{t:?}").contains(&t.secret), "Debug redacts the secret");
     let creds = || Credentials::Token(t.secret.clone());
-    assert!(f.app.authenticate(creds()).await.is_ok(), "valid before its date");
+    assert!(f.app.system().authenticate(creds()).await.is_ok(), "valid before its date");
     f.clock.advance(Duration::days(1));
-    assert!(f.app.authenticate(creds()).await.is_ok(), "valid the day before");
+    assert!(f.app.system().authenticate(creds()).await.is_ok(), "valid the day before");
     f.clock.advance(Duration::days(1));
-    assert!(matches!(f.app.authenticate(creds()).await, Err(AppError::Unauthorized)), "invalid from its date on");
+    assert!(
+        matches!(f.app.system().authenticate(creds()).await, Err(AppError::Unauthorized)),
+        "invalid from its date on"
+    );
 
     let t2 = f
         .app
+        .system()
         .insert_token(u.id, CreateToken { name: "t2".into(), scopes: vec!["read_api".into()], expires_at: None })
         .await
         .expect("token");
-    let who = f.app.authenticate(Credentials::Token(t2.secret.clone())).await.expect("auth");
+    let who = f.app.system().authenticate(Credentials::Token(t2.secret.clone())).await.expect("auth");
     f.app.revoke_token(&who, t2.token.id).await.expect("revoke own token");
-    assert!(matches!(f.app.authenticate(Credentials::Token(t2.secret)).await, Err(AppError::Unauthorized)));
+    assert!(matches!(f.app.system().authenticate(Credentials::Token(t2.secret)).await, Err(AppError::Unauthorized)));
     // Past expiry and unknown scopes are rejected at creation.
     let past = f
         .app
+        .system()
         .insert_token(u.id, CreateToken { name: "x".into(), scopes: vec!["api".into()], expires_at: Some(expires) })
         .await;
     assert!(matches!(past, Err(AppError::Invalid("expires_at", _))));
-    let bad =
-        f.app.insert_token(u.id, CreateToken { name: "x".into(), scopes: vec!["sudo".into()], expires_at: None }).await;
+    let bad = f
+        .app
+        .system()
+        .insert_token(u.id, CreateToken { name: "x".into(), scopes: vec!["sudo".into()], expires_at: None })
+        .await;
     assert!(matches!(bad, Err(AppError::Invalid("scopes", _))));
 }
 
 #[tokio::test]
 async fn bootstrap_creates_root_once_and_passwords_authenticate() {
     let f = fixture().await;
-    assert!(f.app.bootstrap_root("first-password").await.expect("bootstrap"));
-    assert!(!f.app.bootstrap_root("second-password").await.expect("bootstrap"), "only on an empty database");
+    assert!(f.app.system().bootstrap_root("first-password").await.expect("bootstrap"));
+    assert!(!f.app.system().bootstrap_root("second-password").await.expect("bootstrap"), "only on an empty database");
     let peer = std::net::IpAddr::from([127, 0, 0, 1]);
     let basic = |password: &str| Credentials::Basic { username: "ROOT".into(), password: password.into() };
-    let ok = f.app.authenticate_git(basic("first-password"), peer).await;
+    let ok = f.app.system().authenticate_git(basic("first-password"), peer).await;
     assert!(ok.expect("case-insensitive username").actor.is_admin());
-    let bad = f.app.authenticate_git(basic("second-password"), peer).await;
+    let bad = f.app.system().authenticate_git(basic("second-password"), peer).await;
     assert!(matches!(bad, Err(AppError::Unauthorized)));
-    let api = f.app.authenticate(basic("first-password")).await;
+    let api = f.app.system().authenticate(basic("first-password")).await;
     assert!(matches!(api, Err(AppError::PasswordNotAccepted)), "the API takes tokens, not passwords");
 }
 
 #[tokio::test]
 async fn project_creation_is_undone_when_the_repository_cannot_be_made() {
     let f = fixture().await;
-    let root = f.app.insert_user(user("boss", true)).await.expect("user");
+    let root = f.app.system().insert_user(user("boss", true)).await.expect("user");
     let who = Principal::trusted(root);
     // Make the repository root unusable: a file where the directory should be.
     std::fs::write(f._dir.path().join("repos"), "blocker").expect("write");
@@ -104,13 +113,13 @@ async fn project_creation_is_undone_when_the_repository_cannot_be_made() {
         .create_project(&who, CreateProject { name: Some("p".into()), ..Default::default() })
         .await
         .expect("retry");
-    assert!(f.app.repos().exists(p.id));
+    assert!(RepoStorage::new(f._dir.path().join("repos")).exists(p.id));
 }
 
 #[tokio::test]
 async fn visibility_cannot_exceed_the_containing_group() {
     let f = fixture().await;
-    let who = Principal::trusted(f.app.insert_user(user("gwen", false)).await.expect("user"));
+    let who = Principal::trusted(f.app.system().insert_user(user("gwen", false)).await.expect("user"));
     let g = f
         .app
         .create_group(

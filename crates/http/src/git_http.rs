@@ -94,7 +94,7 @@ pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
     };
     if service == Service::ReceivePack
         && gp.endpoint == GitEndpoint::InfoRefs
-        && let Err(refused) = s.app.check_push_space(None)
+        && let Err(refused) = s.app.system().check_push_space(None)
     {
         return text(StatusCode::INSUFFICIENT_STORAGE, refused.message());
     }
@@ -124,7 +124,7 @@ fn peer_of(req: &Request) -> IpAddr {
 /// Tokens or an account password: git over HTTP is where passwords are accepted.
 async fn authenticate(s: &AppState, headers: &HeaderMap, peer: IpAddr) -> Result<Principal, Response> {
     let creds = credentials(headers).map_err(|e| text(StatusCode::BAD_REQUEST, e))?;
-    match s.app.authenticate_git(creds, peer).await {
+    match s.app.system().authenticate_git(creds, peer).await {
         Ok(p) => Ok(p),
         Err(e @ (AppError::SignInLocked(_) | AppError::PasswordChecksBusy(_))) => {
             let mut r = text(StatusCode::TOO_MANY_REQUESTS, e.to_string());
@@ -248,14 +248,9 @@ impl Ctx {
             Ok(x) => x,
             Err(r) => return r,
         };
-        let start = PushStart {
-            who: &self.who,
-            project: &self.project,
-            request: &request,
-            declared,
-            protocol: self.protocol.as_deref(),
-        };
-        let push = match self.state.app.receive_pack(start).await {
+        let start =
+            PushStart { project: &self.project, request: &request, declared, protocol: self.protocol.as_deref() };
+        let push = match self.state.app.receive_pack(&self.who, start).await {
             Ok(p) => p,
             Err(PushNotStarted::Refused(refused)) => return refuse_push(&request, &refused, reader).await,
             Err(PushNotStarted::Denied(e)) => return denied(e, self.project_id),

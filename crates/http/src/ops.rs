@@ -26,7 +26,7 @@ async fn health() -> &'static str {
 }
 
 async fn readiness(State(s): State<AppState>) -> impl IntoResponse {
-    match s.app.check_ready().await {
+    match s.app.system().check_ready().await {
         Ok(()) => (
             StatusCode::OK,
             axum::Json(
@@ -54,11 +54,11 @@ async fn metrics(State(s): State<AppState>, req: Request) -> axum::response::Res
         // The same answer as an unknown path: the endpoint is not advertised.
         return unknown_path();
     }
-    let (queued, waiting) = s.app.ci_gauges();
+    let (queued, waiting) = s.app.system().ci_gauges();
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));
     s.metrics.ci_waiting_requests.set(i64::try_from(waiting).unwrap_or(i64::MAX));
     s.metrics.git_processes_started.set(i64::try_from(autogit_git::processes_started()).unwrap_or(i64::MAX));
-    let board = s.app.pool_board();
+    let board = s.app.system().pool_board();
     let pools = {
         let mut b = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let snapshot = b.clone();

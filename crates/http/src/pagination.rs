@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, bad_param};
 use crate::params::Params;
-use autogit_store::Page;
+use autogit_app::store::Page;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 
 pub const DEFAULT_PER_PAGE: i64 = 20;

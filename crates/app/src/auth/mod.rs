@@ -2,7 +2,7 @@
 //! secret, so a database leak does not leak usable tokens; passwords are argon2 hashes.
 //!
 //! Account passwords are accepted where GitLab accepts them: git over HTTP (HTTP Basic,
-//! [`App::authenticate_git`]). The API ([`App::authenticate`]) takes tokens only: a personal
+//! [`System::authenticate_git`]). The API ([`System::authenticate`]) takes tokens only: a personal
 //! access token (`PRIVATE-TOKEN`, `Authorization: Bearer`, or as the HTTP Basic password), or a
 //! CI job token. Password checks and their limits are in `sign_in`.
 
@@ -14,7 +14,7 @@ mod sign_in;
 pub(crate) use sign_in::PasswordChecks;
 pub use sign_in::PasswordSettings;
 
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_core::scope::{self, ScopeUse};
 use autogit_core::{Actor, Scope};
 use autogit_store::{User, UserState};
@@ -94,34 +94,6 @@ pub fn token_digest(secret: &str) -> String {
 }
 
 impl App {
-    /// Resolves the credentials of an API request: tokens only. Absent credentials give the
-    /// anonymous principal; present but wrong, expired or revoked ones are `Unauthorized` (never
-    /// silently anonymous), and an HTTP Basic password that is no token is `PasswordNotAccepted`
-    /// (without checking whether it is the account's password).
-    pub async fn authenticate(&self, creds: Credentials) -> Result<Principal> {
-        match creds {
-            Credentials::Basic { username, password } if username != JOB_TOKEN_USER => {
-                self.by_token(&password).await?.ok_or(AppError::PasswordNotAccepted)
-            }
-            other => self.by_any_token(other).await,
-        }
-    }
-
-    /// Resolves the credentials of a git-over-HTTP request from the client at `peer`: tokens as
-    /// for the API, and an account password in HTTP Basic, checked within the limits of
-    /// `sign_in` (`SignInLocked`, `PasswordChecksBusy`).
-    pub async fn authenticate_git(&self, creds: Credentials, peer: IpAddr) -> Result<Principal> {
-        match creds {
-            Credentials::Basic { username, password } if username != JOB_TOKEN_USER => {
-                if let Some(p) = self.by_token(&password).await? {
-                    return Ok(p);
-                }
-                self.by_password(&username, &password, peer).await
-            }
-            other => self.by_any_token(other).await,
-        }
-    }
-
     async fn by_any_token(&self, creds: Credentials) -> Result<Principal> {
         match creds {
             Credentials::None => Ok(Principal::anonymous()),
@@ -177,6 +149,36 @@ impl App {
 
 fn stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
     last.is_none_or(|t| now - t >= TOKEN_TOUCH_INTERVAL)
+}
+
+impl System<'_> {
+    /// Resolves the credentials of an API request: tokens only. Absent credentials give the
+    /// anonymous principal; present but wrong, expired or revoked ones are `Unauthorized` (never
+    /// silently anonymous), and an HTTP Basic password that is no token is `PasswordNotAccepted`
+    /// (without checking whether it is the account's password).
+    pub async fn authenticate(&self, creds: Credentials) -> Result<Principal> {
+        match creds {
+            Credentials::Basic { username, password } if username != JOB_TOKEN_USER => {
+                self.by_token(&password).await?.ok_or(AppError::PasswordNotAccepted)
+            }
+            other => self.by_any_token(other).await,
+        }
+    }
+
+    /// Resolves the credentials of a git-over-HTTP request from the client at `peer`: tokens as
+    /// for the API, and an account password in HTTP Basic, checked within the limits of
+    /// `sign_in` (`SignInLocked`, `PasswordChecksBusy`).
+    pub async fn authenticate_git(&self, creds: Credentials, peer: IpAddr) -> Result<Principal> {
+        match creds {
+            Credentials::Basic { username, password } if username != JOB_TOKEN_USER => {
+                if let Some(p) = self.by_token(&password).await? {
+                    return Ok(p);
+                }
+                self.by_password(&username, &password, peer).await
+            }
+            other => self.by_any_token(other).await,
+        }
+    }
 }
 
 #[cfg(test)]

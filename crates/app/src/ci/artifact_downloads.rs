@@ -3,7 +3,7 @@
 //! No filesystem path leaves the app: the blob comes through the port.
 
 use crate::groups::to_result;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
 use autogit_store::blob::{BlobError, ByteStream};
 use std::ops::Range;
@@ -57,26 +57,6 @@ impl std::fmt::Debug for ArtifactDownload {
 }
 
 impl App {
-    /// The archive of job `id` for a running job of the same pipeline (its token): what a
-    /// runner downloads for `dependencies`.
-    pub async fn dependency_artifact(
-        &self,
-        id: i64,
-        token: &str,
-        range: Option<RangeRequest>,
-    ) -> Result<ArtifactDownload> {
-        let asking = self
-            .store
-            .job_by_token_digest(&crate::auth::token_digest(token))
-            .await?
-            .ok_or_else(|| AppError::Forbidden(Some("job token is not valid".into())))?;
-        let target = self.store.job_by_id(id).await?.ok_or(AppError::NotFound("Job"))?;
-        if target.pipeline_id != asking.pipeline_id && target.project_id != asking.project_id {
-            return Err(AppError::Forbidden(Some("the job token may only read artifacts of its own project".into())));
-        }
-        self.archive_of(target.id, range).await
-    }
-
     /// `GET /projects/:id/jobs/:job_id/artifacts`: for those who may read the project's code.
     pub async fn job_artifacts(
         &self,
@@ -112,6 +92,28 @@ impl App {
             range: wanted.map(|_| opened.range),
             body: opened.body,
         })
+    }
+}
+
+impl System<'_> {
+    /// The archive of job `id` for a running job of the same pipeline (its token): what a
+    /// runner downloads for `dependencies`.
+    pub async fn dependency_artifact(
+        &self,
+        id: i64,
+        token: &str,
+        range: Option<RangeRequest>,
+    ) -> Result<ArtifactDownload> {
+        let asking = self
+            .store
+            .job_by_token_digest(&crate::auth::token_digest(token))
+            .await?
+            .ok_or_else(|| AppError::Forbidden(Some("job token is not valid".into())))?;
+        let target = self.store.job_by_id(id).await?.ok_or(AppError::NotFound("Job"))?;
+        if target.pipeline_id != asking.pipeline_id && target.project_id != asking.project_id {
+            return Err(AppError::Forbidden(Some("the job token may only read artifacts of its own project".into())));
+        }
+        self.archive_of(target.id, range).await
     }
 }
 

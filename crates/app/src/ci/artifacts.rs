@@ -8,7 +8,7 @@
 //! (size-capped, hashed on the way) and then recorded: a failed upload leaves no record and no
 //! blob, and a replaced or expired record's blob is removed after the record.
 
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_pipeline::parse_seconds;
 use autogit_store::blob::{BlobError, BlobKey, ByteStream, bytes_body};
 use autogit_store::{Job, JobArtifact, NewJobArtifact};
@@ -38,6 +38,66 @@ fn new_key(job_id: i64, file_type: &str, suffix: &str) -> Result<BlobKey> {
 }
 
 impl App {
+    /// Records a stored blob; a replaced record's blob is removed, and the new blob is removed
+    /// when the record cannot be written.
+    async fn record_blob(&self, new: &NewJobArtifact) -> Result<JobArtifact> {
+        match self.store.create_artifact(new, self.clock.now()).await {
+            Ok((record, replaced)) => {
+                self.remove_blobs(replaced).await;
+                Ok(record)
+            }
+            Err(e) => {
+                self.remove_blobs([new.storage_key.clone()]).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Deletes expired artifacts, record first, then the blob.
+    pub(crate) async fn expire_artifacts(&self) -> Result<usize> {
+        let expired = self.store.expired_artifacts(self.clock.now(), 100).await?;
+        let n = expired.len();
+        for a in expired {
+            if let Ok(key) = self.store.delete_artifact(a.id).await {
+                self.remove_blobs([key]).await;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The artifact type under which a job's GPU telemetry is kept.
+pub const GPU_USAGE_TYPE: &str = "gpu_usage";
+/// Telemetry larger than this is not kept (a few entries per GPU are expected).
+const MAX_GPU_USAGE_BYTES: usize = 64 << 10;
+
+impl App {
+    /// Keeps the GPU telemetry the runner sent with a job's final state (peak memory, mean
+    /// utilisation per GPU), as a small `gpu_usage` artifact of the job.
+    pub(crate) async fn store_gpu_usage(&self, job: &Job, usage: &serde_json::Value) -> Result<()> {
+        let bytes = serde_json::to_vec(usage).map_err(|e| AppError::Internal(e.to_string()))?;
+        if !usage.is_array() || bytes.len() > MAX_GPU_USAGE_BYTES {
+            return Err(AppError::Invalid("autogit_gpu_usage", "must be a JSON array of at most 64 KiB".into()));
+        }
+        let key = new_key(job.id, GPU_USAGE_TYPE, ".json")?;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        let size = bytes.len() as i64;
+        self.blobs.put(&key, bytes_body(bytes), None).await.map_err(internal)?;
+        let new = NewJobArtifact {
+            job_id: job.id,
+            file_type: GPU_USAGE_TYPE.into(),
+            file_format: "raw".into(),
+            filename: "gpu_usage.json".into(),
+            size,
+            sha256,
+            storage_key: key.to_string(),
+            expire_at: None,
+        };
+        self.record_blob(&new).await.map(|_| ())
+    }
+}
+
+impl System<'_> {
     pub fn max_artifacts_bytes(&self) -> u64 {
         self.ci.settings.max_artifacts_bytes
     }
@@ -102,67 +162,9 @@ impl App {
         self.record_blob(&new).await
     }
 
-    /// Records a stored blob; a replaced record's blob is removed, and the new blob is removed
-    /// when the record cannot be written.
-    async fn record_blob(&self, new: &NewJobArtifact) -> Result<JobArtifact> {
-        match self.store.create_artifact(new, self.clock.now()).await {
-            Ok((record, replaced)) => {
-                self.remove_blobs(replaced).await;
-                Ok(record)
-            }
-            Err(e) => {
-                self.remove_blobs([new.storage_key.clone()]).await;
-                Err(e.into())
-            }
-        }
-    }
-
     /// The artifacts records of a job (for the job's API representation).
     pub async fn artifacts_of(&self, job_id: i64) -> Result<Vec<JobArtifact>> {
         Ok(self.store.artifacts_of_job(job_id).await?)
-    }
-
-    /// Deletes expired artifacts, record first, then the blob.
-    pub(crate) async fn expire_artifacts(&self) -> Result<usize> {
-        let expired = self.store.expired_artifacts(self.clock.now(), 100).await?;
-        let n = expired.len();
-        for a in expired {
-            if let Ok(key) = self.store.delete_artifact(a.id).await {
-                self.remove_blobs([key]).await;
-            }
-        }
-        Ok(n)
-    }
-}
-
-/// The artifact type under which a job's GPU telemetry is kept.
-pub const GPU_USAGE_TYPE: &str = "gpu_usage";
-/// Telemetry larger than this is not kept (a few entries per GPU are expected).
-const MAX_GPU_USAGE_BYTES: usize = 64 << 10;
-
-impl App {
-    /// Keeps the GPU telemetry the runner sent with a job's final state (peak memory, mean
-    /// utilisation per GPU), as a small `gpu_usage` artifact of the job.
-    pub(crate) async fn store_gpu_usage(&self, job: &Job, usage: &serde_json::Value) -> Result<()> {
-        let bytes = serde_json::to_vec(usage).map_err(|e| AppError::Internal(e.to_string()))?;
-        if !usage.is_array() || bytes.len() > MAX_GPU_USAGE_BYTES {
-            return Err(AppError::Invalid("autogit_gpu_usage", "must be a JSON array of at most 64 KiB".into()));
-        }
-        let key = new_key(job.id, GPU_USAGE_TYPE, ".json")?;
-        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-        let size = bytes.len() as i64;
-        self.blobs.put(&key, bytes_body(bytes), None).await.map_err(internal)?;
-        let new = NewJobArtifact {
-            job_id: job.id,
-            file_type: GPU_USAGE_TYPE.into(),
-            file_format: "raw".into(),
-            filename: "gpu_usage.json".into(),
-            size,
-            sha256,
-            storage_key: key.to_string(),
-            expire_at: None,
-        };
-        self.record_blob(&new).await.map(|_| ())
     }
 
     /// The GPU telemetry of a job, if its runner sent some.

@@ -8,7 +8,7 @@
 
 use super::spec::{JobSpec, stored_when};
 use super::{predefined, vars};
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_core::ci::{JobStatus, PipelineStatus};
 use autogit_git::read;
 use autogit_pipeline::{CompileInput, PipelineContext, RefKind, Severity, compile, render_diagnostics};
@@ -48,21 +48,7 @@ pub fn config_path(project: &Project) -> String {
 }
 
 impl App {
-    /// Compiles the CI file at `req.sha` and stores the pipeline. Pipeline and jobs appear
-    /// together or not at all.
-    pub async fn create_pipeline_for(
-        &self,
-        project: &Project,
-        req: &PipelineRequest,
-    ) -> Result<std::result::Result<Pipeline, NotCreated>> {
-        match self.create_pipeline_claiming(project, req, None).await? {
-            Ok(Some(p)) => Ok(Ok(p)),
-            Ok(None) => Err(AppError::Internal("a pipeline without a claim was not stored".into())),
-            Err(why) => Ok(Err(why)),
-        }
-    }
-
-    /// As [`App::create_pipeline_for`]; with `claim` (a push record and the position of one of
+    /// As [`System::create_pipeline_for`]; with `claim` (a push record and the position of one of
     /// its updates) the pipeline is stored only if that update's pipeline is still to be made,
     /// in the same transaction that marks it made: `Ok(Ok(None))` when an earlier pass made it.
     pub(crate) async fn create_pipeline_claiming(
@@ -162,7 +148,7 @@ impl App {
             .collect();
         let Some((pipeline, _)) = self.store_pipeline(&new, &jobs, now, claim).await? else { return Ok(Ok(None)) };
         self.auto_cancel_redundant(&pipeline).await;
-        self.process_pipeline(pipeline.id).await?;
+        self.system().process_pipeline(pipeline.id).await?;
         Ok(Ok(Some(self.store.pipeline_by_id(pipeline.id).await?.unwrap_or(pipeline))))
     }
 
@@ -177,5 +163,21 @@ impl App {
             None => Some(self.store.create_pipeline(new, jobs, now).await?),
             Some((record, position)) => self.store.create_push_pipeline(record, position, new, jobs, now).await?,
         })
+    }
+}
+
+impl System<'_> {
+    /// Compiles the CI file at `req.sha` and stores the pipeline. Pipeline and jobs appear
+    /// together or not at all.
+    pub async fn create_pipeline_for(
+        &self,
+        project: &Project,
+        req: &PipelineRequest,
+    ) -> Result<std::result::Result<Pipeline, NotCreated>> {
+        match self.create_pipeline_claiming(project, req, None).await? {
+            Ok(Some(p)) => Ok(Ok(p)),
+            Ok(None) => Err(AppError::Internal("a pipeline without a claim was not stored".into())),
+            Err(why) => Ok(Err(why)),
+        }
     }
 }

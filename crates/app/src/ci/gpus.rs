@@ -6,7 +6,7 @@
 use super::gpu_tags::{derived_tags, reported_architectures, reported_inventory};
 use super::process::queued;
 use super::spec::JobSpec;
-use crate::{App, Result};
+use crate::{App, Result, System};
 use autogit_core::ci::JobStatus;
 use autogit_protocol::{JobVariable, RunnerInfo};
 use autogit_scheduler::gpu::{Allocation, GpuRequest};
@@ -32,32 +32,6 @@ impl App {
     pub(crate) fn enqueue_job(&self, job: &Job) {
         let gpu = self.spec_of(job).ok().and_then(|s| gpu_request_of(&s));
         self.ci.enqueue(queued(job), gpu);
-    }
-
-    /// Takes in the hardware a runner reported with a job request; returns the tags derived
-    /// from it. A changed inventory replaces the old one: GPUs that went away keep their
-    /// running jobs (drained) but get no new ones.
-    pub async fn note_hardware(&self, runner: &Runner, info: &RunnerInfo) -> Result<Vec<String>> {
-        let Some(inv_value) = info.config.get("autogit_inventory") else {
-            return Ok(reported_architectures(info));
-        };
-        let raw = inv_value.to_string();
-        if let Some(h) = self.ci.hardware(runner.id).filter(|h| h.raw == raw) {
-            return Ok(h.tags);
-        }
-        let Some(inv) = reported_inventory(info) else { return Ok(Vec::new()) };
-        let archs = reported_architectures(info);
-        let tags = derived_tags(&inv.gpus, &archs);
-        let drained = self.ci.lock_dispatch().gpus.set_inventory(runner.id as u64, inv.gpus.clone());
-        if !drained.is_empty() {
-            tracing::warn!(runner = runner.id, jobs = ?drained, "GPUs went away under running jobs; draining them");
-        }
-        self.store.set_runner_inventory(runner.id, &raw, &archs, self.clock.now()).await?;
-        self.ci.set_hardware(runner.id, Hardware { raw, tags: tags.clone(), has_gpus: !inv.gpus.is_empty() });
-        // New tags or GPUs may let waiting runners take queued jobs.
-        self.ci.bump();
-        tracing::info!(runner = runner.id, gpus = inv.gpus.len(), ?tags, "runner hardware recorded");
-        Ok(tags)
     }
 
     /// Persists an allocation made at hand-out.
@@ -142,21 +116,6 @@ impl App {
         }
         Ok(())
     }
-
-    /// Why a pending GPU job is not running: `Some("no runner has 2× NVIDIA ≥ 40 GB")` when no
-    /// registered runner could ever run it.
-    pub fn gpu_pending_reason(&self, job: &Job) -> Option<String> {
-        if job.status != JobStatus::Pending {
-            return None;
-        }
-        let req = gpu_request_of(&*self.spec_of(job).ok()?)?;
-        self.ci.lock_dispatch().gpus.explain_unsatisfiable(&req)
-    }
-
-    /// The GPU requirement of a job in its compact form, for the API.
-    pub fn gpu_request_text(&self, job: &Job) -> Option<String> {
-        self.spec_of(job).ok()?.job.gpu.clone()
-    }
 }
 
 /// One runner of the GPU fleet as administrators see it.
@@ -186,6 +145,49 @@ impl App {
                 runner: r,
             })
             .collect())
+    }
+}
+
+impl System<'_> {
+    /// Takes in the hardware a runner reported with a job request; returns the tags derived
+    /// from it. A changed inventory replaces the old one: GPUs that went away keep their
+    /// running jobs (drained) but get no new ones.
+    pub async fn note_hardware(&self, runner: &Runner, info: &RunnerInfo) -> Result<Vec<String>> {
+        let Some(inv_value) = info.config.get("autogit_inventory") else {
+            return Ok(reported_architectures(info));
+        };
+        let raw = inv_value.to_string();
+        if let Some(h) = self.ci.hardware(runner.id).filter(|h| h.raw == raw) {
+            return Ok(h.tags);
+        }
+        let Some(inv) = reported_inventory(info) else { return Ok(Vec::new()) };
+        let archs = reported_architectures(info);
+        let tags = derived_tags(&inv.gpus, &archs);
+        let drained = self.ci.lock_dispatch().gpus.set_inventory(runner.id as u64, inv.gpus.clone());
+        if !drained.is_empty() {
+            tracing::warn!(runner = runner.id, jobs = ?drained, "GPUs went away under running jobs; draining them");
+        }
+        self.store.set_runner_inventory(runner.id, &raw, &archs, self.clock.now()).await?;
+        self.ci.set_hardware(runner.id, Hardware { raw, tags: tags.clone(), has_gpus: !inv.gpus.is_empty() });
+        // New tags or GPUs may let waiting runners take queued jobs.
+        self.ci.bump();
+        tracing::info!(runner = runner.id, gpus = inv.gpus.len(), ?tags, "runner hardware recorded");
+        Ok(tags)
+    }
+
+    /// Why a pending GPU job is not running: `Some("no runner has 2× NVIDIA ≥ 40 GB")` when no
+    /// registered runner could ever run it.
+    pub fn gpu_pending_reason(&self, job: &Job) -> Option<String> {
+        if job.status != JobStatus::Pending {
+            return None;
+        }
+        let req = gpu_request_of(&*self.spec_of(job).ok()?)?;
+        self.ci.lock_dispatch().gpus.explain_unsatisfiable(&req)
+    }
+
+    /// The GPU requirement of a job in its compact form, for the API.
+    pub fn gpu_request_text(&self, job: &Job) -> Option<String> {
+        self.spec_of(job).ok()?.job.gpu.clone()
     }
 
     /// What a runner last reported about its hardware, for its API representation.

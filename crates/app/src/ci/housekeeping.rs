@@ -4,7 +4,7 @@
 //! rebuilt from the store and running jobs get a full lease (the runners could not report
 //! while the server was down).
 
-use crate::{App, Result};
+use crate::{Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_store::JobChange;
 use std::time::Duration;
@@ -15,7 +15,7 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// Push records are pruned and retried every this many ticks.
 const PUSH_RECORD_TICKS: u64 = 60;
 
-impl App {
+impl System<'_> {
     /// Rebuilds the queue from the store and runs housekeeping until `shutdown`.
     pub async fn run_ci(&self, shutdown: CancellationToken) {
         if let Err(e) = self.rebuild_queue().await {

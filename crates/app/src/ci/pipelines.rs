@@ -42,7 +42,7 @@ impl App {
         pipeline: &Pipeline,
         ran_protected: bool,
     ) -> Result<()> {
-        let policy = self.branch_policy(project).await?;
+        let policy = self.system().branch_policy(project).await?;
         let protected_now = !pipeline.tag && policy.is_protected(&pipeline.ref_name);
         if !protected_now && !ran_protected {
             return Ok(());
@@ -113,7 +113,7 @@ impl App {
         drop(objects);
         // As GitLab: a pipeline of a protected branch needs the right to update that branch.
         if !tag {
-            let policy = self.branch_policy(&project).await?;
+            let policy = self.system().branch_policy(&project).await?;
             if policy.is_protected(ref_name) && !policy.may_update(self.pusher(who, &project).await?, ref_name) {
                 return Err(AppError::Invalid("base", "Insufficient permissions for protected ref".into()));
             }
@@ -127,7 +127,7 @@ impl App {
             user: who.user.clone(),
             variables,
         };
-        match self.create_pipeline_for(&project, &req).await? {
+        match self.system().create_pipeline_for(&project, &req).await? {
             Ok(p) => Ok(p),
             Err(NotCreated::NoConfig { path }) => {
                 Err(AppError::Invalid("base", format!("Missing CI config file {path} at {ref_name}")))
@@ -192,7 +192,7 @@ impl App {
         for t in progress::cancel(&nodes(&jobs)) {
             self.cancel_one(&jobs[t.job].0).await?;
         }
-        self.process_pipeline(p.id).await
+        self.system().process_pipeline(p.id).await
     }
 
     async fn cancel_one(&self, job: &Job) -> Result<Option<Job>> {
@@ -217,7 +217,7 @@ impl App {
             return Err(AppError::Forbidden(Some(format!("a {status} job cannot be canceled"))));
         }
         let moved = self.cancel_one(&job).await?;
-        self.process_pipeline(job.pipeline_id).await?;
+        self.system().process_pipeline(job.pipeline_id).await?;
         Ok(moved.unwrap_or(job))
     }
 
@@ -238,7 +238,7 @@ impl App {
         if moved.status == JobStatus::Pending {
             self.enqueue_job(&moved);
         }
-        self.process_pipeline(job.pipeline_id).await?;
+        self.system().process_pipeline(job.pipeline_id).await?;
         Ok(self.store.job_by_id(moved.id).await?.unwrap_or(moved))
     }
 
@@ -248,7 +248,7 @@ impl App {
         let job = self.job_in(&project, id).await?;
         self.may_act_on_job(who, &project, &job).await?;
         let new = self.retry_one(&job).await?;
-        self.process_pipeline(job.pipeline_id).await?;
+        self.system().process_pipeline(job.pipeline_id).await?;
         Ok(self.store.job_by_id(new.id).await?.unwrap_or(new))
     }
 
@@ -285,7 +285,7 @@ impl App {
                 }
             }
         }
-        self.process_pipeline(p.id).await?;
+        self.system().process_pipeline(p.id).await?;
         Ok(self.store.pipeline_by_id(p.id).await?.unwrap_or(p))
     }
 

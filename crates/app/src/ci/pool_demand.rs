@@ -4,7 +4,7 @@
 //! toward, so that two pools able to run the same job do not both scale up for it.
 
 use super::gpu_tags::derived_tags;
-use crate::App;
+use crate::System;
 use autogit_gpu::pci::PciAddress;
 use autogit_gpu::{Arch, DetectedGpu, Vendor};
 use autogit_scheduler::autoscale::{Demand, PendingJob, PoolOffer, split_demand};
@@ -132,7 +132,7 @@ impl GpuProfile {
     }
 }
 
-impl App {
+impl System<'_> {
     /// What the GPUs a runner last reported lack against a pool's profile (see
     /// [`GpuProfile::shortfall`]); `None` when it fits, has no profile or has reported nothing.
     pub async fn profile_shortfall(&self, runner_id: i64, spec: &PoolSpec) -> crate::Result<Option<String>> {

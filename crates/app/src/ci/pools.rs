@@ -3,7 +3,7 @@
 //! removed instance's token dies with it), and per-runner activity for idleness decisions.
 
 use super::runners::{CreateRunner, IssuedRunner};
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::ci::JobStatus;
 use autogit_store::Page;
 use chrono::{DateTime, Utc};
@@ -73,15 +73,21 @@ pub struct InstanceSnapshot {
 pub type PoolBoard = Arc<Mutex<Vec<PoolSnapshot>>>;
 
 impl App {
-    /// The board the autoscaler writes its view of the pools to.
-    pub fn pool_board(&self) -> PoolBoard {
-        self.ci.pools.clone()
-    }
-
     /// The pools as the autoscaler last saw them (administrators).
     pub fn pools(&self, who: &Principal) -> Result<Vec<PoolSnapshot>> {
         who.require_admin()?;
         Ok(self.ci.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
+    }
+
+    fn pool_runners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, String>> {
+        self.ci.pool_runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl System<'_> {
+    /// The board the autoscaler writes its view of the pools to.
+    pub fn pool_board(&self) -> PoolBoard {
+        self.ci.pools.clone()
     }
 
     /// What each pool offers the queue, as last published (index = position in `names`);
@@ -106,10 +112,6 @@ impl App {
     /// created; the autoscaler calls this for the ones it adopts after a restart).
     pub fn note_pool_runner(&self, runner_id: i64, pool: &str) {
         self.pool_runners().entry(runner_id).or_insert_with(|| pool.to_string());
-    }
-
-    fn pool_runners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, String>> {
-        self.ci.pool_runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Changes whenever a job is queued: the autoscaler wakes on it instead of waiting for its

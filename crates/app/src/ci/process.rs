@@ -7,7 +7,7 @@
 
 use super::spec::{JobSpec, name_index, node};
 use super::tracked::{Tracked, lean};
-use crate::{App, Result};
+use crate::{App, Result, System};
 use autogit_core::ci::JobStatus;
 use autogit_scheduler::Millis;
 use autogit_scheduler::progress::{Tracker, Transition};
@@ -69,14 +69,7 @@ impl App {
         Ok(spec)
     }
 
-    /// Moves the pipeline forward as far as its jobs allow and stores its status, reading all of
-    /// its jobs again (after changes made outside the job-by-job path: creation, cancel, play,
-    /// retry).
-    pub async fn process_pipeline(&self, pipeline_id: i64) -> Result<()> {
-        self.progress(pipeline_id, None).await
-    }
-
-    /// As [`App::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
+    /// As [`System::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
     /// only they are read, and only what they can unblock is examined.
     pub(crate) async fn process_jobs(&self, pipeline_id: i64, changed: &[i64]) -> Result<()> {
         self.progress(pipeline_id, Some(changed)).await
@@ -188,5 +181,14 @@ impl App {
             view.stored_status = Some(status);
         }
         Ok(())
+    }
+}
+
+impl System<'_> {
+    /// Moves the pipeline forward as far as its jobs allow and stores its status, reading all of
+    /// its jobs again (after changes made outside the job-by-job path: creation, cancel, play,
+    /// retry).
+    pub async fn process_pipeline(&self, pipeline_id: i64) -> Result<()> {
+        self.progress(pipeline_id, None).await
     }
 }

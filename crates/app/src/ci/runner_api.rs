@@ -6,7 +6,7 @@ use super::process::millis;
 use super::reported_failure::reported_reason;
 use super::spec::JobSpec;
 use crate::auth::token_digest;
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_protocol::{JobRequest, JobResponse, ReportedState, UpdateJobRequest};
 use autogit_scheduler::gpu::Allocation;
@@ -58,54 +58,6 @@ fn seen(info: &autogit_protocol::RunnerInfo) -> RunnerSeen {
 }
 
 impl App {
-    /// `POST /jobs/request`: a job this runner may take, waiting up to the long-poll hold for
-    /// one to be queued. `Forbidden` for an unknown runner token.
-    pub async fn request_job(&self, req: &JobRequest) -> Result<JobOffer> {
-        let runner = self.verify_runner(&req.token, &seen(&req.info)).await?;
-        if runner.paused {
-            // As GitLab: a paused runner is answered at once, not held (unpausing it answers any
-            // held request anyway, see `Runtime::bump`).
-            return Ok(JobOffer::NoJob { last_update: self.ci.last_update() });
-        }
-        let derived = self.note_hardware(&runner, &req.info).await?;
-        let mut info = self.matching_info(&runner, &req.info).await?;
-        info.tags.extend(derived);
-        let deadline = tokio::time::Instant::now() + self.ci.settings.long_poll;
-        loop {
-            let (job, alloc) = match self.ci.pick_or_wait(&info, millis(self.clock.now())) {
-                Ok(handed) => handed,
-                Err((waiter, mut rx)) => match tokio::time::timeout_at(deadline, &mut rx).await {
-                    Ok(Ok(handed)) => handed,
-                    _ => {
-                        self.ci.stop_waiting(waiter);
-                        // A job handed over between the timeout and the unregistration.
-                        match rx.try_recv() {
-                            Ok(handed) => handed,
-                            Err(_) => return Ok(JobOffer::NoJob { last_update: self.ci.last_update() }),
-                        }
-                    }
-                },
-            };
-            match self.claim(job.id as i64, &runner, alloc.as_ref()).await {
-                Ok(Some((offer, tags))) => {
-                    return Ok(JobOffer::Job(Box::new(offer), tags, self.pool_of_runner(runner.id)));
-                }
-                // Canceled or claimed meanwhile: look for another.
-                Ok(None) => {}
-                Err(e) => {
-                    // Put it back for someone else; then report the error.
-                    if let Ok(Some(j)) = self.store.job_by_id(job.id as i64).await
-                        && j.status == JobStatus::Pending
-                        && j.runner_id.is_none()
-                    {
-                        self.enqueue_job(&j);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-    }
-
     /// What matching knows about a runner. Group runners take the projects of their group and
     /// its subgroups.
     async fn matching_info(&self, r: &Runner, info: &autogit_protocol::RunnerInfo) -> Result<QRunner> {
@@ -217,6 +169,91 @@ impl App {
         Ok(payload)
     }
 
+    /// Fails a running job and retries it when its `retry:` says so. Returns the job's status;
+    /// `None` when the job no longer exists.
+    pub(crate) async fn fail_job(
+        &self,
+        job: &Job,
+        reason: FailureReason,
+        exit_code: Option<i32>,
+    ) -> Result<Option<JobStatus>> {
+        let change = JobChange { failure_reason: Some(reason), exit_code, ..Default::default() };
+        let now = self.clock.now();
+        let Some(failed) =
+            self.store.transition_job(job.id, &[JobStatus::Running], JobStatus::Failed, &change, now).await?
+        else {
+            return Ok(self.system().job_status(job.id).await);
+        };
+        let spec = JobSpec::parse(&failed)?;
+        let attempts = u32::try_from(failed.attempt - 1).unwrap_or(0);
+        let mut changed = vec![failed.id];
+        if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
+            let next = self.store.retry_job(failed.id, self.clock.now()).await?;
+            tracing::info!(job = failed.id, retry = next.id, attempt = next.attempt, "job retried automatically");
+            self.enqueue_job(&next);
+            changed.push(next.id);
+        }
+        self.after_finish(&failed, &changed).await?;
+        Ok(Some(failed.status))
+    }
+
+    /// A job stopped running (any final state): free its GPUs, move its pipeline on. `changed`:
+    /// the job and the new try of it, if one was made.
+    pub(crate) async fn after_finish(&self, job: &Job, changed: &[i64]) -> Result<()> {
+        self.release_gpus(job.id).await;
+        self.process_jobs(job.pipeline_id, changed).await
+    }
+}
+
+impl System<'_> {
+    /// `POST /jobs/request`: a job this runner may take, waiting up to the long-poll hold for
+    /// one to be queued. `Forbidden` for an unknown runner token.
+    pub async fn request_job(&self, req: &JobRequest) -> Result<JobOffer> {
+        let runner = self.verify_runner(&req.token, &seen(&req.info)).await?;
+        if runner.paused {
+            // As GitLab: a paused runner is answered at once, not held (unpausing it answers any
+            // held request anyway, see `Runtime::bump`).
+            return Ok(JobOffer::NoJob { last_update: self.ci.last_update() });
+        }
+        let derived = self.note_hardware(&runner, &req.info).await?;
+        let mut info = self.matching_info(&runner, &req.info).await?;
+        info.tags.extend(derived);
+        let deadline = tokio::time::Instant::now() + self.ci.settings.long_poll;
+        loop {
+            let (job, alloc) = match self.ci.pick_or_wait(&info, millis(self.clock.now())) {
+                Ok(handed) => handed,
+                Err((waiter, mut rx)) => match tokio::time::timeout_at(deadline, &mut rx).await {
+                    Ok(Ok(handed)) => handed,
+                    _ => {
+                        self.ci.stop_waiting(waiter);
+                        // A job handed over between the timeout and the unregistration.
+                        match rx.try_recv() {
+                            Ok(handed) => handed,
+                            Err(_) => return Ok(JobOffer::NoJob { last_update: self.ci.last_update() }),
+                        }
+                    }
+                },
+            };
+            match self.claim(job.id as i64, &runner, alloc.as_ref()).await {
+                Ok(Some((offer, tags))) => {
+                    return Ok(JobOffer::Job(Box::new(offer), tags, self.pool_of_runner(runner.id)));
+                }
+                // Canceled or claimed meanwhile: look for another.
+                Ok(None) => {}
+                Err(e) => {
+                    // Put it back for someone else; then report the error.
+                    if let Ok(Some(j)) = self.store.job_by_id(job.id as i64).await
+                        && j.status == JobStatus::Pending
+                        && j.runner_id.is_none()
+                    {
+                        self.enqueue_job(&j);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     /// The running job a job token belongs to, if it is job `id`. `Forbidden` otherwise, as
     /// GitLab answers a stale or forged token.
     pub async fn job_for_token(&self, id: i64, token: &str) -> Result<Job> {
@@ -263,41 +300,6 @@ impl App {
                 Ok(JobAck { status })
             }
         }
-    }
-
-    /// Fails a running job and retries it when its `retry:` says so. Returns the job's status;
-    /// `None` when the job no longer exists.
-    pub(crate) async fn fail_job(
-        &self,
-        job: &Job,
-        reason: FailureReason,
-        exit_code: Option<i32>,
-    ) -> Result<Option<JobStatus>> {
-        let change = JobChange { failure_reason: Some(reason), exit_code, ..Default::default() };
-        let now = self.clock.now();
-        let Some(failed) =
-            self.store.transition_job(job.id, &[JobStatus::Running], JobStatus::Failed, &change, now).await?
-        else {
-            return Ok(self.job_status(job.id).await);
-        };
-        let spec = JobSpec::parse(&failed)?;
-        let attempts = u32::try_from(failed.attempt - 1).unwrap_or(0);
-        let mut changed = vec![failed.id];
-        if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
-            let next = self.store.retry_job(failed.id, self.clock.now()).await?;
-            tracing::info!(job = failed.id, retry = next.id, attempt = next.attempt, "job retried automatically");
-            self.enqueue_job(&next);
-            changed.push(next.id);
-        }
-        self.after_finish(&failed, &changed).await?;
-        Ok(Some(failed.status))
-    }
-
-    /// A job stopped running (any final state): free its GPUs, move its pipeline on. `changed`:
-    /// the job and the new try of it, if one was made.
-    pub(crate) async fn after_finish(&self, job: &Job, changed: &[i64]) -> Result<()> {
-        self.release_gpus(job.id).await;
-        self.process_jobs(job.pipeline_id, changed).await
     }
 
     /// `PATCH /jobs/:id/trace`: appends at `start` when that is the stored size.

@@ -5,7 +5,7 @@
 
 use crate::auth::token_digest;
 use crate::groups::to_result;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
 use autogit_core::ci::JobStatus;
 use autogit_store::{
@@ -84,31 +84,6 @@ impl App {
         self.issue_runner(scope, req).await
     }
 
-    /// Legacy registration (`POST /runners` with the server's registration token, research
-    /// §1.3): an instance runner. `Forbidden` for a wrong token, or when the server has none
-    /// (registration tokens disabled).
-    pub async fn register_runner(
-        &self,
-        registration_token: &str,
-        req: CreateRunner,
-        seen: &RunnerSeen,
-    ) -> Result<IssuedRunner> {
-        let expected = &self.ci.settings.registration_token;
-        if expected.is_empty() {
-            return Err(AppError::Forbidden(Some(
-                "runner registration with a registration token is disabled on this server; \
-                 create the runner with POST /user/runners and use its glrt- token"
-                    .into(),
-            )));
-        }
-        if !same_secret(registration_token, expected) {
-            return Err(AppError::Forbidden(Some("invalid registration token".into())));
-        }
-        let issued = self.issue_runner(RunnerScope::Instance, req).await?;
-        self.store.touch_runner(issued.runner.id, self.clock.now(), seen).await?;
-        Ok(issued)
-    }
-
     async fn issue_runner(&self, scope: RunnerScope, req: CreateRunner) -> Result<IssuedRunner> {
         let access_level = match req.access_level.as_deref() {
             None => RunnerAccessLevel::NotProtected,
@@ -132,22 +107,6 @@ impl App {
         };
         let runner = self.store.create_runner(&new, self.clock.now()).await.map_err(tag_error)?;
         Ok(IssuedRunner { runner, token })
-    }
-
-    /// The runner a token belongs to, recording that it was seen. `Forbidden` for an unknown
-    /// token, as GitLab answers `403` to runners.
-    pub async fn verify_runner(&self, token: &str, seen: &RunnerSeen) -> Result<Runner> {
-        let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
-        self.store.touch_runner(runner.id, self.clock.now(), seen).await?;
-        Ok(runner)
-    }
-
-    /// `DELETE /runners` with the runner's own token.
-    pub async fn unregister_runner(&self, token: &str) -> Result<()> {
-        let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
-        self.store.delete_runner(runner.id).await?;
-        self.ci.drop_runner_waiters(runner.id as u64);
-        Ok(())
     }
 
     /// Administrators see every runner; others the runners of projects and groups they maintain.
@@ -318,6 +277,49 @@ fn parse_runner_type(t: &str) -> Result<&'static str> {
 fn same_secret(given: &str, expected: &str) -> bool {
     let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl System<'_> {
+    /// Legacy registration (`POST /runners` with the server's registration token, research
+    /// §1.3): an instance runner. `Forbidden` for a wrong token, or when the server has none
+    /// (registration tokens disabled).
+    pub async fn register_runner(
+        &self,
+        registration_token: &str,
+        req: CreateRunner,
+        seen: &RunnerSeen,
+    ) -> Result<IssuedRunner> {
+        let expected = &self.ci.settings.registration_token;
+        if expected.is_empty() {
+            return Err(AppError::Forbidden(Some(
+                "runner registration with a registration token is disabled on this server; \
+                 create the runner with POST /user/runners and use its glrt- token"
+                    .into(),
+            )));
+        }
+        if !same_secret(registration_token, expected) {
+            return Err(AppError::Forbidden(Some("invalid registration token".into())));
+        }
+        let issued = self.issue_runner(RunnerScope::Instance, req).await?;
+        self.store.touch_runner(issued.runner.id, self.clock.now(), seen).await?;
+        Ok(issued)
+    }
+
+    /// The runner a token belongs to, recording that it was seen. `Forbidden` for an unknown
+    /// token, as GitLab answers `403` to runners.
+    pub async fn verify_runner(&self, token: &str, seen: &RunnerSeen) -> Result<Runner> {
+        let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
+        self.store.touch_runner(runner.id, self.clock.now(), seen).await?;
+        Ok(runner)
+    }
+
+    /// `DELETE /runners` with the runner's own token.
+    pub async fn unregister_runner(&self, token: &str) -> Result<()> {
+        let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
+        self.store.delete_runner(runner.id).await?;
+        self.ci.drop_runner_waiters(runner.id as u64);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

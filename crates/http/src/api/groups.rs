@@ -5,9 +5,9 @@ use crate::dto::{self, Chain};
 use crate::error::{ApiResult, bad_param};
 use crate::params::Params;
 use crate::state::AppState;
-use autogit_app::{AppError, CreateGroup, Principal};
+use autogit_app::store::{GroupFilter, Namespace};
+use autogit_app::{CreateGroup, Principal};
 use autogit_core::Visibility;
-use autogit_store::{GroupFilter, Namespace};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -21,10 +21,10 @@ pub fn routes() -> Router<AppState> {
         .route("/groups/{id}/subgroups", get(subgroups))
 }
 
-async fn render(s: &AppState, groups: &[Namespace]) -> ApiResult<Vec<Value>> {
+async fn render(s: &AppState, who: &Principal, groups: &[Namespace]) -> ApiResult<Vec<Value>> {
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
-        let chain = s.app.store().namespace_ancestry(g.id).await.map_err(AppError::from)?;
+        let chain = s.app.namespace_ancestry(who, g.id).await?;
         out.push(dto::group(&s.config.external_url, g, &Chain { namespaces: &chain }));
     }
     Ok(out)
@@ -35,7 +35,7 @@ async fn list_filtered(s: &AppState, who: &Principal, list: &List, mut filter: G
     filter.search = p.str("search")?;
     filter.access.membership_only = p.bool("owned")?.unwrap_or(false) || p.bool("min_access_level")?.is_some();
     let res = s.app.list_groups(who, filter, list.page()).await?;
-    let items = render(s, &res.items).await?;
+    let items = render(s, who, &res.items).await?;
     Ok(list.respond(s, res.total, items))
 }
 
@@ -54,7 +54,7 @@ async fn subgroups(State(s): State<AppState>, Caller(who): Caller, Path(id): Pat
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Handler {
     let g = s.app.get_group(&who, &id).await?;
-    let mut v = render(&s, std::slice::from_ref(&g)).await?;
+    let mut v = render(&s, &who, std::slice::from_ref(&g)).await?;
     Ok(Json(v.remove(0)).into_response())
 }
 
@@ -71,6 +71,6 @@ async fn create(State(s): State<AppState>, Caller(who): Caller, p: Params) -> Ha
         description: p.str("description")?.unwrap_or_default(),
     };
     let g = s.app.create_group(&who, req).await?;
-    let mut v = render(&s, std::slice::from_ref(&g)).await?;
+    let mut v = render(&s, &who, std::slice::from_ref(&g)).await?;
     Ok(created(v.remove(0)))
 }

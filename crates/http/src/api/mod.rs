@@ -20,9 +20,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::Paging;
 use crate::params::Params;
 use crate::state::AppState;
+use autogit_app::store::Page;
 use autogit_app::{AppError, Principal};
 use autogit_core::scope::ScopeUse;
-use autogit_store::Page;
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let creds = credentials(&parts.headers).map_err(|_| ApiError(AppError::Unauthorized))?;
-        let principal = state.app.authenticate(creds).await?;
+        let principal = state.app.system().authenticate(creds).await?;
         let usage =
             if matches!(parts.method, Method::GET | Method::HEAD) { ScopeUse::ApiRead } else { ScopeUse::ApiWrite };
         principal.require_scope(usage)?;

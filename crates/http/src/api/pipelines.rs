@@ -6,9 +6,9 @@ use crate::dto;
 use crate::error::{ApiError, bad_param};
 use crate::params::Params;
 use crate::state::AppState;
+use autogit_app::store::{Job, Pipeline, PipelineFilter, Project};
 use autogit_app::{AppError, Principal};
 use autogit_core::ci::JobStatus;
-use autogit_store::{Job, Pipeline, PipelineFilter, Project};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -33,35 +33,41 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/jobs/{jid}/artifacts", get(artifacts))
 }
 
-async fn render_pipeline(s: &AppState, project: &Project, p: &Pipeline) -> Value {
+async fn render_pipeline(s: &AppState, who: &Principal, project: &Project, p: &Pipeline) -> Value {
     let base = &s.config.external_url;
     let user = match p.user_id {
-        Some(id) => s.app.store().user_by_id(id).await.ok().flatten().map(|u| dto::user_basic(base, &u)),
+        Some(id) => s.app.get_user(who, id).await.ok().map(|u| dto::user_basic(base, &u)),
         None => None,
     };
     dto::pipeline(base, project, p, user)
 }
 
-async fn render_job(s: &AppState, project: &Project, pipeline: Option<&Pipeline>, j: &Job) -> Result<Value, ApiError> {
+async fn render_job(
+    s: &AppState,
+    who: &Principal,
+    project: &Project,
+    pipeline: Option<&Pipeline>,
+    j: &Job,
+) -> Result<Value, ApiError> {
     let fetched;
     let pipeline = match pipeline {
         Some(p) => p,
         None => {
-            fetched = s.app.store().pipeline_by_id(j.pipeline_id).await.map_err(AppError::from)?;
-            fetched.as_ref().ok_or(AppError::NotFound("Pipeline"))?
+            fetched = s.app.job_pipelines(who, project, std::slice::from_ref(j)).await?;
+            fetched.get(&j.pipeline_id).ok_or(AppError::NotFound("Pipeline"))?
         }
     };
-    let artifacts = s.app.artifacts_of(j.id).await?;
+    let artifacts = s.app.system().artifacts_of(j.id).await?;
     let mut v = dto::job(&s.config.external_url, project, pipeline, j, &artifacts);
     if artifacts.iter().any(|a| a.file_type == autogit_app::ci::artifacts::GPU_USAGE_TYPE)
-        && let (Some(usage), Some(o)) = (s.app.gpu_usage_of(j.id).await?, v.as_object_mut())
+        && let (Some(usage), Some(o)) = (s.app.system().gpu_usage_of(j.id).await?, v.as_object_mut())
     {
         o.insert("gpu_usage".into(), usage);
     }
-    if let (Some(o), Some(req)) = (v.as_object_mut(), s.app.gpu_request_text(j)) {
+    if let (Some(o), Some(req)) = (v.as_object_mut(), s.app.system().gpu_request_text(j)) {
         o.insert("gpu_request".into(), Value::String(req));
         // A pending job no runner could ever run says so instead of waiting silently.
-        o.insert("pending_reason".into(), s.app.gpu_pending_reason(j).map_or(Value::Null, Value::String));
+        o.insert("pending_reason".into(), s.app.system().gpu_pending_reason(j).map_or(Value::Null, Value::String));
     }
     Ok(v)
 }
@@ -99,24 +105,24 @@ async fn create(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<S
     let vars = variables(&p)?;
     let pipeline = s.app.run_pipeline(&who, &id, &ref_name, vars).await?;
     let (project, _) = s.app.get_project(&who, &id, autogit_core::access::Action::View).await?;
-    Ok(created(render_pipeline(&s, &project, &pipeline).await))
+    Ok(created(render_pipeline(&s, &who, &project, &pipeline).await))
 }
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, i64)>) -> Handler {
     let (project, p) = s.app.get_pipeline(&who, &id, pid).await?;
-    Ok(Json(render_pipeline(&s, &project, &p).await).into_response())
+    Ok(Json(render_pipeline(&s, &who, &project, &p).await).into_response())
 }
 
 async fn cancel(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, i64)>) -> Handler {
     let p = s.app.cancel_pipeline(&who, &id, pid).await?;
     let (project, _) = s.app.get_pipeline(&who, &id, pid).await?;
-    Ok(Json(render_pipeline(&s, &project, &p).await).into_response())
+    Ok(Json(render_pipeline(&s, &who, &project, &p).await).into_response())
 }
 
 async fn retry(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, i64)>) -> Handler {
     let p = s.app.retry_pipeline(&who, &id, pid).await?;
     let (project, _) = s.app.get_pipeline(&who, &id, pid).await?;
-    Ok(created(render_pipeline(&s, &project, &p).await))
+    Ok(created(render_pipeline(&s, &who, &project, &p).await))
 }
 
 /// GitLab's `scope[]` filter: job statuses.
@@ -138,7 +144,7 @@ async fn pipeline_jobs(
     }
     let mut rendered = Vec::with_capacity(jobs.len());
     for j in &jobs {
-        rendered.push(render_job(&s, &project, Some(&pipeline), j).await?);
+        rendered.push(render_job(&s, &who, &project, Some(&pipeline), j).await?);
     }
     Ok(list.respond_all(&s, rendered, Clone::clone))
 }
@@ -146,21 +152,22 @@ async fn pipeline_jobs(
 async fn project_jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let scope = scopes(&list.params)?;
     let (project, res) = s.app.project_jobs(&who, &id, &scope, list.page()).await?;
+    let pipelines = s.app.job_pipelines(&who, &project, &res.items).await?;
     let mut items = Vec::with_capacity(res.items.len());
     for j in &res.items {
-        items.push(render_job(&s, &project, None, j).await?);
+        items.push(render_job(&s, &who, &project, pipelines.get(&j.pipeline_id), j).await?);
     }
     Ok(list.respond(&s, res.total, items))
 }
 
 async fn job_response(s: &AppState, who: &Principal, id: &str, job: Job, status: axum::http::StatusCode) -> Handler {
     let (project, _) = s.app.get_project(who, id, autogit_core::access::Action::View).await?;
-    Ok((status, Json(render_job(s, &project, None, &job).await?)).into_response())
+    Ok((status, Json(render_job(s, who, &project, None, &job).await?)).into_response())
 }
 
 async fn show_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {
     let (project, job) = s.app.get_job(&who, &id, jid).await?;
-    Ok(Json(render_job(&s, &project, None, &job).await?).into_response())
+    Ok(Json(render_job(&s, &who, &project, None, &job).await?).into_response())
 }
 
 async fn trace(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {

@@ -5,10 +5,10 @@ use crate::dto::{self, Chain, ProjectExtras};
 use crate::error::{ApiResult, bad_param};
 use crate::params::Params;
 use crate::state::AppState;
+use autogit_app::store::{Namespace, NamespaceKind, Project, ProjectFilter};
 use autogit_app::{CreateProject, Principal, UpdateProject};
 use autogit_core::access::Action;
 use autogit_core::{AccessLevel, Visibility};
-use autogit_store::{Namespace, NamespaceKind, Project, ProjectFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -33,17 +33,20 @@ pub async fn render(
     levels: Option<Option<AccessLevel>>,
 ) -> ApiResult<Vec<Value>> {
     let base = &s.config.external_url;
-    let store = s.app.store();
     let mut chains: HashMap<i64, Vec<Namespace>> = HashMap::new();
     let mut out = Vec::with_capacity(projects.len());
     for p in projects {
         if let std::collections::hash_map::Entry::Vacant(slot) = chains.entry(p.namespace_id) {
-            slot.insert(store.namespace_ancestry(p.namespace_id).await.map_err(autogit_app::AppError::from)?);
+            slot.insert(s.app.namespace_ancestry(who, p.namespace_id).await?);
         }
         let chain = &chains[&p.namespace_id];
         let owner = match chain.last() {
             Some(n) if n.kind == NamespaceKind::User => match n.owner_id {
-                Some(uid) => store.user_by_id(uid).await.map_err(autogit_app::AppError::from)?,
+                Some(uid) => match s.app.get_user(who, uid).await {
+                    Ok(u) => Some(u),
+                    Err(autogit_app::AppError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                },
                 None => None,
             },
             _ => None,
@@ -55,7 +58,7 @@ pub async fn render(
         let extras = ProjectExtras {
             chain: Chain { namespaces: chain },
             owner: owner.as_ref(),
-            empty_repo: !s.app.repos().has_branches(p.id),
+            empty_repo: s.app.repository_is_empty(who, p),
             access_level: level,
         };
         out.push(dto::project(base, p, &extras));
@@ -95,10 +98,9 @@ async fn list_in_group(State(s): State<AppState>, Caller(who): Caller, Path(id):
 async fn list_of_user(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let user = match id.parse::<i64>() {
         Ok(n) => s.app.get_user(&who, n).await?,
-        Err(_) => s.app.user_by_username(&id).await?,
+        Err(_) => s.app.get_user_by_username(&who, &id).await?,
     };
-    let ns = s.app.store().user_namespace(user.id).await.map_err(autogit_app::AppError::from)?;
-    let ns = ns.ok_or(autogit_app::AppError::NotFound("Namespace"))?;
+    let ns = s.app.user_namespace(&who, &user).await?;
     let filter = ProjectFilter { namespace_id: Some(ns.id), ..filter_from(&list.params)? };
     list_filtered(&s, &who, &list, filter).await
 }

@@ -57,7 +57,7 @@ fn with_status(s: &AppState, mut r: Response, status: JobStatus) -> Response {
 
 /// A refused job call, with the job's real status so that the runner stops it.
 async fn refused(s: &AppState, id: i64, e: ApiError) -> Response {
-    let status = s.app.job_status(id).await;
+    let status = s.app.system().job_status(id).await;
     let r = e.into_response();
     match status {
         Some(st) => with_status(s, r, st),
@@ -71,7 +71,7 @@ async fn request(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> 
         return Err(ApiError(AppError::Missing("token")));
     }
     let started = std::time::Instant::now();
-    let offer = s.app.request_job(&req).await?;
+    let offer = s.app.system().request_job(&req).await?;
     Ok(match offer {
         JobOffer::Job(job, tags, pool) => {
             s.metrics.observe_job_pickup(started.elapsed());
@@ -98,7 +98,7 @@ async fn update(State(s): State<AppState>, Path(id): Path<i64>, headers: HeaderM
     {
         req.token = t.to_string();
     }
-    match s.app.update_job(id, &req).await {
+    match s.app.system().update_job(id, &req).await {
         Ok(ack) => with_status(&s, StatusCode::OK.into_response(), ack.status),
         Err(e) => refused(&s, id, ApiError(e)).await,
     }
@@ -120,7 +120,7 @@ async fn trace(
         Err(e) => return ApiError(AppError::Invalid("Content-Range", e.to_string())).into_response(),
     };
     let start = i64::try_from(start).unwrap_or(i64::MAX);
-    match s.app.append_job_trace(id, &token, start, &body).await {
+    match s.app.system().append_job_trace(id, &token, start, &body).await {
         Ok(TraceAck::Accepted { size, status }) => {
             let mut r = with_status(&s, StatusCode::ACCEPTED.into_response(), status);
             r.headers_mut().insert(header::RANGE, range(size));
@@ -168,7 +168,7 @@ async fn receive_upload(
         Err(e) => return e.into_response(),
     };
     // Refuse before storing a byte when the token is wrong.
-    if let Err(e) = s.app.job_for_token(id, &token).await {
+    if let Err(e) = s.app.system().job_for_token(id, &token).await {
         drain(form).await;
         return refused(&s, id, ApiError(e)).await;
     }
@@ -199,7 +199,7 @@ async fn receive_upload(
                 std::io::Error::other(text)
             })
         });
-        let accepted = s.app.accept_artifact(id, &token, &meta, Box::pin(body)).await;
+        let accepted = s.app.system().accept_artifact(id, &token, &meta, Box::pin(body)).await;
         return match (accepted, broken) {
             (Ok(_), _) => {
                 // The closing boundary (and any later field) is read before answering.
@@ -242,6 +242,6 @@ async fn download(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let token = job_token(&headers, &q)?;
-    let download = s.app.dependency_artifact(id, &token, super::artifact_download::range_of(&headers)).await?;
+    let download = s.app.system().dependency_artifact(id, &token, super::artifact_download::range_of(&headers)).await?;
     Ok(super::artifact_download::respond(download))
 }

@@ -9,17 +9,15 @@ use crate::dto;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::state::AppState;
-use autogit_app::AppError;
 use autogit_app::ci::runners::{CreateRunner, UpdateRunner};
-use autogit_store::{Pipeline, Project, RunnerFilter, RunnerSeen};
+use autogit_app::store::{RunnerFilter, RunnerSeen};
+use autogit_app::{AppError, RunnerJob};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 /// The header gitlab-runner may carry its token in (besides the JSON body).
 const RUNNER_TOKEN_HEADER: &str = "runner-token";
@@ -76,24 +74,24 @@ fn seen(p: &Params) -> RunnerSeen {
 
 async fn verify(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Handler {
     let token = runner_token(&headers, &p)?;
-    let runner = s.app.verify_runner(&token, &seen(&p)).await?;
+    let runner = s.app.system().verify_runner(&token, &seen(&p)).await?;
     note_hardware(&s, &runner, &p).await?;
     Ok(Json(json!({"id": runner.id, "token": token, "token_expires_at": Value::Null})).into_response())
 }
 
 /// The hardware an AutoGit runner reports in `info` (GPU inventory, architectures) is taken in at
 /// registration too, so the fleet view is complete before the first job request.
-async fn note_hardware(s: &AppState, runner: &autogit_store::Runner, p: &Params) -> Result<(), ApiError> {
+async fn note_hardware(s: &AppState, runner: &autogit_app::store::Runner, p: &Params) -> Result<(), ApiError> {
     let info = p.0.get("info").cloned().and_then(|v| serde_json::from_value::<autogit_protocol::RunnerInfo>(v).ok());
     if let Some(info) = info {
-        s.app.note_hardware(runner, &info).await?;
+        s.app.system().note_hardware(runner, &info).await?;
     }
     Ok(())
 }
 
 async fn unregister(State(s): State<AppState>, headers: HeaderMap, p: Params) -> Handler {
     let token = runner_token(&headers, &p)?;
-    s.app.unregister_runner(&token).await?;
+    s.app.system().unregister_runner(&token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -119,7 +117,7 @@ async fn register(State(s): State<AppState>, headers: HeaderMap, p: Params) -> H
         maximum_timeout: p.i64("maximum_timeout")?,
         ..CreateRunner::default()
     };
-    let issued = s.app.register_runner(&token, req, &seen(&p)).await?;
+    let issued = s.app.system().register_runner(&token, req, &seen(&p)).await?;
     note_hardware(&s, &issued.runner, &p).await?;
     Ok(created(json!({"id": issued.runner.id, "token": issued.token, "token_expires_at": Value::Null})))
 }
@@ -150,7 +148,7 @@ async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64
     let mut v = dto::runner(&r);
     // What the runner last reported about its hardware: its GPUs (the `autogit gpu detect --json`
     // inventory) and the architectures it runs.
-    let hw = s.app.runner_hardware(r.id).await?;
+    let hw = s.app.system().runner_hardware(r.id).await?;
     if let Some(o) = v.as_object_mut() {
         let inventory = hw.as_ref().and_then(|h| serde_json::from_str::<Value>(&h.inventory).ok());
         o.insert("gpus".into(), inventory.map_or(Value::Array(Vec::new()), |i| i["gpus"].clone()));
@@ -181,23 +179,11 @@ async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i
 /// The jobs a runner took, each with its project (as GitLab's runner jobs list shows it).
 async fn jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>, list: List) -> Handler {
     let statuses = list.params.words("status")?;
-    let res = s.app.runner_jobs(&who, id, &statuses, list.page()).await?;
+    let res = s.app.runner_jobs_with_context(&who, id, &statuses, list.page()).await?;
     let base = &s.config.external_url;
-    let store = s.app.store();
-    let mut projects: HashMap<i64, Project> = HashMap::new();
-    let mut pipelines: HashMap<i64, Pipeline> = HashMap::new();
     let mut items = Vec::with_capacity(res.items.len());
-    for j in &res.items {
-        if let Entry::Vacant(e) = projects.entry(j.project_id) {
-            let p = store.project_by_id(j.project_id).await.map_err(AppError::from)?;
-            e.insert(p.ok_or(AppError::NotFound("Project"))?);
-        }
-        if let Entry::Vacant(e) = pipelines.entry(j.pipeline_id) {
-            let p = store.pipeline_by_id(j.pipeline_id).await.map_err(AppError::from)?;
-            e.insert(p.ok_or(AppError::NotFound("Pipeline"))?);
-        }
-        let (project, pipeline) = (&projects[&j.project_id], &pipelines[&j.pipeline_id]);
-        let artifacts = s.app.artifacts_of(j.id).await?;
+    for RunnerJob { job: j, project, pipeline } in &res.items {
+        let artifacts = s.app.system().artifacts_of(j.id).await?;
         let mut v = dto::job(base, project, pipeline, j, &artifacts);
         v["project"] = json!({
             "id": project.id,

@@ -5,7 +5,7 @@ use crate::dto;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateUser;
-use autogit_store::UserFilter;
+use autogit_app::store::UserFilter;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;

@@ -2,8 +2,8 @@
 //! has), so that python-gitlab and similar clients parse them unmodified. Fields AutoGit has no
 //! concept of yet are present with GitLab's neutral values (`null`, `false`, `[]`, `0`).
 
+use autogit_app::store::{Member, Namespace, Project, Token, User};
 use autogit_core::AccessLevel;
-use autogit_store::{Member, Namespace, Project, Token, User};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! scripts read; `detailed_status` and coverage reports are not modelled).
 
 use super::time;
-use autogit_store::{Job, JobArtifact, Pipeline, Project};
+use autogit_app::store::{Job, JobArtifact, Pipeline, Project};
 use serde_json::{Value, json};
 
 fn seconds_between(a: Option<chrono::DateTime<chrono::Utc>>, b: Option<chrono::DateTime<chrono::Utc>>) -> Value {

@@ -1,7 +1,7 @@
 //! JSON shape of a protected branch, as GitLab's `/projects/:id/protected_branches` returns it
 //! (Community Edition fields: no user or group access entries).
 
-use autogit_store::{ProtectedBranch, RefAccess};
+use autogit_app::store::{ProtectedBranch, RefAccess};
 use serde_json::{Value, json};
 
 fn access(a: &RefAccess, push: bool) -> Value {

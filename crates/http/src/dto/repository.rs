@@ -2,8 +2,8 @@
 //! as GitLab's API v4 returns them.
 
 use super::time;
+use autogit_app::store::PushEvent;
 use autogit_git::read::{Branch, CommitInfo, Tag, TreeEntry};
-use autogit_store::PushEvent;
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde_json::{Value, json};
 

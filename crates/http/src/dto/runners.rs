@@ -1,7 +1,7 @@
 //! JSON shape of a runner, as GitLab's `GET /runners/:id` returns it.
 
 use super::time;
-use autogit_store::{Runner, RunnerScope};
+use autogit_app::store::{Runner, RunnerScope};
 use serde_json::{Value, json};
 
 pub fn runner(r: &Runner) -> Value {

@@ -1,7 +1,7 @@
 //! JSON shape of a CI/CD variable, as GitLab's `/projects/:id/variables` and
 //! `/groups/:id/variables` return it.
 
-use autogit_store::CiVariable;
+use autogit_app::store::CiVariable;
 use serde_json::{Value, json};
 
 pub fn variable(v: &CiVariable) -> Value {

@@ -109,6 +109,13 @@ mod tests {
         assert_eq!(pending(&d), vec![0]);
     }
 
+    #[test]
+    fn a_job_listing_one_pool_thrice_waits_there_without_free_slots() {
+        // Found by the property below: `[1, 1, 1]` is not "every pool".
+        let d = split_demand(&[job(0, &[1, 1, 1])], &[offer(1, false), offer(0, false), offer(0, false)], Millis(0));
+        assert_eq!(pending(&d), vec![0, 1, 0]);
+    }
+
     proptest! {
         /// Every job some pool can run counts exactly once, toward one of its pools; a job counts
         /// toward a pool without free slots only if none of its pools had one left for it.
@@ -129,7 +136,9 @@ mod tests {
             // Free slots are used before any pool is asked to grow: with enough free slots
             // among a job's pools for every job, no pool is counted beyond its free slots.
             let total_free: u32 = offers.iter().map(|o| o.free_slots).sum();
-            if jobs.iter().all(|j| j.pools.iter().all(|p| *p < offers.len()) && j.pools.len() == offers.len())
+            // (Every pool among a job's pools: duplicates in the generated list must not stand in
+            // for a missing pool.)
+            if jobs.iter().all(|j| (0..offers.len()).all(|p| j.pools.contains(&p)))
                 && runnable as u32 <= total_free
             {
                 for (dem, o) in d.iter().zip(&offers) {
