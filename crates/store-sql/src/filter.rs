@@ -95,10 +95,15 @@ pub(crate) fn paging(page: Page) -> (i64, i64) {
 /// (inside `with_db!`). `$list` and `$count` take the same filter parameters, which `$binds`
 /// applies to `$q` — once to each query; `$list` ends with `LIMIT $n OFFSET $n+1`, bound here
 /// from `$page` (see [`paging`]). The caller names the row type.
+///
+/// The `COUNT` runs only when the page cannot tell the total: a page shorter than its limit that
+/// starts at 0, or that holds rows, ends the list, so the total is `offset + rows` (every
+/// `Page::ALL` listing the coordinator makes per job, and most last pages of the API, save a
+/// statement).
 macro_rules! page_and_total {
     ($p:ident, $list:expr, $count:expr, $page:expr, |$q:ident| $binds:expr) => {{
         let (limit, offset) = $crate::filter::paging($page);
-        let rows = {
+        let rows: Vec<_> = {
             let $q = sqlx::query_as($list);
             $binds
         }
@@ -107,15 +112,25 @@ macro_rules! page_and_total {
         .fetch_all($p)
         .await
         .map_err($crate::error::db_err)?;
-        let total: i64 = {
-            let $q = sqlx::query_scalar($count);
-            $binds
-        }
-        .fetch_one($p)
-        .await
-        .map_err($crate::error::db_err)?;
+        let total: i64 = match $crate::filter::total_from_page(offset, limit, rows.len()) {
+            Some(total) => total,
+            None => {
+                let $q = sqlx::query_scalar($count);
+                $binds
+            }
+            .fetch_one($p)
+            .await
+            .map_err($crate::error::db_err)?,
+        };
         (rows, total)
     }};
+}
+
+/// The total a page shows by itself (see [`page_and_total`]), or `None` when only a `COUNT`
+/// can tell.
+pub(crate) fn total_from_page(offset: i64, limit: i64, rows: usize) -> Option<i64> {
+    let rows = i64::try_from(rows).ok()?;
+    (rows < limit && (offset == 0 || rows > 0)).then(|| offset.saturating_add(rows))
 }
 pub(crate) use page_and_total;
 
@@ -126,6 +141,29 @@ pub(crate) fn parse_visibility(s: &str) -> Result<Visibility, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A count that is wrong on purpose: a total equal to it was counted, not seen in the page.
+    const BOGUS_COUNT: &str = "SELECT CAST(99 AS BIGINT) WHERE $1 IS NOT NULL";
+
+    async fn numbers_counted_as_99(least: i64, page: Page) -> Result<(Vec<(i64,)>, i64), StoreError> {
+        let store = crate::SqlStore::connect("sqlite::memory:").await?;
+        let listed =
+            crate::db::with_db!(store, |p| page_and_total!(p, NUMBERS_LIST, BOGUS_COUNT, page, |q| q.bind(least)));
+        Ok(listed)
+    }
+
+    #[tokio::test]
+    async fn the_count_runs_only_when_the_page_cannot_tell() -> Result<(), StoreError> {
+        // The whole list, and a last page holding rows: the total is read off the page.
+        assert_eq!(numbers_counted_as_99(2, Page::ALL).await?.1, 4);
+        assert_eq!(numbers_counted_as_99(2, Page { offset: 2, limit: 10 }).await?, (vec![(4,), (5,)], 4));
+        assert_eq!(numbers_counted_as_99(6, Page { offset: 0, limit: 10 }).await?, (vec![], 0));
+        // A full page, or an empty one past the start: only a count can tell.
+        assert_eq!(numbers_counted_as_99(2, Page { offset: 0, limit: 2 }).await?.1, 99);
+        assert_eq!(numbers_counted_as_99(2, Page { offset: 9, limit: 2 }).await?.1, 99);
+        assert_eq!(total_from_page(0, 0, 0), None, "a zero limit shows nothing");
+        Ok(())
+    }
 
     /// Five numbers; `$1` is the least one listed.
     const NUMBERS_LIST: &str = "WITH t(n) AS (VALUES (1), (2), (3), (4), (5)) \
