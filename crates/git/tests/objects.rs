@@ -166,7 +166,8 @@ fn kill_pool_processes(repo: &std::path::Path) {
 #[tokio::test]
 async fn the_pool_is_bounded() {
     let (_f, repo, commits) = history().await;
-    let pool = ObjectPool::new(PoolLimits { max_busy: 2, max_idle: 1, idle_for: Duration::from_millis(200) });
+    let limits = PoolLimits { max_busy: 2, max_idle: 1, idle_for: Duration::from_millis(200), ..PoolLimits::default() };
+    let pool = ObjectPool::new(limits);
     let a = pool.reader(&repo).await.expect("first");
     let b = pool.reader(&repo).await.expect("second");
     // A third waits until one of the two is back.
@@ -183,4 +184,22 @@ async fn the_pool_is_bounded() {
     pool.reader(&repo).await.expect("fresh").commit(&commits[0]).await.expect("commit");
     pool.forget(&repo);
     assert_eq!(pool.idle_count(), 0, "forget kills the repository's idle processes");
+}
+
+#[tokio::test]
+async fn a_process_is_not_reused_past_its_life() {
+    let (_f, repo, commits) = history().await;
+    let pool = ObjectPool::new(PoolLimits { max_life: Duration::from_millis(200), ..PoolLimits::default() });
+    let mut r = pool.reader(&repo).await.expect("reader");
+    assert!(r.commit(&commits[0]).await.expect("commit").is_some());
+    drop(r);
+    assert_eq!(pool.idle_count(), 1, "young: kept");
+    let mut r = pool.reader(&repo).await.expect("reused");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(r.commit(&commits[1]).await.expect("commit").is_some(), "still serves while checked out");
+    drop(r);
+    assert_eq!(pool.idle_count(), 0, "past its life: not kept");
+    assert_eq!(pool.spawned(), 1);
+    pool.reader(&repo).await.expect("fresh").commit(&commits[0]).await.expect("commit");
+    assert_eq!(pool.spawned(), 2, "a new process replaces it");
 }

@@ -8,7 +8,9 @@
 //!
 //! Bounds: at most `max_busy` processes are in use at once (further checkouts wait), at most
 //! `max_idle` wait idle in all (the least recently used goes first), and an idle one older than
-//! `idle_for` is killed at the next checkout or [`ObjectPool::evict_idle`]. A new object written
+//! `idle_for` is killed at the next checkout or [`ObjectPool::evict_idle`], and none is reused
+//! past `max_life` (a busy repository's process would otherwise keep the pack files `git gc`
+//! deleted open, and their disk space taken, for as long as it is used). A new object written
 //! by a push is visible to a pooled process (git re-scans the pack directory when an object is
 //! missing; loose objects and refs are read from disk on every request).
 
@@ -29,11 +31,13 @@ pub struct PoolLimits {
     pub max_idle: usize,
     /// How long an idle process is kept.
     pub idle_for: Duration,
+    /// How long a process is used at most, busy or not.
+    pub max_life: Duration,
 }
 
 impl Default for PoolLimits {
     fn default() -> Self {
-        PoolLimits { max_busy: 16, max_idle: 8, idle_for: Duration::from_secs(60) }
+        PoolLimits { max_busy: 16, max_idle: 8, idle_for: Duration::from_secs(60), max_life: Duration::from_secs(600) }
     }
 }
 
@@ -41,6 +45,7 @@ struct Idle {
     repo: PathBuf,
     cat: CatFile,
     since: Instant,
+    born: Instant,
 }
 
 struct Shared {
@@ -87,29 +92,33 @@ impl ObjectPool {
         let permit =
             self.shared.busy.clone().acquire_owned().await.map_err(|_| crate::Error::Parse("pool closed".into()))?;
         self.evict_idle();
-        while let Some(mut cat) = self.take_idle(repo) {
+        while let Some((mut cat, born)) = self.take_idle(repo) {
             if cat.alive() {
-                return Ok(self.wrap(repo, cat, permit));
+                return Ok(self.wrap(repo, cat, born, permit));
             }
         }
         let cat = CatFile::spawn(repo).await?;
         self.shared.spawned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(self.wrap(repo, cat, permit))
+        Ok(self.wrap(repo, cat, Instant::now(), permit))
     }
 
-    fn wrap(&self, repo: &Path, cat: CatFile, permit: OwnedSemaphorePermit) -> ObjectReader {
-        ObjectReader { cat: Some(cat), repo: repo.to_path_buf(), pool: self.clone(), _permit: permit, clean: true }
+    fn wrap(&self, repo: &Path, cat: CatFile, born: Instant, permit: OwnedSemaphorePermit) -> ObjectReader {
+        let repo = repo.to_path_buf();
+        ObjectReader { cat: Some(cat), repo, born, pool: self.clone(), _permit: permit, clean: true }
     }
 
-    fn take_idle(&self, repo: &Path) -> Option<CatFile> {
+    fn take_idle(&self, repo: &Path) -> Option<(CatFile, Instant)> {
         let mut idle = self.shared.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let at = idle.iter().rposition(|i| i.repo == repo)?;
-        idle.remove(at).map(|i| i.cat)
+        idle.remove(at).map(|i| (i.cat, i.born))
     }
 
-    fn give_back(&self, repo: PathBuf, cat: CatFile) {
+    fn give_back(&self, repo: PathBuf, cat: CatFile, born: Instant) {
+        if born.elapsed() >= self.shared.limits.max_life {
+            return; // killed with `cat`
+        }
         let mut idle = self.shared.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.push_back(Idle { repo, cat, since: Instant::now() });
+        idle.push_back(Idle { repo, cat, since: Instant::now(), born });
         while idle.len() > self.shared.limits.max_idle {
             idle.pop_front();
         }
@@ -145,6 +154,8 @@ impl ObjectPool {
 pub struct ObjectReader {
     cat: Option<CatFile>,
     repo: PathBuf,
+    /// When its process started (see `PoolLimits::max_life`).
+    born: Instant,
     pool: ObjectPool,
     _permit: OwnedSemaphorePermit,
     /// False from the start of a read until it completed without error.
@@ -181,7 +192,7 @@ impl ObjectReader {
 impl Drop for ObjectReader {
     fn drop(&mut self) {
         if let (true, Some(cat)) = (self.clean, self.cat.take()) {
-            self.pool.give_back(std::mem::take(&mut self.repo), cat);
+            self.pool.give_back(std::mem::take(&mut self.repo), cat, self.born);
         }
     }
 }
