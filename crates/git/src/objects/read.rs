@@ -22,8 +22,9 @@ pub const MAX_WALK_ENTRIES: usize = 200_000;
 const MAX_TREE_SIZE: usize = 16 << 20;
 
 impl ObjectReader {
-    /// The commit's paths and YAML files plus `extra` (see [`crate::read::snapshot`], which
-    /// gives the same answer with `git ls-tree`); `None` when `commit` names no commit.
+    /// The commit's paths (blobs only, as `git ls-tree -r` lists them) and the text of its YAML
+    /// files plus `extra` (the CI file, which may have any name), within the caps of
+    /// [`Snapshot`]; `None` when `commit` names no commit.
     pub async fn snapshot(&mut self, commit: &str, extra: &str) -> Result<Option<Snapshot>> {
         validate_rev(commit)?;
         let Some(root) = self.root_tree(commit).await? else { return Ok(None) };

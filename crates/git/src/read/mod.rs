@@ -15,7 +15,7 @@ mod tree;
 pub use commit::{CommitInfo, commit, commits, count_commits};
 pub(crate) use commit::{MAX_COMMIT_SIZE, parse_commit};
 pub use refs::{Branch, Tag, branch, branches, tag, tags};
-pub use snapshot::{MAX_SNAPSHOT_PATHS, MAX_YAML_BYTES, MAX_YAML_FILES, Snapshot, changed_paths, snapshot};
+pub use snapshot::{MAX_SNAPSHOT_PATHS, MAX_YAML_BYTES, MAX_YAML_FILES, Snapshot};
 pub use tree::{EntryKind, FileBlob, TreeEntry, file, tree};
 
 use crate::catfile::CatFile;
