@@ -157,18 +157,17 @@ impl Tracker {
         }
         let mut work: VecDeque<usize> = changed.iter().copied().filter(|&i| i < self.jobs.len()).collect();
         work.extend(out.iter().map(|t| t.job));
-        let mut decided_now: BTreeSet<usize> = out.iter().map(|t| t.job).collect();
         loop {
             let mut lowest_stage = usize::MAX;
             while let Some(j) = work.pop_front() {
                 lowest_stage = lowest_stage.min(self.stage_of[j]);
                 let candidates: Vec<usize> = std::iter::once(j).chain(self.dependents[j].iter().copied()).collect();
                 for d in candidates {
-                    if self.jobs[d].status != JobStatus::Created || decided_now.contains(&d) {
+                    // A job decided earlier in this call is no longer `created`.
+                    if self.jobs[d].status != JobStatus::Created {
                         continue;
                     }
                     if let Some(t) = self.decide_now(d, now) {
-                        decided_now.insert(d);
                         lowest_stage = lowest_stage.min(self.stage_of[d]);
                         self.record(t, &mut out);
                         work.push_back(d);
@@ -187,7 +186,6 @@ impl Tracker {
                         let members: Vec<usize> = self.waiting[stage].iter().copied().collect();
                         for i in members {
                             if let Some(t) = decide(i, &self.jobs[i], prior, now) {
-                                decided_now.insert(i);
                                 self.record(t, &mut out);
                                 work.push_back(i);
                             }
