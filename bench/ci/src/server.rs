@@ -175,27 +175,20 @@ impl Server {
 
     /// `(queued jobs, held job requests)` from `/metrics`.
     pub async fn gauges(&self) -> Result<(i64, i64)> {
-        let text = self.http.get(format!("{}/metrics", self.url)).send().await?.text().await?;
-        let read = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .map(|v| v as i64)
-        };
-        match (read("autogit_ci_queued_jobs"), read("autogit_ci_waiting_requests")) {
-            (Some(q), Some(w)) => Ok((q, w)),
+        let text = self.metrics().await?;
+        match (metric(&text, "autogit_ci_queued_jobs"), metric(&text, "autogit_ci_waiting_requests")) {
+            (Some(q), Some(w)) => Ok((q as i64, w as i64)),
             _ => bail!("/metrics lacks the CI gauges"),
         }
     }
 
     /// `autogit_git_processes_started` from `/metrics`; `None` from a build without it.
     pub async fn git_processes_started(&self) -> Result<Option<u64>> {
-        let text = self.http.get(format!("{}/metrics", self.url)).send().await?.text().await?;
-        Ok(text
-            .lines()
-            .find_map(|l| l.strip_prefix("autogit_git_processes_started "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|v| v as u64))
+        Ok(metric(&self.metrics().await?, "autogit_git_processes_started").map(|v| v as u64))
+    }
+
+    async fn metrics(&self) -> Result<String> {
+        Ok(self.http.get(format!("{}/metrics", self.url)).send().await?.text().await?)
     }
 
     /// Waits until `/metrics` shows `queued` jobs and `waiting` held requests (checked every ms).
@@ -252,6 +245,13 @@ impl Server {
         self.child.kill().await.ok();
         Ok(())
     }
+}
+
+/// The value of an unlabelled metric in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// utime + stime (fields 14 and 15) of `/proc/…/stat`, in clock ticks.
