@@ -189,13 +189,6 @@ impl PipelineStatus {
             PipelineStatus::Success | PipelineStatus::Failed | PipelineStatus::Canceled | PipelineStatus::Skipped
         )
     }
-
-    /// No job has started yet (what a job's claim turns into `running`).
-    #[must_use]
-    pub fn is_waiting(self) -> bool {
-        use PipelineStatus::*;
-        matches!(self, Created | WaitingForResource | Preparing | Pending | Manual | Scheduled)
-    }
 }
 
 #[cfg(test)]
