@@ -6,7 +6,7 @@
 
 mod pool;
 mod read;
-mod tree;
+pub mod tree;
 
 pub use pool::{ObjectPool, ObjectReader, PoolLimits};
 pub use read::MAX_WALK_ENTRIES;

@@ -1,11 +1,13 @@
 //! Git's binary tree object: entries `<octal mode> SP <name> NUL <raw object id>`, in git's
-//! order. Pure; malformed input is an error, never a panic.
+//! order. Pure; malformed input is an error, never a panic. Trees come from pushes (untrusted:
+//! `receive.fsckObjects` is off by default), hence the proptest below and the `git_tree` fuzz
+//! target.
 
 use crate::{Error, Result};
 
 /// What a tree entry points at, from its mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EntryType {
+pub enum EntryType {
     /// `040000`.
     Tree,
     /// `160000`: a submodule's commit.
@@ -15,7 +17,7 @@ pub(crate) enum EntryType {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub mode: u32,
     pub kind: EntryType,
     /// Decoded as UTF-8, lossily (as the rest of the repository reads do).
@@ -25,7 +27,7 @@ pub(crate) struct Entry {
 }
 
 /// Parses a tree object whose object ids are `oid_len` bytes (20 for SHA-1, 32 for SHA-256).
-pub(crate) fn parse_tree(mut raw: &[u8], oid_len: usize) -> Result<Vec<Entry>> {
+pub fn parse_tree(mut raw: &[u8], oid_len: usize) -> Result<Vec<Entry>> {
     let bad = |what: &str| Error::Parse(format!("tree object: {what}"));
     if oid_len == 0 {
         return Err(bad("unknown object id length"));
