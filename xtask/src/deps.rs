@@ -35,7 +35,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // Autoscaling providers (local runner processes, Docker containers, SSH hosts, plugins): they
     // know only their libraries (bollard, nix) and start `autogit runner` as a program, never link
     // it. The wire crate gives them the shell-word form the runner side writes (`shell::quote`).
-    ("autogit-fleet", &["autogit-protocol"]),
+    ("autogit-fleet", &["autogit-core", "autogit-protocol"]),
     // Blobs (job artifacts) in a directory tree; S3 later is another adapter of the same port.
     ("autogit-blob-fs", &["autogit-store"]),
     // L4: use-cases over ports only (never an adapter such as autogit-store-sql).

@@ -340,7 +340,7 @@ impl Pool {
             match self.app.system().profile_shortfall(runner, &self.all.matchers[self.index].spec).await {
                 Ok(found) => {
                     if let Some(why) = &found {
-                        tracing::warn!(pool = %self.cfg.name, instance = %v.id, runner, "GPU profile not met: {why}");
+                        tracing::warn!(pool = %self.cfg.name, instance = %v.id, runner = runner.get(), "GPU profile not met: {why}");
                     }
                     self.profile_checks.insert(v.id.clone(), found);
                 }

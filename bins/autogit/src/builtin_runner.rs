@@ -173,7 +173,7 @@ pub async fn start(app: &App, config: &Config, sandbox: SandboxConfig, addr: Soc
             RunnerConfig {
                 url: url.clone(),
                 token: issued.token,
-                id: issued.runner.id,
+                id: issued.runner.id.get(),
                 system_id: "builtin".into(),
                 concurrent,
                 builds_dir: builds_dir.clone(),

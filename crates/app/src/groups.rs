@@ -2,6 +2,7 @@
 
 use crate::error::invalid_name;
 use crate::{App, AppError, Principal, Result};
+use autogit_core::NamespaceId;
 use autogit_core::access::{Action, decide};
 use autogit_core::repo_path::{Ref, parse_ref};
 use autogit_core::{AccessLevel, Decision, Visibility, access, name};
@@ -12,7 +13,7 @@ pub struct CreateGroup {
     pub name: String,
     /// Defaults to a path derived from the name.
     pub path: Option<String>,
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<NamespaceId>,
     /// Defaults to private.
     pub visibility: Option<Visibility>,
     pub description: String,
@@ -45,7 +46,7 @@ impl App {
     /// A group by id or full path, if the principal may see it.
     pub async fn get_group(&self, who: &Principal, group_ref: &str) -> Result<Namespace> {
         let group = match parse_ref(group_ref).map_err(|_| AppError::NotFound("Group"))? {
-            Ref::Id(id) => self.store.namespace_by_id(id).await?,
+            Ref::Id(id) => self.store.namespace_by_id(NamespaceId::new(id)).await?,
             Ref::Path(p) => self.store.namespace_by_full_path(&p).await?,
         }
         .filter(|n| n.kind == NamespaceKind::Group)
@@ -54,7 +55,7 @@ impl App {
         Ok(group)
     }
 
-    async fn group_by_id(&self, id: i64) -> Result<Namespace> {
+    async fn group_by_id(&self, id: NamespaceId) -> Result<Namespace> {
         self.store
             .namespace_by_id(id)
             .await?

@@ -3,6 +3,7 @@
 
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
+use autogit_core::UserId;
 use autogit_core::access::{Action, decide};
 use autogit_core::{AccessLevel, Visibility};
 use autogit_store::{Listed, Member, MemberSource, Page, User};
@@ -51,12 +52,12 @@ impl App {
         Ok(self.store.list_members(r.source, page).await?)
     }
 
-    pub async fn get_member(&self, who: &Principal, source: Source<'_>, user_id: i64) -> Result<(Member, User)> {
+    pub async fn get_member(&self, who: &Principal, source: Source<'_>, user_id: UserId) -> Result<(Member, User)> {
         let r = self.resolve(who, source).await?;
         self.find_member(r.source, user_id).await?.ok_or(AppError::NotFound("Member"))
     }
 
-    async fn find_member(&self, source: MemberSource, user_id: i64) -> Result<Option<(Member, User)>> {
+    async fn find_member(&self, source: MemberSource, user_id: UserId) -> Result<Option<(Member, User)>> {
         let all = self.store.list_members(source, Page::ALL).await?;
         Ok(all.items.into_iter().find(|(m, _)| m.user_id == user_id))
     }
@@ -65,7 +66,7 @@ impl App {
         &self,
         who: &Principal,
         source: Source<'_>,
-        user_id: i64,
+        user_id: UserId,
         level: AccessLevel,
     ) -> Result<(Member, User)> {
         let r = self.resolve(who, source).await?;
@@ -84,7 +85,7 @@ impl App {
         &self,
         who: &Principal,
         source: Source<'_>,
-        user_id: i64,
+        user_id: UserId,
         level: AccessLevel,
     ) -> Result<(Member, User)> {
         let r = self.resolve(who, source).await?;
@@ -98,7 +99,7 @@ impl App {
         Ok((m, user))
     }
 
-    pub async fn remove_member(&self, who: &Principal, source: Source<'_>, user_id: i64) -> Result<()> {
+    pub async fn remove_member(&self, who: &Principal, source: Source<'_>, user_id: UserId) -> Result<()> {
         let r = self.resolve(who, source).await?;
         let (current, _) = self.find_member(r.source, user_id).await?.ok_or(AppError::NotFound("Member"))?;
         self.authorize(who, &r, required_for(current.access_level))?;
@@ -109,7 +110,7 @@ impl App {
     }
 
     /// Refuses to leave a group without a direct Owner.
-    async fn keep_an_owner(&self, source: MemberSource, leaving: i64) -> Result<()> {
+    async fn keep_an_owner(&self, source: MemberSource, leaving: UserId) -> Result<()> {
         if !matches!(source, MemberSource::Namespace(_)) {
             return Ok(());
         }

@@ -7,6 +7,7 @@
 
 use crate::secrets::{Review, SecretsPass};
 use crate::{App, AppError, Result};
+use autogit_core::ProjectId;
 use autogit_secrets::{Binding, is_sealed};
 use autogit_store::Pipeline;
 
@@ -15,7 +16,7 @@ const BATCH: i64 = 200;
 /// Compare-and-set retries for one pipeline whose variables keep changing under a pass.
 const SWAP_TRIES: usize = 5;
 
-fn binding(project_id: i64, key: &str) -> Binding {
+fn binding(project_id: ProjectId, key: &str) -> Binding {
     Binding::column("pipelines.variables").part("project").part(project_id.to_string()).part(key)
 }
 
@@ -27,7 +28,7 @@ impl App {
     /// The variables of a new pipeline of `project_id`, values sealed.
     pub(crate) fn seal_pipeline_variables(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         vars: &[(String, String)],
     ) -> Result<Vec<(String, String)>> {
         vars.iter().map(|(k, v)| Ok((k.clone(), self.secrets.seal(&binding(project_id, k), v)?))).collect()
@@ -58,11 +59,11 @@ impl App {
     /// stored pipeline variable checked, and unless `check_only` sealed (plain text) or re-sealed
     /// (an older key), one compare-and-set per pipeline.
     pub(crate) async fn reseal_pipeline_variables(&self, check_only: bool, pass: &mut SecretsPass) -> Result<()> {
-        let mut after = 0;
+        let mut after = None;
         loop {
             let batch = self.store.pipelines_with_variables_after(after, BATCH).await?;
             let Some(last) = batch.last() else { break };
-            after = last.id;
+            after = Some(last.id);
             for p in batch {
                 self.reseal_pipeline(p, check_only, pass).await?;
             }

@@ -7,6 +7,7 @@ use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
 use autogit_core::repo_path::{Ref, parse_ref};
 use autogit_core::{AccessLevel, Visibility, access, name};
+use autogit_core::{JobId, NamespaceId, ProjectId};
 use autogit_store::{
     BranchProtection, Listed, MemberSource, NamespaceKind, NewProject, Page, Project, ProjectFilter, ProjectUpdate,
 };
@@ -19,7 +20,7 @@ pub struct CreateProject {
     pub name: Option<String>,
     pub path: Option<String>,
     /// Defaults to the creator's personal namespace.
-    pub namespace_id: Option<i64>,
+    pub namespace_id: Option<NamespaceId>,
     pub description: String,
     /// Defaults to private.
     pub visibility: Option<Visibility>,
@@ -84,7 +85,7 @@ impl App {
         if let Err(e) = self.repos.create(project.id, &branch).await {
             // Lose nothing, keep nothing half-made: the record goes if its repository can't exist.
             if let Err(undo) = self.store.delete_project(project.id).await {
-                tracing::error!(project_id = project.id, error = %undo, "could not undo project record");
+                tracing::error!(project_id = project.id.get(), error = %undo, "could not undo project record");
             }
             return Err(e.into());
         }
@@ -99,7 +100,7 @@ impl App {
         action: Action,
     ) -> Result<(Project, Option<AccessLevel>)> {
         let project = match parse_ref(project_ref).map_err(|_| AppError::NotFound("Project"))? {
-            Ref::Id(id) => self.store.project_by_id(id).await?,
+            Ref::Id(id) => self.store.project_by_id(ProjectId::new(id)).await?,
             Ref::Path(p) => self.store.project_by_full_path(&p).await?,
         }
         .ok_or(AppError::NotFound("Project"))?;
@@ -165,12 +166,12 @@ impl App {
     pub async fn delete_project(&self, who: &Principal, project_ref: &str) -> Result<()> {
         let (project, _) = self.get_project(who, project_ref, Action::Own).await?;
         let jobs = self.store.list_project_jobs(project.id, &[], autogit_store::Page::ALL).await?;
-        let job_ids: Vec<i64> = jobs.items.into_iter().map(|j| j.id).collect();
+        let job_ids: Vec<JobId> = jobs.items.into_iter().map(|j| j.id).collect();
         self.store.delete_project(project.id).await?;
         self.remove_job_blobs(job_ids).await;
         if let Err(e) = self.repos.delete(project.id).await {
             // The record is gone, so the data is unreachable; leave it for an operator.
-            tracing::error!(project_id = project.id, error = %e, "repository of deleted project not removed");
+            tracing::error!(project_id = project.id.get(), error = %e, "repository of deleted project not removed");
         }
         Ok(())
     }

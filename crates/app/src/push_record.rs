@@ -19,6 +19,7 @@
 use crate::ci::PipelineRequest;
 use crate::push_space::PushRefused;
 use crate::{App, AppError, Result, System};
+use autogit_core::{ProjectId, UserId};
 use autogit_git::{PushIdentity, PushOutcome, RefUpdate};
 use autogit_store::{NewPushRecord, Project, PushPipelineState, PushRecord, PushRecordState, PushUpdate, User};
 use std::collections::HashSet;
@@ -67,7 +68,7 @@ impl Drop for LivePush {
 #[derive(Debug)]
 pub struct RecordedPush {
     record_id: i64,
-    project_id: i64,
+    project_id: ProjectId,
     _live: LivePush,
 }
 
@@ -156,13 +157,13 @@ impl App {
                 (PushPipelineState::Created, Some(id)) => {
                     // Processing is idempotent; a pass that crashed after creating it may not have.
                     if let Err(e) = self.system().process_pipeline(id).await {
-                        tracing::warn!(pipeline = id, error = %e, "processing a recovered pipeline failed");
+                        tracing::warn!(pipeline = id.get(), error = %e, "processing a recovered pipeline failed");
                     }
                 }
                 (PushPipelineState::Pending, _) => {
                     let r = self.push_pipeline(&project, user.as_ref(), record.id, u.position, u).await;
                     if let Err(e) = r {
-                        tracing::warn!(project = project.id, r#ref = %u.ref_name, error = %e, "pipeline creation failed");
+                        tracing::warn!(project = project.id.get(), r#ref = %u.ref_name, error = %e, "pipeline creation failed");
                         failed.get_or_insert(e);
                     }
                 }
@@ -201,18 +202,20 @@ impl App {
         };
         match self.create_pipeline_claiming(project, &req, Some((record_id, position))).await {
             Ok(Ok(Some(p))) => {
-                tracing::info!(project = project.id, pipeline = p.id, r#ref = ref_name, status = %p.status, "pipeline created");
+                tracing::info!(project = project.id.get(), pipeline = p.id.get(), r#ref = ref_name, status = %p.status, "pipeline created");
             }
-            Ok(Ok(None)) => tracing::debug!(project = project.id, r#ref = ref_name, "pipeline made by an earlier pass"),
+            Ok(Ok(None)) => {
+                tracing::debug!(project = project.id.get(), r#ref = ref_name, "pipeline made by an earlier pass")
+            }
             Ok(Err(why)) => {
-                tracing::debug!(project = project.id, r#ref = ref_name, ?why, "no pipeline");
+                tracing::debug!(project = project.id.get(), r#ref = ref_name, ?why, "no pipeline");
                 self.store.skip_push_pipeline(record_id, position).await?;
             }
             // The store or git failed: leave it pending for the next pass.
             Err(e @ AppError::Internal(_)) => return Err(e),
             // Something about this commit will not change (it is missing, say): none will come.
             Err(e) => {
-                tracing::warn!(project = project.id, r#ref = ref_name, error = %e, "no pipeline for this push");
+                tracing::warn!(project = project.id.get(), r#ref = ref_name, error = %e, "no pipeline for this push");
                 self.store.skip_push_pipeline(record_id, position).await?;
             }
         }
@@ -226,7 +229,7 @@ impl System<'_> {
     /// [`PushRefused::message`] and do not start git.
     pub async fn begin_push(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         pusher: Option<i64>,
         updates: &[RefUpdate],
         declared: Option<u64>,
@@ -234,7 +237,7 @@ impl System<'_> {
         self.check_push_space(declared)?;
         let new = NewPushRecord {
             project_id,
-            pusher_id: pusher,
+            pusher_id: pusher.map(UserId::new),
             updates: updates
                 .iter()
                 .map(|u| PushUpdate { ref_name: u.name.clone(), old: u.old.clone(), new: u.new.clone() })
@@ -245,7 +248,7 @@ impl System<'_> {
                 Ok(RecordedPush { record_id: record.id, project_id, _live: self.live_pushes.hold(record.id) })
             }
             Err(e) => {
-                tracing::error!(project_id, error = %e, "push refused: its record could not be written");
+                tracing::error!(project_id = project_id.get(), error = %e, "push refused: its record could not be written");
                 Err(PushRefused::Unrecorded(e.into()))
             }
         }
@@ -267,7 +270,7 @@ impl System<'_> {
         }
         tracing::error!(
             record = push.record_id,
-            project_id = push.project_id,
+            project_id = push.project_id.get(),
             "push left unsettled; its events and pipelines follow at the next retry or start-up"
         );
     }

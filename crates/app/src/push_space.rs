@@ -6,6 +6,7 @@
 //! from a push that fills it to the last byte.
 
 use crate::{App, AppError, System};
+use autogit_core::ProjectId;
 use autogit_git::PushOutcome;
 use std::time::Duration;
 
@@ -79,7 +80,7 @@ pub(crate) fn says_disk_full(stderr: &str) -> bool {
 impl App {
     /// Logs how git ended a push when it failed; a full disk at error level with the free
     /// space, so that an administrator sees the cause (git told only the client).
-    pub(crate) fn log_push_outcome(&self, project_id: i64, outcome: &PushOutcome) {
+    pub(crate) fn log_push_outcome(&self, project_id: ProjectId, outcome: &PushOutcome) {
         if !outcome.failed() {
             return;
         }
@@ -87,14 +88,14 @@ impl App {
         if says_disk_full(&text) {
             match self.repos.free_space() {
                 Ok(free) => tracing::error!(
-                    project_id,
+                    project_id = project_id.get(),
                     free_bytes = free,
                     free = %human(free),
                     git = %text,
                     "push failed: no space left on device for repositories"
                 ),
                 Err(e) => tracing::error!(
-                    project_id,
+                    project_id = project_id.get(),
                     free_bytes = "unknown",
                     error = %e,
                     git = %text,
@@ -102,7 +103,7 @@ impl App {
                 ),
             }
         } else {
-            tracing::warn!(project_id, git = %text, "git receive-pack failed");
+            tracing::warn!(project_id = project_id.get(), git = %text, "git receive-pack failed");
         }
     }
 }

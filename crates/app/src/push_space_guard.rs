@@ -13,12 +13,13 @@
 //!   as for a push refused before git started.
 
 use crate::{App, PushRefused};
+use autogit_core::ProjectId;
 use std::sync::{Arc, OnceLock};
 
 /// Counts a push's received bytes against the free space.
 pub struct SpaceGuard {
     app: App,
-    project_id: i64,
+    project_id: ProjectId,
     free_at_start: u64,
     every: u64,
     next_measure: u64,
@@ -39,7 +40,7 @@ impl Stopped {
 impl SpaceGuard {
     /// A guard for a push beginning now; `None` when the server keeps no reserve (or cannot
     /// measure the free space).
-    pub fn new(app: App, project_id: i64) -> Option<(Self, Stopped)> {
+    pub fn new(app: App, project_id: ProjectId) -> Option<(Self, Stopped)> {
         let free_at_start = app.system().push_free_space()?;
         let every = app.system().push_space_check_every().max(1);
         let stopped = Stopped::default();
@@ -64,7 +65,7 @@ impl SpaceGuard {
             Err(refused) => {
                 if let PushRefused::NoSpace { free, needed } = &refused {
                     tracing::error!(
-                        project_id = self.project_id,
+                        project_id = self.project_id.get(),
                         free_bytes = free,
                         needed_bytes = needed,
                         received_bytes = total,

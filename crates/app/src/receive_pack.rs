@@ -13,6 +13,7 @@
 
 use crate::push_watch::{self, Feeder, Watch};
 use crate::{App, AppError, Principal, PushRefused, RecordedPush};
+use autogit_core::UserId;
 use autogit_git::pktline::ReceiveRequest;
 use autogit_git::service::{self, RpcChild};
 use autogit_git::{ExitInfo, PushOutcome};
@@ -74,7 +75,7 @@ impl App {
             let pusher = who.actor.user_id();
             Some(
                 self.system()
-                    .begin_push(project.id, pusher, &request.updates, declared)
+                    .begin_push(project.id, pusher.map(UserId::get), &request.updates, declared)
                     .await
                     .map_err(PushNotStarted::Refused)?,
             )
@@ -87,7 +88,7 @@ impl App {
         let proc = match spawned {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(error = %e, project_id = project.id, "spawning git receive-pack failed");
+                tracing::error!(error = %e, project_id = project.id.get(), "spawning git receive-pack failed");
                 if let Some(r) = recorded {
                     self.system().finish_push(r, &PushOutcome::default()).await;
                 }

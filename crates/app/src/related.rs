@@ -6,6 +6,7 @@ use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
 use autogit_core::ci::JobStatus;
+use autogit_core::{NamespaceId, PipelineId, ProjectId, RunnerId};
 use autogit_store::{Job, Listed, Namespace, Page, Pipeline, Project, User};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -22,7 +23,7 @@ impl App {
     /// The chain from the top-level group down to `namespace_id`. Ancestors' names and paths are
     /// part of the full path of any namespace or project a caller may see, so no further check
     /// applies (the caller holds a record a use-case let it see).
-    pub async fn namespace_ancestry(&self, _who: &Principal, namespace_id: i64) -> Result<Vec<Namespace>> {
+    pub async fn namespace_ancestry(&self, _who: &Principal, namespace_id: NamespaceId) -> Result<Vec<Namespace>> {
         Ok(self.store.namespace_ancestry(namespace_id).await?)
     }
 
@@ -43,7 +44,7 @@ impl App {
         who: &Principal,
         project: &Project,
         jobs: &[Job],
-    ) -> Result<HashMap<i64, Pipeline>> {
+    ) -> Result<HashMap<PipelineId, Pipeline>> {
         let level = self.project_level(who, project).await?;
         to_result(decide(who.actor, project.visibility, level, Action::View), "Project")?;
         let mut pipelines = HashMap::new();
@@ -63,13 +64,13 @@ impl App {
     pub async fn runner_jobs_with_context(
         &self,
         who: &Principal,
-        id: i64,
+        id: RunnerId,
         statuses: &[JobStatus],
         page: Page,
     ) -> Result<Listed<RunnerJob>> {
         let jobs = self.runner_jobs(who, id, statuses, page).await?;
-        let mut projects: HashMap<i64, Project> = HashMap::new();
-        let mut pipelines: HashMap<i64, Pipeline> = HashMap::new();
+        let mut projects: HashMap<ProjectId, Project> = HashMap::new();
+        let mut pipelines: HashMap<PipelineId, Pipeline> = HashMap::new();
         let mut items = Vec::with_capacity(jobs.items.len());
         for job in jobs.items {
             let project = match projects.entry(job.project_id) {

@@ -174,8 +174,8 @@ impl SecretsPass {
 /// A variable's binding: its column and the identity a value must not leave.
 pub(crate) fn variable_binding(owner: VariableOwner, key: &str, scope: &str) -> Binding {
     let (kind, id) = match owner {
-        VariableOwner::Project(id) => ("project", id),
-        VariableOwner::Group(id) => ("group", id),
+        VariableOwner::Project(id) => ("project", id.get()),
+        VariableOwner::Group(id) => ("group", id.get()),
     };
     Binding::column("ci_variables.value").part(kind).part(id.to_string()).part(key).part(scope)
 }

@@ -7,7 +7,7 @@ use crate::ci::variables::{CreateVariable, UpdateVariable};
 use crate::{CreateProject, CreateUser, Principal, Source};
 use autogit_git::storage::RepoStorage;
 use autogit_secrets::{KEY_LEN, Key};
-use autogit_store::{NewVariable, Page};
+use autogit_store::{NewVariable, Page, ProjectId};
 use autogit_store_sql::SqlStore;
 use std::sync::Mutex;
 
@@ -16,7 +16,7 @@ const VALUE: &str = "hunter2-very-secret";
 struct Fixture {
     app: App,
     who: Principal,
-    project: i64,
+    project: ProjectId,
     _dir: tempfile::TempDir,
 }
 

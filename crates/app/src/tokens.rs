@@ -2,6 +2,7 @@
 
 use crate::auth::token_digest;
 use crate::{App, AppError, Principal, Result, System};
+use autogit_core::UserId;
 use autogit_core::scope;
 use autogit_store::{Listed, NewToken, Page, Token};
 use chrono::NaiveDate;
@@ -33,13 +34,13 @@ impl std::fmt::Debug for IssuedToken {
 
 impl App {
     /// Creates a token for `user_id` (administrators only, as `POST /users/:id/personal_access_tokens`).
-    pub async fn create_token(&self, who: &Principal, user_id: i64, req: CreateToken) -> Result<IssuedToken> {
+    pub async fn create_token(&self, who: &Principal, user_id: UserId, req: CreateToken) -> Result<IssuedToken> {
         who.require_admin()?;
         self.system().insert_token(user_id, req).await
     }
 
     /// Tokens visible to the principal: their own, or (administrators) anyone's.
-    pub async fn list_tokens(&self, who: &Principal, user_id: Option<i64>, page: Page) -> Result<Listed<Token>> {
+    pub async fn list_tokens(&self, who: &Principal, user_id: Option<UserId>, page: Page) -> Result<Listed<Token>> {
         let me = who.user()?;
         let target = match (me.is_admin, user_id) {
             (true, u) => u,
@@ -72,7 +73,7 @@ fn generate_secret() -> String {
 
 impl System<'_> {
     /// Creates a token without an actor check (admin CLI).
-    pub async fn insert_token(&self, user_id: i64, req: CreateToken) -> Result<IssuedToken> {
+    pub async fn insert_token(&self, user_id: UserId, req: CreateToken) -> Result<IssuedToken> {
         if req.name.trim().is_empty() {
             return Err(AppError::Missing("name"));
         }

@@ -2,6 +2,7 @@
 
 use crate::error::invalid_name;
 use crate::{App, AppError, Principal, Result, System};
+use autogit_core::UserId;
 use autogit_core::name;
 use autogit_store::{Listed, NewUser, Page, User, UserFilter};
 
@@ -25,7 +26,7 @@ impl App {
     }
 
     /// Any signed-in user may look up users (GitLab exposes public profiles).
-    pub async fn get_user(&self, _who: &Principal, id: i64) -> Result<User> {
+    pub async fn get_user(&self, _who: &Principal, id: UserId) -> Result<User> {
         self.store.user_by_id(id).await?.ok_or(AppError::NotFound("User"))
     }
 

@@ -4,7 +4,7 @@
 //! actor's effective role (the highest of direct and inherited memberships, see [`effective_level`])
 //! and ask [`decide`]. The authorization matrix test at the bottom pins every combination.
 
-use crate::{AccessLevel, Visibility};
+use crate::{AccessLevel, UserId, Visibility};
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,11 +12,11 @@ pub enum Actor {
     /// No credentials.
     Anonymous,
     /// A signed-in, active user.
-    User { id: i64, admin: bool },
+    User { id: UserId, admin: bool },
 }
 
 impl Actor {
-    pub fn user_id(self) -> Option<i64> {
+    pub fn user_id(self) -> Option<UserId> {
         match self {
             Actor::Anonymous => None,
             Actor::User { id, .. } => Some(id),
@@ -163,9 +163,9 @@ mod tests {
         for (who, vis, expected) in rows {
             let (actor, level) = match *who {
                 "anonymous" => (Actor::Anonymous, None),
-                "no-role" => (Actor::User { id: 7, admin: false }, None),
-                "admin" => (Actor::User { id: 1, admin: true }, None),
-                role => (Actor::User { id: 7, admin: false }, AccessLevel::parse(role)),
+                "no-role" => (Actor::User { id: UserId::new(7), admin: false }, None),
+                "admin" => (Actor::User { id: UserId::new(1), admin: true }, None),
+                role => (Actor::User { id: UserId::new(7), admin: false }, AccessLevel::parse(role)),
             };
             for (action, want) in Action::ALL.iter().zip(expected) {
                 assert_eq!(decide(actor, *vis, level, *action), *want, "{who} on {vis} project: {action:?}");

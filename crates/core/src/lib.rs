@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod ci;
+pub mod id;
 pub mod lockout;
 pub mod name;
 pub mod protection;
@@ -14,6 +15,7 @@ pub mod scope;
 pub mod visibility;
 
 pub use access::{Action, Actor, Decision};
+pub use id::{IdError, JobId, NamespaceId, PipelineId, ProjectId, RunnerId, UserId};
 pub use name::NameError;
 pub use role::AccessLevel;
 pub use scope::Scope;

@@ -48,7 +48,7 @@ struct WireLaunch {
     name: String,
     server_url: String,
     runner_token: String,
-    runner_id: i64,
+    runner_id: autogit_core::RunnerId,
     concurrent: usize,
     #[serde(default)]
     register_args: Vec<String>,

@@ -1,5 +1,6 @@
 //! The provider contract: what the autoscaling coordinator may assume of every provider.
 
+use autogit_core::RunnerId;
 use std::collections::BTreeMap;
 
 /// Where an instance is in its life. There is no `Deleted`: a deleted instance is simply no
@@ -33,7 +34,7 @@ pub struct Instance {
     /// Unix ms
     pub created_at: i64,
     /// The AutoGit runner id this instance runs as (from its labels), if known.
-    pub runner_id: Option<i64>,
+    pub runner_id: Option<RunnerId>,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -45,7 +46,7 @@ pub struct Launch {
     pub server_url: String,
     /// A fresh runner token for this instance only (glrt-…).
     pub runner_token: String,
-    pub runner_id: i64,
+    pub runner_id: RunnerId,
     pub concurrent: usize,
     /// Extra args for `autogit runner register`, e.g. ["--docker-image", "x"].
     pub register_args: Vec<String>,

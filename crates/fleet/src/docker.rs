@@ -188,7 +188,7 @@ impl DockerGroup {
             self.remove(&id).await.ok();
             return Err(engine_err(&format!("starting {name}"), e));
         }
-        tracing::info!(group = %self.group, instance = %l.name, container = %name, runner = l.runner_id, "runner container started");
+        tracing::info!(group = %self.group, instance = %l.name, container = %name, runner = l.runner_id.get(), "runner container started");
         Ok(())
     }
 
@@ -388,7 +388,7 @@ mod tests {
             name: "a".into(),
             server_url: "http://127.0.0.1:1".into(),
             runner_token: "glrt-secret".into(),
-            runner_id: 3,
+            runner_id: autogit_core::RunnerId::new(3),
             concurrent: 2,
             register_args: vec!["--docker-image".into(), "it's".into()],
         };

@@ -105,7 +105,7 @@ mod tests {
             name: n.into(),
             server_url: String::new(),
             runner_token: String::new(),
-            runner_id: 1,
+            runner_id: autogit_core::RunnerId::new(1),
             concurrent: 1,
             register_args: vec![],
         };

@@ -33,6 +33,7 @@
 //! live on, as with the other providers.
 
 use crate::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, RUNNER_LABEL, State};
+use autogit_core::RunnerId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -121,7 +122,7 @@ struct WireInstance {
     #[serde(default)]
     created_at: i64,
     #[serde(default)]
-    runner_id: Option<i64>,
+    runner_id: Option<RunnerId>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
 }

@@ -18,6 +18,7 @@
 //! unsafe code). Linux only (`/proc`).
 
 use crate::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, RUNNER_LABEL, State};
+use autogit_core::RunnerId;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,7 @@ struct Record {
     name: String,
     /// `None` while `autogit runner register` runs: the instance is [`State::Creating`].
     pid: Option<u32>,
-    runner_id: i64,
+    runner_id: RunnerId,
     group: String,
     /// Unix ms.
     created_at: i64,
@@ -215,7 +216,7 @@ impl ProcessGroup {
             let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
             return Err(e);
         }
-        tracing::info!(group = %self.group, instance = %l.name, pid, runner = l.runner_id, "runner process started");
+        tracing::info!(group = %self.group, instance = %l.name, pid, runner = l.runner_id.get(), "runner process started");
         Ok(())
     }
 

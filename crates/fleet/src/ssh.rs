@@ -31,6 +31,7 @@
 //! `setsid`, and an sshd with the SFTP subsystem (modern `scp` copies over SFTP).
 
 use crate::{FleetError, Instance, InstanceGroup, Launch, ProviderInfo, RUNNER_LABEL, State};
+use autogit_core::RunnerId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,7 +52,7 @@ struct Record {
     host: String,
     /// `false` while the host is woken and the runner installed: [`State::Creating`].
     started: bool,
-    runner_id: i64,
+    runner_id: RunnerId,
     group: String,
     /// Unix ms.
     created_at: i64,
@@ -395,7 +396,7 @@ impl SshGroup {
             }
             remove_file(&path)?;
         } else {
-            tracing::info!(group = %self.group, instance = %l.name, host = %h.name, runner = l.runner_id, "runner started on host");
+            tracing::info!(group = %self.group, instance = %l.name, host = %h.name, runner = l.runner_id.get(), "runner started on host");
         }
         result
     }

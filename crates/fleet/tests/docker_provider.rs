@@ -67,7 +67,7 @@ async fn containers_lifecycle_adoption_and_cleanup() {
     let list = fleet.update().await.unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     let a = &list[0];
-    assert_eq!((a.id.as_str(), a.state, a.runner_id), ("a", State::Running, Some(21)));
+    assert_eq!((a.id.as_str(), a.state, a.runner_id), ("a", State::Running, Some(autogit_core::RunnerId::new(21))));
     assert_eq!(a.labels["autogit.group"], group);
     assert_eq!(a.labels["autogit.instance"], "a");
     let name_a = fleet.container_name("a");

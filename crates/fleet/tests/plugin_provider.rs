@@ -157,7 +157,10 @@ async fn protocol_round_trip() {
     assert_eq!(fleet.increase(&[launch("a", "glrt-aaa", 11), launch("b", "glrt-bbb", 12)]).await.unwrap(), 2);
     let list = fleet.update().await.unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
-    assert_eq!((list[0].id.as_str(), list[0].state, list[0].runner_id), ("a", State::Running, Some(11)));
+    assert_eq!(
+        (list[0].id.as_str(), list[0].state, list[0].runner_id),
+        ("a", State::Running, Some(autogit_core::RunnerId::new(11)))
+    );
     assert_eq!(list[1].labels["autogit.instance"], "b");
     assert_eq!(list[1].labels["token"], "glrt-bbb", "the launch reached the plugin whole");
     assert!(list[0].created_at > 1_600_000_000_000);
@@ -378,7 +381,10 @@ async fn the_reference_plugin_runs_runner_processes() {
     assert_eq!(fleet.increase(&[launch("a", "glrt-aaa", 11)]).await.unwrap(), 1);
     let list = fleet.update().await.unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!((list[0].id.as_str(), list[0].state, list[0].runner_id), ("a", State::Running, Some(11)));
+    assert_eq!(
+        (list[0].id.as_str(), list[0].state, list[0].runner_id),
+        ("a", State::Running, Some(autogit_core::RunnerId::new(11)))
+    );
     assert_eq!(list[0].labels["autogit.group"], "ci");
     assert!(fleet.heartbeat("a").await.unwrap());
     assert!(std::fs::read_to_string(state.join("a/runner.toml")).unwrap().contains("glrt-aaa"));

@@ -56,7 +56,7 @@ async fn lifecycle_adoption_and_cleanup() {
     for (id, runner) in [("a", 11), ("b", 12)] {
         let i = find(&list, id);
         assert_eq!(i.state, State::Running, "{i:?}");
-        assert_eq!(i.runner_id, Some(runner));
+        assert_eq!(i.runner_id, Some(autogit_core::RunnerId::new(runner)));
         assert_eq!(i.labels["autogit.group"], "ci");
         assert_eq!(i.labels["autogit.instance"], id);
         assert_eq!(i.labels["autogit.runner"], runner.to_string());

@@ -71,7 +71,7 @@ async fn wakes_starts_stops_suspends_and_resumes_a_host() {
     assert_eq!(instances.len(), 1);
     assert_eq!(
         (instances[0].id.as_str(), instances[0].state, instances[0].runner_id),
-        ("ci-1", State::Running, Some(7))
+        ("ci-1", State::Running, Some(autogit_core::RunnerId::new(7)))
     );
     assert!(group.heartbeat("ci-1").await.unwrap());
     assert!(!group.heartbeat("nope").await.unwrap());
@@ -124,7 +124,7 @@ async fn wakes_starts_stops_suspends_and_resumes_a_host() {
     let instances = group.update().await.unwrap();
     assert_eq!(
         (instances[0].id.as_str(), instances[0].state, instances[0].runner_id),
-        ("ci-3", State::Suspended, Some(9))
+        ("ci-3", State::Suspended, Some(autogit_core::RunnerId::new(9)))
     );
     assert!(!group.heartbeat("ci-3").await.unwrap());
     assert_eq!(group.suspend(&ci3).await.unwrap(), ci3, "suspending again is a no-op");

@@ -12,6 +12,7 @@ use crate::cmd::{git, git_in, run_ok};
 use crate::objects::{ObjectPool, ObjectReader};
 use crate::pktline::validate_ref_name;
 use crate::{Error, Result};
+use autogit_core::ProjectId;
 use sha2::{Digest, Sha256};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ impl RepoStorage {
     }
 
     /// A pooled object reader of the project's repository (see [`crate::objects`]).
-    pub async fn reader(&self, project_id: i64) -> Result<ObjectReader> {
+    pub async fn reader(&self, project_id: ProjectId) -> Result<ObjectReader> {
         self.objects.reader(&self.path_for(project_id)).await
     }
 
@@ -60,12 +61,12 @@ impl RepoStorage {
     }
 
     /// The hashed directory of a project's repository (whether or not it exists).
-    pub fn path_for(&self, project_id: i64) -> PathBuf {
+    pub fn path_for(&self, project_id: ProjectId) -> PathBuf {
         let h = hex::encode(Sha256::digest(project_id.to_string().as_bytes()));
         self.root.join("@hashed").join(&h[0..2]).join(&h[2..4]).join(format!("{h}.git"))
     }
 
-    pub fn exists(&self, project_id: i64) -> bool {
+    pub fn exists(&self, project_id: ProjectId) -> bool {
         self.path_for(project_id).join("HEAD").is_file()
     }
 
@@ -73,7 +74,7 @@ impl RepoStorage {
     /// from the ref files directly: API lists ask this for every project on a page, and a git
     /// process per project would dominate their cost. Loose refs are files under `refs/heads/`;
     /// packed ones are lines ending in ` refs/heads/…` in `packed-refs`.
-    pub fn has_branches(&self, project_id: i64) -> bool {
+    pub fn has_branches(&self, project_id: ProjectId) -> bool {
         let repo = self.path_for(project_id);
         fn any_file(dir: &Path) -> bool {
             std::fs::read_dir(dir).is_ok_and(|rd| {
@@ -117,7 +118,7 @@ impl RepoStorage {
     }
 
     /// Initialises an empty bare repository whose HEAD names `default_branch`.
-    pub async fn create(&self, project_id: i64, default_branch: &str) -> Result<PathBuf> {
+    pub async fn create(&self, project_id: ProjectId, default_branch: &str) -> Result<PathBuf> {
         let head = branch_ref(default_branch)?;
         let target = self.path_for(project_id);
         if tokio::fs::try_exists(&target).await? {
@@ -174,13 +175,13 @@ impl RepoStorage {
     }
 
     /// Points HEAD at another branch (which need not exist yet).
-    pub async fn set_default_branch(&self, project_id: i64, branch: &str) -> Result<()> {
+    pub async fn set_default_branch(&self, project_id: ProjectId, branch: &str) -> Result<()> {
         set_head(&self.path_for(project_id), &branch_ref(branch)?).await
     }
 
     /// Deletes a repository; a missing one is not an error. The rename into `@trash` is the
     /// atomic step: afterwards the project path is free even if the removal fails half-way.
-    pub async fn delete(&self, project_id: i64) -> Result<()> {
+    pub async fn delete(&self, project_id: ProjectId) -> Result<()> {
         let path = self.path_for(project_id);
         self.objects.forget(&path);
         let trash_dir = self.root.join("@trash");

@@ -6,6 +6,7 @@
 
 mod common;
 
+use autogit_core::ProjectId;
 use autogit_git::objects::{ObjectPool, PoolLimits};
 use autogit_git::read::{self, Snapshot};
 use common::{Fixture, ZERO, git_cmd};
@@ -16,7 +17,7 @@ use std::time::Duration;
 /// change; a directory replaced by a file and back; a symlink; a submodule moved; nested YAML.
 async fn history() -> (Fixture, PathBuf, Vec<String>) {
     let f = Fixture::new();
-    let repo = f.storage.create(7, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(7), "main").await.expect("create");
     let mut commits = Vec::new();
     f.write(".gitlab-ci.yml", b"job:\n  script: [true]\n");
     f.write("ci/templates/build.yaml", b"build:\n  script: [make]\n");
@@ -138,7 +139,7 @@ async fn refs_files_and_cut_reads() {
 #[tokio::test]
 async fn a_pooled_process_sees_later_pushes() {
     let f = Fixture::new();
-    let repo = f.storage.create(8, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(8), "main").await.expect("create");
     f.write("a.txt", b"1\n");
     let first = f.commit("first", 1_700_000_000);
     f.push_all(&repo);

@@ -3,6 +3,7 @@
 
 mod common;
 
+use autogit_core::ProjectId;
 use autogit_git::read::{self, EntryKind};
 use autogit_git::{Error, RepoStorage};
 use common::Fixture;
@@ -19,7 +20,7 @@ struct Built {
 
 async fn build() -> Built {
     let f = Fixture::new();
-    let repo = f.storage.create(10, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(10), "main").await.expect("create");
     f.write("README.md", b"hello\n");
     f.write("src/nested/deep/file.txt", b"deep\n");
     f.write("bin/run.sh", b"#!/bin/sh\n");
@@ -160,7 +161,7 @@ async fn files() {
 #[tokio::test]
 async fn large_blobs_are_refused() {
     let f = Fixture::new();
-    let repo = f.storage.create(11, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(11), "main").await.expect("create");
     f.write("big.bin", &vec![0u8; read::MAX_BLOB_SIZE as usize + 1]);
     f.write("ok.bin", &vec![1u8; read::MAX_BLOB_SIZE as usize]);
     f.commit("big", 1_700_000_000);
@@ -175,7 +176,7 @@ async fn large_blobs_are_refused() {
 async fn empty_repository_reads_as_empty() {
     let tmp = tempfile::TempDir::new().expect("tempdir");
     let storage = RepoStorage::new(tmp.path().to_owned());
-    let repo = storage.create(12, "main").await.expect("create");
+    let repo = storage.create(ProjectId::new(12), "main").await.expect("create");
     assert!(read::is_empty(&repo).await.expect("empty"));
     assert_eq!(read::default_branch(&repo).await.expect("head"), Some("main".into()));
     assert!(read::branches(&repo).await.expect("branches").is_empty());

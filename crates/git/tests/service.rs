@@ -3,6 +3,7 @@
 
 mod common;
 
+use autogit_core::ProjectId;
 use autogit_git::pktline::{DELIM, encode, flush, parse_receive_commands};
 use autogit_git::{
     Error, PushIdentity, RefUpdate, RpcProcess, Service, advertise, applied_by, pump, read, read_receive_request,
@@ -53,7 +54,7 @@ fn service_names() {
 #[tokio::test]
 async fn advertisement_v0_and_v2() {
     let f = Fixture::new();
-    let repo = f.storage.create(1, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(1), "main").await.expect("create");
     let empty = advertise(&repo, Service::UploadPack, None).await.expect("advertise");
     assert!(empty.starts_with(b"001e# service=git-upload-pack\n0000"), "{}", String::from_utf8_lossy(&empty));
     assert!(contains(&empty, b"capabilities^{}"));
@@ -78,7 +79,7 @@ async fn advertisement_v0_and_v2() {
 #[tokio::test]
 async fn upload_pack_serves_a_pack_v0_and_v2() {
     let f = Fixture::new();
-    let repo = f.storage.create(1, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(1), "main").await.expect("create");
     f.write("src/lib.rs", b"fn main() {}\n");
     let tip = f.commit("first", 1_700_000_000);
     f.push_all(&repo);
@@ -101,7 +102,7 @@ async fn upload_pack_serves_a_pack_v0_and_v2() {
 #[tokio::test]
 async fn receive_pack_applies_updates_and_reports_them() {
     let f = Fixture::new();
-    let repo = f.storage.create(2, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(2), "main").await.expect("create");
     f.write("README", b"one\n");
     let c1 = f.commit("one", 1_700_000_000);
 
@@ -152,7 +153,7 @@ async fn receive_pack_applies_updates_and_reports_them() {
 #[tokio::test]
 async fn a_refused_push_is_not_credited_with_a_later_push() {
     let f = Fixture::new();
-    let repo = f.storage.create(5, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(5), "main").await.expect("create");
     f.write("README", b"one\n");
     let c1 = f.commit("one", 1_700_000_000);
     f.push_all(&repo);
@@ -188,8 +189,8 @@ async fn a_refused_push_is_not_credited_with_a_later_push() {
 #[tokio::test]
 async fn replays_a_captured_git_push() {
     let f = Fixture::new();
-    let first = f.storage.create(3, "main").await.expect("create");
-    let second = f.storage.create(4, "main").await.expect("create");
+    let first = f.storage.create(ProjectId::new(3), "main").await.expect("create");
+    let second = f.storage.create(ProjectId::new(4), "main").await.expect("create");
     f.write("dir/file.txt", b"content\n");
     let tip = f.commit("captured", 1_700_000_000);
     let capture = f.tmp.path().join("capture.bin");
@@ -234,7 +235,7 @@ async fn failures_are_reported_with_stderr() {
 #[tokio::test]
 async fn large_push_streams_through() {
     let f = Fixture::new();
-    let repo = f.storage.create(5, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(5), "main").await.expect("create");
     // Incompressible content, so the pack is as large as the file.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let noise: Vec<u8> = (0..24 << 20)
@@ -265,7 +266,7 @@ async fn receive_pack_runs_only_the_servers_hooks() {
     use autogit_git::spawn_rpc_with;
     use std::os::unix::fs::PermissionsExt;
     let f = Fixture::new();
-    let repo = f.storage.create(3, "main").await.expect("create");
+    let repo = f.storage.create(ProjectId::new(3), "main").await.expect("create");
     let marker = f.tmp.path().join("repository-hook-ran");
     let planted = f.tmp.path().join("planted");
     for dir in [repo.join("hooks"), planted.clone()] {

@@ -16,6 +16,7 @@ use autogit_app::push_space_guard::{SpaceGuard, Stopped};
 use autogit_app::push_watch::Feeder;
 use autogit_app::store::Project;
 use autogit_app::{AppError, GitDenied, Principal, PushNotStarted, PushRefused, PushStart, ReceivingPush};
+use autogit_core::ProjectId;
 use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
 use autogit_git::pktline::{self, ReceiveRequest};
 use autogit_git::service::{self, Service};
@@ -144,7 +145,7 @@ async fn authenticate(s: &AppState, headers: &HeaderMap, peer: IpAddr) -> Result
 struct Ctx {
     state: AppState,
     who: Principal,
-    project_id: i64,
+    project_id: ProjectId,
     project: Project,
     repo: PathBuf,
     service: Service,
@@ -170,7 +171,7 @@ impl Ctx {
             }
             Err(e) => {
                 self.state.metrics.git_op(self.kind(), false);
-                tracing::error!(error = %e, project_id = self.project_id, "advertisement failed");
+                tracing::error!(error = %e, project_id = self.project_id.get(), "advertisement failed");
                 text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the repository")
             }
         }
@@ -326,12 +327,12 @@ impl AppState {
 }
 
 /// A push the pusher may not make, or whose policy could not be read.
-fn denied(e: AppError, project_id: i64) -> Response {
+fn denied(e: AppError, project_id: ProjectId) -> Response {
     match e {
         AppError::Forbidden(msg) => text(StatusCode::FORBIDDEN, msg.unwrap_or_else(|| "forbidden".into())),
         AppError::Invalid(_, msg) => text(StatusCode::BAD_REQUEST, msg),
         e => {
-            tracing::error!(error = %e, project_id, "push policy unavailable");
+            tracing::error!(error = %e, project_id = project_id.get(), "push policy unavailable");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }

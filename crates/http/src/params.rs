@@ -103,6 +103,11 @@ impl Params {
         }
     }
 
+    /// An id parameter (`user_id`, `namespace_id`, …): an integer, typed as the record it names.
+    pub fn id<T>(&self, key: &'static str, typed: fn(i64) -> T) -> Result<Option<T>, ApiError> {
+        Ok(self.i64(key)?.map(typed))
+    }
+
     pub fn bool(&self, key: &'static str) -> Result<Option<bool>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use autogit_core::{JobId, ProjectId, RunnerId};
 use autogit_scheduler::Millis;
-use autogit_scheduler::queue::{Queue, QueuedJob, RunnerAccessLevel, RunnerInfo, Waiters};
+use autogit_scheduler::queue::{HeldRequest, Queue, QueuedJob, RunnerAccessLevel, RunnerInfo, Waiters};
 use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
 
@@ -17,10 +18,15 @@ fn set(items: &str) -> BTreeSet<String> {
     items.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
+/// The bench numbers things with `u64` counters; ids are `i64` underneath.
+fn n(k: u64) -> i64 {
+    i64::try_from(k).expect("bench counters stay small")
+}
+
 fn job(id: u64) -> QueuedJob {
     QueuedJob {
-        id,
-        project_id: id % 200,
+        id: JobId::new(n(id)),
+        project_id: ProjectId::new(n(id % 200)),
         tags: set(JOB_TAGS[(id % 6) as usize]),
         required_features: BTreeSet::new(),
         protected_ref: id.is_multiple_of(10),
@@ -31,12 +37,13 @@ fn job(id: u64) -> QueuedJob {
 fn runners(locked: bool) -> Vec<RunnerInfo> {
     (0..RUNNERS)
         .map(|i| RunnerInfo {
-            id: i,
+            id: RunnerId::new(n(i)),
             tags: set(RUNNER_TAGS[(i % 5) as usize]),
             run_untagged: i % 3 == 0,
             active: true,
             paused: false,
-            locked_to_projects: (locked && i % 2 == 0).then(|| (0..5).map(|k| (i * 7 + k) % 200).collect()),
+            locked_to_projects: (locked && i % 2 == 0)
+                .then(|| (0..5).map(|k| ProjectId::new(n((i * 7 + k) % 200))).collect()),
             access_level: if i % 25 == 0 { RunnerAccessLevel::RefProtected } else { RunnerAccessLevel::NotProtected },
             features: BTreeSet::new(),
         })
@@ -66,7 +73,7 @@ fn pick_steady_state(bencher: Bencher, locked: bool) {
     bencher.counter(ItemsCount::new(1usize)).bench_local(|| {
         i = (i + 1) % rs.len();
         if let Some(mut j) = q.pick(&rs[i]) {
-            j.id = next_id;
+            j.id = JobId::new(n(next_id));
             j.enqueued_at = Millis(next_id as i64);
             next_id += 1;
             let _ = q.push(j);
@@ -98,7 +105,7 @@ fn waiter_hand_off(bencher: Bencher) {
         .with_inputs(|| {
             let mut w = Waiters::new();
             for (k, r) in rs.iter().enumerate() {
-                w.register(r.clone(), Millis(k as i64));
+                w.register(HeldRequest(k as u64), r.clone(), Millis(k as i64));
             }
             w
         })

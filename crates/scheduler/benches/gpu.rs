@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use autogit_core::{JobId, RunnerId};
 use autogit_gpu::model::{Arch, DetectedGpu, DeviceNodes, GpuHealth, GpuKey, PciIdentity, Vendor};
 use autogit_gpu::pci::PciAddress;
 use autogit_scheduler::gpu::{GpuPool, GpuRequest};
@@ -88,10 +89,19 @@ fn requests() -> Vec<GpuRequest> {
     .collect()
 }
 
+/// The bench numbers runners and jobs with `u64` counters; ids are `i64` underneath.
+fn runner_id(k: u64) -> RunnerId {
+    RunnerId::new(i64::try_from(k).expect("bench counters stay small"))
+}
+
+fn job_id(k: u64) -> JobId {
+    JobId::new(i64::try_from(k).expect("bench counters stay small"))
+}
+
 fn filled_pool() -> GpuPool {
     let mut pool = GpuPool::new();
     for r in 0..RUNNERS {
-        pool.set_inventory(r, inventory(r));
+        pool.set_inventory(runner_id(r), inventory(r));
     }
     pool
 }
@@ -99,8 +109,8 @@ fn filled_pool() -> GpuPool {
 /// One decision: the first runner, in id order, that can take the job now.
 fn place(pool: &mut GpuPool, job: u64, req: &GpuRequest) -> Option<u64> {
     for r in 0..RUNNERS {
-        if pool.can_allocate(r, req) {
-            return pool.allocate(r, job, req).ok().map(|a| a.fence);
+        if pool.can_allocate(runner_id(r), req) {
+            return pool.allocate(runner_id(r), job_id(job), req).ok().map(|a| a.fence);
         }
     }
     None
@@ -136,7 +146,7 @@ fn steady_state_decision(bencher: Bencher) {
     }
     bencher.counter(ItemsCount::new(1usize)).bench_local(|| {
         if let Some((j, fence)) = running.pop_front() {
-            let _ = pool.release(j, fence);
+            let _ = pool.release(job_id(j), fence);
         }
         if let Some(fence) = place(&mut pool, job, &reqs[job as usize % reqs.len()]) {
             running.push_back((job, fence));

@@ -15,6 +15,8 @@ mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 
+use autogit_core::{JobId, RunnerId};
+
 use crate::Millis;
 use crate::progress::FailureReason;
 
@@ -45,7 +47,7 @@ impl Default for LeaseConfig {
 /// One runner's hold on one running job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lease {
-    pub runner: u64,
+    pub runner: RunnerId,
     pub granted_at: Millis,
     pub last_update: Millis,
     /// `granted_at + job timeout + grace`; `None` for a job without a timeout.
@@ -55,8 +57,8 @@ pub struct Lease {
 /// A lease that lapsed: fail the job with `reason` (then [`crate::progress::retry_decision`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expired {
-    pub job: u64,
-    pub runner: u64,
+    pub job: JobId,
+    pub runner: RunnerId,
     /// `StuckOrTimeoutFailure` (no update within the lease timeout) or `JobExecutionTimeout`.
     pub reason: FailureReason,
 }
@@ -65,22 +67,22 @@ pub struct Expired {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LeaseError {
     #[error("job {0} is not leased")]
-    NotLeased(u64),
+    NotLeased(JobId),
     #[error("job {job} is leased to runner {owner}")]
-    NotOwner { job: u64, owner: u64 },
+    NotOwner { job: JobId, owner: RunnerId },
     #[error("the lease on job {job} expired ({reason})")]
-    Expired { job: u64, reason: FailureReason },
+    Expired { job: JobId, reason: FailureReason },
 }
 
 /// All leases. Nothing here reads a clock: every call takes `now`.
 #[derive(Debug, Default)]
 pub struct Leases {
     config: LeaseConfig,
-    active: HashMap<u64, Lease>,
+    active: HashMap<JobId, Lease>,
     /// (lapses after, job): the next leases to lapse first.
-    due: BTreeSet<(Millis, u64)>,
+    due: BTreeSet<(Millis, JobId)>,
     /// Jobs whose lease lapsed: their last owner and the reason, until [`Leases::forget`].
-    fenced: HashMap<u64, (u64, FailureReason)>,
+    fenced: HashMap<JobId, (RunnerId, FailureReason)>,
     /// Lapses found by `touch`, reported by the next `expire`.
     unreported: Vec<Expired>,
 }
@@ -103,7 +105,13 @@ impl Leases {
     /// `runner` took `job` at `now`; `job_timeout_ms` is the effective job timeout (GitLab's
     /// `runner_info.timeout`). Granting again to the same runner is a touch (runners resend
     /// `state=running`). A job leased to another runner, or fenced, is refused.
-    pub fn grant(&mut self, job: u64, runner: u64, now: Millis, job_timeout_ms: Option<i64>) -> Result<(), LeaseError> {
+    pub fn grant(
+        &mut self,
+        job: JobId,
+        runner: RunnerId,
+        now: Millis,
+        job_timeout_ms: Option<i64>,
+    ) -> Result<(), LeaseError> {
         if self.active.contains_key(&job) || self.fenced.contains_key(&job) {
             return self.touch(job, runner, now);
         }
@@ -116,7 +124,7 @@ impl Leases {
 
     /// `runner` reported on `job` at `now`. Refused when another runner owns it, when the lease
     /// lapsed (fencing: from then on every report from it is refused), or when there is none.
-    pub fn touch(&mut self, job: u64, runner: u64, now: Millis) -> Result<(), LeaseError> {
+    pub fn touch(&mut self, job: JobId, runner: RunnerId, now: Millis) -> Result<(), LeaseError> {
         if let Some(&(owner, reason)) = self.fenced.get(&job) {
             return Err(if owner == runner {
                 LeaseError::Expired { job, reason }
@@ -161,7 +169,7 @@ impl Leases {
     }
 
     /// The job finished (or was canceled): its lease ends normally.
-    pub fn release(&mut self, job: u64) -> Option<Lease> {
+    pub fn release(&mut self, job: JobId) -> Option<Lease> {
         let lease = self.active.remove(&job)?;
         self.due.remove(&(self.lapse(&lease).0, job));
         Some(lease)
@@ -169,12 +177,12 @@ impl Leases {
 
     /// Drops the fence of a job whose record is final, so that memory does not grow; later
     /// reports about it are then `NotLeased`.
-    pub fn forget(&mut self, job: u64) -> bool {
+    pub fn forget(&mut self, job: JobId) -> bool {
         self.fenced.remove(&job).is_some()
     }
 
     #[must_use]
-    pub fn get(&self, job: u64) -> Option<&Lease> {
+    pub fn get(&self, job: JobId) -> Option<&Lease> {
         self.active.get(&job)
     }
 

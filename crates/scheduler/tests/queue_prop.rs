@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use autogit_core::{JobId, ProjectId, RunnerId};
 use autogit_scheduler::Millis;
 use autogit_scheduler::queue::*;
 use proptest::prelude::*;
@@ -15,7 +16,7 @@ fn names(bits: u8) -> BTreeSet<String> {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Push { project: u64, tags: u8, feature: bool, protected: bool, at: i64 },
+    Push { project: i64, tags: u8, feature: bool, protected: bool, at: i64 },
     Pick { runner: usize },
     Remove { nth: usize },
     Wait { runner: usize },
@@ -23,7 +24,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (0u64..3, 0u8..8, prop::bool::weighted(0.2), any::<bool>(), 0i64..20)
+        3 => (0i64..3, 0u8..8, prop::bool::weighted(0.2), any::<bool>(), 0i64..20)
             .prop_map(|(project, tags, feature, protected, at)| Op::Push { project, tags, feature, protected, at }),
         3 => (0usize..6).prop_map(|runner| Op::Pick { runner }),
         1 => (0usize..50).prop_map(|nth| Op::Remove { nth }),
@@ -36,17 +37,17 @@ fn runner() -> impl Strategy<Value = RunnerInfo> {
         0u8..8,
         any::<bool>(),
         prop::bool::weighted(0.15),
-        prop::option::weighted(0.3, 0u64..3),
+        prop::option::weighted(0.3, 0i64..3),
         any::<bool>(),
         any::<bool>(),
     )
         .prop_map(|(tags, run_untagged, paused, locked, protected, feature)| RunnerInfo {
-            id: 0,
+            id: RunnerId::new(0),
             tags: names(tags),
             run_untagged,
             paused,
             active: true,
-            locked_to_projects: locked.map(|p| vec![p]),
+            locked_to_projects: locked.map(|p| vec![ProjectId::new(p)]),
             access_level: if protected { RunnerAccessLevel::RefProtected } else { RunnerAccessLevel::NotProtected },
             features: if feature { BTreeSet::from(["return_exit_code".to_owned()]) } else { BTreeSet::new() },
         })
@@ -59,28 +60,29 @@ proptest! {
         mut runners in prop::collection::vec(runner(), 6),
         ops in prop::collection::vec(op(), 1..120),
     ) {
-        for (i, r) in runners.iter_mut().enumerate() {
-            r.id = i as u64;
+        for (i, r) in (1..).zip(runners.iter_mut()) {
+            r.id = RunnerId::new(i);
         }
         let mut q = Queue::new(7);
         let mut waiters = Waiters::new();
-        let mut model: BTreeMap<u64, QueuedJob> = BTreeMap::new();
-        let mut handed: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut model: BTreeMap<JobId, QueuedJob> = BTreeMap::new();
+        let mut handed: BTreeMap<JobId, RunnerId> = BTreeMap::new();
         let mut removed = BTreeSet::new();
-        for (next_id, op) in ops.into_iter().enumerate() {
+        for (next_id, op) in (1..).zip(ops) {
             let version = q.last_update();
             match op {
                 Op::Push { project, tags, feature, protected, at } => {
                     let job = QueuedJob {
-                        id: next_id as u64,
-                        project_id: project,
+                        id: JobId::new(next_id),
+                        project_id: ProjectId::new(project),
                         tags: names(tags),
                         required_features: if feature { BTreeSet::from(["return_exit_code".to_owned()]) } else { BTreeSet::new() },
                         protected_ref: protected,
                         enqueued_at: Millis(at),
                     };
-                    if let Some(r) = waiters.on_enqueue(&job) {
-                        prop_assert!(may_take(&runners[r as usize], &job), "woke a runner that may not take it");
+                    if let Some(HeldRequest(r)) = waiters.on_enqueue(&job) {
+                        let r = usize::try_from(r).expect("a runner's index");
+                        prop_assert!(may_take(&runners[r], &job), "woke a runner that may not take it");
                     }
                     q.push(job.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
                     prop_assert_ne!(q.last_update(), version);
@@ -104,7 +106,7 @@ proptest! {
                         removed.insert(id);
                     }
                 }
-                Op::Wait { runner } => waiters.register(runners[runner].clone(), Millis(next_id as i64)),
+                Op::Wait { runner } => waiters.register(HeldRequest(runner as u64), runners[runner].clone(), Millis(next_id)),
             }
             prop_assert_eq!(q.len(), model.len());
             prop_assert!(model.keys().all(|&id| q.contains(id)), "a queued job was lost");

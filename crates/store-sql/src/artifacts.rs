@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use autogit_store::{ArtifactStore, JobArtifact, NewJobArtifact, Result, StoreError};
+use autogit_store::{JobId, ProjectId};
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SqlStore, with_db};
@@ -37,8 +38,8 @@ impl From<ArtifactRow> for JobArtifact {
     fn from(r: ArtifactRow) -> JobArtifact {
         JobArtifact {
             id: r.id,
-            job_id: r.job_id,
-            project_id: r.project_id,
+            job_id: JobId::new(r.job_id),
+            project_id: ProjectId::new(r.project_id),
             file_type: r.file_type,
             file_format: r.file_format,
             filename: r.filename,
@@ -77,15 +78,15 @@ impl ArtifactStore for SqlStore {
         }
         let (row, replaced): (ArtifactRow, Option<String>) = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
-            let project_id = tx.lock_job(new.job_id).await?.ok_or(StoreError::NotFound("job"))?;
+            let project_id = tx.lock_job(new.job_id.get()).await?.ok_or(StoreError::NotFound("job"))?;
             let replaced: Option<String> = sqlx::query_scalar(REMOVE_OF_TYPE)
-                .bind(new.job_id)
+                .bind(new.job_id.get())
                 .bind(&new.file_type)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err)?;
             let row = sqlx::query_as(INSERT)
-                .bind(new.job_id)
+                .bind(new.job_id.get())
                 .bind(project_id)
                 .bind(&new.file_type)
                 .bind(&new.file_format)
@@ -104,16 +105,16 @@ impl ArtifactStore for SqlStore {
         Ok((row.into(), replaced))
     }
 
-    async fn artifacts_of_job(&self, job_id: i64) -> Result<Vec<JobArtifact>> {
+    async fn artifacts_of_job(&self, job_id: JobId) -> Result<Vec<JobArtifact>> {
         let mut rows: Vec<ArtifactRow> =
-            with_db!(self, |p| sqlx::query_as(OF_JOB).bind(job_id).fetch_all(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(OF_JOB).bind(job_id.get()).fetch_all(p).await.map_err(db_err)?);
         rows.sort_unstable_by(|a, b| a.file_type.cmp(&b.file_type));
         Ok(rows.into_iter().map(JobArtifact::from).collect())
     }
 
-    async fn artifact(&self, job_id: i64, file_type: &str) -> Result<Option<JobArtifact>> {
+    async fn artifact(&self, job_id: JobId, file_type: &str) -> Result<Option<JobArtifact>> {
         let row: Option<ArtifactRow> = with_db!(self, |p| sqlx::query_as(OF_TYPE)
-            .bind(job_id)
+            .bind(job_id.get())
             .bind(file_type)
             .fetch_optional(p)
             .await
@@ -127,9 +128,9 @@ impl ArtifactStore for SqlStore {
         key.ok_or(StoreError::NotFound("artifact"))
     }
 
-    async fn delete_artifacts_of_job(&self, job_id: i64) -> Result<Vec<String>> {
+    async fn delete_artifacts_of_job(&self, job_id: JobId) -> Result<Vec<String>> {
         let mut removed: Vec<(String, String)> =
-            with_db!(self, |p| sqlx::query_as(REMOVE_OF_JOB).bind(job_id).fetch_all(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(REMOVE_OF_JOB).bind(job_id.get()).fetch_all(p).await.map_err(db_err)?);
         removed.sort_unstable();
         Ok(removed.into_iter().map(|(_, key)| key).collect())
     }

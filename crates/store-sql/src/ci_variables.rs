@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use autogit_store::{
     CiVariable, CiVariableStore, Listed, NewVariable, Page, Result, StoreError, VariableOwner, VariableUpdate,
 };
+use autogit_store::{NamespaceId, ProjectId};
 
 use crate::db::{BeginWrite, SqlStore, with_db};
 use crate::error::{conflict_as, corrupt, db_err};
@@ -39,8 +40,8 @@ impl TryFrom<VariableRow> for CiVariable {
 
     fn try_from(r: VariableRow) -> Result<CiVariable> {
         let owner = match (r.project_id, r.namespace_id) {
-            (Some(id), None) => VariableOwner::Project(id),
-            (None, Some(id)) => VariableOwner::Group(id),
+            (Some(id), None) => VariableOwner::Project(ProjectId::new(id)),
+            (None, Some(id)) => VariableOwner::Group(NamespaceId::new(id)),
             _ => return Err(corrupt("variable owner of variable", r.id)),
         };
         Ok(CiVariable {
@@ -61,8 +62,8 @@ impl TryFrom<VariableRow> for CiVariable {
 /// `(project_id, namespace_id)` of an owner.
 fn owner_columns(owner: VariableOwner) -> (Option<i64>, Option<i64>) {
     match owner {
-        VariableOwner::Project(id) => (Some(id), None),
-        VariableOwner::Group(id) => (None, Some(id)),
+        VariableOwner::Project(id) => (Some(id.get()), None),
+        VariableOwner::Group(id) => (None, Some(id.get())),
     }
 }
 

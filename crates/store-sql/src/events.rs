@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use autogit_store::{EventStore, Health, Listed, NewPushEvent, Page, PushEvent, Result};
+use autogit_store::{ProjectId, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::db::{SqlStore, with_db};
@@ -29,11 +30,11 @@ impl From<PushEventRow> for PushEvent {
     fn from(r: PushEventRow) -> PushEvent {
         PushEvent {
             id: r.id,
-            project_id: r.project_id,
+            project_id: ProjectId::new(r.project_id),
             ref_name: r.ref_name,
             before: r.before_sha,
             after: r.after_sha,
-            pusher_id: r.pusher_id,
+            pusher_id: r.pusher_id.map(UserId::new),
             created_at: r.created_at,
         }
     }
@@ -56,11 +57,11 @@ const COUNT: &str = "SELECT COUNT(*) FROM push_events WHERE project_id = $1";
 impl EventStore for SqlStore {
     async fn record_push(&self, push: &NewPushEvent, now: DateTime<Utc>) -> Result<PushEvent> {
         let row: PushEventRow = with_db!(self, |p| sqlx::query_as(INSERT)
-            .bind(push.project_id)
+            .bind(push.project_id.get())
             .bind(&push.ref_name)
             .bind(&push.before)
             .bind(&push.after)
-            .bind(push.pusher_id)
+            .bind(push.pusher_id.map(UserId::get))
             .bind(now)
             .fetch_one(p)
             .await
@@ -68,9 +69,9 @@ impl EventStore for SqlStore {
         Ok(row.into())
     }
 
-    async fn list_push_events(&self, project_id: i64, page: Page) -> Result<Listed<PushEvent>> {
+    async fn list_push_events(&self, project_id: ProjectId, page: Page) -> Result<Listed<PushEvent>> {
         let (rows, total): (Vec<PushEventRow>, i64) =
-            with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q.bind(project_id)));
+            with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q.bind(project_id.get())));
         Ok(Listed { items: rows.into_iter().map(PushEvent::from).collect(), total })
     }
 }

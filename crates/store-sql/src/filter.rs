@@ -7,6 +7,7 @@
 //! macros expanding to string literals, so they can be joined with `concat!`.
 
 use autogit_core::Visibility;
+use autogit_store::UserId;
 use autogit_store::{AccessFilter, Page, StoreError};
 
 use crate::error::corrupt;
@@ -56,7 +57,7 @@ impl AccessParams {
     pub fn new(f: &AccessFilter) -> Self {
         // `membership_only` turns the visibility part off; the member part is all that is left.
         let min_level = if f.membership_only { None } else { f.min_visibility.map(level_of) };
-        AccessParams { all: f.all, min_level, member_id: f.member_id }
+        AccessParams { all: f.all, min_level, member_id: f.member_id.map(UserId::get) }
     }
 }
 
@@ -211,7 +212,7 @@ mod tests {
     fn membership_only_drops_visibility() {
         let f = AccessFilter {
             min_visibility: Some(Visibility::Public),
-            member_id: Some(3),
+            member_id: Some(UserId::new(3)),
             membership_only: true,
             all: false,
         };

@@ -9,6 +9,7 @@
 
 use async_trait::async_trait;
 use autogit_store::{GpuAllocation, HardwareStore, Result, RunnerInventory, StoreError};
+use autogit_store::{JobId, RunnerId};
 use chrono::{DateTime, Utc};
 use sqlx::error::ErrorKind;
 
@@ -42,7 +43,7 @@ impl TryFrom<InventoryRow> for RunnerInventory {
 
     fn try_from(r: InventoryRow) -> Result<RunnerInventory> {
         Ok(RunnerInventory {
-            runner_id: r.runner_id,
+            runner_id: RunnerId::new(r.runner_id),
             inventory: r.inventory,
             architectures: decode_list(&r.architectures, "runner architectures")?,
             updated_at: r.updated_at,
@@ -64,9 +65,9 @@ impl TryFrom<AllocationRow> for GpuAllocation {
 
     fn try_from(r: AllocationRow) -> Result<GpuAllocation> {
         Ok(GpuAllocation {
-            job_id: r.job_id,
-            runner_id: r.runner_id,
-            fence: r.fence,
+            job_id: JobId::new(r.job_id),
+            runner_id: RunnerId::new(r.runner_id),
+            fence: u64::try_from(r.fence).map_err(|_| fence_out_of_range(r.fence))?,
             gpus: decode_list(&r.gpus, "GPU allocation keys")?,
             created_at: r.created_at,
         })
@@ -113,14 +114,14 @@ const MAX_FENCE: &str = "SELECT max_fence FROM ci_gpu_fence WHERE id = 1";
 impl HardwareStore for SqlStore {
     async fn set_runner_inventory(
         &self,
-        runner_id: i64,
+        runner_id: RunnerId,
         inventory: &str,
         architectures: &[String],
         now: DateTime<Utc>,
     ) -> Result<RunnerInventory> {
         let architectures = encode_list(architectures);
         let row: InventoryRow = with_db!(self, |p| sqlx::query_as(UPSERT_INVENTORY)
-            .bind(runner_id)
+            .bind(runner_id.get())
             .bind(inventory)
             .bind(&architectures)
             .bind(now)
@@ -130,9 +131,12 @@ impl HardwareStore for SqlStore {
         row.try_into()
     }
 
-    async fn runner_inventory(&self, runner_id: i64) -> Result<Option<RunnerInventory>> {
-        let row: Option<InventoryRow> =
-            with_db!(self, |p| sqlx::query_as(INVENTORY).bind(runner_id).fetch_optional(p).await.map_err(db_err)?);
+    async fn runner_inventory(&self, runner_id: RunnerId) -> Result<Option<RunnerInventory>> {
+        let row: Option<InventoryRow> = with_db!(self, |p| sqlx::query_as(INVENTORY)
+            .bind(runner_id.get())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?);
         row.map(RunnerInventory::try_from).transpose()
     }
 
@@ -147,27 +151,29 @@ impl HardwareStore for SqlStore {
             return Err(StoreError::Invalid(format!("the GPU allocation of job {} holds no GPU", a.job_id)));
         }
         let gpus = encode_list(&a.gpus);
+        let fence = stored_fence(a.fence)?;
         with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
-            tx.lock_job(a.job_id).await?.ok_or(StoreError::NotFound("job"))?;
+            tx.lock_job(a.job_id.get()).await?.ok_or(StoreError::NotFound("job"))?;
             sqlx::query(INSERT_ALLOCATION)
-                .bind(a.job_id)
-                .bind(a.runner_id)
-                .bind(a.fence)
+                .bind(a.job_id.get())
+                .bind(a.runner_id.get())
+                .bind(fence)
                 .bind(&gpus)
                 .bind(a.created_at)
                 .execute(&mut *tx)
                 .await
                 .map_err(runner_missing)?;
-            sqlx::query(RAISE_FENCE).bind(a.fence).execute(&mut *tx).await.map_err(db_err)?;
+            sqlx::query(RAISE_FENCE).bind(fence).execute(&mut *tx).await.map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
         });
         Ok(())
     }
 
-    async fn remove_gpu_allocation(&self, job_id: i64, fence: i64) -> Result<bool> {
+    async fn remove_gpu_allocation(&self, job_id: JobId, fence: u64) -> Result<bool> {
+        let fence = stored_fence(fence)?;
         let done = with_db!(self, |p| sqlx::query(REMOVE_ALLOCATION)
-            .bind(job_id)
+            .bind(job_id.get())
             .bind(fence)
             .execute(p)
             .await
@@ -182,9 +188,20 @@ impl HardwareStore for SqlStore {
         rows.into_iter().map(GpuAllocation::try_from).collect()
     }
 
-    async fn max_gpu_fence(&self) -> Result<i64> {
+    async fn max_gpu_fence(&self) -> Result<u64> {
         let max: Option<i64> =
             with_db!(self, |p| sqlx::query_scalar(MAX_FENCE).fetch_optional(p).await.map_err(db_err)?);
-        Ok(max.unwrap_or(0))
+        let max = max.unwrap_or(0);
+        u64::try_from(max).map_err(|_| fence_out_of_range(max))
     }
+}
+
+/// Fences are counted from 1 up; the column is a signed 64-bit integer, as every SQL integer.
+fn stored_fence(fence: u64) -> Result<i64> {
+    i64::try_from(fence).map_err(|_| StoreError::Invalid(format!("GPU allocation fence {fence} is out of range")))
+}
+
+/// A stored fence below 0 was not written by this store.
+fn fence_out_of_range(stored: i64) -> StoreError {
+    StoreError::Unavailable(format!("ci_gpu_allocations.fence holds '{stored}', not a fence"))
 }

@@ -3,6 +3,7 @@
 
 use autogit_core::ci::JobStatus;
 use autogit_store::{Job, NewJob, Result, StoreError};
+use autogit_store::{JobId, PipelineId, ProjectId, RunnerId};
 use chrono::{DateTime, Utc};
 
 use crate::ci_codec::{decode_tags, decode_word, encode_tags};
@@ -53,9 +54,9 @@ impl TryFrom<JobRow> for Job {
 
     fn try_from(r: JobRow) -> Result<Job> {
         Ok(Job {
-            id: r.id,
-            pipeline_id: r.pipeline_id,
-            project_id: r.project_id,
+            id: JobId::new(r.id),
+            pipeline_id: PipelineId::new(r.pipeline_id),
+            project_id: ProjectId::new(r.project_id),
             name: r.name,
             stage: r.stage,
             stage_index: r.stage_index,
@@ -65,10 +66,10 @@ impl TryFrom<JobRow> for Job {
             spec: r.spec,
             tags: decode_tags(&r.tags),
             protected: r.protected,
-            runner_id: r.runner_id,
+            runner_id: r.runner_id.map(RunnerId::new),
             token_digest: r.token_digest,
             attempt: r.attempt,
-            retried_from: r.retried_from,
+            retried_from: r.retried_from.map(JobId::new),
             retried: r.retried,
             failure_reason: r.failure_reason.as_deref().map(|f| decode_word("jobs.failure_reason", f)).transpose()?,
             exit_code: r.exit_code,

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use autogit_core::ci::JobStatus;
 use autogit_store::{Job, JobChange, JobStore, Listed, Page, Result, StoreError};
+use autogit_store::{JobId, PipelineId, ProjectId, RunnerId};
 use chrono::{DateTime, Utc};
 
 use crate::ci_codec::{status_in, status_set};
@@ -128,15 +129,15 @@ impl SqlStore {
 
 #[async_trait]
 impl JobStore for SqlStore {
-    async fn job_by_id(&self, id: i64) -> Result<Option<Job>> {
+    async fn job_by_id(&self, id: JobId) -> Result<Option<Job>> {
         let row: Option<JobRow> =
-            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id.get()).fetch_optional(p).await.map_err(db_err)?);
         row.map(Job::try_from).transpose()
     }
 
-    async fn jobs_of_pipeline(&self, pipeline_id: i64, include_retried: bool) -> Result<Vec<Job>> {
+    async fn jobs_of_pipeline(&self, pipeline_id: PipelineId, include_retried: bool) -> Result<Vec<Job>> {
         let rows: Vec<JobRow> = with_db!(self, |p| sqlx::query_as(OF_PIPELINE)
-            .bind(pipeline_id)
+            .bind(pipeline_id.get())
             .bind(include_retried)
             .fetch_all(p)
             .await
@@ -144,12 +145,17 @@ impl JobStore for SqlStore {
         jobs(rows)
     }
 
-    async fn list_project_jobs(&self, project_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>> {
-        self.jobs_of(OF_PROJECT, COUNT_OF_PROJECT, project_id, statuses, page).await
+    async fn list_project_jobs(
+        &self,
+        project_id: ProjectId,
+        statuses: &[JobStatus],
+        page: Page,
+    ) -> Result<Listed<Job>> {
+        self.jobs_of(OF_PROJECT, COUNT_OF_PROJECT, project_id.get(), statuses, page).await
     }
 
-    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>> {
-        self.jobs_of(OF_RUNNER, COUNT_OF_RUNNER, runner_id, statuses, page).await
+    async fn list_runner_jobs(&self, runner_id: RunnerId, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>> {
+        self.jobs_of(OF_RUNNER, COUNT_OF_RUNNER, runner_id.get(), statuses, page).await
     }
 
     async fn pending_jobs(&self, limit: i64) -> Result<Vec<Job>> {
@@ -162,7 +168,7 @@ impl JobStore for SqlStore {
 
     async fn transition_job(
         &self,
-        id: i64,
+        id: JobId,
         from: &[JobStatus],
         to: JobStatus,
         change: &JobChange,
@@ -172,10 +178,10 @@ impl JobStore for SqlStore {
         let expected = status_set(from);
         let running = to == JobStatus::Running;
         let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(TRANSITION)
-            .bind(id)
+            .bind(id.get())
             .bind(to.as_str())
             .bind(to.is_unstarted())
-            .bind(change.runner_id)
+            .bind(change.runner_id.map(RunnerId::get))
             .bind(!running || change.clear_token)
             .bind(&change.token_digest)
             .bind(!running)
@@ -192,21 +198,21 @@ impl JobStore for SqlStore {
             .map_err(conflict_as("token"))?);
         match row {
             Some(row) => Ok(Some(row.try_into()?)),
-            None => self.none_if_exists(id).await,
+            None => self.none_if_exists(id.get()).await,
         }
     }
 
     async fn assign_job(
         &self,
-        id: i64,
-        runner_id: i64,
+        id: JobId,
+        runner_id: RunnerId,
         token_digest: &str,
         lease_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Option<Job>> {
         let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(ASSIGN)
-            .bind(id)
-            .bind(runner_id)
+            .bind(id.get())
+            .bind(runner_id.get())
             .bind(token_digest)
             .bind(lease_expires_at)
             .bind(now)
@@ -216,7 +222,7 @@ impl JobStore for SqlStore {
             .map_err(conflict_as("token"))?);
         match row {
             Some(row) => Ok(Some(row.try_into()?)),
-            None => self.none_if_exists(id).await,
+            None => self.none_if_exists(id.get()).await,
         }
     }
 
@@ -226,10 +232,10 @@ impl JobStore for SqlStore {
         row.map(Job::try_from).transpose()
     }
 
-    async fn extend_lease(&self, id: i64, runner_id: i64, until: DateTime<Utc>) -> Result<bool> {
+    async fn extend_lease(&self, id: JobId, runner_id: RunnerId, until: DateTime<Utc>) -> Result<bool> {
         let done = with_db!(self, |p| sqlx::query(EXTEND)
-            .bind(id)
-            .bind(runner_id)
+            .bind(id.get())
+            .bind(runner_id.get())
             .bind(until)
             .execute(p)
             .await
@@ -246,15 +252,21 @@ impl JobStore for SqlStore {
         self.job_list(DUE, Some(now), None).await
     }
 
-    async fn retry_job(&self, id: i64, now: DateTime<Utc>) -> Result<Job> {
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job> {
         let row: Option<JobRow> = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
-            let marked =
-                sqlx::query(MARK_RETRIED).bind(id).bind(true).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            let marked = sqlx::query(MARK_RETRIED)
+                .bind(id.get())
+                .bind(true)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
             if marked == 0 {
                 None
             } else {
-                let row = sqlx::query_as(INSERT_RETRY).bind(id).bind(now).fetch_one(&mut *tx).await.map_err(db_err)?;
+                let row =
+                    sqlx::query_as(INSERT_RETRY).bind(id.get()).bind(now).fetch_one(&mut *tx).await.map_err(db_err)?;
                 tx.commit().await.map_err(db_err)?;
                 Some(row)
             }
@@ -262,7 +274,7 @@ impl JobStore for SqlStore {
         match row {
             Some(row) => row.try_into(),
             None => {
-                self.none_if_exists(id).await?;
+                self.none_if_exists(id.get()).await?;
                 Err(StoreError::Invalid("only a finished job that was not retried yet can be retried".into()))
             }
         }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use autogit_core::AccessLevel;
 use autogit_store::{Listed, Member, MemberSource, MemberStore, Page, Result, StoreError, User};
+use autogit_store::{NamespaceId, ProjectId, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SourceTable, SqlStore, with_db};
@@ -76,11 +77,16 @@ impl TryFrom<MemberRow> for Member {
 
     fn try_from(r: MemberRow) -> Result<Member> {
         let source = match r.source_type.as_str() {
-            "namespace" => MemberSource::Namespace(r.source_id),
-            "project" => MemberSource::Project(r.source_id),
+            "namespace" => MemberSource::Namespace(NamespaceId::new(r.source_id)),
+            "project" => MemberSource::Project(ProjectId::new(r.source_id)),
             other => return Err(corrupt("member source type", other)),
         };
-        Ok(Member { source, user_id: r.user_id, access_level: level(r.access_level)?, created_at: r.created_at })
+        Ok(Member {
+            source,
+            user_id: UserId::new(r.user_id),
+            access_level: level(r.access_level)?,
+            created_at: r.created_at,
+        })
     }
 }
 
@@ -102,8 +108,8 @@ fn level(v: i64) -> Result<AccessLevel> {
 /// The `(source_type, source_id)` columns of a source.
 fn source_key(source: MemberSource) -> (&'static str, i64) {
     match source {
-        MemberSource::Namespace(id) => ("namespace", id),
-        MemberSource::Project(id) => ("project", id),
+        MemberSource::Namespace(id) => ("namespace", id.get()),
+        MemberSource::Project(id) => ("project", id.get()),
     }
 }
 
@@ -112,7 +118,7 @@ impl MemberStore for SqlStore {
     async fn add_member(
         &self,
         source: MemberSource,
-        user_id: i64,
+        user_id: UserId,
         level: AccessLevel,
         now: DateTime<Utc>,
     ) -> Result<Member> {
@@ -129,7 +135,7 @@ impl MemberStore for SqlStore {
             let row = sqlx::query_as(INSERT_MEMBER)
                 .bind(kind)
                 .bind(id)
-                .bind(user_id)
+                .bind(user_id.get())
                 .bind(level.value())
                 .bind(now)
                 .fetch_one(&mut *tx)
@@ -141,12 +147,12 @@ impl MemberStore for SqlStore {
         Member::try_from(row)
     }
 
-    async fn update_member(&self, source: MemberSource, user_id: i64, level: AccessLevel) -> Result<Member> {
+    async fn update_member(&self, source: MemberSource, user_id: UserId, level: AccessLevel) -> Result<Member> {
         let (kind, id) = source_key(source);
         let row: Option<MemberRow> = with_db!(self, |p| sqlx::query_as(UPDATE_MEMBER)
             .bind(kind)
             .bind(id)
-            .bind(user_id)
+            .bind(user_id.get())
             .bind(level.value())
             .fetch_optional(p)
             .await
@@ -154,12 +160,12 @@ impl MemberStore for SqlStore {
         Member::try_from(row.ok_or(StoreError::NotFound("member"))?)
     }
 
-    async fn remove_member(&self, source: MemberSource, user_id: i64) -> Result<()> {
+    async fn remove_member(&self, source: MemberSource, user_id: UserId) -> Result<()> {
         let (kind, id) = source_key(source);
         let done = with_db!(self, |p| sqlx::query(DELETE_MEMBER)
             .bind(kind)
             .bind(id)
-            .bind(user_id)
+            .bind(user_id.get())
             .execute(p)
             .await
             .map_err(db_err)?
@@ -187,13 +193,17 @@ impl MemberStore for SqlStore {
         Ok(Listed { items, total })
     }
 
-    async fn applicable_levels(&self, source: MemberSource, user_id: i64) -> Result<Vec<AccessLevel>> {
+    async fn applicable_levels(&self, source: MemberSource, user_id: UserId) -> Result<Vec<AccessLevel>> {
         let (sql, id) = match source {
-            MemberSource::Project(id) => (PROJECT_LEVELS, id),
-            MemberSource::Namespace(id) => (NAMESPACE_LEVELS, id),
+            MemberSource::Project(id) => (PROJECT_LEVELS, id.get()),
+            MemberSource::Namespace(id) => (NAMESPACE_LEVELS, id.get()),
         };
-        let values: Vec<i64> =
-            with_db!(self, |p| sqlx::query_scalar(sql).bind(id).bind(user_id).fetch_all(p).await.map_err(db_err)?);
+        let values: Vec<i64> = with_db!(self, |p| sqlx::query_scalar(sql)
+            .bind(id)
+            .bind(user_id.get())
+            .fetch_all(p)
+            .await
+            .map_err(db_err)?);
         let mut levels = values.into_iter().map(level).collect::<Result<Vec<_>>>()?;
         // Highest first, each role once: callers want the strongest, the set is for display.
         levels.sort_unstable_by(|a, b| b.cmp(a));

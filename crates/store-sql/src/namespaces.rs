@@ -5,6 +5,7 @@ use autogit_core::AccessLevel;
 use autogit_store::{
     GroupFilter, Listed, Namespace, NamespaceKind, NamespaceStore, NewGroup, Page, Result, StoreError,
 };
+use autogit_store::{NamespaceId, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SqlStore, with_db};
@@ -66,15 +67,15 @@ impl TryFrom<NamespaceRow> for Namespace {
             other => return Err(corrupt("namespace kind", other)),
         };
         Ok(Namespace {
-            id: r.id,
+            id: NamespaceId::new(r.id),
             kind,
             name: r.name,
             path: r.path,
             full_path: r.full_path,
-            parent_id: r.parent_id,
+            parent_id: r.parent_id.map(NamespaceId::new),
             visibility: parse_visibility(&r.visibility)?,
             description: r.description,
-            owner_id: r.owner_id,
+            owner_id: r.owner_id.map(UserId::new),
             created_at: r.created_at,
         })
     }
@@ -143,29 +144,29 @@ macro_rules! bind_group_filter {
             .bind($a.min_level)
             .bind($a.member_id)
             .bind($parent.is_some())
-            .bind($parent.flatten())
+            .bind(($parent.flatten()).map(NamespaceId::get))
             .bind($pattern)
     };
 }
 
 #[async_trait]
 impl NamespaceStore for SqlStore {
-    async fn create_group(&self, new: &NewGroup, owner: Option<i64>, now: DateTime<Utc>) -> Result<Namespace> {
+    async fn create_group(&self, new: &NewGroup, owner: Option<UserId>, now: DateTime<Utc>) -> Result<Namespace> {
         let row: NamespaceRow = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
             let full_path = match new.parent_id {
                 None => new.path.clone(),
                 Some(parent_id) => {
-                    tx.lock_namespace(parent_id).await?;
+                    tx.lock_namespace(parent_id.get()).await?;
                     let parent: Option<NamespaceRow> =
-                        sqlx::query_as(BY_ID).bind(parent_id).fetch_optional(&mut *tx).await.map_err(db_err)?;
+                        sqlx::query_as(BY_ID).bind(parent_id.get()).fetch_optional(&mut *tx).await.map_err(db_err)?;
                     let parent = parent.ok_or_else(|| StoreError::Invalid("parent group does not exist".into()))?;
                     if parent.kind != NamespaceKind::Group.as_str() {
                         return Err(StoreError::Invalid("groups cannot be nested in a personal namespace".into()));
                     }
                     // A project in the parent with this path would own the same full path.
                     let taken: i64 = sqlx::query_scalar(PROJECT_PATH_TAKEN)
-                        .bind(parent_id)
+                        .bind(parent_id.get())
                         .bind(&new.path)
                         .fetch_one(&mut *tx)
                         .await
@@ -181,7 +182,7 @@ impl NamespaceStore for SqlStore {
                 .bind(&new.name)
                 .bind(&new.path)
                 .bind(&full_path)
-                .bind(new.parent_id)
+                .bind(new.parent_id.map(NamespaceId::get))
                 .bind(new.visibility.as_str())
                 .bind(&new.description)
                 .bind(None::<i64>)
@@ -193,7 +194,7 @@ impl NamespaceStore for SqlStore {
                 sqlx::query(INSERT_MEMBER)
                     .bind("namespace")
                     .bind(row.id)
-                    .bind(owner)
+                    .bind(owner.get())
                     .bind(AccessLevel::Owner.value())
                     .bind(now)
                     .execute(&mut *tx)
@@ -206,9 +207,9 @@ impl NamespaceStore for SqlStore {
         Namespace::try_from(row)
     }
 
-    async fn namespace_by_id(&self, id: i64) -> Result<Option<Namespace>> {
+    async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>> {
         let row: Option<NamespaceRow> =
-            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id.get()).fetch_optional(p).await.map_err(db_err)?);
         row.map(Namespace::try_from).transpose()
     }
 
@@ -218,15 +219,15 @@ impl NamespaceStore for SqlStore {
         row.map(Namespace::try_from).transpose()
     }
 
-    async fn user_namespace(&self, user_id: i64) -> Result<Option<Namespace>> {
+    async fn user_namespace(&self, user_id: UserId) -> Result<Option<Namespace>> {
         let row: Option<NamespaceRow> =
-            with_db!(self, |p| sqlx::query_as(BY_OWNER).bind(user_id).fetch_optional(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(BY_OWNER).bind(user_id.get()).fetch_optional(p).await.map_err(db_err)?);
         row.map(Namespace::try_from).transpose()
     }
 
-    async fn namespace_ancestry(&self, id: i64) -> Result<Vec<Namespace>> {
+    async fn namespace_ancestry(&self, id: NamespaceId) -> Result<Vec<Namespace>> {
         let rows: Vec<NamespaceRow> =
-            with_db!(self, |p| sqlx::query_as(ANCESTRY).bind(id).fetch_all(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(ANCESTRY).bind(id.get()).fetch_all(p).await.map_err(db_err)?);
         rows.into_iter().map(Namespace::try_from).collect()
     }
 

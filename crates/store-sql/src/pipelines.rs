@@ -7,6 +7,7 @@ use autogit_core::ci::PipelineStatus;
 use autogit_store::{
     Job, Listed, NewJob, NewPipeline, Page, Pipeline, PipelineFilter, PipelineStore, Result, StoreError,
 };
+use autogit_store::{PipelineId, ProjectId, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::ci_codec::{decode_variables, decode_word, encode_variables};
@@ -52,8 +53,8 @@ impl TryFrom<PipelineRow> for Pipeline {
             _ => None,
         };
         Ok(Pipeline {
-            id: r.id,
-            project_id: r.project_id,
+            id: PipelineId::new(r.id),
+            project_id: ProjectId::new(r.project_id),
             iid: r.iid,
             ref_name: r.ref_name,
             tag: r.tag,
@@ -61,7 +62,7 @@ impl TryFrom<PipelineRow> for Pipeline {
             before_sha: r.before_sha,
             source: r.source,
             status: decode_word("pipelines.status", &r.status)?,
-            user_id: r.user_id,
+            user_id: r.user_id.map(UserId::new),
             yaml_errors: r.yaml_errors,
             variables: decode_variables(&r.variables)?,
             created_at: r.created_at,
@@ -166,10 +167,13 @@ impl SqlStore {
                 }
             };
             if claimed {
-                let iid: i64 =
-                    sqlx::query_scalar(NEXT_IID).bind(new.project_id).fetch_one(&mut *tx).await.map_err(db_err)?;
+                let iid: i64 = sqlx::query_scalar(NEXT_IID)
+                    .bind(new.project_id.get())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
                 let row: PipelineRow = sqlx::query_as(INSERT)
-                    .bind(new.project_id)
+                    .bind(new.project_id.get())
                     .bind(iid)
                     .bind(&new.ref_name)
                     .bind(new.tag)
@@ -177,7 +181,7 @@ impl SqlStore {
                     .bind(&new.before_sha)
                     .bind(&new.source)
                     .bind(new.status.as_str())
-                    .bind(new.user_id)
+                    .bind(new.user_id.map(UserId::get))
                     .bind(&new.yaml_errors)
                     .bind(&variables)
                     .bind(now)
@@ -186,7 +190,7 @@ impl SqlStore {
                     .map_err(db_err)?;
                 let mut job_rows = Vec::with_capacity(prepared.len());
                 for prep in &prepared {
-                    let q = sqlx::query_as(INSERT_JOB).bind(row.id).bind(new.project_id);
+                    let q = sqlx::query_as(INSERT_JOB).bind(row.id).bind(new.project_id.get());
                     job_rows.push(bind_new_job!(q, prep, now).fetch_one(&mut *tx).await.map_err(db_err)?);
                 }
                 if let Some((record, position)) = claim {
@@ -224,15 +228,16 @@ impl PipelineStore for SqlStore {
         created.ok_or_else(|| StoreError::Unavailable("pipeline insert returned nothing".into()))
     }
 
-    async fn pipeline_by_id(&self, id: i64) -> Result<Option<Pipeline>> {
+    async fn pipeline_by_id(&self, id: PipelineId) -> Result<Option<Pipeline>> {
         let row: Option<PipelineRow> =
-            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id.get()).fetch_optional(p).await.map_err(db_err)?);
         row.map(Pipeline::try_from).transpose()
     }
 
-    async fn pipelines_with_variables_after(&self, after_id: i64, limit: i64) -> Result<Vec<Pipeline>> {
+    async fn pipelines_with_variables_after(&self, after: Option<PipelineId>, limit: i64) -> Result<Vec<Pipeline>> {
+        // Ids start at 1 on both databases, so 0 is below every pipeline.
         let rows: Vec<PipelineRow> = with_db!(self, |p| sqlx::query_as(WITH_VARIABLES_AFTER)
-            .bind(after_id)
+            .bind(after.map_or(0, PipelineId::get))
             .bind(limit.max(0))
             .fetch_all(p)
             .await
@@ -242,13 +247,13 @@ impl PipelineStore for SqlStore {
 
     async fn swap_pipeline_variables(
         &self,
-        id: i64,
+        id: PipelineId,
         expected: &[(String, String)],
         new: &[(String, String)],
     ) -> Result<bool> {
         let (expected, new) = (encode_variables(expected), encode_variables(new));
         let done = with_db!(self, |p| sqlx::query(SWAP_VARIABLES)
-            .bind(id)
+            .bind(id.get())
             .bind(&expected)
             .bind(&new)
             .execute(p)
@@ -258,9 +263,9 @@ impl PipelineStore for SqlStore {
         Ok(done == 1)
     }
 
-    async fn pipeline_by_iid(&self, project_id: i64, iid: i64) -> Result<Option<Pipeline>> {
+    async fn pipeline_by_iid(&self, project_id: ProjectId, iid: i64) -> Result<Option<Pipeline>> {
         let row: Option<PipelineRow> = with_db!(self, |p| sqlx::query_as(BY_IID)
-            .bind(project_id)
+            .bind(project_id.get())
             .bind(iid)
             .fetch_optional(p)
             .await
@@ -268,10 +273,15 @@ impl PipelineStore for SqlStore {
         row.map(Pipeline::try_from).transpose()
     }
 
-    async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>> {
+    async fn list_pipelines(
+        &self,
+        project_id: ProjectId,
+        filter: &PipelineFilter,
+        page: Page,
+    ) -> Result<Listed<Pipeline>> {
         let status = filter.status.map(PipelineStatus::as_str);
         let (rows, total): (Vec<PipelineRow>, i64) = with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q
-            .bind(project_id)
+            .bind(project_id.get())
             .bind(&filter.ref_name)
             .bind(status)
             .bind(&filter.sha)));
@@ -279,9 +289,14 @@ impl PipelineStore for SqlStore {
         Ok(Listed { items, total })
     }
 
-    async fn set_pipeline_status(&self, id: i64, status: PipelineStatus, now: DateTime<Utc>) -> Result<Pipeline> {
+    async fn set_pipeline_status(
+        &self,
+        id: PipelineId,
+        status: PipelineStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Pipeline> {
         let row: Option<PipelineRow> = with_db!(self, |p| sqlx::query_as(SET_STATUS)
-            .bind(id)
+            .bind(id.get())
             .bind(status.as_str())
             .bind(now)
             .bind(status.is_finished())
@@ -291,9 +306,9 @@ impl PipelineStore for SqlStore {
         Pipeline::try_from(row.ok_or(StoreError::NotFound("pipeline"))?)
     }
 
-    async fn latest_pipeline_for_ref(&self, project_id: i64, ref_name: &str) -> Result<Option<Pipeline>> {
+    async fn latest_pipeline_for_ref(&self, project_id: ProjectId, ref_name: &str) -> Result<Option<Pipeline>> {
         let row: Option<PipelineRow> = with_db!(self, |p| sqlx::query_as(LATEST_FOR_REF)
-            .bind(project_id)
+            .bind(project_id.get())
             .bind(ref_name)
             .fetch_optional(p)
             .await

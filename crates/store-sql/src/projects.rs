@@ -6,6 +6,7 @@ use autogit_core::AccessLevel;
 use autogit_store::{
     Listed, NewProject, Page, Project, ProjectFilter, ProjectStore, ProjectUpdate, Result, StoreError,
 };
+use autogit_store::{NamespaceId, ProjectId, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, Locks, SqlStore, with_db};
@@ -44,8 +45,8 @@ impl TryFrom<ProjectRow> for Project {
 
     fn try_from(r: ProjectRow) -> Result<Project> {
         Ok(Project {
-            id: r.id,
-            namespace_id: r.namespace_id,
+            id: ProjectId::new(r.id),
+            namespace_id: NamespaceId::new(r.namespace_id),
             name: r.name,
             path: r.path,
             full_path: r.full_path,
@@ -113,14 +114,14 @@ impl ProjectStore for SqlStore {
     async fn create_project(
         &self,
         new: &NewProject,
-        creator: Option<(i64, AccessLevel)>,
+        creator: Option<(UserId, AccessLevel)>,
         now: DateTime<Utc>,
     ) -> Result<Project> {
         let row: ProjectRow = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
-            tx.lock_namespace(new.namespace_id).await?;
+            tx.lock_namespace(new.namespace_id.get()).await?;
             let taken: i64 = sqlx::query_scalar(SUBGROUP_PATH_TAKEN)
-                .bind(new.namespace_id)
+                .bind(new.namespace_id.get())
                 .bind(&new.path)
                 .fetch_one(&mut *tx)
                 .await
@@ -129,7 +130,7 @@ impl ProjectStore for SqlStore {
                 return Err(StoreError::Conflict("path".into()));
             }
             let id: i64 = sqlx::query_scalar(INSERT)
-                .bind(new.namespace_id)
+                .bind(new.namespace_id.get())
                 .bind(&new.name)
                 .bind(&new.path)
                 .bind(&new.description)
@@ -143,7 +144,7 @@ impl ProjectStore for SqlStore {
                 sqlx::query(INSERT_MEMBER)
                     .bind("project")
                     .bind(id)
-                    .bind(user_id)
+                    .bind(user_id.get())
                     .bind(level.value())
                     .bind(now)
                     .execute(&mut *tx)
@@ -160,9 +161,9 @@ impl ProjectStore for SqlStore {
         Project::try_from(row)
     }
 
-    async fn project_by_id(&self, id: i64) -> Result<Option<Project>> {
+    async fn project_by_id(&self, id: ProjectId) -> Result<Option<Project>> {
         let row: Option<ProjectRow> =
-            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id.get()).fetch_optional(p).await.map_err(db_err)?);
         row.map(Project::try_from).transpose()
     }
 
@@ -186,17 +187,17 @@ impl ProjectStore for SqlStore {
             LIST,
             COUNT,
             page,
-            |q| bind_project_filter!(q, access, filter.namespace_id, &pattern)
+            |q| bind_project_filter!(q, access, filter.namespace_id.map(NamespaceId::get), &pattern)
         ));
         let items = rows.into_iter().map(Project::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }
 
-    async fn update_project(&self, id: i64, update: &ProjectUpdate, now: DateTime<Utc>) -> Result<Project> {
+    async fn update_project(&self, id: ProjectId, update: &ProjectUpdate, now: DateTime<Utc>) -> Result<Project> {
         let row: ProjectRow = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
             let namespace_id: Option<i64> =
-                sqlx::query_scalar(NAMESPACE_OF).bind(id).fetch_optional(&mut *tx).await.map_err(db_err)?;
+                sqlx::query_scalar(NAMESPACE_OF).bind(id.get()).fetch_optional(&mut *tx).await.map_err(db_err)?;
             let namespace_id = namespace_id.ok_or(StoreError::NotFound("project"))?;
             if let Some(path) = &update.path {
                 tx.lock_namespace(namespace_id).await?;
@@ -211,7 +212,7 @@ impl ProjectStore for SqlStore {
                 }
             }
             sqlx::query(UPDATE)
-                .bind(id)
+                .bind(id.get())
                 .bind(&update.name)
                 .bind(&update.path)
                 .bind(&update.description)
@@ -223,16 +224,16 @@ impl ProjectStore for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            let row = sqlx::query_as(BY_ID).bind(id).fetch_one(&mut *tx).await.map_err(db_err)?;
+            let row = sqlx::query_as(BY_ID).bind(id.get()).fetch_one(&mut *tx).await.map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
             row
         });
         Project::try_from(row)
     }
 
-    async fn touch_project(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+    async fn touch_project(&self, id: ProjectId, now: DateTime<Utc>) -> Result<()> {
         let done = with_db!(self, |p| sqlx::query("UPDATE projects SET last_activity_at = $2 WHERE id = $1")
-            .bind(id)
+            .bind(id.get())
             .bind(now)
             .execute(p)
             .await
@@ -241,14 +242,14 @@ impl ProjectStore for SqlStore {
         one_row(done, "project")
     }
 
-    async fn delete_project(&self, id: i64) -> Result<()> {
+    async fn delete_project(&self, id: ProjectId) -> Result<()> {
         with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
             // The project row first: on PostgreSQL this waits for `add_member`'s share lock, so the
             // member delete below (a fresh snapshot) also sees a membership added concurrently.
             // Push events go with the row (ON DELETE CASCADE).
             let done = sqlx::query("DELETE FROM projects WHERE id = $1")
-                .bind(id)
+                .bind(id.get())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?
@@ -257,7 +258,7 @@ impl ProjectStore for SqlStore {
                 return Err(StoreError::NotFound("project"));
             }
             sqlx::query("DELETE FROM members WHERE source_type = 'project' AND source_id = $1")
-                .bind(id)
+                .bind(id.get())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use autogit_core::protection::RefAccessLevel;
+use autogit_store::ProjectId;
 use autogit_store::{
     Listed, NewProtectedBranch, Page, ProtectedBranch, ProtectedBranchStore, RefAccess, Result, StoreError,
 };
@@ -83,7 +84,7 @@ fn assemble(rules: Vec<RuleRow>, levels: &[LevelRow]) -> Result<Vec<ProtectedBra
         .map(|r| {
             let mut out = ProtectedBranch {
                 id: r.id,
-                project_id: r.project_id,
+                project_id: ProjectId::new(r.project_id),
                 name: r.name,
                 push_access_levels: Vec::new(),
                 merge_access_levels: Vec::new(),
@@ -113,26 +114,26 @@ impl ProtectedBranchStore for SqlStore {
     async fn protect_branch(&self, new: &NewProtectedBranch) -> Result<ProtectedBranch> {
         let (rule, levels) = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
-            let written = insert_rule!(tx, new.project_id, &new.name, new.protection);
+            let written = insert_rule!(tx, new.project_id.get(), &new.name, new.protection);
             tx.commit().await.map_err(db_err)?;
             written
         });
         single(rule, &levels)
     }
 
-    async fn list_protected_branches(&self, project_id: i64, page: Page) -> Result<Listed<ProtectedBranch>> {
+    async fn list_protected_branches(&self, project_id: ProjectId, page: Page) -> Result<Listed<ProtectedBranch>> {
         let (rules, levels, total): (Vec<RuleRow>, Vec<LevelRow>, i64) = with_db!(self, |p| {
-            let (rules, total) = page_and_total!(p, LIST, COUNT, page, |q| q.bind(project_id));
-            let levels = sqlx::query_as(LEVELS_OF_PROJECT).bind(project_id).fetch_all(p).await.map_err(db_err)?;
+            let (rules, total) = page_and_total!(p, LIST, COUNT, page, |q| q.bind(project_id.get()));
+            let levels = sqlx::query_as(LEVELS_OF_PROJECT).bind(project_id.get()).fetch_all(p).await.map_err(db_err)?;
             (rules, levels, total)
         });
         Ok(Listed { items: assemble(rules, &levels)?, total })
     }
 
-    async fn protected_branch(&self, project_id: i64, name: &str) -> Result<Option<ProtectedBranch>> {
+    async fn protected_branch(&self, project_id: ProjectId, name: &str) -> Result<Option<ProtectedBranch>> {
         let found: Option<(RuleRow, Vec<LevelRow>)> = with_db!(self, |p| {
             let rule: Option<RuleRow> =
-                sqlx::query_as(BY_NAME).bind(project_id).bind(name).fetch_optional(p).await.map_err(db_err)?;
+                sqlx::query_as(BY_NAME).bind(project_id.get()).bind(name).fetch_optional(p).await.map_err(db_err)?;
             match rule {
                 Some(rule) => {
                     let levels = sqlx::query_as(LEVELS_OF_RULE).bind(rule.id).fetch_all(p).await.map_err(db_err)?;
@@ -144,9 +145,9 @@ impl ProtectedBranchStore for SqlStore {
         found.map(|(rule, levels)| single(rule, &levels)).transpose()
     }
 
-    async fn unprotect_branch(&self, project_id: i64, name: &str) -> Result<()> {
+    async fn unprotect_branch(&self, project_id: ProjectId, name: &str) -> Result<()> {
         let done = with_db!(self, |p| sqlx::query(DELETE)
-            .bind(project_id)
+            .bind(project_id.get())
             .bind(name)
             .execute(p)
             .await

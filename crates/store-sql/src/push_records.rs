@@ -7,6 +7,7 @@ use autogit_store::{
     Job, NewJob, NewPipeline, NewPushRecord, Pipeline, PushEvent, PushPipelineState, PushRecord, PushRecordState,
     PushRecordStore, PushRecordUpdate, Result, StoreError,
 };
+use autogit_store::{PipelineId, ProjectId, UserId};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -79,7 +80,7 @@ fn update_of(r: UpdateRow) -> Result<PushRecordUpdate> {
         new: r.new_sha,
         applied: r.applied,
         pipeline,
-        pipeline_id: r.pipeline_id,
+        pipeline_id: r.pipeline_id.map(PipelineId::new),
     })
 }
 
@@ -87,8 +88,8 @@ fn record_of(r: RecordRow, updates: Vec<UpdateRow>) -> Result<PushRecord> {
     let state = PushRecordState::parse(&r.state).ok_or_else(|| corrupt("push record state", &r.state))?;
     Ok(PushRecord {
         id: r.id,
-        project_id: r.project_id,
-        pusher_id: r.pusher_id,
+        project_id: ProjectId::new(r.project_id),
+        pusher_id: r.pusher_id.map(UserId::new),
         state,
         created_at: r.created_at,
         finished_at: r.finished_at,
@@ -107,8 +108,8 @@ impl PushRecordStore for SqlStore {
         let row: RecordRow = with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
             let row: RecordRow = sqlx::query_as(INSERT_RECORD)
-                .bind(new.project_id)
-                .bind(new.pusher_id)
+                .bind(new.project_id.get())
+                .bind(new.pusher_id.map(UserId::get))
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await

@@ -6,6 +6,7 @@ use autogit_store::{
     Listed, NewRunner, Page, Result, Runner, RunnerAccessLevel, RunnerFilter, RunnerScope, RunnerSeen, RunnerStore,
     RunnerUpdate, StoreError,
 };
+use autogit_store::{NamespaceId, ProjectId, RunnerId};
 use chrono::{DateTime, Utc};
 
 use crate::ci_codec::{decode_tags, encode_tags, tag_match};
@@ -48,12 +49,12 @@ impl TryFrom<RunnerRow> for Runner {
     fn try_from(r: RunnerRow) -> Result<Runner> {
         let scope = match (r.scope_type.as_str(), r.namespace_id, r.project_id) {
             ("instance", _, _) => RunnerScope::Instance,
-            ("group", Some(id), _) => RunnerScope::Group(id),
-            ("project", _, Some(id)) => RunnerScope::Project(id),
+            ("group", Some(id), _) => RunnerScope::Group(NamespaceId::new(id)),
+            ("project", _, Some(id)) => RunnerScope::Project(ProjectId::new(id)),
             (other, _, _) => return Err(corrupt("runner scope", other)),
         };
         Ok(Runner {
-            id: r.id,
+            id: RunnerId::new(r.id),
             description: r.description,
             token_digest: r.token_digest,
             scope,
@@ -78,8 +79,8 @@ impl TryFrom<RunnerRow> for Runner {
 fn scope_columns(scope: RunnerScope) -> (&'static str, Option<i64>, Option<i64>) {
     match scope {
         RunnerScope::Instance => ("instance", None, None),
-        RunnerScope::Group(id) => ("group", Some(id), None),
-        RunnerScope::Project(id) => ("project", None, Some(id)),
+        RunnerScope::Group(id) => ("group", Some(id.get()), None),
+        RunnerScope::Project(id) => ("project", None, Some(id.get())),
     }
 }
 
@@ -145,9 +146,9 @@ impl RunnerStore for SqlStore {
         Runner::try_from(row)
     }
 
-    async fn runner_by_id(&self, id: i64) -> Result<Option<Runner>> {
+    async fn runner_by_id(&self, id: RunnerId) -> Result<Option<Runner>> {
         let row: Option<RunnerRow> =
-            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(BY_ID).bind(id.get()).fetch_optional(p).await.map_err(db_err)?);
         row.map(Runner::try_from).transpose()
     }
 
@@ -174,10 +175,10 @@ impl RunnerStore for SqlStore {
         Ok(Listed { items, total })
     }
 
-    async fn update_runner(&self, id: i64, update: &RunnerUpdate) -> Result<Runner> {
+    async fn update_runner(&self, id: RunnerId, update: &RunnerUpdate) -> Result<Runner> {
         let tags = update.tags.as_deref().map(encode_tags).transpose()?;
         let row: Option<RunnerRow> = with_db!(self, |p| sqlx::query_as(UPDATE)
-            .bind(id)
+            .bind(id.get())
             .bind(&update.description)
             .bind(&tags)
             .bind(update.run_untagged)
@@ -192,9 +193,9 @@ impl RunnerStore for SqlStore {
         Runner::try_from(row.ok_or(StoreError::NotFound("runner"))?)
     }
 
-    async fn touch_runner(&self, id: i64, now: DateTime<Utc>, seen: &RunnerSeen) -> Result<()> {
+    async fn touch_runner(&self, id: RunnerId, now: DateTime<Utc>, seen: &RunnerSeen) -> Result<()> {
         let done = with_db!(self, |p| sqlx::query(TOUCH)
-            .bind(id)
+            .bind(id.get())
             .bind(now)
             .bind(&seen.version)
             .bind(&seen.platform)
@@ -207,10 +208,10 @@ impl RunnerStore for SqlStore {
         one_row(done, "runner")
     }
 
-    async fn delete_runner(&self, id: i64) -> Result<()> {
+    async fn delete_runner(&self, id: RunnerId) -> Result<()> {
         // Jobs keep their history: `jobs.runner_id` is ON DELETE SET NULL.
         let done = with_db!(self, |p| sqlx::query("DELETE FROM runners WHERE id = $1")
-            .bind(id)
+            .bind(id.get())
             .execute(p)
             .await
             .map_err(db_err)?
@@ -218,9 +219,9 @@ impl RunnerStore for SqlStore {
         one_row(done, "runner")
     }
 
-    async fn rotate_runner_token(&self, id: i64, new_digest: &str) -> Result<()> {
+    async fn rotate_runner_token(&self, id: RunnerId, new_digest: &str) -> Result<()> {
         let done = with_db!(self, |p| sqlx::query("UPDATE runners SET token_digest = $2 WHERE id = $1")
-            .bind(id)
+            .bind(id.get())
             .bind(new_digest)
             .execute(p)
             .await

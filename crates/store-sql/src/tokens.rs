@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use autogit_core::Scope;
+use autogit_store::UserId;
 use autogit_store::{Listed, NewToken, Page, Result, StoreError, Token, TokenStore};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -34,7 +35,7 @@ impl TryFrom<TokenRow> for Token {
     fn try_from(r: TokenRow) -> Result<Token> {
         Ok(Token {
             id: r.id,
-            user_id: r.user_id,
+            user_id: UserId::new(r.user_id),
             name: r.name,
             scopes: parse_scopes(&r.scopes)?,
             expires_at: r.expires_at,
@@ -78,7 +79,7 @@ impl TokenStore for SqlStore {
     async fn create_token(&self, new: &NewToken, now: DateTime<Utc>) -> Result<Token> {
         let scopes = format_scopes(&new.scopes);
         let row: TokenRow = with_db!(self, |p| sqlx::query_as(INSERT)
-            .bind(new.user_id)
+            .bind(new.user_id.get())
             .bind(&new.name)
             .bind(&new.digest)
             .bind(&scopes)
@@ -103,9 +104,9 @@ impl TokenStore for SqlStore {
         row.map(Token::try_from).transpose()
     }
 
-    async fn list_tokens(&self, user_id: Option<i64>, page: Page) -> Result<Listed<Token>> {
+    async fn list_tokens(&self, user_id: Option<UserId>, page: Page) -> Result<Listed<Token>> {
         let (rows, total): (Vec<TokenRow>, i64) =
-            with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q.bind(user_id)));
+            with_db!(self, |p| page_and_total!(p, LIST, COUNT, page, |q| q.bind(user_id.map(UserId::get))));
         let items = rows.into_iter().map(Token::try_from).collect::<Result<_>>()?;
         Ok(Listed { items, total })
     }

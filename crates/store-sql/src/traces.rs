@@ -4,6 +4,7 @@
 //! chunks always tile `0..trace_size` without gaps or overlaps.
 
 use async_trait::async_trait;
+use autogit_store::JobId;
 use autogit_store::{Result, StoreError, TraceAppend, TraceStore};
 
 use crate::db::{BeginWrite, SqlStore, with_db};
@@ -19,12 +20,12 @@ const CHUNKS: &str = "SELECT byte_offset, data FROM job_traces \
 
 #[async_trait]
 impl TraceStore for SqlStore {
-    async fn append_trace(&self, job_id: i64, offset: i64, bytes: &[u8]) -> Result<TraceAppend> {
+    async fn append_trace(&self, job_id: JobId, offset: i64, bytes: &[u8]) -> Result<TraceAppend> {
         let len = i64::try_from(bytes.len()).map_err(|_| StoreError::Invalid("trace chunk too large".into()))?;
         with_db!(self, |p| {
             let mut tx = p.begin_write().await?;
             let grown: Option<i64> = sqlx::query_scalar(GROW)
-                .bind(job_id)
+                .bind(job_id.get())
                 .bind(offset)
                 .bind(len)
                 .fetch_optional(&mut *tx)
@@ -35,7 +36,7 @@ impl TraceStore for SqlStore {
                     // An empty append stores no row: the next append starts at the same offset.
                     if len > 0 {
                         sqlx::query(INSERT_CHUNK)
-                            .bind(job_id)
+                            .bind(job_id.get())
                             .bind(offset)
                             .bind(bytes)
                             .execute(&mut *tx)
@@ -47,7 +48,7 @@ impl TraceStore for SqlStore {
                 }
                 None => {
                     let size: Option<i64> =
-                        sqlx::query_scalar(SIZE).bind(job_id).fetch_optional(&mut *tx).await.map_err(db_err)?;
+                        sqlx::query_scalar(SIZE).bind(job_id.get()).fetch_optional(&mut *tx).await.map_err(db_err)?;
                     tx.rollback().await.map_err(db_err)?;
                     size.map(|size| TraceAppend::Mismatch { size }).ok_or(StoreError::NotFound("job"))
                 }
@@ -55,14 +56,14 @@ impl TraceStore for SqlStore {
         })
     }
 
-    async fn read_trace(&self, job_id: i64, offset: i64, limit: i64) -> Result<Vec<u8>> {
+    async fn read_trace(&self, job_id: JobId, offset: i64, limit: i64) -> Result<Vec<u8>> {
         let start = offset.max(0);
         if limit <= 0 {
             return Ok(Vec::new());
         }
         let end = start.saturating_add(limit);
         let chunks: Vec<(i64, Vec<u8>)> = with_db!(self, |p| sqlx::query_as(CHUNKS)
-            .bind(job_id)
+            .bind(job_id.get())
             .bind(start)
             .bind(end)
             .fetch_all(p)
@@ -78,7 +79,7 @@ impl TraceStore for SqlStore {
         Ok(out)
     }
 
-    async fn trace_size(&self, job_id: i64) -> Result<Option<i64>> {
-        with_db!(self, |p| sqlx::query_scalar(SIZE).bind(job_id).fetch_optional(p).await.map_err(db_err))
+    async fn trace_size(&self, job_id: JobId) -> Result<Option<i64>> {
+        with_db!(self, |p| sqlx::query_scalar(SIZE).bind(job_id.get()).fetch_optional(p).await.map_err(db_err))
     }
 }

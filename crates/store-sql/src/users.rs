@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use autogit_core::Visibility;
+use autogit_store::UserId;
 use autogit_store::{Listed, NamespaceKind, NewUser, Page, Result, User, UserFilter, UserState, UserStore};
 use chrono::{DateTime, Utc};
 
@@ -39,7 +40,7 @@ impl TryFrom<UserRow> for User {
             other => return Err(corrupt("user state", other)),
         };
         Ok(User {
-            id: r.id,
+            id: UserId::new(r.id),
             username: r.username,
             name: r.name,
             email: r.email,
@@ -110,9 +111,9 @@ impl UserStore for SqlStore {
         })
     }
 
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
         let row: Option<UserRow> =
-            with_db!(self, |p| sqlx::query_as(USER_BY_ID).bind(id).fetch_optional(p).await.map_err(db_err)?);
+            with_db!(self, |p| sqlx::query_as(USER_BY_ID).bind(id.get()).fetch_optional(p).await.map_err(db_err)?);
         row.map(User::try_from).transpose()
     }
 
@@ -135,10 +136,10 @@ impl UserStore for SqlStore {
         Ok(Listed { items, total })
     }
 
-    async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()> {
         let done = with_db!(self, |p| sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
-            .bind(id)
+            .bind(id.get())
             .execute(p)
             .await
             .map_err(db_err)?

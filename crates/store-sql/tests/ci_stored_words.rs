@@ -5,13 +5,13 @@
 mod common;
 
 use autogit_core::ci::{JobStatus, PipelineStatus};
-use autogit_store::{Page, PipelineFilter, Store, StoreError};
+use autogit_store::{JobId, Page, PipelineFilter, PipelineId, ProjectId, Store, StoreError};
 use common::ci::{job, now, pipeline, project};
 use common::{PgSchema, sqlite_store};
 use sqlx::{AssertSqlSafe, Connection};
 
 /// A pipeline with one job; returns (project, pipeline, job) ids.
-async fn pipeline_with_a_job(store: &dyn Store) -> (i64, i64, i64) {
+async fn pipeline_with_a_job(store: &dyn Store) -> (ProjectId, PipelineId, JobId) {
     let project = project(store, "words").await;
     let new = pipeline(project.id, PipelineStatus::Created);
     let (p, jobs) = store.create_pipeline(&new, &[job("build", JobStatus::Created)], now()).await.expect("create");

@@ -5,7 +5,7 @@
 mod common;
 
 use autogit_core::protection::RefAccessLevel;
-use autogit_store::{Page, ProtectedBranchStore};
+use autogit_store::{Page, ProjectId, ProtectedBranchStore};
 use autogit_store_sql::SqlStore;
 use common::{PgSchema, sqlite_url};
 use sqlx::migrate::Migrator;
@@ -29,7 +29,7 @@ async fn migrator(dialect: &str) -> Migrator {
 }
 
 async fn check(store: &SqlStore) {
-    let a = store.list_protected_branches(1, Page::ALL).await.expect("list").items;
+    let a = store.list_protected_branches(ProjectId::new(1), Page::ALL).await.expect("list").items;
     assert_eq!(a.len(), 1, "the existing project's default branch is protected: {a:?}");
     let rule = &a[0];
     assert_eq!(rule.name, "trunk");
@@ -37,7 +37,7 @@ async fn check(store: &SqlStore) {
     let levels = |l: &[autogit_store::RefAccess]| l.iter().map(|a| a.access_level).collect::<Vec<_>>();
     assert_eq!(levels(&rule.push_access_levels), vec![RefAccessLevel::Maintainer]);
     assert_eq!(levels(&rule.merge_access_levels), vec![RefAccessLevel::Maintainer]);
-    let b = store.list_protected_branches(2, Page::ALL).await.expect("list");
+    let b = store.list_protected_branches(ProjectId::new(2), Page::ALL).await.expect("list");
     assert_eq!(b.total, 0, "a project without a default branch gets nothing");
 }
 

@@ -22,6 +22,7 @@ pub use records::*;
 
 use async_trait::async_trait;
 use autogit_core::ci::{JobStatus, PipelineStatus};
+use autogit_core::{JobId, PipelineId, ProjectId, RunnerId};
 use chrono::{DateTime, Utc};
 
 use crate::{Listed, Page, Result};
@@ -31,20 +32,20 @@ use crate::{Listed, Page, Result};
 pub trait RunnerStore: Send + Sync {
     /// Conflict("token") if the digest exists; Invalid for a missing group or project, or a bad tag.
     async fn create_runner(&self, new: &NewRunner, now: DateTime<Utc>) -> Result<Runner>;
-    async fn runner_by_id(&self, id: i64) -> Result<Option<Runner>>;
+    async fn runner_by_id(&self, id: RunnerId) -> Result<Option<Runner>>;
     async fn runner_by_token_digest(&self, digest: &str) -> Result<Option<Runner>>;
     /// Runners matching every set field of the filter, by id.
     async fn list_runners(&self, filter: &RunnerFilter, page: Page) -> Result<Listed<Runner>>;
     /// Applies the fields that are `Some` and returns the result. NotFound if missing.
-    async fn update_runner(&self, id: i64, update: &RunnerUpdate) -> Result<Runner>;
+    async fn update_runner(&self, id: RunnerId, update: &RunnerUpdate) -> Result<Runner>;
     /// Records a contact: sets `contacted_at` and the reported fields that are `Some`. One
     /// statement, cheap enough for every request. NotFound if missing.
-    async fn touch_runner(&self, id: i64, now: DateTime<Utc>, seen: &RunnerSeen) -> Result<()>;
+    async fn touch_runner(&self, id: RunnerId, now: DateTime<Utc>, seen: &RunnerSeen) -> Result<()>;
     /// Deletes the runner. Its jobs stay, with `runner_id` set to `None`. NotFound if missing.
-    async fn delete_runner(&self, id: i64) -> Result<()>;
+    async fn delete_runner(&self, id: RunnerId) -> Result<()>;
     /// Replaces the token digest; the old token stops working at once. NotFound if missing,
     /// Conflict("token") if the new digest belongs to another runner.
-    async fn rotate_runner_token(&self, id: i64, new_digest: &str) -> Result<()>;
+    async fn rotate_runner_token(&self, id: RunnerId, new_digest: &str) -> Result<()>;
 }
 
 /// Pipelines. A pipeline is created together with all its jobs and never exists without them.
@@ -62,44 +63,51 @@ pub trait PipelineStore: Send + Sync {
         jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> Result<(Pipeline, Vec<Job>)>;
-    async fn pipeline_by_id(&self, id: i64) -> Result<Option<Pipeline>>;
-    async fn pipeline_by_iid(&self, project_id: i64, iid: i64) -> Result<Option<Pipeline>>;
-    /// Pipelines that have variables, with an id above `after_id`, by id, at most `limit`: how
-    /// the re-encryption passes walk every stored pipeline variable in batches.
-    async fn pipelines_with_variables_after(&self, after_id: i64, limit: i64) -> Result<Vec<Pipeline>>;
+    async fn pipeline_by_id(&self, id: PipelineId) -> Result<Option<Pipeline>>;
+    async fn pipeline_by_iid(&self, project_id: ProjectId, iid: i64) -> Result<Option<Pipeline>>;
+    /// Pipelines that have variables, with an id above `after` (all when `None`), by id, at most
+    /// `limit`: how the re-encryption passes walk every stored pipeline variable in batches.
+    async fn pipelines_with_variables_after(&self, after: Option<PipelineId>, limit: i64) -> Result<Vec<Pipeline>>;
     /// Sets pipeline `id`'s variables to `new` only while they are still `expected`
     /// (compare-and-set, as [`CiVariableStore::swap_variable_value`]). `false` when they differ
     /// or the pipeline is gone.
     async fn swap_pipeline_variables(
         &self,
-        id: i64,
+        id: PipelineId,
         expected: &[(String, String)],
         new: &[(String, String)],
     ) -> Result<bool>;
     /// Pipelines of one project matching every set field, newest (highest id) first.
-    async fn list_pipelines(&self, project_id: i64, filter: &PipelineFilter, page: Page) -> Result<Listed<Pipeline>>;
+    async fn list_pipelines(
+        &self,
+        project_id: ProjectId,
+        filter: &PipelineFilter,
+        page: Page,
+    ) -> Result<Listed<Pipeline>>;
     /// Sets the status and `updated_at`. Becoming `running` sets `started_at` the first time;
     /// a finished status ([`PipelineStatus::is_finished`]) sets `finished_at`, any other clears it
     /// (a retried pipeline runs again). Not compare-and-set: the coordinator derives it from the
     /// jobs. NotFound if missing.
-    async fn set_pipeline_status(&self, id: i64, status: PipelineStatus, now: DateTime<Utc>) -> Result<Pipeline>;
+    async fn set_pipeline_status(&self, id: PipelineId, status: PipelineStatus, now: DateTime<Utc>)
+    -> Result<Pipeline>;
     /// The newest pipeline for a branch or tag name.
-    async fn latest_pipeline_for_ref(&self, project_id: i64, ref_name: &str) -> Result<Option<Pipeline>>;
+    async fn latest_pipeline_for_ref(&self, project_id: ProjectId, ref_name: &str) -> Result<Option<Pipeline>>;
 }
 
 /// Jobs and their state machine. Every state change is compare-and-set on the current status.
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    async fn job_by_id(&self, id: i64) -> Result<Option<Job>>;
+    async fn job_by_id(&self, id: JobId) -> Result<Option<Job>>;
     /// Jobs of a pipeline by `stage_index`, then id; retried attempts only if asked for.
-    async fn jobs_of_pipeline(&self, pipeline_id: i64, include_retried: bool) -> Result<Vec<Job>>;
+    async fn jobs_of_pipeline(&self, pipeline_id: PipelineId, include_retried: bool) -> Result<Vec<Job>>;
     /// Jobs of a project (retried ones included) whose status is in `statuses` (all when empty),
     /// newest first.
-    async fn list_project_jobs(&self, project_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>>;
+    async fn list_project_jobs(&self, project_id: ProjectId, statuses: &[JobStatus], page: Page)
+    -> Result<Listed<Job>>;
     /// Jobs assigned to a runner (the attempts it took and still holds or finished; a job moved
     /// back to an unstarted status is no longer its) whose status is in `statuses` (all when
     /// empty), newest first.
-    async fn list_runner_jobs(&self, runner_id: i64, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>>;
+    async fn list_runner_jobs(&self, runner_id: RunnerId, statuses: &[JobStatus], page: Page) -> Result<Listed<Job>>;
     /// Up to `limit` pending jobs, oldest `queued_at` first (then by id): the queue to rebuild
     /// after a restart.
     async fn pending_jobs(&self, limit: i64) -> Result<Vec<Job>>;
@@ -117,7 +125,7 @@ pub trait JobStore: Send + Sync {
     /// - anything but `running` (or `clear_token`) clears the token digest and the lease.
     async fn transition_job(
         &self,
-        id: i64,
+        id: JobId,
         from: &[JobStatus],
         to: JobStatus,
         change: &JobChange,
@@ -129,8 +137,8 @@ pub trait JobStore: Send + Sync {
     /// missing; Conflict("token") if the digest is in use.
     async fn assign_job(
         &self,
-        id: i64,
-        runner_id: i64,
+        id: JobId,
+        runner_id: RunnerId,
         token_digest: &str,
         lease_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -138,7 +146,7 @@ pub trait JobStore: Send + Sync {
     /// The running job holding this token; `None` once it stopped running.
     async fn job_by_token_digest(&self, digest: &str) -> Result<Option<Job>>;
     /// Moves the lease of a job running on `runner_id`; false (nothing changed) otherwise.
-    async fn extend_lease(&self, id: i64, runner_id: i64, until: DateTime<Utc>) -> Result<bool>;
+    async fn extend_lease(&self, id: JobId, runner_id: RunnerId, until: DateTime<Utc>) -> Result<bool>;
     /// Running jobs whose lease ended before `now`, oldest lease first.
     async fn expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Job>>;
     /// `scheduled` jobs whose `scheduled_at` is at or before `now`, earliest first.
@@ -147,7 +155,7 @@ pub trait JobStore: Send + Sync {
     /// is marked `retried`, and a new attempt (`attempt + 1`, `retried_from` = old id, same spec)
     /// is inserted `pending` with `queued_at = now`, and returned. NotFound if missing; Invalid if
     /// the job has not finished or was already retried (so of concurrent retries one wins).
-    async fn retry_job(&self, id: i64, now: DateTime<Utc>) -> Result<Job>;
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job>;
 }
 
 /// Job logs, appended in pieces at known offsets (the runner's `PATCH /jobs/:id/trace`).
@@ -157,11 +165,11 @@ pub trait TraceStore: Send + Sync {
     /// in step; otherwise stores nothing and reports the current size. Appending nothing at the
     /// right offset is `Appended` with the size unchanged. Limits on the total size, and on which
     /// job states may log, are the caller's business. NotFound if the job is missing.
-    async fn append_trace(&self, job_id: i64, offset: i64, bytes: &[u8]) -> Result<TraceAppend>;
+    async fn append_trace(&self, job_id: JobId, offset: i64, bytes: &[u8]) -> Result<TraceAppend>;
     /// Up to `limit` bytes from `offset`; empty past the end or for a missing job.
-    async fn read_trace(&self, job_id: i64, offset: i64, limit: i64) -> Result<Vec<u8>>;
+    async fn read_trace(&self, job_id: JobId, offset: i64, limit: i64) -> Result<Vec<u8>>;
     /// The stored size; `None` for a missing job.
-    async fn trace_size(&self, job_id: i64) -> Result<Option<i64>>;
+    async fn trace_size(&self, job_id: JobId) -> Result<Option<i64>>;
 }
 
 /// CI/CD variables of projects and groups, unique per (owner, key, environment scope). Values

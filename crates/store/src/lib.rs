@@ -39,6 +39,7 @@ pub use records::*;
 
 use async_trait::async_trait;
 use autogit_core::AccessLevel;
+pub use autogit_core::id::{JobId, NamespaceId, PipelineId, ProjectId, RunnerId, UserId};
 use chrono::{DateTime, Utc};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -49,11 +50,11 @@ pub trait UserStore: Send + Sync {
     /// Creates the user and its personal namespace (path = username) in one transaction.
     /// Conflict if the username or email is taken, or a top-level namespace has that path.
     async fn create_user(&self, new: &NewUser, now: DateTime<Utc>) -> Result<User>;
-    async fn user_by_id(&self, id: i64) -> Result<Option<User>>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
     /// Case-insensitive.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>>;
     async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<Listed<User>>;
-    async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
     async fn count_users(&self) -> Result<i64>;
 }
 
@@ -62,14 +63,14 @@ pub trait UserStore: Send + Sync {
 pub trait NamespaceStore: Send + Sync {
     /// Creates a group and makes `owner` its Owner, in one transaction. `full_path` is derived
     /// from the parent. Conflict if a namespace or project with that full path exists.
-    async fn create_group(&self, new: &NewGroup, owner: Option<i64>, now: DateTime<Utc>) -> Result<Namespace>;
-    async fn namespace_by_id(&self, id: i64) -> Result<Option<Namespace>>;
+    async fn create_group(&self, new: &NewGroup, owner: Option<UserId>, now: DateTime<Utc>) -> Result<Namespace>;
+    async fn namespace_by_id(&self, id: NamespaceId) -> Result<Option<Namespace>>;
     /// Case-insensitive on the full path.
     async fn namespace_by_full_path(&self, full_path: &str) -> Result<Option<Namespace>>;
     /// The personal namespace of a user.
-    async fn user_namespace(&self, user_id: i64) -> Result<Option<Namespace>>;
+    async fn user_namespace(&self, user_id: UserId) -> Result<Option<Namespace>>;
     /// The namespace and all its ancestors, root first.
-    async fn namespace_ancestry(&self, id: i64) -> Result<Vec<Namespace>>;
+    async fn namespace_ancestry(&self, id: NamespaceId) -> Result<Vec<Namespace>>;
     /// Groups (never personal namespaces) matching the filter.
     async fn list_groups(&self, filter: &GroupFilter, page: Page) -> Result<Listed<Namespace>>;
 }
@@ -83,19 +84,19 @@ pub trait ProjectStore: Send + Sync {
     async fn create_project(
         &self,
         new: &NewProject,
-        creator: Option<(i64, AccessLevel)>,
+        creator: Option<(UserId, AccessLevel)>,
         now: DateTime<Utc>,
     ) -> Result<Project>;
-    async fn project_by_id(&self, id: i64) -> Result<Option<Project>>;
+    async fn project_by_id(&self, id: ProjectId) -> Result<Option<Project>>;
     /// Case-insensitive on `namespace/path`.
     async fn project_by_full_path(&self, full_path: &str) -> Result<Option<Project>>;
     async fn list_projects(&self, filter: &ProjectFilter, page: Page) -> Result<Listed<Project>>;
     /// Applies the fields that are `Some`. Conflict on a path clash; NotFound if missing.
-    async fn update_project(&self, id: i64, update: &ProjectUpdate, now: DateTime<Utc>) -> Result<Project>;
+    async fn update_project(&self, id: ProjectId, update: &ProjectUpdate, now: DateTime<Utc>) -> Result<Project>;
     /// Records activity (a push) on the project.
-    async fn touch_project(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
+    async fn touch_project(&self, id: ProjectId, now: DateTime<Utc>) -> Result<()>;
     /// Deletes the record with its memberships, events and protected branches. NotFound if missing.
-    async fn delete_project(&self, id: i64) -> Result<()>;
+    async fn delete_project(&self, id: ProjectId) -> Result<()>;
 }
 
 /// Memberships on groups and projects.
@@ -105,19 +106,19 @@ pub trait MemberStore: Send + Sync {
     async fn add_member(
         &self,
         source: MemberSource,
-        user_id: i64,
+        user_id: UserId,
         level: AccessLevel,
         now: DateTime<Utc>,
     ) -> Result<Member>;
     /// Changes a direct membership's level. NotFound if there is none.
-    async fn update_member(&self, source: MemberSource, user_id: i64, level: AccessLevel) -> Result<Member>;
+    async fn update_member(&self, source: MemberSource, user_id: UserId, level: AccessLevel) -> Result<Member>;
     /// Removes a direct membership. NotFound if there is none.
-    async fn remove_member(&self, source: MemberSource, user_id: i64) -> Result<()>;
+    async fn remove_member(&self, source: MemberSource, user_id: UserId) -> Result<()>;
     /// Direct members of one source, with their users.
     async fn list_members(&self, source: MemberSource, page: Page) -> Result<Listed<(Member, User)>>;
     /// Every role the user holds that applies to `source`: direct on it, and on every ancestor
     /// namespace (for a project: its namespace chain). Owning the personal namespace counts as Owner.
-    async fn applicable_levels(&self, source: MemberSource, user_id: i64) -> Result<Vec<AccessLevel>>;
+    async fn applicable_levels(&self, source: MemberSource, user_id: UserId) -> Result<Vec<AccessLevel>>;
 }
 
 /// Personal access tokens. Only digests are stored; the secret is never seen here.
@@ -128,7 +129,7 @@ pub trait TokenStore: Send + Sync {
     async fn token_by_digest(&self, digest: &str) -> Result<Option<Token>>;
     async fn token_by_id(&self, id: i64) -> Result<Option<Token>>;
     /// Tokens of one user, or of everyone when `user_id` is None.
-    async fn list_tokens(&self, user_id: Option<i64>, page: Page) -> Result<Listed<Token>>;
+    async fn list_tokens(&self, user_id: Option<UserId>, page: Page) -> Result<Listed<Token>>;
     /// Marks the token revoked. NotFound if missing.
     async fn revoke_token(&self, id: i64) -> Result<()>;
     async fn touch_token(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
@@ -139,7 +140,7 @@ pub trait TokenStore: Send + Sync {
 pub trait EventStore: Send + Sync {
     async fn record_push(&self, push: &NewPushEvent, now: DateTime<Utc>) -> Result<PushEvent>;
     /// Push events of one project, newest first.
-    async fn list_push_events(&self, project_id: i64, page: Page) -> Result<Listed<PushEvent>>;
+    async fn list_push_events(&self, project_id: ProjectId, page: Page) -> Result<Listed<PushEvent>>;
 }
 
 /// Whole-store operations.

@@ -7,6 +7,7 @@
 //! removed with it; deleting a project removes its rules.
 
 use async_trait::async_trait;
+use autogit_core::ProjectId;
 use autogit_core::protection::{BranchRule, RefAccessLevel};
 
 use crate::{Listed, Page, Result};
@@ -39,7 +40,7 @@ impl BranchProtection {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProtectedBranch {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// A branch name or a wildcard such as `release/*`.
     pub name: String,
     pub protection: BranchProtection,
@@ -48,7 +49,7 @@ pub struct NewProtectedBranch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtectedBranch {
     pub id: i64,
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub name: String,
     /// By id.
     pub push_access_levels: Vec<RefAccess>,
@@ -76,9 +77,9 @@ pub trait ProtectedBranchStore: Send + Sync {
     /// project already has a rule of that exact name; Invalid for a missing project.
     async fn protect_branch(&self, new: &NewProtectedBranch) -> Result<ProtectedBranch>;
     /// The project's rules, by id.
-    async fn list_protected_branches(&self, project_id: i64, page: Page) -> Result<Listed<ProtectedBranch>>;
+    async fn list_protected_branches(&self, project_id: ProjectId, page: Page) -> Result<Listed<ProtectedBranch>>;
     /// The rule with exactly this name (not the rules whose wildcard matches it).
-    async fn protected_branch(&self, project_id: i64, name: &str) -> Result<Option<ProtectedBranch>>;
+    async fn protected_branch(&self, project_id: ProjectId, name: &str) -> Result<Option<ProtectedBranch>>;
     /// Removes the rule and its access levels. NotFound if missing.
-    async fn unprotect_branch(&self, project_id: i64, name: &str) -> Result<()>;
+    async fn unprotect_branch(&self, project_id: ProjectId, name: &str) -> Result<()>;
 }

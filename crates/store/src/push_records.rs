@@ -12,6 +12,7 @@
 
 use crate::{Job, NewJob, NewPipeline, Pipeline, PushEvent, Result};
 use async_trait::async_trait;
+use autogit_core::{PipelineId, ProjectId, UserId};
 use chrono::{DateTime, Utc};
 
 /// One ref update as the client asked for it.
@@ -26,8 +27,8 @@ pub struct PushUpdate {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPushRecord {
-    pub project_id: i64,
-    pub pusher_id: Option<i64>,
+    pub project_id: ProjectId,
+    pub pusher_id: Option<UserId>,
     /// At least one; numbered from 0 in this order.
     pub updates: Vec<PushUpdate>,
 }
@@ -101,14 +102,14 @@ pub struct PushRecordUpdate {
     /// Whether git applied it; false until the record is `Recorded`.
     pub applied: bool,
     pub pipeline: PushPipelineState,
-    pub pipeline_id: Option<i64>,
+    pub pipeline_id: Option<PipelineId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushRecord {
     pub id: i64,
-    pub project_id: i64,
-    pub pusher_id: Option<i64>,
+    pub project_id: ProjectId,
+    pub pusher_id: Option<UserId>,
     pub state: PushRecordState,
     /// When the push arrived; its push events carry this time.
     pub created_at: DateTime<Utc>,

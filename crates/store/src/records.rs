@@ -1,6 +1,7 @@
 //! Records exchanged with the store. They are plain data; rules live in `autogit-core` and the app.
 
 use autogit_core::{AccessLevel, Scope, Visibility};
+use autogit_core::{NamespaceId, ProjectId, UserId};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Offset paging. `limit` is at most 100 at the API; adapters accept any positive value.
@@ -38,7 +39,7 @@ impl UserState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub name: String,
     pub email: String,
@@ -83,17 +84,17 @@ impl NamespaceKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
-    pub id: i64,
+    pub id: NamespaceId,
     pub kind: NamespaceKind,
     pub name: String,
     pub path: String,
     /// `parent/child/...`, with the case given at creation.
     pub full_path: String,
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<NamespaceId>,
     pub visibility: Visibility,
     pub description: String,
     /// For personal namespaces: the user who owns it.
-    pub owner_id: Option<i64>,
+    pub owner_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -101,7 +102,7 @@ pub struct Namespace {
 pub struct NewGroup {
     pub name: String,
     pub path: String,
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<NamespaceId>,
     pub visibility: Visibility,
     pub description: String,
 }
@@ -111,7 +112,7 @@ pub struct NewGroup {
 pub struct GroupFilter {
     pub access: AccessFilter,
     /// Only direct children of this group; `Some(None)` means only top-level groups.
-    pub parent: Option<Option<i64>>,
+    pub parent: Option<Option<NamespaceId>>,
     /// Substring of path or name, case-insensitive.
     pub search: Option<String>,
 }
@@ -125,15 +126,15 @@ pub struct AccessFilter {
     pub min_visibility: Option<Visibility>,
     /// Records where this user holds a role (directly or through an ancestor group, or by owning
     /// the personal namespace) are included.
-    pub member_id: Option<i64>,
+    pub member_id: Option<UserId>,
     /// If set, *only* records where `member_id` holds a role are included.
     pub membership_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
-    pub id: i64,
-    pub namespace_id: i64,
+    pub id: ProjectId,
+    pub namespace_id: NamespaceId,
     pub name: String,
     pub path: String,
     /// The namespace's full path and the project path, joined by `/`.
@@ -150,7 +151,7 @@ pub struct Project {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProject {
-    pub namespace_id: i64,
+    pub namespace_id: NamespaceId,
     pub name: String,
     pub path: String,
     pub description: String,
@@ -176,21 +177,21 @@ pub struct ProjectUpdate {
 pub struct ProjectFilter {
     pub access: AccessFilter,
     /// Only projects directly in this namespace.
-    pub namespace_id: Option<i64>,
+    pub namespace_id: Option<NamespaceId>,
     /// Substring of path or name, case-insensitive.
     pub search: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MemberSource {
-    Namespace(i64),
-    Project(i64),
+    Namespace(NamespaceId),
+    Project(ProjectId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub source: MemberSource,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub access_level: AccessLevel,
     pub created_at: DateTime<Utc>,
 }
@@ -198,7 +199,7 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     pub scopes: Vec<Scope>,
     /// The token is invalid from this date on (UTC), as in GitLab.
@@ -210,7 +211,7 @@ pub struct Token {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     /// Hex SHA-256 of the secret.
     pub digest: String,
@@ -221,21 +222,21 @@ pub struct NewToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushEvent {
     pub id: i64,
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// Full ref name, e.g. `refs/heads/main`.
     pub ref_name: String,
     /// Hex object ids; all zeros for a created or deleted ref.
     pub before: String,
     pub after: String,
-    pub pusher_id: Option<i64>,
+    pub pusher_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPushEvent {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub ref_name: String,
     pub before: String,
     pub after: String,
-    pub pusher_id: Option<i64>,
+    pub pusher_id: Option<UserId>,
 }

@@ -15,6 +15,7 @@ pub(crate) use sign_in::PasswordChecks;
 pub use sign_in::PasswordSettings;
 
 use crate::{App, AppError, Result, System};
+use autogit_core::ProjectId;
 use autogit_core::scope::{self, ScopeUse};
 use autogit_core::{Actor, Scope};
 use autogit_store::{User, UserState};
@@ -52,7 +53,7 @@ pub struct Principal {
     pub scopes: Option<Vec<Scope>>,
     /// Authenticated by a CI job token: the only project it may touch (GitLab's default job
     /// token scope: the job's own project), with the pipeline user's role there.
-    pub job_project: Option<i64>,
+    pub job_project: Option<ProjectId>,
 }
 
 impl Principal {

@@ -4,6 +4,7 @@
 
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result, System};
+use autogit_core::JobId;
 use autogit_core::access::{Action, decide};
 use autogit_store::blob::{BlobError, ByteStream};
 use std::ops::Range;
@@ -62,7 +63,7 @@ impl App {
         &self,
         who: &Principal,
         project_ref: &str,
-        id: i64,
+        id: JobId,
         range: Option<RangeRequest>,
     ) -> Result<ArtifactDownload> {
         let (project, level) = self.get_project(who, project_ref, Action::View).await?;
@@ -73,7 +74,7 @@ impl App {
         }
     }
 
-    async fn archive_of(&self, job_id: i64, range: Option<RangeRequest>) -> Result<ArtifactDownload> {
+    async fn archive_of(&self, job_id: JobId, range: Option<RangeRequest>) -> Result<ArtifactDownload> {
         let a = self.store.artifact(job_id, "archive").await?.ok_or(AppError::NotFound("Artifact"))?;
         let recorded = u64::try_from(a.size).unwrap_or(0);
         let wanted = match range {
@@ -100,7 +101,7 @@ impl System<'_> {
     /// runner downloads for `dependencies`.
     pub async fn dependency_artifact(
         &self,
-        id: i64,
+        id: JobId,
         token: &str,
         range: Option<RangeRequest>,
     ) -> Result<ArtifactDownload> {

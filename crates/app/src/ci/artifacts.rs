@@ -9,6 +9,7 @@
 //! blob, and a replaced or expired record's blob is removed after the record.
 
 use crate::{App, AppError, Result, System};
+use autogit_core::JobId;
 use autogit_pipeline::parse_seconds;
 use autogit_store::blob::{BlobError, BlobKey, ByteStream, bytes_body};
 use autogit_store::{Job, JobArtifact, NewJobArtifact};
@@ -33,7 +34,7 @@ fn valid_type(t: &str) -> bool {
 
 /// A fresh key for a job's blob of this type (random, so a replacement never overwrites the
 /// blob the current record still points at).
-fn new_key(job_id: i64, file_type: &str, suffix: &str) -> Result<BlobKey> {
+fn new_key(job_id: JobId, file_type: &str, suffix: &str) -> Result<BlobKey> {
     key_of(&format!("{job_id}/{file_type}-{:08x}{suffix}", rand::random::<u32>()))
 }
 
@@ -108,7 +109,7 @@ impl System<'_> {
     /// nothing is kept.
     pub async fn accept_artifact(
         &self,
-        job_id: i64,
+        job_id: JobId,
         token: &str,
         meta: &UploadMeta,
         body: ByteStream<'_>,
@@ -163,12 +164,12 @@ impl System<'_> {
     }
 
     /// The artifacts records of a job (for the job's API representation).
-    pub async fn artifacts_of(&self, job_id: i64) -> Result<Vec<JobArtifact>> {
+    pub async fn artifacts_of(&self, job_id: JobId) -> Result<Vec<JobArtifact>> {
         Ok(self.store.artifacts_of_job(job_id).await?)
     }
 
     /// The GPU telemetry of a job, if its runner sent some.
-    pub async fn gpu_usage_of(&self, job_id: i64) -> Result<Option<serde_json::Value>> {
+    pub async fn gpu_usage_of(&self, job_id: JobId) -> Result<Option<serde_json::Value>> {
         let Some(a) = self.store.artifact(job_id, GPU_USAGE_TYPE).await? else { return Ok(None) };
         let mut body = self.blobs.open(&key_of(&a.storage_key)?, None).await.map_err(internal)?.body;
         let mut bytes = Vec::new();

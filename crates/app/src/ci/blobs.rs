@@ -3,6 +3,7 @@
 
 use crate::{App, AppError};
 use async_trait::async_trait;
+use autogit_core::JobId;
 use autogit_store::blob::{BlobError, BlobKey, BlobMeta, BlobRead, BlobResult, BlobStore, ByteStream};
 use std::ops::Range;
 
@@ -32,14 +33,14 @@ impl App {
     }
 
     /// Removes every blob kept for the jobs `job_ids` (their keys start with the job id).
-    pub(crate) async fn remove_job_blobs(&self, job_ids: impl IntoIterator<Item = i64>) {
+    pub(crate) async fn remove_job_blobs(&self, job_ids: impl IntoIterator<Item = JobId>) {
         for job_id in job_ids {
             let removed = match key_of(&job_id.to_string()) {
                 Ok(prefix) => self.blobs.remove_prefix(&prefix).await.map_err(internal),
                 Err(e) => Err(e),
             };
             if let Err(e) = removed {
-                tracing::warn!(job_id, error = %e, "artifact blobs of a removed job not removed");
+                tracing::warn!(job_id = job_id.get(), error = %e, "artifact blobs of a removed job not removed");
             }
         }
     }

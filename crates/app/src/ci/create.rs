@@ -9,6 +9,7 @@
 use super::spec::{JobSpec, stored_when};
 use super::{predefined, vars};
 use crate::{App, AppError, Result, System};
+use autogit_core::PipelineId;
 use autogit_core::ci::{JobStatus, PipelineStatus};
 use autogit_git::read;
 use autogit_pipeline::{CompileInput, PipelineContext, RefKind, Severity, compile, render_diagnostics};
@@ -101,7 +102,7 @@ impl App {
         // Rules see predefined, CI/CD settings and pipeline variables (ids are not known yet:
         // `CI_PIPELINE_ID`/`CI_PIPELINE_IID` read as 0 in rules, as in GitLab's dry runs).
         drop(objects);
-        let facts = self.pipeline_facts_for(project, req, &path, 0, 0, now).await?;
+        let facts = self.pipeline_facts_for(project, req, &path, PipelineId::new(0), 0, now).await?;
         // A protected branch whose pipeline user may update it (see `ref_protected_for`): what
         // protected variables and `ref_protected` runners require.
         let protected = facts.protected;

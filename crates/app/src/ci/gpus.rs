@@ -8,6 +8,7 @@ use super::process::queued;
 use super::spec::JobSpec;
 use crate::{App, Result, System};
 use autogit_core::ci::JobStatus;
+use autogit_core::{JobId, RunnerId};
 use autogit_protocol::{JobVariable, RunnerInfo};
 use autogit_scheduler::gpu::{Allocation, GpuRequest};
 use autogit_store::{GpuAllocation, Job, Runner};
@@ -38,8 +39,8 @@ impl App {
     pub(crate) async fn record_allocation(&self, job: &Job, a: &Allocation) -> Result<()> {
         let rec = GpuAllocation {
             job_id: job.id,
-            runner_id: a.runner as i64,
-            fence: a.fence as i64,
+            runner_id: a.runner,
+            fence: a.fence,
             gpus: a.gpus.clone(),
             created_at: self.clock.now(),
         };
@@ -48,18 +49,18 @@ impl App {
 
     /// Frees the job's GPUs, if it holds any (in memory and in the store). Called whenever a job
     /// stops running: success, failure, cancel, timeout, lease loss.
-    pub(crate) async fn release_gpus(&self, job_id: i64) {
+    pub(crate) async fn release_gpus(&self, job_id: JobId) {
         let released = {
             let mut d = self.ci.lock_dispatch();
-            match d.gpus.allocation_of(job_id as u64).map(|a| a.fence) {
-                Some(fence) => d.gpus.release(job_id as u64, fence).ok().map(|_| fence),
+            match d.gpus.allocation_of(job_id).map(|a| a.fence) {
+                Some(fence) => d.gpus.release(job_id, fence).ok().map(|_| fence),
                 None => None,
             }
         };
         if let Some(fence) = released
-            && let Err(e) = self.store.remove_gpu_allocation(job_id, fence as i64).await
+            && let Err(e) = self.store.remove_gpu_allocation(job_id, fence).await
         {
-            tracing::warn!(job = job_id, error = %e, "could not remove the stored GPU allocation");
+            tracing::warn!(job = job_id.get(), error = %e, "could not remove the stored GPU allocation");
         }
     }
 
@@ -89,25 +90,20 @@ impl App {
         let inventories = self.store.runner_inventories().await?;
         let allocations = self.store.gpu_allocations().await?;
         let max_fence = self.store.max_gpu_fence().await?;
-        let mut hw: HashMap<i64, Hardware> = HashMap::new();
+        let mut hw: HashMap<RunnerId, Hardware> = HashMap::new();
         {
             let mut d = self.ci.lock_dispatch();
-            d.gpus.raise_fence_floor(max_fence as u64);
+            d.gpus.raise_fence_floor(max_fence);
             for r in &inventories {
                 let Ok(inv) = serde_json::from_str::<autogit_gpu::HostInventory>(&r.inventory) else { continue };
                 let tags = derived_tags(&inv.gpus, &r.architectures);
                 hw.insert(r.runner_id, Hardware { raw: String::new(), tags, has_gpus: !inv.gpus.is_empty() });
-                d.gpus.set_inventory(r.runner_id as u64, inv.gpus);
+                d.gpus.set_inventory(r.runner_id, inv.gpus);
             }
             for a in allocations {
-                let alloc = Allocation {
-                    job: a.job_id as u64,
-                    runner: a.runner_id as u64,
-                    gpus: a.gpus,
-                    fence: a.fence as u64,
-                };
+                let alloc = Allocation { job: a.job_id, runner: a.runner_id, gpus: a.gpus, fence: a.fence };
                 if let Err(e) = d.gpus.restore(alloc) {
-                    tracing::warn!(job = a.job_id, error = %e, "a stored GPU allocation could not be restored");
+                    tracing::warn!(job = a.job_id.get(), error = %e, "a stored GPU allocation could not be restored");
                 }
             }
         }
@@ -123,7 +119,7 @@ pub struct FleetRunner {
     pub runner: Runner,
     pub inventory: Option<autogit_store::RunnerInventory>,
     /// (job id, GPU keys) of the jobs holding GPUs there now.
-    pub allocations: Vec<(i64, Vec<String>)>,
+    pub allocations: Vec<(JobId, Vec<String>)>,
 }
 
 impl App {
@@ -131,9 +127,9 @@ impl App {
     pub async fn gpu_fleet(&self, who: &crate::Principal) -> Result<Vec<FleetRunner>> {
         who.require_admin()?;
         let runners = self.store.list_runners(&Default::default(), autogit_store::Page::ALL).await?.items;
-        let inventories: HashMap<i64, autogit_store::RunnerInventory> =
+        let inventories: HashMap<RunnerId, autogit_store::RunnerInventory> =
             self.store.runner_inventories().await?.into_iter().map(|i| (i.runner_id, i)).collect();
-        let mut allocations: HashMap<i64, Vec<(i64, Vec<String>)>> = HashMap::new();
+        let mut allocations: HashMap<RunnerId, Vec<(JobId, Vec<String>)>> = HashMap::new();
         for a in self.store.gpu_allocations().await? {
             allocations.entry(a.runner_id).or_default().push((a.job_id, a.gpus));
         }
@@ -163,15 +159,15 @@ impl System<'_> {
         let Some(inv) = reported_inventory(info) else { return Ok(Vec::new()) };
         let archs = reported_architectures(info);
         let tags = derived_tags(&inv.gpus, &archs);
-        let drained = self.ci.lock_dispatch().gpus.set_inventory(runner.id as u64, inv.gpus.clone());
+        let drained = self.ci.lock_dispatch().gpus.set_inventory(runner.id, inv.gpus.clone());
         if !drained.is_empty() {
-            tracing::warn!(runner = runner.id, jobs = ?drained, "GPUs went away under running jobs; draining them");
+            tracing::warn!(runner = runner.id.get(), jobs = ?drained, "GPUs went away under running jobs; draining them");
         }
         self.store.set_runner_inventory(runner.id, &raw, &archs, self.clock.now()).await?;
         self.ci.set_hardware(runner.id, Hardware { raw, tags: tags.clone(), has_gpus: !inv.gpus.is_empty() });
         // New tags or GPUs may let waiting runners take queued jobs.
         self.ci.bump();
-        tracing::info!(runner = runner.id, gpus = inv.gpus.len(), ?tags, "runner hardware recorded");
+        tracing::info!(runner = runner.id.get(), gpus = inv.gpus.len(), ?tags, "runner hardware recorded");
         Ok(tags)
     }
 
@@ -191,7 +187,7 @@ impl System<'_> {
     }
 
     /// What a runner last reported about its hardware, for its API representation.
-    pub async fn runner_hardware(&self, runner_id: i64) -> Result<Option<autogit_store::RunnerInventory>> {
+    pub async fn runner_hardware(&self, runner_id: RunnerId) -> Result<Option<autogit_store::RunnerInventory>> {
         Ok(self.store.runner_inventory(runner_id).await?)
     }
 }

@@ -81,14 +81,14 @@ impl System<'_> {
     pub async fn housekeeping(&self) -> Result<()> {
         let now = self.clock.now();
         for job in self.store.expired_leases(now).await? {
-            tracing::warn!(job = job.id, runner = ?job.runner_id, "runner stopped reporting; failing the job");
+            tracing::warn!(job = job.id.get(), runner = ?job.runner_id, "runner stopped reporting; failing the job");
             self.fail_job(&job, FailureReason::RunnerSystemFailure, None).await?;
         }
         let grace = chrono::Duration::from_std(self.ci.settings.server_timeout_grace).unwrap_or_default();
         for job in self.store.running_jobs().await? {
             let Some(started) = job.started_at else { continue };
             if started + chrono::Duration::seconds(job.timeout_secs) + grace < now {
-                tracing::warn!(job = job.id, "job ran past its timeout; failing it");
+                tracing::warn!(job = job.id.get(), "job ran past its timeout; failing it");
                 self.fail_job(&job, FailureReason::JobExecutionServerTimeout, None).await?;
             }
         }

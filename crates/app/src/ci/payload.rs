@@ -6,6 +6,7 @@ use super::spec::JobSpec;
 use super::vars::Facts;
 use crate::{App, Result};
 use autogit_core::ci::{FailureReason, When};
+use autogit_core::{ProjectId, UserId};
 use autogit_pipeline::Image as PlanImage;
 use autogit_protocol::{
     ArtifactSpec, ArtifactsFile, CacheSpec, Dependency, GitInfo, Image, JobFeatures, JobInfo, JobResponse,
@@ -52,7 +53,7 @@ impl App {
         let project = &facts.project;
         let started = job.started_at.unwrap_or_else(|| self.clock.now());
         let jf = JobFacts {
-            id: job.id,
+            id: job.id.get(),
             name: &job.name,
             stage: &job.stage,
             token,
@@ -130,20 +131,20 @@ impl App {
         let namespace = self.store.namespace_ancestry(project.namespace_id).await?;
         let queued_at = job.queued_at.unwrap_or(job.created_at);
         Ok(JobResponse {
-            id: job.id,
+            id: job.id.get(),
             token: token.to_string(),
             allow_git_fetch: true,
             job_info: JobInfo {
-                id: job.id,
+                id: job.id.get(),
                 name: job.name.clone(),
                 stage: job.stage.clone(),
-                pipeline_id: pipeline.id,
-                project_id: project.id,
+                pipeline_id: pipeline.id.get(),
+                project_id: project.id.get(),
                 project_name: project.name.clone(),
                 project_full_path: project.full_path.clone(),
-                namespace_id: project.namespace_id,
-                root_namespace_id: namespace.first().map_or(project.namespace_id, |n| n.id),
-                user_id: pipeline.user_id,
+                namespace_id: project.namespace_id.get(),
+                root_namespace_id: namespace.first().map_or(project.namespace_id, |n| n.id).get(),
+                user_id: pipeline.user_id.map(UserId::get),
                 time_in_queue_seconds: (started - queued_at).num_milliseconds().max(0) as f64 / 1000.0,
                 queue_size: self.ci.queue_len() as i64,
                 queue_depth: self.ci.queue_len() as i64,
@@ -184,7 +185,7 @@ impl App {
 
     /// `cache:key:files` is keyed by the content of those files at the commit, as GitLab keys
     /// it by their last commits: same files, same cache.
-    async fn cache_key(&self, c: &autogit_pipeline::Cache, project_id: i64, sha: &str) -> String {
+    async fn cache_key(&self, c: &autogit_pipeline::Cache, project_id: ProjectId, sha: &str) -> String {
         if let Some(k) = &c.key {
             return k.clone();
         }
@@ -229,7 +230,7 @@ impl App {
         for dep in &deps {
             let file = self.store.artifact(dep.id, "archive").await?;
             out.push(Dependency {
-                id: dep.id,
+                id: dep.id.get(),
                 name: dep.name.clone(),
                 token: token.to_string(),
                 artifacts_file: file.map(|a| ArtifactsFile { filename: a.filename, size: a.size }),

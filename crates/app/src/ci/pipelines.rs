@@ -8,6 +8,7 @@ use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
 use autogit_core::ci::{JobStatus, PipelineStatus};
+use autogit_core::{JobId, PipelineId};
 use autogit_scheduler::progress::{self, ProgressError};
 use autogit_store::{Job, JobChange, Listed, Page, Pipeline, PipelineFilter, Project};
 
@@ -73,20 +74,25 @@ impl App {
         Ok(self.store.list_pipelines(project.id, filter, page).await?)
     }
 
-    pub async fn get_pipeline(&self, who: &Principal, project_ref: &str, id: i64) -> Result<(Project, Pipeline)> {
+    pub async fn get_pipeline(
+        &self,
+        who: &Principal,
+        project_ref: &str,
+        id: PipelineId,
+    ) -> Result<(Project, Pipeline)> {
         let project = self.ci_project(who, project_ref, false).await?;
         let p = self.pipeline_in(&project, id).await?;
         Ok((project, p))
     }
 
-    async fn pipeline_in(&self, project: &Project, id: i64) -> Result<Pipeline> {
+    async fn pipeline_in(&self, project: &Project, id: PipelineId) -> Result<Pipeline> {
         match self.store.pipeline_by_id(id).await? {
             Some(p) if p.project_id == project.id => Ok(p),
             _ => Err(AppError::NotFound("Pipeline")),
         }
     }
 
-    async fn job_in(&self, project: &Project, id: i64) -> Result<Job> {
+    async fn job_in(&self, project: &Project, id: JobId) -> Result<Job> {
         match self.store.job_by_id(id).await? {
             Some(j) if j.project_id == project.id => Ok(j),
             _ => Err(AppError::NotFound("Job")),
@@ -144,7 +150,7 @@ impl App {
         &self,
         who: &Principal,
         project_ref: &str,
-        pipeline_id: i64,
+        pipeline_id: PipelineId,
         include_retried: bool,
     ) -> Result<(Project, Pipeline, Vec<Job>)> {
         let (project, p) = self.get_pipeline(who, project_ref, pipeline_id).await?;
@@ -164,21 +170,21 @@ impl App {
         Ok((project, jobs))
     }
 
-    pub async fn get_job(&self, who: &Principal, project_ref: &str, id: i64) -> Result<(Project, Job)> {
+    pub async fn get_job(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<(Project, Job)> {
         let project = self.ci_project(who, project_ref, false).await?;
         let job = self.job_in(&project, id).await?;
         Ok((project, job))
     }
 
     /// The whole log of a job.
-    pub async fn job_trace(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Vec<u8>> {
+    pub async fn job_trace(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<Vec<u8>> {
         let (_, job) = self.get_job(who, project_ref, id).await?;
         Ok(self.store.read_trace(job.id, 0, self.ci.settings.max_trace_bytes).await?)
     }
 
     /// Cancels every unfinished job of the pipeline; running ones lose their token, so their
     /// runner is told on its next call and stops.
-    pub async fn cancel_pipeline(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Pipeline> {
+    pub async fn cancel_pipeline(&self, who: &Principal, project_ref: &str, id: PipelineId) -> Result<Pipeline> {
         let project = self.ci_project(who, project_ref, true).await?;
         let p = self.pipeline_in(&project, id).await?;
         let ran_protected = self.latest_jobs(p.id).await?.iter().any(|(j, _)| j.protected);
@@ -208,7 +214,7 @@ impl App {
         Ok(moved)
     }
 
-    pub async fn cancel_job(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Job> {
+    pub async fn cancel_job(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<Job> {
         let project = self.ci_project(who, project_ref, true).await?;
         let job = self.job_in(&project, id).await?;
         self.may_act_on_job(who, &project, &job).await?;
@@ -222,7 +228,7 @@ impl App {
     }
 
     /// Plays a manual job, or runs a delayed one now.
-    pub async fn play_job(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Job> {
+    pub async fn play_job(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<Job> {
         let project = self.ci_project(who, project_ref, true).await?;
         let job = self.job_in(&project, id).await?;
         self.may_act_on_job(who, &project, &job).await?;
@@ -243,7 +249,7 @@ impl App {
     }
 
     /// Retries a finished job: a new try is queued, and skipped jobs after it are decided again.
-    pub async fn retry_job_by(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Job> {
+    pub async fn retry_job_by(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<Job> {
         let project = self.ci_project(who, project_ref, true).await?;
         let job = self.job_in(&project, id).await?;
         self.may_act_on_job(who, &project, &job).await?;
@@ -272,7 +278,7 @@ impl App {
     }
 
     /// Retries every failed or canceled job of the pipeline.
-    pub async fn retry_pipeline(&self, who: &Principal, project_ref: &str, id: i64) -> Result<Pipeline> {
+    pub async fn retry_pipeline(&self, who: &Principal, project_ref: &str, id: PipelineId) -> Result<Pipeline> {
         let project = self.ci_project(who, project_ref, true).await?;
         let p = self.pipeline_in(&project, id).await?;
         let jobs = self.latest_jobs(p.id).await?;
@@ -281,7 +287,7 @@ impl App {
             if matches!(job.status, JobStatus::Failed | JobStatus::Canceled) {
                 // Another retry may have reset it meanwhile; that is fine.
                 if let Err(e) = self.retry_one(&job).await {
-                    tracing::debug!(job = job.id, error = %e, "not retried");
+                    tracing::debug!(job = job.id.get(), error = %e, "not retried");
                 }
             }
         }
@@ -312,9 +318,9 @@ impl App {
                 continue; // nothing says this pipeline may be interrupted
             }
             if started.iter().all(|(_, s)| s.job.interruptible == Some(true)) {
-                tracing::info!(pipeline = p.id, newer = new.id, "auto-canceling a redundant pipeline");
+                tracing::info!(pipeline = p.id.get(), newer = new.id.get(), "auto-canceling a redundant pipeline");
                 if let Err(e) = self.cancel_pipeline_jobs(p).await {
-                    tracing::warn!(pipeline = p.id, error = %e, "auto-cancel failed");
+                    tracing::warn!(pipeline = p.id.get(), error = %e, "auto-cancel failed");
                 }
             }
         }

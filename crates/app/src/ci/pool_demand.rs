@@ -5,12 +5,17 @@
 
 use super::gpu_tags::derived_tags;
 use crate::System;
+use autogit_core::RunnerId;
 use autogit_gpu::pci::PciAddress;
 use autogit_gpu::{Arch, DetectedGpu, Vendor};
 use autogit_scheduler::autoscale::{Demand, PendingJob, PoolOffer, split_demand};
 use autogit_scheduler::gpu::GpuPool;
 use autogit_scheduler::queue::{RunnerInfo, may_take};
 use std::collections::BTreeSet;
+
+/// The runner a pool would start, as matching sees it before it exists: no registered runner
+/// has id 0 (ids start at 1), so it is never mistaken for one.
+const WOULD_BE_RUNNER: RunnerId = RunnerId::new(0);
 
 /// A pool as matching sees it: what the runner of one of its instances would be.
 #[derive(Debug, Clone, Default)]
@@ -72,18 +77,17 @@ impl PoolMatcher {
         tags.extend(derived_tags(&profile, std::slice::from_ref(&spec.architecture)));
         let gpus = spec.gpu.as_ref().map(|_| {
             let mut pool = GpuPool::new();
-            pool.set_inventory(0, profile);
+            pool.set_inventory(WOULD_BE_RUNNER, profile);
             pool
         });
         PoolMatcher {
             spec: spec.clone(),
             runner: RunnerInfo {
-                id: 0,
                 tags,
                 run_untagged: spec.run_untagged || spec.tags.is_empty(),
                 active: true,
                 features: spec.features.clone(),
-                ..RunnerInfo::default()
+                ..RunnerInfo::new(WOULD_BE_RUNNER)
             },
             gpus,
         }
@@ -135,7 +139,7 @@ impl GpuProfile {
 impl System<'_> {
     /// What the GPUs a runner last reported lack against a pool's profile (see
     /// [`GpuProfile::shortfall`]); `None` when it fits, has no profile or has reported nothing.
-    pub async fn profile_shortfall(&self, runner_id: i64, spec: &PoolSpec) -> crate::Result<Option<String>> {
+    pub async fn profile_shortfall(&self, runner_id: RunnerId, spec: &PoolSpec) -> crate::Result<Option<String>> {
         let Some(profile) = &spec.gpu else { return Ok(None) };
         let Some(inv) = self.store.runner_inventory(runner_id).await? else { return Ok(None) };
         let gpus =
@@ -159,7 +163,7 @@ impl System<'_> {
                         .filter(|(_, p)| match (d.gpu_requests.get(&job.id), &p.gpus) {
                             (None, _) => true,
                             (Some(_), None) => false,
-                            (Some(req), Some(gpus)) => gpus.can_allocate(0, req),
+                            (Some(req), Some(gpus)) => gpus.can_allocate(WOULD_BE_RUNNER, req),
                         })
                         .map(|(i, _)| i)
                         .collect(),

@@ -4,6 +4,7 @@
 
 use super::runners::{CreateRunner, IssuedRunner};
 use crate::{App, AppError, Principal, Result, System};
+use autogit_core::RunnerId;
 use autogit_core::ci::JobStatus;
 use autogit_store::Page;
 use chrono::{DateTime, Utc};
@@ -63,7 +64,7 @@ pub struct ProviderCall {
 pub struct InstanceSnapshot {
     pub id: String,
     pub state: String,
-    pub runner_id: Option<i64>,
+    pub runner_id: Option<RunnerId>,
     pub age_seconds: i64,
     pub busy: u32,
     pub jobs_run: u32,
@@ -79,7 +80,7 @@ impl App {
         Ok(self.ci.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
     }
 
-    fn pool_runners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, String>> {
+    fn pool_runners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<RunnerId, String>> {
         self.ci.pool_runners.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -104,13 +105,13 @@ impl System<'_> {
     }
 
     /// The pool whose instance runs as this runner, if any (for metrics by pool).
-    pub fn pool_of_runner(&self, runner_id: i64) -> Option<String> {
+    pub fn pool_of_runner(&self, runner_id: RunnerId) -> Option<String> {
         self.pool_runners().get(&runner_id).cloned()
     }
 
     /// Records that this runner is an instance of `pool` (new instances are recorded when
     /// created; the autoscaler calls this for the ones it adopts after a restart).
-    pub fn note_pool_runner(&self, runner_id: i64, pool: &str) {
+    pub fn note_pool_runner(&self, runner_id: RunnerId, pool: &str) {
         self.pool_runners().entry(runner_id).or_insert_with(|| pool.to_string());
     }
 
@@ -150,10 +151,10 @@ impl System<'_> {
     }
 
     /// Deletes a pool instance's runner (its token stops working; its jobs stay).
-    pub async fn remove_pool_runner(&self, runner_id: i64) -> Result<()> {
+    pub async fn remove_pool_runner(&self, runner_id: RunnerId) -> Result<()> {
         self.pool_runners().remove(&runner_id);
-        self.ci.lock_dispatch().gpus.remove_runner(runner_id as u64);
-        self.ci.drop_runner_waiters(runner_id as u64);
+        self.ci.lock_dispatch().gpus.remove_runner(runner_id);
+        self.ci.drop_runner_waiters(runner_id);
         match self.store.delete_runner(runner_id).await {
             Ok(()) | Err(autogit_store::StoreError::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),
@@ -161,11 +162,11 @@ impl System<'_> {
     }
 
     /// Whether a runner record exists.
-    pub async fn runner_exists(&self, runner_id: i64) -> Result<bool> {
+    pub async fn runner_exists(&self, runner_id: RunnerId) -> Result<bool> {
         Ok(self.store.runner_by_id(runner_id).await?.is_some())
     }
 
-    pub async fn runner_activity(&self, runner_id: i64) -> Result<RunnerActivity> {
+    pub async fn runner_activity(&self, runner_id: RunnerId) -> Result<RunnerActivity> {
         let Some(runner) = self.store.runner_by_id(runner_id).await? else { return Ok(RunnerActivity::default()) };
         let busy =
             self.store.list_runner_jobs(runner_id, &[JobStatus::Running], Page { offset: 0, limit: 0 }).await?.total;

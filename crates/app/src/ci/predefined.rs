@@ -3,6 +3,7 @@
 //! when `rules`/`workflow:rules` are evaluated; *job* variables only in the job's environment.
 //! The runner adds its own (`CI_PROJECT_DIR`, `CI_BUILDS_DIR`, `CI_JOB_STATUS`, …).
 
+use autogit_core::PipelineId;
 use autogit_store::{Project, User};
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -24,7 +25,7 @@ pub struct PipelineFacts<'a> {
     pub project: &'a Project,
     /// The project's namespace chain, root first (paths).
     pub namespace_path: &'a str,
-    pub pipeline_id: i64,
+    pub pipeline_id: PipelineId,
     pub pipeline_iid: i64,
     /// `push`, `web`, `api`, `trigger`, `schedule`, …
     pub source: &'a str,

@@ -9,6 +9,7 @@ use super::spec::{JobSpec, name_index, node};
 use super::tracked::{Tracked, lean};
 use crate::{App, Result, System};
 use autogit_core::ci::JobStatus;
+use autogit_core::{JobId, PipelineId};
 use autogit_scheduler::Millis;
 use autogit_scheduler::progress::{Tracker, Transition};
 use autogit_scheduler::queue::QueuedJob;
@@ -24,8 +25,8 @@ pub(crate) fn millis(t: DateTime<Utc>) -> Millis {
 /// The queue's view of a pending job.
 pub(crate) fn queued(job: &Job) -> QueuedJob {
     QueuedJob {
-        id: job.id as u64,
-        project_id: job.project_id as u64,
+        id: job.id,
+        project_id: job.project_id,
         tags: job.tags.iter().cloned().collect::<BTreeSet<_>>(),
         required_features: BTreeSet::new(),
         protected_ref: job.protected,
@@ -39,7 +40,7 @@ const MAX_RELOADS: usize = 3;
 
 impl App {
     /// The latest try of each job of the pipeline, with its parsed spec.
-    pub(crate) async fn latest_jobs(&self, pipeline_id: i64) -> Result<Vec<(Job, Arc<JobSpec>)>> {
+    pub(crate) async fn latest_jobs(&self, pipeline_id: PipelineId) -> Result<Vec<(Job, Arc<JobSpec>)>> {
         let jobs = self.store.jobs_of_pipeline(pipeline_id, false).await?;
         jobs.into_iter()
             .map(|j| {
@@ -51,7 +52,11 @@ impl App {
 
     /// The latest jobs of the pipeline that `keep` accepts, from its view when it has one (no
     /// store read), else from the store.
-    pub(crate) async fn latest_jobs_where(&self, pipeline_id: i64, keep: impl Fn(&Job) -> bool) -> Result<Vec<Job>> {
+    pub(crate) async fn latest_jobs_where(
+        &self,
+        pipeline_id: PipelineId,
+        keep: impl Fn(&Job) -> bool,
+    ) -> Result<Vec<Job>> {
         let slot = self.ci.pipeline_slot(pipeline_id);
         if let Some(view) = slot.lock().await.as_ref() {
             return Ok(view.jobs.iter().map(|(j, _)| j).filter(|j| keep(j)).cloned().collect());
@@ -71,11 +76,11 @@ impl App {
 
     /// As [`System::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
     /// only they are read, and only what they can unblock is examined.
-    pub(crate) async fn process_jobs(&self, pipeline_id: i64, changed: &[i64]) -> Result<()> {
+    pub(crate) async fn process_jobs(&self, pipeline_id: PipelineId, changed: &[JobId]) -> Result<()> {
         self.progress(pipeline_id, Some(changed)).await
     }
 
-    async fn progress(&self, pipeline_id: i64, changed: Option<&[i64]>) -> Result<()> {
+    async fn progress(&self, pipeline_id: PipelineId, changed: Option<&[JobId]>) -> Result<()> {
         let slot = self.ci.pipeline_slot(pipeline_id);
         let mut held = slot.lock().await;
         let mut view = self.ci.pipelines().take(&mut held);
@@ -122,7 +127,7 @@ impl App {
     }
 
     /// Reads the whole pipeline into a new view.
-    async fn load_view(&self, pipeline_id: i64) -> Result<Tracked> {
+    async fn load_view(&self, pipeline_id: PipelineId) -> Result<Tracked> {
         let jobs: Vec<_> = self.latest_jobs(pipeline_id).await?.into_iter().map(|(j, s)| (lean(j), s)).collect();
         let by_name = name_index(&jobs);
         let tracker = Tracker::new(jobs.iter().enumerate().map(|(i, (j, s))| node(i, j, s, &by_name)).collect());
@@ -132,7 +137,7 @@ impl App {
 
     /// Reads the changed jobs back into the view; their indexes, or `None` when the view cannot
     /// place one (a job it does not know: read the pipeline again).
-    async fn refresh(&self, view: &mut Tracked, ids: &[i64]) -> Result<Option<Vec<usize>>> {
+    async fn refresh(&self, view: &mut Tracked, ids: &[JobId]) -> Result<Option<Vec<usize>>> {
         let mut idx = Vec::with_capacity(ids.len());
         for &id in ids {
             let Some(job) = self.store.job_by_id(id).await? else { return Ok(None) };
@@ -171,7 +176,7 @@ impl App {
         Ok(true)
     }
 
-    async fn store_pipeline_status(&self, pipeline_id: i64, view: &mut Tracked) -> Result<()> {
+    async fn store_pipeline_status(&self, pipeline_id: PipelineId, view: &mut Tracked) -> Result<()> {
         if view.jobs.is_empty() {
             return Ok(()); // a pipeline with YAML errors keeps the status it was created with
         }
@@ -188,7 +193,7 @@ impl System<'_> {
     /// Moves the pipeline forward as far as its jobs allow and stores its status, reading all of
     /// its jobs again (after changes made outside the job-by-job path: creation, cancel, play,
     /// retry).
-    pub async fn process_pipeline(&self, pipeline_id: i64) -> Result<()> {
+    pub async fn process_pipeline(&self, pipeline_id: PipelineId) -> Result<()> {
         self.progress(pipeline_id, None).await
     }
 }

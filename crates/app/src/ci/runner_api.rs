@@ -8,6 +8,7 @@ use super::spec::JobSpec;
 use crate::auth::token_digest;
 use crate::{App, AppError, Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
+use autogit_core::{JobId, NamespaceId, ProjectId};
 use autogit_protocol::{JobRequest, JobResponse, ReportedState, UpdateJobRequest};
 use autogit_scheduler::gpu::Allocation;
 use autogit_scheduler::queue::{RunnerAccessLevel as QAccess, RunnerInfo as QRunner};
@@ -63,11 +64,11 @@ impl App {
     async fn matching_info(&self, r: &Runner, info: &autogit_protocol::RunnerInfo) -> Result<QRunner> {
         let locked_to_projects = match r.scope {
             RunnerScope::Instance => None,
-            RunnerScope::Project(p) => Some(vec![p as u64]),
+            RunnerScope::Project(p) => Some(vec![p]),
             RunnerScope::Group(g) => Some(self.group_project_ids(g).await?),
         };
         Ok(QRunner {
-            id: r.id as u64,
+            id: r.id,
             tags: r.tags.iter().cloned().collect(),
             run_untagged: r.run_untagged,
             paused: r.paused,
@@ -81,13 +82,13 @@ impl App {
         })
     }
 
-    async fn group_project_ids(&self, group: i64) -> Result<Vec<u64>> {
+    async fn group_project_ids(&self, group: NamespaceId) -> Result<Vec<ProjectId>> {
         let all = AccessFilter { all: true, ..Default::default() };
         let mut groups = vec![group];
         let mut out = Vec::new();
         while let Some(g) = groups.pop() {
             let f = ProjectFilter { access: all.clone(), namespace_id: Some(g), search: None };
-            out.extend(self.store.list_projects(&f, Page::ALL).await?.items.iter().map(|p| p.id as u64));
+            out.extend(self.store.list_projects(&f, Page::ALL).await?.items.iter().map(|p| p.id));
             let f = GroupFilter { access: all.clone(), parent: Some(Some(g)), search: None };
             groups.extend(self.store.list_groups(&f, Page::ALL).await?.items.iter().map(|n| n.id));
         }
@@ -98,7 +99,7 @@ impl App {
     /// GPUs allocated with the hand-off are recorded with the claim, or freed if it fails.
     async fn claim(
         &self,
-        job_id: i64,
+        job_id: JobId,
         runner: &Runner,
         alloc: Option<&Allocation>,
     ) -> Result<Option<(JobResponse, Vec<String>)>> {
@@ -121,7 +122,7 @@ impl App {
         if let Some(a) = alloc
             && let Err(e) = self.record_allocation(&job, a).await
         {
-            tracing::error!(job = job.id, error = %e, "could not store the GPU allocation");
+            tracing::error!(job = job.id.get(), error = %e, "could not store the GPU allocation");
         }
         let built = self.build_payload(&job, runner, &token, alloc).await;
         match built {
@@ -129,14 +130,14 @@ impl App {
                 // A job starting unblocks nothing; only the pipeline's status can change (to
                 // running): O(1) through the pipeline's view.
                 if let Err(e) = self.process_jobs(job.pipeline_id, &[job.id]).await {
-                    tracing::warn!(job = job.id, error = %e, "pipeline status after a claim failed");
+                    tracing::warn!(job = job.id.get(), error = %e, "pipeline status after a claim failed");
                 }
                 Ok(Some((payload, job.tags.clone())))
             }
             Err(e) => {
                 // The job cannot be described (its project vanished, its spec is unreadable):
                 // fail it rather than leave it running on a runner that never got it.
-                tracing::error!(job = job.id, error = %e, "could not build the job payload");
+                tracing::error!(job = job.id.get(), error = %e, "could not build the job payload");
                 let change =
                     JobChange { failure_reason: Some(FailureReason::DataIntegrityFailure), ..Default::default() };
                 let now = self.clock.now();
@@ -189,7 +190,12 @@ impl App {
         let mut changed = vec![failed.id];
         if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
             let next = self.store.retry_job(failed.id, self.clock.now()).await?;
-            tracing::info!(job = failed.id, retry = next.id, attempt = next.attempt, "job retried automatically");
+            tracing::info!(
+                job = failed.id.get(),
+                retry = next.id.get(),
+                attempt = next.attempt,
+                "job retried automatically"
+            );
             self.enqueue_job(&next);
             changed.push(next.id);
         }
@@ -199,7 +205,7 @@ impl App {
 
     /// A job stopped running (any final state): free its GPUs, move its pipeline on. `changed`:
     /// the job and the new try of it, if one was made.
-    pub(crate) async fn after_finish(&self, job: &Job, changed: &[i64]) -> Result<()> {
+    pub(crate) async fn after_finish(&self, job: &Job, changed: &[JobId]) -> Result<()> {
         self.release_gpus(job.id).await;
         self.process_jobs(job.pipeline_id, changed).await
     }
@@ -234,7 +240,7 @@ impl System<'_> {
                     }
                 },
             };
-            match self.claim(job.id as i64, &runner, alloc.as_ref()).await {
+            match self.claim(job.id, &runner, alloc.as_ref()).await {
                 Ok(Some((offer, tags))) => {
                     return Ok(JobOffer::Job(Box::new(offer), tags, self.pool_of_runner(runner.id)));
                 }
@@ -242,7 +248,7 @@ impl System<'_> {
                 Ok(None) => {}
                 Err(e) => {
                     // Put it back for someone else; then report the error.
-                    if let Ok(Some(j)) = self.store.job_by_id(job.id as i64).await
+                    if let Ok(Some(j)) = self.store.job_by_id(job.id).await
                         && j.status == JobStatus::Pending
                         && j.runner_id.is_none()
                     {
@@ -256,7 +262,7 @@ impl System<'_> {
 
     /// The running job a job token belongs to, if it is job `id`. `Forbidden` otherwise, as
     /// GitLab answers a stale or forged token.
-    pub async fn job_for_token(&self, id: i64, token: &str) -> Result<Job> {
+    pub async fn job_for_token(&self, id: JobId, token: &str) -> Result<Job> {
         match self.store.job_by_token_digest(&token_digest(token)).await? {
             Some(job) if job.id == id => Ok(job),
             _ => Err(AppError::Forbidden(Some("job token is not valid for this job".into()))),
@@ -264,21 +270,22 @@ impl System<'_> {
     }
 
     /// The status a runner should be told about a job whose token no longer works.
-    pub async fn job_status(&self, id: i64) -> Option<JobStatus> {
+    pub async fn job_status(&self, id: JobId) -> Option<JobStatus> {
         self.store.job_by_id(id).await.ok().flatten().map(|j| j.status)
     }
 
     /// `PUT /jobs/:id`.
-    pub async fn update_job(&self, id: i64, req: &UpdateJobRequest) -> Result<JobAck> {
+    pub async fn update_job(&self, id: JobId, req: &UpdateJobRequest) -> Result<JobAck> {
         let job = self.job_for_token(id, &req.token).await?;
         let last = matches!(req.state, ReportedState::Success | ReportedState::Failed);
         if let (true, Some(usage)) = (last, &req.gpu_usage)
             && let Err(e) = self.store_gpu_usage(&job, usage).await
         {
             // Telemetry is a report, not part of the job's outcome.
-            tracing::warn!(job = job.id, error = %e, "GPU telemetry not kept");
+            tracing::warn!(job = job.id.get(), error = %e, "GPU telemetry not kept");
         }
-        let runner_id = job.runner_id.unwrap_or_default();
+        // A job that holds a token was claimed, so it has a runner: the lease is that runner's.
+        let runner_id = job.runner_id.ok_or(AppError::NotFound("Job"))?;
         let now = self.clock.now();
         match req.state {
             ReportedState::Pending | ReportedState::Running => {
@@ -303,9 +310,10 @@ impl System<'_> {
     }
 
     /// `PATCH /jobs/:id/trace`: appends at `start` when that is the stored size.
-    pub async fn append_job_trace(&self, id: i64, token: &str, start: i64, bytes: &[u8]) -> Result<TraceAck> {
+    pub async fn append_job_trace(&self, id: JobId, token: &str, start: i64, bytes: &[u8]) -> Result<TraceAck> {
         let job = self.job_for_token(id, token).await?;
-        let runner_id = job.runner_id.unwrap_or_default();
+        // A job that holds a token was claimed, so it has a runner: the lease is that runner's.
+        let runner_id = job.runner_id.ok_or(AppError::NotFound("Job"))?;
         self.store.extend_lease(job.id, runner_id, self.clock.now() + self.ci.settings.lease_timeout).await?;
         let end = start.saturating_add(i64::try_from(bytes.len()).unwrap_or(i64::MAX));
         if end > self.ci.settings.max_trace_bytes {

@@ -8,6 +8,7 @@ use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
 use autogit_core::ci::JobStatus;
+use autogit_core::{NamespaceId, ProjectId, RunnerId};
 use autogit_store::{
     Job, Listed, NewRunner, Page, Runner, RunnerAccessLevel, RunnerFilter, RunnerScope, RunnerSeen, RunnerUpdate,
 };
@@ -23,8 +24,8 @@ pub const RUNNER_TOKEN_PREFIX: &str = "glrt-";
 pub struct CreateRunner {
     /// `instance_type`, `group_type` or `project_type`.
     pub runner_type: String,
-    pub group_id: Option<i64>,
-    pub project_id: Option<i64>,
+    pub group_id: Option<NamespaceId>,
+    pub project_id: Option<ProjectId>,
     pub description: String,
     pub tags: Vec<String>,
     /// Defaults to true when the runner has no tags (it could run nothing otherwise).
@@ -110,7 +111,7 @@ impl App {
     }
 
     /// Administrators see every runner; others the runners of projects and groups they maintain.
-    pub async fn get_runner(&self, who: &Principal, id: i64) -> Result<Runner> {
+    pub async fn get_runner(&self, who: &Principal, id: RunnerId) -> Result<Runner> {
         let runner = self.store.runner_by_id(id).await?.ok_or(AppError::NotFound("Runner"))?;
         self.authorize_runner(who, &runner).await?;
         Ok(runner)
@@ -137,7 +138,7 @@ impl App {
 
     /// `PUT /runners/:id`. Every held `jobs/request` is answered so that runners look again
     /// with the new settings (a paused runner gets nothing more).
-    pub async fn update_runner(&self, who: &Principal, id: i64, req: UpdateRunner) -> Result<Runner> {
+    pub async fn update_runner(&self, who: &Principal, id: RunnerId, req: UpdateRunner) -> Result<Runner> {
         let runner = self.get_runner(who, id).await?;
         let access_level = req.access_level.as_deref().map(parse_access_level).transpose()?;
         check_maximum_timeout(req.maximum_timeout.flatten())?;
@@ -168,7 +169,7 @@ impl App {
     pub async fn runner_jobs(
         &self,
         who: &Principal,
-        id: i64,
+        id: RunnerId,
         statuses: &[JobStatus],
         page: Page,
     ) -> Result<Listed<Job>> {
@@ -317,7 +318,7 @@ impl System<'_> {
     pub async fn unregister_runner(&self, token: &str) -> Result<()> {
         let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
         self.store.delete_runner(runner.id).await?;
-        self.ci.drop_runner_waiters(runner.id as u64);
+        self.ci.drop_runner_waiters(runner.id);
         Ok(())
     }
 }

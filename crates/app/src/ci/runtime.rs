@@ -5,9 +5,10 @@
 //! One coordinator process per database: two processes would each hand out jobs from their own
 //! queue, and the store's compare-and-set claim would keep that correct but not fair.
 
+use autogit_core::{JobId, PipelineId, RunnerId};
 use autogit_scheduler::Millis;
 use autogit_scheduler::gpu::{Allocation, GpuPool, GpuRequest};
-use autogit_scheduler::queue::{QueuedJob, RunnerInfo, Waiters};
+use autogit_scheduler::queue::{HeldRequest, QueuedJob, RunnerInfo, Waiters};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,14 +76,14 @@ pub(crate) struct Dispatch {
     pub queue: autogit_scheduler::queue::Queue,
     pub waiters: Waiters,
     /// Held request id → where to hand its job (with its GPUs, already allocated).
-    pub handoff: HashMap<u64, oneshot::Sender<Handed>>,
+    pub handoff: HashMap<HeldRequest, oneshot::Sender<Handed>>,
     /// Held request id → the runner holding it (waiters are keyed by request).
-    pub waiter_runner: HashMap<u64, u64>,
+    pub waiter_runner: HashMap<HeldRequest, RunnerId>,
     /// Every runner's GPUs and who holds them (ADR 0006). Under the same lock as the queue, so
     /// that "may this runner take this GPU job" and "allocate" are one decision.
     pub gpus: GpuPool,
     /// GPU requirements of queued jobs (absent: the job needs no GPU).
-    pub gpu_requests: HashMap<u64, GpuRequest>,
+    pub gpu_requests: HashMap<JobId, GpuRequest>,
 }
 
 /// A job handed to a runner, with the GPUs allocated to it.
@@ -100,14 +101,14 @@ pub(crate) struct Runtime {
     /// Per pipeline: the lock that serialises its progression and its in-memory view.
     pipelines: super::tracked::Slots,
     /// Runner id → what it last reported about its hardware.
-    hardware: Mutex<HashMap<i64, super::gpus::Hardware>>,
+    hardware: Mutex<HashMap<RunnerId, super::gpus::Hardware>>,
     /// What the autoscaler last saw of each pool.
     pub pools: super::pools::PoolBoard,
     /// Parsed job specs by job id (a spec never changes): progression reads every job of a
     /// pipeline after each job change, and parsing them each time made dispatch O(n²).
-    specs: Mutex<HashMap<i64, std::sync::Arc<super::spec::JobSpec>>>,
+    specs: Mutex<HashMap<JobId, std::sync::Arc<super::spec::JobSpec>>>,
     /// Runner id → the pool whose instance runs as it.
-    pub pool_runners: Mutex<HashMap<i64, String>>,
+    pub pool_runners: Mutex<HashMap<RunnerId, String>>,
     /// Ticks when a job is queued (not when it is handed straight to a held request).
     pub queued: tokio::sync::watch::Sender<u64>,
 }
@@ -153,13 +154,13 @@ impl Runtime {
         }
         let mut job = job;
         loop {
-            let Dispatch { waiters, waiter_runner, gpus, .. } = &mut *d;
+            let Dispatch { waiters, waiter_runner: _, gpus, .. } = &mut *d;
             let waiter = waiters.on_enqueue_where(&job, |r| match &gpu {
                 None => true,
-                Some(req) => waiter_runner.get(&r.id).is_some_and(|runner| gpus.can_allocate(*runner, req)),
+                Some(req) => gpus.can_allocate(r.id, req),
             });
             let Some(waiter) = waiter else { break };
-            let runner = d.waiter_runner.remove(&waiter).unwrap_or_default();
+            let Some(runner) = d.waiter_runner.remove(&waiter) else { continue };
             let Some(tx) = d.handoff.remove(&waiter) else { continue };
             let alloc = match &gpu {
                 None => None,
@@ -191,15 +192,19 @@ impl Runtime {
     }
 
     /// Takes the job out of the queue (canceled, or claimed elsewhere).
-    pub fn dequeue(&self, id: i64) {
+    pub fn dequeue(&self, id: JobId) {
         let mut d = self.lock_dispatch();
-        d.queue.remove(id as u64);
-        d.gpu_requests.remove(&(id as u64));
+        d.queue.remove(id);
+        d.gpu_requests.remove(&id);
     }
 
     /// The oldest job `runner` may take (GPU jobs only when their GPUs are free on it, then
     /// allocated), or a receiver that gets one as soon as it is queued.
-    pub fn pick_or_wait(&self, runner: &RunnerInfo, now: Millis) -> Result<Handed, (u64, oneshot::Receiver<Handed>)> {
+    pub fn pick_or_wait(
+        &self,
+        runner: &RunnerInfo,
+        now: Millis,
+    ) -> Result<Handed, (HeldRequest, oneshot::Receiver<Handed>)> {
         let mut d = self.lock_dispatch();
         let Dispatch { queue, gpus, gpu_requests, .. } = &mut *d;
         let picked =
@@ -212,23 +217,23 @@ impl Runtime {
             };
             return Ok((job, alloc));
         }
-        let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        let id = HeldRequest(self.next_waiter.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         if self.closing.load(Ordering::Relaxed) {
             // Dropping `tx` answers the request at once with "no job".
             return Err((id, rx));
         }
-        d.waiters.register(RunnerInfo { id, ..runner.clone() }, now);
+        d.waiters.register(id, runner.clone(), now);
         d.waiter_runner.insert(id, runner.id);
         d.handoff.insert(id, tx);
         Err((id, rx))
     }
 
-    pub fn cached_spec(&self, job: i64) -> Option<std::sync::Arc<super::spec::JobSpec>> {
+    pub fn cached_spec(&self, job: JobId) -> Option<std::sync::Arc<super::spec::JobSpec>> {
         self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&job).cloned()
     }
 
-    pub fn cache_spec(&self, job: i64, spec: std::sync::Arc<super::spec::JobSpec>) {
+    pub fn cache_spec(&self, job: JobId, spec: std::sync::Arc<super::spec::JobSpec>) {
         let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if specs.len() >= MAX_CACHED_SPECS {
             specs.clear();
@@ -236,11 +241,11 @@ impl Runtime {
         specs.insert(job, spec);
     }
 
-    pub fn hardware(&self, runner: i64) -> Option<super::gpus::Hardware> {
+    pub fn hardware(&self, runner: RunnerId) -> Option<super::gpus::Hardware> {
         self.hardware.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&runner).cloned()
     }
 
-    pub fn set_hardware(&self, runner: i64, h: super::gpus::Hardware) {
+    pub fn set_hardware(&self, runner: RunnerId, h: super::gpus::Hardware) {
         self.hardware.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(runner, h);
     }
 
@@ -255,9 +260,9 @@ impl Runtime {
 
     /// Answers the held requests of one runner with "no job" (it was deleted: a job handed to
     /// it would only wait for its lease to expire).
-    pub fn drop_runner_waiters(&self, runner: u64) {
+    pub fn drop_runner_waiters(&self, runner: RunnerId) {
         let mut d = self.lock_dispatch();
-        let held: Vec<u64> = d.waiter_runner.iter().filter(|(_, r)| **r == runner).map(|(w, _)| *w).collect();
+        let held: Vec<HeldRequest> = d.waiter_runner.iter().filter(|(_, r)| **r == runner).map(|(w, _)| *w).collect();
         for w in held {
             d.waiters.unregister(w);
             d.handoff.remove(&w);
@@ -266,7 +271,7 @@ impl Runtime {
     }
 
     /// Ends a hold without a job.
-    pub fn stop_waiting(&self, waiter: u64) {
+    pub fn stop_waiting(&self, waiter: HeldRequest) {
         let mut d = self.lock_dispatch();
         d.waiters.unregister(waiter);
         d.handoff.remove(&waiter);
@@ -297,7 +302,7 @@ impl Runtime {
     }
 
     /// The lock that serialises progression of one pipeline.
-    pub fn pipeline_slot(&self, pipeline_id: i64) -> super::tracked::Slot {
+    pub fn pipeline_slot(&self, pipeline_id: PipelineId) -> super::tracked::Slot {
         self.pipelines.get(pipeline_id)
     }
 

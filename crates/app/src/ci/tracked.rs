@@ -9,6 +9,7 @@
 //! per database (ARCHITECTURE.md, invariant 8) is what lets a process keep this view at all.
 
 use super::spec::JobSpec;
+use autogit_core::PipelineId;
 use autogit_core::ci::PipelineStatus;
 use autogit_scheduler::progress::Tracker;
 use autogit_store::Job;
@@ -50,7 +51,7 @@ pub(crate) type Slot = Arc<tokio::sync::Mutex<Option<Tracked>>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
-    slots: Mutex<HashMap<i64, Slot>>,
+    slots: Mutex<HashMap<PipelineId, Slot>>,
     /// Jobs in the views kept now.
     jobs: AtomicUsize,
 }
@@ -58,7 +59,7 @@ pub(crate) struct Slots {
 impl Slots {
     /// The slot of `pipeline_id`; held while its jobs are progressed, so that two changes of one
     /// pipeline never decide on the same view.
-    pub fn get(&self, pipeline_id: i64) -> Slot {
+    pub fn get(&self, pipeline_id: PipelineId) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(s) = slots.get(&pipeline_id) {
             return s.clone();

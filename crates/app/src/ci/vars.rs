@@ -7,6 +7,7 @@
 use super::predefined::{self, CommitFacts, JobFacts, PipelineFacts};
 use super::spec::JobSpec;
 use crate::{App, Result};
+use autogit_core::{PipelineId, ProjectId};
 use autogit_protocol::JobVariable;
 use autogit_store::{CiVariable, Page, Pipeline, Project, User, VariableOwner};
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ pub(crate) struct Facts {
     pub server_url: String,
     pub project: Project,
     pub namespace_path: String,
-    pub pipeline_id: i64,
+    pub pipeline_id: PipelineId,
     pub pipeline_iid: i64,
     pub source: String,
     pub ref_name: String,
@@ -98,7 +99,7 @@ impl App {
     /// The commit `sha` of the project's repository, through the pooled object reader.
     async fn commit_facts(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         sha: &str,
     ) -> autogit_git::Result<Option<autogit_git::read::CommitInfo>> {
         self.repos.reader(project_id).await?.commit(sha).await
@@ -109,7 +110,7 @@ impl App {
         project: &Project,
         req: &super::create::PipelineRequest,
         config_path: &str,
-        pipeline_id: i64,
+        pipeline_id: PipelineId,
         pipeline_iid: i64,
         created_at: DateTime<Utc>,
     ) -> Result<Facts> {

@@ -61,7 +61,7 @@ fn the_start_script_quotes_arguments() {
         name: "ci-1".into(),
         server_url: "http://h:1".into(),
         runner_token: "glrt-x'; rm -rf /".into(),
-        runner_id: 1,
+        runner_id: RunnerId::new(1),
         concurrent: 3,
         register_args: vec!["--tag-list".into(), "gpu, cuda".into()],
     };

@@ -88,7 +88,7 @@ pub fn launch(name: &str, token: &str, runner_id: i64) -> Launch {
         name: name.into(),
         server_url: "http://127.0.0.1:9".into(),
         runner_token: token.into(),
-        runner_id,
+        runner_id: autogit_core::RunnerId::new(runner_id),
         concurrent: 2,
         register_args: vec![],
     }

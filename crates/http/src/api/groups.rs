@@ -7,6 +7,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::store::{GroupFilter, Namespace};
 use autogit_app::{CreateGroup, Principal};
+use autogit_core::NamespaceId;
 use autogit_core::Visibility;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -66,7 +67,7 @@ async fn create(State(s): State<AppState>, Caller(who): Caller, p: Params) -> Ha
     let req = CreateGroup {
         name: p.required("name")?,
         path: p.str("path")?.filter(|x| !x.is_empty()),
-        parent_id: p.i64("parent_id")?,
+        parent_id: p.id("parent_id", NamespaceId::new)?,
         visibility,
         description: p.str("description")?.unwrap_or_default(),
     };

@@ -7,6 +7,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::{AppError, Source};
 use autogit_core::AccessLevel;
+use autogit_core::UserId;
 use axum::extract::{MatchedPath, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -48,7 +49,7 @@ async fn show(
     State(s): State<AppState>,
     Caller(who): Caller,
     route: MatchedPath,
-    Path((id, user_id)): Path<(String, i64)>,
+    Path((id, user_id)): Path<(String, UserId)>,
 ) -> Handler {
     let (m, u) = s.app.get_member(&who, source(&route, &id)?, user_id).await?;
     Ok(Json(dto::member(&s.config.external_url, &m, &u)).into_response())
@@ -61,7 +62,7 @@ async fn add(
     Path(id): Path<String>,
     p: Params,
 ) -> Handler {
-    let user_id = p.i64("user_id")?.ok_or(ApiError(AppError::Missing("user_id")))?;
+    let user_id = p.id("user_id", UserId::new)?.ok_or(ApiError(AppError::Missing("user_id")))?;
     let (m, u) = s.app.add_member(&who, source(&route, &id)?, user_id, level(&p)?).await?;
     Ok(created(dto::member(&s.config.external_url, &m, &u)))
 }
@@ -70,7 +71,7 @@ async fn update(
     State(s): State<AppState>,
     Caller(who): Caller,
     route: MatchedPath,
-    Path((id, user_id)): Path<(String, i64)>,
+    Path((id, user_id)): Path<(String, UserId)>,
     p: Params,
 ) -> Handler {
     let (m, u) = s.app.update_member(&who, source(&route, &id)?, user_id, level(&p)?).await?;
@@ -81,7 +82,7 @@ async fn remove(
     State(s): State<AppState>,
     Caller(who): Caller,
     route: MatchedPath,
-    Path((id, user_id)): Path<(String, i64)>,
+    Path((id, user_id)): Path<(String, UserId)>,
 ) -> Handler {
     s.app.remove_member(&who, source(&route, &id)?, user_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -9,6 +9,7 @@ use crate::state::AppState;
 use autogit_app::store::{Job, Pipeline, PipelineFilter, Project};
 use autogit_app::{AppError, Principal};
 use autogit_core::ci::JobStatus;
+use autogit_core::{JobId, PipelineId};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -108,18 +109,22 @@ async fn create(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<S
     Ok(created(render_pipeline(&s, &who, &project, &pipeline).await))
 }
 
-async fn show(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, i64)>) -> Handler {
+async fn show(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, PipelineId)>) -> Handler {
     let (project, p) = s.app.get_pipeline(&who, &id, pid).await?;
     Ok(Json(render_pipeline(&s, &who, &project, &p).await).into_response())
 }
 
-async fn cancel(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, i64)>) -> Handler {
+async fn cancel(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((id, pid)): Path<(String, PipelineId)>,
+) -> Handler {
     let p = s.app.cancel_pipeline(&who, &id, pid).await?;
     let (project, _) = s.app.get_pipeline(&who, &id, pid).await?;
     Ok(Json(render_pipeline(&s, &who, &project, &p).await).into_response())
 }
 
-async fn retry(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, i64)>) -> Handler {
+async fn retry(State(s): State<AppState>, Caller(who): Caller, Path((id, pid)): Path<(String, PipelineId)>) -> Handler {
     let p = s.app.retry_pipeline(&who, &id, pid).await?;
     let (project, _) = s.app.get_pipeline(&who, &id, pid).await?;
     Ok(created(render_pipeline(&s, &who, &project, &p).await))
@@ -133,7 +138,7 @@ fn scopes(p: &Params) -> Result<Vec<JobStatus>, ApiError> {
 async fn pipeline_jobs(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((id, pid)): Path<(String, i64)>,
+    Path((id, pid)): Path<(String, PipelineId)>,
     list: List,
 ) -> Handler {
     let include_retried = list.params.bool("include_retried")?.unwrap_or(false);
@@ -165,27 +170,27 @@ async fn job_response(s: &AppState, who: &Principal, id: &str, job: Job, status:
     Ok((status, Json(render_job(s, who, &project, None, &job).await?)).into_response())
 }
 
-async fn show_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {
+async fn show_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, JobId)>) -> Handler {
     let (project, job) = s.app.get_job(&who, &id, jid).await?;
     Ok(Json(render_job(&s, &who, &project, None, &job).await?).into_response())
 }
 
-async fn trace(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {
+async fn trace(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, JobId)>) -> Handler {
     let bytes = s.app.job_trace(&who, &id, jid).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
 }
 
-async fn play(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {
+async fn play(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, JobId)>) -> Handler {
     let job = s.app.play_job(&who, &id, jid).await?;
     job_response(&s, &who, &id, job, axum::http::StatusCode::OK).await
 }
 
-async fn cancel_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {
+async fn cancel_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, JobId)>) -> Handler {
     let job = s.app.cancel_job(&who, &id, jid).await?;
     job_response(&s, &who, &id, job, axum::http::StatusCode::CREATED).await
 }
 
-async fn retry_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, i64)>) -> Handler {
+async fn retry_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, JobId)>) -> Handler {
     let job = s.app.retry_job_by(&who, &id, jid).await?;
     job_response(&s, &who, &id, job, axum::http::StatusCode::CREATED).await
 }
@@ -193,7 +198,7 @@ async fn retry_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid
 async fn artifacts(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((id, jid)): Path<(String, i64)>,
+    Path((id, jid)): Path<(String, JobId)>,
     headers: axum::http::HeaderMap,
 ) -> Handler {
     let download = s.app.job_artifacts(&who, &id, jid, super::artifact_download::range_of(&headers)).await?;

@@ -9,6 +9,7 @@ use autogit_app::store::{Namespace, NamespaceKind, Project, ProjectFilter};
 use autogit_app::{CreateProject, Principal, UpdateProject};
 use autogit_core::access::Action;
 use autogit_core::{AccessLevel, Visibility};
+use autogit_core::{NamespaceId, UserId};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -33,7 +34,7 @@ pub async fn render(
     levels: Option<Option<AccessLevel>>,
 ) -> ApiResult<Vec<Value>> {
     let base = &s.config.external_url;
-    let mut chains: HashMap<i64, Vec<Namespace>> = HashMap::new();
+    let mut chains: HashMap<NamespaceId, Vec<Namespace>> = HashMap::new();
     let mut out = Vec::with_capacity(projects.len());
     for p in projects {
         if let std::collections::hash_map::Entry::Vacant(slot) = chains.entry(p.namespace_id) {
@@ -97,7 +98,7 @@ async fn list_in_group(State(s): State<AppState>, Caller(who): Caller, Path(id):
 
 async fn list_of_user(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<String>, list: List) -> Handler {
     let user = match id.parse::<i64>() {
-        Ok(n) => s.app.get_user(&who, n).await?,
+        Ok(n) => s.app.get_user(&who, UserId::new(n)).await?,
         Err(_) => s.app.get_user_by_username(&who, &id).await?,
     };
     let ns = s.app.user_namespace(&who, &user).await?;
@@ -124,7 +125,7 @@ async fn create(State(s): State<AppState>, Caller(who): Caller, p: Params) -> Ha
     let req = CreateProject {
         name: p.str("name")?.filter(|x| !x.is_empty()),
         path: p.str("path")?.filter(|x| !x.is_empty()),
-        namespace_id: p.i64("namespace_id")?,
+        namespace_id: p.id("namespace_id", NamespaceId::new)?,
         description: p.str("description")?.unwrap_or_default(),
         visibility: visibility(&p)?,
         default_branch: p.str("default_branch")?.filter(|x| !x.is_empty()),

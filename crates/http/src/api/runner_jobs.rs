@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use autogit_app::AppError;
 use autogit_app::ci::{JobOffer, TraceAck, UploadMeta};
+use autogit_core::JobId;
 use autogit_core::ci::JobStatus;
 use autogit_protocol::{JOB_STATUS_HEADER, JOB_TOKEN_HEADER, JobRequest, LAST_UPDATE_HEADER, UpdateJobRequest};
 use axum::Router;
@@ -56,7 +57,7 @@ fn with_status(s: &AppState, mut r: Response, status: JobStatus) -> Response {
 }
 
 /// A refused job call, with the job's real status so that the runner stops it.
-async fn refused(s: &AppState, id: i64, e: ApiError) -> Response {
+async fn refused(s: &AppState, id: JobId, e: ApiError) -> Response {
     let status = s.app.system().job_status(id).await;
     let r = e.into_response();
     match status {
@@ -88,7 +89,7 @@ async fn request(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> 
     })
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
+async fn update(State(s): State<AppState>, Path(id): Path<JobId>, headers: HeaderMap, body: Bytes) -> Response {
     let mut req: UpdateJobRequest = match json_body(&body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -106,7 +107,7 @@ async fn update(State(s): State<AppState>, Path(id): Path<i64>, headers: HeaderM
 
 async fn trace(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    Path(id): Path<JobId>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
@@ -144,7 +145,7 @@ fn range(size: i64) -> HeaderValue {
 /// that reused the connection for its next request would find it closed under it.
 async fn upload(
     state: State<AppState>,
-    id: Path<i64>,
+    id: Path<JobId>,
     q: Query<HashMap<String, String>>,
     headers: HeaderMap,
     form: Multipart,
@@ -158,7 +159,7 @@ async fn upload(
 /// the way); the app checks the upload before reading it and records it after.
 async fn receive_upload(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    Path(id): Path<JobId>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     mut form: Multipart,
@@ -237,7 +238,7 @@ async fn drain(mut form: Multipart) {
 
 async fn download(
     State(s): State<AppState>,
-    Path(id): Path<i64>,
+    Path(id): Path<JobId>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {

@@ -12,6 +12,7 @@ use crate::state::AppState;
 use autogit_app::ci::runners::{CreateRunner, UpdateRunner};
 use autogit_app::store::{RunnerFilter, RunnerSeen};
 use autogit_app::{AppError, RunnerJob};
+use autogit_core::{NamespaceId, ProjectId, RunnerId};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -35,8 +36,8 @@ pub fn routes() -> Router<AppState> {
 async fn create(State(s): State<AppState>, Caller(who): Caller, p: Params) -> Handler {
     let req = CreateRunner {
         runner_type: p.required("runner_type")?,
-        group_id: p.i64("group_id")?,
-        project_id: p.i64("project_id")?,
+        group_id: p.id("group_id", NamespaceId::new)?,
+        project_id: p.id("project_id", ProjectId::new)?,
         description: p.str("description")?.unwrap_or_default(),
         tags: p.list("tag_list")?,
         run_untagged: p.bool("run_untagged")?,
@@ -143,7 +144,7 @@ async fn list_mine(State(s): State<AppState>, Caller(who): Caller, list: List) -
     Ok(list.respond(&s, res.total, res.items.iter().map(dto::runner).collect()))
 }
 
-async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>) -> Handler {
+async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<RunnerId>) -> Handler {
     let r = s.app.get_runner(&who, id).await?;
     let mut v = dto::runner(&r);
     // What the runner last reported about its hardware: its GPUs (the `autogit gpu detect --json`
@@ -157,7 +158,7 @@ async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64
     Ok(Json(v).into_response())
 }
 
-async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>, p: Params) -> Handler {
+async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<RunnerId>, p: Params) -> Handler {
     let maximum_timeout = match p.0.get("maximum_timeout") {
         None => None,
         Some(Value::Null) => Some(None),
@@ -177,7 +178,7 @@ async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i
 }
 
 /// The jobs a runner took, each with its project (as GitLab's runner jobs list shows it).
-async fn jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>, list: List) -> Handler {
+async fn jobs(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<RunnerId>, list: List) -> Handler {
     let statuses = list.params.words("status")?;
     let res = s.app.runner_jobs_with_context(&who, id, &statuses, list.page()).await?;
     let base = &s.config.external_url;

@@ -7,6 +7,7 @@ use crate::error::bad_param;
 use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateToken;
+use autogit_core::UserId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -23,7 +24,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
     let p = &list.params;
-    let res = s.app.list_tokens(&who, p.i64("user_id")?, list.page()).await?;
+    let res = s.app.list_tokens(&who, p.id("user_id", UserId::new)?, list.page()).await?;
     let today = Utc::now().date_naive();
     let items = res.items.iter().map(|t| dto::token(t, today)).collect();
     Ok(list.respond(&s, res.total, items))
@@ -39,7 +40,7 @@ async fn revoke(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn create(State(s): State<AppState>, Caller(who): Caller, Path(user_id): Path<i64>, p: Params) -> Handler {
+async fn create(State(s): State<AppState>, Caller(who): Caller, Path(user_id): Path<UserId>, p: Params) -> Handler {
     let expires_at = match p.str("expires_at")? {
         Some(d) if !d.is_empty() => Some(
             NaiveDate::parse_from_str(&d, "%Y-%m-%d")

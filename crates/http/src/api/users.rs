@@ -6,6 +6,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use autogit_app::CreateUser;
 use autogit_app::store::UserFilter;
+use autogit_core::UserId;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -30,7 +31,7 @@ async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Han
     Ok(list.respond(&s, res.total, items))
 }
 
-async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<i64>) -> Handler {
+async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<UserId>) -> Handler {
     let u = s.app.get_user(&who, id).await?;
     let private = who.actor.is_admin() || who.actor.user_id() == Some(u.id);
     Ok(Json(dto::user(&s.config.external_url, &u, private)).into_response())

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use autogit_core::RunnerId;
+
 use autogit_gpu::model::GpuHealth;
 use autogit_gpu::request::Numa;
 
@@ -87,13 +89,13 @@ fn why_never(i: &Idle<'_>, req: &GpuRequest) -> String {
 }
 
 /// Why `runner` can never satisfy `req`, even idle; `None` when it can.
-pub(super) fn never(runner: u64, r: &Runner, req: &GpuRequest) -> Option<String> {
+pub(super) fn never(runner: RunnerId, r: &Runner, req: &GpuRequest) -> Option<String> {
     let i = idle(r, req);
     i.shortfall.map(|_| format!("runner {runner} can never run {}: {}", describe(req), why_never(&i, req)))
 }
 
 /// Why `runner`, which could satisfy `req` when idle, cannot now.
-pub(super) fn busy(pool: &GpuPool, runner: u64, r: &Runner, req: &GpuRequest) -> String {
+pub(super) fn busy(pool: &GpuPool, runner: RunnerId, r: &Runner, req: &GpuRequest) -> String {
     let i = idle(r, req);
     let (mut free, mut jobs) = (Vec::new(), BTreeSet::new());
     for c in &i.cands {
@@ -124,7 +126,7 @@ pub(super) fn unsatisfiable(pool: &GpuPool, req: &GpuRequest) -> Option<String> 
     if let Err(e) = req.validate() {
         return Some(format!("invalid GPU request {desc}: {e}"));
     }
-    let mut closest: Option<(u64, Idle<'_>)> = None;
+    let mut closest: Option<(RunnerId, Idle<'_>)> = None;
     for (id, r) in &pool.runners {
         let i = idle(r, req);
         // No shortfall: this runner fits when idle, so the request is satisfiable.

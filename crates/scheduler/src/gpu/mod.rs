@@ -40,6 +40,7 @@ mod tests;
 #[cfg(test)]
 mod tests_lifecycle;
 
+use autogit_core::{JobId, RunnerId};
 pub use autogit_gpu::model::DetectedGpu;
 pub use autogit_gpu::request::GpuRequest;
 pub use pool::GpuPool;
@@ -54,8 +55,8 @@ pub fn gpu_key(g: &DetectedGpu) -> String {
 /// GPUs one job holds exclusively on one runner, and the fence that proves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocation {
-    pub job: u64,
-    pub runner: u64,
+    pub job: JobId,
+    pub runner: RunnerId,
     /// [`gpu_key`]s, in PCI bus order (NVML's device order).
     pub gpus: Vec<String>,
     pub fence: u64,
@@ -65,7 +66,7 @@ pub struct Allocation {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GpuError {
     #[error("runner {0} has no GPU inventory")]
-    UnknownRunner(u64),
+    UnknownRunner(RunnerId),
     /// Satisfiable on this runner when its GPUs are free, but not now; says what is missing.
     #[error("{0}")]
     NoFit(String),
@@ -74,7 +75,7 @@ pub enum GpuError {
     #[error("{0}")]
     Never(String),
     #[error("job {0} already holds GPUs")]
-    AlreadyAllocated(u64),
+    AlreadyAllocated(JobId),
     #[error("job {job} holds no GPUs with fence {fence}")]
-    StaleFence { job: u64, fence: u64 },
+    StaleFence { job: JobId, fence: u64 },
 }

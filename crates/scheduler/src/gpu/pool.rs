@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use autogit_core::{JobId, RunnerId};
+
 use super::fit::{Cand, choose};
 use super::runner::{Entry, Runner};
 use super::{Allocation, DetectedGpu, GpuError, GpuRequest, explain};
@@ -17,10 +19,10 @@ pub(super) struct Held {
 /// Exclusive GPU allocations over all runners' inventories.
 #[derive(Debug, Default)]
 pub struct GpuPool {
-    pub(super) runners: BTreeMap<u64, Runner>,
+    pub(super) runners: BTreeMap<RunnerId, Runner>,
     /// Unit → the job holding it.
-    pub(super) holders: HashMap<String, u64>,
-    pub(super) jobs: HashMap<u64, Held>,
+    pub(super) holders: HashMap<String, JobId>,
+    pub(super) jobs: HashMap<JobId, Held>,
     /// The last fence handed out (or restored, or raised to).
     pub(super) last_fence: u64,
 }
@@ -36,7 +38,7 @@ impl GpuPool {
     /// again in their old form: only this inventory is allocatable. Returns the jobs now running
     /// on GPUs the runner no longer reports as they were when allocated (for the caller to log /
     /// drain), sorted; the same drift is reported again by every later call until released.
-    pub fn set_inventory(&mut self, runner: u64, gpus: Vec<DetectedGpu>) -> Vec<u64> {
+    pub fn set_inventory(&mut self, runner: RunnerId, gpus: Vec<DetectedGpu>) -> Vec<JobId> {
         let jobs = self.runners.remove(&runner).map(|r| r.jobs).unwrap_or_default();
         self.runners.insert(runner, Runner::new(runner, gpus, jobs, &self.holders));
         let r = &self.runners[&runner];
@@ -53,7 +55,7 @@ impl GpuPool {
     /// The runner is gone (unregistered, or its whole lease lost): forgets its inventory and
     /// drops its jobs' allocations (a late release is then a [`GpuError::StaleFence`]); returns
     /// those jobs, sorted.
-    pub fn remove_runner(&mut self, runner: u64) -> Vec<u64> {
+    pub fn remove_runner(&mut self, runner: RunnerId) -> Vec<JobId> {
         let Some(r) = self.runners.remove(&runner) else { return Vec::new() };
         for job in &r.jobs {
             self.drop_job(*job);
@@ -63,7 +65,7 @@ impl GpuPool {
 
     /// All or nothing: `req.count` ready, free GPUs of `runner` that each satisfy `req`, placed
     /// by best fit (see the module doc), under a new fence.
-    pub fn allocate(&mut self, runner: u64, job: u64, req: &GpuRequest) -> Result<Allocation, GpuError> {
+    pub fn allocate(&mut self, runner: RunnerId, job: JobId, req: &GpuRequest) -> Result<Allocation, GpuError> {
         let r = self.runners.get(&runner).ok_or(GpuError::UnknownRunner(runner))?;
         if self.jobs.contains_key(&job) {
             return Err(GpuError::AlreadyAllocated(job));
@@ -90,14 +92,14 @@ impl GpuPool {
 
     /// Whether [`GpuPool::allocate`] would succeed now for a job holding no GPUs (no mutation).
     #[must_use]
-    pub fn can_allocate(&self, runner: u64, req: &GpuRequest) -> bool {
+    pub fn can_allocate(&self, runner: RunnerId, req: &GpuRequest) -> bool {
         let Some(r) = self.runners.get(&runner) else { return false };
         req.validate().is_ok() && self.free_cands(r, req).is_some_and(|c| choose(c, req).is_ok())
     }
 
     /// Frees the job's GPUs when `fence` is its allocation's; [`GpuError::StaleFence`] otherwise
     /// (nothing is freed). Returns the freed keys.
-    pub fn release(&mut self, job: u64, fence: u64) -> Result<Vec<String>, GpuError> {
+    pub fn release(&mut self, job: JobId, fence: u64) -> Result<Vec<String>, GpuError> {
         match self.jobs.get(&job) {
             Some(h) if h.alloc.fence == fence => Ok(self.drop_job(job).alloc.gpus),
             _ => Err(GpuError::StaleFence { job, fence }),
@@ -140,14 +142,14 @@ impl GpuPool {
     }
 
     #[must_use]
-    pub fn allocation_of(&self, job: u64) -> Option<&Allocation> {
+    pub fn allocation_of(&self, job: JobId) -> Option<&Allocation> {
         self.jobs.get(&job).map(|h| &h.alloc)
     }
 
     /// The GPUs of a runner's latest inventory by key, in the order of `keys`; keys it no longer
     /// reports are left out.
     #[must_use]
-    pub fn gpus_of(&self, runner: u64, keys: &[String]) -> Vec<DetectedGpu> {
+    pub fn gpus_of(&self, runner: RunnerId, keys: &[String]) -> Vec<DetectedGpu> {
         let Some(r) = self.runners.get(&runner) else { return Vec::new() };
         keys.iter().filter_map(|k| r.gpus.get(k)).map(|e| e.gpu.clone()).collect()
     }
@@ -207,7 +209,7 @@ impl GpuPool {
     }
 
     /// Forgets a job's allocation and frees its units. The job must hold one.
-    fn drop_job(&mut self, job: u64) -> Held {
+    fn drop_job(&mut self, job: JobId) -> Held {
         let held = self.jobs.remove(&job).expect("drop_job: the caller checked the job holds GPUs");
         for u in &held.units {
             self.holders.remove(u);

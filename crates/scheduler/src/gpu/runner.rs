@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use autogit_core::{JobId, RunnerId};
+
 use autogit_gpu::model::Vendor;
 
 use super::{DetectedGpu, gpu_key};
@@ -16,7 +18,7 @@ pub(super) struct Entry {
     pub gpu: DetectedGpu,
 }
 
-pub(super) fn unit(runner: u64, key: &str) -> String {
+pub(super) fn unit(runner: RunnerId, key: &str) -> String {
     if key.starts_with("pci:") { format!("{runner}/{key}") } else { key.to_owned() }
 }
 
@@ -33,7 +35,7 @@ pub(super) struct Runner {
     /// By [`gpu_key`].
     pub gpus: BTreeMap<String, Entry>,
     /// Jobs holding GPUs of this runner.
-    pub jobs: BTreeSet<u64>,
+    pub jobs: BTreeSet<JobId>,
     /// Ready GPUs per vendor.
     ready: [u32; 3],
     /// Of those, how many this runner's own jobs hold. `ready - own_held` bounds the free ones
@@ -43,7 +45,12 @@ pub(super) struct Runner {
 
 impl Runner {
     /// `jobs` are the runner's jobs so far; `holders` maps units to the jobs holding them.
-    pub fn new(id: u64, gpus: Vec<DetectedGpu>, jobs: BTreeSet<u64>, holders: &HashMap<String, u64>) -> Runner {
+    pub fn new(
+        id: RunnerId,
+        gpus: Vec<DetectedGpu>,
+        jobs: BTreeSet<JobId>,
+        holders: &HashMap<String, JobId>,
+    ) -> Runner {
         let gpus = gpus
             .into_iter()
             .map(|gpu| {
@@ -57,7 +64,7 @@ impl Runner {
     }
 
     /// (ready, held by own jobs) per vendor, from scratch.
-    pub fn count(&self, holders: &HashMap<String, u64>) -> ([u32; 3], [u32; 3]) {
+    pub fn count(&self, holders: &HashMap<String, JobId>) -> ([u32; 3], [u32; 3]) {
         let (mut ready, mut own) = ([0; 3], [0; 3]);
         for e in self.gpus.values().filter(|e| e.gpu.health.is_ready()) {
             ready[slot(e.gpu.vendor)] += 1;
@@ -70,7 +77,7 @@ impl Runner {
 
     /// Whether the index is what [`Runner::count`] says (the simulator checks it).
     #[cfg(test)]
-    pub fn index_is_exact(&self, holders: &HashMap<String, u64>) -> bool {
+    pub fn index_is_exact(&self, holders: &HashMap<String, JobId>) -> bool {
         self.count(holders) == (self.ready, self.own_held)
     }
 

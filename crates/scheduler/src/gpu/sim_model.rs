@@ -8,6 +8,7 @@ use autogit_gpu::request::{Cmp, GpuRequest, Numa};
 
 use super::tests::{GB, gpu};
 use super::{DetectedGpu, gpu_key};
+use autogit_core::RunnerId;
 
 /// xorshift64*: deterministic and dependency-free.
 #[derive(Default)]
@@ -37,7 +38,7 @@ impl Rng {
 }
 
 /// What one hold is keyed by, restated: a UUID is global, a PCI address per runner.
-pub(super) fn unit(runner: u64, key: &str) -> String {
+pub(super) fn unit(runner: RunnerId, key: &str) -> String {
     if key.starts_with("pci:") { format!("{runner}/{key}") } else { key.to_owned() }
 }
 
@@ -136,7 +137,7 @@ pub(super) fn score(set: &[DetectedGpu], req: &GpuRequest) -> Option<(bool, u128
 /// The best score over every `count`-subset of the runner's ready, qualifying GPUs not in
 /// `held`; `None` when no subset fits.
 pub(super) fn brute(
-    runner: u64,
+    runner: RunnerId,
     inv: &[DetectedGpu],
     req: &GpuRequest,
     held: &HashSet<String>,

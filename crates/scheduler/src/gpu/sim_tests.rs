@@ -12,9 +12,10 @@ use autogit_gpu::model::GpuHealth;
 use super::sim_model::{Rng, brute, random_gpu, random_inventory, random_request, score, unit};
 use super::*;
 
-const RUNNERS: [u64; 6] = [1, 2, 3, 4, 5, 6];
+const RUNNERS: [RunnerId; 6] =
+    [RunnerId::new(1), RunnerId::new(2), RunnerId::new(3), RunnerId::new(4), RunnerId::new(5), RunnerId::new(6)];
 /// Runner 6 is a second registration on runner 5's host and may report the same GPUs.
-const TWIN: (u64, u64) = (5, 6);
+const TWIN: (RunnerId, RunnerId) = (RunnerId::new(5), RunnerId::new(6));
 
 struct Live {
     alloc: Allocation,
@@ -28,12 +29,12 @@ struct Sim {
     rng: Rng,
     serial: u64,
     pool: GpuPool,
-    inv: BTreeMap<u64, Vec<DetectedGpu>>,
-    live: BTreeMap<u64, Live>,
+    inv: BTreeMap<RunnerId, Vec<DetectedGpu>>,
+    live: BTreeMap<JobId, Live>,
     /// Fences that no longer hold anything: (job, fence).
-    dead: Vec<(u64, u64)>,
-    queue: VecDeque<(u64, GpuRequest)>,
-    next_job: u64,
+    dead: Vec<(JobId, u64)>,
+    queue: VecDeque<(JobId, GpuRequest)>,
+    next_job: i64,
     max_fence: u64,
     /// Placed, NoFit, Never, stale refusals, drift reports, restores.
     counts: [u64; 6],
@@ -49,7 +50,7 @@ impl Sim {
             0..25 if self.queue.len() < 48 => {
                 self.next_job += 1;
                 let req = random_request(&mut self.rng);
-                self.queue.push_back((self.next_job, req));
+                self.queue.push_back((JobId::new(self.next_job), req));
             }
             0..50 => self.schedule(),
             50..65 => {
@@ -62,7 +63,7 @@ impl Sim {
             65..75 => self.crash(),
             75..79 => {
                 let r = *self.rng.pick(&RUNNERS);
-                let mut expected: Vec<u64> =
+                let mut expected: Vec<JobId> =
                     self.live.values().filter(|l| l.alloc.runner == r).map(|l| l.alloc.job).collect();
                 expected.sort_unstable();
                 assert_eq!(self.pool.remove_runner(r), expected);
@@ -77,13 +78,13 @@ impl Sim {
         self.check();
     }
 
-    fn random_live(&mut self) -> Option<u64> {
-        let jobs: Vec<u64> = self.live.keys().copied().collect();
+    fn random_live(&mut self) -> Option<JobId> {
+        let jobs: Vec<JobId> = self.live.keys().copied().collect();
         (!jobs.is_empty()).then(|| *self.rng.pick(&jobs))
     }
 
     /// The job's allocation is gone; its fence is dead. A lost job may be queued again, same id.
-    fn bury(&mut self, job: u64, may_requeue: bool) {
+    fn bury(&mut self, job: JobId, may_requeue: bool) {
         let l = self.live.remove(&job).expect("buried job was live");
         self.dead.push((job, l.alloc.fence));
         if may_requeue && self.rng.chance(50) {
@@ -195,7 +196,7 @@ impl Sim {
             5 => gpus = random_inventory(&mut self.rng, &mut self.serial),
             _ => {}
         }
-        let drifted: Vec<u64> = self
+        let drifted: Vec<JobId> = self
             .live
             .values()
             .filter(|l| l.alloc.runner == r)

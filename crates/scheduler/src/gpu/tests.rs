@@ -36,10 +36,10 @@ pub(super) fn req(s: &str) -> GpuRequest {
     GpuRequest::parse(s).expect("test request parses")
 }
 
-pub(super) fn pool(runners: &[(u64, Vec<DetectedGpu>)]) -> GpuPool {
+pub(super) fn pool(runners: &[(i64, Vec<DetectedGpu>)]) -> GpuPool {
     let mut p = GpuPool::new();
     for (r, gpus) in runners {
-        assert!(p.set_inventory(*r, gpus.clone()).is_empty());
+        assert!(p.set_inventory(RunnerId::new(*r), gpus.clone()).is_empty());
     }
     p
 }
@@ -60,10 +60,13 @@ fn keys_are_uuids_else_pci_addresses() {
 #[test]
 fn best_fit_takes_the_smallest_adequate_gpu() {
     let mut p = pool(&[(1, vec![nv(1, 1, 80), nv(1, 2, 24), nv(1, 3, 40)])]);
-    assert_eq!(p.allocate(1, 10, &req("nvidia")).expect("fits").gpus, ["GPU-1-02"]);
-    assert_eq!(p.allocate(1, 11, &req("nvidia,mem>=30GB")).expect("fits").gpus, ["GPU-1-03"]);
-    assert_eq!(p.allocate(1, 12, &req("nvidia")).expect("fits").gpus, ["GPU-1-01"]);
-    assert!(matches!(p.allocate(1, 13, &req("nvidia")), Err(GpuError::NoFit(_))));
+    assert_eq!(p.allocate(RunnerId::new(1), JobId::new(10), &req("nvidia")).expect("fits").gpus, ["GPU-1-02"]);
+    assert_eq!(
+        p.allocate(RunnerId::new(1), JobId::new(11), &req("nvidia,mem>=30GB")).expect("fits").gpus,
+        ["GPU-1-03"]
+    );
+    assert_eq!(p.allocate(RunnerId::new(1), JobId::new(12), &req("nvidia")).expect("fits").gpus, ["GPU-1-01"]);
+    assert!(matches!(p.allocate(RunnerId::new(1), JobId::new(13), &req("nvidia")), Err(GpuError::NoFit(_))));
     assert_eq!(p.usage(), (3, 3));
 }
 
@@ -71,36 +74,48 @@ fn best_fit_takes_the_smallest_adequate_gpu() {
 fn one_numa_node_is_preferred_over_less_memory_and_can_be_required() {
     let gpus = vec![on_node(nv(1, 1, 24), Some(0)), on_node(nv(1, 2, 24), Some(1)), on_node(nv(1, 3, 24), Some(1))];
     let mut p = pool(&[(1, gpus.clone())]);
-    assert_eq!(p.allocate(1, 1, &req("nvidia:2")).expect("fits").gpus, ["GPU-1-02", "GPU-1-03"]);
+    assert_eq!(
+        p.allocate(RunnerId::new(1), JobId::new(1), &req("nvidia:2")).expect("fits").gpus,
+        ["GPU-1-02", "GPU-1-03"]
+    );
     let mut p = pool(&[(1, gpus.clone())]);
-    assert_eq!(p.allocate(1, 1, &req("nvidia:2,numa=ignore")).expect("fits").gpus, ["GPU-1-01", "GPU-1-02"]);
+    assert_eq!(
+        p.allocate(RunnerId::new(1), JobId::new(1), &req("nvidia:2,numa=ignore")).expect("fits").gpus,
+        ["GPU-1-01", "GPU-1-02"]
+    );
     // Mixed sizes without same_model: the one-node pair wins even though it has more memory.
     let mixed = vec![on_node(nv(1, 1, 24), Some(0)), on_node(nv(1, 2, 24), Some(1)), on_node(nv(1, 3, 80), Some(1))];
     let mut r = req("nvidia:2");
     r.same_model = false;
     let mut p = pool(&[(1, mixed)]);
-    assert_eq!(p.allocate(1, 1, &r).expect("fits").gpus, ["GPU-1-02", "GPU-1-03"]);
+    assert_eq!(p.allocate(RunnerId::new(1), JobId::new(1), &r).expect("fits").gpus, ["GPU-1-02", "GPU-1-03"]);
     // Required: node 1 holds the only pair; once one of it is taken, a spread pair is not offered.
     let mut p = pool(&[(1, gpus)]);
-    assert!(p.allocate(1, 1, &req("nvidia:2,numa=require")).is_ok());
-    assert_eq!(p.allocate(1, 2, &req("nvidia")).expect("fits").gpus, ["GPU-1-01"]);
-    assert!(matches!(p.allocate(1, 3, &req("nvidia:2,numa=require")), Err(GpuError::NoFit(_))));
+    assert!(p.allocate(RunnerId::new(1), JobId::new(1), &req("nvidia:2,numa=require")).is_ok());
+    assert_eq!(p.allocate(RunnerId::new(1), JobId::new(2), &req("nvidia")).expect("fits").gpus, ["GPU-1-01"]);
+    assert!(matches!(
+        p.allocate(RunnerId::new(1), JobId::new(3), &req("nvidia:2,numa=require")),
+        Err(GpuError::NoFit(_))
+    ));
     let apart = vec![on_node(nv(2, 1, 24), Some(0)), on_node(nv(2, 2, 24), Some(1)), on_node(nv(2, 3, 24), None)];
     let mut p = pool(&[(2, apart)]);
-    let m = never(p.allocate(2, 1, &req("nvidia:2,numa=require")));
+    let m = never(p.allocate(RunnerId::new(2), JobId::new(1), &req("nvidia:2,numa=require")));
     assert!(m.contains("runner 2") && m.contains("no 2 on one known NUMA node"), "{m}");
-    assert!(p.allocate(2, 1, &req("nvidia:1,numa=require")).is_ok(), "one GPU is always on one node");
-    assert!(p.allocate(2, 2, &req("nvidia:2")).is_ok(), "preferred, not required");
+    assert!(
+        p.allocate(RunnerId::new(2), JobId::new(1), &req("nvidia:1,numa=require")).is_ok(),
+        "one GPU is always on one node"
+    );
+    assert!(p.allocate(RunnerId::new(2), JobId::new(2), &req("nvidia:2")).is_ok(), "preferred, not required");
 }
 
 #[test]
 fn same_model_is_enforced_unless_turned_off() {
     let mut p = pool(&[(1, vec![nv(1, 1, 24), nv(1, 2, 40)])]);
-    let m = never(p.allocate(1, 1, &req("nvidia:2")));
+    let m = never(p.allocate(RunnerId::new(1), JobId::new(1), &req("nvidia:2")));
     assert!(m.contains("no 2 of one model"), "{m}");
     let mut r = req("nvidia:2");
     r.same_model = false;
-    assert_eq!(p.allocate(1, 1, &r).expect("fits").gpus.len(), 2);
+    assert_eq!(p.allocate(RunnerId::new(1), JobId::new(1), &r).expect("fits").gpus.len(), 2);
 }
 
 #[test]
@@ -112,9 +127,9 @@ fn gpus_that_are_not_ready_are_never_allocated() {
     gpus.push(nv(1, 9, 80));
     let mut p = pool(&[(1, gpus)]);
     assert_eq!(p.usage(), (1, 0));
-    assert_eq!(p.allocate(1, 1, &req("any")).expect("the ready one").gpus, ["GPU-1-09"]);
-    assert!(matches!(p.allocate(1, 2, &req("any")), Err(GpuError::NoFit(_))));
-    let m = never(p.allocate(1, 2, &req("any:2")));
+    assert_eq!(p.allocate(RunnerId::new(1), JobId::new(1), &req("any")).expect("the ready one").gpus, ["GPU-1-09"]);
+    assert!(matches!(p.allocate(RunnerId::new(1), JobId::new(2), &req("any")), Err(GpuError::NoFit(_))));
+    let m = never(p.allocate(RunnerId::new(1), JobId::new(2), &req("any:2")));
     assert!(m.contains("1 of its 5 GPUs qualify") && m.contains("GPU-1-00: not ready: no driver bound"), "{m}");
     assert!(m.contains("bound to vfio-pci") && m.contains("and 1 more"), "{m}");
 }
@@ -124,12 +139,12 @@ fn unknown_attributes_fail_closed_naming_attribute_and_runner() {
     let mut g = nv(1, 1, 80);
     g.memory_total_bytes = None;
     let mut p = pool(&[(7, vec![g])]);
-    assert!(!p.can_allocate(7, &req("nvidia,mem>=40GB")));
-    let m = never(p.allocate(7, 1, &req("nvidia,mem>=40GB")));
+    assert!(!p.can_allocate(RunnerId::new(7), &req("nvidia,mem>=40GB")));
+    let m = never(p.allocate(RunnerId::new(7), JobId::new(1), &req("nvidia,mem>=40GB")));
     assert!(m.contains("runner 7") && m.contains("GPU-1-01: memory size unknown"), "{m}");
-    let m = never(p.allocate(7, 1, &req("nvidia,model=*H100*")));
+    let m = never(p.allocate(RunnerId::new(7), JobId::new(1), &req("nvidia,model=*H100*")));
     assert!(m.contains("model \"NVIDIA 80GB\" does not match"), "{m}");
-    assert!(p.allocate(7, 1, &req("nvidia")).is_ok());
+    assert!(p.allocate(RunnerId::new(7), JobId::new(1), &req("nvidia")).is_ok());
 }
 
 #[test]
@@ -151,6 +166,6 @@ fn explanations_name_the_request_and_the_closest_runner() {
     );
     // Busy is not unsatisfiable.
     let mut p = p;
-    p.allocate(1, 1, &req("nvidia:2")).expect("fits");
+    p.allocate(RunnerId::new(1), JobId::new(1), &req("nvidia:2")).expect("fits");
     assert_eq!(p.explain_unsatisfiable(&req("nvidia:2")), None);
 }

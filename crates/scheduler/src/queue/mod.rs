@@ -25,17 +25,18 @@ mod waiters;
 #[cfg(test)]
 mod tests;
 
-pub use waiters::{LONG_POLL_HOLD_MS, Waiters};
+pub use waiters::{HeldRequest, LONG_POLL_HOLD_MS, Waiters};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::Millis;
+use autogit_core::{JobId, ProjectId, RunnerId};
 
 /// A pending job as the queue sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedJob {
-    pub id: u64,
-    pub project_id: u64,
+    pub id: JobId,
+    pub project_id: ProjectId,
     /// `tags:`; empty for an untagged job.
     pub tags: BTreeSet<String>,
     /// Runner features the job needs (GitLab `RUNNER_FEATURES` names).
@@ -56,22 +57,38 @@ pub enum RunnerAccessLevel {
 }
 
 /// What matching needs to know about a runner.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerInfo {
-    pub id: u64,
+    pub id: RunnerId,
     pub tags: BTreeSet<String>,
     pub run_untagged: bool,
     pub paused: bool,
     /// `false` for a runner that is deactivated or not yet verified.
     pub active: bool,
     /// `None` for an instance-wide runner; otherwise the projects it is locked to.
-    pub locked_to_projects: Option<Vec<u64>>,
+    pub locked_to_projects: Option<Vec<ProjectId>>,
     pub access_level: RunnerAccessLevel,
     /// Features the runner advertises in `info.features` with value `true`.
     pub features: BTreeSet<String>,
 }
 
 impl RunnerInfo {
+    /// Runner `id` as registered and not yet verified: inactive, no tags, no features, not
+    /// locked, takes jobs of any ref; callers set what they know.
+    #[must_use]
+    pub fn new(id: RunnerId) -> RunnerInfo {
+        RunnerInfo {
+            id,
+            tags: BTreeSet::new(),
+            run_untagged: false,
+            paused: false,
+            active: false,
+            locked_to_projects: None,
+            access_level: RunnerAccessLevel::NotProtected,
+            features: BTreeSet::new(),
+        }
+    }
+
     fn takes_any(&self) -> bool {
         self.active && !self.paused
     }
@@ -83,7 +100,7 @@ impl RunnerInfo {
             && (key.protected_ref || self.access_level == RunnerAccessLevel::NotProtected)
     }
 
-    fn takes_project(&self, project_id: u64) -> bool {
+    fn takes_project(&self, project_id: ProjectId) -> bool {
         self.locked_to_projects.as_ref().is_none_or(|ps| ps.contains(&project_id))
     }
 }
@@ -98,7 +115,7 @@ pub fn may_take(runner: &RunnerInfo, job: &QueuedJob) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueueError {
     #[error("job {0} is already queued")]
-    Duplicate(u64),
+    Duplicate(JobId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -114,19 +131,19 @@ impl BucketKey {
     }
 }
 
-type Fifo = BTreeSet<(Millis, u64)>;
+type Fifo = BTreeSet<(Millis, JobId)>;
 
 #[derive(Debug)]
 struct Bucket {
     key: BucketKey,
     order: Fifo,
-    by_project: BTreeMap<u64, Fifo>,
+    by_project: BTreeMap<ProjectId, Fifo>,
 }
 
 /// Pending jobs, indexed for [`Queue::pick`]. Every change moves [`Queue::last_update`].
 #[derive(Debug)]
 pub struct Queue {
-    jobs: HashMap<u64, (QueuedJob, usize)>,
+    jobs: HashMap<JobId, (QueuedJob, usize)>,
     /// Buckets are kept once created (their number is that of the distinct kinds ever queued).
     buckets: Vec<Bucket>,
     bucket_of: HashMap<BucketKey, usize>,
@@ -158,7 +175,7 @@ impl Queue {
     }
 
     #[must_use]
-    pub fn contains(&self, id: u64) -> bool {
+    pub fn contains(&self, id: JobId) -> bool {
         self.jobs.contains_key(&id)
     }
 
@@ -206,7 +223,7 @@ impl Queue {
     }
 
     /// Takes a job out (canceled, or assigned by other means).
-    pub fn remove(&mut self, id: u64) -> Option<QueuedJob> {
+    pub fn remove(&mut self, id: JobId) -> Option<QueuedJob> {
         let (job, b) = self.jobs.remove(&id)?;
         let bucket = &mut self.buckets[b];
         let entry = (job.enqueued_at, job.id);
@@ -226,7 +243,7 @@ impl Queue {
         if !runner.takes_any() {
             return None;
         }
-        let mut best: Option<(Millis, u64)> = None;
+        let mut best: Option<(Millis, JobId)> = None;
         for bucket in self.buckets.iter().filter(|b| !b.order.is_empty() && runner.takes_kind(&b.key)) {
             let head = match &runner.locked_to_projects {
                 None => bucket.order.first().copied(),
@@ -247,12 +264,12 @@ impl Queue {
         if !runner.takes_any() {
             return None;
         }
-        let mut best: Option<(Millis, u64)> = None;
+        let mut best: Option<(Millis, JobId)> = None;
         for bucket in self.buckets.iter().filter(|b| !b.order.is_empty() && runner.takes_kind(&b.key)) {
-            let mut candidates: Box<dyn Iterator<Item = &(Millis, u64)>> = match &runner.locked_to_projects {
+            let mut candidates: Box<dyn Iterator<Item = &(Millis, JobId)>> = match &runner.locked_to_projects {
                 None => Box::new(bucket.order.iter()),
                 Some(projects) => {
-                    let mut merged: Vec<&(Millis, u64)> =
+                    let mut merged: Vec<&(Millis, JobId)> =
                         projects.iter().filter_map(|p| bucket.by_project.get(p)).flat_map(|f| f.iter()).collect();
                     merged.sort();
                     Box::new(merged.into_iter())

@@ -11,12 +11,17 @@ use crate::Millis;
 /// `apiCiLongPollingDuration` (50 s), well below the runner's network timeout.
 pub const LONG_POLL_HOLD_MS: i64 = 50_000;
 
-/// Runners currently waiting, oldest first.
+/// One held `jobs/request`, numbered by the I/O layer. A runner process with `concurrent`
+/// above 1 holds several requests at once, so requests, not runners, are what waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HeldRequest(pub u64);
+
+/// Requests currently held, oldest first, each with the runner that sent it.
 #[derive(Debug, Default)]
 pub struct Waiters {
-    by_runner: BTreeMap<u64, (RunnerInfo, Millis)>,
-    /// (waiting since, runner id): the order in which waiters are offered a job.
-    order: BTreeSet<(Millis, u64)>,
+    by_request: BTreeMap<HeldRequest, (RunnerInfo, Millis)>,
+    /// (waiting since, request): the order in which waiters are offered a job.
+    order: BTreeSet<(Millis, HeldRequest)>,
 }
 
 impl Waiters {
@@ -27,66 +32,70 @@ impl Waiters {
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.by_runner.len()
+        self.by_request.len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.by_runner.is_empty()
+        self.by_request.is_empty()
     }
 
-    /// A runner starts waiting (after its pick found nothing). A runner has at most one held
-    /// request: registering again replaces the earlier one, which the I/O layer answers 204.
-    pub fn register(&mut self, runner: RunnerInfo, now: Millis) {
-        self.unregister(runner.id);
-        self.order.insert((now, runner.id));
-        self.by_runner.insert(runner.id, (runner, now));
+    /// `request` of `runner` starts waiting (after its pick found nothing). Registering a
+    /// request again replaces its earlier registration.
+    pub fn register(&mut self, request: HeldRequest, runner: RunnerInfo, now: Millis) {
+        self.unregister(request);
+        self.order.insert((now, request));
+        self.by_request.insert(request, (runner, now));
     }
 
-    /// A runner stops waiting (its connection closed, or it was answered). Whether it waited.
-    pub fn unregister(&mut self, runner_id: u64) -> bool {
-        match self.by_runner.remove(&runner_id) {
-            Some((_, since)) => self.order.remove(&(since, runner_id)),
+    /// A request stops waiting (its connection closed, or it was answered). Whether it waited.
+    pub fn unregister(&mut self, request: HeldRequest) -> bool {
+        match self.by_request.remove(&request) {
+            Some((_, since)) => self.order.remove(&(since, request)),
             None => false,
         }
     }
 
-    /// A job was queued: the runner that should get it now — the one waiting longest among
-    /// those allowed to take it — removed from the waiters. `None`: nobody waiting may take
+    /// A job was queued: the request that should get it now — the one waiting longest among
+    /// those whose runner may take it — removed from the waiters. `None`: nobody waiting may take
     /// it, and it stays queued for the next pick. O(W) for W waiters.
     ///
-    /// The I/O layer then wakes that runner's request, which picks from the queue as usual
-    /// (so the job goes to it unless an older job it may take was queued too).
+    /// The I/O layer then wakes that request, which picks from the queue as usual (so the job
+    /// goes to it unless an older job its runner may take was queued too).
     /// [`Waiters::on_enqueue`] among the waiters `accept` agrees to (e.g. runners with the
     /// job's GPUs free now).
-    pub fn on_enqueue_where(&mut self, job: &QueuedJob, mut accept: impl FnMut(&RunnerInfo) -> bool) -> Option<u64> {
+    pub fn on_enqueue_where(
+        &mut self,
+        job: &QueuedJob,
+        mut accept: impl FnMut(&RunnerInfo) -> bool,
+    ) -> Option<HeldRequest> {
         let &(since, id) = self
             .order
             .iter()
-            .find(|(_, id)| self.by_runner.get(id).is_some_and(|(r, _)| may_take(r, job) && accept(r)))?;
+            .find(|(_, id)| self.by_request.get(id).is_some_and(|(r, _)| may_take(r, job) && accept(r)))?;
         self.order.remove(&(since, id));
-        self.by_runner.remove(&id);
+        self.by_request.remove(&id);
         Some(id)
     }
 
-    pub fn on_enqueue(&mut self, job: &QueuedJob) -> Option<u64> {
+    pub fn on_enqueue(&mut self, job: &QueuedJob) -> Option<HeldRequest> {
         let &(since, id) =
-            self.order.iter().find(|(_, id)| self.by_runner.get(id).is_some_and(|(r, _)| may_take(r, job)))?;
+            self.order.iter().find(|(_, id)| self.by_request.get(id).is_some_and(|(r, _)| may_take(r, job)))?;
         self.order.remove(&(since, id));
-        self.by_runner.remove(&id);
+        self.by_request.remove(&id);
         Some(id)
     }
 
-    /// Runners whose hold of `hold_ms` ran out by `now`, removed: answer each 204 with the
+    /// Requests whose hold of `hold_ms` ran out by `now`, removed: answer each 204 with the
     /// queue's current `last_update`.
-    pub fn expire(&mut self, now: Millis, hold_ms: i64) -> Vec<u64> {
+    pub fn expire(&mut self, now: Millis, hold_ms: i64) -> Vec<HeldRequest> {
         let mut out = Vec::new();
         while let Some(&(since, id)) = self.order.first() {
             if since.plus(hold_ms) > now {
                 break;
             }
             self.order.remove(&(since, id));
-            self.by_runner.remove(&id);
+            self.by_request.remove(&id);
             out.push(id);
         }
         out

@@ -3,7 +3,7 @@
 
 use autogit_core::Visibility;
 use autogit_core::ci::{JobStatus, PipelineStatus, When};
-use autogit_store::{NewGroup, NewJob, NewPipeline, NewProject, Project, Store};
+use autogit_store::{NewGroup, NewJob, NewPipeline, NewProject, Project, ProjectId, Store};
 use chrono::{DateTime, Utc};
 
 pub fn now() -> DateTime<Utc> {
@@ -32,7 +32,7 @@ pub async fn project(store: &dyn Store, path: &str) -> Project {
     store.create_project(&project, None, now()).await.expect("create project")
 }
 
-pub fn pipeline(project_id: i64, status: PipelineStatus) -> NewPipeline {
+pub fn pipeline(project_id: ProjectId, status: PipelineStatus) -> NewPipeline {
     NewPipeline {
         project_id,
         ref_name: "main".into(),

@@ -4,6 +4,7 @@
 //! delete the blobs.
 
 use async_trait::async_trait;
+use autogit_core::{JobId, ProjectId};
 use chrono::{DateTime, Utc};
 
 use crate::Result;
@@ -11,9 +12,9 @@ use crate::Result;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobArtifact {
     pub id: i64,
-    pub job_id: i64,
+    pub job_id: JobId,
     /// The job's project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// GitLab's `artifact_type`: `archive`, `metadata`, `trace`, `junit`… At most one per job.
     pub file_type: String,
     /// `zip`, `gzip` or `raw`.
@@ -34,7 +35,7 @@ pub struct JobArtifact {
 /// A new artifact record; its `project_id` is the job's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewJobArtifact {
-    pub job_id: i64,
+    pub job_id: JobId,
     pub file_type: String,
     pub file_format: String,
     pub filename: String,
@@ -57,15 +58,15 @@ pub trait ArtifactStore: Send + Sync {
     /// NotFound if the job is missing; Invalid for a negative size.
     async fn create_artifact(&self, new: &NewJobArtifact, now: DateTime<Utc>) -> Result<(JobArtifact, Option<String>)>;
     /// The artifacts of one job, by file type (byte order); empty for a missing job.
-    async fn artifacts_of_job(&self, job_id: i64) -> Result<Vec<JobArtifact>>;
+    async fn artifacts_of_job(&self, job_id: JobId) -> Result<Vec<JobArtifact>>;
     /// The job's artifact of this file type.
-    async fn artifact(&self, job_id: i64, file_type: &str) -> Result<Option<JobArtifact>>;
+    async fn artifact(&self, job_id: JobId, file_type: &str) -> Result<Option<JobArtifact>>;
     /// Deletes one artifact record (an expired one, say) and returns its storage key. NotFound if
     /// missing, e.g. when a new upload replaced it in the meantime.
     async fn delete_artifact(&self, id: i64) -> Result<String>;
     /// Deletes every artifact record of the job and returns their storage keys, by file type;
     /// empty (not NotFound) when there are none or the job is missing.
-    async fn delete_artifacts_of_job(&self, job_id: i64) -> Result<Vec<String>>;
+    async fn delete_artifacts_of_job(&self, job_id: JobId) -> Result<Vec<String>>;
     /// Up to `limit` artifacts whose `expire_at` is before `now`, soonest expired first (then by
     /// id): the work list of the expiry sweep.
     async fn expired_artifacts(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<JobArtifact>>;

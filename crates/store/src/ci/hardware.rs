@@ -4,6 +4,7 @@
 //! hands a held GPU out twice, and so that allocation fences keep increasing across restarts.
 
 use async_trait::async_trait;
+use autogit_core::{JobId, RunnerId};
 use chrono::{DateTime, Utc};
 
 use crate::Result;
@@ -11,7 +12,7 @@ use crate::Result;
 /// What a runner last reported about its hardware.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerInventory {
-    pub runner_id: i64,
+    pub runner_id: RunnerId,
     /// The GPU inventory as JSON text, stored as given; opaque to the store.
     pub inventory: String,
     /// The CPU architectures the runner runs (GitLab's names), in the order given (native first).
@@ -23,12 +24,12 @@ pub struct RunnerInventory {
 /// cannot hand them out twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GpuAllocation {
-    pub job_id: i64,
+    pub job_id: JobId,
     /// The runner whose GPUs these are.
-    pub runner_id: i64,
+    pub runner_id: RunnerId,
     /// The allocation's fence: a release names it, so that a stale release cannot free a newer
     /// allocation of the same job.
-    pub fence: i64,
+    pub fence: u64,
     /// GPU keys, in the order given; never empty.
     pub gpus: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -43,12 +44,12 @@ pub trait HardwareStore: Send + Sync {
     /// NotFound for a missing runner.
     async fn set_runner_inventory(
         &self,
-        runner_id: i64,
+        runner_id: RunnerId,
         inventory: &str,
         architectures: &[String],
         now: DateTime<Utc>,
     ) -> Result<RunnerInventory>;
-    async fn runner_inventory(&self, runner_id: i64) -> Result<Option<RunnerInventory>>;
+    async fn runner_inventory(&self, runner_id: RunnerId) -> Result<Option<RunnerInventory>>;
     /// Every stored inventory, by runner id.
     async fn runner_inventories(&self) -> Result<Vec<RunnerInventory>>;
     /// Records an allocation, stored as given, and raises the max fence to its fence in the same
@@ -57,10 +58,10 @@ pub trait HardwareStore: Send + Sync {
     async fn record_gpu_allocation(&self, a: &GpuAllocation) -> Result<()>;
     /// Removes the job's allocation if its fence matches; returns whether one was removed
     /// (false: none, or another fence, which is kept).
-    async fn remove_gpu_allocation(&self, job_id: i64, fence: i64) -> Result<bool>;
+    async fn remove_gpu_allocation(&self, job_id: JobId, fence: u64) -> Result<bool>;
     /// Every allocation, by job id.
     async fn gpu_allocations(&self) -> Result<Vec<GpuAllocation>>;
     /// The highest fence ever recorded (0 if none): removing allocations, or the jobs and runners
     /// they belong to, never lowers it, so fences keep increasing across restarts.
-    async fn max_gpu_fence(&self) -> Result<i64>;
+    async fn max_gpu_fence(&self) -> Result<u64>;
 }

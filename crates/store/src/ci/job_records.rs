@@ -1,13 +1,14 @@
 //! Records of jobs, their traces, and CI/CD variables.
 
 use autogit_core::ci::{FailureReason, JobStatus, When};
+use autogit_core::{JobId, NamespaceId, PipelineId, ProjectId, RunnerId};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
-    pub id: i64,
-    pub pipeline_id: i64,
-    pub project_id: i64,
+    pub id: JobId,
+    pub pipeline_id: PipelineId,
+    pub project_id: ProjectId,
     pub name: String,
     pub stage: String,
     /// Position of the stage in the pipeline, from 0.
@@ -22,13 +23,13 @@ pub struct Job {
     /// The pipeline's ref is protected: only `ref_protected`-capable runners may take it.
     pub protected: bool,
     /// The runner that took it; kept after the job ends, `None` once that runner is deleted.
-    pub runner_id: Option<i64>,
+    pub runner_id: Option<RunnerId>,
     /// Hex SHA-256 of the job token; set only while the job is running.
     pub token_digest: Option<String>,
     /// 1 for the first run; a retry is a new job with `attempt + 1`.
     pub attempt: i32,
     /// The job this one retries.
-    pub retried_from: Option<i64>,
+    pub retried_from: Option<JobId>,
     /// A newer attempt exists; GitLab hides such jobs.
     pub retried: bool,
     pub failure_reason: Option<FailureReason>,
@@ -68,7 +69,7 @@ pub struct NewJob {
 /// What a status change writes besides the status. `None` keeps the stored value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobChange {
-    pub runner_id: Option<i64>,
+    pub runner_id: Option<RunnerId>,
     pub token_digest: Option<String>,
     pub failure_reason: Option<FailureReason>,
     pub exit_code: Option<i32>,
@@ -91,9 +92,9 @@ pub enum TraceAppend {
 /// Who a variable belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VariableOwner {
-    Project(i64),
+    Project(ProjectId),
     /// A group (namespace id).
-    Group(i64),
+    Group(NamespaceId),
 }
 
 /// A CI/CD variable. Out of the store, `value` is the sealed text (ADR 0009); the application

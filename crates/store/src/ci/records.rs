@@ -2,6 +2,7 @@
 //! shaped after GitLab's model; statuses are the domain's ([`autogit_core::ci`]).
 
 use autogit_core::ci::PipelineStatus;
+use autogit_core::{NamespaceId, PipelineId, ProjectId, RunnerId, UserId};
 use chrono::{DateTime, Utc};
 
 /// Who may use a runner.
@@ -10,9 +11,9 @@ pub enum RunnerScope {
     /// Shared by every project.
     Instance,
     /// Projects of this group (namespace id) and its subgroups.
-    Group(i64),
+    Group(NamespaceId),
     /// One project.
-    Project(i64),
+    Project(ProjectId),
 }
 
 /// Which refs a runner takes jobs for (GitLab's `access_level`).
@@ -43,7 +44,7 @@ impl RunnerAccessLevel {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runner {
-    pub id: i64,
+    pub id: RunnerId,
     pub description: String,
     /// Hex SHA-256 of the runner's authentication token.
     pub token_digest: String,
@@ -112,8 +113,8 @@ pub struct RunnerSeen {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pipeline {
-    pub id: i64,
-    pub project_id: i64,
+    pub id: PipelineId,
+    pub project_id: ProjectId,
     /// Per-project sequence number: 1, 2, 3… in creation order, never reused.
     pub iid: i64,
     /// Branch or tag name (not the full ref).
@@ -124,7 +125,7 @@ pub struct Pipeline {
     /// `push`, `web`, `api`, `trigger`, `schedule`…
     pub source: String,
     pub status: PipelineStatus,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub yaml_errors: Option<String>,
     /// Pipeline-level variables given at creation, in the order given.
     pub variables: Vec<(String, String)>,
@@ -138,14 +139,14 @@ pub struct Pipeline {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPipeline {
-    pub project_id: i64,
+    pub project_id: ProjectId,
     pub ref_name: String,
     pub tag: bool,
     pub sha: String,
     pub before_sha: String,
     pub source: String,
     pub status: PipelineStatus,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub yaml_errors: Option<String>,
     pub variables: Vec<(String, String)>,
 }

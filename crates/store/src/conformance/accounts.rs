@@ -18,7 +18,7 @@ pub(super) async fn users_create_and_lookup(cx: &Cx<'_>) {
         is_admin: false,
     };
     let u = ok(s.create_user(&new, cx.at(5)).await, "create_user");
-    assert!(u.id > 0, "users: ids are positive");
+    assert!(u.id.get() > 0, "users: ids are positive");
     assert_eq!(
         (&u.username, &u.name, &u.email, &u.password_hash, u.is_admin, u.state, u.created_at),
         (&new.username, &new.name, &new.email, &new.password_hash, false, UserState::Active, cx.at(5)),
@@ -30,7 +30,7 @@ pub(super) async fn users_create_and_lookup(cx: &Cx<'_>) {
         assert_eq!(found, Some(u.clone()), "users: lookup by username is case-insensitive ({spelling})");
     }
     assert_eq!(ok(s.user_by_username(&cx.name("nobody")).await, "user_by_username"), None, "users: unknown name");
-    assert_eq!(ok(s.user_by_id(MISSING).await, "user_by_id"), None, "users: unknown id is Ok(None)");
+    assert_eq!(ok(s.user_by_id(UserId::new(MISSING)).await, "user_by_id"), None, "users: unknown id is Ok(None)");
     assert!(ok(s.count_users().await, "count_users") > before, "users: count_users grows on create");
 
     let ns = ok(s.user_namespace(u.id).await, "user_namespace").expect("users: a personal namespace is created");
@@ -43,12 +43,19 @@ pub(super) async fn users_create_and_lookup(cx: &Cx<'_>) {
     assert_eq!(by_path, Some(ns.clone()), "users: personal namespace found by full path, case-insensitively");
     assert_eq!(ok(s.namespace_by_id(ns.id).await, "namespace_by_id"), Some(ns.clone()), "namespace by id");
     assert_eq!(ok(s.namespace_ancestry(ns.id).await, "ancestry"), vec![ns], "users: personal namespace is a root");
-    assert_eq!(ok(s.user_namespace(MISSING).await, "user_namespace"), None, "users: no namespace for unknown user");
+    assert_eq!(
+        ok(s.user_namespace(UserId::new(MISSING)).await, "user_namespace"),
+        None,
+        "users: no namespace for unknown user"
+    );
 
     ok(s.set_password_hash(u.id, "$argon2id$v=19$other").await, "set_password_hash");
     let hash = ok(s.user_by_id(u.id).await, "user_by_id").and_then(|u| u.password_hash);
     assert_eq!(hash.as_deref(), Some("$argon2id$v=19$other"), "users: set_password_hash is stored");
-    expect_not_found(s.set_password_hash(MISSING, "x").await, "users: set_password_hash on a missing user");
+    expect_not_found(
+        s.set_password_hash(UserId::new(MISSING), "x").await,
+        "users: set_password_hash on a missing user",
+    );
 
     let admin = NewUser { is_admin: true, password_hash: None, ..new_user(cx, "root") };
     let a = ok(s.create_user(&admin, cx.at(6)).await, "create admin");

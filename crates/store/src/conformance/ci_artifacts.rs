@@ -7,7 +7,7 @@
 use super::ci_common::*;
 use super::*;
 
-fn new_artifact(cx: &Cx<'_>, job_id: i64, file_type: &str, expire_at: Option<DateTime<Utc>>) -> NewJobArtifact {
+fn new_artifact(cx: &Cx<'_>, job_id: JobId, file_type: &str, expire_at: Option<DateTime<Utc>>) -> NewJobArtifact {
     NewJobArtifact {
         job_id,
         file_type: file_type.to_string(),
@@ -59,10 +59,18 @@ pub(super) async fn ci_artifacts_create_and_replace(cx: &Cx<'_>) {
     assert_eq!(ok(s.artifact(a, "junit").await, "artifact"), Some(junit.clone()), "artifacts: by job and type");
     assert_eq!(ok(s.artifact(b, "archive").await, "artifact"), Some(other.clone()), "artifacts: per job");
     assert_eq!(ok(s.artifact(b, "junit").await, "artifact"), None, "artifacts: a type the job lacks");
-    assert_eq!(ok(s.artifact(MISSING, "archive").await, "artifact"), None, "artifacts: a missing job has none");
+    assert_eq!(
+        ok(s.artifact(JobId::new(MISSING), "archive").await, "artifact"),
+        None,
+        "artifacts: a missing job has none"
+    );
     let listed = ok(s.artifacts_of_job(a).await, "artifacts_of_job");
     assert_eq!(listed, vec![archive.clone(), junit.clone()], "artifacts: a job's artifacts, by file type");
-    assert_eq!(ok(s.artifacts_of_job(MISSING).await, "artifacts_of_job"), vec![], "artifacts: a missing job");
+    assert_eq!(
+        ok(s.artifacts_of_job(JobId::new(MISSING)).await, "artifacts_of_job"),
+        vec![],
+        "artifacts: a missing job"
+    );
 
     // A retrying runner uploads the same type again: the record is replaced, the old key returned.
     let again = NewJobArtifact { size: 99, ..new_artifact(cx, a, "junit", None) };
@@ -80,7 +88,7 @@ pub(super) async fn ci_artifacts_create_and_replace(cx: &Cx<'_>) {
     expect_not_found(s.delete_artifact(junit.id).await, "artifacts: the replaced record is gone");
 
     expect_not_found(
-        s.create_artifact(&new_artifact(cx, MISSING, "archive", None), cx.at(604)).await,
+        s.create_artifact(&new_artifact(cx, JobId::new(MISSING), "archive", None), cx.at(604)).await,
         "artifacts: upload for a missing job",
     );
     let negative = NewJobArtifact { size: -1, ..new_artifact(cx, b, "junit", None) };
@@ -92,7 +100,7 @@ pub(super) async fn ci_artifacts_create_and_replace(cx: &Cx<'_>) {
     assert_eq!(keys, vec![archive.storage_key, junit2.storage_key], "artifacts: the removed keys, by file type");
     assert_eq!(ok(s.artifacts_of_job(a).await, "artifacts_of_job"), vec![], "artifacts: all gone");
     assert_eq!(ok(s.delete_artifacts_of_job(a).await, "delete again"), Vec::<String>::new(), "artifacts: twice");
-    let none = ok(s.delete_artifacts_of_job(MISSING).await, "delete_artifacts_of_job");
+    let none = ok(s.delete_artifacts_of_job(JobId::new(MISSING)).await, "delete_artifacts_of_job");
     assert_eq!(none, Vec::<String>::new(), "artifacts: a missing job has nothing to delete");
     assert_eq!(ok(s.artifacts_of_job(b).await, "artifacts_of_job"), vec![other], "artifacts: other jobs keep theirs");
 }
@@ -105,12 +113,12 @@ pub(super) async fn ci_artifacts_expiry(cx: &Cx<'_>) {
             .await;
     let (a, b) = (jobs[0].id, jobs[1].id);
     let create = |job_id: i64, file_type: &'static str, expire_at: Option<DateTime<Utc>>| async move {
-        ok(s.create_artifact(&new_artifact(cx, job_id, file_type, expire_at), cx.at(611)).await, "create").0
+        ok(s.create_artifact(&new_artifact(cx, JobId::new(job_id), file_type, expire_at), cx.at(611)).await, "create").0
     };
-    let late = create(a, "archive", Some(cx.at(650))).await;
-    let early = create(a, "junit", Some(cx.at(620))).await;
-    let never = create(a, "trace", None).await;
-    let same = create(b, "archive", Some(cx.at(620))).await;
+    let late = create(a.get(), "archive", Some(cx.at(650))).await;
+    let early = create(a.get(), "junit", Some(cx.at(620))).await;
+    let never = create(a.get(), "trace", None).await;
+    let same = create(b.get(), "archive", Some(cx.at(620))).await;
     let mine = [late.id, early.id, never.id, same.id];
     let expired = |now: i64, limit: i64| async move {
         let all = ok(s.expired_artifacts(cx.at(now), limit).await, "expired_artifacts");

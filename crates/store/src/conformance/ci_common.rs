@@ -16,7 +16,7 @@ pub(super) async fn ci_project(cx: &Cx<'_>, what: &str) -> Project {
     cx.project(&g, what, Visibility::Public, None).await
 }
 
-pub(super) fn new_pipeline(project_id: i64, ref_name: &str, sha: &str) -> NewPipeline {
+pub(super) fn new_pipeline(project_id: ProjectId, ref_name: &str, sha: &str) -> NewPipeline {
     NewPipeline {
         project_id,
         ref_name: ref_name.to_string(),
@@ -78,11 +78,11 @@ pub(super) async fn runner(cx: &Cx<'_>, scope: RunnerScope, tags: &[&str]) -> Ru
     ok(cx.store.create_runner(&new, cx.at(0)).await, "create_runner")
 }
 
-pub(super) fn job_ids(jobs: &[Job]) -> Vec<i64> {
+pub(super) fn job_ids(jobs: &[Job]) -> Vec<JobId> {
     jobs.iter().map(|j| j.id).collect()
 }
 
 /// Re-reads a job that must exist.
 pub(super) async fn job(cx: &Cx<'_>, id: i64) -> Job {
-    ok(cx.store.job_by_id(id).await, "job_by_id").unwrap_or_else(|| panic!("job {id} must exist"))
+    ok(cx.store.job_by_id(JobId::new(id)).await, "job_by_id").unwrap_or_else(|| panic!("job {id} must exist"))
 }

@@ -14,24 +14,24 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// This run's inventories, after checking that the whole list is by runner id.
-async fn inventories_of(cx: &Cx<'_>, runners: &[i64]) -> Vec<RunnerInventory> {
+async fn inventories_of(cx: &Cx<'_>, runners: &[RunnerId]) -> Vec<RunnerInventory> {
     let all = ok(cx.store.runner_inventories().await, "runner_inventories");
     assert!(all.windows(2).all(|w| w[0].runner_id < w[1].runner_id), "hardware: inventories are by runner id");
     all.into_iter().filter(|i| runners.contains(&i.runner_id)).collect()
 }
 
 /// This run's allocations, after checking that the whole list is by job id.
-async fn allocations_of(cx: &Cx<'_>, jobs: &[i64]) -> Vec<GpuAllocation> {
+async fn allocations_of(cx: &Cx<'_>, jobs: &[JobId]) -> Vec<GpuAllocation> {
     let all = ok(cx.store.gpu_allocations().await, "gpu_allocations");
     assert!(all.windows(2).all(|w| w[0].job_id < w[1].job_id), "hardware: allocations are by job id");
     all.into_iter().filter(|a| jobs.contains(&a.job_id)).collect()
 }
 
-fn allocation(cx: &Cx<'_>, job_id: i64, runner_id: i64, fence: i64, gpus: &[&str], at: i64) -> GpuAllocation {
+fn allocation(cx: &Cx<'_>, job_id: JobId, runner_id: RunnerId, fence: u64, gpus: &[&str], at: i64) -> GpuAllocation {
     GpuAllocation { job_id, runner_id, fence, gpus: strings(gpus), created_at: cx.at(at) }
 }
 
-async fn max_fence(cx: &Cx<'_>) -> i64 {
+async fn max_fence(cx: &Cx<'_>) -> u64 {
     ok(cx.store.max_gpu_fence().await, "max_gpu_fence")
 }
 
@@ -72,8 +72,15 @@ pub(super) async fn ci_hardware_inventories(cx: &Cx<'_>) {
     assert_eq!(ok(s.runner_inventory(r1.id).await, "runner_inventory"), Some(newer.clone()), "hardware: replaced");
     assert_eq!(inventories_of(cx, &mine).await, vec![newer.clone(), inv2], "hardware: still one per runner");
 
-    expect_not_found(s.set_runner_inventory(MISSING, "{}", &[], cx.at(803)).await, "hardware: a missing runner");
-    assert_eq!(ok(s.runner_inventory(MISSING).await, "runner_inventory"), None, "hardware: a missing runner has none");
+    expect_not_found(
+        s.set_runner_inventory(RunnerId::new(MISSING), "{}", &[], cx.at(803)).await,
+        "hardware: a missing runner",
+    );
+    assert_eq!(
+        ok(s.runner_inventory(RunnerId::new(MISSING)).await, "runner_inventory"),
+        None,
+        "hardware: a missing runner has none"
+    );
 
     // Deleting a runner removes its inventory.
     ok(s.delete_runner(r2.id).await, "delete_runner");
@@ -91,7 +98,6 @@ pub(super) async fn ci_gpu_allocations(cx: &Cx<'_>) {
     let (a, b, c) = (mine[0], mine[1], mine[2]);
     let r = runner(cx, RunnerScope::Instance, &[]).await;
     let before = max_fence(cx).await;
-    assert!(before >= 0, "hardware: the max fence starts at 0 and only grows: {before}");
     assert_eq!(allocations_of(cx, &mine).await, vec![], "hardware: new jobs hold no GPUs");
 
     // GPU keys keep their order: it is the order the job sees them in.
@@ -102,9 +108,9 @@ pub(super) async fn ci_gpu_allocations(cx: &Cx<'_>) {
 
     let again = allocation(cx, a, r.id, before + 11, &["gpu-c"], 822);
     expect_conflict(s.record_gpu_allocation(&again).await, "job", "hardware: a second allocation for one job");
-    let orphan = allocation(cx, MISSING, r.id, before + 12, &["gpu-c"], 822);
+    let orphan = allocation(cx, JobId::new(MISSING), r.id, before + 12, &["gpu-c"], 822);
     expect_not_found(s.record_gpu_allocation(&orphan).await, "hardware: an allocation for a missing job");
-    let no_runner = allocation(cx, b, MISSING, before + 13, &["gpu-c"], 822);
+    let no_runner = allocation(cx, b, RunnerId::new(MISSING), before + 13, &["gpu-c"], 822);
     expect_not_found(s.record_gpu_allocation(&no_runner).await, "hardware: an allocation on a missing runner");
     let empty = allocation(cx, b, r.id, before + 14, &[], 822);
     expect_invalid(s.record_gpu_allocation(&empty).await, "hardware: an allocation of no GPU");
@@ -127,7 +133,7 @@ pub(super) async fn ci_gpu_allocations(cx: &Cx<'_>) {
     assert_eq!(allocations_of(cx, &mine).await, all, "hardware: a wrong fence keeps the allocation");
     assert!(ok(s.remove_gpu_allocation(a, first.fence).await, "remove"), "hardware: the matching fence removes it");
     assert!(!ok(s.remove_gpu_allocation(a, first.fence).await, "remove again"), "hardware: removing twice");
-    assert!(!ok(s.remove_gpu_allocation(MISSING, 1).await, "remove"), "hardware: a missing job has none");
+    assert!(!ok(s.remove_gpu_allocation(JobId::new(MISSING), 1).await, "remove"), "hardware: a missing job has none");
     assert_eq!(allocations_of(cx, &mine).await, vec![second.clone(), low.clone()], "hardware: the others stay");
     assert!(ok(s.remove_gpu_allocation(b, second.fence).await, "remove"), "hardware: removed");
     assert!(max_fence(cx).await >= second.fence, "hardware: removing allocations does not lower the max fence");

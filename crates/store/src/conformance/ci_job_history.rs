@@ -11,7 +11,7 @@ pub(super) async fn ci_job_retry_and_lists(cx: &Cx<'_>) {
     let (pl, jobs) = pipeline_with(cx, &p, "main", &[build, new_job("test", 1, JobStatus::Created)], 130).await;
     let (a, b) = (jobs[0].clone(), jobs[1].clone());
     expect_invalid(s.retry_job(a.id, cx.at(131)).await, "jobs: a pending job cannot be retried");
-    expect_not_found(s.retry_job(MISSING, cx.at(131)).await, "jobs: retry of a missing job");
+    expect_not_found(s.retry_job(JobId::new(MISSING), cx.at(131)).await, "jobs: retry of a missing job");
     ok(s.assign_job(a.id, r.id, &digest(cx, "jr"), cx.at(200), cx.at(132)).await, "assign_job").expect("claimed");
     let fail =
         JobChange { failure_reason: Some(FailureReason::ScriptFailure), exit_code: Some(1), ..JobChange::default() };
@@ -32,7 +32,7 @@ pub(super) async fn ci_job_retry_and_lists(cx: &Cx<'_>) {
         "jobs: a retry is a new pending attempt with the same spec, unassigned, with no trace"
     );
     assert!(retry.id > a.id, "jobs: a retry is a new row");
-    assert_eq!(job(cx, a.id).await, Job { retried: true, ..failed }, "jobs: the old attempt is marked retried");
+    assert_eq!(job(cx, a.id.get()).await, Job { retried: true, ..failed }, "jobs: the old attempt is marked retried");
     expect_invalid(s.retry_job(a.id, cx.at(141)).await, "jobs: an attempt is retried once");
     let visible = ok(s.jobs_of_pipeline(pl.id, false).await, "jobs_of_pipeline");
     assert_eq!(job_ids(&visible), vec![retry.id, b.id], "jobs: retried attempts are hidden");
@@ -80,10 +80,14 @@ pub(super) async fn ci_traces(cx: &Cx<'_>) {
     assert_eq!(ok(read(0, 0).await, "read_trace"), b"", "traces: zero bytes");
     assert_eq!(ok(s.read_trace(b, 0, 100).await, "read_trace"), b"other", "traces: another job's");
     assert_eq!(ok(s.trace_size(a).await, "trace_size"), Some(16), "traces: the size");
-    assert_eq!(job(cx, a).await.trace_size, 16, "traces: the job's trace_size is kept in step");
-    expect_not_found(s.append_trace(MISSING, 0, b"x").await, "traces: append to a missing job");
-    assert_eq!(ok(s.read_trace(MISSING, 0, 10).await, "read_trace"), b"", "traces: a missing job reads empty");
-    assert_eq!(ok(s.trace_size(MISSING).await, "trace_size"), None, "traces: a missing job has no size");
+    assert_eq!(job(cx, a.get()).await.trace_size, 16, "traces: the job's trace_size is kept in step");
+    expect_not_found(s.append_trace(JobId::new(MISSING), 0, b"x").await, "traces: append to a missing job");
+    assert_eq!(
+        ok(s.read_trace(JobId::new(MISSING), 0, 10).await, "read_trace"),
+        b"",
+        "traces: a missing job reads empty"
+    );
+    assert_eq!(ok(s.trace_size(JobId::new(MISSING)).await, "trace_size"), None, "traces: a missing job has no size");
 }
 
 pub(super) async fn ci_runner_job_lists(cx: &Cx<'_>) {
@@ -108,21 +112,22 @@ pub(super) async fn ci_runner_job_lists(cx: &Cx<'_>) {
     ok(s.transition_job(d, &[JobStatus::Running], JobStatus::Pending, &JobChange::default(), cx.at(165)).await, "t")
         .expect("requeued");
 
-    let list = |r: i64, statuses: &'static [JobStatus], page: Page| s.list_runner_jobs(r, statuses, page);
-    let all = ok(list(r1.id, &[], Page::ALL).await, "list_runner_jobs");
+    let list =
+        |r: i64, statuses: &'static [JobStatus], page: Page| s.list_runner_jobs(RunnerId::new(r), statuses, page);
+    let all = ok(list(r1.id.get(), &[], Page::ALL).await, "list_runner_jobs");
     assert_eq!(
         (job_ids(&all.items), all.total),
         (vec![b, a], 2),
         "runner jobs: the jobs it took, newest first; not a retry nor a requeued job"
     );
     assert!(!job_ids(&all.items).contains(&retry.id), "runner jobs: a retry is nobody's until claimed");
-    let failed = ok(list(r1.id, &[JobStatus::Failed], Page::ALL).await, "list_runner_jobs");
+    let failed = ok(list(r1.id.get(), &[JobStatus::Failed], Page::ALL).await, "list_runner_jobs");
     assert_eq!(job_ids(&failed.items), vec![b], "runner jobs: by status");
-    let some = ok(list(r1.id, &[JobStatus::Running, JobStatus::Success], Page::ALL).await, "list_runner_jobs");
+    let some = ok(list(r1.id.get(), &[JobStatus::Running, JobStatus::Success], Page::ALL).await, "list_runner_jobs");
     assert_eq!(job_ids(&some.items), vec![a], "runner jobs: by several statuses");
-    let other = ok(list(r2.id, &[], Page::ALL).await, "list_runner_jobs");
+    let other = ok(list(r2.id.get(), &[], Page::ALL).await, "list_runner_jobs");
     assert_eq!((job_ids(&other.items), other.total), (vec![c], 1), "runner jobs: per runner");
-    let page = ok(list(r1.id, &[], Page { offset: 1, limit: 1 }).await, "list_runner_jobs paged");
+    let page = ok(list(r1.id.get(), &[], Page { offset: 1, limit: 1 }).await, "list_runner_jobs paged");
     assert_eq!((job_ids(&page.items), page.total), (vec![a], 2), "runner jobs: a page, with the total");
     let none = ok(list(MISSING, &[], Page::ALL).await, "list_runner_jobs");
     assert_eq!((none.items.len(), none.total), (0, 0), "runner jobs: a missing runner has none");

@@ -12,25 +12,28 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
     let a = jobs[0].clone();
     let none = JobChange::default();
     let t = |id: i64, from: &'static [JobStatus], to: JobStatus, change: JobChange, at: i64| async move {
-        s.transition_job(id, from, to, &change, cx.at(at)).await
+        s.transition_job(JobId::new(id), from, to, &change, cx.at(at)).await
     };
 
     let r0 = ok(
-        t(a.id, &[JobStatus::Pending, JobStatus::Running], JobStatus::Running, none.clone(), 101).await,
+        t(a.id.get(), &[JobStatus::Pending, JobStatus::Running], JobStatus::Running, none.clone(), 101).await,
         "transition",
     );
     assert_eq!(r0, None, "jobs: a transition from a status the job is not in is None");
-    assert_eq!(job(cx, a.id).await, a, "jobs: ... and changes nothing");
+    assert_eq!(job(cx, a.id.get()).await, a, "jobs: ... and changes nothing");
     expect_not_found(
         t(MISSING, &[JobStatus::Created], JobStatus::Pending, none.clone(), 101).await,
         "jobs: transition of a missing job",
     );
     for unstored in [JobStatus::WaitingForResource, JobStatus::Preparing] {
-        expect_invalid(t(a.id, &[JobStatus::Created], unstored, none.clone(), 101).await, "jobs: a status not stored");
+        expect_invalid(
+            t(a.id.get(), &[JobStatus::Created], unstored, none.clone(), 101).await,
+            "jobs: a status not stored",
+        );
     }
 
     let q = ok(
-        t(a.id, &[JobStatus::Created, JobStatus::Manual], JobStatus::Pending, none.clone(), 102).await,
+        t(a.id.get(), &[JobStatus::Created, JobStatus::Manual], JobStatus::Pending, none.clone(), 102).await,
         "transition",
     )
     .expect("pending");
@@ -42,7 +45,8 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
         lease_expires_at: Some(cx.at(200)),
         ..JobChange::default()
     };
-    let run = ok(t(a.id, &[JobStatus::Pending], JobStatus::Running, start, 103).await, "transition").expect("running");
+    let run =
+        ok(t(a.id.get(), &[JobStatus::Pending], JobStatus::Running, start, 103).await, "transition").expect("running");
     assert_eq!(
         run,
         Job {
@@ -57,18 +61,19 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
     );
     assert_eq!(ok(s.job_by_token_digest(&d1).await, "by token"), Some(run.clone()), "jobs: token of a running job");
     let clear = JobChange { clear_token: true, ..JobChange::default() };
-    let cleared =
-        ok(t(a.id, &[JobStatus::Running], JobStatus::Running, clear, 104).await, "transition").expect("still running");
+    let cleared = ok(t(a.id.get(), &[JobStatus::Running], JobStatus::Running, clear, 104).await, "transition")
+        .expect("still running");
     assert_eq!(cleared, Job { token_digest: None, ..run.clone() }, "jobs: clear_token drops only the token");
     assert_eq!(ok(s.job_by_token_digest(&d1).await, "by token"), None, "jobs: a cleared token finds nothing");
     let again = JobChange { token_digest: Some(d2.clone()), ..JobChange::default() };
-    let rerun =
-        ok(t(a.id, &[JobStatus::Running], JobStatus::Running, again, 105).await, "transition").expect("still running");
+    let rerun = ok(t(a.id.get(), &[JobStatus::Running], JobStatus::Running, again, 105).await, "transition")
+        .expect("still running");
     assert_eq!(rerun, Job { token_digest: Some(d2.clone()), ..run.clone() }, "jobs: running → running keeps times");
 
     let fail =
         JobChange { failure_reason: Some(FailureReason::ScriptFailure), exit_code: Some(2), ..JobChange::default() };
-    let failed = ok(t(a.id, &[JobStatus::Running], JobStatus::Failed, fail, 110).await, "transition").expect("failed");
+    let failed =
+        ok(t(a.id.get(), &[JobStatus::Running], JobStatus::Failed, fail, 110).await, "transition").expect("failed");
     assert_eq!(
         failed,
         Job {
@@ -83,9 +88,9 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
         "jobs: a final status sets finished_at, drops the token and lease, keeps the runner"
     );
     assert_eq!(ok(s.job_by_token_digest(&d2).await, "by token"), None, "jobs: no token once finished");
-    let late = ok(t(a.id, &[JobStatus::Running], JobStatus::Success, none.clone(), 111).await, "late transition");
+    let late = ok(t(a.id.get(), &[JobStatus::Running], JobStatus::Success, none.clone(), 111).await, "late transition");
     assert_eq!(late, None, "jobs: a late runner cannot overwrite a final status");
-    assert_eq!(job(cx, a.id).await, failed, "jobs: ... which stays as it was");
+    assert_eq!(job(cx, a.id.get()).await, failed, "jobs: ... which stays as it was");
 }
 
 pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
@@ -114,19 +119,22 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     );
     let lost = ok(s.assign_job(a.id, other.id, &digest(cx, "jc"), cx.at(300), cx.at(122)).await, "assign");
     assert_eq!(lost, None, "jobs: a job is claimed once");
-    assert_eq!(job(cx, a.id).await, won, "jobs: the loser changes nothing");
+    assert_eq!(job(cx, a.id.get()).await, won, "jobs: the loser changes nothing");
     let not_pending = ok(s.assign_job(c.id, r.id, &digest(cx, "jc"), cx.at(300), cx.at(122)).await, "assign");
     assert_eq!(not_pending, None, "jobs: only pending jobs are claimed");
-    expect_not_found(s.assign_job(MISSING, r.id, &digest(cx, "jc"), cx.at(300), cx.at(122)).await, "jobs: missing");
+    expect_not_found(
+        s.assign_job(JobId::new(MISSING), r.id, &digest(cx, "jc"), cx.at(300), cx.at(122)).await,
+        "jobs: missing",
+    );
     expect_conflict(s.assign_job(b.id, r.id, &d, cx.at(300), cx.at(122)).await, "token", "jobs: a token in use");
-    assert_eq!(job(cx, b.id).await, b.clone(), "jobs: a failed claim leaves the job pending");
+    assert_eq!(job(cx, b.id.get()).await, b.clone(), "jobs: a failed claim leaves the job pending");
     assert_eq!(ok(s.job_by_token_digest(&d).await, "by token"), Some(won.clone()), "jobs: found by token");
 
     assert!(ok(s.extend_lease(a.id, r.id, cx.at(400)).await, "extend_lease"), "jobs: the runner extends its lease");
-    assert_eq!(job(cx, a.id).await.lease_expires_at, Some(cx.at(400)), "jobs: the lease moved");
+    assert_eq!(job(cx, a.id.get()).await.lease_expires_at, Some(cx.at(400)), "jobs: the lease moved");
     assert!(!ok(s.extend_lease(a.id, other.id, cx.at(500)).await, "extend"), "jobs: not another runner's lease");
     assert!(!ok(s.extend_lease(b.id, r.id, cx.at(500)).await, "extend"), "jobs: not a job that is not running");
-    assert_eq!(job(cx, a.id).await.lease_expires_at, Some(cx.at(400)), "jobs: refused extensions change nothing");
+    assert_eq!(job(cx, a.id.get()).await.lease_expires_at, Some(cx.at(400)), "jobs: refused extensions change nothing");
     let ids = |jobs: Vec<Job>| job_ids(&jobs);
     assert!(!ids(ok(s.expired_leases(cx.at(399)).await, "expired")).contains(&a.id), "jobs: lease not yet expired");
     assert!(ids(ok(s.expired_leases(cx.at(401)).await, "expired")).contains(&a.id), "jobs: an expired lease");
@@ -145,8 +153,9 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
         "jobs: back to pending drops runner, token and lease and queues it again"
     );
     let pending = ids(ok(s.pending_jobs(i64::MAX).await, "pending_jobs"));
-    let pos = |id: i64| pending.iter().position(|&x| x == id).unwrap_or_else(|| panic!("job {id} is pending"));
-    assert!(pos(b.id) < pos(a.id), "jobs: pending_jobs is oldest queued first");
+    let pos =
+        |id: i64| pending.iter().position(|&x| x == JobId::new(id)).unwrap_or_else(|| panic!("job {id} is pending"));
+    assert!(pos(b.id.get()) < pos(a.id.get()), "jobs: pending_jobs is oldest queued first");
     assert!(!pending.contains(&c.id), "jobs: pending_jobs lists pending jobs only");
     let d2 = digest(cx, "jc");
     let again = ok(s.assign_job(a.id, other.id, &d2, cx.at(500), cx.at(403)).await, "assign").expect("claimed again");
@@ -160,6 +169,10 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     let done = done.expect("finished");
     ok(s.delete_runner(other.id).await, "delete_runner");
     assert_eq!(ok(s.runner_by_id(other.id).await, "runner_by_id"), None, "runners: deleted");
-    assert_eq!(job(cx, a.id).await, Job { runner_id: None, ..done }, "runners: delete keeps jobs, without runner");
+    assert_eq!(
+        job(cx, a.id.get()).await,
+        Job { runner_id: None, ..done },
+        "runners: delete keeps jobs, without runner"
+    );
     expect_not_found(s.delete_runner(other.id).await, "runners: deleting twice");
 }

@@ -63,7 +63,7 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
     assert_eq!(ok(s.pipeline_by_id(pl.id).await, "pipeline_by_id"), Some(pl.clone()), "pipelines: by id");
     assert_eq!(ok(s.pipeline_by_iid(p.id, 1).await, "by iid"), Some(pl.clone()), "pipelines: by iid");
     assert_eq!(ok(s.pipeline_by_iid(p.id, 2).await, "by iid"), None, "pipelines: unknown iid");
-    assert_eq!(ok(s.pipeline_by_id(MISSING).await, "pipeline_by_id"), None, "pipelines: unknown id");
+    assert_eq!(ok(s.pipeline_by_id(PipelineId::new(MISSING)).await, "pipeline_by_id"), None, "pipelines: unknown id");
     let listed = ok(s.jobs_of_pipeline(pl.id, false).await, "jobs_of_pipeline");
     let want = vec![created[1].clone(), created[0].clone(), created[2].clone()];
     assert_eq!(listed, want, "pipelines: jobs_of_pipeline is by stage, then id, and equals what create returned");
@@ -76,7 +76,7 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
         let (pipeline, jobs) = (new_pipeline(p.id, "main", "c"), [new_job("ok", 0, JobStatus::Created), bad]);
         expect_invalid(s.create_pipeline(&pipeline, &jobs, cx.at(51)).await, &format!("pipelines: {what}"));
     }
-    let orphan = new_pipeline(MISSING, "main", "c");
+    let orphan = new_pipeline(ProjectId::new(MISSING), "main", "c");
     expect_invalid(s.create_pipeline(&orphan, &[], cx.at(51)).await, "pipelines: project that does not exist");
     let all = ok(s.list_pipelines(p.id, &PipelineFilter::default(), Page::ALL).await, "list_pipelines");
     assert_eq!(all.items, vec![pl.clone()], "pipelines: failed creations leave nothing behind");
@@ -90,23 +90,29 @@ pub(super) async fn ci_pipelines_create(cx: &Cx<'_>) {
     assert_eq!(third.iid, 3, "pipelines: another project's pipelines do not use up iids");
 
     // The re-encryption passes: pipelines with variables in id order, swapped compare-and-set.
-    let walk = ok(s.pipelines_with_variables_after(pl.id - 1, 100).await, "pipelines_with_variables_after");
+    let walk = ok(
+        s.pipelines_with_variables_after(Some(PipelineId::new(pl.id.get() - 1)), 100).await,
+        "pipelines_with_variables_after",
+    );
     assert_eq!(walk.first(), Some(&pl), "pipelines_with_variables_after: from above after_id, whole rows");
     assert!(walk.windows(2).all(|w| w[0].id < w[1].id), "pipelines_with_variables_after: in id order");
     assert!(
         !walk.iter().any(|x| [second.id, other.id, third.id].contains(&x.id)),
         "pipelines_with_variables_after: only pipelines that have variables"
     );
-    let after = ok(s.pipelines_with_variables_after(pl.id, 100).await, "pipelines_with_variables_after");
+    let after = ok(s.pipelines_with_variables_after(Some(pl.id), 100).await, "pipelines_with_variables_after");
     assert!(after.iter().all(|x| x.id > pl.id), "pipelines_with_variables_after: only ids above after_id");
-    assert!(ok(s.pipelines_with_variables_after(pl.id - 1, 0).await, "limit 0").is_empty(), "at most `limit`");
+    assert!(ok(s.pipelines_with_variables_after(None, 0).await, "limit 0").is_empty(), "at most `limit`");
     let sealed = vec![("A".to_string(), "sealed A".to_string()), ("B".to_string(), "sealed B".to_string())];
     let stale = ok(s.swap_pipeline_variables(pl.id, &sealed, &sealed).await, "swap_pipeline_variables");
     assert!(!stale, "swap_pipeline_variables: not while the variables differ from `expected`");
     assert!(ok(s.swap_pipeline_variables(pl.id, &new.variables, &sealed).await, "swap_pipeline_variables"));
     let now = ok(s.pipeline_by_id(pl.id).await, "pipeline_by_id").expect("pipeline");
     assert_eq!(now.variables, sealed, "swap_pipeline_variables: the new variables, in order");
-    let gone = ok(s.swap_pipeline_variables(MISSING, &sealed, &new.variables).await, "swap_pipeline_variables");
+    let gone = ok(
+        s.swap_pipeline_variables(PipelineId::new(MISSING), &sealed, &new.variables).await,
+        "swap_pipeline_variables",
+    );
     assert!(!gone, "swap_pipeline_variables: a missing pipeline");
 }
 
@@ -168,7 +174,7 @@ pub(super) async fn ci_pipeline_status_times(cx: &Cx<'_>) {
     assert_eq!((x.finished_at, x.duration_secs, x.updated_at), (Some(cx.at(92)), Some(20), cx.at(92)), "canceled");
     assert_eq!(ok(s.pipeline_by_id(pl.id).await, "pipeline_by_id"), Some(x), "pipelines: the status is stored");
     expect_not_found(
-        s.set_pipeline_status(MISSING, PipelineStatus::Running, cx.at(93)).await,
+        s.set_pipeline_status(PipelineId::new(MISSING), PipelineStatus::Running, cx.at(93)).await,
         "pipelines: missing pipeline",
     );
 }

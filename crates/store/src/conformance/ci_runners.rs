@@ -34,11 +34,11 @@ pub(super) async fn ci_runners_crud(cx: &Cx<'_>) {
     assert_eq!(ok(s.runner_by_id(r.id).await, "runner_by_id"), Some(r.clone()), "runners: by id");
     assert_eq!(ok(s.runner_by_token_digest(&d).await, "by digest"), Some(r.clone()), "runners: by digest");
     assert_eq!(ok(s.runner_by_token_digest(&digest(cx, "x")).await, "by digest"), None, "runners: unknown digest");
-    assert_eq!(ok(s.runner_by_id(MISSING).await, "runner_by_id"), None, "runners: unknown id");
+    assert_eq!(ok(s.runner_by_id(RunnerId::new(MISSING)).await, "runner_by_id"), None, "runners: unknown id");
     expect_conflict(s.create_runner(&new, cx.at(40)).await, "token", "runners: duplicate digest");
-    let orphan = new_runner(digest(cx, "r"), RunnerScope::Group(MISSING), &[]);
+    let orphan = new_runner(digest(cx, "r"), RunnerScope::Group(NamespaceId::new(MISSING)), &[]);
     expect_invalid(s.create_runner(&orphan, cx.at(40)).await, "runners: group that does not exist");
-    let orphan = new_runner(digest(cx, "r"), RunnerScope::Project(MISSING), &[]);
+    let orphan = new_runner(digest(cx, "r"), RunnerScope::Project(ProjectId::new(MISSING)), &[]);
     expect_invalid(s.create_runner(&orphan, cx.at(40)).await, "runners: project that does not exist");
     let bad = new_runner(digest(cx, "r"), RunnerScope::Instance, &["a,b"]);
     expect_invalid(s.create_runner(&bad, cx.at(40)).await, "runners: a tag with a comma");
@@ -68,7 +68,7 @@ pub(super) async fn ci_runners_crud(cx: &Cx<'_>) {
     assert_eq!(same, want, "runners: an empty update changes nothing");
     let timeout = RunnerUpdate { maximum_timeout: Some(Some(60)), ..RunnerUpdate::default() };
     assert_eq!(ok(s.update_runner(r.id, &timeout).await, "update").maximum_timeout, Some(60), "runners: timeout");
-    expect_not_found(s.update_runner(MISSING, &update).await, "runners: update of a missing runner");
+    expect_not_found(s.update_runner(RunnerId::new(MISSING), &update).await, "runners: update of a missing runner");
 
     let seen = RunnerSeen {
         version: Some("18.1.0".to_string()),
@@ -85,7 +85,10 @@ pub(super) async fn ci_runners_crud(cx: &Cx<'_>) {
         (Some(cx.at(42)), Some("18.2.0"), Some("linux"), Some("shell")),
         "runners: touch sets contacted_at and the reported fields, keeping the unreported ones"
     );
-    expect_not_found(s.touch_runner(MISSING, cx.at(42), &seen).await, "runners: touch of a missing runner");
+    expect_not_found(
+        s.touch_runner(RunnerId::new(MISSING), cx.at(42), &seen).await,
+        "runners: touch of a missing runner",
+    );
 
     let d2 = digest(cx, "r");
     ok(s.rotate_runner_token(r.id, &d2).await, "rotate_runner_token");
@@ -94,7 +97,10 @@ pub(super) async fn ci_runners_crud(cx: &Cx<'_>) {
     assert_eq!(rotated.id, r.id, "runners: the new token finds the runner");
     let other = runner(cx, RunnerScope::Instance, &[]).await;
     expect_conflict(s.rotate_runner_token(other.id, &d2).await, "token", "runners: rotating to a taken digest");
-    expect_not_found(s.rotate_runner_token(MISSING, &digest(cx, "r")).await, "runners: rotate a missing runner");
+    expect_not_found(
+        s.rotate_runner_token(RunnerId::new(MISSING), &digest(cx, "r")).await,
+        "runners: rotate a missing runner",
+    );
 }
 
 pub(super) async fn ci_runner_lists(cx: &Cx<'_>) {
@@ -129,7 +135,7 @@ pub(super) async fn ci_runner_lists(cx: &Cx<'_>) {
     ];
     for (f, want, what) in cases {
         let got = ok(s.list_runners(&f, Page::ALL).await, "list_runners");
-        let ids: Vec<i64> = got.items.iter().map(|r| r.id).collect();
+        let ids: Vec<RunnerId> = got.items.iter().map(|r| r.id).collect();
         assert_eq!((ids, got.total), (want.clone(), want.len() as i64), "list_runners: {what} ({f:?})");
     }
     let page = ok(s.list_runners(&filter(proj, None, None), Page { offset: 1, limit: 1 }).await, "list paged");

@@ -48,8 +48,14 @@ pub(super) async fn ci_variables(cx: &Cx<'_>) {
     expect_conflict(s.create_variable(&new_var(go, "K", "*")).await, "key", "variables: duplicate on a group");
     let bad = NewVariable { variable_type: "secret".into(), ..new_var(po, "B", "*") };
     expect_invalid(s.create_variable(&bad).await, "variables: unknown type");
-    expect_invalid(s.create_variable(&new_var(VariableOwner::Project(MISSING), "K", "*")).await, "no project");
-    expect_invalid(s.create_variable(&new_var(VariableOwner::Group(MISSING), "K", "*")).await, "no group");
+    expect_invalid(
+        s.create_variable(&new_var(VariableOwner::Project(ProjectId::new(MISSING)), "K", "*")).await,
+        "no project",
+    );
+    expect_invalid(
+        s.create_variable(&new_var(VariableOwner::Group(NamespaceId::new(MISSING)), "K", "*")).await,
+        "no group",
+    );
 
     let listed = ok(s.list_variables(po, Page::ALL).await, "list_variables");
     let want = vec![k.clone(), prod.clone(), f.clone()];

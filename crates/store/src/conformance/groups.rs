@@ -25,7 +25,11 @@ pub(super) async fn groups_nesting(cx: &Cx<'_>) {
     assert_eq!(ok(s.namespace_by_id(g2.id).await, "namespace_by_id"), Some(g2.clone()), "groups: lookup by id");
     let chain = ok(s.namespace_ancestry(g3.id).await, "namespace_ancestry");
     assert_eq!(chain, vec![g1.clone(), g2.clone(), g3.clone()], "groups: ancestry is root first, ending with itself");
-    assert_eq!(ok(s.namespace_ancestry(MISSING).await, "ancestry"), vec![], "groups: ancestry of nothing");
+    assert_eq!(
+        ok(s.namespace_ancestry(NamespaceId::new(MISSING)).await, "ancestry"),
+        vec![],
+        "groups: ancestry of nothing"
+    );
     assert_eq!(ok(s.namespace_by_full_path(&cx.name("none")).await, "lookup"), None, "groups: unknown full path");
 
     let unowned = cx.group("free", None, Visibility::Public).await;
@@ -47,10 +51,13 @@ pub(super) async fn groups_conflicts_and_references(cx: &Cx<'_>) {
 
     // Dangling references are `Invalid`, and nothing is left behind.
     let bad_owner = new_group(&cx.name("orphan"), None, Visibility::Public);
-    expect_invalid(s.create_group(&bad_owner, Some(MISSING), cx.at(9)).await, "groups: owner that does not exist");
+    expect_invalid(
+        s.create_group(&bad_owner, Some(UserId::new(MISSING)), cx.at(9)).await,
+        "groups: owner that does not exist",
+    );
     let left = ok(s.namespace_by_full_path(&bad_owner.path).await, "lookup");
     assert_eq!(left, None, "groups: a failed owner membership rolls the group back");
-    let bad_parent = new_group(&cx.name("lost"), Some(MISSING), Visibility::Public);
+    let bad_parent = new_group(&cx.name("lost"), Some(NamespaceId::new(MISSING)), Visibility::Public);
     expect_invalid(s.create_group(&bad_parent, None, cx.at(9)).await, "groups: parent that does not exist");
     // As in GitLab, personal namespaces hold projects only.
     let user = cx.user("nester").await;

@@ -7,9 +7,9 @@ pub(super) fn access(min_visibility: Option<Visibility>, member: Option<&User>, 
 }
 
 /// (access, namespace, search, expected ids, what the case checks).
-type ProjectCase = (AccessFilter, Option<i64>, Option<String>, Vec<i64>, &'static str);
+type ProjectCase = (AccessFilter, Option<NamespaceId>, Option<String>, Vec<ProjectId>, &'static str);
 /// (access, parent, search, expected ids, what the case checks).
-type GroupCase = (AccessFilter, Option<Option<i64>>, Option<String>, Vec<i64>, &'static str);
+type GroupCase = (AccessFilter, Option<Option<NamespaceId>>, Option<String>, Vec<NamespaceId>, &'static str);
 
 const ALL: AccessFilter = AccessFilter { all: true, min_visibility: None, member_id: None, membership_only: false };
 

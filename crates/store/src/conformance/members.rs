@@ -48,12 +48,12 @@ pub(super) async fn members_crud(cx: &Cx<'_>) {
     let on_project = ok(s.list_members(src, Page::ALL).await, "list_members");
     assert_eq!(on_project.total, 1, "members: sources are kept apart");
 
-    let r = s.add_member(MemberSource::Project(MISSING), a.id, AccessLevel::Guest, cx.at(19)).await;
+    let r = s.add_member(MemberSource::Project(ProjectId::new(MISSING)), a.id, AccessLevel::Guest, cx.at(19)).await;
     expect_invalid(r, "members: project that does not exist");
-    let r = s.add_member(MemberSource::Namespace(MISSING), a.id, AccessLevel::Guest, cx.at(19)).await;
+    let r = s.add_member(MemberSource::Namespace(NamespaceId::new(MISSING)), a.id, AccessLevel::Guest, cx.at(19)).await;
     expect_invalid(r, "members: namespace that does not exist");
     expect_invalid(
-        s.add_member(src, MISSING, AccessLevel::Guest, cx.at(19)).await,
+        s.add_member(src, UserId::new(MISSING), AccessLevel::Guest, cx.at(19)).await,
         "members: user that does not exist",
     );
 }
@@ -80,7 +80,7 @@ pub(super) async fn applicable_levels_inherit(cx: &Cx<'_>) {
         (MemberSource::Namespace(g1.id), &u, vec![Guest], "root group: direct only"),
         (MemberSource::Project(p_side.id), &u, vec![], "unrelated project"),
         (MemberSource::Project(p3.id), &stranger, vec![], "non-member"),
-        (MemberSource::Project(MISSING), &u, vec![], "missing project"),
+        (MemberSource::Project(ProjectId::new(MISSING)), &u, vec![], "missing project"),
     ];
     for (source, user, want, what) in cases {
         let got = ok(s.applicable_levels(source, user.id).await, "applicable_levels");

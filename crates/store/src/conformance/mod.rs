@@ -221,7 +221,7 @@ impl Cx<'_> {
     }
 }
 
-fn new_group(path: &str, parent_id: Option<i64>, visibility: Visibility) -> NewGroup {
+fn new_group(path: &str, parent_id: Option<NamespaceId>, visibility: Visibility) -> NewGroup {
     NewGroup {
         name: format!("Group {path}"),
         path: path.to_string(),
@@ -231,7 +231,7 @@ fn new_group(path: &str, parent_id: Option<i64>, visibility: Visibility) -> NewG
     }
 }
 
-fn new_project(namespace_id: i64, path: &str, visibility: Visibility) -> NewProject {
+fn new_project(namespace_id: NamespaceId, path: &str, visibility: Visibility) -> NewProject {
     NewProject {
         namespace_id,
         name: format!("Project {path}"),
@@ -279,15 +279,15 @@ fn level_set(mut levels: Vec<AccessLevel>) -> Vec<AccessLevel> {
     levels
 }
 
-fn project_ids(l: &Listed<Project>) -> Vec<i64> {
+fn project_ids(l: &Listed<Project>) -> Vec<ProjectId> {
     l.items.iter().map(|p| p.id).collect()
 }
 
-fn group_ids(l: &Listed<Namespace>) -> Vec<i64> {
+fn group_ids(l: &Listed<Namespace>) -> Vec<NamespaceId> {
     l.items.iter().map(|g| g.id).collect()
 }
 
-fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
+fn sorted<T: Ord>(mut ids: Vec<T>) -> Vec<T> {
     ids.sort_unstable();
     ids
 }

@@ -22,7 +22,7 @@ pub(super) async fn projects_create_and_lookup(cx: &Cx<'_>) {
         let r = ok(s.project_by_full_path(&missing).await, "project_by_full_path");
         assert_eq!(r, None, "projects: '{missing}' is not a project");
     }
-    assert_eq!(ok(s.project_by_id(MISSING).await, "project_by_id"), None, "projects: unknown id");
+    assert_eq!(ok(s.project_by_id(ProjectId::new(MISSING)).await, "project_by_id"), None, "projects: unknown id");
     let members = ok(s.list_members(MemberSource::Project(p.id), Page::ALL).await, "list_members");
     let got: Vec<_> = members.items.iter().map(|(m, _)| (m.user_id, m.access_level, m.created_at)).collect();
     assert_eq!(got, vec![(owner.id, AccessLevel::Maintainer, cx.at(11))], "projects: creator membership is made");
@@ -39,10 +39,10 @@ pub(super) async fn projects_create_and_lookup(cx: &Cx<'_>) {
     let mine = cx.project(&personal, "mine", Visibility::Private, Some(&owner)).await;
     assert_eq!(mine.full_path, format!("{}/{}", owner.username, mine.path), "projects: in a personal namespace");
 
-    let orphan = new_project(MISSING, &cx.name("orphan"), Visibility::Public);
+    let orphan = new_project(NamespaceId::new(MISSING), &cx.name("orphan"), Visibility::Public);
     expect_invalid(s.create_project(&orphan, None, cx.at(11)).await, "projects: namespace that does not exist");
     let bad_creator = new_project(g.id, &cx.name("bc"), Visibility::Public);
-    let r = s.create_project(&bad_creator, Some((MISSING, AccessLevel::Owner)), cx.at(11)).await;
+    let r = s.create_project(&bad_creator, Some((UserId::new(MISSING), AccessLevel::Owner)), cx.at(11)).await;
     expect_invalid(r, "projects: creator that does not exist");
     let left = ok(s.project_by_full_path(&format!("{}/{}", g.full_path, bad_creator.path)).await, "lookup");
     assert_eq!(left, None, "projects: a failed creator membership rolls the project back");
@@ -56,7 +56,7 @@ pub(super) async fn projects_path_clashes(cx: &Cx<'_>) {
     let dup = new_project(g.id, &p.path.to_uppercase(), Visibility::Public);
     let r = s.create_project(&dup, Some((owner.id, AccessLevel::Owner)), cx.at(12)).await;
     expect_conflict(r, "path", "projects: duplicate path in one namespace (any case)");
-    let listed = ok(s.list_projects(&all_in(g.id), Page::ALL).await, "list_projects");
+    let listed = ok(s.list_projects(&all_in(g.id.get()), Page::ALL).await, "list_projects");
     assert_eq!(project_ids(&listed), vec![p.id], "projects: a failed create leaves no project behind");
 
     let other = cx.group("pc", None, Visibility::Public).await;
@@ -78,7 +78,7 @@ pub(super) async fn projects_path_clashes(cx: &Cx<'_>) {
 pub(super) fn all_in(namespace_id: i64) -> ProjectFilter {
     ProjectFilter {
         access: AccessFilter { all: true, ..Default::default() },
-        namespace_id: Some(namespace_id),
+        namespace_id: Some(NamespaceId::new(namespace_id)),
         search: None,
     }
 }
@@ -135,12 +135,15 @@ pub(super) async fn projects_update_and_touch(cx: &Cx<'_>) {
     );
     let noop = ok(s.update_project(p.id, &ProjectUpdate::default(), cx.at(15)).await, "empty update");
     assert_eq!(noop, updated, "projects: an empty update changes nothing visible");
-    expect_not_found(s.update_project(MISSING, &fields, cx.at(15)).await, "projects: update of a missing project");
+    expect_not_found(
+        s.update_project(ProjectId::new(MISSING), &fields, cx.at(15)).await,
+        "projects: update of a missing project",
+    );
 
     ok(s.touch_project(p.id, cx.at(16)).await, "touch_project");
     let touched = ok(s.project_by_id(p.id).await, "project_by_id").expect("project exists");
     assert_eq!((touched.last_activity_at, touched.created_at), (cx.at(16), p.created_at), "projects: touch");
-    expect_not_found(s.touch_project(MISSING, cx.at(16)).await, "projects: touch of a missing project");
+    expect_not_found(s.touch_project(ProjectId::new(MISSING), cx.at(16)).await, "projects: touch of a missing project");
 }
 
 pub(super) async fn projects_delete_cascades(cx: &Cx<'_>) {

@@ -3,7 +3,7 @@
 use super::*;
 use autogit_core::protection::RefAccessLevel::{Developer, Maintainer, NoOne};
 
-fn new_rule(project_id: i64, name: &str) -> NewProtectedBranch {
+fn new_rule(project_id: ProjectId, name: &str) -> NewProtectedBranch {
     NewProtectedBranch {
         project_id,
         name: name.to_string(),
@@ -53,7 +53,7 @@ pub(super) async fn protected_branches_crud(cx: &Cx<'_>) {
     let release = ok(s.protect_branch(&none).await, "protect_branch without levels");
     assert!(release.push_access_levels.is_empty() && release.merge_access_levels.is_empty(), "protected: empty lists");
     let elsewhere = ok(s.protect_branch(&new_rule(other.id, "main")).await, "protected: same name, other project");
-    expect_invalid(s.protect_branch(&new_rule(MISSING, "main")).await, "protected: missing project");
+    expect_invalid(s.protect_branch(&new_rule(ProjectId::new(MISSING), "main")).await, "protected: missing project");
 
     let listed = ok(s.list_protected_branches(p.id, Page::ALL).await, "list_protected_branches");
     assert_eq!(
@@ -72,12 +72,19 @@ pub(super) async fn protected_branches_crud(cx: &Cx<'_>) {
     assert_eq!(ok(s.protected_branch(p.id, "main").await, "protected_branch"), Some(main.clone()), "by name");
     assert_eq!(ok(s.protected_branch(p.id, "release/1").await, "protected_branch"), None, "a wildcard is no name");
     assert_eq!(ok(s.protected_branch(p.id, "MAIN").await, "protected_branch"), None, "exact names only");
-    assert_eq!(ok(s.protected_branch(MISSING, "main").await, "protected_branch"), None, "missing project");
+    assert_eq!(
+        ok(s.protected_branch(ProjectId::new(MISSING), "main").await, "protected_branch"),
+        None,
+        "missing project"
+    );
 
     ok(s.unprotect_branch(p.id, "main").await, "unprotect_branch");
     assert_eq!(ok(s.protected_branch(p.id, "main").await, "protected_branch"), None, "protected: gone");
     expect_not_found(s.unprotect_branch(p.id, "main").await, "protected: unprotect twice");
-    expect_not_found(s.unprotect_branch(MISSING, "main").await, "protected: unprotect in a missing project");
+    expect_not_found(
+        s.unprotect_branch(ProjectId::new(MISSING), "main").await,
+        "protected: unprotect in a missing project",
+    );
     assert_eq!(
         ok(s.protected_branch(other.id, "main").await, "protected_branch"),
         Some(elsewhere),

@@ -12,7 +12,7 @@ fn update(ref_name: &str, old: char, new: char) -> PushUpdate {
     PushUpdate { ref_name: ref_name.to_string(), old: old.to_string().repeat(40), new: new.to_string().repeat(40) }
 }
 
-fn three_updates(project_id: i64, pusher_id: Option<i64>) -> NewPushRecord {
+fn three_updates(project_id: ProjectId, pusher_id: Option<UserId>) -> NewPushRecord {
     NewPushRecord {
         project_id,
         pusher_id,
@@ -45,9 +45,9 @@ pub(super) async fn push_records_lifecycle(cx: &Cx<'_>) {
 
     let empty = NewPushRecord { project_id: p.id, pusher_id: None, updates: vec![] };
     expect_invalid(s.create_push_record(&empty, cx.at(10)).await, "push records: no updates");
-    let orphan = NewPushRecord { project_id: MISSING, ..three_updates(p.id, None) };
+    let orphan = NewPushRecord { project_id: ProjectId::new(MISSING), ..three_updates(p.id, None) };
     expect_invalid(s.create_push_record(&orphan, cx.at(10)).await, "push records: missing project");
-    let ghost = three_updates(p.id, Some(MISSING));
+    let ghost = three_updates(p.id, Some(UserId::new(MISSING)));
     expect_invalid(s.create_push_record(&ghost, cx.at(10)).await, "push records: missing pusher");
 
     // Pipelines cannot be claimed before the record is recorded.

@@ -36,7 +36,7 @@ pub(super) async fn tokens(cx: &Cx<'_>) {
     assert_eq!(ok(s.token_by_id(MISSING).await, "token_by_id"), None, "tokens: unknown id");
     let dup = NewToken { user_id: other.id, name: "again".to_string(), ..new1.clone() };
     expect_conflict(s.create_token(&dup, cx.at(21)).await, "digest", "tokens: duplicate digest");
-    let orphan = NewToken { user_id: MISSING, digest: digest("o"), ..new1.clone() };
+    let orphan = NewToken { user_id: UserId::new(MISSING), digest: digest("o"), ..new1.clone() };
     expect_invalid(s.create_token(&orphan, cx.at(21)).await, "tokens: user that does not exist");
 
     let new2 = NewToken {
@@ -79,9 +79,9 @@ pub(super) async fn push_events(cx: &Cx<'_>) {
         ref_name: format!("refs/heads/b{n}"),
         before: "0".repeat(40),
         after: format!("{n:x}").repeat(40),
-        pusher_id: pusher,
+        pusher_id: pusher.map(UserId::new),
     };
-    let e1 = ok(s.record_push(&push(1, Some(u.id)), cx.at(30)).await, "record_push");
+    let e1 = ok(s.record_push(&push(1, Some(u.id.get())), cx.at(30)).await, "record_push");
     assert_eq!(
         e1,
         PushEvent {
@@ -96,7 +96,7 @@ pub(super) async fn push_events(cx: &Cx<'_>) {
         "events: record_push returns the event"
     );
     let e2 = ok(s.record_push(&push(2, None), cx.at(40)).await, "record_push");
-    let e3 = ok(s.record_push(&push(3, Some(u.id)), cx.at(50)).await, "record_push");
+    let e3 = ok(s.record_push(&push(3, Some(u.id.get())), cx.at(50)).await, "record_push");
     // Recorded last but happened earlier: newest first means by time, not by id.
     let e4 = ok(s.record_push(&push(4, None), cx.at(35)).await, "record_push");
     let all = ok(s.list_push_events(p.id, Page::ALL).await, "list_push_events");
@@ -105,6 +105,6 @@ pub(super) async fn push_events(cx: &Cx<'_>) {
     assert_eq!(page, Listed { items: vec![e2], total: 4 }, "events: paging keeps the total");
     let none = ok(s.list_push_events(quiet.id, Page::ALL).await, "list_push_events");
     assert_eq!(none.total, 0, "events: per project");
-    let orphan = NewPushEvent { project_id: MISSING, ..push(5, None) };
+    let orphan = NewPushEvent { project_id: ProjectId::new(MISSING), ..push(5, None) };
     expect_invalid(s.record_push(&orphan, cx.at(60)).await, "events: project that does not exist");
 }

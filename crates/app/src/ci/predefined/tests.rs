@@ -1,14 +1,14 @@
 //! Predefined variables for a branch and a tag pipeline.
 
 use super::*;
-use autogit_core::Visibility;
+use autogit_core::{NamespaceId, ProjectId, Visibility};
 use chrono::TimeZone;
 
 fn project() -> Project {
     let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().expect("date");
     Project {
-        id: 7,
-        namespace_id: 3,
+        id: ProjectId::new(7),
+        namespace_id: NamespaceId::new(3),
         name: "Deploy Tools".into(),
         path: "deploy-tools".into(),
         full_path: "platform/infra/deploy-tools".into(),
@@ -34,7 +34,7 @@ fn branch_pipeline() {
         server_url: "https://git.example.com:8443",
         project: &p,
         namespace_path: "platform/infra",
-        pipeline_id: 100,
+        pipeline_id: PipelineId::new(100),
         pipeline_iid: 4,
         source: "push",
         ref_name: "Feature/ÜBER_fix",
@@ -89,7 +89,7 @@ fn tag_pipeline_and_slug_limits() {
         server_url: "http://localhost",
         project: &p,
         namespace_path: "platform/infra",
-        pipeline_id: 1,
+        pipeline_id: PipelineId::new(1),
         pipeline_iid: 1,
         source: "push",
         ref_name: "v1.2.3",
