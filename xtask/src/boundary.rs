@@ -27,30 +27,7 @@ const STORAGE_TYPES: &[&str] = &["Store", "RepoStorage", "BlobStore"];
 
 /// Checks every `.rs` file under `src` (the app crate's sources); returns each violation found.
 pub fn check_dir(src: &Path) -> Vec<String> {
-    let mut errors = Vec::new();
-    let mut stack = vec![src.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) => {
-                errors.push(format!("{}: cannot list: {e}", dir.display()));
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => errors.extend(check_source(&path.display().to_string(), &text)),
-                    Err(e) => errors.push(format!("{}: cannot read: {e}", path.display())),
-                }
-            }
-        }
-    }
-    errors.sort();
-    errors
+    crate::sources::check_rust_files(src, check_source)
 }
 
 /// Checks one source file; `file` names it in the messages.
