@@ -321,6 +321,10 @@ impl System<'_> {
         Ok(match self.store.append_trace(job.id, start, bytes).await? {
             TraceAppend::Appended { size } => TraceAck::Accepted { size, status: job.status },
             TraceAppend::Mismatch { size } => TraceAck::Mismatch { size, status: job.status },
+            // The job finished after its token was checked: refused as any append to it.
+            TraceAppend::Archived { .. } => {
+                return Err(AppError::Forbidden(Some("the job has finished; its log is closed".into())));
+            }
         })
     }
 }
