@@ -197,10 +197,12 @@ impl App {
         Ok(Some(failed.status))
     }
 
-    /// A job stopped running (any final state): free its GPUs, move its pipeline on. `changed`:
-    /// the job and the new try of it, if one was made.
+    /// A job stopped running (any final state): free its GPUs, archive its trace (in the
+    /// background), move its pipeline on. `changed`: the job and the new try of it, if one was
+    /// made.
     pub(crate) async fn after_finish(&self, job: &Job, changed: &[i64]) -> Result<()> {
         self.release_gpus(job.id).await;
+        self.archive_trace_soon(job.id);
         self.process_jobs(job.pipeline_id, changed).await
     }
 }
