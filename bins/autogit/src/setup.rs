@@ -90,7 +90,8 @@ pub async fn open_app(config: &Config) -> Result<App> {
 }
 
 /// Artifact blobs live in `<data_dir>/artifacts`, a blob key `<job id>/<type>-<random>` at that
-/// path below it: the layout (and the records' storage keys) of before the blob port.
+/// path below it: the layout (and the records' storage keys) of before the blob port. Finished
+/// jobs' traces are kept there too, under `traces/<project id>/<job id>.log`.
 fn artifact_blobs(config: &Config) -> Result<FsBlobStore> {
     let root = config.data_dir.join("artifacts");
     FsBlobStore::open(&root).with_context(|| format!("opening the artifact store {}", root.display()))

@@ -69,7 +69,7 @@ pub struct App {
     repos: Arc<RepoStorage>,
     clock: Arc<dyn Clock>,
     ci: Arc<ci::runtime::Runtime>,
-    /// Where artifact blobs live (none until `with_blobs`).
+    /// Where artifact and trace blobs live (none until `with_blobs`).
     blobs: Arc<dyn BlobStore>,
     passwords: Arc<auth::PasswordChecks>,
     /// The keyring that seals secret values at rest (none until `with_secrets`).

@@ -162,13 +162,14 @@ impl App {
     }
 
     /// Deletes the record first (so nobody can reach the project any more), then its repository
-    /// and its jobs' artifact blobs.
+    /// and its jobs' artifact and trace blobs.
     pub async fn delete_project(&self, who: &Principal, project_ref: &str) -> Result<()> {
         let (project, _) = self.get_project(who, project_ref, Action::Own).await?;
         let jobs = self.store.list_project_jobs(project.id, &[], autogit_store::Page::ALL).await?;
         let job_ids: Vec<JobId> = jobs.items.into_iter().map(|j| j.id).collect();
         self.store.delete_project(project.id).await?;
         self.remove_job_blobs(job_ids).await;
+        self.remove_project_traces(project.id).await;
         if let Err(e) = self.repos.delete(project.id).await {
             // The record is gone, so the data is unreachable; leave it for an operator.
             tracing::error!(project_id = project.id.get(), error = %e, "repository of deleted project not removed");

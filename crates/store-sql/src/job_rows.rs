@@ -13,7 +13,8 @@ macro_rules! job_columns {
     () => {
         "id, pipeline_id, project_id, name, stage, stage_index, status, run_when, allow_failure, spec, tags, \
          protected, runner_id, token_digest, attempt, retried_from, retried, failure_reason, exit_code, \
-         timeout_secs, scheduled_at, queued_at, started_at, finished_at, created_at, lease_expires_at, trace_size"
+         timeout_secs, scheduled_at, queued_at, started_at, finished_at, created_at, lease_expires_at, trace_size, \
+         trace_archived"
     };
 }
 pub(crate) use job_columns;
@@ -47,6 +48,7 @@ pub(crate) struct JobRow {
     created_at: DateTime<Utc>,
     lease_expires_at: Option<DateTime<Utc>>,
     trace_size: i64,
+    trace_archived: bool,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -81,6 +83,7 @@ impl TryFrom<JobRow> for Job {
             created_at: r.created_at,
             lease_expires_at: r.lease_expires_at,
             trace_size: r.trace_size,
+            trace_archived: r.trace_archived,
         })
     }
 }

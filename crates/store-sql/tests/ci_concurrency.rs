@@ -1,5 +1,6 @@
 //! Races on the CI writes that must be exactly-once: two runners claiming one pending job
-//! (`assign_job`), and two pipelines created at once in one project (distinct iids). Each runs on
+//! (`assign_job`), two pipelines created at once in one project (distinct iids), and a late
+//! trace append racing the trace's archiving (one of them wins, never both). Each runs on
 //! SQLite always and on PostgreSQL when `AUTOGIT_TEST_POSTGRES_URL` is set.
 
 mod common;
@@ -7,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use autogit_core::ci::{JobStatus, PipelineStatus};
-use autogit_store::{NewJob, NewRunner, RunnerAccessLevel, RunnerScope, Store};
+use autogit_store::{JobChange, NewJob, NewRunner, RunnerAccessLevel, RunnerScope, Store, TraceAppend};
 use common::ci::{job, now, pipeline, project};
 use common::{PgSchema, sqlite_store};
 
@@ -88,12 +89,49 @@ async fn race_iids(store: Arc<dyn Store>) {
     assert_eq!(iids, want, "iids are 1, 2, 3… without gaps or repeats");
 }
 
+/// An append at the end of a finished job's log races the archiving of the log at its size: either
+/// the append lands first (the archiving is refused, the log keeps its rows) or the archiving
+/// does (the append is refused) — never an archived log that grew rows afterwards.
+async fn race_append_and_archive(store: Arc<dyn Store>) {
+    let tag = autogit_store::conformance::unique_prefix();
+    let p = project(&*store, &tag).await;
+    let jobs: Vec<NewJob> = (0..ROUNDS).map(|n| job(&format!("j{n}"), JobStatus::Pending)).collect();
+    let (_, jobs) =
+        store.create_pipeline(&pipeline(p.id, PipelineStatus::Pending), &jobs, now()).await.expect("create pipeline");
+    let mut appended_first = 0;
+    for (round, j) in jobs.iter().enumerate() {
+        store.append_trace(j.id, 0, b"log\n").await.expect("append");
+        let none = JobChange::default();
+        let done = store.transition_job(j.id, &[JobStatus::Pending], JobStatus::Canceled, &none, now());
+        done.await.expect("transition").expect("canceled");
+        let (s, id) = (store.clone(), j.id);
+        let append = tokio::spawn(async move { s.append_trace(id, 4, b"late\n").await });
+        let (s, id) = (store.clone(), j.id);
+        let archive = tokio::spawn(async move { s.archive_trace(id, 4).await });
+        let (appended, archived) = (append.await.expect("task"), archive.await.expect("task"));
+        let stored = store.job_by_id(j.id).await.expect("job_by_id").expect("job exists");
+        let rows = store.read_trace(j.id, 0, 100).await.expect("read");
+        match (appended, archived) {
+            (Ok(TraceAppend::Appended { size: 9 }), Ok(false)) => {
+                appended_first += 1;
+                assert_eq!((stored.trace_archived, rows.as_slice()), (false, &b"log\nlate\n"[..]), "round {round}");
+            }
+            (Ok(TraceAppend::Archived { size: 4 }), Ok(true)) => {
+                assert_eq!((stored.trace_archived, stored.trace_size, rows.len()), (true, 4, 0), "round {round}");
+            }
+            other => panic!("round {round}: exactly one of append and archive wins: {other:?}"),
+        }
+    }
+    println!("the append won {appended_first} of {ROUNDS} rounds");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ci_races_on_sqlite() {
     let (store, _dir) = sqlite_store().await;
     let store: Arc<dyn Store> = Arc::new(store);
     race_claims(store.clone()).await;
-    race_iids(store).await;
+    race_iids(store.clone()).await;
+    race_append_and_archive(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -101,6 +139,7 @@ async fn ci_races_on_postgres() {
     let Some(schema) = PgSchema::create().await else { return };
     let store: Arc<dyn Store> = Arc::new(schema.store().await);
     race_claims(store.clone()).await;
-    race_iids(store).await;
+    race_iids(store.clone()).await;
+    race_append_and_archive(store).await;
     schema.drop().await;
 }

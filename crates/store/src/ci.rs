@@ -158,18 +158,35 @@ pub trait JobStore: Send + Sync {
     async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job>;
 }
 
-/// Job logs, appended in pieces at known offsets (the runner's `PATCH /jobs/:id/trace`).
+/// Job logs, appended in pieces at known offsets (the runner's `PATCH /jobs/:id/trace`) while
+/// the job runs. Once it has finished, the application copies the log into one blob and then
+/// archives it here ([`TraceStore::archive_trace`]): the pieces are deleted and
+/// [`Job::trace_archived`] is set, and from then on the blob holds the bytes (`trace_size` stays
+/// their length).
 #[async_trait]
 pub trait TraceStore: Send + Sync {
     /// Appends `bytes` if `offset` equals the stored size, atomically, keeping `Job::trace_size`
-    /// in step; otherwise stores nothing and reports the current size. Appending nothing at the
-    /// right offset is `Appended` with the size unchanged. Limits on the total size, and on which
-    /// job states may log, are the caller's business. NotFound if the job is missing.
+    /// in step; otherwise stores nothing and reports the current size (`Mismatch`, or `Archived`
+    /// for an archived trace, which takes no more bytes). Appending nothing at the right offset
+    /// is `Appended` with the size unchanged. Limits on the total size, and on which job states
+    /// may log, are the caller's business. NotFound if the job is missing.
     async fn append_trace(&self, job_id: JobId, offset: i64, bytes: &[u8]) -> Result<TraceAppend>;
-    /// Up to `limit` bytes from `offset`; empty past the end or for a missing job.
+    /// Up to `limit` bytes from `offset`; empty past the end, for a missing job, and for an
+    /// archived trace (its bytes are no longer here).
     async fn read_trace(&self, job_id: JobId, offset: i64, limit: i64) -> Result<Vec<u8>>;
     /// The stored size; `None` for a missing job.
     async fn trace_size(&self, job_id: JobId) -> Result<Option<i64>>;
+    /// Archives the trace of `job_id` if its size is still `size`: in one transaction its pieces
+    /// are deleted and `trace_archived` is set. `true` when the trace is archived (by this call
+    /// or an earlier one with the same size: calling again is harmless); `false` when the size
+    /// is no longer `size` (an append came in meanwhile) and nothing changed. The caller stores
+    /// the bytes elsewhere first; the job's status is the caller's business. NotFound if the job
+    /// is missing.
+    async fn archive_trace(&self, job_id: JobId, size: i64) -> Result<bool>;
+    /// Finished jobs ([`JobStatus::is_finished`]) with a trace (`trace_size > 0`) that is not
+    /// archived, with an id above `after` (all when `None`), by id, at most `limit`: what is left to archive,
+    /// after a crash too, walked in batches.
+    async fn unarchived_traces(&self, after: Option<JobId>, limit: i64) -> Result<Vec<Job>>;
 }
 
 /// CI/CD variables of projects and groups, unique per (owner, key, environment scope). Values

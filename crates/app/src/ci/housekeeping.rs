@@ -2,8 +2,11 @@
 //! (`runner_system_failure`, retried when `retry:` allows), jobs past their timeout are failed
 //! by the server itself, and delayed jobs whose time came are queued. At start the queue is
 //! rebuilt from the store and running jobs get a full lease (the runners could not report
-//! while the server was down).
+//! while the server was down). The trace sweeps (`traces`) run from the first tick on: finished
+//! jobs whose trace is not archived yet (a crash, a failed put) every minute, a batch a tick
+//! while more are left; blobs of deleted projects' traces at start and every hour.
 
+use super::traces::SweepFrom;
 use crate::{Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_store::JobChange;
@@ -14,6 +17,10 @@ use tokio_util::sync::CancellationToken;
 pub const TICK: Duration = Duration::from_secs(1);
 /// Push records are pruned and retried every this many ticks.
 const PUSH_RECORD_TICKS: u64 = 60;
+/// A sweep for unarchived traces starts every this many ticks.
+const TRACE_SWEEP_TICKS: u64 = 60;
+/// Trace blobs of deleted projects are looked for every this many ticks.
+const ORPHAN_TRACE_TICKS: u64 = 3600;
 
 impl System<'_> {
     /// Rebuilds the queue from the store and runs housekeeping until `shutdown`.
@@ -27,6 +34,8 @@ impl System<'_> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ticks: u64 = 0;
+        // Where the trace sweep goes on next tick; `None` between sweeps.
+        let mut trace_sweep: Option<SweepFrom> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -44,6 +53,7 @@ impl System<'_> {
             if let Err(e) = self.housekeeping().await {
                 tracing::warn!(error = %e, "CI housekeeping failed");
             }
+            trace_sweep = self.trace_sweeps(ticks, trace_sweep).await;
         }
     }
 
@@ -75,6 +85,22 @@ impl System<'_> {
             tracing::info!(renewed, "running jobs get a full lease after the start");
         }
         Ok(renewed)
+    }
+
+    /// The trace sweeps' share of tick `ticks` (the first is 1): one batch of unarchived traces
+    /// while a sweep is under way (`at`), and orphaned blobs now and then. Returns where the
+    /// sweep goes on.
+    async fn trace_sweeps(&self, ticks: u64, at: Option<SweepFrom>) -> Option<SweepFrom> {
+        if (ticks - 1).is_multiple_of(ORPHAN_TRACE_TICKS)
+            && let Err(e) = self.remove_orphan_traces().await
+        {
+            tracing::warn!(error = %e, "orphaned trace blobs not removed");
+        }
+        let at = at.or(((ticks - 1).is_multiple_of(TRACE_SWEEP_TICKS)).then_some(SweepFrom::default()))?;
+        self.archive_traces_after(at).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "trace sweep failed");
+            None
+        })
     }
 
     /// One pass; public so that tests can drive it with a fake clock.

@@ -7,7 +7,8 @@
 //! - [`runtime`]: the in-memory queue and long-poll waiters (an index over pending jobs).
 //! - [`runner_api`]: hand-out (`jobs/request`), state reports, trace appends — authenticated by
 //!   runner and job tokens.
-//! - [`housekeeping`]: lease expiry, server-side timeouts, delayed jobs.
+//! - [`housekeeping`]: lease expiry, server-side timeouts, delayed jobs, the trace sweeps.
+//! - `traces`: a finished job's log archived as one blob; reads from the blob or the store.
 //! - [`pipelines`]: what users see and do (list, cancel, play, retry).
 //! - [`predefined`], `vars`, `payload`, `spec`: variables and the job payload.
 //! - [`variables`]: the CI/CD variables of projects and groups, as users manage them.
@@ -30,6 +31,7 @@ pub mod runner_api;
 pub mod runners;
 pub mod runtime;
 mod spec;
+mod traces;
 mod tracked;
 pub mod variables;
 mod vars;
@@ -40,3 +42,4 @@ pub use create::{DEFAULT_CI_CONFIG_PATH, NotCreated, PipelineRequest};
 pub use gpus::FleetRunner;
 pub use runner_api::{JOB_TOKEN_PREFIX, JobAck, JobOffer, TraceAck};
 pub use runtime::CiSettings;
+pub use traces::JobTrace;

@@ -4,6 +4,7 @@
 
 use super::create::{NotCreated, PipelineRequest};
 use super::spec::nodes;
+use super::traces::JobTrace;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
@@ -176,10 +177,10 @@ impl App {
         Ok((project, job))
     }
 
-    /// The whole log of a job.
-    pub async fn job_trace(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<Vec<u8>> {
+    /// The whole log of a job, streamed (see `traces`).
+    pub async fn job_trace(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<JobTrace> {
         let (_, job) = self.get_job(who, project_ref, id).await?;
-        Ok(self.store.read_trace(job.id, 0, self.ci.settings.max_trace_bytes).await?)
+        self.trace_of(&job).await
     }
 
     /// Cancels every unfinished job of the pipeline; running ones lose their token, so their
@@ -210,6 +211,7 @@ impl App {
         }
         if job.status == JobStatus::Running && moved.is_some() {
             self.release_gpus(job.id).await;
+            self.archive_trace_soon(job.id);
         }
         Ok(moved)
     }

@@ -203,10 +203,12 @@ impl App {
         Ok(Some(failed.status))
     }
 
-    /// A job stopped running (any final state): free its GPUs, move its pipeline on. `changed`:
-    /// the job and the new try of it, if one was made.
+    /// A job stopped running (any final state): free its GPUs, archive its trace (in the
+    /// background), move its pipeline on. `changed`: the job and the new try of it, if one was
+    /// made.
     pub(crate) async fn after_finish(&self, job: &Job, changed: &[JobId]) -> Result<()> {
         self.release_gpus(job.id).await;
+        self.archive_trace_soon(job.id);
         self.process_jobs(job.pipeline_id, changed).await
     }
 }
@@ -329,6 +331,10 @@ impl System<'_> {
         Ok(match self.store.append_trace(job.id, start, bytes).await? {
             TraceAppend::Appended { size } => TraceAck::Accepted { size, status: job.status },
             TraceAppend::Mismatch { size } => TraceAck::Mismatch { size, status: job.status },
+            // The job finished after its token was checked: refused as any append to it.
+            TraceAppend::Archived { .. } => {
+                return Err(AppError::Forbidden(Some("the job has finished; its log is closed".into())));
+            }
         })
     }
 }

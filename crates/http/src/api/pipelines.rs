@@ -175,9 +175,15 @@ async fn show_job(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)
     Ok(Json(render_job(&s, &who, &project, None, &job).await?).into_response())
 }
 
+/// The log streams out of wherever the app reads it (the store while the job runs, its blob
+/// once archived); the length is known up front.
 async fn trace(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, JobId)>) -> Handler {
-    let bytes = s.app.job_trace(&who, &id, jid).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
+    let trace = s.app.job_trace(&who, &id, jid).await?;
+    let headers = [
+        (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+        (header::CONTENT_LENGTH, trace.size.to_string()),
+    ];
+    Ok((headers, axum::body::Body::from_stream(trace.body)).into_response())
 }
 
 async fn play(State(s): State<AppState>, Caller(who): Caller, Path((id, jid)): Path<(String, JobId)>) -> Handler {

@@ -1,6 +1,6 @@
-//! The blob port: large immutable byte values (job artifacts, telemetry files) under
-//! path-like keys, streamed in and out. Records about a blob (who owns it, when it expires) stay
-//! in the [`crate::Store`]; a blob store knows only keys and bytes.
+//! The blob port: large immutable byte values (job artifacts, telemetry files, finished jobs'
+//! traces) under path-like keys, streamed in and out. Records about a blob (who owns it, when it
+//! expires) stay in the [`crate::Store`]; a blob store knows only keys and bytes.
 //!
 //! # Contract (every adapter must hold it; `conformance::blob` checks it)
 //! - **Keys** are [`BlobKey`]s: validated relative paths (`a/b/c`). Adapters never see another

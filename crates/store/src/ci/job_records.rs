@@ -47,6 +47,8 @@ pub struct Job {
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// Bytes of trace stored.
     pub trace_size: i64,
+    /// The trace was moved out of the store (see [`crate::TraceStore::archive_trace`]).
+    pub trace_archived: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,8 @@ pub enum TraceAppend {
     Appended { size: i64 },
     /// The offset was not the current size; nothing was stored. `size` is the current size.
     Mismatch { size: i64 },
+    /// The trace is archived and takes no more bytes; nothing was stored. `size` is its size.
+    Archived { size: i64 },
 }
 
 /// Who a variable belongs to.

@@ -83,6 +83,6 @@ pub(super) fn job_ids(jobs: &[Job]) -> Vec<JobId> {
 }
 
 /// Re-reads a job that must exist.
-pub(super) async fn job(cx: &Cx<'_>, id: i64) -> Job {
-    ok(cx.store.job_by_id(JobId::new(id)).await, "job_by_id").unwrap_or_else(|| panic!("job {id} must exist"))
+pub(super) async fn job(cx: &Cx<'_>, id: JobId) -> Job {
+    ok(cx.store.job_by_id(id).await, "job_by_id").unwrap_or_else(|| panic!("job {id} must exist"))
 }

@@ -32,7 +32,7 @@ pub(super) async fn ci_job_retry_and_lists(cx: &Cx<'_>) {
         "jobs: a retry is a new pending attempt with the same spec, unassigned, with no trace"
     );
     assert!(retry.id > a.id, "jobs: a retry is a new row");
-    assert_eq!(job(cx, a.id.get()).await, Job { retried: true, ..failed }, "jobs: the old attempt is marked retried");
+    assert_eq!(job(cx, a.id).await, Job { retried: true, ..failed }, "jobs: the old attempt is marked retried");
     expect_invalid(s.retry_job(a.id, cx.at(141)).await, "jobs: an attempt is retried once");
     let visible = ok(s.jobs_of_pipeline(pl.id, false).await, "jobs_of_pipeline");
     assert_eq!(job_ids(&visible), vec![retry.id, b.id], "jobs: retried attempts are hidden");
@@ -80,7 +80,7 @@ pub(super) async fn ci_traces(cx: &Cx<'_>) {
     assert_eq!(ok(read(0, 0).await, "read_trace"), b"", "traces: zero bytes");
     assert_eq!(ok(s.read_trace(b, 0, 100).await, "read_trace"), b"other", "traces: another job's");
     assert_eq!(ok(s.trace_size(a).await, "trace_size"), Some(16), "traces: the size");
-    assert_eq!(job(cx, a.get()).await.trace_size, 16, "traces: the job's trace_size is kept in step");
+    assert_eq!(job(cx, a).await.trace_size, 16, "traces: the job's trace_size is kept in step");
     expect_not_found(s.append_trace(JobId::new(MISSING), 0, b"x").await, "traces: append to a missing job");
     assert_eq!(
         ok(s.read_trace(JobId::new(MISSING), 0, 10).await, "read_trace"),

@@ -20,7 +20,7 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
         "transition",
     );
     assert_eq!(r0, None, "jobs: a transition from a status the job is not in is None");
-    assert_eq!(job(cx, a.id.get()).await, a, "jobs: ... and changes nothing");
+    assert_eq!(job(cx, a.id).await, a, "jobs: ... and changes nothing");
     expect_not_found(
         t(MISSING, &[JobStatus::Created], JobStatus::Pending, none.clone(), 101).await,
         "jobs: transition of a missing job",
@@ -90,7 +90,7 @@ pub(super) async fn ci_job_transitions(cx: &Cx<'_>) {
     assert_eq!(ok(s.job_by_token_digest(&d2).await, "by token"), None, "jobs: no token once finished");
     let late = ok(t(a.id.get(), &[JobStatus::Running], JobStatus::Success, none.clone(), 111).await, "late transition");
     assert_eq!(late, None, "jobs: a late runner cannot overwrite a final status");
-    assert_eq!(job(cx, a.id.get()).await, failed, "jobs: ... which stays as it was");
+    assert_eq!(job(cx, a.id).await, failed, "jobs: ... which stays as it was");
 }
 
 pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
@@ -119,7 +119,7 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     );
     let lost = ok(s.assign_job(a.id, other.id, &digest(cx, "jc"), cx.at(300), cx.at(122)).await, "assign");
     assert_eq!(lost, None, "jobs: a job is claimed once");
-    assert_eq!(job(cx, a.id.get()).await, won, "jobs: the loser changes nothing");
+    assert_eq!(job(cx, a.id).await, won, "jobs: the loser changes nothing");
     let not_pending = ok(s.assign_job(c.id, r.id, &digest(cx, "jc"), cx.at(300), cx.at(122)).await, "assign");
     assert_eq!(not_pending, None, "jobs: only pending jobs are claimed");
     expect_not_found(
@@ -127,14 +127,14 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
         "jobs: missing",
     );
     expect_conflict(s.assign_job(b.id, r.id, &d, cx.at(300), cx.at(122)).await, "token", "jobs: a token in use");
-    assert_eq!(job(cx, b.id.get()).await, b.clone(), "jobs: a failed claim leaves the job pending");
+    assert_eq!(job(cx, b.id).await, b.clone(), "jobs: a failed claim leaves the job pending");
     assert_eq!(ok(s.job_by_token_digest(&d).await, "by token"), Some(won.clone()), "jobs: found by token");
 
     assert!(ok(s.extend_lease(a.id, r.id, cx.at(400)).await, "extend_lease"), "jobs: the runner extends its lease");
-    assert_eq!(job(cx, a.id.get()).await.lease_expires_at, Some(cx.at(400)), "jobs: the lease moved");
+    assert_eq!(job(cx, a.id).await.lease_expires_at, Some(cx.at(400)), "jobs: the lease moved");
     assert!(!ok(s.extend_lease(a.id, other.id, cx.at(500)).await, "extend"), "jobs: not another runner's lease");
     assert!(!ok(s.extend_lease(b.id, r.id, cx.at(500)).await, "extend"), "jobs: not a job that is not running");
-    assert_eq!(job(cx, a.id.get()).await.lease_expires_at, Some(cx.at(400)), "jobs: refused extensions change nothing");
+    assert_eq!(job(cx, a.id).await.lease_expires_at, Some(cx.at(400)), "jobs: refused extensions change nothing");
     let ids = |jobs: Vec<Job>| job_ids(&jobs);
     assert!(!ids(ok(s.expired_leases(cx.at(399)).await, "expired")).contains(&a.id), "jobs: lease not yet expired");
     assert!(ids(ok(s.expired_leases(cx.at(401)).await, "expired")).contains(&a.id), "jobs: an expired lease");
@@ -169,10 +169,6 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     let done = done.expect("finished");
     ok(s.delete_runner(other.id).await, "delete_runner");
     assert_eq!(ok(s.runner_by_id(other.id).await, "runner_by_id"), None, "runners: deleted");
-    assert_eq!(
-        job(cx, a.id.get()).await,
-        Job { runner_id: None, ..done },
-        "runners: delete keeps jobs, without runner"
-    );
+    assert_eq!(job(cx, a.id).await, Job { runner_id: None, ..done }, "runners: delete keeps jobs, without runner");
     expect_not_found(s.delete_runner(other.id).await, "runners: deleting twice");
 }
