@@ -165,6 +165,7 @@ pub trait Store:
     + ArtifactStore
     + HardwareStore
     + CiVariableStore
+    + CiContextStore
     + ProtectedBranchStore
     + Health
 {
@@ -185,6 +186,7 @@ impl<
         + ArtifactStore
         + HardwareStore
         + CiVariableStore
+        + CiContextStore
         + ProtectedBranchStore
         + Health,
 > Store for T
