@@ -4,6 +4,7 @@
 //! rebuilt from the store and running jobs get a full lease (the runners could not report
 //! while the server was down).
 
+use super::process::Changed;
 use crate::{Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
 use autogit_store::JobChange;
@@ -99,7 +100,7 @@ impl System<'_> {
                 .await?;
             if let Some(moved) = moved {
                 self.enqueue_job(&moved);
-                self.process_jobs(moved.pipeline_id, &[moved.id]).await?;
+                self.process_jobs(moved.pipeline_id, &[Changed::Id(moved.id)]).await?;
             }
         }
         self.expire_artifacts().await?;

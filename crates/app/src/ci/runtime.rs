@@ -110,6 +110,8 @@ pub(crate) struct Runtime {
     pub pool_runners: Mutex<HashMap<i64, String>>,
     /// Ticks when a job is queued (not when it is handed straight to a held request).
     pub queued: tokio::sync::watch::Sender<u64>,
+    /// Facts of the commits pipelines run for (see `vars`).
+    pub commits: super::vars::CommitCache,
 }
 
 /// Specs cached at most; the cache is emptied when full (they are cheap to parse again).
@@ -135,6 +137,7 @@ impl Runtime {
             specs: Mutex::new(HashMap::new()),
             pool_runners: Mutex::new(HashMap::new()),
             queued: tokio::sync::watch::Sender::new(0),
+            commits: super::vars::CommitCache::default(),
         }
     }
 
