@@ -378,6 +378,69 @@ fn protected_variables_follow_protected_branches() {
     }
 }
 
+/// What decides a job's variables is read again for every job handed out: between two jobs of
+/// one pipeline, unprotecting its branch takes the protected variables from the second job, a
+/// changed or new variable (project or group) reaches it; protecting a branch gives nothing to
+/// a job created unprotected.
+fn settings_between_jobs(backend: Backend) {
+    let ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
+    let s = &ci.s;
+    let (pid, _dev, maint) = team_project(s, "between");
+    let gid = s.get_json("/groups/between", &s.root_token)["id"].as_i64().expect("group id");
+    let vars = format!("/projects/{pid}/variables");
+    s.post(&vars, &s.root_token, &[("key", "DEPLOY_SECRET"), ("value", "secret-1"), ("protected", "true")]);
+    s.post(&vars, &s.root_token, &[("key", "SETTING"), ("value", "one")]);
+    let (_runner, token) = ci.runner(&[]);
+    let (_t, work) = work_repo(1);
+    std::fs::write(work.join(".gitlab-ci.yml"), "a:\n  script: [echo a]\nb:\n  script: [echo b]\n").expect("write");
+    commit(&work, "ci");
+    git_ok(&work, &["push", "-q", &s.git_url("between/app", &maint), "main"]);
+    let take_done = || {
+        let job = ci.take(&token);
+        let id = job["id"].as_i64().expect("job id");
+        assert_eq!(ci.update(id, job["token"].as_str().expect("token"), "success").status(), 200);
+        job
+    };
+    let value = |job: &Value, key: &str| variable(job, key)["value"].as_str().map(str::to_string);
+    let has = |job: &Value, key: &str| job["variables"].as_array().expect("vars").iter().any(|v| v["key"] == key);
+
+    let first = take_done();
+    assert_eq!(first["git_info"]["protected"], true);
+    assert_eq!(value(&first, "DEPLOY_SECRET").as_deref(), Some("secret-1"));
+    assert_eq!(value(&first, "SETTING").as_deref(), Some("one"));
+    assert!(!has(&first, "GROUP_NEW"));
+    unprotect(s, pid, "main");
+    let r = s.req(Method::PUT, &format!("{vars}/SETTING"), &s.root_token).form(&[("value", "two")]).send();
+    assert_eq!(r.expect("put").status(), 200);
+    s.post(&format!("/groups/{gid}/variables"), &s.root_token, &[("key", "GROUP_NEW"), ("value", "g")]);
+    let second = take_done();
+    assert_eq!(second["job_info"]["pipeline_id"], first["job_info"]["pipeline_id"], "two jobs of one pipeline");
+    assert_eq!(second["git_info"]["protected"], false, "main is no longer protected");
+    assert!(!has(&second, "DEPLOY_SECRET"), "no protected variable once the branch is unprotected");
+    assert_eq!(value(&second, "CI_COMMIT_REF_PROTECTED").as_deref(), Some("false"));
+    assert_eq!(value(&second, "SETTING").as_deref(), Some("two"), "the changed value");
+    assert_eq!(value(&second, "GROUP_NEW").as_deref(), Some("g"), "the new group variable");
+
+    git_ok(&work, &["push", "-q", &s.git_url("between/app", &maint), "main:refs/heads/feature"]);
+    let third = take_done();
+    assert_eq!(
+        (third["git_info"]["ref"].as_str(), third["git_info"]["protected"].as_bool()),
+        (Some("feature"), Some(false))
+    );
+    protect(s, pid, &[("name", "feature")]);
+    let fourth = take_done();
+    assert_eq!(fourth["git_info"]["ref"], "feature");
+    assert_eq!(fourth["git_info"]["protected"], false, "a job created unprotected never becomes protected");
+    assert!(!has(&fourth, "DEPLOY_SECRET"));
+}
+
+#[test]
+fn settings_changed_between_jobs_apply_to_the_next_job() {
+    for b in backends() {
+        settings_between_jobs(b);
+    }
+}
+
 /// python-gitlab's `project.protectedbranches` against the server.
 #[test]
 fn python_gitlab_protected_branches() {

@@ -171,3 +171,50 @@ fn gpu_telemetry_reported_with_the_final_state_is_shown_with_the_job() {
         assert_eq!(shown["gpu_usage"], usage, "{shown}");
     }
 }
+
+/// A runner's contacts show in the API at once, while the stored contact time is written only
+/// when it is older than the write interval or the runner reports something new about itself
+/// (ADR 0012): a crash loses at most the contacts of that interval, never the first one.
+#[test]
+fn runner_contacts_show_at_once_and_are_stored_at_intervals() {
+    for backend in backends() {
+        eprintln!("== {backend:?}");
+        let mut ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
+        let (id, token) = ci.runner(&[]);
+        let shown = |ci: &Ci| ci.s.get_json(&format!("/runners/{id}"), &ci.s.root_token);
+        let contacted = |ci: &Ci| shown(ci)["contacted_at"].as_str().expect("contacted_at").to_string();
+        let verify = |ci: &Ci, info: Value| {
+            let r = ci.http.post(ci.url("/runners/verify")).json(&json!({"token": token, "info": info})).send();
+            assert_eq!(r.expect("verify").status(), StatusCode::OK);
+        };
+        // The first job request reports the runner's version: news, written with the contact.
+        assert_eq!(ci.request(&token).status(), StatusCode::NO_CONTENT);
+        let stored = contacted(&ci);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        verify(&ci, json!({}));
+        let second = contacted(&ci);
+        assert!(second > stored, "the API shows the latest contact: {stored} then {second}");
+        let all = ci.s.get_json("/runners/all", &ci.s.root_token);
+        let listed = all.as_array().and_then(|a| a.iter().find(|r| r["id"] == id)).expect("listed");
+        assert_eq!(listed["contacted_at"], second, "lists show it too");
+        // A request for a job that reports nothing new is a contact as well.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(ci.request(&token).status(), StatusCode::NO_CONTENT);
+        let third = contacted(&ci);
+        assert!(third > second, "{second} then {third}");
+
+        // Within the interval nothing more was written: after a crash the stored contact shows.
+        ci.s.crash_and_restart();
+        assert_eq!(contacted(&ci), stored, "the stored contact is the last one written");
+        assert_eq!(shown(&ci)["status"], "online");
+
+        // Something new about the runner is written at once, with the contact.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        verify(&ci, json!({"version": "18.1.0", "executor": "docker"}));
+        let reported = contacted(&ci);
+        ci.s.crash_and_restart();
+        let after = shown(&ci);
+        assert_eq!(after["contacted_at"], reported, "a contact that reports news is stored");
+        assert_eq!((after["version"].as_str(), after["executor"].as_str()), (Some("18.1.0"), Some("docker")));
+    }
+}

@@ -8,11 +8,13 @@
 
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result, System};
-use autogit_core::access::{Action, decide};
+use autogit_core::access::{Action, decide, effective_level};
 use autogit_core::protection::{BranchPolicy, PushPolicy, Pusher, RefAccessLevel, validate_pattern};
 use autogit_git::hooks::ReceiveHooks;
 use autogit_git::pktline::RefUpdate;
-use autogit_store::{BranchProtection, Listed, NewProtectedBranch, Page, Project, ProtectedBranch, StoreError, User};
+use autogit_store::{
+    BranchProtection, CiSettings, Listed, NewProtectedBranch, Page, Project, ProtectedBranch, StoreError, User,
+};
 
 /// Largest text form of a push policy handed to the hook (it travels in an environment variable,
 /// which Linux caps at 128 KiB per string).
@@ -164,26 +166,31 @@ impl System<'_> {
             rules: rules.iter().map(ProtectedBranch::rule).collect(),
         })
     }
+}
 
-    /// Whether a pipeline for `ref_name` run as `user` is protected: the ref is a protected branch
-    /// and the user may push or merge there (GitLab's `can_update_branch?`). Tags are never
-    /// protected until protected tags exist; a pipeline without a user never is.
-    pub async fn ref_protected_for(
-        &self,
-        project: &Project,
-        ref_name: &str,
-        tag: bool,
-        user: Option<&User>,
-    ) -> Result<bool> {
-        let Some(user) = user else { return Ok(false) };
-        if tag {
-            return Ok(false);
-        }
-        let policy = self.branch_policy(project).await?;
-        if !policy.is_protected(ref_name) {
-            return Ok(false);
-        }
-        let pusher = self.pusher(&Principal::trusted(user.clone()), project).await?;
-        Ok(policy.may_update(pusher, ref_name))
+/// Whether a pipeline for `ref_name` run as `user` is protected: the ref is a protected branch
+/// and the user may push or merge there (GitLab's `can_update_branch?`). Tags are never protected
+/// until protected tags exist; a pipeline without a user never is. Decided on `settings`, read for
+/// this project and this user (`CiContextStore`): its rules and the user's roles on the project.
+pub(crate) fn ref_protected_for(
+    project: &Project,
+    settings: &CiSettings,
+    ref_name: &str,
+    tag: bool,
+    user: Option<&User>,
+) -> bool {
+    let Some(user) = user else { return false };
+    if tag {
+        return false;
     }
+    let policy = BranchPolicy {
+        default_branch: project.default_branch.clone(),
+        rules: settings.protected_branches.iter().map(ProtectedBranch::rule).collect(),
+    };
+    if !policy.is_protected(ref_name) {
+        return false;
+    }
+    // As `App::pusher` for this user: the strongest role that applies to the project.
+    let pusher = Pusher { level: effective_level(settings.user_levels.iter().copied()), admin: user.is_admin };
+    policy.may_update(pusher, ref_name)
 }

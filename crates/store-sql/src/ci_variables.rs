@@ -21,7 +21,7 @@ macro_rules! variable_columns {
 }
 
 #[derive(sqlx::FromRow)]
-struct VariableRow {
+pub(crate) struct VariableRow {
     id: i64,
     project_id: Option<i64>,
     namespace_id: Option<i64>,
@@ -78,6 +78,17 @@ const LIST: &str = concat!(
     " FROM ci_variables WHERE (project_id = $1 OR namespace_id = $2) ORDER BY id LIMIT $3 OFFSET $4"
 );
 const COUNT: &str = "SELECT COUNT(*) FROM ci_variables WHERE (project_id = $1 OR namespace_id = $2)";
+/// The variables of project `$1` and of every namespace up its chain, by id (callers order them
+/// by owner).
+pub(crate) const OF_PROJECT_CHAIN: &str = concat!(
+    "WITH RECURSIVE chain (id, depth) AS (",
+    " SELECT namespace_id, 0 FROM projects WHERE id = $1",
+    " UNION ALL SELECT n.parent_id, c.depth + 1 FROM namespaces n JOIN chain c ON n.id = c.id",
+    " WHERE n.parent_id IS NOT NULL AND c.depth < 100)",
+    " SELECT ",
+    variable_columns!(),
+    " FROM ci_variables WHERE project_id = $1 OR namespace_id IN (SELECT id FROM chain) ORDER BY id"
+);
 /// Two rows at most: a second one means the key exists in several scopes and `$4` was NULL.
 const FIND: &str = concat!(
     "SELECT ",

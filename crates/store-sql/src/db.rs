@@ -24,6 +24,9 @@ const SQLITE_POOL_SIZE: u32 = 4;
 const POSTGRES_POOL_SIZE: u32 = 10;
 /// How long a SQLite writer waits for the lock before failing with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A PostgreSQL connection idle for longer than this is pinged before it is handed out (see
+/// `connect_postgres`); one in steady use is not.
+const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
@@ -68,9 +71,7 @@ impl SqlStore {
         let db = if url.starts_with("sqlite:") {
             Db::Sqlite(connect_sqlite(url, sync).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url).map_err(db_err)?;
-            let pool: PgPoolOptions = PoolOptions::new().max_connections(POSTGRES_POOL_SIZE);
-            Db::Postgres(pool.connect_with(options).await.map_err(db_err)?)
+            Db::Postgres(connect_postgres(url).await?)
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             return Err(StoreError::Invalid(format!("unsupported database URL scheme '{scheme}:'")));
@@ -124,6 +125,33 @@ async fn connect_sqlite(url: &str, sync: SqliteSync) -> Result<SqlitePool, Store
         });
         PoolOptions::new().max_connections(SQLITE_POOL_SIZE)
     };
+    // No ping before each hand-out of a connection (sqlx's default): a SQLite connection is a
+    // file handle in this process with a worker thread, which a ping would only ask whether it
+    // still runs, at the cost of one more round trip to that thread per statement (ADR 0012).
+    // sqlx still pings a connection when it comes back to the pool, and drops one that fails.
+    let pool = pool.test_before_acquire(false);
+    pool.connect_with(options).await.map_err(db_err)
+}
+
+/// By default sqlx pings every idle connection before handing it out, one more round trip to the
+/// server per statement (ADR 0012). A connection in steady use answered its last statement (and
+/// the ping sqlx sends when it comes back to the pool) moments ago, so only one that sat idle for
+/// a while, where a server restart or an idle-session timeout may have ended it, is pinged, and
+/// replaced without the caller seeing it when it fails. The cost: a connection that breaks within
+/// that time fails the one statement that meets it, and is then dropped.
+async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url).map_err(db_err)?;
+    let pool: PgPoolOptions = PoolOptions::new()
+        .max_connections(POSTGRES_POOL_SIZE)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= POSTGRES_PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        });
     pool.connect_with(options).await.map_err(db_err)
 }
 

@@ -12,6 +12,7 @@
 
 mod artifacts;
 mod ci_codec;
+mod ci_context;
 mod ci_variables;
 mod db;
 mod error;

@@ -44,7 +44,7 @@ macro_rules! levels_through_chain {
 /// Roles of user `$2` on project `$1`: direct, on every namespace up the chain, and Owner for the
 /// owner of a personal namespace in the chain. The chain walks `parent_id` (indexed lookups)
 /// rather than comparing full paths.
-const PROJECT_LEVELS: &str = concat!(
+pub(crate) const PROJECT_LEVELS: &str = concat!(
     "WITH RECURSIVE chain (id, depth) AS (",
     " SELECT namespace_id, 0 FROM projects WHERE id = $1",
     " UNION ALL SELECT n.parent_id, c.depth + 1 FROM namespaces n JOIN chain c ON n.id = c.id",
@@ -103,6 +103,15 @@ struct MemberUserRow {
 
 fn level(v: i64) -> Result<AccessLevel> {
     AccessLevel::from_value(v).ok_or_else(|| corrupt("access level", v))
+}
+
+/// The stored levels as `applicable_levels` answers them: highest first, each role once (callers
+/// want the strongest, the set is for display).
+pub(crate) fn levels(values: Vec<i64>) -> Result<Vec<AccessLevel>> {
+    let mut levels = values.into_iter().map(level).collect::<Result<Vec<_>>>()?;
+    levels.sort_unstable_by(|a, b| b.cmp(a));
+    levels.dedup();
+    Ok(levels)
 }
 
 /// The `(source_type, source_id)` columns of a source.
@@ -204,10 +213,6 @@ impl MemberStore for SqlStore {
             .fetch_all(p)
             .await
             .map_err(db_err)?);
-        let mut levels = values.into_iter().map(level).collect::<Result<Vec<_>>>()?;
-        // Highest first, each role once: callers want the strongest, the set is for display.
-        levels.sort_unstable_by(|a, b| b.cmp(a));
-        levels.dedup();
-        Ok(levels)
+        levels(values)
     }
 }

@@ -107,6 +107,17 @@ const ANCESTRY: &str = concat!(
     namespace_columns!("n."),
     " FROM chain c JOIN namespaces n ON n.id = c.id ORDER BY c.depth DESC"
 );
+/// As [`ANCESTRY`], from the namespace of project `$1`.
+pub(crate) const PROJECT_ANCESTRY: &str = concat!(
+    "WITH RECURSIVE chain (id, depth) AS (",
+    " SELECT namespace_id, 0 FROM projects WHERE id = $1",
+    " UNION ALL",
+    " SELECT n.parent_id, c.depth + 1 FROM namespaces n JOIN chain c ON n.id = c.id",
+    " WHERE n.parent_id IS NOT NULL AND c.depth < 100",
+    ") SELECT ",
+    namespace_columns!("n."),
+    " FROM chain c JOIN namespaces n ON n.id = c.id ORDER BY c.depth DESC"
+);
 
 const PROJECT_PATH_TAKEN: &str = "SELECT COUNT(*) FROM projects WHERE namespace_id = $1 AND lower(path) = lower($2)";
 

@@ -25,9 +25,9 @@ macro_rules! pipeline_columns {
 }
 
 #[derive(sqlx::FromRow)]
-struct PipelineRow {
+pub(crate) struct PipelineRow {
     id: i64,
-    project_id: i64,
+    pub(crate) project_id: i64,
     iid: i64,
     ref_name: String,
     tag: bool,
@@ -35,7 +35,7 @@ struct PipelineRow {
     before_sha: String,
     source: String,
     status: String,
-    user_id: Option<i64>,
+    pub(crate) user_id: Option<i64>,
     yaml_errors: Option<String>,
     variables: String,
     created_at: DateTime<Utc>,
@@ -82,7 +82,7 @@ const INSERT: &str = concat!(
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ",
     pipeline_columns!()
 );
-const BY_ID: &str = concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE id = $1");
+pub(crate) const BY_ID: &str = concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE id = $1");
 const WITH_VARIABLES_AFTER: &str =
     concat!("SELECT ", pipeline_columns!(), " FROM pipelines WHERE id > $1 AND variables <> '[]' ORDER BY id LIMIT $2");
 const SWAP_VARIABLES: &str = "UPDATE pipelines SET variables = $3 WHERE id = $1 AND variables = $2";

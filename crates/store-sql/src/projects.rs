@@ -26,8 +26,8 @@ macro_rules! project_select {
 }
 
 #[derive(sqlx::FromRow)]
-struct ProjectRow {
-    id: i64,
+pub(crate) struct ProjectRow {
+    pub(crate) id: i64,
     namespace_id: i64,
     name: String,
     path: String,
@@ -60,7 +60,7 @@ impl TryFrom<ProjectRow> for Project {
     }
 }
 
-const BY_ID: &str = concat!(project_select!(), " WHERE p.id = $1");
+pub(crate) const BY_ID: &str = concat!(project_select!(), " WHERE p.id = $1");
 const BY_FULL_PATH: &str =
     concat!(project_select!(), " WHERE n.full_path_lower = lower($1) AND lower(p.path) = lower($2)");
 

@@ -46,6 +46,43 @@ const LEVELS_OF_PROJECT: &str = "SELECT a.id, a.protected_branch_id, a.action, a
 const LEVELS_OF_RULE: &str = "SELECT id, protected_branch_id, action, access_level \
                               FROM protected_branch_access_levels WHERE protected_branch_id = $1 ORDER BY id";
 const DELETE: &str = "DELETE FROM protected_branches WHERE project_id = $1 AND name = $2";
+/// Every rule of project `$1` with its levels in one statement: a row per level (a rule without
+/// levels gives one row of NULL levels), by rule, then level.
+pub(crate) const RULES_WITH_LEVELS: &str = "SELECT b.id, b.project_id, b.name, b.allow_force_push, \
+     a.id AS level_id, a.action, a.access_level \
+     FROM protected_branches b LEFT JOIN protected_branch_access_levels a ON a.protected_branch_id = b.id \
+     WHERE b.project_id = $1 ORDER BY b.id, a.id";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RuleLevelRow {
+    id: i64,
+    project_id: i64,
+    name: String,
+    allow_force_push: bool,
+    level_id: Option<i64>,
+    action: Option<String>,
+    access_level: Option<i64>,
+}
+
+/// The rules of [`RULES_WITH_LEVELS`]' rows, as `list_protected_branches` answers them.
+pub(crate) fn rules_with_levels(rows: Vec<RuleLevelRow>) -> Result<Vec<ProtectedBranch>> {
+    let mut rules: Vec<RuleRow> = Vec::new();
+    let mut levels = Vec::new();
+    for r in rows {
+        if let (Some(id), Some(action), Some(access_level)) = (r.level_id, r.action, r.access_level) {
+            levels.push(LevelRow { id, protected_branch_id: r.id, action, access_level });
+        }
+        if rules.last().is_none_or(|last| last.id != r.id) {
+            rules.push(RuleRow {
+                id: r.id,
+                project_id: r.project_id,
+                name: r.name,
+                allow_force_push: r.allow_force_push,
+            });
+        }
+    }
+    assemble(rules, &levels)
+}
 
 /// Inserts a rule and its levels on `$conn` (a transaction); evaluates to `(RuleRow, Vec<LevelRow>)`.
 /// Shared with project creation, which protects the default branch in its own transaction.

@@ -20,7 +20,7 @@ macro_rules! user_columns {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
-    id: i64,
+    pub(crate) id: i64,
     username: String,
     name: String,
     email: String,
@@ -58,7 +58,7 @@ const INSERT_USER: &str = concat!(
     user_columns!()
 );
 
-const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+pub(crate) const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
 const USER_BY_USERNAME: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)");
 

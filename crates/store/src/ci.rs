@@ -11,11 +11,13 @@
 //!   project runners.
 
 mod artifacts;
+mod context;
 mod hardware;
 mod job_records;
 mod records;
 
 pub use artifacts::*;
+pub use context::*;
 pub use hardware::*;
 pub use job_records::*;
 pub use records::*;

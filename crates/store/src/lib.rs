@@ -166,6 +166,7 @@ pub trait Store:
     + ArtifactStore
     + HardwareStore
     + CiVariableStore
+    + CiContextStore
     + ProtectedBranchStore
     + Health
 {
@@ -186,6 +187,7 @@ impl<
         + ArtifactStore
         + HardwareStore
         + CiVariableStore
+        + CiContextStore
         + ProtectedBranchStore
         + Health,
 > Store for T

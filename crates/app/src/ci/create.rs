@@ -102,14 +102,16 @@ impl App {
         // Rules see predefined, CI/CD settings and pipeline variables (ids are not known yet:
         // `CI_PIPELINE_ID`/`CI_PIPELINE_IID` read as 0 in rules, as in GitLab's dry runs).
         drop(objects);
-        let facts = self.pipeline_facts_for(project, req, &path, PipelineId::new(0), 0, now).await?;
+        let user_id = req.user.as_ref().map(|u| u.id);
+        let settings = self.store.ci_settings(project.id, user_id).await?.ok_or(AppError::NotFound("Project"))?;
+        let facts = self.pipeline_facts_for(project, &settings, req, &path, PipelineId::new(0), 0, now).await?;
         // A protected branch whose pipeline user may update it (see `ref_protected_for`): what
         // protected variables and `ref_protected` runners require.
         let protected = facts.protected;
         for (k, v) in predefined::pipeline_variables(&facts.borrow()) {
             context.variables.insert(k, v);
         }
-        for v in self.settings_variables(project, protected).await? {
+        for v in self.settings_variables(&settings, protected)? {
             context.variables.insert(v.key, v.value);
         }
         context.variables.extend(req.variables.iter().cloned());
@@ -147,9 +149,9 @@ impl App {
                 }
             })
             .collect();
-        let Some((pipeline, _)) = self.store_pipeline(&new, &jobs, now, claim).await? else { return Ok(Ok(None)) };
+        let Some((pipeline, jobs)) = self.store_pipeline(&new, &jobs, now, claim).await? else { return Ok(Ok(None)) };
         self.auto_cancel_redundant(&pipeline).await;
-        self.system().process_pipeline(pipeline.id).await?;
+        self.process_created(&pipeline, &jobs).await?;
         Ok(Ok(Some(self.store.pipeline_by_id(pipeline.id).await?.unwrap_or(pipeline))))
     }
 

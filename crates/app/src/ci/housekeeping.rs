@@ -6,6 +6,7 @@
 //! jobs whose trace is not archived yet (a crash, a failed put) every minute, a batch a tick
 //! while more are left; blobs of deleted projects' traces at start and every hour.
 
+use super::process::Changed;
 use super::traces::SweepFrom;
 use crate::{Result, System};
 use autogit_core::ci::{FailureReason, JobStatus};
@@ -125,7 +126,7 @@ impl System<'_> {
                 .await?;
             if let Some(moved) = moved {
                 self.enqueue_job(&moved);
-                self.process_jobs(moved.pipeline_id, &[moved.id]).await?;
+                self.process_jobs(moved.pipeline_id, &[Changed::Id(moved.id)]).await?;
             }
         }
         self.expire_artifacts().await?;

@@ -16,6 +16,7 @@
 pub mod artifact_downloads;
 pub mod artifacts;
 pub(crate) mod blobs;
+mod contacts;
 pub mod create;
 mod gpu_tags;
 mod gpus;

@@ -1,5 +1,6 @@
 //! The job payload a runner receives (`201` of `POST /api/v4/jobs/request`, research §1.7),
-//! built from the stored job, its pipeline and the project at hand-out time.
+//! built from the stored job and its context (pipeline, project, user, CI/CD settings) read at
+//! hand-out time.
 
 use super::predefined::JobFacts;
 use super::spec::JobSpec;
@@ -12,7 +13,7 @@ use autogit_protocol::{
     ArtifactSpec, ArtifactsFile, CacheSpec, Dependency, GitInfo, Image, JobFeatures, JobInfo, JobResponse,
     JobRunnerInfo, JobVariable, Step, StepWhen,
 };
-use autogit_store::{Job, Pipeline, Runner};
+use autogit_store::{Job, JobContext, Runner};
 use sha2::{Digest, Sha256};
 
 /// GitLab's default clone depth for new projects.
@@ -45,12 +46,12 @@ impl App {
         &self,
         job: &Job,
         spec: &JobSpec,
-        pipeline: &Pipeline,
+        ctx: &JobContext,
         facts: &Facts,
         runner: &Runner,
         token: &str,
     ) -> Result<JobResponse> {
-        let project = &facts.project;
+        let (project, pipeline) = (&facts.project, &ctx.pipeline);
         let started = job.started_at.unwrap_or_else(|| self.clock.now());
         let jf = JobFacts {
             id: job.id.get(),
@@ -61,7 +62,7 @@ impl App {
             node: spec.job.parallel.as_ref().map(|p| (p.index, p.total)),
             started_at: started,
         };
-        let mut variables = self.job_variables(facts, pipeline, spec, &jf).await?;
+        let mut variables = self.job_variables(facts, ctx, spec, &jf)?;
         // The runner's own predefined variables, first (lowest precedence), as GitLab sends them.
         let tags = serde_json::to_string(&runner.tags).unwrap_or_default();
         variables.splice(
@@ -128,7 +129,6 @@ impl App {
         } else {
             ("branch", format!("+refs/heads/{0}:refs/remotes/origin/{0}", pipeline.ref_name))
         };
-        let namespace = self.store.namespace_ancestry(project.namespace_id).await?;
         let queued_at = job.queued_at.unwrap_or(job.created_at);
         Ok(JobResponse {
             id: job.id.get(),
@@ -143,7 +143,7 @@ impl App {
                 project_name: project.name.clone(),
                 project_full_path: project.full_path.clone(),
                 namespace_id: project.namespace_id.get(),
-                root_namespace_id: namespace.first().map_or(project.namespace_id, |n| n.id).get(),
+                root_namespace_id: ctx.settings.namespaces.first().map_or(project.namespace_id.get(), |n| n.id.get()),
                 user_id: pipeline.user_id.map(UserId::get),
                 time_in_queue_seconds: (started - queued_at).num_milliseconds().max(0) as f64 / 1000.0,
                 queue_size: self.ci.queue_len() as i64,

@@ -153,6 +153,7 @@ impl System<'_> {
     /// Deletes a pool instance's runner (its token stops working; its jobs stay).
     pub async fn remove_pool_runner(&self, runner_id: RunnerId) -> Result<()> {
         self.pool_runners().remove(&runner_id);
+        self.ci.contacts.forget(runner_id);
         self.ci.lock_dispatch().gpus.remove_runner(runner_id);
         self.ci.drop_runner_waiters(runner_id);
         match self.store.delete_runner(runner_id).await {

@@ -3,17 +3,19 @@
 //! is. Called after every change of a job's status, with the jobs that changed; serialised per
 //! pipeline. The pipeline's jobs are read once into its [`Tracked`] view, then only the changed
 //! ones: a job's claim or finish costs O(1) in the pipeline's size (`tracked` says why it is
-//! safe).
+//! safe). A claim or finish hands in the record its compare-and-set returned, which is taken as
+//! it is when no later change can have overtaken it ([`record_stands`]); other changes are read
+//! back by id.
 
 use super::spec::{JobSpec, name_index, node};
 use super::tracked::{Tracked, lean};
 use crate::{App, Result, System};
-use autogit_core::ci::JobStatus;
+use autogit_core::ci::{JobStatus, PipelineStatus};
 use autogit_core::{JobId, PipelineId};
 use autogit_scheduler::Millis;
 use autogit_scheduler::progress::{Tracker, Transition};
 use autogit_scheduler::queue::QueuedJob;
-use autogit_store::{Job, JobChange};
+use autogit_store::{Job, JobChange, Pipeline};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -32,6 +34,42 @@ pub(crate) fn queued(job: &Job) -> QueuedJob {
         protected_ref: job.protected,
         enqueued_at: millis(job.queued_at.unwrap_or(job.created_at)),
     }
+}
+
+/// A job whose status changed: the record the store answered the change with, or its id only
+/// (then it is read back).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Changed<'a> {
+    Record(&'a Job),
+    Id(JobId),
+}
+
+/// Whether `record` (id, status), returned by the compare-and-set that gave the job that status,
+/// is at least as new as what the view `held` for the job's name, so that the view may take it
+/// without reading the job back. A row's status only moves forward from `running` (to a final
+/// status, never back: a retry is a new row), and `success`, `failed` and `canceled` are never
+/// left. So a final record always stands, and a `running` one unless the view already holds that
+/// row finished. Any other status (`pending` and the other unstarted ones can be left and come
+/// back) is read back, as is everything when in doubt.
+pub(crate) fn record_stands(record: (JobId, JobStatus), held: (JobId, JobStatus)) -> bool {
+    match record.1 {
+        s if s.is_retryable() => true,
+        JobStatus::Running => !(held.0 == record.0 && held.1.is_finished()),
+        _ => false,
+    }
+}
+
+/// Where progression starts.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// From these jobs' changes, on the pipeline's view (read whole when it has none).
+    Changed(&'a [Changed<'a>]),
+    /// From every job, read again.
+    All,
+    /// A pipeline just stored with these jobs (the store's answer): its first view is made of
+    /// them, not read back. A change made meanwhile makes a compare-and-set fail, which reads
+    /// the pipeline again, as for any stale view.
+    Created(PipelineStatus, &'a [Job]),
 }
 
 /// Loads of a stale view allowed in one call before giving up (each follows a lost
@@ -74,22 +112,33 @@ impl App {
         Ok(spec)
     }
 
-    /// As [`System::process_pipeline`] after the jobs `changed` (ids, in any order) changed status:
-    /// only they are read, and only what they can unblock is examined.
-    pub(crate) async fn process_jobs(&self, pipeline_id: PipelineId, changed: &[JobId]) -> Result<()> {
-        self.progress(pipeline_id, Some(changed)).await
+    /// As [`System::process_pipeline`] after the jobs `changed` (in any order) changed status:
+    /// only they are read (or taken as given), and only what they can unblock is examined.
+    pub(crate) async fn process_jobs(&self, pipeline_id: PipelineId, changed: &[Changed<'_>]) -> Result<()> {
+        self.progress(pipeline_id, Start::Changed(changed)).await
     }
 
-    async fn progress(&self, pipeline_id: PipelineId, changed: Option<&[JobId]>) -> Result<()> {
+    /// Progression of a pipeline just stored, from the records the store returned.
+    pub(crate) async fn process_created(&self, pipeline: &Pipeline, jobs: &[Job]) -> Result<()> {
+        self.progress(pipeline.id, Start::Created(pipeline.status, jobs)).await
+    }
+
+    async fn progress(&self, pipeline_id: PipelineId, start: Start<'_>) -> Result<()> {
         let slot = self.ci.pipeline_slot(pipeline_id);
         let mut held = slot.lock().await;
         let mut view = self.ci.pipelines().take(&mut held);
         let mut changed_idx = None;
-        if let (Some(v), Some(ids)) = (view.as_mut(), changed) {
-            changed_idx = self.refresh(v, ids).await?;
+        if let (Some(v), Start::Changed(changed)) = (view.as_mut(), start) {
+            changed_idx = self.refresh(v, changed).await?;
         }
-        let mut view = match (view, changed_idx.is_some()) {
-            (Some(v), true) => v,
+        let mut view = match (view, changed_idx.is_some(), start) {
+            (Some(v), true, _) => v,
+            (None, _, Start::Created(status, jobs)) => {
+                let mut jobs = jobs.to_vec();
+                // In the store's order for a pipeline's jobs (`jobs_of_pipeline`).
+                jobs.sort_by_key(|j| (j.stage_index, j.id));
+                self.view_of(jobs, Some(status))?
+            }
             _ => self.load_view(pipeline_id).await?,
         };
         let mut first = changed_idx;
@@ -128,19 +177,50 @@ impl App {
 
     /// Reads the whole pipeline into a new view.
     async fn load_view(&self, pipeline_id: PipelineId) -> Result<Tracked> {
-        let jobs: Vec<_> = self.latest_jobs(pipeline_id).await?.into_iter().map(|(j, s)| (lean(j), s)).collect();
+        let jobs = self.store.jobs_of_pipeline(pipeline_id, false).await?;
+        let stored_status = self.store.pipeline_by_id(pipeline_id).await?.map(|p| p.status);
+        self.view_of(jobs, stored_status)
+    }
+
+    /// A view of the latest jobs of a pipeline (in the store's order) and its stored status.
+    fn view_of(&self, jobs: Vec<Job>, stored_status: Option<PipelineStatus>) -> Result<Tracked> {
+        let jobs = jobs
+            .into_iter()
+            .map(|j| {
+                let spec = self.spec_of(&j)?;
+                Ok((lean(j), spec))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let by_name = name_index(&jobs);
         let tracker = Tracker::new(jobs.iter().enumerate().map(|(i, (j, s))| node(i, j, s, &by_name)).collect());
-        let stored_status = self.store.pipeline_by_id(pipeline_id).await?.map(|p| p.status);
         Ok(Tracked { jobs, by_name, tracker, stored_status })
     }
 
-    /// Reads the changed jobs back into the view; their indexes, or `None` when the view cannot
-    /// place one (a job it does not know: read the pipeline again).
-    async fn refresh(&self, view: &mut Tracked, ids: &[JobId]) -> Result<Option<Vec<usize>>> {
-        let mut idx = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let Some(job) = self.store.job_by_id(id).await? else { return Ok(None) };
+    /// Puts the changed jobs into the view (as given when their record stands, else read back);
+    /// their indexes, or `None` when the view cannot place one (a job it does not know: read the
+    /// pipeline again).
+    async fn refresh(&self, view: &mut Tracked, changed: &[Changed<'_>]) -> Result<Option<Vec<usize>>> {
+        let mut idx = Vec::with_capacity(changed.len());
+        for c in changed {
+            let given = match c {
+                Changed::Record(r) => view
+                    .by_name
+                    .get(&r.name)
+                    .filter(|&&i| record_stands((r.id, r.status), (view.jobs[i].0.id, view.jobs[i].0.status)))
+                    .map(|_| (*r).clone()),
+                Changed::Id(_) => None,
+            };
+            let job = match given {
+                Some(job) => job,
+                None => {
+                    let id = match c {
+                        Changed::Record(r) => r.id,
+                        Changed::Id(id) => *id,
+                    };
+                    let Some(job) = self.store.job_by_id(id).await? else { return Ok(None) };
+                    job
+                }
+            };
             let Some(&i) = view.by_name.get(&job.name) else { return Ok(None) };
             let current = &view.jobs[i].0;
             // An older try of a retried job changes nothing: progression sees the latest only.
@@ -194,6 +274,33 @@ impl System<'_> {
     /// its jobs again (after changes made outside the job-by-job path: creation, cancel, play,
     /// retry).
     pub async fn process_pipeline(&self, pipeline_id: PipelineId) -> Result<()> {
-        self.progress(pipeline_id, None).await
+        self.progress(pipeline_id, Start::All).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_stands;
+    use autogit_core::JobId;
+    use autogit_core::ci::JobStatus::*;
+
+    #[test]
+    fn only_records_no_later_change_can_overtake_stand() {
+        // Final statuses are never left: they stand whatever the view holds.
+        for s in [Success, Failed, Canceled] {
+            assert!(record_stands((JobId::new(7), s), (JobId::new(7), Running)), "{s:?}");
+            assert!(record_stands((JobId::new(7), s), (JobId::new(7), Pending)), "{s:?}");
+        }
+        // A claim's record stands over what came before it, and over an older try.
+        assert!(record_stands((JobId::new(7), Running), (JobId::new(7), Pending)));
+        assert!(record_stands((JobId::new(8), Running), (JobId::new(7), Failed)));
+        // The finish got there first: the view is newer, the job is read back.
+        for s in [Success, Failed, Canceled] {
+            assert!(!record_stands((JobId::new(7), Running), (JobId::new(7), s)), "{s:?}");
+        }
+        // Statuses a job can leave and come back to are always read back.
+        for s in [Created, Pending, Manual, Scheduled, Skipped] {
+            assert!(!record_stands((JobId::new(7), s), (JobId::new(7), Created)), "{s:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! state reports, append traces. Runners authenticate with their token; job calls with the job
 //! token, which exists only while the job runs, so a late or forged report finds nothing.
 
-use super::process::millis;
+use super::process::{Changed, millis};
 use super::reported_failure::reported_reason;
 use super::spec::JobSpec;
 use crate::auth::token_digest;
@@ -129,7 +129,7 @@ impl App {
             Ok(payload) => {
                 // A job starting unblocks nothing; only the pipeline's status can change (to
                 // running): O(1) through the pipeline's view.
-                if let Err(e) = self.process_jobs(job.pipeline_id, &[job.id]).await {
+                if let Err(e) = self.process_jobs(job.pipeline_id, &[Changed::Record(&job)]).await {
                     tracing::warn!(job = job.id.get(), error = %e, "pipeline status after a claim failed");
                 }
                 Ok(Some((payload, job.tags.clone())))
@@ -141,8 +141,10 @@ impl App {
                 let change =
                     JobChange { failure_reason: Some(FailureReason::DataIntegrityFailure), ..Default::default() };
                 let now = self.clock.now();
-                self.store.transition_job(job.id, &[JobStatus::Running], JobStatus::Failed, &change, now).await?;
-                self.after_finish(&job, &[job.id]).await?;
+                let failed =
+                    self.store.transition_job(job.id, &[JobStatus::Running], JobStatus::Failed, &change, now).await?;
+                let changed = failed.as_ref().map_or(Changed::Id(job.id), Changed::Record);
+                self.after_finish(&job, &[changed]).await?;
                 Ok(None)
             }
         }
@@ -155,14 +157,15 @@ impl App {
         token: &str,
         alloc: Option<&Allocation>,
     ) -> Result<JobResponse> {
-        let spec = JobSpec::parse(job)?;
-        let pipeline = self.store.pipeline_by_id(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?;
-        let project = self.store.project_by_id(job.project_id).await?.ok_or(AppError::NotFound("Project"))?;
-        let mut facts = self.facts_of(&project, &pipeline).await?;
+        let spec = self.spec_of(job)?;
+        // Everything else the payload reads from the store, in one call (ADR 0012); read for every
+        // hand-out, so that a change of rules, roles or variables applies to the next job.
+        let ctx = self.store.job_context(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?;
+        let mut facts = self.facts_of(&ctx).await?;
         // Protected only if it still is and was when the job was created: a branch unprotected
         // since loses its secrets, a job made unprotected never gains them.
         facts.protected &= job.protected;
-        let mut payload = self.job_payload(job, &spec, &pipeline, &facts, runner, token).await?;
+        let mut payload = self.job_payload(job, &spec, &ctx, &facts, runner, token).await?;
         // Last, so that no CI/CD variable can widen what the job may see.
         let gpu_vars = self.gpu_variables(runner, alloc);
         payload.variables.retain(|v| !gpu_vars.iter().any(|g| g.key == v.key));
@@ -187,18 +190,21 @@ impl App {
         };
         let spec = JobSpec::parse(&failed)?;
         let attempts = u32::try_from(failed.attempt - 1).unwrap_or(0);
-        let mut changed = vec![failed.id];
+        let mut next = None;
         if autogit_scheduler::progress::retry_decision(&spec.retry_policy(), attempts, reason, exit_code) {
-            let next = self.store.retry_job(failed.id, self.clock.now()).await?;
+            let retry = self.store.retry_job(failed.id, self.clock.now()).await?;
             tracing::info!(
                 job = failed.id.get(),
-                retry = next.id.get(),
-                attempt = next.attempt,
+                retry = retry.id.get(),
+                attempt = retry.attempt,
                 "job retried automatically"
             );
-            self.enqueue_job(&next);
-            changed.push(next.id);
+            self.enqueue_job(&retry);
+            next = Some(retry);
         }
+        // The new try is pending (a runner may take it meanwhile): read back, not taken as given.
+        let mut changed = vec![Changed::Record(&failed)];
+        changed.extend(next.as_ref().map(|n| Changed::Id(n.id)));
         self.after_finish(&failed, &changed).await?;
         Ok(Some(failed.status))
     }
@@ -206,7 +212,7 @@ impl App {
     /// A job stopped running (any final state): free its GPUs, archive its trace (in the
     /// background), move its pipeline on. `changed`: the job and the new try of it, if one was
     /// made.
-    pub(crate) async fn after_finish(&self, job: &Job, changed: &[JobId]) -> Result<()> {
+    pub(crate) async fn after_finish(&self, job: &Job, changed: &[Changed<'_>]) -> Result<()> {
         self.release_gpus(job.id).await;
         self.archive_trace_soon(job.id);
         self.process_jobs(job.pipeline_id, changed).await
@@ -299,7 +305,9 @@ impl System<'_> {
                     .store
                     .transition_job(job.id, &[JobStatus::Running], JobStatus::Success, &JobChange::default(), now)
                     .await?;
-                self.after_finish(&job, &[job.id]).await?;
+                // Without a record the job had left `running` meanwhile: read it back.
+                let changed = done.as_ref().map_or(Changed::Id(job.id), Changed::Record);
+                self.after_finish(&job, &[changed]).await?;
                 Ok(JobAck { status: done.map_or(job.status, |j| j.status) })
             }
             ReportedState::Failed => {

@@ -3,6 +3,7 @@
 //! runner itself with its token, and what users do with them (show, update, list, their jobs).
 //! Tokens are stored as SHA-256 digests, like personal access tokens.
 
+use super::contacts::needs_write;
 use crate::auth::token_digest;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result, System};
@@ -114,7 +115,7 @@ impl App {
     pub async fn get_runner(&self, who: &Principal, id: RunnerId) -> Result<Runner> {
         let runner = self.store.runner_by_id(id).await?.ok_or(AppError::NotFound("Runner"))?;
         self.authorize_runner(who, &runner).await?;
-        Ok(runner)
+        Ok(self.ci.contacts.fresh(runner))
     }
 
     async fn authorize_runner(&self, who: &Principal, runner: &Runner) -> Result<()> {
@@ -162,7 +163,7 @@ impl App {
         };
         let updated = self.store.update_runner(runner.id, &update).await.map_err(tag_error)?;
         self.ci.bump();
-        Ok(updated)
+        Ok(self.ci.contacts.fresh(updated))
     }
 
     /// `GET /runners/:id/jobs`: the jobs the runner took, newest first.
@@ -202,7 +203,9 @@ impl App {
         let admin = who.user()?.is_admin;
         let kind = runner_type.map(parse_runner_type).transpose()?;
         if admin && kind.is_none() {
-            return Ok(self.store.list_runners(&filter, page).await?);
+            let listed = self.store.list_runners(&filter, page).await?;
+            let items = listed.items.into_iter().map(|r| self.ci.contacts.fresh(r)).collect();
+            return Ok(Listed { items, total: listed.total });
         }
         // Runners are few: filter them all, deciding once per project or group.
         let mut allowed: HashMap<RunnerScope, bool> = HashMap::new();
@@ -228,7 +231,7 @@ impl App {
                     continue;
                 }
             }
-            out.push(r);
+            out.push(self.ci.contacts.fresh(r));
         }
         let total = out.len() as i64;
         let offset = usize::try_from(page.offset).unwrap_or(0);
@@ -302,15 +305,22 @@ impl System<'_> {
             return Err(AppError::Forbidden(Some("invalid registration token".into())));
         }
         let issued = self.issue_runner(RunnerScope::Instance, req).await?;
-        self.store.touch_runner(issued.runner.id, self.clock.now(), seen).await?;
+        let now = self.clock.now();
+        self.store.touch_runner(issued.runner.id, now, seen).await?;
+        self.ci.contacts.note(issued.runner.id, now);
         Ok(issued)
     }
 
-    /// The runner a token belongs to, recording that it was seen. `Forbidden` for an unknown
-    /// token, as GitLab answers `403` to runners.
+    /// The runner a token belongs to, recording that it was seen (in memory, and in the store
+    /// when its stored contact is stale: `contacts`). `Forbidden` for an unknown token, as GitLab
+    /// answers `403` to runners.
     pub async fn verify_runner(&self, token: &str, seen: &RunnerSeen) -> Result<Runner> {
         let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
-        self.store.touch_runner(runner.id, self.clock.now(), seen).await?;
+        let now = self.clock.now();
+        if needs_write(&runner, now, seen) {
+            self.store.touch_runner(runner.id, now, seen).await?;
+        }
+        self.ci.contacts.note(runner.id, now);
         Ok(runner)
     }
 
@@ -318,6 +328,7 @@ impl System<'_> {
     pub async fn unregister_runner(&self, token: &str) -> Result<()> {
         let runner = self.store.runner_by_token_digest(&token_digest(token)).await?.ok_or(AppError::Forbidden(None))?;
         self.store.delete_runner(runner.id).await?;
+        self.ci.contacts.forget(runner.id);
         self.ci.drop_runner_waiters(runner.id);
         Ok(())
     }

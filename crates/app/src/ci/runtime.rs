@@ -111,6 +111,10 @@ pub(crate) struct Runtime {
     pub pool_runners: Mutex<HashMap<RunnerId, String>>,
     /// Ticks when a job is queued (not when it is handed straight to a held request).
     pub queued: tokio::sync::watch::Sender<u64>,
+    /// Runners' last contacts, fresher than the stored ones (see `contacts`).
+    pub contacts: super::contacts::Contacts,
+    /// Facts of the commits pipelines run for (see `vars`).
+    pub commits: super::vars::CommitCache,
 }
 
 /// Specs cached at most; the cache is emptied when full (they are cheap to parse again).
@@ -136,6 +140,8 @@ impl Runtime {
             specs: Mutex::new(HashMap::new()),
             pool_runners: Mutex::new(HashMap::new()),
             queued: tokio::sync::watch::Sender::new(0),
+            contacts: super::contacts::Contacts::default(),
+            commits: super::vars::CommitCache::default(),
         }
     }
 

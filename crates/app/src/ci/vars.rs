@@ -2,14 +2,15 @@
 //! and our agent let a later entry with the same key win): predefined, global YAML, job YAML,
 //! group CI/CD settings (root group first), project CI/CD settings, pipeline variables.
 //! Protected CI/CD variables reach only pipelines of protected refs whose user may update them
-//! (`System::ref_protected_for`).
+//! (`protected_branches::ref_protected_for`).
 
 use super::predefined::{self, CommitFacts, JobFacts, PipelineFacts};
 use super::spec::JobSpec;
+use crate::protected_branches::ref_protected_for;
 use crate::{App, Result};
 use autogit_core::{PipelineId, ProjectId};
 use autogit_protocol::JobVariable;
-use autogit_store::{CiVariable, Page, Pipeline, Project, User, VariableOwner};
+use autogit_store::{CiSettings, CiVariable, JobContext, Project, User};
 use chrono::{DateTime, Utc};
 
 /// The owned facts behind [`PipelineFacts`], gathered once per pipeline or job hand-out.
@@ -75,25 +76,15 @@ fn setting(v: CiVariable) -> JobVariable {
 
 /// Picks one variable per key: the `*` scope when several environment scopes define it (jobs
 /// without an environment see only `*` in GitLab).
-fn unscoped(vars: Vec<CiVariable>, protected: bool) -> Vec<CiVariable> {
-    vars.into_iter().filter(|v| v.environment_scope == "*" && (protected || !v.protected)).collect()
+fn unscoped(vars: &[CiVariable], protected: bool) -> impl Iterator<Item = &CiVariable> {
+    vars.iter().filter(move |v| v.environment_scope == "*" && (protected || !v.protected))
 }
 
 impl App {
-    /// CI/CD settings variables of the project's groups (root first) and the project.
-    pub(crate) async fn settings_variables(&self, project: &Project, protected: bool) -> Result<Vec<JobVariable>> {
-        let mut out = Vec::new();
-        for ns in self.store.namespace_ancestry(project.namespace_id).await? {
-            let vars = self.store.list_variables(VariableOwner::Group(ns.id), Page::ALL).await?.items;
-            for v in unscoped(vars, protected) {
-                out.push(setting(self.open_variable(v)?));
-            }
-        }
-        let vars = self.store.list_variables(VariableOwner::Project(project.id), Page::ALL).await?.items;
-        for v in unscoped(vars, protected) {
-            out.push(setting(self.open_variable(v)?));
-        }
-        Ok(out)
+    /// CI/CD settings variables of the project's groups (root first) and the project, as
+    /// `settings` holds them.
+    pub(crate) fn settings_variables(&self, settings: &CiSettings, protected: bool) -> Result<Vec<JobVariable>> {
+        unscoped(&settings.variables, protected).map(|v| Ok(setting(self.open_variable(v.clone())?))).collect()
     }
 
     /// The commit `sha` of the project's repository, through the pooled object reader.
@@ -105,22 +96,33 @@ impl App {
         self.repos.reader(project_id).await?.commit(sha).await
     }
 
+    /// The facts of a pipeline; `settings` are the project's for `req.user` (they decide whether
+    /// the pipeline is protected).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn pipeline_facts_for(
         &self,
         project: &Project,
+        settings: &CiSettings,
         req: &super::create::PipelineRequest,
         config_path: &str,
         pipeline_id: PipelineId,
         pipeline_iid: i64,
         created_at: DateTime<Utc>,
     ) -> Result<Facts> {
-        let commit = match self.commit_facts(project.id, &req.sha).await {
-            Ok(Some(c)) => CommitFacts {
-                message: c.message,
-                author: format!("{} <{}>", c.author_name, c.author_email),
-                timestamp: Some(c.committed_date.with_timezone(&Utc)),
+        let commit = match self.ci.commits.get(&req.sha) {
+            Some(c) => c,
+            None => match self.commit_facts(project.id, &req.sha).await {
+                Ok(Some(c)) => {
+                    let facts = CommitFacts {
+                        message: c.message,
+                        author: format!("{} <{}>", c.author_name, c.author_email),
+                        timestamp: Some(c.committed_date.with_timezone(&Utc)),
+                    };
+                    self.ci.commits.put(&req.sha, &facts);
+                    facts
+                }
+                _ => CommitFacts::default(),
             },
-            _ => CommitFacts::default(),
         };
         let namespace_path = project.full_path.rsplit_once('/').map(|(ns, _)| ns.to_string()).unwrap_or_default();
         Ok(Facts {
@@ -132,7 +134,7 @@ impl App {
             source: req.source.clone(),
             ref_name: req.ref_name.clone(),
             tag: req.tag,
-            protected: self.system().ref_protected_for(project, &req.ref_name, req.tag, req.user.as_ref()).await?,
+            protected: ref_protected_for(project, settings, &req.ref_name, req.tag, req.user.as_ref()),
             sha: req.sha.clone(),
             before_sha: req.before_sha.clone(),
             commit,
@@ -142,31 +144,28 @@ impl App {
         })
     }
 
-    /// The facts of a stored pipeline.
-    pub(crate) async fn facts_of(&self, project: &Project, p: &Pipeline) -> Result<Facts> {
-        let user = match p.user_id {
-            Some(id) => self.store.user_by_id(id).await?,
-            None => None,
-        };
+    /// The facts of a stored pipeline, from a job's context.
+    pub(crate) async fn facts_of(&self, ctx: &JobContext) -> Result<Facts> {
+        let (project, p) = (&ctx.project, &ctx.pipeline);
         let req = super::create::PipelineRequest {
             ref_name: p.ref_name.clone(),
             tag: p.tag,
             sha: p.sha.clone(),
             before_sha: p.before_sha.clone(),
             source: p.source.clone(),
-            user,
+            user: ctx.user.clone(),
             variables: self.open_pipeline_variables(p)?,
         };
         let path = super::create::config_path(project);
-        self.pipeline_facts_for(project, &req, &path, p.id, p.iid, p.created_at).await
+        self.pipeline_facts_for(project, &ctx.settings, &req, &path, p.id, p.iid, p.created_at).await
     }
 
     /// Every variable of a job, lowest precedence first, duplicates removed (last wins, kept at
     /// its first position so that `$VAR` references to earlier keys still expand in order).
-    pub(crate) async fn job_variables(
+    pub(crate) fn job_variables(
         &self,
         facts: &Facts,
-        pipeline: &Pipeline,
+        ctx: &JobContext,
         spec: &JobSpec,
         job: &JobFacts<'_>,
     ) -> Result<Vec<JobVariable>> {
@@ -187,11 +186,45 @@ impl App {
                 all.push(JobVariable::public(k, v.clone()));
             }
         }
-        all.extend(self.settings_variables(&facts.project, facts.protected).await?);
-        for (k, v) in self.open_pipeline_variables(pipeline)? {
+        all.extend(self.settings_variables(&ctx.settings, facts.protected)?);
+        for (k, v) in self.open_pipeline_variables(&ctx.pipeline)? {
             all.push(JobVariable { public: false, ..JobVariable::public(&k, v) });
         }
         Ok(dedup_last_wins(all))
+    }
+}
+
+/// Commits' facts by object id, for the jobs of a pipeline after the first: a commit object never
+/// changes (its id is the hash of its content, whichever repository holds it), so a hit needs no
+/// read through the object pool. Bounded; emptied when full.
+#[derive(Debug, Default)]
+pub(crate) struct CommitCache {
+    map: std::sync::Mutex<(std::collections::HashMap<String, CommitFacts>, usize)>,
+}
+
+/// Commits kept at most, and the bytes of their messages and authors.
+const MAX_CACHED_COMMITS: usize = 256;
+const MAX_CACHED_COMMIT_BYTES: usize = 4 << 20;
+
+impl CommitCache {
+    fn get(&self, sha: &str) -> Option<CommitFacts> {
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0.get(sha).cloned()
+    }
+
+    fn put(&self, sha: &str, facts: &CommitFacts) {
+        let size = facts.message.len() + facts.author.len();
+        if size > MAX_CACHED_COMMIT_BYTES {
+            return;
+        }
+        let mut held = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (map, bytes) = &mut *held;
+        if map.len() >= MAX_CACHED_COMMITS || *bytes + size > MAX_CACHED_COMMIT_BYTES {
+            map.clear();
+            *bytes = 0;
+        }
+        if map.insert(sha.to_string(), facts.clone()).is_none() {
+            *bytes += size;
+        }
     }
 }
 
@@ -225,6 +258,22 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].key.as_str(), out[0].value.as_str(), out[0].masked), ("A", "3", true));
         assert_eq!(out[1].key, "B");
+    }
+
+    #[test]
+    fn commit_cache_is_bounded() {
+        let c = CommitCache::default();
+        let facts = |n: usize| CommitFacts { message: "m".repeat(n), ..CommitFacts::default() };
+        c.put("a", &facts(10));
+        assert_eq!(c.get("a").map(|f| f.message.len()), Some(10));
+        assert!(c.get("b").is_none());
+        c.put("huge", &facts(MAX_CACHED_COMMIT_BYTES + 1));
+        assert!(c.get("huge").is_none() && c.get("a").is_some(), "too big to keep, and nothing dropped for it");
+        for i in 0..MAX_CACHED_COMMITS {
+            c.put(&i.to_string(), &facts(1));
+        }
+        let held = c.map.lock().expect("lock");
+        assert!(held.0.len() <= MAX_CACHED_COMMITS && held.1 <= MAX_CACHED_COMMIT_BYTES);
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod accounts;
 pub mod blob;
 mod ci_artifacts;
 mod ci_common;
+mod ci_context;
 mod ci_hardware;
 mod ci_job_history;
 mod ci_jobs;
@@ -51,6 +52,7 @@ mod tokens;
 
 use accounts::*;
 use ci_artifacts::*;
+use ci_context::*;
 use ci_hardware::*;
 use ci_job_history::*;
 use ci_jobs::*;
@@ -135,6 +137,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_trace_archives(&cx).await;
     ci_variables(&cx).await;
     ci_variable_values(&cx).await;
+    ci_context_reads(&cx).await;
     ci_project_delete_cascades(&cx).await;
     ci_artifacts_create_and_replace(&cx).await;
     ci_artifacts_expiry(&cx).await;
