@@ -212,14 +212,13 @@ impl System<'_> {
     /// deletion and its blobs', or an archive finishing after it). Returns how many it removed.
     pub async fn remove_orphan_traces(&self) -> Result<u64> {
         let keys = self.blobs.list(&BlobKey::new(TRACES).map_err(internal)?).await.map_err(internal)?;
-        let mut projects: Vec<i64> = keys.iter().filter_map(|k| k.segments().nth(1)?.parse().ok()).collect();
+        let mut projects: Vec<ProjectId> = keys.iter().filter_map(|k| k.segments().nth(1)?.parse().ok()).collect();
         projects.sort_unstable();
         projects.dedup();
         let mut removed = 0;
         for project_id in projects {
-            if self.store.project_by_id(ProjectId::new(project_id)).await?.is_none() {
-                removed +=
-                    self.blobs.remove_prefix(&project_prefix(ProjectId::new(project_id))?).await.map_err(internal)?;
+            if self.store.project_by_id(project_id).await?.is_none() {
+                removed += self.blobs.remove_prefix(&project_prefix(project_id)?).await.map_err(internal)?;
             }
         }
         if removed > 0 {
