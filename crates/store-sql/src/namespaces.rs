@@ -96,28 +96,26 @@ const BY_FULL_PATH: &str =
 const BY_OWNER: &str =
     concat!("SELECT ", namespace_columns!(""), " FROM namespaces WHERE owner_id = $1 AND kind = 'user'");
 
-/// Walks `parent_id` up from `$1`. The depth cap only guards against a corrupted cycle.
-const ANCESTRY: &str = concat!(
-    "WITH RECURSIVE chain (id, depth) AS (",
-    " SELECT id, 0 FROM namespaces WHERE id = $1",
-    " UNION ALL",
-    " SELECT n.parent_id, c.depth + 1 FROM namespaces n JOIN chain c ON n.id = c.id",
-    " WHERE n.parent_id IS NOT NULL AND c.depth < 100",
-    ") SELECT ",
-    namespace_columns!("n."),
-    " FROM chain c JOIN namespaces n ON n.id = c.id ORDER BY c.depth DESC"
-);
+/// The namespace chain from the one `$seed` selects (as `id, 0`) up to the top, root first. The
+/// depth cap only guards against a corrupted cycle.
+macro_rules! ancestry {
+    ($seed:literal) => {
+        concat!(
+            "WITH RECURSIVE chain (id, depth) AS (",
+            $seed,
+            " UNION ALL",
+            " SELECT n.parent_id, c.depth + 1 FROM namespaces n JOIN chain c ON n.id = c.id",
+            " WHERE n.parent_id IS NOT NULL AND c.depth < 100",
+            ") SELECT ",
+            namespace_columns!("n."),
+            " FROM chain c JOIN namespaces n ON n.id = c.id ORDER BY c.depth DESC"
+        )
+    };
+}
+/// Walks `parent_id` up from namespace `$1`.
+const ANCESTRY: &str = ancestry!(" SELECT id, 0 FROM namespaces WHERE id = $1");
 /// As [`ANCESTRY`], from the namespace of project `$1`.
-pub(crate) const PROJECT_ANCESTRY: &str = concat!(
-    "WITH RECURSIVE chain (id, depth) AS (",
-    " SELECT namespace_id, 0 FROM projects WHERE id = $1",
-    " UNION ALL",
-    " SELECT n.parent_id, c.depth + 1 FROM namespaces n JOIN chain c ON n.id = c.id",
-    " WHERE n.parent_id IS NOT NULL AND c.depth < 100",
-    ") SELECT ",
-    namespace_columns!("n."),
-    " FROM chain c JOIN namespaces n ON n.id = c.id ORDER BY c.depth DESC"
-);
+pub(crate) const PROJECT_ANCESTRY: &str = ancestry!(" SELECT namespace_id, 0 FROM projects WHERE id = $1");
 
 const PROJECT_PATH_TAKEN: &str = "SELECT COUNT(*) FROM projects WHERE namespace_id = $1 AND lower(path) = lower($2)";
 
