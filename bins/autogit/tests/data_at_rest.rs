@@ -45,27 +45,7 @@ fn loose_entries(root: &Path) -> Vec<String> {
 
 /// The stored `ci_variables.value` column, read around the server.
 fn stored_values(s: &Server) -> Vec<String> {
-    query(s, "SELECT key || '=' || value FROM ci_variables ORDER BY id")
-}
-
-/// The rows `sql` reads from the server's database, read around it (sqlite3 or psql).
-fn query(s: &Server, sql: &str) -> Vec<String> {
-    let out = match &s.database_url {
-        Some(url) => Command::new("psql").args([url.as_str(), "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]).output(),
-        None => Command::new("sqlite3").arg(s.data.path().join("autogit.db")).arg(sql).output(),
-    }
-    .expect("database client runs");
-    assert!(out.status.success(), "query: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8").lines().map(str::to_string).collect()
-}
-
-fn sql(s: &Server, statement: &str) {
-    let out = match &s.database_url {
-        Some(url) => Command::new("psql").args([url.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", statement]).output(),
-        None => Command::new("sqlite3").arg(s.data.path().join("autogit.db")).arg(statement).output(),
-    }
-    .expect("database client runs");
-    assert!(out.status.success(), "{statement}: {}", String::from_utf8_lossy(&out.stderr));
+    s.db_rows("SELECT key || '=' || value FROM ci_variables ORDER BY id")
 }
 
 /// Whether the plain value appears anywhere the database keeps bytes: the SQLite files, or
@@ -242,14 +222,11 @@ fn rotation_wrong_keys_and_plain_rows_from_before() {
         // A plain-text row from before values were sealed: written around the server, which
         // seals it at its next start.
         stop(&mut ci.s);
-        sql(
-            &ci.s,
-            &format!(
-                "INSERT INTO ci_variables (project_id, key, value, variable_type, protected, masked, raw, \
+        ci.s.db_rows(&format!(
+            "INSERT INTO ci_variables (project_id, key, value, variable_type, protected, masked, raw, \
                  environment_scope) VALUES ({project}, 'LEGACY', 'legacy-plain-value', 'env_var', false, false, \
                  false, '*')"
-            ),
-        );
+        ));
         assert!(stored_key_ids(&ci.s).contains(&"LEGACY=PLAIN".to_string()));
         ci.s.crash_and_restart();
         let first = keyring_ids(&ci.s);
@@ -329,7 +306,7 @@ fn rotation_wrong_keys_and_plain_rows_from_before() {
 
 /// The stored `pipelines.variables` of every pipeline that has some, by id.
 fn stored_pipeline_variables(s: &Server) -> Vec<String> {
-    query(s, "SELECT variables FROM pipelines WHERE variables <> '[]' ORDER BY id")
+    s.db_rows("SELECT variables FROM pipelines WHERE variables <> '[]' ORDER BY id")
 }
 
 /// Variables given when a pipeline is run are sealed as CI/CD variables are: in the database
@@ -360,10 +337,9 @@ fn pipeline_variables_are_sealed_and_follow_rotation() {
 
         // A plain row from before: sealed at the next start.
         stop(&mut ci.s);
-        sql(
-            &ci.s,
-            &format!("UPDATE pipelines SET variables = '[[\"LEGACY_RUN\",\"legacy-run\"]]' WHERE id < {pipeline}"),
-        );
+        ci.s.db_rows(&format!(
+            "UPDATE pipelines SET variables = '[[\"LEGACY_RUN\",\"legacy-run\"]]' WHERE id < {pipeline}"
+        ));
         ci.s.crash_and_restart();
         let stored = stored_pipeline_variables(&ci.s);
         assert_eq!(stored.len(), 2, "{stored:?}");

@@ -119,20 +119,8 @@ impl Lab {
     }
 
     fn sql_count(&self, query: &str) -> i64 {
-        let out = match &self.s.database_url {
-            Some(url) => {
-                let base = std::env::var("AUTOGIT_TEST_POSTGRES_URL").expect("postgres url");
-                let schema = url.rsplit("search_path%3D").next().expect("schema in url").to_string();
-                Command::new("psql")
-                    .args([base.as_str(), "-tA", "-c", &format!("SET search_path TO {schema}; {query}")])
-                    .output()
-            }
-            None => Command::new("sqlite3").arg(self.s.data.path().join("autogit.db")).arg(query).output(),
-        };
-        let out = out.expect("sqlite3 (or psql) is installed: the test reads the push records table");
-        assert!(out.status.success(), "{query}: {}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.lines().filter_map(|l| l.trim().parse().ok()).next_back().unwrap_or_else(|| panic!("{query}: {text:?}"))
+        let rows = self.s.db_rows(query);
+        rows.iter().filter_map(|l| l.trim().parse().ok()).next_back().unwrap_or_else(|| panic!("{query}: {rows:?}"))
     }
 
     fn events_for(&self, branch: &str) -> usize {

@@ -11,24 +11,12 @@ use common::job_api::{CI, Ci, header};
 use common::{Backend, Server, backends};
 use reqwest::StatusCode;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
-
-/// The rows `sql` reads from the server's database, around the server (sqlite3 or psql).
-fn query(s: &Server, sql: &str) -> Vec<String> {
-    let out = match &s.database_url {
-        Some(url) => Command::new("psql").args([url.as_str(), "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]).output(),
-        None => Command::new("sqlite3").arg(s.data.path().join("autogit.db")).arg(sql).output(),
-    }
-    .expect("database client runs");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf8").lines().map(str::to_string).collect()
-}
 
 /// (`trace_archived`, number of `job_traces` rows) of a job, as the database holds them.
 fn stored(s: &Server, job: i64) -> (bool, i64) {
-    let flag = query(s, &format!("SELECT trace_archived FROM jobs WHERE id = {job}"));
-    let rows = query(s, &format!("SELECT COUNT(*) FROM job_traces WHERE job_id = {job}"));
+    let flag = s.db_rows(&format!("SELECT trace_archived FROM jobs WHERE id = {job}"));
+    let rows = s.db_rows(&format!("SELECT COUNT(*) FROM job_traces WHERE job_id = {job}"));
     let archived = matches!(flag.first().map(String::as_str), Some("1" | "t" | "true"));
     (archived, rows.first().and_then(|n| n.parse().ok()).expect("a count"))
 }
@@ -80,8 +68,8 @@ fn run_with_log(ci: &Ci, runner: &str) -> (i64, String, Vec<u8>) {
 fn undo_archiving(s: &Server, job: i64, log: &[u8]) {
     let hex: String = log.iter().map(|b| format!("{b:02x}")).collect();
     let data = if s.database_url.is_some() { format!("decode('{hex}', 'hex')") } else { format!("X'{hex}'") };
-    query(s, &format!("UPDATE jobs SET trace_archived = FALSE WHERE id = {job}"));
-    query(s, &format!("INSERT INTO job_traces (job_id, byte_offset, data) VALUES ({job}, 0, {data})"));
+    s.db_rows(&format!("UPDATE jobs SET trace_archived = FALSE WHERE id = {job}"));
+    s.db_rows(&format!("INSERT INTO job_traces (job_id, byte_offset, data) VALUES ({job}, 0, {data})"));
 }
 
 #[test]

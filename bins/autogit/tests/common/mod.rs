@@ -202,6 +202,19 @@ impl Server {
         self.child.id()
     }
 
+    /// The rows `sql` gives from this server's database, one line each, read around the server
+    /// with the database's own client (`sqlite3`, or `psql` in this test's schema). Statements
+    /// that change rows work too (their rows, if any, are returned).
+    pub fn db_rows(&self, sql: &str) -> Vec<String> {
+        let out = match &self.database_url {
+            Some(url) => Command::new("psql").args([url.as_str(), "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql]).output(),
+            None => Command::new("sqlite3").arg(self.data.path().join("autogit.db")).arg(sql).output(),
+        }
+        .expect("sqlite3 (or psql) is installed: the test reads the database around the server");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf8").lines().map(str::to_string).collect()
+    }
+
     /// Runs `autogit <args>` against this server's data directory / database.
     pub fn autogit(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_autogit"));
