@@ -378,10 +378,11 @@ fn protected_variables_follow_protected_branches() {
     }
 }
 
-/// What decides a job's variables is read again for every job handed out: between two jobs of
-/// one pipeline, unprotecting its branch takes the protected variables from the second job, a
-/// changed or new variable (project or group) reaches it; protecting a branch gives nothing to
-/// a job created unprotected.
+/// A change to what decides a job's variables applies to the next job handed out (the
+/// coordinator keeps a pipeline's job context only while the store's context generation says
+/// nothing in it changed): between two jobs of one pipeline, unprotecting its branch takes the
+/// protected variables from the second job, a changed or new variable (project or group) reaches
+/// it; protecting a branch gives nothing to a job created unprotected.
 fn settings_between_jobs(backend: Backend) {
     let ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
     let s = &ci.s;

@@ -7,7 +7,8 @@
 
 use async_trait::async_trait;
 use autogit_store::{
-    CiContextStore, CiSettings, CiVariable, JobContext, Namespace, Pipeline, Project, Result, User, VariableOwner,
+    CiContextStore, CiSettings, CiVariable, JobContext, Namespace, Pipeline, Project, ProjectContext, Result, User,
+    VariableOwner,
 };
 use autogit_store::{PipelineId, ProjectId, UserId};
 
@@ -20,6 +21,8 @@ use crate::pipelines::PipelineRow;
 use crate::projects::ProjectRow;
 use crate::protected_branches::{RULES_WITH_LEVELS, RuleLevelRow, rules_with_levels};
 use crate::users::UserRow;
+
+const GENERATION: &str = "SELECT value FROM ci_context_generation WHERE id = 1";
 
 /// The rows behind [`CiSettings`].
 struct SettingsRows {
@@ -74,20 +77,80 @@ fn settings(rows: SettingsRows) -> Result<CiSettings> {
     })
 }
 
+/// The context generation, on `$conn`. Read before anything else of a context, so that
+/// everything read after it is at least as new (see `ContextGeneration`).
+macro_rules! read_generation {
+    ($conn:expr) => {{
+        let generation: i64 = sqlx::query_scalar(GENERATION).fetch_one(&mut *$conn).await.map_err(db_err)?;
+        generation
+    }};
+}
+
+/// Reads project `$project` (an `i64`), then user `$user` (an `Option<i64>`) and the settings
+/// rows for both, on `$conn`; evaluates to `Option<ProjectRows>` with `$generation`, which the
+/// caller read first (`None`: the project is missing).
+macro_rules! project_rows {
+    ($conn:expr, $generation:expr, $project:expr, $user:expr) => {{
+        let generation: i64 = $generation;
+        let project: Option<ProjectRow> =
+            sqlx::query_as(crate::projects::BY_ID).bind($project).fetch_optional(&mut *$conn).await.map_err(db_err)?;
+        match project {
+            None => None,
+            Some(project) => {
+                let user: Option<UserRow> = match $user {
+                    Some(id) => sqlx::query_as(crate::users::USER_BY_ID)
+                        .bind(id)
+                        .fetch_optional(&mut *$conn)
+                        .await
+                        .map_err(db_err)?,
+                    None => None,
+                };
+                // The user's roles only when the user still exists, as `ref_protected_for` asks
+                // with the user it found.
+                let user_id = user.as_ref().map(|u| u.id);
+                settings_rows!($conn, project.id, user_id).map(|settings| ProjectRows {
+                    generation,
+                    project,
+                    user,
+                    settings,
+                })
+            }
+        }
+    }};
+}
+
+/// The rows behind [`ProjectContext`].
+struct ProjectRows {
+    generation: i64,
+    project: ProjectRow,
+    user: Option<UserRow>,
+    settings: SettingsRows,
+}
+
+fn project_context(rows: ProjectRows) -> Result<ProjectContext> {
+    Ok(ProjectContext {
+        generation: crate::jobs::generation(rows.generation)?,
+        project: Project::try_from(rows.project)?,
+        user: rows.user.map(User::try_from).transpose()?,
+        settings: settings(rows.settings)?,
+    })
+}
+
 #[async_trait]
 impl CiContextStore for SqlStore {
-    async fn ci_settings(&self, project_id: ProjectId, user_id: Option<UserId>) -> Result<Option<CiSettings>> {
-        let rows: Option<SettingsRows> = with_db!(self, |p| {
+    async fn project_context(&self, project_id: ProjectId, user_id: Option<UserId>) -> Result<Option<ProjectContext>> {
+        let rows: Option<ProjectRows> = with_db!(self, |p| {
             let mut conn = p.acquire().await.map_err(db_err)?;
-            settings_rows!(conn, project_id.get(), user_id.map(UserId::get))
+            let generation = read_generation!(conn);
+            project_rows!(conn, generation, project_id.get(), user_id.map(UserId::get))
         });
-        rows.map(settings).transpose()
+        rows.map(project_context).transpose()
     }
 
     async fn job_context(&self, pipeline_id: PipelineId) -> Result<Option<JobContext>> {
-        type Rows = (PipelineRow, ProjectRow, Option<UserRow>, SettingsRows);
-        let rows: Option<Rows> = with_db!(self, |p| {
+        let rows: Option<(PipelineRow, ProjectRows)> = with_db!(self, |p| {
             let mut conn = p.acquire().await.map_err(db_err)?;
+            let generation = read_generation!(conn);
             let pipeline: Option<PipelineRow> = sqlx::query_as(crate::pipelines::BY_ID)
                 .bind(pipeline_id.get())
                 .fetch_optional(&mut *conn)
@@ -96,36 +159,11 @@ impl CiContextStore for SqlStore {
             match pipeline {
                 None => None,
                 Some(pipeline) => {
-                    let project: Option<ProjectRow> = sqlx::query_as(crate::projects::BY_ID)
-                        .bind(pipeline.project_id)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
-                    let user: Option<UserRow> = match pipeline.user_id {
-                        Some(id) => sqlx::query_as(crate::users::USER_BY_ID)
-                            .bind(id)
-                            .fetch_optional(&mut *conn)
-                            .await
-                            .map_err(db_err)?,
-                        None => None,
-                    };
-                    // The user's roles only when the user still exists, as `ref_protected_for`
-                    // asks with the user it found.
-                    let user_id = user.as_ref().map(|u| u.id);
-                    match project {
-                        None => None,
-                        Some(project) => settings_rows!(conn, project.id, user_id)
-                            .map(|settings| (pipeline, project, user, settings)),
-                    }
+                    project_rows!(conn, generation, pipeline.project_id, pipeline.user_id).map(|rows| (pipeline, rows))
                 }
             }
         });
-        let Some((pipeline, project, user, settings_rows)) = rows else { return Ok(None) };
-        Ok(Some(JobContext {
-            pipeline: Pipeline::try_from(pipeline)?,
-            project: Project::try_from(project)?,
-            user: user.map(User::try_from).transpose()?,
-            settings: settings(settings_rows)?,
-        }))
+        let Some((pipeline, rows)) = rows else { return Ok(None) };
+        Ok(Some(JobContext::of(Pipeline::try_from(pipeline)?, project_context(rows)?)))
     }
 }

@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 use autogit_core::ci::JobStatus;
-use autogit_store::{Job, JobChange, JobStore, Listed, Page, Result, StoreError};
+use autogit_store::{
+    Claimed, ContextGeneration, Job, JobChange, JobClaim, JobStore, Listed, Page, Result, StoreError, TokenReport,
+};
 use autogit_store::{JobId, PipelineId, ProjectId, RunnerId};
 use chrono::{DateTime, Utc};
 
@@ -74,11 +76,6 @@ const TRANSITION: &str = concat!(
     " RETURNING ",
     job_columns!()
 );
-const ASSIGN: &str = concat!(
-    "UPDATE jobs SET status = 'running', runner_id = $2, token_digest = $3, lease_expires_at = $4, ",
-    "started_at = $5, finished_at = NULL WHERE id = $1 AND status = 'pending' AND runner_id IS NULL RETURNING ",
-    job_columns!()
-);
 const EXTEND: &str = "UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND runner_id = $2 AND status = 'running'";
 const MARK_RETRIED: &str = "UPDATE jobs SET retried = $2 WHERE id = $1 AND NOT retried \
      AND status IN ('success', 'failed', 'canceled')";
@@ -89,6 +86,21 @@ const INSERT_RETRY: &str = concat!(
     "tags, protected, attempt + 1, id, timeout_secs, $2, $2 FROM jobs WHERE id = $1 RETURNING ",
     job_columns!()
 );
+
+/// A claimed job's row and the context generation as of the claim.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimRow {
+    #[sqlx(flatten)]
+    pub job: JobRow,
+    pub context_generation: i64,
+}
+
+/// The stored context generation, which starts at 0 and only grows.
+pub(crate) fn generation(value: i64) -> Result<ContextGeneration> {
+    u64::try_from(value)
+        .map(ContextGeneration)
+        .map_err(|_| StoreError::Invalid(format!("stored job-context generation {value} is negative")))
+}
 
 impl SqlStore {
     /// `Ok(None)` if the job exists (the caller's condition did not hold), NotFound otherwise.
@@ -177,29 +189,44 @@ impl JobStore for SqlStore {
         check_job_status(to)?;
         let expected = status_set(from);
         let running = to == JobStatus::Running;
-        let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(TRANSITION)
-            .bind(id.get())
-            .bind(to.as_str())
-            .bind(to.is_unstarted())
-            .bind(change.runner_id.map(RunnerId::get))
-            .bind(!running || change.clear_token)
-            .bind(&change.token_digest)
-            .bind(!running)
-            .bind(change.lease_expires_at)
-            .bind(change.failure_reason.map(|f| f.as_str()))
-            .bind(change.exit_code)
-            .bind(now)
-            .bind(to.is_finished())
-            .bind(&expected)
-            .bind(change.scheduled_at)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err)
-            .map_err(conflict_as("token"))?);
+        let row: Option<JobRow> = with_db!(self, |p| {
+            sqlx::query_as(TRANSITION)
+                .bind(id.get())
+                .bind(to.as_str())
+                .bind(to.is_unstarted())
+                .bind(change.runner_id.map(RunnerId::get))
+                .bind(!running || change.clear_token)
+                .bind(&change.token_digest)
+                .bind(!running)
+                .bind(change.lease_expires_at)
+                .bind(change.failure_reason.map(|f| f.as_str()))
+                .bind(change.exit_code)
+                .bind(now)
+                .bind(to.is_finished())
+                .bind(&expected)
+                .bind(change.scheduled_at)
+                .fetch_optional(p)
+                .await
+                .map_err(db_err)
+                .map_err(conflict_as("token"))?
+        });
         match row {
             Some(row) => Ok(Some(row.try_into()?)),
             None => self.none_if_exists(id.get()).await,
         }
+    }
+
+    async fn finish_jobs_with_tokens(
+        &self,
+        reports: &[TokenReport],
+        to: JobStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Job>>> {
+        check_job_status(to)?;
+        if !to.is_finished() {
+            return Err(StoreError::Invalid(format!("a token report finishes a job; '{to}' is not final")));
+        }
+        self.report_batch(reports, to.as_str(), now).await
     }
 
     async fn assign_job(
@@ -209,21 +236,16 @@ impl JobStore for SqlStore {
         token_digest: &str,
         lease_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Job>> {
-        let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(ASSIGN)
-            .bind(id.get())
-            .bind(runner_id.get())
-            .bind(token_digest)
-            .bind(lease_expires_at)
-            .bind(now)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err)
-            .map_err(conflict_as("token"))?);
-        match row {
-            Some(row) => Ok(Some(row.try_into()?)),
-            None => self.none_if_exists(id.get()).await,
+    ) -> Result<Option<Claimed>> {
+        let claim = JobClaim { job_id: id, runner_id, token_digest: token_digest.to_string(), lease_expires_at };
+        match self.claim_batch(std::slice::from_ref(&claim), now).await?.pop().flatten() {
+            Some(claimed) => Ok(Some(claimed)),
+            None => self.none_if_exists(id.get()).await.map(|_| None),
         }
+    }
+
+    async fn assign_jobs(&self, claims: &[JobClaim], now: DateTime<Utc>) -> Result<Vec<Option<Claimed>>> {
+        self.claim_batch(claims, now).await
     }
 
     async fn job_by_token_digest(&self, digest: &str) -> Result<Option<Job>> {

@@ -19,6 +19,7 @@ mod error;
 mod events;
 mod filter;
 mod hardware;
+mod job_batches;
 mod job_rows;
 mod jobs;
 mod members;

@@ -133,10 +133,23 @@ pub trait JobStore: Send + Sync {
         change: &JobChange,
         now: DateTime<Utc>,
     ) -> Result<Option<Job>>;
+    /// Finishes several running jobs, each only while it holds the token of its report: as
+    /// [`Self::transition_job`] from `running` to the final status `to` with no other change,
+    /// for all of them at once (one statement for up to 100). One answer per report, in order:
+    /// the job as left, or `None` when it does not hold that token (a stale or forged token,
+    /// another job's, or a job that stopped running meanwhile) or is missing; nothing is read to
+    /// tell these apart. Reports of the same job apply in order. Invalid if `to` is not final.
+    async fn finish_jobs_with_tokens(
+        &self,
+        reports: &[TokenReport],
+        to: JobStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Job>>>;
     /// The claim: pending and unassigned → running on `runner_id`, with the token digest, the
     /// lease and `started_at = now`. Of concurrent claimers exactly one gets `Some`; the others,
     /// and any claim of a job not pending or already assigned, get `Ok(None)`. NotFound if
-    /// missing; Conflict("token") if the digest is in use.
+    /// missing; Conflict("token") if the digest is in use. The answer carries the
+    /// [`ContextGeneration`] as of the claim, read in the same statement.
     async fn assign_job(
         &self,
         id: JobId,
@@ -144,7 +157,12 @@ pub trait JobStore: Send + Sync {
         token_digest: &str,
         lease_expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Job>>;
+    ) -> Result<Option<Claimed>>;
+    /// Several claims at once (one statement for up to 100), each as [`Self::assign_job`], all
+    /// with `started_at = now`. One answer per claim, in order; claims of the same job apply in
+    /// order, so at most one of them wins. A missing job is `None` here, not NotFound.
+    /// Conflict("token") if a digest is in use; then none of the claims of that statement is made.
+    async fn assign_jobs(&self, claims: &[JobClaim], now: DateTime<Utc>) -> Result<Vec<Option<Claimed>>>;
     /// The running job holding this token; `None` once it stopped running.
     async fn job_by_token_digest(&self, digest: &str) -> Result<Option<Job>>;
     /// Moves the lease of a job running on `runner_id`; false (nothing changed) otherwise.

@@ -13,7 +13,7 @@ use autogit_core::PipelineId;
 use autogit_core::ci::{JobStatus, PipelineStatus};
 use autogit_git::read;
 use autogit_pipeline::{CompileInput, PipelineContext, RefKind, Severity, compile, render_diagnostics};
-use autogit_store::{Job, NewJob, NewPipeline, Pipeline, Project, User};
+use autogit_store::{Job, JobContext, NewJob, NewPipeline, Pipeline, Project, User};
 use std::collections::BTreeMap;
 
 /// The CI file path when the project sets none.
@@ -103,15 +103,17 @@ impl App {
         // `CI_PIPELINE_ID`/`CI_PIPELINE_IID` read as 0 in rules, as in GitLab's dry runs).
         drop(objects);
         let user_id = req.user.as_ref().map(|u| u.id);
-        let settings = self.store.ci_settings(project.id, user_id).await?.ok_or(AppError::NotFound("Project"))?;
-        let facts = self.pipeline_facts_for(project, &settings, req, &path, PipelineId::new(0), 0, now).await?;
+        // Read once more with the generation, so that the jobs' hand-outs can start from it.
+        let known = self.store.project_context(project.id, user_id).await?.ok_or(AppError::NotFound("Project"))?;
+        let settings = &known.settings;
+        let facts = self.pipeline_facts_for(&known.project, settings, req, &path, PipelineId::new(0), 0, now).await?;
         // A protected branch whose pipeline user may update it (see `ref_protected_for`): what
         // protected variables and `ref_protected` runners require.
         let protected = facts.protected;
         for (k, v) in predefined::pipeline_variables(&facts.borrow()) {
             context.variables.insert(k, v);
         }
-        for v in self.settings_variables(&settings, protected)? {
+        for v in self.settings_variables(settings, protected)? {
             context.variables.insert(v.key, v.value);
         }
         context.variables.extend(req.variables.iter().cloned());
@@ -151,6 +153,12 @@ impl App {
             .collect();
         let Some((pipeline, jobs)) = self.store_pipeline(&new, &jobs, now, claim).await? else { return Ok(Ok(None)) };
         self.auto_cancel_redundant(&pipeline).await;
+        // The context its jobs are handed out with is what was just read (ADR 0012): kept before
+        // the jobs are queued, so that the first claim finds it. A change committed since makes
+        // the claim's generation newer, which reads it again.
+        if let Err(e) = self.keep_context(JobContext::of(pipeline.clone(), known)).await {
+            tracing::warn!(pipeline = pipeline.id.get(), error = %e, "job context not kept; the first hand-out reads it");
+        }
         self.process_created(&pipeline, &jobs).await?;
         Ok(Ok(Some(self.store.pipeline_by_id(pipeline.id).await?.unwrap_or(pipeline))))
     }

@@ -15,11 +15,14 @@
 
 pub mod artifact_downloads;
 pub mod artifacts;
+mod batch;
 pub(crate) mod blobs;
 mod contacts;
+mod context_cache;
 pub mod create;
 mod gpu_tags;
 mod gpus;
+mod hot_writes;
 mod housekeeping;
 mod payload;
 pub mod pipelines;

@@ -168,8 +168,10 @@ impl App {
         }
         self.store_pipeline_status(pipeline_id, &mut view).await?;
         let finished = view.stored_status.is_some_and(|s| s.is_finished());
-        // A finished pipeline's view is dropped; a retry reads it again.
-        if !finished {
+        // A finished pipeline's view and job context are dropped; a retry reads them again.
+        if finished {
+            self.ci.contexts.forget(pipeline_id);
+        } else {
             self.ci.pipelines().keep(&mut held, view);
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! state reports, append traces. Runners authenticate with their token; job calls with the job
 //! token, which exists only while the job runs, so a late or forged report finds nothing.
 
+use super::context_cache::KeptContext;
 use super::process::{Changed, millis};
 use super::reported_failure::reported_reason;
 use super::spec::JobSpec;
@@ -13,12 +14,13 @@ use autogit_protocol::{JobRequest, JobResponse, ReportedState, UpdateJobRequest}
 use autogit_scheduler::gpu::Allocation;
 use autogit_scheduler::queue::{RunnerAccessLevel as QAccess, RunnerInfo as QRunner};
 use autogit_store::{
-    AccessFilter, GroupFilter, Job, JobChange, Page, ProjectFilter, Runner, RunnerAccessLevel, RunnerScope, RunnerSeen,
-    TraceAppend,
+    AccessFilter, ContextGeneration, GroupFilter, Job, JobChange, JobClaim, JobContext, Page, ProjectFilter, Runner,
+    RunnerAccessLevel, RunnerScope, RunnerSeen, TokenReport, TraceAppend,
 };
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The job token prefix (GitLab's CI build token).
 pub const JOB_TOKEN_PREFIX: &str = "glcbt-";
@@ -109,14 +111,16 @@ impl App {
         );
         let now = self.clock.now();
         let lease = now + self.ci.settings.lease_timeout;
-        let claimed = self.store.assign_job(job_id, runner.id, &token_digest(&token), lease, now).await;
-        let job = match claimed {
-            Ok(Some(job)) => job,
+        let claim =
+            JobClaim { job_id, runner_id: runner.id, token_digest: token_digest(&token), lease_expires_at: lease };
+        let claimed = self.claim_job(claim, now).await;
+        let (job, generation) = match claimed {
+            Ok(Some(c)) => (c.job, c.context_generation),
             other => {
                 if alloc.is_some() {
                     self.release_gpus(job_id).await;
                 }
-                return other.map(|_| None).map_err(Into::into);
+                return other.map(|_| None);
             }
         };
         if let Some(a) = alloc
@@ -124,7 +128,7 @@ impl App {
         {
             tracing::error!(job = job.id.get(), error = %e, "could not store the GPU allocation");
         }
-        let built = self.build_payload(&job, runner, &token, alloc).await;
+        let built = self.build_payload(&job, generation, runner, &token, alloc).await;
         match built {
             Ok(payload) => {
                 // A job starting unblocks nothing; only the pipeline's status can change (to
@@ -153,24 +157,52 @@ impl App {
     async fn build_payload(
         &self,
         job: &Job,
+        generation: ContextGeneration,
         runner: &Runner,
         token: &str,
         alloc: Option<&Allocation>,
     ) -> Result<JobResponse> {
         let spec = self.spec_of(job)?;
-        // Everything else the payload reads from the store, in one call (ADR 0012); read for every
-        // hand-out, so that a change of rules, roles or variables applies to the next job.
-        let ctx = self.store.job_context(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?;
-        let mut facts = self.facts_of(&ctx).await?;
+        let kept = self.job_context(job, generation).await?;
+        let mut facts = kept.facts.clone();
         // Protected only if it still is and was when the job was created: a branch unprotected
         // since loses its secrets, a job made unprotected never gains them.
         facts.protected &= job.protected;
-        let mut payload = self.job_payload(job, &spec, &ctx, &facts, runner, token).await?;
+        let mut payload = self.job_payload(job, &spec, &kept.ctx, &facts, runner, token).await?;
         // Last, so that no CI/CD variable can widen what the job may see.
         let gpu_vars = self.gpu_variables(runner, alloc);
         payload.variables.retain(|v| !gpu_vars.iter().any(|g| g.key == v.key));
         payload.variables.extend(gpu_vars);
         Ok(payload)
+    }
+
+    /// Everything else the payload reads from the store (ADR 0012): kept from an earlier
+    /// hand-out of the pipeline while the store's context generation has not grown since it was
+    /// read, else read in one call. So a change of rules, roles or variables committed before the
+    /// claim applies to the job, as if the context were read for every hand-out.
+    async fn job_context(&self, job: &Job, seen: ContextGeneration) -> Result<Arc<KeptContext>> {
+        if let Some(kept) = self.ci.contexts.get(job.pipeline_id, seen) {
+            return Ok(kept);
+        }
+        let _loading = self.ci.contexts.loading.lock().await;
+        // Read meanwhile by a claim that waited less.
+        if let Some(kept) = self.ci.contexts.get(job.pipeline_id, seen) {
+            return Ok(kept);
+        }
+        let ctx = self.store.job_context(job.pipeline_id).await?.ok_or(AppError::NotFound("Pipeline"))?;
+        self.keep_context(ctx).await
+    }
+
+    /// Keeps `ctx` with the facts derived from it for the hand-outs of its pipeline.
+    pub(crate) async fn keep_context(&self, ctx: JobContext) -> Result<Arc<KeptContext>> {
+        let facts = self.facts_of(&ctx).await?;
+        // A commit that could not be read gives empty facts: not kept, so the next job tries again.
+        let complete = facts.commit.timestamp.is_some();
+        let kept = Arc::new(KeptContext { ctx, facts });
+        if complete {
+            self.ci.contexts.put(kept.clone());
+        }
+        Ok(kept)
     }
 
     /// Fails a running job and retries it when its `retry:` says so. Returns the job's status;
@@ -214,7 +246,16 @@ impl App {
     /// made.
     pub(crate) async fn after_finish(&self, job: &Job, changed: &[Changed<'_>]) -> Result<()> {
         self.release_gpus(job.id).await;
-        self.archive_trace_soon(job.id);
+        // The record that finished the job tells whether it has a log to archive; without one,
+        // it is looked up. An append that lands after the finish (its token checked before) is
+        // archived by the housekeeping sweep.
+        let logged = changed.iter().find_map(|c| match c {
+            Changed::Record(r) if r.id == job.id => Some(r.trace_size > 0),
+            _ => None,
+        });
+        if logged != Some(false) {
+            self.archive_trace_soon(job.id);
+        }
         self.process_jobs(job.pipeline_id, changed).await
     }
 }
@@ -284,6 +325,17 @@ impl System<'_> {
 
     /// `PUT /jobs/:id`.
     pub async fn update_job(&self, id: JobId, req: &UpdateJobRequest) -> Result<JobAck> {
+        if req.state == ReportedState::Success && req.gpu_usage.is_none() {
+            // The common report in one statement (shared with the reports that arrive meanwhile):
+            // the token is checked by the transition itself.
+            let report = TokenReport { job_id: id, token_digest: token_digest(&req.token) };
+            if let Some(done) = self.report_success(report, self.clock.now()).await? {
+                self.after_finish(&done, &[Changed::Record(&done)]).await?;
+                return Ok(JobAck { status: done.status });
+            }
+            // Not running with this token: the path below tells a bad token from a job that
+            // moved, as before.
+        }
         let job = self.job_for_token(id, &req.token).await?;
         let last = matches!(req.state, ReportedState::Success | ReportedState::Failed);
         if let (true, Some(usage)) = (last, &req.gpu_usage)

@@ -115,6 +115,11 @@ pub(crate) struct Runtime {
     pub contacts: super::contacts::Contacts,
     /// Facts of the commits pipelines run for (see `vars`).
     pub commits: super::vars::CommitCache,
+    /// Job contexts of the pipelines being handed out (see `context_cache`).
+    pub contexts: super::context_cache::ContextCache,
+    /// Claims and success reports waiting for the next batch (see `batch`).
+    pub claims: super::batch::Batcher<autogit_store::JobClaim, super::hot_writes::ClaimAnswer>,
+    pub reports: super::batch::Batcher<autogit_store::TokenReport, super::hot_writes::ReportAnswer>,
 }
 
 /// Specs cached at most; the cache is emptied when full (they are cheap to parse again).
@@ -142,6 +147,9 @@ impl Runtime {
             queued: tokio::sync::watch::Sender::new(0),
             contacts: super::contacts::Contacts::default(),
             commits: super::vars::CommitCache::default(),
+            contexts: super::context_cache::ContextCache::default(),
+            claims: super::batch::Batcher::default(),
+            reports: super::batch::Batcher::default(),
         }
     }
 

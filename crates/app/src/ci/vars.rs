@@ -14,6 +14,7 @@ use autogit_store::{CiSettings, CiVariable, JobContext, Project, User};
 use chrono::{DateTime, Utc};
 
 /// The owned facts behind [`PipelineFacts`], gathered once per pipeline or job hand-out.
+#[derive(Clone)]
 pub(crate) struct Facts {
     pub server_url: String,
     pub project: Project,

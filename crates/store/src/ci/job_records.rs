@@ -51,6 +51,33 @@ pub struct Job {
     pub trace_archived: bool,
 }
 
+/// A job just claimed ([`crate::JobStore::assign_job`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The job as the claim left it.
+    pub job: Job,
+    /// Of the job contexts, as of the claim.
+    pub context_generation: super::ContextGeneration,
+}
+
+/// One claim of [`crate::JobStore::assign_jobs`]: job `job_id` for runner `runner_id`, with the
+/// digest of the job token it gets and the end of its first lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobClaim {
+    pub job_id: JobId,
+    pub runner_id: RunnerId,
+    pub token_digest: String,
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// A runner's final report of a job ([`crate::JobStore::finish_jobs_with_tokens`]), with the
+/// digest of the job token it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenReport {
+    pub job_id: JobId,
+    pub token_digest: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewJob {
     pub name: String,

@@ -104,7 +104,7 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     let (a, b, c) = (&jobs[0], &jobs[1], &jobs[2]);
     let d = digest(cx, "jc");
 
-    let won = ok(s.assign_job(a.id, r.id, &d, cx.at(300), cx.at(121)).await, "assign_job").expect("claimed");
+    let won = ok(s.assign_job(a.id, r.id, &d, cx.at(300), cx.at(121)).await, "assign_job").expect("claimed").job;
     assert_eq!(
         won,
         Job {
@@ -158,7 +158,8 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     assert!(pos(b.id.get()) < pos(a.id.get()), "jobs: pending_jobs is oldest queued first");
     assert!(!pending.contains(&c.id), "jobs: pending_jobs lists pending jobs only");
     let d2 = digest(cx, "jc");
-    let again = ok(s.assign_job(a.id, other.id, &d2, cx.at(500), cx.at(403)).await, "assign").expect("claimed again");
+    let again =
+        ok(s.assign_job(a.id, other.id, &d2, cx.at(500), cx.at(403)).await, "assign").expect("claimed again").job;
     assert_eq!((again.runner_id, again.started_at), (Some(other.id), Some(cx.at(403))), "jobs: claimed again");
 
     // Deleting a runner keeps the history of its jobs.
@@ -171,4 +172,92 @@ pub(super) async fn ci_job_claims_and_leases(cx: &Cx<'_>) {
     assert_eq!(ok(s.runner_by_id(other.id).await, "runner_by_id"), None, "runners: deleted");
     assert_eq!(job(cx, a.id).await, Job { runner_id: None, ..done }, "runners: delete keeps jobs, without runner");
     expect_not_found(s.delete_runner(other.id).await, "runners: deleting twice");
+}
+
+/// Claims and runners' final reports of several jobs in one call: each as if made alone, in order.
+pub(super) async fn ci_job_batches(cx: &Cx<'_>) {
+    let s = cx.store;
+    let p = ci_project(cx, "jt").await;
+    let (r, other) = (runner(cx, RunnerScope::Project(p.id), &[]).await, runner(cx, RunnerScope::Instance, &[]).await);
+    let specs: Vec<NewJob> = ["a", "b", "c", "d"].iter().map(|n| new_job(n, 0, JobStatus::Pending)).collect();
+    let (_, jobs) = pipeline_with(cx, &p, "main", &specs, 190).await;
+    let created = ok(s.job_by_id(jobs[2].id).await, "job_by_id").expect("job c");
+    ok(
+        s.transition_job(created.id, &[JobStatus::Pending], JobStatus::Created, &JobChange::default(), cx.at(190))
+            .await,
+        "transition",
+    );
+    let claim = |job: &Job, r: &Runner| JobClaim {
+        job_id: job.id,
+        runner_id: r.id,
+        token_digest: digest(cx, "jt"),
+        lease_expires_at: cx.at(300),
+    };
+    let missing = Job { id: JobId::new(MISSING), ..jobs[0].clone() };
+    let claims =
+        [claim(&jobs[0], &r), claim(&jobs[1], &r), claim(&jobs[0], &other), claim(&jobs[2], &r), claim(&missing, &r)];
+    let got = ok(s.assign_jobs(&claims, cx.at(191)).await, "assign_jobs");
+    let winners: Vec<Option<RunnerId>> = got.iter().map(|c| c.as_ref().and_then(|c| c.job.runner_id)).collect();
+    assert_eq!(
+        winners,
+        vec![Some(r.id), Some(r.id), None, None, None],
+        "batches: the first claim of a job wins, a job not pending and a missing one are not claimed"
+    );
+    let a = got[0].clone().expect("a claimed").job;
+    assert_eq!(job(cx, a.id).await, a, "batches: a claim's answer is the stored job");
+    assert_eq!(
+        (a.status, a.token_digest.as_deref(), a.started_at, a.lease_expires_at),
+        (JobStatus::Running, Some(claims[0].token_digest.as_str()), Some(cx.at(191)), Some(cx.at(300))),
+        "batches: claimed as assign_job claims"
+    );
+    let b = got[1].clone().expect("b claimed").job;
+    let generation = ok(s.job_context(a.pipeline_id).await, "job_context").expect("context").generation;
+    assert!(
+        got[0].as_ref().is_some_and(|c| c.context_generation <= generation),
+        "batches: claims carry the generation"
+    );
+    assert_eq!(ok(s.assign_jobs(&[], cx.at(192)).await, "assign_jobs"), vec![], "batches: nothing to claim");
+
+    let report = |job: &Job, digest: &str| TokenReport { job_id: job.id, token_digest: digest.to_string() };
+    let (da, db) = (claims[0].token_digest.clone(), claims[1].token_digest.clone());
+    let none = ok(
+        s.finish_jobs_with_tokens(
+            &[report(&a, &digest(cx, "jt")), report(&a, &db), report(&missing, &da)],
+            JobStatus::Success,
+            cx.at(193),
+        )
+        .await,
+        "finish_jobs_with_tokens",
+    );
+    assert_eq!(
+        none,
+        vec![None, None, None],
+        "batches: an unknown token, another job's and a missing job change nothing"
+    );
+    assert_eq!(job(cx, a.id).await, a, "batches: the job is as it was");
+    expect_invalid(
+        s.finish_jobs_with_tokens(&[report(&a, &da)], JobStatus::Running, cx.at(193)).await,
+        "batches: a report only finishes",
+    );
+    let done = ok(
+        s.finish_jobs_with_tokens(
+            &[report(&a, &db), report(&a, &da), report(&b, &db), report(&a, &da)],
+            JobStatus::Failed,
+            cx.at(194),
+        )
+        .await,
+        "finish_jobs_with_tokens",
+    );
+    let finished = Job {
+        status: JobStatus::Failed,
+        token_digest: None,
+        lease_expires_at: None,
+        finished_at: Some(cx.at(194)),
+        ..a.clone()
+    };
+    assert_eq!(done[0], None, "batches: another job's token first");
+    assert_eq!(done[1].as_ref(), Some(&finished), "batches: then its own finishes it as transition_job would");
+    assert_eq!(done[2].as_ref().map(|j| j.status), Some(JobStatus::Failed), "batches: another job in the same call");
+    assert_eq!(done[3], None, "batches: a token is spent once its job stops running");
+    assert_eq!(job(cx, a.id).await, finished, "batches: the answer is the stored job");
 }

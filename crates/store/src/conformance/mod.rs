@@ -130,6 +130,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_words_round_trip(&cx).await;
     ci_job_transitions(&cx).await;
     ci_job_claims_and_leases(&cx).await;
+    ci_job_batches(&cx).await;
     ci_job_retry_and_lists(&cx).await;
     ci_runner_job_lists(&cx).await;
     ci_scheduled_jobs(&cx).await;
@@ -138,6 +139,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_variables(&cx).await;
     ci_variable_values(&cx).await;
     ci_context_reads(&cx).await;
+    ci_context_generation(&cx).await;
     ci_project_delete_cascades(&cx).await;
     ci_artifacts_create_and_replace(&cx).await;
     ci_artifacts_expiry(&cx).await;

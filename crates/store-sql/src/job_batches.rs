@@ -1,0 +1,228 @@
+//! Claims and token reports of several jobs in one statement (ADR 0012, step 4): an `UPDATE …
+//! FROM` a `VALUES` list, compare-and-set per row as the single-job statements are. A job named
+//! twice in one call would be joined twice, and which pair an `UPDATE … FROM` applies is not
+//! defined, so the requests are written in rounds in which each job appears once, in the
+//! callers' order: the answers are those of applying the requests one after another.
+
+use autogit_store::{Claimed, Job, JobClaim, JobId, Result, StoreError, TokenReport};
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::sync::LazyLock;
+
+use crate::db::{Db, SqlStore};
+use crate::error::{conflict_as, db_err};
+use crate::job_rows::{JobRow, job_columns};
+use crate::jobs::{ClaimRow, generation};
+
+/// Requests per statement at most (4 parameters each, far below either database's limit).
+pub(crate) const MAX_BATCH: usize = 100;
+
+/// `VALUES` rows of `width` parameters from `$1`, `rows` of them; on PostgreSQL each parameter
+/// is cast to its column's type, since nothing else says what a `VALUES` column is.
+fn values(rows: usize, types: &[&str], pg: bool) -> String {
+    let mut out = String::from("VALUES ");
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for (c, ty) in types.iter().enumerate() {
+            let n = r * types.len() + c + 1;
+            let sep = if c == 0 { "" } else { ", " };
+            let _ = if pg { write!(out, "{sep}CAST(${n} AS {ty})") } else { write!(out, "{sep}${n}") };
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Claims `rows` jobs: pending and unassigned → running, as `assign_job`; `started_at` is the
+/// parameter after the rows'. The state condition is wrapped in `IS TRUE` (the same truth) so
+/// that no index can serve it: each claimed job is then found by its primary key, where
+/// PostgreSQL without statistics for `jobs` (a table filled moments ago) would otherwise scan
+/// the `status` and `runner_id` indexes for every pending job and join them to the list.
+fn claims_text(rows: usize, pg: bool) -> String {
+    let now = rows * 4 + 1;
+    format!(
+        "WITH claims (claim_job, claim_runner, claim_digest, claim_lease) AS ({}) \
+         UPDATE jobs SET status = 'running', runner_id = claims.claim_runner, token_digest = claims.claim_digest, \
+         lease_expires_at = claims.claim_lease, started_at = ${now}, finished_at = NULL FROM claims \
+         WHERE jobs.id = claims.claim_job AND (jobs.status = 'pending' AND jobs.runner_id IS NULL) IS TRUE \
+         RETURNING {}, (SELECT value FROM ci_context_generation WHERE id = 1) AS context_generation",
+        values(rows, &["BIGINT", "BIGINT", "TEXT", "TIMESTAMPTZ"], pg),
+        job_columns!()
+    )
+}
+
+/// Finishes `rows` running jobs that hold the reported token digests, as `transition_job` from
+/// `running` to a final status (the parameter after the rows') at the one after it.
+fn reports_text(rows: usize, pg: bool) -> String {
+    let (to, now) = (rows * 2 + 1, rows * 2 + 2);
+    format!(
+        "WITH reports (report_job, report_digest) AS ({}) \
+         UPDATE jobs SET status = ${to}, token_digest = NULL, lease_expires_at = NULL, finished_at = ${now} \
+         FROM reports WHERE jobs.id = reports.report_job AND jobs.token_digest = reports.report_digest \
+         AND jobs.status = 'running' RETURNING {}",
+        values(rows, &["BIGINT", "TEXT"], pg),
+        job_columns!()
+    )
+}
+
+/// The statements for 1 to [`MAX_BATCH`] rows, made once: (SQLite, PostgreSQL).
+type Texts = (Vec<String>, Vec<String>);
+static CLAIMS: LazyLock<Texts> = LazyLock::new(|| texts(claims_text));
+static REPORTS: LazyLock<Texts> = LazyLock::new(|| texts(reports_text));
+
+fn texts(make: fn(usize, bool) -> String) -> Texts {
+    ((1..=MAX_BATCH).map(|n| make(n, false)).collect(), (1..=MAX_BATCH).map(|n| make(n, true)).collect())
+}
+
+/// The text for `rows` rows (1 to [`MAX_BATCH`]).
+fn text(texts: &'static Texts, rows: usize, pg: bool) -> &'static str {
+    let all = if pg { &texts.1 } else { &texts.0 };
+    all[rows.clamp(1, MAX_BATCH) - 1].as_str()
+}
+
+/// Indexes of `ids` in rounds in which no id appears twice, each round in the given order.
+fn rounds(ids: &[JobId]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut seen: Vec<HashSet<JobId>> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let round = seen.iter().position(|s| !s.contains(id)).unwrap_or(seen.len());
+        if round == seen.len() {
+            seen.push(HashSet::new());
+            out.push(Vec::new());
+        }
+        seen[round].insert(*id);
+        out[round].push(i);
+    }
+    out.into_iter().flat_map(|r| r.chunks(MAX_BATCH).map(<[usize]>::to_vec).collect::<Vec<_>>()).collect()
+}
+
+impl SqlStore {
+    /// [`autogit_store::JobStore::assign_jobs`].
+    pub(crate) async fn claim_batch(&self, claims: &[JobClaim], now: DateTime<Utc>) -> Result<Vec<Option<Claimed>>> {
+        let mut out: Vec<Option<Claimed>> = vec![None; claims.len()];
+        for round in rounds(&claims.iter().map(|c| c.job_id).collect::<Vec<_>>()) {
+            let rows: Vec<ClaimRow> = match &self.db {
+                Db::Sqlite(p) => bind_claims(sqlx::query_as(text(&CLAIMS, round.len(), false)), claims, &round, now)
+                    .fetch_all(p)
+                    .await
+                    .map_err(db_err)
+                    .map_err(conflict_as("token"))?,
+                Db::Postgres(p) => bind_claims(sqlx::query_as(text(&CLAIMS, round.len(), true)), claims, &round, now)
+                    .fetch_all(p)
+                    .await
+                    .map_err(db_err)
+                    .map_err(conflict_as("token"))?,
+            };
+            for row in rows {
+                let generation = generation(row.context_generation)?;
+                let job = Job::try_from(row.job)?;
+                // The claim that won is the one whose digest the job now holds.
+                let i = round
+                    .iter()
+                    .copied()
+                    .find(|&i| {
+                        claims[i].job_id == job.id && job.token_digest.as_deref() == Some(&claims[i].token_digest)
+                    })
+                    .ok_or_else(|| StoreError::Invalid(format!("claim of job {} answered for no request", job.id)))?;
+                out[i] = Some(Claimed { job, context_generation: generation });
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`autogit_store::JobStore::finish_jobs_with_tokens`] after its checks.
+    pub(crate) async fn report_batch(
+        &self,
+        reports: &[TokenReport],
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Job>>> {
+        let mut out: Vec<Option<Job>> = vec![None; reports.len()];
+        for round in rounds(&reports.iter().map(|r| r.job_id).collect::<Vec<_>>()) {
+            let rows: Vec<JobRow> = match &self.db {
+                Db::Sqlite(p) => bind_reports(sqlx::query_as(text(&REPORTS, round.len(), false)), reports, &round)
+                    .bind(to)
+                    .bind(now)
+                    .fetch_all(p)
+                    .await
+                    .map_err(db_err)?,
+                Db::Postgres(p) => bind_reports(sqlx::query_as(text(&REPORTS, round.len(), true)), reports, &round)
+                    .bind(to)
+                    .bind(now)
+                    .fetch_all(p)
+                    .await
+                    .map_err(db_err)?,
+            };
+            for row in rows {
+                let job = Job::try_from(row)?;
+                // Each job is once in a round, so its id says which report it answers.
+                let i =
+                    round.iter().copied().find(|&i| reports[i].job_id == job.id).ok_or_else(|| {
+                        StoreError::Invalid(format!("report of job {} answered for no request", job.id))
+                    })?;
+                out[i] = Some(job);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn bind_claims<'q, DB, O>(
+    mut q: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    claims: &'q [JobClaim],
+    round: &[usize],
+    now: DateTime<Utc>,
+) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for &i in round {
+        let c = &claims[i];
+        q = q.bind(c.job_id.get()).bind(c.runner_id.get()).bind(c.token_digest.as_str()).bind(c.lease_expires_at);
+    }
+    q.bind(now)
+}
+
+fn bind_reports<'q, DB, O>(
+    mut q: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    reports: &'q [TokenReport],
+    round: &[usize],
+) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for &i in round {
+        q = q.bind(reports[i].job_id.get()).bind(reports[i].token_digest.as_str());
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_named_twice_goes_into_a_later_round() {
+        let ids: Vec<JobId> = [1, 2, 1, 3, 1, 2].into_iter().map(JobId::new).collect();
+        assert_eq!(rounds(&ids), vec![vec![0, 1, 3], vec![2, 5], vec![4]]);
+    }
+
+    #[test]
+    fn rounds_are_cut_at_the_batch_limit() {
+        let ids: Vec<JobId> = (1..=250).map(JobId::new).collect();
+        let sizes: Vec<usize> = rounds(&ids).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+    }
+
+    #[test]
+    fn values_are_numbered_and_cast_on_postgres() {
+        assert_eq!(values(2, &["BIGINT", "TEXT"], false), "VALUES ($1, $2), ($3, $4)");
+        assert_eq!(values(1, &["BIGINT", "TEXT"], true), "VALUES (CAST($1 AS BIGINT), CAST($2 AS TEXT))");
+    }
+}
