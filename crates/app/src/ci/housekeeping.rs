@@ -4,7 +4,8 @@
 //! rebuilt from the store and running jobs get a full lease (the runners could not report
 //! while the server was down). The trace sweeps (`traces`) run from the first tick on: finished
 //! jobs whose trace is not archived yet (a crash, a failed put) every minute, a batch a tick
-//! while more are left; blobs of deleted projects' traces at start and every hour.
+//! while more are left; blobs of deleted projects' traces at start and every hour. At shutdown
+//! it waits a while for the archiving started in the background.
 
 use super::process::Changed;
 use super::traces::SweepFrom;
@@ -23,7 +24,24 @@ const TRACE_SWEEP_TICKS: u64 = 60;
 /// Trace blobs of deleted projects are looked for every this many ticks.
 const ORPHAN_TRACE_TICKS: u64 = 3600;
 
+/// How long shutdown waits for background writes (trace archiving) before leaving the rest to
+/// the next start's sweep.
+const BACKGROUND_WAIT: Duration = Duration::from_secs(10);
+
 impl System<'_> {
+    /// Waits, at most [`BACKGROUND_WAIT`], for the writes started in the background, so that a
+    /// stopping server finishes what its last jobs began; what is left is swept after the next
+    /// start.
+    pub async fn finish_background(&self) {
+        self.ci.background.close();
+        if tokio::time::timeout(BACKGROUND_WAIT, self.ci.background.wait()).await.is_err() {
+            tracing::warn!(
+                left = self.ci.background.len(),
+                "background writes not finished at shutdown; the sweep takes them"
+            );
+        }
+    }
+
     /// Rebuilds the queue from the store and runs housekeeping until `shutdown`.
     pub async fn run_ci(&self, shutdown: CancellationToken) {
         if let Err(e) = self.rebuild_queue().await {
@@ -42,6 +60,7 @@ impl System<'_> {
                 _ = tick.tick() => {}
                 _ = shutdown.cancelled() => {
                     self.ci.close();
+                    self.finish_background().await;
                     return;
                 }
             }

@@ -117,6 +117,8 @@ pub(crate) struct Runtime {
     pub commits: super::vars::CommitCache,
     /// Job contexts of the pipelines being handed out (see `context_cache`).
     pub contexts: super::context_cache::ContextCache,
+    /// Writes started in the background (trace archiving), waited for at shutdown.
+    pub background: tokio_util::task::TaskTracker,
     /// Claims and success reports waiting for the next batch (see `batch`).
     pub claims: super::batch::Batcher<autogit_store::JobClaim, super::hot_writes::ClaimAnswer>,
     pub reports: super::batch::Batcher<autogit_store::TokenReport, super::hot_writes::ReportAnswer>,
@@ -148,6 +150,7 @@ impl Runtime {
             contacts: super::contacts::Contacts::default(),
             commits: super::vars::CommitCache::default(),
             contexts: super::context_cache::ContextCache::default(),
+            background: tokio_util::task::TaskTracker::new(),
             claims: super::batch::Batcher::default(),
             reports: super::batch::Batcher::default(),
         }

@@ -85,9 +85,10 @@ fn store_pages(store: Arc<dyn Store>, job_id: JobId, from: i64, to: i64) -> Byte
 
 impl App {
     /// Archives the trace of job `job_id` in the background; failures are left to the sweep.
+    /// Shutdown waits for it (`finish_background`).
     pub(crate) fn archive_trace_soon(&self, job_id: JobId) {
         let app = self.clone();
-        tokio::spawn(async move {
+        self.ci.background.spawn(async move {
             if let Err(e) = app.archive_trace(job_id).await {
                 tracing::warn!(job = job_id.get(), error = %e, "trace not archived yet; the sweep tries again");
             }

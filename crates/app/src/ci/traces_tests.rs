@@ -200,3 +200,16 @@ async fn deleting_a_project_removes_its_trace_blobs_and_the_sweep_removes_orphan
     assert!(f.blobs.meta(&orphan).await.expect("meta").is_none(), "the orphan is gone");
     assert!(f.blobs.meta(&kept).await.expect("meta").is_some(), "an existing project's blob stays");
 }
+
+#[tokio::test]
+async fn archiving_started_before_shutdown_is_finished_by_it() {
+    let f = fixture().await;
+    let job = running_job(&f, "late", &log_of(50_000), 10_000).await;
+    let done = finish(&f, &job).await;
+    f.app.archive_trace_soon(done.id);
+    // What the housekeeping loop does when the server stops.
+    f.app.system().finish_background().await;
+    assert!(f.app.ci.background.is_empty(), "no background write is left");
+    assert!(reread(&f, &done).await.trace_archived, "the log was archived before shutdown returned");
+    assert_eq!(blob_bytes(&f, &done).await, Some(log_of(50_000)));
+}
