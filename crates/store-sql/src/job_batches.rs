@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fmt::Write;
 use std::sync::LazyLock;
 
-use crate::db::{Db, SqlStore};
+use crate::db::{BeginWrite, Db, SqlStore};
 use crate::error::{conflict_as, db_err};
 use crate::job_rows::{JobRow, job_columns};
 use crate::jobs::{ClaimRow, generation};
@@ -97,23 +97,46 @@ fn rounds(ids: &[JobId]) -> Vec<Vec<usize>> {
     out.into_iter().flat_map(|r| r.chunks(MAX_BATCH).map(<[usize]>::to_vec).collect::<Vec<_>>()).collect()
 }
 
+/// Runs `$round!(executor, is_postgres, round)` for each of `$rounds` on pool `$p`: one round
+/// straight on the pool, several in one write transaction, so that a call is all or nothing
+/// (a later round failing must not leave the earlier rounds' changes made but unanswered).
+/// Evaluates to the rows of each round.
+macro_rules! in_rounds {
+    ($p:expr, $pg:expr, $rounds:expr, $round:ident) => {{
+        let rounds = $rounds;
+        let mut rows = Vec::with_capacity(rounds.len());
+        if let [only] = rounds.as_slice() {
+            rows.push($round!($p, $pg, only));
+        } else if !rounds.is_empty() {
+            let mut tx = $p.begin_write().await?;
+            for r in &rounds {
+                rows.push($round!(&mut *tx, $pg, r));
+            }
+            tx.commit().await.map_err(db_err)?;
+        }
+        rows
+    }};
+}
+
 impl SqlStore {
     /// [`autogit_store::JobStore::assign_jobs`].
     pub(crate) async fn claim_batch(&self, claims: &[JobClaim], now: DateTime<Utc>) -> Result<Vec<Option<Claimed>>> {
-        let mut out: Vec<Option<Claimed>> = vec![None; claims.len()];
-        for round in rounds(&claims.iter().map(|c| c.job_id).collect::<Vec<_>>()) {
-            let rows: Vec<ClaimRow> = match &self.db {
-                Db::Sqlite(p) => bind_claims(sqlx::query_as(text(&CLAIMS, round.len(), false)), claims, &round, now)
-                    .fetch_all(p)
+        macro_rules! claim_round {
+            ($exec:expr, $pg:expr, $round:expr) => {
+                bind_claims(sqlx::query_as::<_, ClaimRow>(text(&CLAIMS, $round.len(), $pg)), claims, $round, now)
+                    .fetch_all($exec)
                     .await
                     .map_err(db_err)
-                    .map_err(conflict_as("token"))?,
-                Db::Postgres(p) => bind_claims(sqlx::query_as(text(&CLAIMS, round.len(), true)), claims, &round, now)
-                    .fetch_all(p)
-                    .await
-                    .map_err(db_err)
-                    .map_err(conflict_as("token"))?,
+                    .map_err(conflict_as("token"))?
             };
+        }
+        let rounds = rounds(&claims.iter().map(|c| c.job_id).collect::<Vec<_>>());
+        let per_round: Vec<Vec<ClaimRow>> = match &self.db {
+            Db::Sqlite(p) => in_rounds!(p, false, rounds.clone(), claim_round),
+            Db::Postgres(p) => in_rounds!(p, true, rounds.clone(), claim_round),
+        };
+        let mut out: Vec<Option<Claimed>> = vec![None; claims.len()];
+        for (round, rows) in rounds.iter().zip(per_round) {
             for row in rows {
                 let generation = generation(row.context_generation)?;
                 let job = Job::try_from(row.job)?;
@@ -138,22 +161,23 @@ impl SqlStore {
         to: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Job>>> {
-        let mut out: Vec<Option<Job>> = vec![None; reports.len()];
-        for round in rounds(&reports.iter().map(|r| r.job_id).collect::<Vec<_>>()) {
-            let rows: Vec<JobRow> = match &self.db {
-                Db::Sqlite(p) => bind_reports(sqlx::query_as(text(&REPORTS, round.len(), false)), reports, &round)
+        macro_rules! report_round {
+            ($exec:expr, $pg:expr, $round:expr) => {
+                bind_reports(sqlx::query_as::<_, JobRow>(text(&REPORTS, $round.len(), $pg)), reports, $round)
                     .bind(to)
                     .bind(now)
-                    .fetch_all(p)
+                    .fetch_all($exec)
                     .await
-                    .map_err(db_err)?,
-                Db::Postgres(p) => bind_reports(sqlx::query_as(text(&REPORTS, round.len(), true)), reports, &round)
-                    .bind(to)
-                    .bind(now)
-                    .fetch_all(p)
-                    .await
-                    .map_err(db_err)?,
+                    .map_err(db_err)?
             };
+        }
+        let rounds = rounds(&reports.iter().map(|r| r.job_id).collect::<Vec<_>>());
+        let per_round: Vec<Vec<JobRow>> = match &self.db {
+            Db::Sqlite(p) => in_rounds!(p, false, rounds.clone(), report_round),
+            Db::Postgres(p) => in_rounds!(p, true, rounds.clone(), report_round),
+        };
+        let mut out: Vec<Option<Job>> = vec![None; reports.len()];
+        for (round, rows) in rounds.iter().zip(per_round) {
             for row in rows {
                 let job = Job::try_from(row)?;
                 // Each job is once in a round, so its id says which report it answers.

@@ -2,7 +2,9 @@
 //! id = $1 AND <expected status>` statement, so it is compare-and-set on both backends: on
 //! PostgreSQL a concurrent writer waits for the row and re-checks the condition on the new
 //! version; on SQLite writers are serialized. A `RETURNING` that yields no row means "not in the
-//! expected state", told apart from "missing" by a second look only on that path.
+//! expected state", told apart from "missing" by a second look only on that path. Claims and
+//! token reports of several jobs (`job_batches`) are one `UPDATE … FROM` a list, compare-and-set
+//! per row in the same way.
 
 use async_trait::async_trait;
 use autogit_core::ci::JobStatus;
@@ -189,27 +191,25 @@ impl JobStore for SqlStore {
         check_job_status(to)?;
         let expected = status_set(from);
         let running = to == JobStatus::Running;
-        let row: Option<JobRow> = with_db!(self, |p| {
-            sqlx::query_as(TRANSITION)
-                .bind(id.get())
-                .bind(to.as_str())
-                .bind(to.is_unstarted())
-                .bind(change.runner_id.map(RunnerId::get))
-                .bind(!running || change.clear_token)
-                .bind(&change.token_digest)
-                .bind(!running)
-                .bind(change.lease_expires_at)
-                .bind(change.failure_reason.map(|f| f.as_str()))
-                .bind(change.exit_code)
-                .bind(now)
-                .bind(to.is_finished())
-                .bind(&expected)
-                .bind(change.scheduled_at)
-                .fetch_optional(p)
-                .await
-                .map_err(db_err)
-                .map_err(conflict_as("token"))?
-        });
+        let row: Option<JobRow> = with_db!(self, |p| sqlx::query_as(TRANSITION)
+            .bind(id.get())
+            .bind(to.as_str())
+            .bind(to.is_unstarted())
+            .bind(change.runner_id.map(RunnerId::get))
+            .bind(!running || change.clear_token)
+            .bind(&change.token_digest)
+            .bind(!running)
+            .bind(change.lease_expires_at)
+            .bind(change.failure_reason.map(|f| f.as_str()))
+            .bind(change.exit_code)
+            .bind(now)
+            .bind(to.is_finished())
+            .bind(&expected)
+            .bind(change.scheduled_at)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)
+            .map_err(conflict_as("token"))?);
         match row {
             Some(row) => Ok(Some(row.try_into()?)),
             None => self.none_if_exists(id.get()).await,

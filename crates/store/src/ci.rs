@@ -161,7 +161,7 @@ pub trait JobStore: Send + Sync {
     /// Several claims at once (one statement for up to 100), each as [`Self::assign_job`], all
     /// with `started_at = now`. One answer per claim, in order; claims of the same job apply in
     /// order, so at most one of them wins. A missing job is `None` here, not NotFound.
-    /// Conflict("token") if a digest is in use; then none of the claims of that statement is made.
+    /// Conflict("token") if a digest is in use; a call is all or nothing, so then none is made.
     async fn assign_jobs(&self, claims: &[JobClaim], now: DateTime<Utc>) -> Result<Vec<Option<Claimed>>>;
     /// The running job holding this token; `None` once it stopped running.
     async fn job_by_token_digest(&self, digest: &str) -> Result<Option<Job>>;

@@ -260,4 +260,15 @@ pub(super) async fn ci_job_batches(cx: &Cx<'_>) {
     assert_eq!(done[2].as_ref().map(|j| j.status), Some(JobStatus::Failed), "batches: another job in the same call");
     assert_eq!(done[3], None, "batches: a token is spent once its job stops running");
     assert_eq!(job(cx, a.id).await, finished, "batches: the answer is the stored job");
+
+    // More claims than one statement takes: still all or nothing. The last one's digest is in
+    // use, so the call fails, and the claims of the first statement are not made either.
+    let many: Vec<NewJob> = (0..101).map(|i| new_job(&format!("m{i}"), 0, JobStatus::Pending)).collect();
+    let (_, many) = pipeline_with(cx, &p, "main", &many, 195).await;
+    let mut claims: Vec<JobClaim> = many.iter().map(|j| claim(j, &r)).collect();
+    claims[100].token_digest = claims[0].token_digest.clone();
+    expect_conflict(s.assign_jobs(&claims, cx.at(196)).await, "token", "batches: a digest in use");
+    for j in [&many[0], &many[99], &many[100]] {
+        assert_eq!(job(cx, j.id).await.status, JobStatus::Pending, "batches: a failed call claims nothing");
+    }
 }
