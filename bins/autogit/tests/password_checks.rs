@@ -215,16 +215,26 @@ fn timing(backend: Backend) {
     };
     time("alice");
     time("nobody");
-    let (mut existing, mut missing) = (Vec::new(), Vec::new());
-    for i in 0..60 {
-        // Interleaved, so load from elsewhere falls on both alike.
-        existing.push(time("alice"));
-        missing.push(time(&format!("nobody-{i}")));
+    // Up to three rounds of 60 interleaved pairs: a leak (a missing user answered without the
+    // password hash, which is most of a check's time) shows in every round, while a burst of
+    // load from the tests running beside this one can tip a single round over the bar.
+    let mut gaps = Vec::new();
+    for round in 0..3 {
+        let (mut existing, mut missing) = (Vec::new(), Vec::new());
+        for i in 0..60 {
+            // Interleaved, so load from elsewhere falls on both alike.
+            existing.push(time("alice"));
+            missing.push(time(&format!("nobody-{round}-{i}")));
+        }
+        let (e, m) = (median(existing), median(missing));
+        let gap = e.abs_diff(m).as_secs_f64() / e.max(m).as_secs_f64();
+        eprintln!("wrong password: existing user median {e:?}, missing user median {m:?}, gap {:.1} %", gap * 100.0);
+        if gap <= 0.20 {
+            return;
+        }
+        gaps.push(format!("existing {e:?} vs missing {m:?}"));
     }
-    let (e, m) = (median(existing), median(missing));
-    let gap = e.abs_diff(m).as_secs_f64() / e.max(m).as_secs_f64();
-    eprintln!("wrong password: existing user median {e:?}, missing user median {m:?}, gap {:.1} %", gap * 100.0);
-    assert!(gap <= 0.20, "existing {e:?} vs missing {m:?}: usernames can be told apart by timing");
+    panic!("usernames can be told apart by timing in every round: {}", gaps.join("; "));
 }
 
 #[test]
