@@ -2,7 +2,7 @@
 //! (ADR 0012, step 4): requests that arrive while one batch is being written are written
 //! together, in one statement, by the next.
 //!
-//! No background task and no timer: the caller that finds no batch in flight writes its own
+//! No long-lived task and no timer: the caller that finds no batch in flight writes its own
 //! request at once (so an idle coordinator adds no latency); callers that arrive meanwhile queue
 //! their requests, and the first of them to get the turn writes all that queued. A batch is
 //! written by a spawned task, so a caller that goes away (its HTTP request was dropped) neither

@@ -3,7 +3,7 @@
 //!
 //! Every job of a pipeline is handed out with the same context (the pipeline, its project and
 //! user, namespaces, protected branches, roles and CI/CD variables) and the facts derived from
-//! it. Reading it costs seven statements; a claim costs one. So the context is kept by pipeline
+//! it. Reading it costs eight statements; a claim costs one. So the context is kept by pipeline
 //! with the [`ContextGeneration`] it was read at, and used for a claim only when the claim's
 //! generation (read in the claim's own statement) is not newer: any committed change to what the
 //! context holds makes the store's generation grow, so a change of rules, roles or variables

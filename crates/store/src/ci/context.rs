@@ -1,7 +1,7 @@
 //! The reads that decide what a job is given, together: a project and the CI/CD settings that
 //! apply to it for a user (pipeline creation) and, with the pipeline, to a job being handed
 //! out. One call each, so that an adapter can answer them on one connection instead of paying
-//! the pool's hand-over for each of the seven reads (ADR 0012). Every part equals what the
+//! the pool's hand-over for each of the reads (ADR 0012). Every part equals what the
 //! per-aggregate method named on it returns at that moment: nothing here is cached.
 //!
 //! A caller may keep a job context between hand-outs of the same pipeline, as long as it reads
