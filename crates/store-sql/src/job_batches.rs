@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use crate::db::{BeginWrite, Db, SqlStore};
 use crate::error::{conflict_as, db_err};
 use crate::job_rows::{JobRow, job_columns};
-use crate::jobs::{ClaimRow, generation};
+use crate::jobs::generation;
 
 /// Requests per statement at most (4 parameters each, far below either database's limit).
 pub(crate) const MAX_BATCH: usize = 100;
@@ -97,25 +97,57 @@ fn rounds(ids: &[JobId]) -> Vec<Vec<usize>> {
     out.into_iter().flat_map(|r| r.chunks(MAX_BATCH).map(<[usize]>::to_vec).collect::<Vec<_>>()).collect()
 }
 
-/// Runs `$round!(executor, is_postgres, round)` for each of `$rounds` on pool `$p`: one round
-/// straight on the pool, several in one write transaction, so that a call is all or nothing
-/// (a later round failing must not leave the earlier rounds' changes made but unanswered).
-/// Evaluates to the rows of each round.
+/// Runs `$round!(executor, is_postgres, round)` for each of `$rounds` (a slice) on pool `$p`:
+/// one round straight on the pool, several in one write transaction, so that a call is all or
+/// nothing (a later round failing must not leave the earlier rounds' changes made but
+/// unanswered). Evaluates to the rows of each round.
 macro_rules! in_rounds {
     ($p:expr, $pg:expr, $rounds:expr, $round:ident) => {{
-        let rounds = $rounds;
+        let rounds: &[Vec<usize>] = $rounds;
         let mut rows = Vec::with_capacity(rounds.len());
-        if let [only] = rounds.as_slice() {
+        if let [only] = rounds {
             rows.push($round!($p, $pg, only));
         } else if !rounds.is_empty() {
             let mut tx = $p.begin_write().await?;
-            for r in &rounds {
+            for r in rounds {
                 rows.push($round!(&mut *tx, $pg, r));
             }
             tx.commit().await.map_err(db_err)?;
         }
         rows
     }};
+}
+
+/// The answers of `requests` requests written in `rounds`: each round's rows in the place of
+/// the request of their job (a round names each job once), `None` where no row came back.
+fn answers<R, T>(
+    requests: usize,
+    rounds: &[Vec<usize>],
+    per_round: Vec<Vec<R>>,
+    job_of: impl Fn(usize) -> JobId,
+    answer: impl Fn(R) -> Result<(JobId, T)>,
+) -> Result<Vec<Option<T>>> {
+    let mut out: Vec<Option<T>> = std::iter::repeat_with(|| None).take(requests).collect();
+    for (round, rows) in rounds.iter().zip(per_round) {
+        for row in rows {
+            let (job, value) = answer(row)?;
+            let i = round
+                .iter()
+                .copied()
+                .find(|&i| job_of(i) == job)
+                .ok_or_else(|| StoreError::Invalid(format!("job {job} answered for no request")))?;
+            out[i] = Some(value);
+        }
+    }
+    Ok(out)
+}
+
+/// A claimed job's row and the context generation as of the claim.
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    context_generation: i64,
 }
 
 impl SqlStore {
@@ -132,26 +164,19 @@ impl SqlStore {
         }
         let rounds = rounds(&claims.iter().map(|c| c.job_id).collect::<Vec<_>>());
         let per_round: Vec<Vec<ClaimRow>> = match &self.db {
-            Db::Sqlite(p) => in_rounds!(p, false, rounds.clone(), claim_round),
-            Db::Postgres(p) => in_rounds!(p, true, rounds.clone(), claim_round),
+            Db::Sqlite(p) => in_rounds!(p, false, &rounds, claim_round),
+            Db::Postgres(p) => in_rounds!(p, true, &rounds, claim_round),
         };
-        let mut out: Vec<Option<Claimed>> = vec![None; claims.len()];
-        for (round, rows) in rounds.iter().zip(per_round) {
-            for row in rows {
-                let generation = generation(row.context_generation)?;
+        answers(
+            claims.len(),
+            &rounds,
+            per_round,
+            |i| claims[i].job_id,
+            |row| {
                 let job = Job::try_from(row.job)?;
-                // The claim that won is the one whose digest the job now holds.
-                let i = round
-                    .iter()
-                    .copied()
-                    .find(|&i| {
-                        claims[i].job_id == job.id && job.token_digest.as_deref() == Some(&claims[i].token_digest)
-                    })
-                    .ok_or_else(|| StoreError::Invalid(format!("claim of job {} answered for no request", job.id)))?;
-                out[i] = Some(Claimed { job, context_generation: generation });
-            }
-        }
-        Ok(out)
+                Ok((job.id, Claimed { job, context_generation: generation(row.context_generation)? }))
+            },
+        )
     }
 
     /// [`autogit_store::JobStore::finish_jobs_with_tokens`] after its checks.
@@ -173,22 +198,19 @@ impl SqlStore {
         }
         let rounds = rounds(&reports.iter().map(|r| r.job_id).collect::<Vec<_>>());
         let per_round: Vec<Vec<JobRow>> = match &self.db {
-            Db::Sqlite(p) => in_rounds!(p, false, rounds.clone(), report_round),
-            Db::Postgres(p) => in_rounds!(p, true, rounds.clone(), report_round),
+            Db::Sqlite(p) => in_rounds!(p, false, &rounds, report_round),
+            Db::Postgres(p) => in_rounds!(p, true, &rounds, report_round),
         };
-        let mut out: Vec<Option<Job>> = vec![None; reports.len()];
-        for (round, rows) in rounds.iter().zip(per_round) {
-            for row in rows {
+        answers(
+            reports.len(),
+            &rounds,
+            per_round,
+            |i| reports[i].job_id,
+            |row| {
                 let job = Job::try_from(row)?;
-                // Each job is once in a round, so its id says which report it answers.
-                let i =
-                    round.iter().copied().find(|&i| reports[i].job_id == job.id).ok_or_else(|| {
-                        StoreError::Invalid(format!("report of job {} answered for no request", job.id))
-                    })?;
-                out[i] = Some(job);
-            }
-        }
-        Ok(out)
+                Ok((job.id, job))
+            },
+        )
     }
 }
 

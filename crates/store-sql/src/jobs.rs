@@ -89,14 +89,6 @@ const INSERT_RETRY: &str = concat!(
     job_columns!()
 );
 
-/// A claimed job's row and the context generation as of the claim.
-#[derive(sqlx::FromRow)]
-pub(crate) struct ClaimRow {
-    #[sqlx(flatten)]
-    pub job: JobRow,
-    pub context_generation: i64,
-}
-
 /// The stored context generation, which starts at 0 and only grows.
 pub(crate) fn generation(value: i64) -> Result<ContextGeneration> {
     u64::try_from(value)
