@@ -1,12 +1,13 @@
 //! Start-up shared by the subcommands: configuration layers, logging, runtime and adapters.
 
 use anyhow::{Context, Result};
-use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SystemClock};
+use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SessionSettings, SystemClock};
 use autogit_blob_fs::FsBlobStore;
 use autogit_config::{Config, LockoutConfig, SqliteSynchronous};
 use autogit_core::lockout::LockoutPolicy;
 use autogit_git::storage::RepoStorage;
 use autogit_store_sql::{SqlStore, SqliteSync};
+use chrono::TimeDelta;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,7 +85,10 @@ pub async fn open_app(config: &Config) -> Result<App> {
     repos.ensure_root().await.context("creating repository storage")?;
     // One server: failed sign-ins are counted in memory (a restart ends every lock).
     let counter = MemoryFailureCounter::new(usize::try_from(config.auth.max_tracked_keys).unwrap_or(usize::MAX));
-    Ok(App::new(Arc::new(store), repos, Arc::new(SystemClock))
+    let store = Arc::new(store);
+    // Sessions live in the database's `sessions` table.
+    Ok(App::new(store.clone(), repos, Arc::new(SystemClock))
+        .with_sessions(store, session_settings(config))
         .with_password_checks(password_settings(config), Arc::new(counter))
         .with_blobs(Arc::new(artifact_blobs(config)?)))
 }
@@ -124,6 +128,16 @@ fn password_settings(config: &Config) -> PasswordSettings {
     }
 }
 
+fn session_settings(config: &Config) -> SessionSettings {
+    let a = &config.auth;
+    let minutes = |m: u64| TimeDelta::minutes(i64::try_from(m).unwrap_or(i64::MAX / 60_000));
+    SessionSettings {
+        idle: minutes(a.session_expire_minutes),
+        lifetime: minutes(a.session_lifetime_minutes),
+        max_per_user: u32::try_from(a.max_sessions_per_user).unwrap_or(u32::MAX),
+    }
+}
+
 fn lockout(l: &LockoutConfig) -> LockoutPolicy {
     let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
     LockoutPolicy {
@@ -142,5 +156,6 @@ mod tests {
     fn the_default_password_limits_are_the_configured_defaults() {
         // `App::new` uses `PasswordSettings::default()`; the server maps `[auth]`. They must agree.
         assert_eq!(password_settings(&Config::default()), PasswordSettings::default());
+        assert_eq!(session_settings(&Config::default()), SessionSettings::default());
     }
 }

@@ -230,3 +230,57 @@ fn protected_branch_routes() {
     }
     assert!(failures.is_empty(), "protected branch authorization mismatches:\n{}", failures.join("\n"));
 }
+
+/// The identity routes: the audit log is for administrators (by token; a session cookie opens no
+/// API route), browser routes for a session only (a token opens none), and every browser POST
+/// needs the session's CSRF token.
+#[test]
+fn identity_routes() {
+    use common::browser::Browser;
+    let s = Server::start();
+    let (_, user) = s.user("idm-user", "api");
+    let mut root = Browser::new(&s, "matrix");
+    assert_eq!(root.sign_in("root", common::ROOT_PASSWORD).status, 302);
+    let session = root.session().expect("session").clone();
+    let no_redirects = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let cookie = format!("_autogit_session={session}");
+    // (route, credentials) → status
+    let cases: &[(Method, &str, &str, u16)] = &[
+        (Method::GET, "/api/v4/audit_events", "", 401),
+        (Method::GET, "/api/v4/audit_events", "user", 403),
+        (Method::GET, "/api/v4/audit_events", "admin", 200),
+        (Method::GET, "/api/v4/audit_events", "cookie", 401),
+        (Method::GET, "/api/v4/audit_events/1", "user", 403),
+        (Method::GET, "/", "", 302),
+        (Method::GET, "/", "admin", 302),
+        (Method::GET, "/", "cookie", 200),
+        (Method::GET, "/-/user_settings/active_sessions", "", 302),
+        (Method::GET, "/-/user_settings/active_sessions", "user", 302),
+        (Method::GET, "/-/user_settings/active_sessions", "cookie", 200),
+        (Method::POST, "/-/user_settings/active_sessions/revoke_all", "", 302),
+        (Method::POST, "/-/user_settings/active_sessions/revoke_all", "admin", 302),
+        (Method::POST, "/-/user_settings/active_sessions/revoke_all", "cookie", 422),
+        (Method::POST, "/-/user_settings/active_sessions/1/revoke", "cookie", 422),
+        (Method::POST, "/users/sign_out", "cookie", 422),
+        (Method::POST, "/users/sign_in", "", 422),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, creds, want) in cases {
+        let mut r = no_redirects.request(method.clone(), s.raw(path));
+        r = match *creds {
+            "user" => r.header("PRIVATE-TOKEN", &user),
+            "admin" => r.header("PRIVATE-TOKEN", &s.root_token),
+            "cookie" => r.header("Cookie", &cookie),
+            _ => r,
+        };
+        if *method == Method::POST {
+            r = r.form(&[("user[login]", "root"), ("user[password]", common::ROOT_PASSWORD)]);
+        }
+        let got = r.send().expect("request").status().as_u16();
+        if got != *want {
+            failures.push(format!("{method} {path} with {creds:?}: want {want}, got {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "identity route mismatches:\n{}", failures.join("\n"));
+    assert!(root.signed_in(), "no refused request ended the session");
+}

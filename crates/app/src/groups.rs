@@ -1,9 +1,11 @@
 //! Groups: nestable namespaces with members and a visibility that bounds their children.
 
+use crate::audit::Entry;
 use crate::error::invalid_name;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::NamespaceId;
 use autogit_core::access::{Action, decide};
+use autogit_core::audit::AuditAction;
 use autogit_core::repo_path::{Ref, parse_ref};
 use autogit_core::{AccessLevel, Decision, Visibility, access, name};
 use autogit_store::{AccessFilter, GroupFilter, Listed, MemberSource, Namespace, NamespaceKind, NewGroup, Page};
@@ -40,7 +42,9 @@ impl App {
             }
         }
         let new = NewGroup { name: req.name, path, parent_id: req.parent_id, visibility, description: req.description };
-        Ok(self.store.create_group(&new, Some(user.id), self.clock.now()).await?)
+        let group = self.store.create_group(&new, Some(user.id), self.clock.now()).await?;
+        self.audit(who, Entry::group(AuditAction::GroupCreated, &group)).await;
+        Ok(group)
     }
 
     /// A group by id or full path, if the principal may see it.

@@ -13,6 +13,7 @@
 //! `xtask/tests/boundary.rs` keeps both rules true. Errors are [`AppError`]; the HTTP crate maps
 //! them to statuses in one place.
 
+mod audit;
 mod auth;
 pub mod ci;
 mod clock;
@@ -31,6 +32,7 @@ mod receive_pack;
 mod related;
 mod repository;
 pub mod secrets;
+mod sessions;
 mod system;
 mod tokens;
 mod users;
@@ -49,6 +51,7 @@ pub use push_space::{PushRefused, PushSettings};
 pub use receive_pack::{FinishPush, PushNotStarted, PushStart, ReceivingPush};
 pub use related::RunnerJob;
 pub use repository::{check_branch_name, check_revision};
+pub use sessions::{IssuedSession, SessionSettings, SignIn, csrf_token, same_token};
 pub use system::System;
 pub use tokens::{CreateToken, IssuedToken};
 pub use users::CreateUser;
@@ -57,7 +60,7 @@ pub use autogit_store as store;
 
 use autogit_git::hooks::ServerHooks;
 use autogit_git::storage::RepoStorage;
-use autogit_store::{BlobStore, FailureCounter, Store};
+use autogit_store::{BlobStore, FailureCounter, SessionStore, Store};
 use std::sync::Arc;
 
 pub type Result<T> = std::result::Result<T, AppError>;
@@ -72,6 +75,8 @@ pub struct App {
     /// Where artifact and trace blobs live (none until `with_blobs`).
     blobs: Arc<dyn BlobStore>,
     passwords: Arc<auth::PasswordChecks>,
+    /// Browser sessions: where they live (the store until `with_sessions`) and how long they last.
+    sessions: Arc<sessions::Sessions>,
     /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
     push: Arc<PushSettings>,
@@ -92,8 +97,10 @@ impl App {
             PasswordSettings::default(),
             Arc::new(MemoryFailureCounter::new(DEFAULT_TRACKED_KEYS)),
         ));
+        let sessions = Arc::new(sessions::Sessions { store: store.clone(), settings: SessionSettings::default() });
         App {
             store,
+            sessions,
             repos: Arc::new(repos),
             clock,
             ci,
@@ -111,6 +118,14 @@ impl App {
     #[must_use]
     pub fn with_password_checks(mut self, settings: PasswordSettings, counter: Arc<dyn FailureCounter>) -> Self {
         self.passwords = Arc::new(auth::PasswordChecks::new(settings, counter));
+        self
+    }
+
+    /// The same application with its browser sessions kept in `store` (the composition root
+    /// chooses the adapter) and lasting as `settings` says.
+    #[must_use]
+    pub fn with_sessions(mut self, store: Arc<dyn SessionStore>, settings: SessionSettings) -> Self {
+        self.sessions = Arc::new(sessions::Sessions { store, settings });
         self
     }
 

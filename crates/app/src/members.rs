@@ -1,10 +1,12 @@
 //! Memberships on groups and projects. Managing members needs Maintainer; anything touching an
 //! Owner needs Owner; a group never loses its last Owner.
 
+use crate::audit::Entry;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::UserId;
 use autogit_core::access::{Action, decide};
+use autogit_core::audit::{AuditAction, AuditEntity};
 use autogit_core::{AccessLevel, Visibility};
 use autogit_store::{Listed, Member, MemberSource, Page, User};
 
@@ -21,6 +23,8 @@ struct Resolved {
     visibility: Visibility,
     level: Option<AccessLevel>,
     is_group: bool,
+    /// The source's full path, for the audit log.
+    path: String,
 }
 
 impl App {
@@ -29,11 +33,23 @@ impl App {
             Source::Group(r) => {
                 let g = self.get_group(who, r).await?;
                 let level = self.namespace_level(who, &g).await?;
-                Resolved { source: MemberSource::Namespace(g.id), visibility: g.visibility, level, is_group: true }
+                Resolved {
+                    source: MemberSource::Namespace(g.id),
+                    visibility: g.visibility,
+                    level,
+                    is_group: true,
+                    path: g.full_path,
+                }
             }
             Source::Project(r) => {
                 let (p, level) = self.get_project(who, r, Action::View).await?;
-                Resolved { source: MemberSource::Project(p.id), visibility: p.visibility, level, is_group: false }
+                Resolved {
+                    source: MemberSource::Project(p.id),
+                    visibility: p.visibility,
+                    level,
+                    is_group: false,
+                    path: p.full_path,
+                }
             }
         })
     }
@@ -73,7 +89,11 @@ impl App {
         self.authorize(who, &r, required_for(level))?;
         let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
         match self.store.add_member(r.source, user_id, level, self.clock.now()).await {
-            Ok(m) => Ok((m, user)),
+            Ok(m) => {
+                let entry = r.entry(AuditAction::MemberAdded, &user).change("access_level", "", level.as_str());
+                self.audit(who, entry).await;
+                Ok((m, user))
+            }
             Err(autogit_store::StoreError::Conflict(_)) => {
                 Err(AppError::Conflict("member".into(), "already exists".into()))
             }
@@ -96,17 +116,27 @@ impl App {
         }
         let m = self.store.update_member(r.source, user_id, level).await?;
         let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
+        let entry = r.entry(AuditAction::MemberUpdated, &user).change(
+            "access_level",
+            current.access_level.as_str(),
+            level.as_str(),
+        );
+        self.audit(who, entry).await;
         Ok((m, user))
     }
 
     pub async fn remove_member(&self, who: &Principal, source: Source<'_>, user_id: UserId) -> Result<()> {
         let r = self.resolve(who, source).await?;
-        let (current, _) = self.find_member(r.source, user_id).await?.ok_or(AppError::NotFound("Member"))?;
+        let (current, user) = self.find_member(r.source, user_id).await?.ok_or(AppError::NotFound("Member"))?;
         self.authorize(who, &r, required_for(current.access_level))?;
         if current.access_level == AccessLevel::Owner {
             self.keep_an_owner(r.source, user_id).await?;
         }
-        Ok(self.store.remove_member(r.source, user_id).await?)
+        self.store.remove_member(r.source, user_id).await?;
+        let entry =
+            r.entry(AuditAction::MemberRemoved, &user).change("access_level", current.access_level.as_str(), "");
+        self.audit(who, entry).await;
+        Ok(())
     }
 
     /// Refuses to leave a group without a direct Owner.
@@ -121,6 +151,17 @@ impl App {
             return Err(AppError::Forbidden(Some("a group must keep at least one owner".into())));
         }
         Ok(())
+    }
+}
+
+impl Resolved {
+    /// An audit entry on this source about `user`'s membership.
+    fn entry(&self, action: AuditAction, user: &User) -> Entry {
+        let on = match self.source {
+            MemberSource::Namespace(id) => Entry::on(action, AuditEntity::Group, id.get(), &self.path),
+            MemberSource::Project(id) => Entry::on(action, AuditEntity::Project, id.get(), &self.path),
+        };
+        on.target("User", user.id.get(), user.username.clone())
     }
 }
 

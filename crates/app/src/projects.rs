@@ -1,10 +1,12 @@
 //! Projects: a record in the store plus a bare repository at a hashed path. Creation and deletion
 //! keep the two in step: a project whose repository cannot be created is removed again.
 
+use crate::audit::Entry;
 use crate::error::invalid_name;
 use crate::groups::{access_filter, check_visibility_within, to_result};
 use crate::{App, AppError, Principal, Result};
 use autogit_core::access::{Action, decide};
+use autogit_core::audit::AuditAction;
 use autogit_core::repo_path::{Ref, parse_ref};
 use autogit_core::{AccessLevel, Visibility, access, name};
 use autogit_core::{JobId, NamespaceId, ProjectId};
@@ -89,6 +91,7 @@ impl App {
             }
             return Err(e.into());
         }
+        self.audit(who, Entry::project(AuditAction::ProjectCreated, &project)).await;
         Ok(project)
     }
 
@@ -155,6 +158,14 @@ impl App {
             ci_config_path: req.ci_config_path.map(|c| Some(c).filter(|c| !c.is_empty())),
         };
         let updated = self.store.update_project(project.id, &update, self.clock.now()).await?;
+        if updated.visibility != project.visibility {
+            let entry = Entry::project(AuditAction::ProjectVisibilityChanged, &updated).change(
+                "visibility",
+                project.visibility.as_str(),
+                updated.visibility.as_str(),
+            );
+            self.audit(who, entry).await;
+        }
         if let Some(b) = req.default_branch {
             self.repos.set_default_branch(project.id, &b).await?;
         }
@@ -168,6 +179,7 @@ impl App {
         let jobs = self.store.list_project_jobs(project.id, &[], autogit_store::Page::ALL).await?;
         let job_ids: Vec<JobId> = jobs.items.into_iter().map(|j| j.id).collect();
         self.store.delete_project(project.id).await?;
+        self.audit(who, Entry::project(AuditAction::ProjectDeleted, &project)).await;
         self.remove_job_blobs(job_ids).await;
         self.remove_project_traces(project.id).await;
         if let Err(e) = self.repos.delete(project.id).await {

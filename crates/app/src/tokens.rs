@@ -1,8 +1,10 @@
 //! Personal access tokens: `glpat-` + 32 random characters; only the SHA-256 digest is stored.
 
+use crate::audit::Entry;
 use crate::auth::token_digest;
 use crate::{App, AppError, Principal, Result, System};
 use autogit_core::UserId;
+use autogit_core::audit::AuditAction;
 use autogit_core::scope;
 use autogit_store::{Listed, NewToken, Page, Token};
 use chrono::NaiveDate;
@@ -36,7 +38,15 @@ impl App {
     /// Creates a token for `user_id` (administrators only, as `POST /users/:id/personal_access_tokens`).
     pub async fn create_token(&self, who: &Principal, user_id: UserId, req: CreateToken) -> Result<IssuedToken> {
         who.require_admin()?;
-        self.system().insert_token(user_id, req).await
+        let issued = self.system().insert_token(user_id, req).await?;
+        self.audit_token(who, AuditAction::PersonalAccessTokenCreated, &issued.token).await?;
+        Ok(issued)
+    }
+
+    async fn audit_token(&self, who: &Principal, action: AuditAction, t: &Token) -> Result<()> {
+        let owner = self.store.user_by_id(t.user_id).await?.ok_or(AppError::NotFound("User"))?;
+        self.audit(who, Entry::user(action, &owner).target("PersonalAccessToken", t.id, t.name.clone())).await;
+        Ok(())
     }
 
     /// Tokens visible to the principal: their own, or (administrators) anyone's.
@@ -62,7 +72,8 @@ impl App {
 
     pub async fn revoke_token(&self, who: &Principal, id: i64) -> Result<()> {
         let token = self.get_token(who, id).await?;
-        Ok(self.store.revoke_token(token.id).await?)
+        self.store.revoke_token(token.id).await?;
+        self.audit_token(who, AuditAction::PersonalAccessTokenRevoked, &token).await
     }
 }
 

@@ -1,8 +1,10 @@
 //! Users: creation (API, admin CLI, first-start bootstrap of `root`) and lookup.
 
+use crate::audit::Entry;
 use crate::error::invalid_name;
 use crate::{App, AppError, Principal, Result, System};
 use autogit_core::UserId;
+use autogit_core::audit::AuditAction;
 use autogit_core::name;
 use autogit_store::{Listed, NewUser, Page, User, UserFilter};
 
@@ -22,7 +24,9 @@ impl App {
     /// Creates a user (admin only). The user's personal namespace is created with it.
     pub async fn create_user(&self, who: &Principal, req: CreateUser) -> Result<User> {
         who.require_admin()?;
-        self.system().insert_user(req).await
+        let user = self.system().insert_user(req).await?;
+        self.audit(who, Entry::user(AuditAction::UserCreated, &user)).await;
+        Ok(user)
     }
 
     /// Any signed-in user may look up users (GitLab exposes public profiles).

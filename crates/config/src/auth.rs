@@ -1,4 +1,5 @@
-//! `[auth]`: the limits on password sign-ins (git over HTTP with an account password).
+//! `[auth]`: the limits on password sign-ins (the sign-in page, git over HTTP with an account
+//! password) and how long browser sessions last.
 
 use crate::ConfigError;
 use serde::{Deserialize, Deserializer};
@@ -22,6 +23,13 @@ pub struct AuthConfig {
     /// Failures per client address (the TCP peer; IPv6 per /64).
     #[serde(deserialize_with = "address")]
     pub address: LockoutConfig,
+    /// Minutes without a request after which a browser session is over (GitLab's "session
+    /// duration", one week by default).
+    pub session_expire_minutes: u64,
+    /// Minutes after sign-in after which a browser session is over, however active.
+    pub session_lifetime_minutes: u64,
+    /// Browser sessions per user; a new one ends the least recently active beyond this.
+    pub max_sessions_per_user: u64,
 }
 
 /// When failed password sign-ins lock a key (an account or an address).
@@ -44,6 +52,10 @@ impl Default for AuthConfig {
             password_queue: 16,
             password_queue_wait_ms: 2_000,
             max_tracked_keys: 100_000,
+            session_expire_minutes: 7 * 24 * 60,
+            session_lifetime_minutes: 30 * 24 * 60,
+            // GitLab's bound on active sessions per user.
+            max_sessions_per_user: 100,
             // Devise lockable as GitLab configures it: 10 attempts, then 10 minutes.
             account: LockoutConfig {
                 max_failures: 10,
@@ -105,6 +117,21 @@ impl AuthConfig {
             return invalid(format!(
                 "auth.password_queue_wait_ms = {}: expected at most 60000",
                 self.password_queue_wait_ms
+            ));
+        }
+        const YEAR_MINUTES: u64 = 365 * 24 * 60;
+        for (name, minutes) in [
+            ("session_expire_minutes", self.session_expire_minutes),
+            ("session_lifetime_minutes", self.session_lifetime_minutes),
+        ] {
+            if minutes == 0 || minutes > YEAR_MINUTES {
+                return invalid(format!("auth.{name} = {minutes}: expected 1 to {YEAR_MINUTES} (a year)"));
+            }
+        }
+        if self.max_sessions_per_user == 0 || self.max_sessions_per_user > 10_000 {
+            return invalid(format!(
+                "auth.max_sessions_per_user = {}: expected 1 to 10000",
+                self.max_sessions_per_user
             ));
         }
         if self.max_tracked_keys == 0 {

@@ -71,6 +71,7 @@ macro_rules! gitlab_words {
         }
     };
 }
+pub(crate) use gitlab_words;
 
 /// `JobStatus` and `PipelineStatus` from one list: GitLab spells a pipeline's status as one of
 /// its jobs', so the two enums and the conversion between them cannot drift apart.

@@ -4,6 +4,7 @@
 //! or a random source; time is passed in by callers. Everything here is plain data and decisions.
 
 pub mod access;
+pub mod audit;
 pub mod ci;
 pub mod id;
 pub mod lockout;

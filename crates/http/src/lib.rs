@@ -1,6 +1,6 @@
 //! AutoGit's HTTP face: the GitLab API v4 subset under `/api/v4`, git smart HTTP at
-//! `/<namespace>/<project>.git/…`, and the operational endpoints (`/-/health`, `/-/readiness`,
-//! `/metrics`).
+//! `/<namespace>/<project>.git/…`, the browser routes (`web`: sign-in, sign-out, sessions), and
+//! the operational endpoints (`/-/health`, `/-/readiness`, `/metrics`).
 //!
 //! API boundary: handlers parse requests, call one `autogit_app::App` use-case and render the
 //! result; they hold no policy. `error.rs` is the only place that maps errors to statuses.
@@ -18,6 +18,7 @@ mod ops;
 mod pagination;
 mod params;
 mod state;
+mod web;
 
 pub use conn::{ConnectionSettings, serve};
 pub use metrics::Metrics;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v4", api::routes())
         .merge(ops::routes())
+        .merge(web::routes())
         .fallback(git_http::handle)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))

@@ -11,6 +11,7 @@
 //! No sqlx type appears in the public API: callers see [`SqlStore`] and the port traits only.
 
 mod artifacts;
+mod audit;
 mod ci_codec;
 mod ci_context;
 mod ci_variables;
@@ -30,6 +31,7 @@ mod projects;
 mod protected_branches;
 mod push_records;
 mod runners;
+mod sessions;
 mod tokens;
 mod traces;
 mod users;

@@ -61,6 +61,7 @@ const INSERT_USER: &str = concat!(
 pub(crate) const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
 const USER_BY_USERNAME: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE lower(username) = lower($1)");
+const USER_BY_EMAIL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE lower(email) = lower($1)");
 
 /// `$1` exact username, `$2` LIKE pattern on username, name or email.
 macro_rules! user_list_where {
@@ -114,6 +115,12 @@ impl UserStore for SqlStore {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
         let row: Option<UserRow> =
             with_db!(self, |p| sqlx::query_as(USER_BY_ID).bind(id.get()).fetch_optional(p).await.map_err(db_err)?);
+        row.map(User::try_from).transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row: Option<UserRow> =
+            with_db!(self, |p| sqlx::query_as(USER_BY_EMAIL).bind(email).fetch_optional(p).await.map_err(db_err)?);
         row.map(User::try_from).transpose()
     }
 

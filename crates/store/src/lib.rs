@@ -18,6 +18,7 @@
 //! - Domain words (statuses, `when`, failure reasons) are typed; a stored spelling that does not
 //!   parse is [`StoreError::Unavailable`] naming the column and the value, never a default.
 
+mod audit;
 pub mod blob;
 mod ci;
 mod error;
@@ -25,10 +26,12 @@ pub mod failures;
 mod protected;
 mod push_records;
 mod records;
+pub mod sessions;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use audit::*;
 pub use blob::{BlobError, BlobKey, BlobStore};
 pub use ci::*;
 pub use error::StoreError;
@@ -36,6 +39,7 @@ pub use failures::FailureCounter;
 pub use protected::*;
 pub use push_records::*;
 pub use records::*;
+pub use sessions::{NewSession, Session, SessionStore};
 
 use async_trait::async_trait;
 use autogit_core::AccessLevel;
@@ -53,6 +57,8 @@ pub trait UserStore: Send + Sync {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
     /// Case-insensitive.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>>;
+    /// Case-insensitive on the email address.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
     async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<Listed<User>>;
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
     async fn count_users(&self) -> Result<i64>;
@@ -168,6 +174,8 @@ pub trait Store:
     + CiVariableStore
     + CiContextStore
     + ProtectedBranchStore
+    + SessionStore
+    + AuditStore
     + Health
 {
 }
@@ -189,6 +197,8 @@ impl<
         + CiVariableStore
         + CiContextStore
         + ProtectedBranchStore
+        + SessionStore
+        + AuditStore
         + Health,
 > Store for T
 {

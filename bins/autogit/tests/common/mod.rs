@@ -2,6 +2,7 @@
 //! or a fresh PostgreSQL schema), and drives it with the real `git` CLI and real HTTP.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod ci;
 pub mod job_api;
 

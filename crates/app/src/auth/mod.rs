@@ -54,11 +54,22 @@ pub struct Principal {
     /// Authenticated by a CI job token: the only project it may touch (GitLab's default job
     /// token scope: the job's own project), with the pipeline user's role there.
     pub job_project: Option<ProjectId>,
+    /// Authenticated by a browser session: its id (sign-out ends it).
+    pub session_id: Option<i64>,
+    /// The client address of the request, for the audit log; `None` for local tools.
+    pub address: Option<IpAddr>,
 }
 
 impl Principal {
     pub fn anonymous() -> Self {
-        Principal { actor: Actor::Anonymous, user: None, scopes: None, job_project: None }
+        Principal {
+            actor: Actor::Anonymous,
+            user: None,
+            scopes: None,
+            job_project: None,
+            session_id: None,
+            address: None,
+        }
     }
 
     /// A principal for trusted local tools (the admin CLI): acts as the given user, all scopes.
@@ -68,7 +79,21 @@ impl Principal {
             user: Some(user),
             scopes: None,
             job_project: None,
+            session_id: None,
+            address: None,
         }
+    }
+
+    /// The same principal, seen coming from `address`.
+    #[must_use]
+    pub fn from_address(mut self, address: IpAddr) -> Self {
+        self.address = Some(address);
+        self
+    }
+
+    /// The author of what a runner registration token does (no user, no address).
+    pub(crate) fn registration_token() -> Self {
+        Principal::anonymous()
     }
 
     pub fn user(&self) -> Result<&User> {
@@ -126,6 +151,8 @@ impl App {
             user: Some(user),
             scopes: Some(token.scopes),
             job_project: None,
+            session_id: None,
+            address: None,
         }))
     }
 
@@ -144,6 +171,8 @@ impl App {
             user: Some(user),
             scopes: Some(vec![Scope::ReadRepository]),
             job_project: Some(job.project_id),
+            session_id: None,
+            address: None,
         })
     }
 }

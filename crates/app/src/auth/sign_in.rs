@@ -153,7 +153,20 @@ impl App {
     }
 
     /// Signs in with a username and password, within the limits of the module doc.
-    pub(super) async fn by_password(&self, username: &str, password: &str, peer: IpAddr) -> Result<Principal> {
+    pub(crate) async fn by_password(&self, login: &str, password: &str, peer: IpAddr) -> Result<Principal> {
+        // An email address signs in as its account, counted under the account's username, so
+        // the two spellings share one limit. Usernames hold no `@`.
+        let by_email =
+            if login.contains('@') && login.is_ascii() { self.store.user_by_email(login).await? } else { None };
+        let username = by_email.as_ref().map_or(login, |u| u.username.as_str());
+        let result = self.check_password(username, password, peer).await;
+        if matches!(result, Err(AppError::Unauthorized)) {
+            self.audit_failed_sign_in(login, peer).await;
+        }
+        result
+    }
+
+    async fn check_password(&self, username: &str, password: &str, peer: IpAddr) -> Result<Principal> {
         let checks = &self.passwords;
         let keys = Keys::new(username, peer);
         self.refuse_if_locked(&keys, username, peer).await?;

@@ -21,6 +21,9 @@ pub const TICK: Duration = Duration::from_secs(1);
 const PUSH_RECORD_TICKS: u64 = 60;
 /// A sweep for unarchived traces starts every this many ticks.
 const TRACE_SWEEP_TICKS: u64 = 60;
+/// Expired browser sessions are deleted every this many ticks (an expired one already
+/// authenticates nobody; this only frees its row).
+const SESSION_SWEEP_TICKS: u64 = 600;
 /// Trace blobs of deleted projects are looked for every this many ticks.
 const ORPHAN_TRACE_TICKS: u64 = 3600;
 
@@ -74,6 +77,11 @@ impl System<'_> {
                 tracing::warn!(error = %e, "CI housekeeping failed");
             }
             trace_sweep = self.trace_sweeps(ticks, trace_sweep).await;
+            if ticks.is_multiple_of(SESSION_SWEEP_TICKS)
+                && let Err(e) = self.sweep_sessions().await
+            {
+                tracing::warn!(error = %e, "expired sessions not removed");
+            }
         }
     }
 

@@ -4,10 +4,12 @@
 //! Tokens are stored as SHA-256 digests, like personal access tokens.
 
 use super::contacts::needs_write;
+use crate::audit::Entry;
 use crate::auth::token_digest;
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide};
+use autogit_core::audit::AuditAction;
 use autogit_core::ci::JobStatus;
 use autogit_core::{NamespaceId, ProjectId, RunnerId};
 use autogit_store::{
@@ -60,21 +62,22 @@ impl App {
     /// Instance runners need an administrator; group and project runners need Maintainer there.
     pub async fn create_runner(&self, who: &Principal, req: CreateRunner) -> Result<IssuedRunner> {
         who.user()?;
-        let scope = match req.runner_type.as_str() {
+        let action = AuditAction::RunnerRegistered;
+        let (scope, entry) = match req.runner_type.as_str() {
             "instance_type" => {
                 who.require_admin()?;
-                RunnerScope::Instance
+                (RunnerScope::Instance, Entry::instance(action))
             }
             "group_type" => {
                 let id = req.group_id.ok_or(AppError::Missing("group_id"))?;
                 let g = self.get_group(who, &id.to_string()).await?;
                 self.authorize_namespace(who, &g, Action::Manage).await?;
-                RunnerScope::Group(g.id)
+                (RunnerScope::Group(g.id), Entry::group(action, &g))
             }
             "project_type" => {
                 let id = req.project_id.ok_or(AppError::Missing("project_id"))?;
                 let (p, _) = self.get_project(who, &id.to_string(), Action::Manage).await?;
-                RunnerScope::Project(p.id)
+                (RunnerScope::Project(p.id), Entry::project(action, &p))
             }
             other => {
                 return Err(AppError::Invalid(
@@ -83,7 +86,10 @@ impl App {
                 ));
             }
         };
-        self.issue_runner(scope, req).await
+        let issued = self.issue_runner(scope, req).await?;
+        let r = &issued.runner;
+        self.audit(who, entry.target("Ci::Runner", r.id.get(), r.description.clone())).await;
+        Ok(issued)
     }
 
     async fn issue_runner(&self, scope: RunnerScope, req: CreateRunner) -> Result<IssuedRunner> {
@@ -305,6 +311,10 @@ impl System<'_> {
             return Err(AppError::Forbidden(Some("invalid registration token".into())));
         }
         let issued = self.issue_runner(RunnerScope::Instance, req).await?;
+        let r = &issued.runner;
+        let entry =
+            Entry::instance(AuditAction::RunnerRegistered).target("Ci::Runner", r.id.get(), r.description.clone());
+        self.audit(&Principal::registration_token(), entry).await;
         let now = self.clock.now();
         self.store.touch_runner(issued.runner.id, now, seen).await?;
         self.ci.contacts.note(issued.runner.id, now);

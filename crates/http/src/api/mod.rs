@@ -1,6 +1,7 @@
 //! The GitLab API v4 subset, mounted at `/api/v4`.
 
 mod artifact_download;
+mod audit_events;
 mod groups;
 mod members;
 mod pipelines;
@@ -25,15 +26,17 @@ use autogit_app::{AppError, Principal};
 use autogit_core::scope::ScopeUse;
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use std::net::SocketAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(users::routes())
+        .merge(audit_events::routes())
         .merge(tokens::routes())
         .merge(groups::routes())
         .merge(projects::routes())
@@ -58,7 +61,10 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let creds = credentials(&parts.headers).map_err(|_| ApiError(AppError::Unauthorized))?;
-        let principal = state.app.system().authenticate(creds).await?;
+        let mut principal = state.app.system().authenticate(creds).await?;
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            principal = principal.from_address(peer.ip());
+        }
         let usage =
             if matches!(parts.method, Method::GET | Method::HEAD) { ScopeUse::ApiRead } else { ScopeUse::ApiWrite };
         principal.require_scope(usage)?;

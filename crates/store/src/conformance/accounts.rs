@@ -30,6 +30,12 @@ pub(super) async fn users_create_and_lookup(cx: &Cx<'_>) {
         assert_eq!(found, Some(u.clone()), "users: lookup by username is case-insensitive ({spelling})");
     }
     assert_eq!(ok(s.user_by_username(&cx.name("nobody")).await, "user_by_username"), None, "users: unknown name");
+    for spelling in [new.email.to_uppercase(), new.email.clone()] {
+        let found = ok(s.user_by_email(&spelling).await, "user_by_email");
+        assert_eq!(found, Some(u.clone()), "users: lookup by email is case-insensitive ({spelling})");
+    }
+    let nobody = format!("{}@example.test", cx.name("nobody"));
+    assert_eq!(ok(s.user_by_email(&nobody).await, "user_by_email"), None, "users: unknown email");
     assert_eq!(ok(s.user_by_id(UserId::new(MISSING)).await, "user_by_id"), None, "users: unknown id is Ok(None)");
     assert!(ok(s.count_users().await, "count_users") > before, "users: count_users grows on create");
 

@@ -48,6 +48,7 @@ mod members;
 mod projects;
 mod protected_branches;
 mod push_records;
+mod sessions;
 mod tokens;
 
 use accounts::*;
@@ -68,6 +69,7 @@ use members::*;
 use projects::*;
 use protected_branches::*;
 use push_records::*;
+use sessions::*;
 use tokens::*;
 
 /// An id no adapter will have handed out in a test database.
@@ -119,6 +121,8 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     project_lists(&cx).await;
     group_lists(&cx).await;
     tokens(&cx).await;
+    sessions_lifecycle(&cx).await;
+    audit_events(&cx).await;
     push_events(&cx).await;
     push_records_lifecycle(&cx).await;
     push_records_failures_and_pruning(&cx).await;

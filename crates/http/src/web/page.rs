@@ -1,0 +1,119 @@
+//! HTML answers of the browser routes: a small page layout, escaping, redirects and error pages.
+//! Every page is `no-store`, unframeable and script-free by its headers.
+
+use autogit_app::AppError;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A finished browser answer (boxed: it travels in `Err` of page helpers).
+pub(crate) struct Page(pub Box<Response>);
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("cache-control", "no-store"),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    ),
+];
+
+impl Page {
+    /// An HTML page: `body` is already escaped markup.
+    pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Page {
+        let text = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width\"><title>{} · AutoGit</title></head>\n\
+             <body>\n{body}\n</body></html>\n",
+            esc(title)
+        );
+        let mut r = (status, text).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        Page(Box::new(r)).secured()
+    }
+
+    /// A `302 Found` to a path of this server.
+    pub(crate) fn redirect(to: &str) -> Page {
+        let mut r = StatusCode::FOUND.into_response();
+        let location = HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/"));
+        r.headers_mut().insert(header::LOCATION, location);
+        Page(Box::new(r)).secured()
+    }
+
+    /// The page of an application error, in words for a person.
+    pub(crate) fn error(e: AppError) -> Page {
+        let (status, text) = match &e {
+            AppError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found.")),
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "Sign in to continue.".to_string()),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "You are not allowed to do this.".to_string()),
+            AppError::Internal(m) => {
+                tracing::error!(error = %m, "browser request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.".to_string())
+            }
+            other => (StatusCode::BAD_REQUEST, other.to_string()),
+        };
+        Page::html(status, "Error", &format!("<h1>{}</h1>\n<p>{}</p>", status.as_u16(), esc(&text)))
+    }
+
+    /// `422`: the CSRF check failed (Rails' words, as GitLab answers).
+    pub(crate) fn csrf_refused() -> Page {
+        Page::html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Request refused",
+            "<h1>422</h1>\n<p>Can't verify CSRF token authenticity. Reload the page and try again.</p>",
+        )
+    }
+
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Page {
+        self.0.headers_mut().append(name, value);
+        self
+    }
+
+    fn secured(mut self) -> Page {
+        for (k, v) in SECURITY_HEADERS {
+            self.0.headers_mut().insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        self
+    }
+}
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_both_quotes() {
+        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[test]
+    fn pages_carry_the_security_headers() {
+        let p = Page::html(StatusCode::OK, "<t>", "<p>x</p>").0;
+        assert_eq!(p.headers()["cache-control"], "no-store");
+        assert_eq!(p.headers()["x-frame-options"], "DENY");
+        assert!(p.headers()["content-security-policy"].to_str().expect("text").contains("frame-ancestors 'none'"));
+    }
+}
