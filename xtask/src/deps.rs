@@ -58,6 +58,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // re-export (`autogit_app::store`), and no call of `App` or `System` returns a store, so the
     // HTTP face can only reach data through the use-cases (xtask/tests/boundary.rs).
     ("autogit-http", &["autogit-core", "autogit-app", "autogit-git", "autogit-protocol"]),
+    // The SSH face: the same rule as HTTP (use-cases and git's pack services, never a store).
+    ("autogit-ssh", &["autogit-core", "autogit-app", "autogit-git"]),
     // Roots.
     (
         "autogit",
@@ -70,6 +72,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-git",
             "autogit-app",
             "autogit-http",
+            "autogit-ssh",
             "autogit-protocol",
             "autogit-agent",
             "autogit-gpu",
@@ -96,6 +99,9 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
     ("clap", &["autogit"]),
     ("tracing-subscriber", &["autogit"]),
     ("argon2", &["autogit-app"]),
+    ("russh", &["autogit-ssh"]),
+    // Reading users' public keys is a use-case's validation; the server side of SSH is russh's.
+    ("ssh-key", &["autogit-app"]),
 ];
 
 /// Libraries that do I/O and must not appear in the pure layer (L0).

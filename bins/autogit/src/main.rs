@@ -14,6 +14,7 @@ mod runner;
 mod secrets_key;
 mod serve;
 mod setup;
+mod ssh;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -40,12 +40,15 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     } else {
         config.external_url.trim_end_matches('/').to_string()
     };
+    let shutdown = CancellationToken::new();
+    let ssh = crate::ssh::start(&app, &config, &external_url, shutdown.clone()).await?;
     let http = HttpConfig {
         external_url: external_url.clone(),
         max_push_bytes: config.git.max_push_bytes,
         max_fetch_request_bytes: config.git.max_fetch_request_bytes,
         connections: connection_settings(&config),
         metrics_access: MetricsAccess::new(&config.metrics.allowed_networks()?, config.metrics.token.expose()),
+        ssh_clone_base: ssh.as_ref().map(|s| s.clone_base.clone()),
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
     let app = app.with_ci_settings(ci_settings(&config, &external_url)).with_push_settings(push_settings(&config));
@@ -54,7 +57,6 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     wait_for_orphaned_pushes(app.system().repository_root()).await;
     crate::setup::remove_artifact_leftovers(&config)?;
     app.system().recover_pushes().await.context("recovering recorded pushes")?;
-    let shutdown = CancellationToken::new();
     let ci = app.clone();
     let ci_stop = shutdown.clone();
     let housekeeping = tokio::spawn(async move { ci.system().run_ci(ci_stop).await });
@@ -82,6 +84,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     }
     shutdown.cancel();
     housekeeping.await.ok();
+    if let Some(s) = ssh {
+        s.task.await.ok();
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -138,7 +143,7 @@ async fn local_runners(
 /// retransmission. Refused connections leave the queue as fast as they come.
 const LISTEN_BACKLOG: u32 = 4096;
 
-fn bind(listen: &str) -> std::io::Result<tokio::net::TcpListener> {
+pub(crate) fn bind(listen: &str) -> std::io::Result<tokio::net::TcpListener> {
     let addr: std::net::SocketAddr =
         listen.parse().map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an IP:port address"))?;
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };

@@ -233,7 +233,8 @@ fn protected_branch_routes() {
 
 /// The identity routes: the audit log is for administrators (by token; a session cookie opens no
 /// API route), browser routes for a session only (a token opens none), and every browser POST
-/// needs the session's CSRF token.
+/// needs the session's CSRF token; SSH keys are one's own (administrators: anyone's), deploy
+/// keys need Maintainer on a project one can see.
 #[test]
 fn identity_routes() {
     use common::browser::Browser;
@@ -244,6 +245,7 @@ fn identity_routes() {
     let session = root.session().expect("session").clone();
     let no_redirects = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let cookie = format!("_autogit_session={session}");
+    s.post("/projects", &s.root_token, &[("name", "dk"), ("visibility", "private")]);
     // (route, credentials) → status
     let cases: &[(Method, &str, &str, u16)] = &[
         (Method::GET, "/api/v4/audit_events", "", 401),
@@ -263,6 +265,18 @@ fn identity_routes() {
         (Method::POST, "/-/user_settings/active_sessions/1/revoke", "cookie", 422),
         (Method::POST, "/users/sign_out", "cookie", 422),
         (Method::POST, "/users/sign_in", "", 422),
+        (Method::GET, "/api/v4/user/keys", "", 401),
+        (Method::GET, "/api/v4/user/keys", "user", 200),
+        (Method::GET, "/api/v4/user/keys", "cookie", 401),
+        (Method::POST, "/api/v4/users/1/keys", "user", 403),
+        (Method::DELETE, "/api/v4/users/1/keys/1", "user", 403),
+        (Method::GET, "/api/v4/keys/1", "user", 403),
+        (Method::GET, "/api/v4/keys?fingerprint=SHA256:x", "user", 403),
+        (Method::GET, "/api/v4/keys?fingerprint=SHA256:x", "admin", 404),
+        (Method::GET, "/api/v4/projects/root%2Fdk/deploy_keys", "", 404),
+        (Method::GET, "/api/v4/projects/root%2Fdk/deploy_keys", "user", 404),
+        (Method::POST, "/api/v4/projects/root%2Fdk/deploy_keys", "user", 404),
+        (Method::GET, "/api/v4/projects/root%2Fdk/deploy_keys", "admin", 200),
     ];
     let mut failures = Vec::new();
     for (method, path, creds, want) in cases {
@@ -273,7 +287,12 @@ fn identity_routes() {
             "cookie" => r.header("Cookie", &cookie),
             _ => r,
         };
-        if *method == Method::POST {
+        if *method == Method::POST && path.starts_with("/api/") {
+            r = r.form(&[
+                ("title", "k"),
+                ("key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH4MGlj9OV9UGIaU25hDoGsGcvYozowlYl1Uq641DVNy"),
+            ]);
+        } else if *method == Method::POST {
             r = r.form(&[("user[login]", "root"), ("user[password]", common::ROOT_PASSWORD)]);
         }
         let got = r.send().expect("request").status().as_u16();

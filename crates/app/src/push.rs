@@ -36,7 +36,7 @@ impl App {
             Ok(None) => return Err(GitDenied::NotFound),
             Err(e) => return Err(GitDenied::Other(e.into())),
         };
-        if who.job_project.is_some_and(|p| p != project.id) {
+        if who.job_project.or(who.deploy_project).is_some_and(|p| p != project.id) {
             return Err(GitDenied::NotFound);
         }
         let level = self.project_level(who, &project).await.map_err(GitDenied::Other)?;

@@ -137,6 +137,7 @@ impl System<'_> {
             user: Some(user),
             scopes: None,
             job_project: None,
+            deploy_project: None,
             session_id: Some(session.id),
             address: Some(peer),
         }))

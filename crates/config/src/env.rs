@@ -44,6 +44,12 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_HTTP_SHUTDOWN_TIMEOUT_SECONDS", "http.shutdown_timeout_seconds"),
     ("AUTOGIT_METRICS_ALLOWED_ADDRESSES", "metrics.allowed_addresses"),
     ("AUTOGIT_METRICS_TOKEN", "metrics.token"),
+    ("AUTOGIT_SSH_LISTEN", "ssh.listen"),
+    ("AUTOGIT_SSH_EXTERNAL_HOST", "ssh.external_host"),
+    ("AUTOGIT_SSH_EXTERNAL_PORT", "ssh.external_port"),
+    ("AUTOGIT_SSH_MAX_CONNECTIONS", "ssh.max_connections"),
+    ("AUTOGIT_SSH_MAX_CONNECTIONS_PER_ADDRESS", "ssh.max_connections_per_address"),
+    ("AUTOGIT_SSH_TIMEOUT_SECONDS", "ssh.timeout_seconds"),
     ("AUTOGIT_AUTH_PASSWORD_CHECKS", "auth.password_checks"),
     ("AUTOGIT_AUTH_PASSWORD_QUEUE", "auth.password_queue"),
     ("AUTOGIT_AUTH_PASSWORD_QUEUE_WAIT_MS", "auth.password_queue_wait_ms"),
@@ -83,6 +89,7 @@ fn kind_of(key: &str) -> Kind {
         || key.starts_with("ci.")
         || key.starts_with("http.")
         || key.starts_with("auth.")
+        || (key.starts_with("ssh.") && !matches!(key, "ssh.listen" | "ssh.external_host"))
     {
         Kind::Int
     } else {

@@ -14,6 +14,7 @@ mod pool;
 mod sandbox;
 mod secret;
 mod secrets;
+mod ssh;
 
 pub use auth::{AuthConfig, LockoutConfig};
 pub use env::ENV_VARS;
@@ -23,6 +24,7 @@ pub use pool::{GpuVendor, PoolConfig, PoolGpu, PoolProvider, PoolWindow};
 pub use sandbox::SandboxSettings;
 pub use secret::Secret;
 pub use secrets::SecretsConfig;
+pub use ssh::SshConfig;
 
 use choice::config_choice;
 use serde::Deserialize;
@@ -53,6 +55,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub auth: AuthConfig,
     pub secrets: SecretsConfig,
+    pub ssh: SshConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -174,6 +177,7 @@ impl Default for Config {
             ci: CiConfig::default(),
             http: HttpServerConfig::default(),
             metrics: MetricsConfig::default(),
+            ssh: SshConfig::default(),
             auth: AuthConfig::default(),
             secrets: SecretsConfig::default(),
         }
@@ -262,6 +266,7 @@ impl Config {
         }
         self.http.validate()?;
         self.metrics.validate()?;
+        self.ssh.validate()?;
         Ok(())
     }
 

@@ -32,6 +32,10 @@ gitlab_words! {
         ProjectVisibilityChanged = "project_visibility_level_updated",
         GroupCreated = "group_created",
         RunnerRegistered = "ci_runner_registered",
+        SshKeyAdded = "user_ssh_key_added",
+        SshKeyRemoved = "user_ssh_key_removed",
+        DeployKeyAdded = "deploy_key_added",
+        DeployKeyRemoved = "deploy_key_removed",
     }
 }
 
@@ -66,6 +70,10 @@ impl AuditAction {
             AuditAction::ProjectVisibilityChanged => "Changed visibility",
             AuditAction::GroupCreated => "Group created",
             AuditAction::RunnerRegistered => "Registered runner",
+            AuditAction::SshKeyAdded => "Added SSH key",
+            AuditAction::SshKeyRemoved => "Removed SSH key",
+            AuditAction::DeployKeyAdded => "Added deploy key",
+            AuditAction::DeployKeyRemoved => "Removed deploy key",
         }
     }
 }

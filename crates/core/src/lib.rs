@@ -13,6 +13,7 @@ pub mod protection;
 pub mod repo_path;
 pub mod role;
 pub mod scope;
+pub mod ssh_command;
 pub mod visibility;
 
 pub use access::{Action, Actor, Decision};

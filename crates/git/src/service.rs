@@ -80,6 +80,13 @@ impl FromStr for Service {
 }
 
 fn service_command(service: Service, protocol: Option<&str>, hooks: Option<&ReceiveHooks>) -> Result<Command> {
+    let mut cmd = session_command(service, protocol, hooks)?;
+    cmd.arg("--stateless-rpc");
+    Ok(cmd)
+}
+
+/// `git <service>` with the server's options, before the mode flag and the repository.
+fn session_command(service: Service, protocol: Option<&str>, hooks: Option<&ReceiveHooks>) -> Result<Command> {
     let mut cmd = git();
     if service == Service::ReceivePack {
         // Bare repositories keep no reflogs by default; every ref update must be logged so that
@@ -97,7 +104,7 @@ fn service_command(service: Service, protocol: Option<&str>, hooks: Option<&Rece
         }
         None => {}
     }
-    cmd.args([service.subcommand(), "--stateless-rpc"]);
+    cmd.arg(service.subcommand());
     if let Some(p) = protocol {
         // Re-validated here because the value lands in a child's environment.
         cmd.env("GIT_PROTOCOL", validate_git_protocol(p)?);
@@ -108,9 +115,7 @@ fn service_command(service: Service, protocol: Option<&str>, hooks: Option<&Rece
 /// The body of `GET info/refs?service=<service>`. For protocol v0/v1 it starts with the
 /// `# service=…` packet and a flush; for v2 that header is omitted, as `git http-backend` does.
 pub async fn advertise(repo: &Path, service: Service, protocol: Option<&str>) -> Result<Vec<u8>> {
-    let mut cmd = service_command(service, protocol, None)?;
-    cmd.arg("--advertise-refs").arg(cmd::positional(repo)?);
-    let refs = cmd::run_ok(cmd, MAX_LISTING).await?;
+    let refs = advertise_refs(repo, service, protocol).await?;
     let mut body = Vec::with_capacity(refs.len() + 64);
     if protocol_version(protocol) != 2 {
         pktline::encode_into(&mut body, format!("# service={}\n", service.name()).as_bytes())?;
@@ -157,6 +162,30 @@ impl ExitInfo {
 
 /// Spawns `git <service> --stateless-rpc <repo>` with `GIT_PROTOCOL` set when given. A
 /// receive-pack runs no hook at all: servers use [`spawn_rpc_with`] and their hooks.
+/// The ref advertisement alone, as a session transport (SSH) sends it before reading the
+/// client's request.
+pub async fn advertise_refs(repo: &Path, service: Service, protocol: Option<&str>) -> Result<Vec<u8>> {
+    let mut cmd = service_command(service, protocol, None)?;
+    cmd.arg("--advertise-refs").arg(cmd::positional(repo)?);
+    cmd::run_ok(cmd, MAX_LISTING).await
+}
+
+/// `git upload-pack <repo>` for a full-duplex session (SSH): it advertises, negotiates over as
+/// many rounds as the client needs (protocol v0) or serves commands until the client hangs up
+/// (v2), then exits. Pushes never run this way: they take the recorded path
+/// ([`spawn_receive_pack`]) after their command list was read.
+pub fn spawn_upload_session(repo: &Path, protocol: Option<&str>) -> Result<RpcProcess> {
+    spawn(session_command(Service::UploadPack, protocol, None)?, repo, Service::UploadPack)
+}
+
+/// `git upload-archive <repo>` for a full-duplex session (`git archive --remote` over SSH). Only
+/// reachable commits are archived (git's default `uploadArchive.allowUnreachable = false`).
+pub fn spawn_archive_session(repo: &Path) -> Result<RpcProcess> {
+    let mut cmd = git();
+    cmd.args(["-c", "uploadarchive.allowUnreachable=false", "upload-archive"]);
+    spawn(cmd, repo, Service::UploadPack)
+}
+
 pub fn spawn_rpc(repo: &Path, service: Service, protocol: Option<&str>) -> Result<RpcProcess> {
     spawn_rpc_with(repo, service, protocol, None)
 }

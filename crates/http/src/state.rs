@@ -18,6 +18,9 @@ pub struct HttpConfig {
     pub connections: ConnectionSettings,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// The prefix of SSH clone URLs (`git@host:` on port 22, else `ssh://git@host:port/`);
+    /// `None` when SSH is not served.
+    pub ssh_clone_base: Option<String>,
 }
 
 #[derive(Clone)]

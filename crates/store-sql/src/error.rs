@@ -25,6 +25,7 @@ const UNIQUE_KEYS: &[(&[&str], &str)] = &[
     (&["ci_gpu_allocations_pkey", "ci_gpu_allocations.job_id"], "job"),
     (&["protected_branches_name_key", "protected_branches.project_id"], "name"),
     (&["sessions_digest_key", "sessions.digest"], "digest"),
+    (&["ssh_keys_fingerprint_key", "ssh_keys.fingerprint"], "fingerprint"),
 ];
 
 /// Maps any sqlx error. Only constraint violations carry meaning for callers; everything else is

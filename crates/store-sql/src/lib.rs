@@ -32,6 +32,7 @@ mod protected_branches;
 mod push_records;
 mod runners;
 mod sessions;
+mod ssh_keys;
 mod tokens;
 mod traces;
 mod users;

@@ -27,6 +27,7 @@ mod protected;
 mod push_records;
 mod records;
 pub mod sessions;
+mod ssh_keys;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -40,6 +41,7 @@ pub use protected::*;
 pub use push_records::*;
 pub use records::*;
 pub use sessions::{NewSession, Session, SessionStore};
+pub use ssh_keys::*;
 
 use async_trait::async_trait;
 use autogit_core::AccessLevel;
@@ -176,6 +178,7 @@ pub trait Store:
     + ProtectedBranchStore
     + SessionStore
     + AuditStore
+    + SshKeyStore
     + Health
 {
 }
@@ -199,6 +202,7 @@ impl<
         + ProtectedBranchStore
         + SessionStore
         + AuditStore
+        + SshKeyStore
         + Health,
 > Store for T
 {

@@ -41,6 +41,8 @@ pub struct Server {
     pub database_url: Option<String>,
     schema: Option<String>,
     pub root_token: String,
+    /// The SSH server's address, when the server was started with `AUTOGIT_SSH_LISTEN`.
+    pub ssh_addr: Option<String>,
     pub stdout: mpsc::Receiver<String>,
     http: Client,
     env: Vec<(String, String)>,
@@ -58,7 +60,7 @@ fn spawn(
     env: &[(String, String)],
     listen: &str,
     wrapper: &[String],
-) -> (Child, mpsc::Receiver<String>, String) {
+) -> (Child, mpsc::Receiver<String>, String, Option<String>) {
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
             let mut c = Command::new(program);
@@ -92,10 +94,14 @@ fn spawn(
             }
         }
     });
+    let mut ssh = None;
     loop {
         let line = rx.recv_timeout(Duration::from_secs(60)).expect("server prints its address");
+        if let Some(addr) = line.strip_prefix("SSH server on ").and_then(|r| r.split_whitespace().next()) {
+            ssh = Some(addr.to_string());
+        }
         if let Some(url) = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()) {
-            return (child, rx, url.to_string());
+            return (child, rx, url.to_string(), ssh);
         }
     }
 }
@@ -159,7 +165,7 @@ impl Server {
             Backend::Sqlite => (None, None),
         };
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, rx, url) = spawn(data.path(), database_url.as_deref(), &env, listen, &wrapper);
+        let (child, rx, url, ssh_addr) = spawn(data.path(), database_url.as_deref(), &env, listen, &wrapper);
         let mut server = Server {
             child,
             url,
@@ -167,6 +173,7 @@ impl Server {
             database_url,
             schema,
             root_token: String::new(),
+            ssh_addr,
             stdout: rx,
             http: Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
             env,
@@ -193,8 +200,10 @@ impl Server {
     /// directory and database.
     pub fn restart(&mut self) {
         let listen = self.url.trim_start_matches("http://").to_string();
-        let (child, rx, url) = spawn(self.data.path(), self.database_url.as_deref(), &self.env, &listen, &self.wrapper);
+        let (child, rx, url, ssh_addr) =
+            spawn(self.data.path(), self.database_url.as_deref(), &self.env, &listen, &self.wrapper);
         self.child = child;
+        self.ssh_addr = ssh_addr;
         self.stdout = rx;
         self.url = url;
     }

@@ -54,6 +54,9 @@ pub struct Principal {
     /// Authenticated by a CI job token: the only project it may touch (GitLab's default job
     /// token scope: the job's own project), with the pipeline user's role there.
     pub job_project: Option<ProjectId>,
+    /// Authenticated by a project's deploy key (SSH): the only project it may touch; its
+    /// scopes say whether it may push.
+    pub deploy_project: Option<ProjectId>,
     /// Authenticated by a browser session: its id (sign-out ends it).
     pub session_id: Option<i64>,
     /// The client address of the request, for the audit log; `None` for local tools.
@@ -67,6 +70,7 @@ impl Principal {
             user: None,
             scopes: None,
             job_project: None,
+            deploy_project: None,
             session_id: None,
             address: None,
         }
@@ -79,6 +83,7 @@ impl Principal {
             user: Some(user),
             scopes: None,
             job_project: None,
+            deploy_project: None,
             session_id: None,
             address: None,
         }
@@ -151,6 +156,7 @@ impl App {
             user: Some(user),
             scopes: Some(token.scopes),
             job_project: None,
+            deploy_project: None,
             session_id: None,
             address: None,
         }))
@@ -171,6 +177,7 @@ impl App {
             user: Some(user),
             scopes: Some(vec![Scope::ReadRepository]),
             job_project: Some(job.project_id),
+            deploy_project: None,
             session_id: None,
             address: None,
         })

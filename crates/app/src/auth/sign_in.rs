@@ -21,7 +21,7 @@
 
 use super::gate::{Busy, PasswordGate};
 use super::password;
-use crate::{App, AppError, Principal, Result};
+use crate::{App, AppError, Principal, Result, System};
 use autogit_core::lockout::{Failures, LockoutPolicy, Verdict};
 use autogit_store::{FailureCounter, UserState};
 use std::net::IpAddr;
@@ -118,15 +118,50 @@ impl Keys {
             }
             name.truncate(end);
         }
-        let address = match peer.to_canonical() {
-            IpAddr::V4(a) => a.to_string(),
-            IpAddr::V6(a) => {
-                let mut s = a.segments();
-                s[4..].fill(0);
-                format!("{}/64", std::net::Ipv6Addr::from(s))
-            }
-        };
-        Keys { account: format!("account:{name}"), address: format!("address:{address}") }
+        Keys { account: format!("account:{name}"), address: address_key(peer) }
+    }
+}
+
+/// The failure counter key of a client address (IPv6: its /64).
+fn address_key(peer: IpAddr) -> String {
+    let address = match peer.to_canonical() {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => {
+            let mut s = a.segments();
+            s[4..].fill(0);
+            format!("{}/64", std::net::Ipv6Addr::from(s))
+        }
+    };
+    format!("address:{address}")
+}
+
+impl System<'_> {
+    /// Seconds until the lock of `peer`'s address ends, when failed authentications (passwords,
+    /// SSH keys) have locked it; `None` when it is open.
+    pub async fn address_locked(&self, peer: IpAddr) -> Result<Option<u64>> {
+        let checks = &self.passwords;
+        let now = self.now_ms();
+        match checks.settings.address.decide(checks.counter.get(&address_key(peer), now).await?, now) {
+            Verdict::Open => Ok(None),
+            locked => Ok(Some(locked.retry_after_secs(now))),
+        }
+    }
+
+    /// Counts one failed authentication from `peer` (an SSH connection that ended without a
+    /// known key) against the address limit shared with password sign-ins.
+    pub async fn count_address_failure(&self, peer: IpAddr) -> Result<()> {
+        let checks = &self.passwords;
+        let policy = &checks.settings.address;
+        if policy.max_failures == 0 {
+            return Ok(());
+        }
+        let (now, key) = (self.now_ms(), address_key(peer));
+        let failures = checks.counter.add_failure(&key, now, policy.window_ms).await?;
+        if let Verdict::Locked { until_ms } = policy.decide(Some(failures), now) {
+            checks.counter.keep_until(&key, policy.keep_until(failures)).await?;
+            self.log_lock("address", "(ssh)", peer, failures, until_ms - now);
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 mod artifact_download;
 mod audit_events;
 mod groups;
+mod keys;
 mod members;
 mod pipelines;
 mod pools;
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit_events::routes())
         .merge(tokens::routes())
         .merge(groups::routes())
+        .merge(keys::routes())
         .merge(projects::routes())
         .merge(members::routes())
         .merge(repository::routes())

@@ -61,6 +61,7 @@ pub async fn render(
             owner: owner.as_ref(),
             empty_repo: s.app.repository_is_empty(who, p),
             access_level: level,
+            ssh_base: s.config.ssh_clone_base.as_deref(),
         };
         out.push(dto::project(base, p, &extras));
     }

@@ -110,6 +110,8 @@ pub struct ProjectExtras<'a> {
     pub owner: Option<&'a User>,
     pub empty_repo: bool,
     pub access_level: Option<AccessLevel>,
+    /// The SSH clone URL's prefix (`git@host:` or `ssh://git@host:port/`), when SSH is served.
+    pub ssh_base: Option<&'a str>,
 }
 
 pub fn project(base: &str, p: &Project, x: &ProjectExtras<'_>) -> Value {
@@ -126,7 +128,7 @@ pub fn project(base: &str, p: &Project, x: &ProjectExtras<'_>) -> Value {
         "ci_config_path": p.ci_config_path,
         "tag_list": [],
         "topics": [],
-        "ssh_url_to_repo": Value::Null,
+        "ssh_url_to_repo": x.ssh_base.map(|b| format!("{b}{}.git", p.full_path)),
         "http_url_to_repo": format!("{base}/{}.git", p.full_path),
         "web_url": format!("{base}/{}", p.full_path),
         "readme_url": Value::Null,

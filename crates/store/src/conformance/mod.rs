@@ -43,12 +43,12 @@ mod ci_variables;
 mod ci_words;
 pub mod failure_counter;
 mod groups;
+mod identity;
 mod lists;
 mod members;
 mod projects;
 mod protected_branches;
 mod push_records;
-mod sessions;
 mod tokens;
 
 use accounts::*;
@@ -64,12 +64,12 @@ use ci_trace_archives::*;
 use ci_variables::*;
 use ci_words::*;
 use groups::*;
+use identity::*;
 use lists::*;
 use members::*;
 use projects::*;
 use protected_branches::*;
 use push_records::*;
-use sessions::*;
 use tokens::*;
 
 /// An id no adapter will have handed out in a test database.
@@ -123,6 +123,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     tokens(&cx).await;
     sessions_lifecycle(&cx).await;
     audit_events(&cx).await;
+    ssh_keys(&cx).await;
     push_events(&cx).await;
     push_records_lifecycle(&cx).await;
     push_records_failures_and_pruning(&cx).await;

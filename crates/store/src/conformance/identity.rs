@@ -1,4 +1,4 @@
-//! Conformance checks: browser sessions and the audit log.
+//! Conformance checks: browser sessions, the audit log and SSH keys.
 
 use super::*;
 use crate::audit::{AuditChange, AuditFilter, AuditTarget, NewAuditEvent};
@@ -139,4 +139,90 @@ pub(super) async fn audit_events(cx: &Cx<'_>) {
     );
     let group = AuditFilter { entity_type: Some(AuditEntity::Group), ..mine };
     assert_eq!(ok(s.list_audit_events(&group, Page::ALL).await, "list").total, 0, "audit: entity type filters");
+}
+
+pub(super) async fn ssh_keys(cx: &Cx<'_>) {
+    let s = cx.store;
+    let u = cx.user("key").await;
+    let other = cx.user("keyo").await;
+    let g = cx.group("keyg", None, Visibility::Private).await;
+    let p = cx.project(&g, "keyp", Visibility::Private, None).await;
+    let fp = |what: &str| format!("SHA256:{}", cx.name(what));
+    let new = NewSshKey {
+        user_id: u.id,
+        project_id: None,
+        title: "laptop".to_string(),
+        key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheStoreOnly laptop".to_string(),
+        fingerprint: fp("a"),
+        usage_type: "auth_and_signing".to_string(),
+        can_push: false,
+        expires_at: NaiveDate::from_ymd_opt(2031, 2, 3),
+    };
+    let k1 = ok(s.create_ssh_key(&new, cx.at(1)).await, "create_ssh_key");
+    assert_eq!(
+        k1,
+        SshKey {
+            id: k1.id,
+            user_id: u.id,
+            project_id: None,
+            title: new.title.clone(),
+            key: new.key.clone(),
+            fingerprint: new.fingerprint.clone(),
+            usage_type: new.usage_type.clone(),
+            can_push: false,
+            expires_at: new.expires_at,
+            created_at: cx.at(1),
+            last_used_at: None,
+        },
+        "ssh keys: create returns what was given"
+    );
+    assert_eq!(ok(s.ssh_key_by_id(k1.id).await, "by id"), Some(k1.clone()), "ssh keys: by id");
+    assert_eq!(
+        ok(s.ssh_key_by_fingerprint(&new.fingerprint).await, "by fp"),
+        Some(k1.clone()),
+        "ssh keys: by fingerprint"
+    );
+    assert_eq!(ok(s.ssh_key_by_fingerprint(&fp("none")).await, "by fp"), None, "ssh keys: unknown fingerprint");
+    let dup = NewSshKey { user_id: other.id, ..new.clone() };
+    expect_conflict(
+        s.create_ssh_key(&dup, cx.at(2)).await,
+        "fingerprint",
+        "ssh keys: a fingerprint is unique across users",
+    );
+    let deploy =
+        NewSshKey { project_id: Some(p.id), can_push: true, fingerprint: fp("d"), expires_at: None, ..new.clone() };
+    let d = ok(s.create_ssh_key(&deploy, cx.at(3)).await, "create deploy key");
+    assert_eq!((d.project_id, d.can_push), (Some(p.id), true), "ssh keys: a deploy key keeps its project and can_push");
+    let dup_deploy = NewSshKey { fingerprint: new.fingerprint.clone(), ..deploy.clone() };
+    expect_conflict(
+        s.create_ssh_key(&dup_deploy, cx.at(3)).await,
+        "fingerprint",
+        "ssh keys: a deploy key cannot reuse a user's key",
+    );
+    let orphan = NewSshKey { project_id: Some(ProjectId::new(MISSING)), fingerprint: fp("o"), ..new.clone() };
+    expect_invalid(s.create_ssh_key(&orphan, cx.at(3)).await, "ssh keys: a project that does not exist");
+    let k2 = ok(s.create_ssh_key(&NewSshKey { fingerprint: fp("b"), ..new.clone() }, cx.at(4)).await, "create");
+    let ids = |v: Vec<SshKey>| v.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(ok(s.list_user_ssh_keys(u.id).await, "list")),
+        vec![k1.id, k2.id],
+        "ssh keys: a user's own, by id, no deploy keys"
+    );
+    assert_eq!(ids(ok(s.list_deploy_keys(p.id).await, "list")), vec![d.id], "ssh keys: a project's deploy keys");
+    ok(s.touch_ssh_key(k1.id, cx.at(9)).await, "touch");
+    assert_eq!(
+        ok(s.ssh_key_by_id(k1.id).await, "by id").and_then(|k| k.last_used_at),
+        Some(cx.at(9)),
+        "ssh keys: touch"
+    );
+    expect_not_found(s.touch_ssh_key(MISSING, cx.at(9)).await, "ssh keys: touch of a missing key");
+    ok(s.delete_ssh_key(k1.id).await, "delete");
+    expect_not_found(s.delete_ssh_key(k1.id).await, "ssh keys: deleting twice");
+    assert_eq!(ok(s.ssh_key_by_fingerprint(&new.fingerprint).await, "by fp"), None, "ssh keys: a deleted key is gone");
+    ok(s.delete_project(p.id).await, "delete project");
+    assert_eq!(
+        ok(s.ssh_key_by_id(d.id).await, "by id"),
+        None,
+        "ssh keys: a project's deletion deletes its deploy keys"
+    );
 }
