@@ -18,6 +18,7 @@ pub const APP_NON_USE_CASES: &[&str] = &[
     "with_push_hooks",
     "with_ci_settings",
     "with_sessions",
+    "with_sso",
     "with_secrets",
     "system",
     "ci_settings",

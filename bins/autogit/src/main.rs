@@ -15,6 +15,7 @@ mod secrets_key;
 mod serve;
 mod setup;
 mod ssh;
+mod traefik;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -85,6 +86,22 @@ enum ConfigCommand {
     Example,
     /// Print the effective configuration (secrets redacted).
     Show,
+    /// Print Traefik's dynamic configuration for AutoGit behind Authelia (forward-auth on browser
+    /// pages; git, API and runner paths around it), with the identity headers of `[auth.proxy]`.
+    Traefik {
+        /// The host name users reach AutoGit at.
+        #[arg(long, default_value = "git.example.com")]
+        host: String,
+        /// Where Traefik reaches AutoGit.
+        #[arg(long, default_value = "http://autogit:8080")]
+        autogit_url: String,
+        /// Authelia's forward-auth endpoint.
+        #[arg(long, default_value = "http://authelia:9091/api/authz/forward-auth")]
+        authelia_url: String,
+        /// Traefik's entry point of the HTTPS port.
+        #[arg(long, default_value = "websecure")]
+        entrypoint: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -103,6 +120,21 @@ fn main() -> ExitCode {
         Command::Config { command: ConfigCommand::Example } => {
             print!("{}", autogit_config::EXAMPLE);
             Ok(())
+        }
+        Command::Config { command: ConfigCommand::Traefik { host, autogit_url, authelia_url, entrypoint } } => {
+            setup::load_config(cli.config.as_deref(), cli.data_dir, None).map(|c| {
+                let p = &c.auth.proxy;
+                print!(
+                    "{}",
+                    traefik::config(&traefik::Traefik {
+                        host: &host,
+                        autogit_url: &autogit_url,
+                        authelia_url: &authelia_url,
+                        entrypoint: &entrypoint,
+                        headers: [&p.user_header, &p.groups_header, &p.email_header, &p.name_header],
+                    })
+                );
+            })
         }
         Command::Config { command: ConfigCommand::Show } => {
             setup::load_config(cli.config.as_deref(), cli.data_dir, None).map(|c| println!("{c:#?}"))

@@ -6,7 +6,7 @@ use autogit_app::ci::CiSettings;
 use autogit_app::{App, PushSettings};
 use autogit_config::Config;
 use autogit_git::hooks::ServerHooks;
-use autogit_http::{AppState, ConnectionSettings, HttpConfig, MetricsAccess};
+use autogit_http::{AppState, ConnectionSettings, HttpConfig, MetricsAccess, ProxyAuth, Tls};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::io::Write;
@@ -30,13 +30,20 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     let app = app.with_push_hooks(hooks);
     bootstrap_root(&app, &config).await?;
 
+    let tls = match config.tls.enabled() {
+        true => {
+            Some(Tls::load(&config.tls.cert_file, &config.tls.key_file).map_err(anyhow::Error::msg).context("tls")?)
+        }
+        false => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let external_url = if config.external_url.is_empty() {
         // A wildcard bind address is not a place clients can reach; name this host instead.
         let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
         let host = if host.contains(':') { format!("[{host}]") } else { host };
-        format!("http://{host}:{}", addr.port())
+        format!("{scheme}://{host}:{}", addr.port())
     } else {
         config.external_url.trim_end_matches('/').to_string()
     };
@@ -46,9 +53,10 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
         external_url: external_url.clone(),
         max_push_bytes: config.git.max_push_bytes,
         max_fetch_request_bytes: config.git.max_fetch_request_bytes,
-        connections: connection_settings(&config),
+        connections: connection_settings(&config, tls.clone()),
         metrics_access: MetricsAccess::new(&config.metrics.allowed_networks()?, config.metrics.token.expose()),
         ssh_clone_base: ssh.as_ref().map(|s| s.clone_base.clone()),
+        proxy_auth: proxy_auth(&config)?,
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
     let app = app.with_ci_settings(ci_settings(&config, &external_url)).with_push_settings(push_settings(&config));
@@ -60,14 +68,28 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     let ci = app.clone();
     let ci_stop = shutdown.clone();
     let housekeeping = tokio::spawn(async move { ci.system().run_ci(ci_stop).await });
-    println!("AutoGit listening on http://{addr} (external URL {external_url})");
+    println!("AutoGit listening on {scheme}://{addr} (external URL {external_url})");
+    let runner_addr = match &tls {
+        None => addr,
+        Some(tls) => {
+            tokio::spawn(tls.clone().watch(Duration::from_secs(config.tls.reload_seconds), shutdown.clone()));
+            if !config.tls.redirect_listen.is_empty() {
+                let plain = bind(&config.tls.redirect_listen)
+                    .with_context(|| format!("binding tls.redirect_listen {}", config.tls.redirect_listen))?;
+                println!("HTTP redirect on {} (to {external_url})", plain.local_addr()?);
+                tokio::spawn(autogit_http::serve_redirect(plain, external_url.clone(), shutdown.clone()));
+            }
+            local_plain_listener(&app, &http, shutdown.clone())?
+        }
+    };
     std::io::stdout().flush().ok();
     tracing::info!(%addr, "listening");
     // Runners must stop polling before the server stops answering: cancel them first.
     let runners = CancellationToken::new();
-    let (pools, in_process) = local_runners(&app, &config, config_file.as_deref(), addr).await?;
+    let (pools, in_process) = local_runners(&app, &config, config_file.as_deref(), runner_addr).await?;
     let pool_loops =
-        autoscaler::start(&app, &pools, &config.data_dir, &builtin_runner::loopback_url(addr), runners.clone()).await?;
+        autoscaler::start(&app, &pools, &config.data_dir, &builtin_runner::loopback_url(runner_addr), runners.clone())
+            .await?;
     let stop = shutdown.clone();
     let signal = async move {
         shutdown_signal().await;
@@ -152,9 +174,38 @@ pub(crate) fn bind(listen: &str) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-fn connection_settings(config: &Config) -> ConnectionSettings {
+/// `[auth.proxy]` for the HTTP layer, when it is on.
+fn proxy_auth(config: &Config) -> Result<Option<ProxyAuth>> {
+    let p = &config.auth.proxy;
+    if !p.enabled {
+        return Ok(None);
+    }
+    tracing::warn!(trusted = ?p.trusted_proxies, "forward-auth sign-in is on: identity headers from these addresses are believed");
+    let names = [p.user_header.as_str(), &p.groups_header, &p.email_header, &p.name_header];
+    Ok(Some(ProxyAuth::new(p.trusted_networks()?, names).map_err(anyhow::Error::msg)?))
+}
+
+/// With HTTPS on, the runners this server starts on its own host (the built-in runner, process
+/// pools) reach it over a plain-HTTP listener on 127.0.0.1 with the same routes: the runner speaks
+/// no TLS of its own yet, and loopback traffic does not leave the host.
+fn local_plain_listener(app: &App, http: &HttpConfig, shutdown: CancellationToken) -> Result<std::net::SocketAddr> {
+    let listener = bind("127.0.0.1:0").context("binding the local runners' loopback listener")?;
+    let addr = listener.local_addr()?;
+    let mut plain = http.clone();
+    plain.connections.tls = None;
+    let state = AppState::new(app.clone(), plain);
+    tokio::spawn(async move {
+        if let Err(e) = autogit_http::serve(listener, state, shutdown.cancelled_owned()).await {
+            tracing::error!(error = %e, "the local runners' listener stopped");
+        }
+    });
+    Ok(addr)
+}
+
+fn connection_settings(config: &Config, tls: Option<std::sync::Arc<Tls>>) -> ConnectionSettings {
     let h = &config.http;
     ConnectionSettings {
+        tls,
         header_read_timeout: Duration::from_secs(h.header_read_timeout_seconds),
         idle_timeout: Duration::from_secs(h.idle_timeout_seconds),
         max_connections: usize::try_from(h.max_connections).unwrap_or(usize::MAX),

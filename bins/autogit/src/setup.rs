@@ -1,9 +1,10 @@
 //! Start-up shared by the subcommands: configuration layers, logging, runtime and adapters.
 
 use anyhow::{Context, Result};
-use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SessionSettings, SystemClock};
+use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SessionSettings, SsoSettings, SystemClock};
 use autogit_blob_fs::FsBlobStore;
 use autogit_config::{Config, LockoutConfig, SqliteSynchronous};
+use autogit_core::AccessLevel;
 use autogit_core::lockout::LockoutPolicy;
 use autogit_git::storage::RepoStorage;
 use autogit_store_sql::{SqlStore, SqliteSync};
@@ -89,6 +90,7 @@ pub async fn open_app(config: &Config) -> Result<App> {
     // Sessions live in the database's `sessions` table.
     Ok(App::new(store.clone(), repos, Arc::new(SystemClock))
         .with_sessions(store, session_settings(config))
+        .with_sso(sso_settings(config))
         .with_password_checks(password_settings(config), Arc::new(counter))
         .with_blobs(Arc::new(artifact_blobs(config)?)))
 }
@@ -125,6 +127,22 @@ fn password_settings(config: &Config) -> PasswordSettings {
         queue_wait: Duration::from_millis(a.password_queue_wait_ms),
         account: lockout(&a.account),
         address: lockout(&a.address),
+    }
+}
+
+fn sso_settings(config: &Config) -> SsoSettings {
+    let a = &config.auth;
+    SsoSettings {
+        auto_create_users: a.proxy.auto_create_users,
+        admin_groups: a.admin_groups.clone(),
+        group_mappings: a
+            .group_mappings
+            .iter()
+            .filter_map(|m| {
+                let level = i64::try_from(m.access_level).ok().and_then(AccessLevel::from_value)?;
+                Some((m.claim.clone(), m.group.clone(), level))
+            })
+            .collect(),
     }
 }
 

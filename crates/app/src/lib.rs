@@ -34,6 +34,7 @@ mod repository;
 pub mod secrets;
 mod sessions;
 mod ssh_keys;
+mod sso;
 mod system;
 mod tokens;
 mod users;
@@ -54,6 +55,7 @@ pub use related::RunnerJob;
 pub use repository::{check_branch_name, check_revision};
 pub use sessions::{IssuedSession, SessionSettings, SignIn, csrf_token, same_token};
 pub use ssh_keys::{AddKey, CheckedKey, check_public_key};
+pub use sso::{SsoIdentity, SsoSettings};
 pub use system::System;
 pub use tokens::{CreateToken, IssuedToken};
 pub use users::CreateUser;
@@ -79,6 +81,8 @@ pub struct App {
     passwords: Arc<auth::PasswordChecks>,
     /// Browser sessions: where they live (the store until `with_sessions`) and how long they last.
     sessions: Arc<sessions::Sessions>,
+    /// How single sign-on identities become accounts and roles.
+    sso: Arc<SsoSettings>,
     /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
     push: Arc<PushSettings>,
@@ -103,6 +107,7 @@ impl App {
         App {
             store,
             sessions,
+            sso: Arc::new(SsoSettings::default()),
             repos: Arc::new(repos),
             clock,
             ci,
@@ -128,6 +133,13 @@ impl App {
     #[must_use]
     pub fn with_sessions(mut self, store: Arc<dyn SessionStore>, settings: SessionSettings) -> Self {
         self.sessions = Arc::new(sessions::Sessions { store, settings });
+        self
+    }
+
+    /// The same application with these single sign-on rules.
+    #[must_use]
+    pub fn with_sso(mut self, settings: SsoSettings) -> Self {
+        self.sso = Arc::new(settings);
         self
     }
 

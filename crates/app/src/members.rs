@@ -90,6 +90,7 @@ impl App {
         let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
         match self.store.add_member(r.source, user_id, level, self.clock.now()).await {
             Ok(m) => {
+                self.taken_over_by_hand(r.source, user_id).await?;
                 let entry = r.entry(AuditAction::MemberAdded, &user).change("access_level", "", level.as_str());
                 self.audit(who, entry).await;
                 Ok((m, user))
@@ -115,6 +116,7 @@ impl App {
             self.keep_an_owner(r.source, user_id).await?;
         }
         let m = self.store.update_member(r.source, user_id, level).await?;
+        self.taken_over_by_hand(r.source, user_id).await?;
         let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("User"))?;
         let entry = r.entry(AuditAction::MemberUpdated, &user).change(
             "access_level",
@@ -133,9 +135,19 @@ impl App {
             self.keep_an_owner(r.source, user_id).await?;
         }
         self.store.remove_member(r.source, user_id).await?;
+        self.taken_over_by_hand(r.source, user_id).await?;
         let entry =
             r.entry(AuditAction::MemberRemoved, &user).change("access_level", current.access_level.as_str(), "");
         self.audit(who, entry).await;
+        Ok(())
+    }
+
+    /// A membership changed through the API is the administrator's from then on: single sign-on
+    /// no longer changes or removes it (app `sso`).
+    async fn taken_over_by_hand(&self, source: MemberSource, user_id: UserId) -> Result<()> {
+        if let MemberSource::Namespace(ns) = source {
+            self.store.mark_sso_membership(user_id, ns, false).await?;
+        }
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use crate::{App, AppError, Principal, Result, System};
 use autogit_core::Actor;
 use autogit_core::audit::AuditAction;
 use autogit_store::sessions::MAX_USER_AGENT_LEN;
-use autogit_store::{NewSession, Session, SessionStore, UserState};
+use autogit_store::{NewSession, Session, SessionStore, User, UserState};
 use chrono::TimeDelta;
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -94,6 +94,18 @@ impl System<'_> {
     pub async fn sign_in(&self, req: SignIn<'_>, peer: IpAddr) -> Result<(Principal, IssuedSession)> {
         let who = self.by_password(req.login, req.password, peer).await?.from_address(peer);
         let user = who.user()?.clone();
+        self.start_session(who, &user, peer, req.user_agent, "password").await
+    }
+
+    /// Starts a session for `user`, signed in by `how` (for the audit log).
+    pub(crate) async fn start_session(
+        &self,
+        who: Principal,
+        user: &User,
+        peer: IpAddr,
+        user_agent: &str,
+        how: &str,
+    ) -> Result<(Principal, IssuedSession)> {
         let secret: String = rand::rng().sample_iter(Alphanumeric).take(SECRET_LEN).map(char::from).collect();
         let now = self.clock.now();
         let settings = &self.sessions.settings;
@@ -101,12 +113,13 @@ impl System<'_> {
             user_id: user.id,
             digest: token_digest(&secret),
             ip_address: peer.to_canonical().to_string(),
-            user_agent: cut(req.user_agent, MAX_USER_AGENT_LEN),
+            user_agent: cut(user_agent, MAX_USER_AGENT_LEN),
             expires_at: now + settings.idle.min(settings.lifetime),
         };
         let session = self.sessions.store.create_session(&new, settings.max_per_user, now).await?;
         let who = Principal { session_id: Some(session.id), ..who };
-        self.audit(&who, Entry::user(AuditAction::UserSignedIn, &user)).await;
+        let entry = Entry::user(AuditAction::UserSignedIn, user).target("ActiveSession", session.id, how);
+        self.audit(&who, entry).await;
         Ok((who, IssuedSession { session, secret }))
     }
 

@@ -2,6 +2,7 @@
 //! password) and how long browser sessions last.
 
 use crate::ConfigError;
+use crate::proxy_auth::{GroupMapping, ProxyAuthConfig, validate_mappings};
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -30,6 +31,13 @@ pub struct AuthConfig {
     pub session_lifetime_minutes: u64,
     /// Browser sessions per user; a new one ends the least recently active beyond this.
     pub max_sessions_per_user: u64,
+    /// Sign-in by a forward-auth proxy (Authelia).
+    pub proxy: ProxyAuthConfig,
+    /// Single sign-on groups → AutoGit group memberships, applied at every sign-in.
+    pub group_mappings: Vec<GroupMapping>,
+    /// Single sign-on groups whose members are administrators (re-evaluated at every sign-in;
+    /// empty: sign-in never changes who is an administrator).
+    pub admin_groups: Vec<String>,
 }
 
 /// When failed password sign-ins lock a key (an account or an address).
@@ -49,13 +57,17 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             password_checks: 2,
-            password_queue: 16,
+            // 20 people signing in at once (a team after a restart) all get in: 2 run, 18 wait.
+            password_queue: 32,
             password_queue_wait_ms: 2_000,
             max_tracked_keys: 100_000,
             session_expire_minutes: 7 * 24 * 60,
             session_lifetime_minutes: 30 * 24 * 60,
             // GitLab's bound on active sessions per user.
             max_sessions_per_user: 100,
+            proxy: ProxyAuthConfig::default(),
+            group_mappings: Vec::new(),
+            admin_groups: Vec::new(),
             // Devise lockable as GitLab configures it: 10 attempts, then 10 minutes.
             account: LockoutConfig {
                 max_failures: 10,
@@ -134,6 +146,8 @@ impl AuthConfig {
                 self.max_sessions_per_user
             ));
         }
+        self.proxy.validate()?;
+        validate_mappings(&self.group_mappings)?;
         if self.max_tracked_keys == 0 {
             return invalid("auth.max_tracked_keys must be at least 1".into());
         }

@@ -9,6 +9,8 @@ enum Kind {
     Int,
     /// Comma-separated in the variable, a TOML array of strings in the table.
     List,
+    /// `true`/`false` (also `1`/`0`).
+    Bool,
 }
 
 /// Every environment variable the server reads, with the key it sets.
@@ -44,6 +46,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_HTTP_SHUTDOWN_TIMEOUT_SECONDS", "http.shutdown_timeout_seconds"),
     ("AUTOGIT_METRICS_ALLOWED_ADDRESSES", "metrics.allowed_addresses"),
     ("AUTOGIT_METRICS_TOKEN", "metrics.token"),
+    ("AUTOGIT_TLS_CERT_FILE", "tls.cert_file"),
+    ("AUTOGIT_TLS_KEY_FILE", "tls.key_file"),
+    ("AUTOGIT_TLS_RELOAD_SECONDS", "tls.reload_seconds"),
+    ("AUTOGIT_TLS_REDIRECT_LISTEN", "tls.redirect_listen"),
     ("AUTOGIT_SSH_LISTEN", "ssh.listen"),
     ("AUTOGIT_SSH_EXTERNAL_HOST", "ssh.external_host"),
     ("AUTOGIT_SSH_EXTERNAL_PORT", "ssh.external_port"),
@@ -57,6 +63,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_AUTH_SESSION_EXPIRE_MINUTES", "auth.session_expire_minutes"),
     ("AUTOGIT_AUTH_SESSION_LIFETIME_MINUTES", "auth.session_lifetime_minutes"),
     ("AUTOGIT_AUTH_MAX_SESSIONS_PER_USER", "auth.max_sessions_per_user"),
+    ("AUTOGIT_AUTH_PROXY_ENABLED", "auth.proxy.enabled"),
+    ("AUTOGIT_AUTH_PROXY_TRUSTED_PROXIES", "auth.proxy.trusted_proxies"),
+    ("AUTOGIT_AUTH_PROXY_AUTO_CREATE_USERS", "auth.proxy.auto_create_users"),
+    ("AUTOGIT_AUTH_ADMIN_GROUPS", "auth.admin_groups"),
     ("AUTOGIT_AUTH_ACCOUNT_MAX_FAILURES", "auth.account.max_failures"),
     ("AUTOGIT_AUTH_ACCOUNT_WINDOW_SECONDS", "auth.account.window_seconds"),
     ("AUTOGIT_AUTH_ACCOUNT_LOCK_SECONDS", "auth.account.lock_seconds"),
@@ -77,10 +87,15 @@ const NOT_CONFIG: &[&str] = &["AUTOGIT_CONFIG", "AUTOGIT_BIN"];
 /// Keys whose value is text although their section holds numbers.
 const STR_KEYS: &[&str] = &["ci.registration_token", "ci.builtin_runner_mode"];
 /// Keys whose value is a list of strings.
-const LIST_KEYS: &[&str] = &["metrics.allowed_addresses"];
+const LIST_KEYS: &[&str] = &["metrics.allowed_addresses", "auth.proxy.trusted_proxies", "auth.admin_groups"];
+
+/// Keys whose value is a boolean.
+const BOOL_KEYS: &[&str] = &["auth.proxy.enabled", "auth.proxy.auto_create_users"];
 
 fn kind_of(key: &str) -> Kind {
-    if STR_KEYS.contains(&key) {
+    if BOOL_KEYS.contains(&key) {
+        Kind::Bool
+    } else if STR_KEYS.contains(&key) {
         Kind::Str
     } else if LIST_KEYS.contains(&key) {
         Kind::List
@@ -89,6 +104,7 @@ fn kind_of(key: &str) -> Kind {
         || key.starts_with("ci.")
         || key.starts_with("http.")
         || key.starts_with("auth.")
+        || key == "tls.reload_seconds"
         || (key.starts_with("ssh.") && !matches!(key, "ssh.listen" | "ssh.external_host"))
     {
         Kind::Int
@@ -122,6 +138,16 @@ pub(crate) fn apply(table: &mut toml::Table, env: &[(String, String)]) -> Result
                 var: var.clone(),
                 message: format!("expected a whole number, got {value:?}"),
             })?,
+            Kind::Bool => match value.trim() {
+                "true" | "1" => toml::Value::Boolean(true),
+                "false" | "0" => toml::Value::Boolean(false),
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("expected true or false, got {value:?}"),
+                    });
+                }
+            },
             Kind::List => toml::Value::Array(
                 value
                     .split(',')

@@ -11,20 +11,24 @@ mod env;
 mod http;
 mod metrics;
 mod pool;
+mod proxy_auth;
 mod sandbox;
 mod secret;
 mod secrets;
 mod ssh;
+mod tls;
 
 pub use auth::{AuthConfig, LockoutConfig};
 pub use env::ENV_VARS;
 pub use http::HttpServerConfig;
 pub use metrics::{MetricsConfig, parse_network};
 pub use pool::{GpuVendor, PoolConfig, PoolGpu, PoolProvider, PoolWindow};
+pub use proxy_auth::{GroupMapping, ProxyAuthConfig};
 pub use sandbox::SandboxSettings;
 pub use secret::Secret;
 pub use secrets::SecretsConfig;
 pub use ssh::SshConfig;
+pub use tls::TlsConfig;
 
 use choice::config_choice;
 use serde::Deserialize;
@@ -56,6 +60,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub secrets: SecretsConfig,
     pub ssh: SshConfig,
+    pub tls: TlsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -178,6 +183,7 @@ impl Default for Config {
             http: HttpServerConfig::default(),
             metrics: MetricsConfig::default(),
             ssh: SshConfig::default(),
+            tls: TlsConfig::default(),
             auth: AuthConfig::default(),
             secrets: SecretsConfig::default(),
         }
@@ -267,6 +273,7 @@ impl Config {
         self.http.validate()?;
         self.metrics.validate()?;
         self.ssh.validate()?;
+        self.tls.validate()?;
         Ok(())
     }
 

@@ -19,6 +19,17 @@ pub struct MetricsConfig {
     pub token: Secret,
 }
 
+/// A list setting of networks, each parsed by [`parse_network`]; an error names the setting, the
+/// entry and why.
+pub(crate) fn parse_networks(setting: &str, list: &[String]) -> Result<Vec<(IpAddr, u8)>, ConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, text)| {
+            parse_network(text).map_err(|why| ConfigError::Invalid(format!("{setting}[{i}] = {text:?}: {why}")))
+        })
+        .collect()
+}
+
 /// Shortest metrics token accepted: it is compared without throttling, so it must not be guessable.
 const MIN_TOKEN_CHARS: usize = 16;
 
@@ -31,14 +42,7 @@ impl Default for MetricsConfig {
 impl MetricsConfig {
     /// The allowed networks as (address, prefix length); valid after [`crate::Config::load`].
     pub fn allowed_networks(&self) -> Result<Vec<(IpAddr, u8)>, ConfigError> {
-        self.allowed_addresses
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                parse_network(text)
-                    .map_err(|why| ConfigError::Invalid(format!("metrics.allowed_addresses[{i}] = {text:?}: {why}")))
-            })
-            .collect()
+        parse_networks("metrics.allowed_addresses", &self.allowed_addresses)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {

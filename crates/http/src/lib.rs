@@ -20,10 +20,11 @@ mod params;
 mod state;
 mod web;
 
-pub use conn::{ConnectionSettings, serve};
+pub use conn::{ConnectionSettings, Tls, serve, serve_redirect};
 pub use metrics::Metrics;
 pub use metrics_access::MetricsAccess;
 pub use state::{AppState, HttpConfig};
+pub use web::ProxyAuth;
 
 use axum::Router;
 
@@ -32,7 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v4", api::routes())
         .merge(ops::routes())
-        .merge(web::routes())
+        .merge(web::routes(state.clone()))
         .fallback(git_http::handle)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))

@@ -21,6 +21,8 @@ pub struct HttpConfig {
     /// The prefix of SSH clone URLs (`git@host:` on port 22, else `ssh://git@host:port/`);
     /// `None` when SSH is not served.
     pub ssh_clone_base: Option<String>,
+    /// Sign-in by a forward-auth proxy on browser routes (`[auth.proxy]`); `None` when off.
+    pub proxy_auth: Option<crate::ProxyAuth>,
 }
 
 #[derive(Clone)]

@@ -215,4 +215,27 @@ impl MemberStore for SqlStore {
             .map_err(db_err)?);
         levels(values)
     }
+
+    async fn sso_memberships(&self, user_id: UserId) -> Result<Vec<NamespaceId>> {
+        let ids: Vec<i64> = with_db!(self, |p| sqlx::query_scalar(
+            "SELECT namespace_id FROM sso_memberships WHERE user_id = $1 ORDER BY namespace_id"
+        )
+        .bind(user_id.get())
+        .fetch_all(p)
+        .await
+        .map_err(db_err)?);
+        Ok(ids.into_iter().map(NamespaceId::new).collect())
+    }
+
+    async fn mark_sso_membership(&self, user_id: UserId, namespace_id: NamespaceId, managed: bool) -> Result<()> {
+        let sql = if managed {
+            "INSERT INTO sso_memberships (user_id, namespace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM sso_memberships WHERE user_id = $1 AND namespace_id = $2"
+        };
+        with_db!(self, |p| {
+            sqlx::query(sql).bind(user_id.get()).bind(namespace_id.get()).execute(p).await.map_err(db_err)?;
+        });
+        Ok(())
+    }
 }

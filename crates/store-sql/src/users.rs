@@ -154,6 +154,17 @@ impl UserStore for SqlStore {
         one_row(done, "user")
     }
 
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()> {
+        let done = with_db!(self, |p| sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
+            .bind(admin)
+            .bind(id.get())
+            .execute(p)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+        one_row(done, "user")
+    }
+
     async fn count_users(&self) -> Result<i64> {
         with_db!(self, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await.map_err(db_err))
     }

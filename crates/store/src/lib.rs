@@ -63,6 +63,8 @@ pub trait UserStore: Send + Sync {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
     async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<Listed<User>>;
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
+    /// Makes the user an administrator or not. NotFound if missing.
+    async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()>;
     async fn count_users(&self) -> Result<i64>;
 }
 
@@ -127,6 +129,11 @@ pub trait MemberStore: Send + Sync {
     /// Every role the user holds that applies to `source`: direct on it, and on every ancestor
     /// namespace (for a project: its namespace chain). Owning the personal namespace counts as Owner.
     async fn applicable_levels(&self, source: MemberSource, user_id: UserId) -> Result<Vec<AccessLevel>>;
+    /// The groups whose membership of the user single sign-on made (see `mark_sso_membership`).
+    async fn sso_memberships(&self, user_id: UserId) -> Result<Vec<NamespaceId>>;
+    /// Records (`managed`) or forgets that single sign-on made the user's membership of a group.
+    /// Idempotent either way.
+    async fn mark_sso_membership(&self, user_id: UserId, namespace_id: NamespaceId, managed: bool) -> Result<()>;
 }
 
 /// Personal access tokens. Only digests are stored; the secret is never seen here.

@@ -52,7 +52,7 @@ impl Default for PasswordSettings {
     fn default() -> Self {
         PasswordSettings {
             concurrent_checks: 2,
-            queue: 16,
+            queue: 32,
             queue_wait: Duration::from_secs(2),
             account: LockoutPolicy {
                 max_failures: 10,

@@ -9,8 +9,13 @@
 //! client costs one `accept` and one small write.
 
 mod limits;
+mod redirect;
 mod refuse;
+mod tls;
 mod track;
+
+pub use redirect::serve_redirect;
+pub use tls::Tls;
 
 use crate::state::AppState;
 use axum::Router;
@@ -42,6 +47,8 @@ pub struct ConnectionSettings {
     /// 0 = no per-address cap.
     pub max_connections_per_address: usize,
     pub shutdown_timeout: Duration,
+    /// HTTPS on this listener (the handshake must finish within the header-read timeout).
+    pub tls: Option<std::sync::Arc<Tls>>,
 }
 
 /// While shutting down, a request whose head has begun gets this long to complete it (never more
@@ -113,7 +120,11 @@ pub async fn serve(
         };
         configure(&tcp);
         let conn = Conn { peer, timeouts, graceful: graceful.clone(), force: force.clone(), _admission: admission };
-        connections.spawn(conn.serve(tcp, app.clone(), builder.clone()));
+        let (app, builder) = (app.clone(), builder.clone());
+        match &settings.tls {
+            None => connections.spawn(conn.serve(tcp, app, builder)),
+            Some(tls) => connections.spawn(conn.serve_tls(tls.acceptor(), tcp, app, builder)),
+        };
     }
     drop(listener);
 
@@ -185,7 +196,37 @@ struct Conn {
 }
 
 impl Conn {
-    async fn serve(self, tcp: TcpStream, app: Router, builder: http1::Builder) {
+    /// The TLS handshake first, within the header-read timeout (a client that opens a connection
+    /// and never finishes it holds its place no longer than one that never sends a request).
+    async fn serve_tls(
+        self,
+        acceptor: tokio_rustls::TlsAcceptor,
+        tcp: TcpStream,
+        app: Router,
+        builder: http1::Builder,
+    ) {
+        let handshake = tokio::time::timeout(self.timeouts.header_read, acceptor.accept(tcp));
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(peer = %self.peer, "TLS handshake not finished in time");
+                    return;
+                }
+            },
+            () = self.force.cancelled() => return,
+        };
+        self.serve(stream, app, builder).await;
+    }
+
+    async fn serve<I>(self, tcp: I, app: Router, builder: http1::Builder)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let track = ConnTrack::new();
         let io = TokioIo::new(TrackedIo::new(tcp, track.clone()));
         let peer = self.peer;

@@ -14,6 +14,7 @@
 //!   with a content security policy that allows no script and forms to this origin only.
 
 mod page;
+mod proxy;
 mod sessions;
 mod sign_in;
 
@@ -28,6 +29,7 @@ use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub(crate) use page::Page;
+pub use proxy::ProxyAuth;
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "_autogit_session";
@@ -36,8 +38,11 @@ pub(crate) const CSRF_COOKIE: &str = "_autogit_csrf";
 /// The form field of every CSRF token.
 pub(crate) const CSRF_FIELD: &str = "authenticity_token";
 
-pub fn routes() -> Router<AppState> {
-    Router::new().merge(sign_in::routes()).merge(sessions::routes())
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(sign_in::routes())
+        .merge(sessions::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state, proxy::sign_in_by_proxy))
 }
 
 /// The browser of a request: signed in by its session cookie, or not.
@@ -60,6 +65,9 @@ impl FromRequestParts<AppState> for Browser {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(a)| a.ip());
         let secure = state.config.external_url.starts_with("https://");
+        if let Some(p) = parts.extensions.get::<proxy::ProxySession>() {
+            return Ok(Browser { who: Some(p.who.clone()), secret: Some(p.secret.clone()), peer, secure });
+        }
         let secret = cookie(&parts.headers, SESSION_COOKIE).filter(|s| plausible_secret(s)).map(str::to_string);
         let who = match &secret {
             Some(s) => state.app.system().session_principal(s, peer).await.map_err(Page::error)?,

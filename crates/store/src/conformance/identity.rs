@@ -226,3 +226,25 @@ pub(super) async fn ssh_keys(cx: &Cx<'_>) {
         "ssh keys: a project's deletion deletes its deploy keys"
     );
 }
+
+pub(super) async fn sso_memberships_and_admins(cx: &Cx<'_>) {
+    let s = cx.store;
+    let u = cx.user("sso").await;
+    let (g1, g2) =
+        (cx.group("ssoa", None, Visibility::Private).await, cx.group("ssob", None, Visibility::Private).await);
+    assert_eq!(ok(s.sso_memberships(u.id).await, "sso_memberships"), vec![], "sso: none at first");
+    ok(s.mark_sso_membership(u.id, g2.id, true).await, "mark");
+    ok(s.mark_sso_membership(u.id, g1.id, true).await, "mark");
+    ok(s.mark_sso_membership(u.id, g1.id, true).await, "mark twice");
+    let mut want = vec![g1.id, g2.id];
+    want.sort();
+    assert_eq!(ok(s.sso_memberships(u.id).await, "list"), want, "sso: marks are a set, by group id");
+    ok(s.mark_sso_membership(u.id, g1.id, false).await, "unmark");
+    ok(s.mark_sso_membership(u.id, g1.id, false).await, "unmark twice");
+    assert_eq!(ok(s.sso_memberships(u.id).await, "list"), vec![g2.id], "sso: unmarked");
+    ok(s.set_user_admin(u.id, true).await, "set_user_admin");
+    assert!(ok(s.user_by_id(u.id).await, "user").expect("user").is_admin, "users: set_user_admin(true)");
+    ok(s.set_user_admin(u.id, false).await, "set_user_admin");
+    assert!(!ok(s.user_by_id(u.id).await, "user").expect("user").is_admin, "users: set_user_admin(false)");
+    expect_not_found(s.set_user_admin(UserId::new(MISSING), true).await, "users: set_user_admin of a missing user");
+}

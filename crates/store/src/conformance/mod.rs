@@ -124,6 +124,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     sessions_lifecycle(&cx).await;
     audit_events(&cx).await;
     ssh_keys(&cx).await;
+    sso_memberships_and_admins(&cx).await;
     push_events(&cx).await;
     push_records_lifecycle(&cx).await;
     push_records_failures_and_pruning(&cx).await;
