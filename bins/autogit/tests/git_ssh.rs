@@ -321,3 +321,52 @@ fn python_gitlab_manages_keys() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn connection_floods_and_key_guessing_are_limited_per_address() {
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[
+            ("AUTOGIT_SSH_LISTEN", "127.0.0.1:0"),
+            ("AUTOGIT_SSH_MAX_CONNECTIONS_PER_ADDRESS", "2"),
+            ("AUTOGIT_AUTH_ADDRESS_MAX_FAILURES", "3"),
+        ],
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let w = work.path();
+    let (_, tok) = s.user("gina", "api");
+    let key = keygen(w, "gina_key", &["-t", "ed25519"]);
+    assert_eq!(add_key(&s, &tok, "k", &key.public).status(), 201);
+    let addr = s.ssh_addr.clone().expect("ssh");
+    let banner = |stream: &mut std::net::TcpStream| -> bool {
+        use std::io::Read;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+        let mut buf = [0u8; 64];
+        matches!(stream.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"SSH-2.0-"))
+    };
+    // Two idle connections from one address are served; the third is closed before the banner.
+    let mut a = std::net::TcpStream::connect(&addr).expect("connect");
+    let mut b = std::net::TcpStream::connect(&addr).expect("connect");
+    assert!(banner(&mut a) && banner(&mut b), "two connections get the server's banner");
+    let mut c = std::net::TcpStream::connect(&addr).expect("connect");
+    assert!(!banner(&mut c), "the third connection from the address is closed at once");
+    drop((a, b, c));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    // Connections that end without authenticating count against the address: the two idle ones
+    // above made two failures, a key nobody has makes the third, and the address is locked.
+    let stranger = keygen(w, "stranger", &["-t", "ed25519"]);
+    let p = s.post("/projects", &tok, &[("name", "lim")]);
+    let url = p["ssh_url_to_repo"].as_str().expect("ssh url").to_string();
+    let before = git(w, &ssh_command(&s, &key.private), &["ls-remote", &url]);
+    assert!(before.status.success(), "two failures do not lock: {}", String::from_utf8_lossy(&before.stderr));
+    let out = git(w, &ssh_command(&s, &stranger.private), &["ls-remote", &url]);
+    assert!(!out.status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let locked = git(w, &ssh_command(&s, &key.private), &["ls-remote", &url]);
+    assert!(!locked.status.success(), "locked: even a valid key is refused from the address");
+    let mut d = std::net::TcpStream::connect(&addr).expect("connect");
+    assert!(!banner(&mut d), "a locked address's connections are closed before the handshake");
+    // HTTP from the same address is limited by the same lock for passwords, not for tokens.
+    assert_eq!(s.get("/user", &tok).status(), 200, "tokens still work");
+}
