@@ -186,6 +186,7 @@ pub async fn start(app: &App, config: &Config, sandbox: SandboxConfig, addr: Soc
                 sandbox: None,
                 docker_privileged: false,
                 timeouts: Default::default(),
+                tls: Default::default(),
             }
         }
     };
@@ -210,6 +211,7 @@ pub async fn start(app: &App, config: &Config, sandbox: SandboxConfig, addr: Soc
         docker_privileged: false,
         pending_dir: Some(PendingStore::beside(&path)),
         timeouts: runner.timeouts.clone(),
+        tls: runner.tls.clone(),
     };
     tracing::info!(runner = runner.id, concurrent, "built-in shell runner started");
     let shutdown = Shutdown::new();

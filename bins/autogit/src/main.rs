@@ -5,6 +5,7 @@
 mod admin;
 mod autoscaler;
 mod builtin_runner;
+mod ca;
 mod ci;
 mod data_dir;
 mod gpu;
@@ -57,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: ci::CiCommand,
     },
+    /// The internal certificate authority (HTTPS certificates, runners' client certificates).
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
     /// GPU Detector.
     Gpu {
         #[command(subcommand)]
@@ -77,6 +83,37 @@ enum Command {
     Hook {
         #[command(subcommand)]
         command: hook::HookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Create the CA (default in <data_dir>/ca); never replaces one.
+    Init {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Issue a certificate signed by the CA: a server's (--dns/--ip) or a runner's (--client).
+    Issue {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The certificate's subject; also the file names (<name>.crt, <name>.key).
+        #[arg(long)]
+        name: String,
+        /// DNS names of a server certificate.
+        #[arg(long)]
+        dns: Vec<String>,
+        /// Addresses of a server certificate.
+        #[arg(long)]
+        ip: Vec<std::net::IpAddr>,
+        /// A client certificate (for `autogit runner register --tls-cert-file`).
+        #[arg(long)]
+        client: bool,
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+        /// Where the two files are written.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
     },
 }
 
@@ -105,6 +142,9 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    // HTTPS clients of this process (the runner's, `pool` and `gpu` commands) use ring, the
+    // server's provider, rather than the aws-lc-rs one reqwest would otherwise pick.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     // Before anything is created: the data directory, its database, repositories and key file,
     // and whatever the processes started from here create (git, the runner processes of pools
@@ -143,6 +183,16 @@ fn main() -> ExitCode {
             .and_then(|c| setup::runtime()?.block_on(serve::run(c, cli.config.clone()))),
         Command::Admin { command } => setup::load_config(cli.config.as_deref(), cli.data_dir, None)
             .and_then(|c| setup::runtime()?.block_on(admin::run(c, command))),
+        Command::Ca { command } => setup::load_config(cli.config.as_deref(), cli.data_dir, None).and_then(|c| {
+            let default_dir = c.data_dir.join("ca");
+            match command {
+                CaCommand::Init { dir } => ca::init(dir.as_deref().unwrap_or(&default_dir)),
+                CaCommand::Issue { dir, name, dns, ip, client, days, out } => ca::issue(
+                    dir.as_deref().unwrap_or(&default_dir),
+                    &ca::Issue { name: &name, dns: &dns, ips: &ip, client, days, out: &out },
+                ),
+            }
+        }),
         Command::Gpu { command } => gpu::run(command),
         Command::Pool { command } => pool::run(command),
         Command::Ci { command } => ci::run(command),

@@ -71,6 +71,16 @@ pub struct RegisterArgs {
     /// Docker executor: run job and service containers privileged (off by default).
     #[arg(long)]
     docker_privileged: bool,
+    /// PEM CA certificate(s) the server's certificate must chain to, instead of the system's
+    /// roots (gitlab-runner's `--tls-ca-file`).
+    #[arg(long)]
+    tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (the server's `tls.runner_listen`).
+    #[arg(long, requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `--tls-cert-file`.
+    #[arg(long, requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
 }
 
 /// `--sandbox` and its limits: shell jobs run in the job sandbox (bubblewrap + pasta, another
@@ -193,12 +203,20 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 arch,
                 sandbox,
                 docker_privileged,
+                tls_ca_file,
+                tls_cert_file,
+                tls_key_file,
             } = *args;
+            let tls = autogit_agent::config::TlsFiles {
+                ca_file: tls_ca_file.map(|p| std::path::absolute(&p)).transpose()?,
+                cert_file: tls_cert_file.map(|p| std::path::absolute(&p)).transpose()?,
+                key_file: tls_key_file.map(|p| std::path::absolute(&p)).transpose()?,
+            };
             let sandbox = sandbox.config()?;
             if let Some(a) = &arch {
                 autogit_agent::config::check_architecture(a, docker_image.is_some()).map_err(anyhow::Error::msg)?;
             }
-            let client = autogit_agent::client::Client::with_timeout(&url, Duration::from_secs(30))?;
+            let client = autogit_agent::client::Client::with_tls(&url, Duration::from_secs(30), &tls)?;
             let system_id =
                 format!("r_{}", rand::rng().sample_iter(Alphanumeric).take(12).map(char::from).collect::<String>());
             let details = if token.starts_with(RUNNER_TOKEN_PREFIX) {
@@ -239,6 +257,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 sandbox,
                 docker_privileged,
                 timeouts: Default::default(),
+                tls,
             };
             config.save(&runner_config)?;
             println!("registered runner {} ; configuration written to {}", details.id, runner_config.display());
@@ -275,6 +294,7 @@ pub async fn run(command: RunnerCommand) -> Result<()> {
                 docker_privileged: c.docker_privileged,
                 pending_dir: Some(PendingStore::beside(&runner_config)),
                 timeouts: c.timeouts.clone(),
+                tls: c.tls.clone(),
             };
             tracing::info!(runner = c.id, concurrent = cfg.concurrent, "runner started");
             let containers = cfg.docker_image.clone().map(|image| Containers {

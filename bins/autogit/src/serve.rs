@@ -32,7 +32,8 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
 
     let tls = match config.tls.enabled() {
         true => {
-            Some(Tls::load(&config.tls.cert_file, &config.tls.key_file).map_err(anyhow::Error::msg).context("tls")?)
+            let t = &config.tls;
+            Some(Tls::load(&t.cert_file, &t.key_file, None).map_err(anyhow::Error::msg).context("tls")?)
         }
         false => None,
     };
@@ -57,6 +58,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
         metrics_access: MetricsAccess::new(&config.metrics.allowed_networks()?, config.metrics.token.expose()),
         ssh_clone_base: ssh.as_ref().map(|s| s.clone_base.clone()),
         proxy_auth: proxy_auth(&config)?,
+        refuse_runner_api: config.tls.require_runner_certificates,
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
     let app = app.with_ci_settings(ci_settings(&config, &external_url)).with_push_settings(push_settings(&config));
@@ -79,6 +81,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
                 println!("HTTP redirect on {} (to {external_url})", plain.local_addr()?);
                 tokio::spawn(autogit_http::serve_redirect(plain, external_url.clone(), shutdown.clone()));
             }
+            start_runner_port(&app, &config, &http, shutdown.clone())?;
             local_plain_listener(&app, &http, shutdown.clone())?
         }
     };
@@ -193,6 +196,7 @@ fn local_plain_listener(app: &App, http: &HttpConfig, shutdown: CancellationToke
     let addr = listener.local_addr()?;
     let mut plain = http.clone();
     plain.connections.tls = None;
+    plain.refuse_runner_api = false;
     let state = AppState::new(app.clone(), plain);
     tokio::spawn(async move {
         if let Err(e) = autogit_http::serve(listener, state, shutdown.cancelled_owned()).await {
@@ -200,6 +204,35 @@ fn local_plain_listener(app: &App, http: &HttpConfig, shutdown: CancellationToke
         }
     });
     Ok(addr)
+}
+
+/// `[tls] runner_listen`: HTTPS whose handshake requires a client certificate of the runners' CA,
+/// serving the runner API (and the rest of the routes, to the certified) for runners elsewhere.
+fn start_runner_port(app: &App, config: &Config, http: &HttpConfig, shutdown: CancellationToken) -> Result<()> {
+    let t = &config.tls;
+    if t.runner_listen.is_empty() {
+        return Ok(());
+    }
+    let tls = Tls::load(&t.cert_file, &t.key_file, Some(&t.client_ca_file))
+        .map_err(anyhow::Error::msg)
+        .context("tls.runner_listen")?;
+    let listener = bind(&t.runner_listen).with_context(|| format!("binding tls.runner_listen {}", t.runner_listen))?;
+    println!(
+        "Runner port on https://{} (client certificates of {} required)",
+        listener.local_addr()?,
+        t.client_ca_file.display()
+    );
+    tokio::spawn(tls.clone().watch(Duration::from_secs(t.reload_seconds), shutdown.clone()));
+    let mut runner = http.clone();
+    runner.connections.tls = Some(tls);
+    runner.refuse_runner_api = false;
+    let state = AppState::new(app.clone(), runner);
+    tokio::spawn(async move {
+        if let Err(e) = autogit_http::serve(listener, state, shutdown.cancelled_owned()).await {
+            tracing::error!(error = %e, "the runner port stopped");
+        }
+    });
+    Ok(())
 }
 
 fn connection_settings(config: &Config, tls: Option<std::sync::Arc<Tls>>) -> ConnectionSettings {

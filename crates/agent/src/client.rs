@@ -22,6 +22,9 @@ pub enum ClientError {
     /// Reading an archive to upload, or writing one downloaded.
     #[error("archive file: {0}")]
     Io(#[from] std::io::Error),
+    /// A TLS file of the runner's configuration that cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
@@ -64,7 +67,7 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Http(_) | ClientError::Io(_) => true,
-            ClientError::Forbidden => false,
+            ClientError::Forbidden | ClientError::Tls(_) => false,
             ClientError::Unexpected { status, .. } => *status >= 500 || matches!(status, 202 | 408 | 429),
         }
     }
@@ -118,11 +121,38 @@ impl Client {
     /// long poll on top), so that a server that vanished without closing its connections (a
     /// host gone, a network cut) cannot hold the runner.
     pub fn with_timeout(url: &str, request_timeout: Duration) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        Self::with_tls(url, request_timeout, &crate::config::TlsFiles::default())
+    }
+
+    /// As [`Client::with_timeout`], trusting `tls.ca_file` (else the system's roots) and, when
+    /// given, presenting `tls.cert_file`/`tls.key_file` (mutual TLS).
+    pub fn with_tls(url: &str, request_timeout: Duration, tls: &crate::config::TlsFiles) -> Result<Self> {
+        // reqwest's rustls takes the process's provider when one is installed; ring, as the
+        // server's (installing twice is refused harmlessly).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("autogit-runner/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(request_timeout.min(Duration::from_secs(10)))
-            .tcp_keepalive(Duration::from_secs(30))
-            .build()?;
+            .tcp_keepalive(Duration::from_secs(30));
+        let read =
+            |p: &std::path::Path| std::fs::read(p).map_err(|e| ClientError::Tls(format!("{}: {e}", p.display())));
+        if let Some(ca) = &tls.ca_file {
+            let certs = reqwest::Certificate::from_pem_bundle(&read(ca)?)
+                .map_err(|e| ClientError::Tls(format!("{}: {e}", ca.display())))?;
+            builder = builder.tls_certs_only(certs);
+        }
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read(key)?;
+                pem.extend_from_slice(&read(cert)?);
+                let identity = reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| ClientError::Tls(format!("{} and {}: {e}", cert.display(), key.display())))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => return Err(ClientError::Tls("tls-cert-file and tls-key-file go together".into())),
+        }
+        let http = builder.build()?;
         Ok(Client {
             http,
             api: format!("{}/api/v4", url.trim_end_matches('/')),

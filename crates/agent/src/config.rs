@@ -54,6 +54,21 @@ pub struct RunnerConfig {
     /// How long the runner waits for the coordinator and for its stopped jobs (`[timeouts]`).
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// TLS to the coordinator, named as gitlab-runner names them.
+    #[serde(flatten)]
+    pub tls: TlsFiles,
+}
+
+/// The CA the coordinator's certificate must chain to (instead of the system's roots), and the
+/// runner's own certificate and key for mutual TLS (`tls.runner_listen` of the server).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    #[serde(rename = "tls-ca-file", default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    #[serde(rename = "tls-cert-file", default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    #[serde(rename = "tls-key-file", default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// The `[timeouts]` table of the runner configuration.
@@ -198,6 +213,11 @@ mod tests {
             sandbox: None,
             docker_privileged: false,
             timeouts: Timeouts { shutdown_seconds: 2, ..Timeouts::default() },
+            tls: TlsFiles {
+                ca_file: Some("/etc/autogit/ca.crt".into()),
+                cert_file: Some("/etc/autogit/runner.crt".into()),
+                key_file: Some("/etc/autogit/runner.key".into()),
+            },
         };
         c.save(&path).expect("save");
         assert_eq!(RunnerConfig::load(&path).expect("load"), c);

@@ -53,6 +53,8 @@ pub struct WorkerConfig {
     /// Request timeout and how often kept states are sent again (the shutdown timeout is the
     /// caller's: it decides when to stop waiting).
     pub timeouts: Timeouts,
+    /// TLS to the coordinator (CA, client certificate).
+    pub tls: crate::config::TlsFiles,
 }
 
 /// The executor jobs run with.
@@ -79,7 +81,7 @@ impl Executor {
 /// Runs until `shutdown` drains: no job is asked for after that, and this returns once the
 /// running jobs have ended (finished, or stopped by an abort) and their states were sent or kept.
 pub async fn run(cfg: WorkerConfig, shutdown: Shutdown) -> Result<(), WorkerError> {
-    let client = Arc::new(Client::with_timeout(&cfg.url, Duration::from_secs(cfg.timeouts.request_seconds))?);
+    let client = Arc::new(Client::with_tls(&cfg.url, Duration::from_secs(cfg.timeouts.request_seconds), &cfg.tls)?);
     // One working directory per concurrent slot (gitlab-runner's `CI_CONCURRENT_ID` layout):
     // two jobs of one project running at once must not share a checkout.
     let slot_dir = |slot: usize| cfg.builds_dir.join(slot.to_string());

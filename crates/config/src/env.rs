@@ -50,6 +50,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_TLS_KEY_FILE", "tls.key_file"),
     ("AUTOGIT_TLS_RELOAD_SECONDS", "tls.reload_seconds"),
     ("AUTOGIT_TLS_REDIRECT_LISTEN", "tls.redirect_listen"),
+    ("AUTOGIT_TLS_CLIENT_CA_FILE", "tls.client_ca_file"),
+    ("AUTOGIT_TLS_RUNNER_LISTEN", "tls.runner_listen"),
+    ("AUTOGIT_TLS_REQUIRE_RUNNER_CERTIFICATES", "tls.require_runner_certificates"),
     ("AUTOGIT_SSH_LISTEN", "ssh.listen"),
     ("AUTOGIT_SSH_EXTERNAL_HOST", "ssh.external_host"),
     ("AUTOGIT_SSH_EXTERNAL_PORT", "ssh.external_port"),
@@ -90,7 +93,7 @@ const STR_KEYS: &[&str] = &["ci.registration_token", "ci.builtin_runner_mode"];
 const LIST_KEYS: &[&str] = &["metrics.allowed_addresses", "auth.proxy.trusted_proxies", "auth.admin_groups"];
 
 /// Keys whose value is a boolean.
-const BOOL_KEYS: &[&str] = &["auth.proxy.enabled", "auth.proxy.auto_create_users"];
+const BOOL_KEYS: &[&str] = &["auth.proxy.enabled", "auth.proxy.auto_create_users", "tls.require_runner_certificates"];
 
 fn kind_of(key: &str) -> Kind {
     if BOOL_KEYS.contains(&key) {

@@ -17,6 +17,15 @@ pub struct TlsConfig {
     /// A plain-HTTP address that answers every request with a redirect to the HTTPS external URL
     /// (e.g. "0.0.0.0:80"). Empty: none.
     pub redirect_listen: String,
+    /// PEM CA certificate(s) (`autogit ca init` writes `<data_dir>/ca/ca.crt`) whose client
+    /// certificates the runner port requires.
+    pub client_ca_file: PathBuf,
+    /// An HTTPS address for runners (e.g. "0.0.0.0:8443") whose handshake requires a client
+    /// certificate signed by `client_ca_file`. Empty: none.
+    pub runner_listen: String,
+    /// The runner API (register, verify, job requests and updates) is refused on the main
+    /// listener: runners must come through `runner_listen` with a certificate.
+    pub require_runner_certificates: bool,
 }
 
 impl Default for TlsConfig {
@@ -26,6 +35,9 @@ impl Default for TlsConfig {
             key_file: PathBuf::new(),
             reload_seconds: 60,
             redirect_listen: String::new(),
+            client_ca_file: PathBuf::new(),
+            runner_listen: String::new(),
+            require_runner_certificates: false,
         }
     }
 }
@@ -46,6 +58,14 @@ impl TlsConfig {
         }
         if !self.redirect_listen.is_empty() && !self.enabled() {
             return invalid("tls.redirect_listen needs tls.cert_file and tls.key_file".into());
+        }
+        if !self.runner_listen.is_empty() && (!self.enabled() || self.client_ca_file.as_os_str().is_empty()) {
+            return invalid("tls.runner_listen needs tls.cert_file, tls.key_file and tls.client_ca_file".into());
+        }
+        if self.require_runner_certificates && self.runner_listen.is_empty() {
+            return invalid(
+                "tls.require_runner_certificates needs tls.runner_listen, where runners then connect".into(),
+            );
         }
         Ok(())
     }

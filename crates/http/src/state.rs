@@ -23,6 +23,9 @@ pub struct HttpConfig {
     pub ssh_clone_base: Option<String>,
     /// Sign-in by a forward-auth proxy on browser routes (`[auth.proxy]`); `None` when off.
     pub proxy_auth: Option<crate::ProxyAuth>,
+    /// This listener refuses the runner API (`[tls] require_runner_certificates`): runners use
+    /// the runner port, whose handshake requires their client certificate.
+    pub refuse_runner_api: bool,
 }
 
 #[derive(Clone)]

@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Tls {
     cert: PathBuf,
     key: PathBuf,
+    /// Clients must present a certificate signed by a CA of this file (mutual TLS).
+    client_ca: Option<PathBuf>,
     current: RwLock<TlsAcceptor>,
     /// The files' modification times and sizes when last loaded.
     loaded: Mutex<Stamp>,
@@ -35,8 +37,9 @@ fn stamp(paths: [&Path; 2]) -> Stamp {
     Some([one(paths[0])?, one(paths[1])?])
 }
 
-/// A server configuration from PEM text: the chain (leaf first) and its private key.
-fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<ServerConfig, String> {
+/// A server configuration from PEM text: the chain (leaf first), its private key and, for mutual
+/// TLS, the CAs whose certificates clients must present (refused in the handshake otherwise).
+fn server_config(cert_pem: &[u8], key_pem: &[u8], client_ca_pem: Option<&[u8]>) -> Result<ServerConfig, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("the certificate file is not PEM: {e}"))?;
@@ -45,32 +48,50 @@ fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<ServerConfig, String
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("the key file holds no private key: {e}"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("the certificate and key do not make a pair: {e}"))?;
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in CertificateDer::pem_slice_iter(pem) {
+                let ca = ca.map_err(|e| format!("the client CA file is not PEM: {e}"))?;
+                roots.add(ca).map_err(|e| format!("the client CA file holds an unusable certificate: {e}"))?;
+            }
+            if roots.is_empty() {
+                return Err("the client CA file holds no certificate".into());
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("the client CA cannot verify clients: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config =
+        builder.with_single_cert(chain, key).map_err(|e| format!("the certificate and key do not make a pair: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
 impl Tls {
-    /// Reads the pair; an error says what is wrong with which file.
-    pub fn load(cert: &Path, key: &Path) -> Result<Arc<Tls>, String> {
-        let acceptor = Self::read(cert, key)?;
+    /// Reads the pair (and, for mutual TLS, the clients' CA); an error says what is wrong with
+    /// which file.
+    pub fn load(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Arc<Tls>, String> {
+        let acceptor = Self::read(cert, key, client_ca)?;
         Ok(Arc::new(Tls {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
+            client_ca: client_ca.map(Path::to_path_buf),
             current: RwLock::new(acceptor),
             loaded: Mutex::new(stamp([cert, key])),
         }))
     }
 
-    fn read(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
-        let cert_pem = std::fs::read(cert).map_err(|e| format!("{}: {e}", cert.display()))?;
-        let key_pem = std::fs::read(key).map_err(|e| format!("{}: {e}", key.display()))?;
-        Ok(TlsAcceptor::from(Arc::new(server_config(&cert_pem, &key_pem)?)))
+    fn read(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<TlsAcceptor, String> {
+        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        let ca = client_ca.map(read).transpose()?;
+        Ok(TlsAcceptor::from(Arc::new(server_config(&read(cert)?, &read(key)?, ca.as_deref())?)))
     }
 
     /// The acceptor for a new connection.
@@ -86,7 +107,7 @@ impl Tls {
         if now.is_none() || now == *loaded {
             return false;
         }
-        match Self::read(&self.cert, &self.key) {
+        match Self::read(&self.cert, &self.key, self.client_ca.as_deref()) {
             Ok(acceptor) => {
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = acceptor;
                 *loaded = now;
@@ -125,9 +146,9 @@ mod tests {
         let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
         std::fs::write(&c, "not pem").expect("write");
         std::fs::write(&k, "not pem").expect("write");
-        let err = Tls::load(&c, &k).expect_err("refused");
+        let err = Tls::load(&c, &k, None).expect_err("refused");
         assert!(err.contains("no certificate"), "{err}");
-        let missing = Tls::load(&dir.path().join("none.pem"), &k).expect_err("refused");
+        let missing = Tls::load(&dir.path().join("none.pem"), &k, None).expect_err("refused");
         assert!(missing.contains("none.pem"), "{missing}");
     }
 }
