@@ -261,6 +261,14 @@ fn deploy_keys_open_one_project_read_only_or_read_write() {
     std::fs::write(w.join("rw").join("f"), "2\n").expect("write");
     ok(git(&w.join("rw"), &srw, &["commit", "-qam", "two"]), "commit");
     ok(git(&w.join("rw"), &srw, &["push", "-q", "origin", "HEAD:release"]), "a read-write deploy key pushes");
+    // An administrator who is no member of the project adds a deploy key: it opens the project.
+    let admin_key = keygen(w, "admin_dk", &["-t", "ed25519"]);
+    s.post(&base, &s.root_token, &[("title", "by admin"), ("key", &admin_key.public)]);
+    ok(git(w, &ssh_command(&s, &admin_key.private), &["ls-remote", &url]), "an administrator's deploy key reads");
+    assert!(
+        !git(w, &ssh_command(&s, &admin_key.private), &["ls-remote", &other_url]).status.success(),
+        "and only its project"
+    );
     // A deploy key cannot be added as a user's key too (one fingerprint, one identity).
     assert_eq!(add_key(&s, &alice, "dup", &ro.public).status(), 400);
     // Deleting it closes the door.

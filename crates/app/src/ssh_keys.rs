@@ -233,7 +233,9 @@ impl System<'_> {
             }
         };
         Ok(Some(Principal {
-            actor: Actor::User { id: user.id, admin: user.is_admin && deploy_project.is_none() },
+            // A deploy key acts as the user who added it (an administrator's as an administrator),
+            // confined to its project and to git by `deploy_project` and its scope.
+            actor: Actor::User { id: user.id, admin: user.is_admin },
             user: Some(user),
             scopes,
             job_project: None,
