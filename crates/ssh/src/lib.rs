@@ -26,7 +26,8 @@ pub use host_key::load_or_create_host_key;
 pub use russh::keys::PrivateKey;
 
 use autogit_app::App;
-use limits::Limits;
+use autogit_core::conn_caps::ConnectionLimits;
+use limits::RefusalLog;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -52,7 +53,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let config = Arc::new(session::config(host_key, &settings));
-    let limits = Arc::new(Limits::new(settings.max_connections, settings.max_connections_per_address));
+    let limits = ConnectionLimits::new(settings.max_connections, settings.max_connections_per_address);
+    let refusals = RefusalLog::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -66,14 +68,14 @@ pub async fn serve(
             },
             _ = shutdown.cancelled() => return,
         };
-        let Some(slot) = limits.admit(peer.ip()) else {
-            limits.log_refusal(peer.ip(), "connection cap reached");
+        let Ok(slot) = limits.try_admit(peer.ip()) else {
+            refusals.log(peer.ip(), "connection cap reached");
             continue;
         };
         match app.system().address_locked(peer.ip()).await {
             Ok(None) => {}
             Ok(Some(_)) => {
-                limits.log_refusal(peer.ip(), "address locked after failed authentications");
+                refusals.log(peer.ip(), "address locked after failed authentications");
                 continue;
             }
             Err(e) => {

@@ -2,8 +2,8 @@
 //! client makes on them (`env GIT_PROTOCOL`, `exec`), plus the greeting of `ssh -T`.
 
 use crate::git_exec;
-use crate::limits::Slot;
 use autogit_app::{App, Principal};
+use autogit_core::conn_caps::Admission;
 use autogit_core::ssh_command::parse_ssh_command;
 use russh::keys::{HashAlg, PrivateKey};
 use russh::server::{Auth, Msg, Session, VerifiedPublicKey};
@@ -40,7 +40,7 @@ pub(crate) async fn run(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     app: App,
-    slot: Slot,
+    slot: Admission,
 ) {
     let handler = Conn { app: app.clone(), peer, who: None, channels: HashMap::new(), protocol: HashMap::new() };
     let authenticated = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -124,15 +124,10 @@ impl Keys {
 
 /// The failure counter key of a client address (IPv6: its /64).
 fn address_key(peer: IpAddr) -> String {
-    let address = match peer.to_canonical() {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => {
-            let mut s = a.segments();
-            s[4..].fill(0);
-            format!("{}/64", std::net::Ipv6Addr::from(s))
-        }
-    };
-    format!("address:{address}")
+    match autogit_core::conn_caps::address_block(peer) {
+        IpAddr::V4(a) => format!("address:{a}"),
+        IpAddr::V6(a) => format!("address:{a}/64"),
+    }
 }
 
 impl System<'_> {

@@ -64,7 +64,7 @@ impl ProxyAuth {
 static UNTRUSTED_LOG_MS: AtomicI64 = AtomicI64::new(0);
 
 pub(crate) async fn sign_in_by_proxy(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Some(cfg) = s.config.proxy_auth.clone() else { return next.run(req).await };
+    let Some(cfg) = &s.config.proxy_auth else { return next.run(req).await };
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
     let trusted = peer.is_some_and(|p| cfg.trusts(p));
     if !trusted {
@@ -76,7 +76,7 @@ pub(crate) async fn sign_in_by_proxy(State(s): State<AppState>, mut req: Request
         }
         return next.run(req).await;
     }
-    let Some(identity) = identity(&cfg, req.headers()) else { return next.run(req).await };
+    let Some(identity) = identity(cfg, req.headers()) else { return next.run(req).await };
     let identity = match identity {
         Ok(id) => id,
         Err(why) => return super::Page::error(autogit_app::AppError::Invalid("identity", why.into())).into_response(),
