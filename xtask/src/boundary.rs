@@ -19,6 +19,8 @@ pub const APP_NON_USE_CASES: &[&str] = &[
     "with_ci_settings",
     "with_sessions",
     "with_sso",
+    "with_oidc_providers",
+    "oidc_providers",
     "with_secrets",
     "system",
     "ci_settings",

@@ -60,6 +60,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("autogit-http", &["autogit-core", "autogit-app", "autogit-git", "autogit-protocol"]),
     // The SSH face: the same rule as HTTP (use-cases and git's pack services, never a store).
     ("autogit-ssh", &["autogit-core", "autogit-app", "autogit-git"]),
+    // OpenID Connect: an outbound adapter of the app's identity-provider port (it implements the
+    // app's trait, so it sits beside the faces; it reaches no store).
+    ("autogit-oidc", &["autogit-app"]),
     // Roots.
     (
         "autogit",
@@ -73,6 +76,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-app",
             "autogit-http",
             "autogit-ssh",
+            "autogit-oidc",
             "autogit-protocol",
             "autogit-agent",
             "autogit-gpu",
@@ -102,6 +106,7 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
     ("russh", &["autogit-ssh"]),
     // Reading users' public keys is a use-case's validation; the server side of SSH is russh's.
     ("ssh-key", &["autogit-app"]),
+    ("openidconnect", &["autogit-oidc"]),
 ];
 
 /// Libraries that do I/O and must not appear in the pure layer (L0).

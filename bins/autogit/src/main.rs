@@ -10,6 +10,7 @@ mod ci;
 mod data_dir;
 mod gpu;
 mod hook;
+mod oidc;
 mod pool;
 mod runner;
 mod secrets_key;

@@ -61,7 +61,10 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
         refuse_runner_api: config.tls.require_runner_certificates,
     };
     // Printed on stdout (not only logged) so scripts and tests can find the port of `--listen :0`.
-    let app = app.with_ci_settings(ci_settings(&config, &external_url)).with_push_settings(push_settings(&config));
+    let app = app
+        .with_ci_settings(ci_settings(&config, &external_url))
+        .with_push_settings(push_settings(&config))
+        .with_oidc_providers(crate::oidc::providers(&config, &external_url)?);
     // Before serving: every push acknowledged before a crash gets its events and pipelines —
     // once the crashed server's own git processes have finished applying them.
     wait_for_orphaned_pushes(app.system().repository_root()).await;

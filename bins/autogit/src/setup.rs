@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use autogit_app::{App, MemoryFailureCounter, PasswordSettings, SessionSettings, SsoSettings, SystemClock};
 use autogit_blob_fs::FsBlobStore;
-use autogit_config::{Config, LockoutConfig, SqliteSynchronous};
+use autogit_config::{Config, GroupMapping, LockoutConfig, SqliteSynchronous};
 use autogit_core::AccessLevel;
 use autogit_core::lockout::LockoutPolicy;
 use autogit_git::storage::RepoStorage;
@@ -130,19 +130,26 @@ fn password_settings(config: &Config) -> PasswordSettings {
     }
 }
 
+/// `[[…group_mappings]]` as the app takes them: (identity group, group path, role).
+pub(crate) fn group_mappings(mappings: &[GroupMapping]) -> Vec<(String, String, AccessLevel)> {
+    mappings
+        .iter()
+        .filter_map(|m| {
+            let level = i64::try_from(m.access_level).ok().and_then(AccessLevel::from_value)?;
+            Some((m.claim.clone(), m.group.clone(), level))
+        })
+        .collect()
+}
+
 fn sso_settings(config: &Config) -> SsoSettings {
     let a = &config.auth;
     SsoSettings {
         auto_create_users: a.proxy.auto_create_users,
         admin_groups: a.admin_groups.clone(),
-        group_mappings: a
-            .group_mappings
-            .iter()
-            .filter_map(|m| {
-                let level = i64::try_from(m.access_level).ok().and_then(AccessLevel::from_value)?;
-                Some((m.claim.clone(), m.group.clone(), level))
-            })
-            .collect(),
+        group_mappings: group_mappings(&a.group_mappings),
+        required_groups: Vec::new(),
+        auto_link_by_email: false,
+        external_groups: Vec::new(),
     }
 }
 

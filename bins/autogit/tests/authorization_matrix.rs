@@ -234,7 +234,8 @@ fn protected_branch_routes() {
 /// The identity routes: the audit log is for administrators (by token; a session cookie opens no
 /// API route), browser routes for a session only (a token opens none), and every browser POST
 /// needs the session's CSRF token; SSH keys are one's own (administrators: anyone's), deploy
-/// keys need Maintainer on a project one can see.
+/// keys need Maintainer on a project one can see; OpenID Connect starts need the sign-in form's
+/// token.
 #[test]
 fn identity_routes() {
     use common::browser::Browser;
@@ -265,6 +266,14 @@ fn identity_routes() {
         (Method::POST, "/-/user_settings/active_sessions/1/revoke", "cookie", 422),
         (Method::POST, "/users/sign_out", "cookie", 422),
         (Method::POST, "/users/sign_in", "", 422),
+        // OpenID Connect: a start needs the sign-in form's token whatever else is sent; a
+        // callback takes no credentials (none is configured on this server).
+        (Method::POST, "/users/auth/openid_connect", "", 422),
+        (Method::POST, "/users/auth/openid_connect", "admin", 422),
+        (Method::POST, "/users/auth/openid_connect", "cookie", 422),
+        (Method::GET, "/users/auth/openid_connect/callback?code=x&state=y", "", 404),
+        (Method::GET, "/users/auth/openid_connect/callback?code=x&state=y", "cookie", 404),
+        (Method::GET, "/users/auth/openid_connect/callback", "admin", 400),
         (Method::GET, "/api/v4/user/keys", "", 401),
         (Method::GET, "/api/v4/user/keys", "user", 200),
         (Method::GET, "/api/v4/user/keys", "cookie", 401),

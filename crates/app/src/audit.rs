@@ -80,6 +80,15 @@ impl App {
         self.record(None, shown, Some(address), entry).await;
     }
 
+    /// Records a refused single sign-on: `who` is what the provider or the browser claimed,
+    /// `why` the reason in words (never a token or code).
+    pub(crate) async fn audit_failed_sso(&self, who: &str, provider: &str, why: &str, address: IpAddr) {
+        let shown: String = who.chars().filter(|c| !c.is_control()).take(MAX_LOGIN_SHOWN).collect();
+        let details = format!("{shown} ({provider}: {why})");
+        let entry = Entry::instance(AuditAction::UserSignInFailed).target("User", 0, details);
+        self.record(None, shown, Some(address), entry).await;
+    }
+
     async fn record(
         &self,
         author_id: Option<autogit_core::UserId>,

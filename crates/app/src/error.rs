@@ -47,6 +47,10 @@ pub enum AppError {
     /// A byte range outside the object asked for; carries the object's size.
     #[error("416 Range Not Satisfiable: the object has {0} bytes")]
     RangeNotSatisfiable(u64),
+    /// A service AutoGit depends on (an identity provider) did not answer as it should; the
+    /// message names it and says what went wrong, without secrets.
+    #[error("502 Bad Gateway - {0}")]
+    Unavailable(String),
     /// Something on our side failed; the message goes to logs, the client gets a generic 500.
     #[error("internal error: {0}")]
     Internal(String),

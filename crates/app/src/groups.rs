@@ -22,14 +22,17 @@ pub struct CreateGroup {
 }
 
 impl App {
-    /// Creates a group; its creator becomes its Owner. Any user may create a top-level group;
-    /// a subgroup needs the CreateSubgroup right on its parent.
+    /// Creates a group; its creator becomes its Owner. Any user but an external one may create a
+    /// top-level group; a subgroup needs the CreateSubgroup right on its parent.
     pub async fn create_group(&self, who: &Principal, req: CreateGroup) -> Result<Namespace> {
         let user = who.user()?;
         name::validate_display_name("name", &req.name).map_err(invalid_name("name"))?;
         let path = req.path.clone().unwrap_or_else(|| name::path_from_name(&req.name));
         let visibility = req.visibility.unwrap_or(Visibility::Private);
         match req.parent_id {
+            None if user.external && !user.is_admin => {
+                return Err(AppError::Forbidden(Some("external users cannot create top-level groups".into())));
+            }
             None => name::validate_top_level_path("path", &path).map_err(invalid_name("path"))?,
             Some(parent_id) => {
                 name::validate_path("path", &path).map_err(invalid_name("path"))?;
@@ -95,6 +98,10 @@ pub(crate) fn access_filter(who: &Principal) -> AccessFilter {
             AccessFilter { min_visibility: Some(Visibility::Public), ..AccessFilter::default() }
         }
         autogit_core::Actor::User { admin: true, .. } => AccessFilter { all: true, ..AccessFilter::default() },
+        // External users see internal records only through a membership.
+        autogit_core::Actor::User { id, external: true, .. } => {
+            AccessFilter { min_visibility: Some(Visibility::Public), member_id: Some(id), ..AccessFilter::default() }
+        }
         autogit_core::Actor::User { id, .. } => {
             AccessFilter { min_visibility: Some(Visibility::Internal), member_id: Some(id), ..AccessFilter::default() }
         }

@@ -20,6 +20,7 @@ mod clock;
 mod error;
 mod groups;
 mod members;
+mod oidc;
 mod pipeline_secrets;
 mod projects;
 mod protected_branches;
@@ -45,6 +46,9 @@ pub use clock::{Clock, SystemClock};
 pub use error::AppError;
 pub use groups::CreateGroup;
 pub use members::Source;
+pub use oidc::{
+    IdentityProvider, OidcButton, OidcCallback, OidcClaims, OidcProvider, OidcRequest, OidcStarted, ProviderError,
+};
 pub use projects::{CreateProject, UpdateProject};
 pub use protected_branches::ProtectBranch;
 pub use push::GitDenied;
@@ -83,6 +87,8 @@ pub struct App {
     sessions: Arc<sessions::Sessions>,
     /// How single sign-on identities become accounts and roles.
     sso: Arc<SsoSettings>,
+    /// OpenID Connect providers, in configuration order.
+    oidc: Arc<Vec<OidcProvider>>,
     /// The keyring that seals secret values at rest (none until `with_secrets`).
     secrets: Arc<secrets::Secrets>,
     push: Arc<PushSettings>,
@@ -108,6 +114,7 @@ impl App {
             store,
             sessions,
             sso: Arc::new(SsoSettings::default()),
+            oidc: Arc::new(Vec::new()),
             repos: Arc::new(repos),
             clock,
             ci,
@@ -138,6 +145,11 @@ impl App {
 
     /// The same application with these single sign-on rules.
     #[must_use]
+    pub fn with_oidc_providers(mut self, providers: Vec<OidcProvider>) -> Self {
+        self.oidc = Arc::new(providers);
+        self
+    }
+
     pub fn with_sso(mut self, settings: SsoSettings) -> Self {
         self.sso = Arc::new(settings);
         self

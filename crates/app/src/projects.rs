@@ -63,6 +63,9 @@ impl App {
             NamespaceKind::User if ns.owner_id != Some(user.id) && !user.is_admin => {
                 return Err(AppError::NotFound("Namespace"));
             }
+            NamespaceKind::User if user.external && !user.is_admin => {
+                return Err(AppError::Forbidden(Some("external users cannot create personal projects".into())));
+            }
             NamespaceKind::User => {}
             NamespaceKind::Group => {
                 self.authorize_namespace(who, &ns, Action::CreateProject).await?;

@@ -146,7 +146,7 @@ impl System<'_> {
             }
         }
         Ok(Some(Principal {
-            actor: Actor::User { id: user.id, admin: user.is_admin },
+            actor: Actor::User { id: user.id, admin: user.is_admin, external: user.external },
             user: Some(user),
             scopes: None,
             job_project: None,

@@ -235,7 +235,7 @@ impl System<'_> {
         Ok(Some(Principal {
             // A deploy key acts as the user who added it (an administrator's as an administrator),
             // confined to its project and to git by `deploy_project` and its scope.
-            actor: Actor::User { id: user.id, admin: user.is_admin },
+            actor: Actor::User { id: user.id, admin: user.is_admin, external: user.external },
             user: Some(user),
             scopes,
             job_project: None,

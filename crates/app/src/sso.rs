@@ -30,7 +30,8 @@ pub struct SsoIdentity {
     pub groups: Vec<String>,
 }
 
-/// How single sign-on identities become accounts and roles (the server fills it from `[auth]`).
+/// How single sign-on identities become accounts and roles (the server fills it from `[auth]`
+/// for forward-auth, and from each `[[auth.oidc]]` provider for its own sign-ins).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SsoSettings {
     pub auto_create_users: bool,
@@ -38,6 +39,26 @@ pub struct SsoSettings {
     pub admin_groups: Vec<String>,
     /// (identity group, AutoGit group full path, role).
     pub group_mappings: Vec<(String, String, AccessLevel)>,
+    /// Not empty: only members of one of these groups sign in.
+    pub required_groups: Vec<String>,
+    /// Link an account with the same, provider-verified, email address (OpenID Connect).
+    pub auto_link_by_email: bool,
+    /// Members of these groups are external users, others are not (empty: sign-in never
+    /// changes who is external).
+    pub external_groups: Vec<String>,
+}
+
+impl SsoSettings {
+    /// Whether `groups` lets the user in (`required_groups`).
+    pub(crate) fn admits(&self, groups: &[String]) -> bool {
+        self.required_groups.is_empty() || groups.iter().any(|g| self.required_groups.contains(g))
+    }
+}
+
+/// Whether the user's `groups` meet one of `flag_groups`; `None` when none are configured (the
+/// flag is then not the groups' to decide).
+fn flag_from(groups: &[String], flag_groups: &[String]) -> Option<bool> {
+    (!flag_groups.is_empty()).then(|| groups.iter().any(|g| flag_groups.contains(g)))
 }
 
 /// The address new accounts get when the source sends none (unique, never delivered).
@@ -53,14 +74,33 @@ impl System<'_> {
         peer: IpAddr,
         user_agent: &str,
     ) -> Result<(Principal, IssuedSession)> {
+        let settings = self.sso.clone();
+        if !settings.admits(&id.groups) {
+            return Err(AppError::Forbidden(Some("your groups do not include one that may sign in".into())));
+        }
         let user = self.sso_account(&id).await?;
+        self.sso_session(user, &id.groups, &settings, peer, user_agent, "single sign-on").await
+    }
+
+    /// Applies `settings` to `user` for the groups the identity source gave, then starts the
+    /// session (`how`: for the audit log).
+    pub(crate) async fn sso_session(
+        &self,
+        user: User,
+        groups: &[String],
+        settings: &SsoSettings,
+        peer: IpAddr,
+        user_agent: &str,
+        how: &str,
+    ) -> Result<(Principal, IssuedSession)> {
         if user.state != UserState::Active {
             return Err(AppError::Unauthorized);
         }
-        let user = self.sync_admin(user, &id.groups).await?;
+        let user = self.sync_admin(user, groups, settings).await?;
+        let user = self.sync_external(user, groups, settings).await?;
         let who = Principal::trusted(user.clone()).from_address(peer);
-        self.sync_groups(&who, &user, &id.groups).await?;
-        self.start_session(who, &user, peer, user_agent, "single sign-on").await
+        self.sync_groups(&who, &user, groups, settings).await?;
+        self.start_session(who, &user, peer, user_agent, how).await
     }
 
     async fn sso_account(&self, id: &SsoIdentity) -> Result<User> {
@@ -75,9 +115,20 @@ impl System<'_> {
         }
         name::validate_top_level_path("username", &id.username)
             .map_err(|e| AppError::Invalid("username", format!("from single sign-on: {e}")))?;
-        let email = id.email.clone().filter(|e| !e.is_empty()).unwrap_or_else(|| placeholder_email(&id.username));
-        let display = id.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.username.clone());
-        let req = CreateUser { username: id.username.clone(), name: display, email, password: None, is_admin: false };
+        self.create_sso_user(&id.username, id.email.as_deref(), id.name.as_deref()).await
+    }
+
+    /// Creates the account of a single sign-on identity (no password: it signs in through its
+    /// source, or with tokens).
+    pub(crate) async fn create_sso_user(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<User> {
+        let email = email.filter(|e| !e.is_empty()).map_or_else(|| placeholder_email(username), str::to_string);
+        let display = name.filter(|n| !n.trim().is_empty()).unwrap_or(username).to_string();
+        let req = CreateUser { username: username.to_string(), name: display, email, password: None, is_admin: false };
         let user = match self.insert_user(req).await {
             Err(AppError::Conflict(field, _)) if field == "email" => {
                 return Err(AppError::Forbidden(Some(
@@ -91,13 +142,10 @@ impl System<'_> {
         Ok(user)
     }
 
-    async fn sync_admin(&self, mut user: User, groups: &[String]) -> Result<User> {
-        let admin_groups = &self.sso.admin_groups;
-        if admin_groups.is_empty() {
-            return Ok(user);
-        }
-        let admin = groups.iter().any(|g| admin_groups.contains(g));
-        if admin != user.is_admin {
+    async fn sync_admin(&self, mut user: User, groups: &[String], settings: &SsoSettings) -> Result<User> {
+        if let Some(admin) = flag_from(groups, &settings.admin_groups)
+            && admin != user.is_admin
+        {
             self.store.set_user_admin(user.id, admin).await?;
             tracing::info!(user = %user.username, admin, ?groups, "administrator rights follow the sign-on groups");
             user.is_admin = admin;
@@ -105,11 +153,22 @@ impl System<'_> {
         Ok(user)
     }
 
+    async fn sync_external(&self, mut user: User, groups: &[String], settings: &SsoSettings) -> Result<User> {
+        if let Some(external) = flag_from(groups, &settings.external_groups)
+            && external != user.external
+        {
+            self.store.set_user_external(user.id, external).await?;
+            tracing::info!(user = %user.username, external, ?groups, "external status follows the sign-on groups");
+            user.external = external;
+        }
+        Ok(user)
+    }
+
     /// Applies `group_mappings` for the user's groups: adds and updates the memberships they
     /// give, removes those single sign-on made before and no group gives any more.
-    async fn sync_groups(&self, who: &Principal, user: &User, groups: &[String]) -> Result<()> {
+    async fn sync_groups(&self, who: &Principal, user: &User, groups: &[String], settings: &SsoSettings) -> Result<()> {
         let mut wanted: BTreeMap<NamespaceId, AccessLevel> = BTreeMap::new();
-        for (claim, path, level) in &self.sso.group_mappings {
+        for (claim, path, level) in &settings.group_mappings {
             if !groups.contains(claim) {
                 continue;
             }

@@ -2,6 +2,7 @@
 //! password) and how long browser sessions last.
 
 use crate::ConfigError;
+use crate::oidc::OidcProviderConfig;
 use crate::proxy_auth::{GroupMapping, ProxyAuthConfig, validate_mappings};
 use serde::{Deserialize, Deserializer};
 
@@ -38,6 +39,8 @@ pub struct AuthConfig {
     /// Single sign-on groups whose members are administrators (re-evaluated at every sign-in;
     /// empty: sign-in never changes who is an administrator).
     pub admin_groups: Vec<String>,
+    /// OpenID Connect providers (`[[auth.oidc]]`), each a button on the sign-in page.
+    pub oidc: Vec<OidcProviderConfig>,
 }
 
 /// When failed password sign-ins lock a key (an account or an address).
@@ -68,6 +71,7 @@ impl Default for AuthConfig {
             proxy: ProxyAuthConfig::default(),
             group_mappings: Vec::new(),
             admin_groups: Vec::new(),
+            oidc: Vec::new(),
             // Devise lockable as GitLab configures it: 10 attempts, then 10 minutes.
             account: LockoutConfig {
                 max_failures: 10,
@@ -147,7 +151,8 @@ impl AuthConfig {
             ));
         }
         self.proxy.validate()?;
-        validate_mappings(&self.group_mappings)?;
+        validate_mappings("auth.group_mappings", &self.group_mappings)?;
+        crate::oidc::validate_providers(&self.oidc)?;
         if self.max_tracked_keys == 0 {
             return invalid("auth.max_tracked_keys must be at least 1".into());
         }

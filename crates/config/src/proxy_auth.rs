@@ -96,14 +96,15 @@ impl ProxyAuthConfig {
     }
 }
 
-pub(crate) fn validate_mappings(mappings: &[GroupMapping]) -> Result<(), ConfigError> {
+/// `key`: where the mappings are in the file (`auth.group_mappings`), for the errors.
+pub(crate) fn validate_mappings(key: &str, mappings: &[GroupMapping]) -> Result<(), ConfigError> {
     for (i, m) in mappings.iter().enumerate() {
         if m.claim.trim().is_empty() || m.group.trim().is_empty() {
-            return Err(ConfigError::Invalid(format!("auth.group_mappings[{i}]: claim and group are required")));
+            return Err(ConfigError::Invalid(format!("{key}[{i}]: claim and group are required")));
         }
         if ![10, 20, 30, 40, 50].contains(&m.access_level) {
             return Err(ConfigError::Invalid(format!(
-                "auth.group_mappings[{i}].access_level = {}: one of 10, 20, 30, 40, 50",
+                "{key}[{i}].access_level = {}: one of 10, 20, 30, 40, 50",
                 m.access_level
             )));
         }
@@ -146,7 +147,7 @@ mod tests {
         let bad = ProxyAuthConfig { user_header: "Remote User".into(), ..on(&["127.0.0.1"]) };
         assert!(bad.validate().is_err());
         let m = |level| GroupMapping { claim: "dev".into(), group: "platform".into(), access_level: level };
-        assert!(validate_mappings(&[m(30)]).is_ok());
-        assert!(validate_mappings(&[m(35)]).is_err());
+        assert!(validate_mappings("m", &[m(30)]).is_ok());
+        assert!(validate_mappings("m", &[m(35)]).is_err());
     }
 }

@@ -11,8 +11,9 @@ use crate::{AccessLevel, UserId, Visibility};
 pub enum Actor {
     /// No credentials.
     Anonymous,
-    /// A signed-in, active user.
-    User { id: UserId, admin: bool },
+    /// A signed-in, active user; `external` (GitLab's external user) sees internal projects and
+    /// groups only where it holds a role.
+    User { id: UserId, admin: bool, external: bool },
 }
 
 impl Actor {
@@ -89,7 +90,7 @@ fn can_view(actor: Actor, visibility: Visibility, level: Option<AccessLevel>) ->
     }
     match visibility {
         Visibility::Public => true,
-        Visibility::Internal => matches!(actor, Actor::User { .. }),
+        Visibility::Internal => matches!(actor, Actor::User { external: false, .. }),
         Visibility::Private => false,
     }
 }
@@ -158,14 +159,24 @@ mod tests {
             ("admin", Private, [a, a, a, a, a, a, a]),
             ("admin", Internal, [a, a, a, a, a, a, a]),
             ("admin", Public, [a, a, a, a, a, a, a]),
+            ("external", Private, [h, h, h, h, h, h, h]),
+            ("external", Internal, [h, h, h, h, h, h, h]),
+            ("external", Public, [a, a, f, f, f, f, f]),
+            ("external-developer", Private, [a, a, a, a, f, f, f]),
+            ("external-developer", Internal, [a, a, a, a, f, f, f]),
+            ("external-developer", Public, [a, a, a, a, f, f, f]),
         ];
-        assert_eq!(rows.len(), 8 * 3, "every actor kind × every visibility");
+        assert_eq!(rows.len(), 10 * 3, "every actor kind × every visibility");
         for (who, vis, expected) in rows {
             let (actor, level) = match *who {
                 "anonymous" => (Actor::Anonymous, None),
-                "no-role" => (Actor::User { id: UserId::new(7), admin: false }, None),
-                "admin" => (Actor::User { id: UserId::new(1), admin: true }, None),
-                role => (Actor::User { id: UserId::new(7), admin: false }, AccessLevel::parse(role)),
+                "no-role" => (Actor::User { id: UserId::new(7), admin: false, external: false }, None),
+                "admin" => (Actor::User { id: UserId::new(1), admin: true, external: false }, None),
+                "external" => (Actor::User { id: UserId::new(8), admin: false, external: true }, None),
+                "external-developer" => {
+                    (Actor::User { id: UserId::new(8), admin: false, external: true }, Some(Developer))
+                }
+                role => (Actor::User { id: UserId::new(7), admin: false, external: false }, AccessLevel::parse(role)),
             };
             for (action, want) in Action::ALL.iter().zip(expected) {
                 assert_eq!(decide(actor, *vis, level, *action), *want, "{who} on {vis} project: {action:?}");

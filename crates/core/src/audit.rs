@@ -36,6 +36,8 @@ gitlab_words! {
         SshKeyRemoved = "user_ssh_key_removed",
         DeployKeyAdded = "deploy_key_added",
         DeployKeyRemoved = "deploy_key_removed",
+        /// An account was linked to an identity provider's subject (OpenID Connect).
+        IdentityLinked = "user_identity_linked",
     }
 }
 
@@ -74,6 +76,7 @@ impl AuditAction {
             AuditAction::SshKeyRemoved => "Removed SSH key",
             AuditAction::DeployKeyAdded => "Added deploy key",
             AuditAction::DeployKeyRemoved => "Removed deploy key",
+            AuditAction::IdentityLinked => "Linked an external identity",
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Conflict(..) => StatusCode::CONFLICT,
         AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+        AppError::Unavailable(_) => StatusCode::BAD_GATEWAY,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

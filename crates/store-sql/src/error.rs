@@ -26,6 +26,9 @@ const UNIQUE_KEYS: &[(&[&str], &str)] = &[
     (&["protected_branches_name_key", "protected_branches.project_id"], "name"),
     (&["sessions_digest_key", "sessions.digest"], "digest"),
     (&["ssh_keys_fingerprint_key", "ssh_keys.fingerprint"], "fingerprint"),
+    (&["external_identities_pkey", "external_identities.issuer"], "identity"),
+    (&["external_identities_user_provider_key", "external_identities.user_id"], "provider"),
+    (&["sign_in_attempts_pkey", "sign_in_attempts.digest"], "digest"),
 ];
 
 /// Maps any sqlx error. Only constraint violations carry meaning for callers; everything else is

@@ -20,6 +20,7 @@ mod error;
 mod events;
 mod filter;
 mod hardware;
+mod identities;
 mod job_batches;
 mod job_rows;
 mod jobs;

@@ -24,7 +24,7 @@ const DELETE_MEMBER: &str = "DELETE FROM members WHERE source_type = $1 AND sour
 
 const LIST_MEMBERS: &str = "SELECT m.source_type, m.source_id, m.user_id, m.access_level, \
      m.created_at AS member_created_at, u.id, u.username, u.name, u.email, u.password_hash, u.is_admin, \
-     u.state, u.created_at \
+     u.state, u.created_at, u.external \
      FROM members m JOIN users u ON u.id = m.user_id WHERE m.source_type = $1 AND m.source_id = $2 \
      ORDER BY u.id LIMIT $3 OFFSET $4";
 const COUNT_MEMBERS: &str = "SELECT COUNT(*) FROM members WHERE source_type = $1 AND source_id = $2";

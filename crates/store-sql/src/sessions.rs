@@ -1,7 +1,7 @@
 //! [`SessionStore`]: browser sessions, found by the digest of their cookie's secret.
 
 use async_trait::async_trait;
-use autogit_store::{NewSession, Result, Session, SessionStore, UserId};
+use autogit_store::{NewSession, NewSignInAttempt, Result, Session, SessionStore, SignInAttempt, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::db::{BeginWrite, SqlStore, with_db};
@@ -52,6 +52,16 @@ const TRIM_PG: &str = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions
 const BY_DIGEST: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE digest = $1");
 const LIST: &str =
     concat!("SELECT ", session_columns!(), " FROM sessions WHERE user_id = $1 ORDER BY last_active_at DESC, id DESC");
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    provider: String,
+    state: String,
+    nonce: String,
+    pkce_verifier: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
 
 #[async_trait]
 impl SessionStore for SqlStore {
@@ -136,5 +146,51 @@ impl SessionStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected()))
+    }
+
+    async fn create_sign_in_attempt(&self, new: &NewSignInAttempt, now: DateTime<Utc>) -> Result<()> {
+        with_db!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            sqlx::query("DELETE FROM sign_in_attempts WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            sqlx::query(
+                "INSERT INTO sign_in_attempts (digest, provider, state, nonce, pkce_verifier, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&new.digest)
+            .bind(&new.provider)
+            .bind(&new.state)
+            .bind(&new.nonce)
+            .bind(&new.pkce_verifier)
+            .bind(now)
+            .bind(new.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+        });
+        Ok(())
+    }
+
+    async fn take_sign_in_attempt(&self, digest: &str) -> Result<Option<SignInAttempt>> {
+        let row: Option<AttemptRow> = with_db!(self, |p| sqlx::query_as(
+            "DELETE FROM sign_in_attempts WHERE digest = $1 \
+             RETURNING provider, state, nonce, pkce_verifier, created_at, expires_at"
+        )
+        .bind(digest)
+        .fetch_optional(p)
+        .await
+        .map_err(db_err)?);
+        Ok(row.map(|r| SignInAttempt {
+            provider: r.provider,
+            state: r.state,
+            nonce: r.nonce,
+            pkce_verifier: r.pkce_verifier,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }))
     }
 }

@@ -14,9 +14,10 @@ use crate::namespaces::INSERT_NAMESPACE;
 /// The user columns in `UserRow` order, unqualified: SQLite's `RETURNING` takes no table names.
 macro_rules! user_columns {
     () => {
-        "id, username, name, email, password_hash, is_admin, state, created_at"
+        "id, username, name, email, password_hash, is_admin, state, created_at, external"
     };
 }
+pub(crate) use user_columns;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -28,6 +29,7 @@ pub(crate) struct UserRow {
     is_admin: bool,
     state: String,
     created_at: DateTime<Utc>,
+    external: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -46,6 +48,7 @@ impl TryFrom<UserRow> for User {
             email: r.email,
             password_hash: r.password_hash,
             is_admin: r.is_admin,
+            external: r.external,
             state,
             created_at: r.created_at,
         })
@@ -155,17 +158,28 @@ impl UserStore for SqlStore {
     }
 
     async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()> {
-        let done = with_db!(self, |p| sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
-            .bind(admin)
+        self.set_user_flag("UPDATE users SET is_admin = $1 WHERE id = $2", id, admin).await
+    }
+
+    async fn set_user_external(&self, id: UserId, external: bool) -> Result<()> {
+        self.set_user_flag("UPDATE users SET external = $1 WHERE id = $2", id, external).await
+    }
+
+    async fn count_users(&self) -> Result<i64> {
+        with_db!(self, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await.map_err(db_err))
+    }
+}
+
+impl SqlStore {
+    /// Runs `sql` (`$1` the flag, `$2` the user id) on one user: NotFound if missing.
+    async fn set_user_flag(&self, sql: &'static str, id: UserId, value: bool) -> Result<()> {
+        let done = with_db!(self, |p| sqlx::query(sql)
+            .bind(value)
             .bind(id.get())
             .execute(p)
             .await
             .map_err(db_err)?
             .rows_affected());
         one_row(done, "user")
-    }
-
-    async fn count_users(&self) -> Result<i64> {
-        with_db!(self, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await.map_err(db_err))
     }
 }

@@ -23,6 +23,7 @@ pub mod blob;
 mod ci;
 mod error;
 pub mod failures;
+mod identities;
 mod protected;
 mod push_records;
 mod records;
@@ -37,10 +38,11 @@ pub use blob::{BlobError, BlobKey, BlobStore};
 pub use ci::*;
 pub use error::StoreError;
 pub use failures::FailureCounter;
+pub use identities::{ExternalIdentity, ExternalIdentityStore};
 pub use protected::*;
 pub use push_records::*;
 pub use records::*;
-pub use sessions::{NewSession, Session, SessionStore};
+pub use sessions::{NewSession, NewSignInAttempt, Session, SessionStore, SignInAttempt};
 pub use ssh_keys::*;
 
 use async_trait::async_trait;
@@ -65,6 +67,8 @@ pub trait UserStore: Send + Sync {
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
     /// Makes the user an administrator or not. NotFound if missing.
     async fn set_user_admin(&self, id: UserId, admin: bool) -> Result<()>;
+    /// Makes the user an external user or not. NotFound if missing.
+    async fn set_user_external(&self, id: UserId, external: bool) -> Result<()>;
     async fn count_users(&self) -> Result<i64>;
 }
 
@@ -186,6 +190,7 @@ pub trait Store:
     + SessionStore
     + AuditStore
     + SshKeyStore
+    + ExternalIdentityStore
     + Health
 {
 }
@@ -210,6 +215,7 @@ impl<
         + SessionStore
         + AuditStore
         + SshKeyStore
+        + ExternalIdentityStore
         + Health,
 > Store for T
 {

@@ -46,6 +46,9 @@ pub struct User {
     /// An argon2 PHC string; `None` for users who can only use tokens.
     pub password_hash: Option<String>,
     pub is_admin: bool,
+    /// An external user (GitLab's): sees no internal project it is not a member of, and creates
+    /// no top-level group or personal project.
+    pub external: bool,
     pub state: UserState,
     pub created_at: DateTime<Utc>,
 }

@@ -15,6 +15,11 @@
 //! - `touch_session` and `delete_session` change one record: `NotFound` when it is missing (for
 //!   `delete_session`: missing *for that user*, so one user cannot end another's session).
 //! - A user's deletion deletes their sessions.
+//! - A sign-in attempt (an identity provider's round trip in progress) is found by the digest
+//!   of its cookie's secret and taken once: `take_sign_in_attempt` returns and deletes it in one
+//!   step, so two callbacks with the same cookie cannot both have it. `create_sign_in_attempt`
+//!   deletes the attempts expired at `now` (abandoned round trips do not pile up). A digest is
+//!   unique (`Conflict("digest")`).
 
 use crate::{Result, UserId};
 use async_trait::async_trait;
@@ -35,6 +40,33 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     pub last_active_at: DateTime<Utc>,
     /// The session is invalid from this instant on.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A browser's sign-in at an identity provider, between the redirect there and the callback.
+/// Its values are single-use secrets of that one round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInAttempt {
+    /// The configured provider's name.
+    pub provider: String,
+    /// OAuth's `state`, sent back by the provider with the code.
+    pub state: String,
+    /// OpenID Connect's `nonce`, which the ID token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub pkce_verifier: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSignInAttempt {
+    /// Hex SHA-256 of the attempt cookie's secret.
+    pub digest: String,
+    pub provider: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -64,4 +96,8 @@ pub trait SessionStore: Send + Sync {
     async fn delete_user_sessions(&self, user_id: UserId, keep: Option<i64>) -> Result<u64>;
     /// Deletes the sessions whose expiry is at or before `now`; returns how many went.
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Stores a sign-in attempt (created at `now`) and deletes the attempts expired at `now`.
+    async fn create_sign_in_attempt(&self, new: &NewSignInAttempt, now: DateTime<Utc>) -> Result<()>;
+    /// Returns and deletes the attempt with this digest, expired or not.
+    async fn take_sign_in_attempt(&self, digest: &str) -> Result<Option<SignInAttempt>>;
 }

@@ -79,7 +79,7 @@ impl Principal {
     /// A principal for trusted local tools (the admin CLI): acts as the given user, all scopes.
     pub fn trusted(user: User) -> Self {
         Principal {
-            actor: Actor::User { id: user.id, admin: user.is_admin },
+            actor: Actor::User { id: user.id, admin: user.is_admin, external: user.external },
             user: Some(user),
             scopes: None,
             job_project: None,
@@ -152,7 +152,7 @@ impl App {
             }
         }
         Ok(Some(Principal {
-            actor: Actor::User { id: user.id, admin: user.is_admin },
+            actor: Actor::User { id: user.id, admin: user.is_admin, external: user.external },
             user: Some(user),
             scopes: Some(token.scopes),
             job_project: None,
@@ -173,7 +173,7 @@ impl App {
             return Err(AppError::Unauthorized);
         }
         Ok(Principal {
-            actor: Actor::User { id: user.id, admin: user.is_admin },
+            actor: Actor::User { id: user.id, admin: user.is_admin, external: user.external },
             user: Some(user),
             scopes: Some(vec![Scope::ReadRepository]),
             job_project: Some(job.project_id),

@@ -46,8 +46,9 @@ pub fn user(base: &str, u: &User, private: bool) -> Value {
     if private {
         v["email"] = json!(u.email);
         v["is_admin"] = json!(u.is_admin);
-        v["can_create_group"] = json!(true);
-        v["can_create_project"] = json!(true);
+        v["external"] = json!(u.external);
+        v["can_create_group"] = json!(!u.external || u.is_admin);
+        v["can_create_project"] = json!(!u.external || u.is_admin);
         v["two_factor_enabled"] = json!(false);
     }
     v

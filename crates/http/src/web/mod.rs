@@ -13,6 +13,7 @@
 //! - Pages are sent `no-store`, framed by nobody (`frame-ancestors 'none'`, `X-Frame-Options`),
 //!   with a content security policy that allows no script and forms to this origin only.
 
+mod oidc;
 mod page;
 mod proxy;
 mod sessions;
@@ -41,6 +42,7 @@ pub(crate) const CSRF_FIELD: &str = "authenticity_token";
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::routes())
+        .merge(oidc::routes())
         .merge(sessions::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, proxy::sign_in_by_proxy))
 }

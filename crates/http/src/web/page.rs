@@ -14,15 +14,15 @@ impl IntoResponse for Page {
     }
 }
 
+/// The content security policy of every page; `FORM_TARGETS` is where forms may lead.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'FORM_TARGETS; frame-ancestors 'none'";
+
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("cache-control", "no-store"),
     ("x-frame-options", "DENY"),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "same-origin"),
-    (
-        "content-security-policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    ),
 ];
 
 impl Page {
@@ -52,7 +52,13 @@ impl Page {
         let (status, text) = match &e {
             AppError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found.")),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "Sign in to continue.".to_string()),
-            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "You are not allowed to do this.".to_string()),
+            AppError::Forbidden(m) => {
+                (StatusCode::FORBIDDEN, m.clone().unwrap_or_else(|| "You are not allowed to do this.".to_string()))
+            }
+            AppError::SignInLocked(_) | AppError::PasswordChecksBusy(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, e.to_string())
+            }
+            AppError::Unavailable(m) => (StatusCode::BAD_GATEWAY, m.clone()),
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "browser request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.".to_string())
@@ -79,6 +85,27 @@ impl Page {
     fn secured(mut self) -> Page {
         for (k, v) in SECURITY_HEADERS {
             self.0.headers_mut().insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        self.with_form_targets(&[])
+    }
+
+    /// Lets the page's forms lead to these origins as well as its own (an identity provider the
+    /// sign-in form redirects to). An origin that is not a plain `scheme://host[:port]` is left
+    /// out.
+    pub(crate) fn with_form_targets(mut self, origins: &[String]) -> Page {
+        let plain = |o: &&String| {
+            o.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https")
+                    && !rest.is_empty()
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+            })
+        };
+        let mut seen = std::collections::HashSet::new();
+        let kept: Vec<&String> = origins.iter().filter(plain).filter(|o| seen.insert(*o)).collect();
+        let extra: String = kept.iter().map(|o| format!(" {o}")).collect();
+        let csp = CSP.replace("FORM_TARGETS", &extra);
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            self.0.headers_mut().insert(HeaderName::from_static("content-security-policy"), v);
         }
         self
     }

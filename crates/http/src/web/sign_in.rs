@@ -35,13 +35,13 @@ struct SignInForm {
 }
 
 /// The sign-in form, with a fresh double-submit token (or the one the browser already holds).
-async fn form(browser: Browser, headers: HeaderMap) -> Page {
+async fn form(State(s): State<AppState>, browser: Browser, headers: HeaderMap) -> Page {
     if browser.who.is_some() {
         return Page::redirect("/");
     }
     let token =
         cookie(&headers, CSRF_COOKIE).filter(|t| plausible_token(t)).map(str::to_string).unwrap_or_else(new_token);
-    sign_in_page(StatusCode::OK, &token, "", None, browser.secure)
+    sign_in_page(&s, StatusCode::OK, &token, "", None, browser.secure)
 }
 
 /// Checks the form's token against its cookie, then the password; a session on success.
@@ -65,6 +65,7 @@ async fn sign_in(
     let token = expected.unwrap_or_default().to_string();
     if f.login.trim().is_empty() || f.password.is_empty() {
         return sign_in_page(
+            &s,
             StatusCode::BAD_REQUEST,
             &token,
             &f.login,
@@ -74,23 +75,28 @@ async fn sign_in(
     }
     if f.login.len() > MAX_LOGIN || f.password.len() > MAX_PASSWORD {
         let msg = format!("The login is at most {MAX_LOGIN} bytes and the password at most {MAX_PASSWORD}.");
-        return sign_in_page(StatusCode::BAD_REQUEST, &token, "", Some(&msg), browser.secure);
+        return sign_in_page(&s, StatusCode::BAD_REQUEST, &token, "", Some(&msg), browser.secure);
     }
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let req = SignIn { login: f.login.trim(), password: &f.password, user_agent };
     match s.app.system().sign_in(req, browser.peer).await {
         Ok((_, issued)) => Page::redirect("/")
             .with_header(header::SET_COOKIE, set_cookie(SESSION_COOKIE, Some(&issued.secret), browser.secure)),
-        Err(AppError::Unauthorized) => {
-            sign_in_page(StatusCode::UNAUTHORIZED, &token, &f.login, Some("Invalid login or password."), browser.secure)
-        }
+        Err(AppError::Unauthorized) => sign_in_page(
+            &s,
+            StatusCode::UNAUTHORIZED,
+            &token,
+            &f.login,
+            Some("Invalid login or password."),
+            browser.secure,
+        ),
         Err(e @ (AppError::SignInLocked(_) | AppError::PasswordChecksBusy(_))) => {
             let secs = e.retry_after_secs().unwrap_or(1);
             let msg = match e {
                 AppError::SignInLocked(_) => format!("Too many failed sign-in attempts. Try again in {secs} seconds."),
                 _ => format!("Too many sign-ins at once. Try again in {secs} seconds."),
             };
-            sign_in_page(StatusCode::TOO_MANY_REQUESTS, &token, &f.login, Some(&msg), browser.secure)
+            sign_in_page(&s, StatusCode::TOO_MANY_REQUESTS, &token, &f.login, Some(&msg), browser.secure)
                 .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
         }
         Err(e) => Page::error(e),
@@ -116,19 +122,38 @@ async fn sign_out(
     }
 }
 
-fn sign_in_page(status: StatusCode, token: &str, login: &str, alert: Option<&str>, secure: bool) -> Page {
+fn sign_in_page(s: &AppState, status: StatusCode, token: &str, login: &str, alert: Option<&str>, secure: bool) -> Page {
     let alert = alert.map(|a| format!("<p role=\"alert\">{}</p>\n", esc(a))).unwrap_or_default();
+    // One form per OpenID Connect provider: a POST with the same double-submit token.
+    let buttons = s.app.oidc_providers();
+    let providers: String = buttons
+        .iter()
+        .map(|b| {
+            let (name, label) = (&b.name, &b.label);
+            format!(
+                "\n<form method=\"post\" action=\"/users/auth/{name}\">\
+                 <input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{token}\">\
+                 <button type=\"submit\">Sign in with {label}</button></form>",
+                name = esc(name),
+                label = esc(label),
+                token = esc(token),
+            )
+        })
+        .collect();
     let body = format!(
         "<h1>Sign in to AutoGit</h1>\n{alert}<form method=\"post\" action=\"/users/sign_in\">\n\
          <input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{token}\">\n\
          <label>Username or email <input name=\"user[login]\" value=\"{login}\" autocomplete=\"username\" \
          required autofocus></label>\n\
          <label>Password <input type=\"password\" name=\"user[password]\" autocomplete=\"current-password\" \
-         required></label>\n<button type=\"submit\">Sign in</button>\n</form>",
+         required></label>\n<button type=\"submit\">Sign in</button>\n</form>{providers}",
         token = esc(token),
         login = esc(login),
     );
-    Page::html(status, "Sign in", &body).with_header(header::SET_COOKIE, set_cookie(CSRF_COOKIE, Some(token), secure))
+    let origins: Vec<String> = buttons.into_iter().map(|b| b.origin).collect();
+    Page::html(status, "Sign in", &body)
+        .with_form_targets(&origins)
+        .with_header(header::SET_COOKIE, set_cookie(CSRF_COOKIE, Some(token), secure))
 }
 
 /// 32 random bytes as hex.

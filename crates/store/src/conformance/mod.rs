@@ -41,6 +41,7 @@ mod ci_scheduled;
 mod ci_trace_archives;
 mod ci_variables;
 mod ci_words;
+mod external_identities;
 pub mod failure_counter;
 mod groups;
 mod identity;
@@ -124,6 +125,8 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     sessions_lifecycle(&cx).await;
     audit_events(&cx).await;
     ssh_keys(&cx).await;
+    external_identities::external_identities(&cx).await;
+    external_identities::sign_in_attempts(&cx).await;
     sso_memberships_and_admins(&cx).await;
     push_events(&cx).await;
     push_records_lifecycle(&cx).await;
