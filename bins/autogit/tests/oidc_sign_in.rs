@@ -4,7 +4,8 @@
 //! required groups, linking by verified email with a second provider, and the refusals: a
 //! replayed or wrong state, a code carrying another sign-in's nonce, an issuer that does not
 //! match, a provider that says no, and the address lock after repeated bad callbacks. The
-//! sign-in test runs on SQLite and, when configured, PostgreSQL.
+//! sign-in test runs on SQLite and, when configured, PostgreSQL; the last one drives headless
+//! Chromium through the whole round trip.
 
 mod common;
 
@@ -299,10 +300,16 @@ fn sign_in_on(backend: Backend) {
     assert_eq!(unverified.status, 403, "an unverified email links nothing: {}", unverified.body);
     assert!(unverified.body.contains("no AutoGit account is linked"), "{}", unverified.body);
 
-    // The provider says no.
+    // The provider says no. An error that answers no sign-in of this browser is not shown: its
+    // text would be that of whoever made the link.
     let mut n = Browser::new(&s, "denied");
     let to_idp = start(&mut n, "mock");
-    let denied = callback(&mut n, &s, &main.authorize(to_idp.location.as_deref().expect("url"), None));
+    let denial = main.authorize(to_idp.location.as_deref().expect("url"), None);
+    let mut stranger = Browser::new(&s, "stranger");
+    let foreign = callback(&mut stranger, &s, &denial);
+    assert_eq!(foreign.status, 400, "{}", foreign.body);
+    assert!(!foreign.body.contains("access_denied"), "{}", foreign.body);
+    let denied = callback(&mut n, &s, &denial);
     assert_eq!(denied.status, 403, "{}", denied.body);
     assert!(denied.body.contains("access_denied"), "{}", denied.body);
 
@@ -358,4 +365,38 @@ fn a_code_for_another_sign_in_or_state_is_refused_and_bad_callbacks_lock_the_add
     let locked = sign_in(&mut c, &s, &main, "mock", "alice");
     assert_eq!(locked.status, 429, "{}", locked.body);
     assert!(locked.headers.contains_key("retry-after"));
+}
+
+/// The whole round trip in headless Chromium, with the provider on another site (`localhost`
+/// against AutoGit's `127.0.0.1`): the sign-in page's policy lets the start's redirect leave, the
+/// attempt cookie comes back on the provider's cross-site redirect, and the browser ends signed in.
+#[test]
+fn a_real_browser_signs_in_through_the_provider() {
+    let idp = Provider::start(&[claims("alice", "alice@example.test", true, &["staff"])]);
+    let issuer = idp.url.replace("127.0.0.1", "localhost");
+    let work = tempfile::tempdir().expect("tempdir");
+    let cfg = work.path().join("autogit.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[auth.oidc]]\nname = \"mock\"\nlabel = \"Mock IdP\"\nissuer = \"{issuer}\"\nclient_id = \"autogit\"\n\
+             client_secret_env = \"AUTOGIT_TEST_OIDC_SECRET\"\nauto_create_users = true\n"
+        ),
+    )
+    .expect("config");
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[("AUTOGIT_CONFIG", cfg.to_str().expect("utf8")), ("AUTOGIT_TEST_OIDC_SECRET", SECRET)],
+    );
+    let chrome = common::webdriver::Chrome::start();
+    chrome.open(&s.raw("/users/sign_in"));
+    chrome.click("form[action='/users/auth/mock'] button");
+    // The provider's consent page, on the other site.
+    chrome.click("button[name='sub'][value='alice']");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !(chrome.url() == s.raw("/") && chrome.source().contains("Signed in as")) {
+        assert!(std::time::Instant::now() < deadline, "not signed in at {}:\n{}", chrome.url(), chrome.source());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(chrome.source().contains("@alice"), "{}", chrome.source());
 }

@@ -47,7 +47,8 @@ pub use error::AppError;
 pub use groups::CreateGroup;
 pub use members::Source;
 pub use oidc::{
-    IdentityProvider, OidcButton, OidcCallback, OidcClaims, OidcProvider, OidcRequest, OidcStarted, ProviderError,
+    IdentityProvider, OidcButton, OidcCallback, OidcClaims, OidcOutcome, OidcProvider, OidcRequest, OidcStarted,
+    ProviderError,
 };
 pub use projects::{CreateProject, UpdateProject};
 pub use protected_branches::ProtectBranch;

@@ -110,13 +110,16 @@ pub struct OidcStarted {
     pub attempt_secret: String,
 }
 
-/// What the provider sent back to the callback.
+/// What the provider sent back to the callback, with the `state` it carried.
 #[derive(Debug, Clone, Copy)]
-pub enum OidcCallback<'a> {
-    Code {
-        code: &'a str,
-        state: &'a str,
-    },
+pub struct OidcCallback<'a> {
+    pub state: &'a str,
+    pub outcome: OidcOutcome<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum OidcOutcome<'a> {
+    Code(&'a str),
     /// The provider's `error` and `error_description` (the user declined, for example).
     Error {
         error: &'a str,
@@ -186,26 +189,26 @@ impl System<'_> {
             Some(s) => self.sessions.store.take_sign_in_attempt(&token_digest(s)).await?,
             None => None,
         };
-        let (code, state) = match callback {
-            OidcCallback::Code { code, state } => (code, state),
-            OidcCallback::Error { error, description } => {
+        let now = self.clock.now();
+        let valid = attempt
+            .filter(|a| a.provider == provider.name && a.expires_at > now && same_token(&a.state, callback.state));
+        // Only an answer to this browser's own sign-in is read, an error included: its text is
+        // then the provider's, not that of whoever made the link.
+        let Some(attempt) = valid else {
+            return Err(self.oidc_refused(provider, "no sign-in in progress matches this answer (state)", peer).await);
+        };
+        let code = match callback.outcome {
+            OidcOutcome::Code(code) => code,
+            OidcOutcome::Error { error, description } => {
                 let shown: String =
                     format!("{error}: {description}").chars().filter(|c| !c.is_control()).take(200).collect();
                 return Err(AppError::Forbidden(Some(format!("{} refused the sign-in ({shown})", provider.label))));
             }
         };
-        let now = self.clock.now();
-        let valid =
-            attempt.filter(|a| a.provider == provider.name && a.expires_at > now && same_token(&a.state, state));
-        let Some(attempt) = valid else {
-            return Err(self
-                .oidc_refused(provider, "", "no sign-in in progress matches this answer (state)", peer)
-                .await);
-        };
         let request = OidcRequest { state: attempt.state, nonce: attempt.nonce, pkce_verifier: attempt.pkce_verifier };
         let claims = match provider.client.redeem(code, &request).await {
             Ok(c) => c,
-            Err(ProviderError::Refused(why)) => return Err(self.oidc_refused(provider, "", &why, peer).await),
+            Err(ProviderError::Refused(why)) => return Err(self.oidc_refused(provider, &why, peer).await),
             Err(e) => return Err(provider_error(e)),
         };
         let shown = claims.username.clone().unwrap_or_else(|| claims.subject.clone());
@@ -234,12 +237,12 @@ impl System<'_> {
     }
 
     /// A refused callback: counted against the address, logged and audited; the error to show.
-    async fn oidc_refused(&self, provider: &OidcProvider, who: &str, why: &str, peer: IpAddr) -> AppError {
+    async fn oidc_refused(&self, provider: &OidcProvider, why: &str, peer: IpAddr) -> AppError {
         tracing::warn!(provider = %provider.name, %peer, reason = %why, "OpenID Connect callback refused");
         if let Err(e) = self.count_address_failure(peer).await {
             tracing::warn!(error = %e, "could not count a failed sign-in");
         }
-        self.audit_failed_sso(if who.is_empty() { "(unknown)" } else { who }, &provider.name, why, peer).await;
+        self.audit_failed_sso("(unknown)", &provider.name, why, peer).await;
         AppError::Invalid("sign_in", format!("signing in with {} failed: {why}. Start again.", provider.label))
     }
 

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod ci;
 pub mod job_api;
+pub mod webdriver;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;

@@ -9,7 +9,7 @@
 use super::page::esc;
 use super::{CSRF_COOKIE, Page, SESSION_COOKIE, TokenForm, cookie, cross_site, set_cookie};
 use crate::state::AppState;
-use autogit_app::{AppError, OidcCallback, same_token};
+use autogit_app::{AppError, OidcCallback, OidcOutcome, same_token};
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
@@ -70,16 +70,19 @@ async fn callback(
         return failed(AppError::Invalid("callback", "the provider's answer could not be read".into()))
             .with_header(header::SET_COOKIE, clear);
     };
-    let callback = match (&q.error, &q.code, &q.state) {
-        (Some(error), _, _) => OidcCallback::Error { error, description: q.error_description.as_deref().unwrap_or("") },
-        (None, Some(code), Some(state)) if code.len() <= MAX_CODE && state.len() <= MAX_STATE => {
-            OidcCallback::Code { code, state }
-        }
+    let outcome = match (&q.error, &q.code) {
+        (Some(error), _) => OidcOutcome::Error { error, description: q.error_description.as_deref().unwrap_or("") },
+        (None, Some(code)) if code.len() <= MAX_CODE => OidcOutcome::Code(code),
         _ => {
-            return failed(AppError::Invalid("callback", "the answer lacks a code and state".into()))
+            return failed(AppError::Invalid("callback", "the answer lacks a code".into()))
                 .with_header(header::SET_COOKIE, clear);
         }
     };
+    let Some(state) = q.state.as_deref().filter(|s| s.len() <= MAX_STATE) else {
+        return failed(AppError::Invalid("callback", "the answer lacks its state".into()))
+            .with_header(header::SET_COOKIE, clear);
+    };
+    let callback = OidcCallback { state, outcome };
     let attempt = cookie(&headers, ATTEMPT_COOKIE);
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     match s.app.system().oidc_finish(&provider, attempt, callback, peer.ip(), user_agent).await {
