@@ -13,7 +13,7 @@ mod claims;
 
 use async_trait::async_trait;
 use autogit_app::{IdentityProvider, OidcClaims, OidcRequest, ProviderError};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse,
     IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -219,13 +219,20 @@ impl IdentityProvider for OidcClient {
         let id_token =
             token.id_token().ok_or_else(|| ProviderError::Refused("the provider sent no ID token".into()))?;
         let nonce = Nonce::new(request.nonce.clone());
-        let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        // The signing algorithms the provider advertises (openidconnect's default is RS256 alone;
+        // many providers sign with ES256 or EdDSA). `none` is never accepted.
+        let algs = |m: &CoreProviderMetadata| -> Vec<CoreJwsSigningAlgorithm> {
+            let all = m.id_token_signing_alg_values_supported().iter();
+            all.filter(|a| **a != CoreJwsSigningAlgorithm::None).cloned().collect()
+        };
+        let verified = match id_token.claims(&client.id_token_verifier().set_allowed_algs(algs(&m)), &nonce) {
             Ok(c) => c.clone(),
             // A key this server has not seen: the provider may have rotated its keys.
             Err(ClaimsVerificationError::SignatureVerification(_)) => {
                 let m = self.metadata(true).await?;
                 let client = self.client(&m);
-                id_token.claims(&client.id_token_verifier(), &nonce).map_err(refused_token)?.clone()
+                let verifier = client.id_token_verifier().set_allowed_algs(algs(&m));
+                id_token.claims(&verifier, &nonce).map_err(refused_token)?.clone()
             }
             Err(e) => return Err(refused_token(e)),
         };
