@@ -185,6 +185,16 @@ fn burst_of_wrong_logins(backend: Backend) {
     for (what, v) in [("sampled peak", during), ("VmHWM", hwm), ("after", after)] {
         assert!(v <= idle + 64 * MIB, "{what} RSS {} MiB is more than 64 MiB above idle {} MiB", v / MIB, idle / MIB);
     }
+    // The two argon2 areas kept while checks came (2 × 19 MiB) go once they stop (2 s).
+    std::thread::sleep(Duration::from_millis(3_000));
+    let (rested, _) = memory(s.pid());
+    eprintln!("RSS 3 s after the last check {} MiB", rested / MIB);
+    assert!(
+        rested + 30 * MIB <= after,
+        "the spare argon2 areas are freed when checks stop: {} MiB after, {} MiB rested",
+        after / MIB,
+        rested / MIB
+    );
 }
 
 #[test]

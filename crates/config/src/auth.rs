@@ -9,8 +9,9 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// argon2 password checks run at once, at least 1. Each holds 19 MiB while it runs, so this
-    /// bounds their memory; more than the CPU cores gains nothing.
+    /// argon2 password checks run at once, at least 1. Each holds 19 MiB while it runs (kept for
+    /// the next check until checks stop for 2 s), so this bounds their memory; more than the CPU
+    /// cores gains nothing.
     pub password_checks: u64,
     /// Sign-ins that may wait for a check slot; beyond, they are refused at once (429 +
     /// `Retry-After`).

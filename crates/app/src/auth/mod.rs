@@ -10,6 +10,7 @@ mod gate;
 pub mod memory_counter;
 mod password;
 mod sign_in;
+mod work_area;
 
 pub(crate) use sign_in::PasswordChecks;
 pub use sign_in::PasswordSettings;

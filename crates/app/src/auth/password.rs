@@ -1,5 +1,6 @@
 //! argon2id password hashes in PHC form (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`),
-//! computed in memory that goes back to the operating system after every check.
+//! computed in memory that goes back to the operating system when it is freed (`work_area`
+//! keeps a few areas between checks while sign-ins keep coming).
 //!
 //! Why the memory is handled here: one check at argon2's default cost fills 19 MiB. Allocated as
 //! an ordinary `Vec`, glibc's malloc serves it from a per-thread arena once its dynamic mmap
@@ -40,17 +41,18 @@ fn format_err(e: impl std::fmt::Display) -> HashError {
     HashError::Format(e.to_string())
 }
 
-/// Hashes `password` with the default parameters and this salt.
-pub fn hash(password: &[u8], salt: [u8; 16]) -> Result<String, HashError> {
+/// Hashes `password` with the default parameters and this salt, in `area` (see `work_area`;
+/// an empty `Vec` works too: it is given the capacity it needs).
+pub fn hash(password: &[u8], salt: [u8; 16], area: &mut Vec<Block>) -> Result<String, HashError> {
     let params = Params::DEFAULT;
     let salt = SaltString::encode_b64(&salt).map_err(format_err)?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    compute(Algorithm::Argon2id, Version::V0x13, &params, password, &salt_bytes(&salt)?, &mut out)?;
+    compute(Algorithm::Argon2id, Version::V0x13, &params, password, &salt_bytes(&salt)?, &mut out, area)?;
     phc(&params, &salt, &out)
 }
 
-/// Whether `password` matches the stored PHC string.
-pub fn verify(stored: &str, password: &[u8]) -> Result<bool, HashError> {
+/// Whether `password` matches the stored PHC string (computed in `area`, as [`hash`]).
+pub fn verify(stored: &str, password: &[u8], area: &mut Vec<Block>) -> Result<bool, HashError> {
     let parsed = PasswordHash::new(stored).map_err(format_err)?;
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(format_err)?;
     let version = parsed.version.map(Version::try_from).transpose().map_err(format_err)?.unwrap_or_default();
@@ -61,7 +63,7 @@ pub fn verify(stored: &str, password: &[u8]) -> Result<bool, HashError> {
     let mut salt_buf = [0u8; 64];
     let salt = salt.decode_b64(&mut salt_buf).map_err(format_err)?;
     let mut out = vec![0u8; expected.len()];
-    compute(algorithm, version, &params, password, salt, &mut out)?;
+    compute(algorithm, version, &params, password, salt, &mut out, area)?;
     // `Output`'s equality is constant-time.
     Ok(Output::new(&out).map_err(format_err)? == expected)
 }
@@ -96,17 +98,22 @@ fn compute(
     password: &[u8],
     salt: &[u8],
     out: &mut [u8],
+    memory: &mut Vec<Block>,
 ) -> Result<(), HashError> {
     if params.m_cost() > MAX_MEMORY_KIB {
         return Err(HashError::TooCostly(params.m_cost()));
     }
     let blocks = params.block_count();
-    let mut memory: Vec<Block> = Vec::with_capacity(blocks.max(MAPPED_CAPACITY / Block::SIZE));
+    // Within the capacity (MAX_MEMORY_KIB < MAPPED_CAPACITY): never a reallocation, and a reused
+    // area's pages are already in memory. Argon2 writes every block before it reads it.
+    let capacity = MAPPED_CAPACITY / Block::SIZE;
+    if memory.capacity() < capacity {
+        memory.reserve_exact(capacity - memory.len());
+    }
     memory.resize(blocks, Block::default());
     Argon2::new(algorithm, version, params.clone())
         .hash_password_into_with_memory(password, salt, out, &mut memory[..])
         .map_err(format_err)
-    // `memory` is freed here: one munmap.
 }
 
 #[cfg(test)]
@@ -116,11 +123,19 @@ mod tests {
 
     #[test]
     fn round_trip_and_wrong_passwords() {
-        let h = hash(b"correct horse", [7; 16]).expect("hash");
+        let h = hash(b"correct horse", [7; 16], &mut Vec::new()).expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify(&h, b"correct horse").expect("valid hash"));
-        assert!(!verify(&h, b"correct horsf").expect("valid hash"));
-        assert!(verify("not a phc string", b"x").is_err());
+        assert!(verify(&h, b"correct horse", &mut Vec::new()).expect("valid hash"));
+        assert!(!verify(&h, b"correct horsf", &mut Vec::new()).expect("valid hash"));
+        assert!(verify("not a phc string", b"x", &mut Vec::new()).is_err());
+        // One area serves check after check, at its mapped capacity (never reallocated).
+        let mut area = Vec::new();
+        assert!(verify(&h, b"correct horse", &mut area).expect("valid"));
+        let at = area.as_ptr();
+        assert!(area.capacity() * Block::SIZE >= MAPPED_CAPACITY);
+        assert!(!verify(&h, b"wrong", &mut area).expect("valid"));
+        assert!(verify(&h, b"correct horse", &mut area).expect("valid"));
+        assert_eq!(area.as_ptr(), at);
     }
 
     #[test]
@@ -128,9 +143,9 @@ mod tests {
         // Hashes stored before this module existed were made by `Argon2::default()`.
         let salt = SaltString::encode_b64(&[3; 16]).expect("salt");
         let theirs = Argon2::default().hash_password(b"pw-1", &salt).expect("hash").to_string();
-        assert!(verify(&theirs, b"pw-1").expect("valid"));
-        assert!(!verify(&theirs, b"pw-2").expect("valid"));
-        let ours = hash(b"pw-1", [3; 16]).expect("hash");
+        assert!(verify(&theirs, b"pw-1", &mut Vec::new()).expect("valid"));
+        assert!(!verify(&theirs, b"pw-2", &mut Vec::new()).expect("valid"));
+        let ours = hash(b"pw-1", [3; 16], &mut Vec::new()).expect("hash");
         assert_eq!(ours, theirs, "same parameters and salt give the same PHC string");
         let parsed = PasswordHash::new(&ours).expect("phc");
         assert!(Argon2::default().verify_password(b"pw-1", &parsed).is_ok());
@@ -143,23 +158,23 @@ mod tests {
         let argon = Argon2::new(Algorithm::Argon2i, Version::V0x10, params);
         let stored = argon.hash_password(b"old", &salt).expect("hash").to_string();
         assert!(stored.starts_with("$argon2i$v=16$m=1024,t=1,p=2$"), "{stored}");
-        assert!(verify(&stored, b"old").expect("valid"));
-        assert!(!verify(&stored, b"new").expect("valid"));
+        assert!(verify(&stored, b"old", &mut Vec::new()).expect("valid"));
+        assert!(!verify(&stored, b"new", &mut Vec::new()).expect("valid"));
     }
 
     #[test]
     fn the_dummy_has_the_default_parameters_and_matches_nothing() {
         let d = dummy([1; 16], [2; 32]).expect("dummy");
-        let real = hash(b"x", [1; 16]).expect("hash");
+        let real = hash(b"x", [1; 16], &mut Vec::new()).expect("hash");
         assert_eq!(d.rsplit_once('$').map(|p| p.0), real.rsplit_once('$').map(|p| p.0), "same prefix as a real hash");
-        assert!(!verify(&d, b"x").expect("valid"));
-        assert!(!verify(&d, b"").expect("valid"));
+        assert!(!verify(&d, b"x", &mut Vec::new()).expect("valid"));
+        assert!(!verify(&d, b"", &mut Vec::new()).expect("valid"));
     }
 
     #[test]
     fn costly_stored_hashes_are_refused_before_any_work() {
         let stored =
             "$argon2id$v=19$m=4194304,t=2,p=1$AwMDAwMDAwMDAwMDAwMDAw$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-        assert!(matches!(verify(stored, b"x"), Err(HashError::TooCostly(4194304))));
+        assert!(matches!(verify(stored, b"x", &mut Vec::new()), Err(HashError::TooCostly(4194304))));
     }
 }

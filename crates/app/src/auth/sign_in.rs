@@ -21,13 +21,16 @@
 
 use super::gate::{Busy, PasswordGate};
 use super::password;
+use super::work_area::{self, WorkAreas};
 use crate::{App, AppError, Principal, Result, System};
+use argon2::Block;
 use autogit_core::lockout::{Failures, LockoutPolicy, Verdict};
 use autogit_store::{FailureCounter, UserState};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// How password checks are bounded (the server fills it from `[auth]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -80,9 +83,35 @@ pub(crate) struct PasswordChecks {
     refused_log: LogThrottle,
     locked_log: LogThrottle,
     busy_log: LogThrottle,
+    /// argon2's memory, kept between checks while they keep coming.
+    areas: Arc<WorkAreas>,
 }
 
 impl PasswordChecks {
+    /// Runs `work` in a work area on a blocking thread holding `permit` (as
+    /// [`PasswordGate::run`]). The spare areas are freed once no check has ended for
+    /// [`work_area::IDLE`], planned by the check itself so that a caller gone meanwhile changes
+    /// nothing.
+    async fn run<T: Send + 'static>(
+        &self,
+        permit: OwnedSemaphorePermit,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> std::result::Result<(T, OwnedSemaphorePermit), tokio::task::JoinError> {
+        let areas = self.areas.clone();
+        let runtime = tokio::runtime::Handle::current();
+        PasswordGate::run(permit, move || {
+            let mut area = areas.take();
+            let out = work(&mut area);
+            let mark = areas.put(area);
+            runtime.spawn(async move {
+                tokio::time::sleep(work_area::IDLE).await;
+                areas.release_unless_used_since(mark);
+            });
+            out
+        })
+        .await
+    }
+
     pub(crate) fn new(settings: PasswordSettings, counter: Arc<dyn FailureCounter>) -> Self {
         let dummy = password::dummy(rand::random(), rand::random()).unwrap_or_else(|e| {
             // Cannot happen with fixed-size inputs; a hash that never matches is still safe.
@@ -91,6 +120,7 @@ impl PasswordChecks {
         });
         PasswordChecks {
             gate: PasswordGate::new(settings.concurrent_checks, settings.queue, settings.queue_wait),
+            areas: Arc::new(WorkAreas::new(settings.concurrent_checks)),
             settings,
             counter,
             dummy,
@@ -176,7 +206,9 @@ impl App {
         let permit = self.passwords.gate.enter().await.map_err(|Busy| AppError::PasswordChecksBusy(1))?;
         let pw = password.as_bytes().to_vec();
         let salt: [u8; 16] = rand::random();
-        let (hashed, _permit) = PasswordGate::run(permit, move || password::hash(&pw, salt))
+        let (hashed, _permit) = self
+            .passwords
+            .run(permit, move |area| password::hash(&pw, salt, area))
             .await
             .map_err(|e| AppError::Internal(format!("password hashing stopped: {e}")))?;
         hashed.map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
@@ -219,7 +251,8 @@ impl App {
         let pw = password.as_bytes().to_vec();
         // The permit is held until the outcome is counted: a check that starts after this one
         // sees the lock this one may cause.
-        let (checked, _permit) = PasswordGate::run(permit, move || password::verify(&stored, &pw))
+        let (checked, _permit) = checks
+            .run(permit, move |area| password::verify(&stored, &pw, area))
             .await
             .map_err(|e| AppError::Internal(format!("password check stopped: {e}")))?;
         let matched = checked.unwrap_or_else(|e| {
