@@ -1,7 +1,7 @@
 //! HTTPS served by `autogit serve` itself, with the real `curl`, `openssl` and `git`: the
 //! certificate from the configured files, a renewed pair served without a restart, a broken
 //! replacement refused (the previous pair kept), plain HTTP on the HTTPS port refused, and the
-//! HTTP → HTTPS redirect listener.
+//! HTTP → HTTPS redirect listener; a runner with the internal CA whose job fetches over HTTPS.
 
 mod common;
 
@@ -121,23 +121,36 @@ fn curl(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs the `autogit` CLI (the CA commands need no server).
+fn cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_autogit")).args(args).output().expect("autogit runs")
+}
+
+/// An internal CA in `<d>/ca` and a server certificate it issued for 127.0.0.1 in
+/// `<d>/server.crt` and `.key`; the CA's directory.
+fn ca_and_server_certificate(d: &Path) -> std::path::PathBuf {
+    let ca = d.join("ca");
+    let (ca_dir, out) = (ca.to_str().expect("utf8"), d.to_str().expect("utf8"));
+    for args in [
+        vec!["ca", "init", "--dir", ca_dir],
+        vec!["ca", "issue", "--dir", ca_dir, "--name", "server", "--ip", "127.0.0.1", "--out", out],
+    ] {
+        let done = cli(&args);
+        assert!(done.status.success(), "{args:?}: {}", String::from_utf8_lossy(&done.stderr));
+    }
+    ca
+}
+
 #[test]
 fn the_internal_ca_and_runners_with_client_certificates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let ca = d.join("ca");
-    let s0 = Server::start();
-    let run = |args: &[&str]| {
-        let out = s0.autogit(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
+    let ca = ca_and_server_certificate(d);
     let ca_dir = ca.to_str().expect("utf8");
     let out = d.to_str().expect("utf8");
-    run(&["ca", "init", "--dir", ca_dir]);
-    assert!(!s0.autogit(&["ca", "init", "--dir", ca_dir]).status.success(), "a CA is never replaced");
-    run(&["ca", "issue", "--dir", ca_dir, "--name", "server", "--ip", "127.0.0.1", "--out", out]);
-    run(&["ca", "issue", "--dir", ca_dir, "--name", "runner-1", "--client", "--out", out]);
-    drop(s0);
+    assert!(!cli(&["ca", "init", "--dir", ca_dir]).status.success(), "a CA is never replaced");
+    let issued = cli(&["ca", "issue", "--dir", ca_dir, "--name", "runner-1", "--client", "--out", out]);
+    assert!(issued.status.success(), "{}", String::from_utf8_lossy(&issued.stderr));
 
     let (crt, key, ca_crt) = (d.join("server.crt"), d.join("server.key"), ca.join("ca.crt"));
     let s = Server::start_with(
@@ -242,5 +255,110 @@ fn the_internal_ca_and_runners_with_client_certificates() {
     let saved = std::fs::read_to_string(&config).expect("runner config");
     for k in ["tls-ca-file", "tls-cert-file", "tls-key-file"] {
         assert!(saved.contains(k), "{k} kept in the runner's configuration: {saved}");
+    }
+}
+
+/// A runner registered with `--tls-ca-file` against a server whose certificate the internal CA
+/// issued: its job fetches the sources over HTTPS trusting that CA, and the script finds the CA
+/// in `CI_SERVER_TLS_CA_FILE` (gitlab-runner's variable), as a file.
+#[test]
+fn jobs_fetch_over_https_trusting_the_runners_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let ca = ca_and_server_certificate(d);
+    let (crt, key, ca_crt) = (d.join("server.crt"), d.join("server.key"), ca.join("ca.crt"));
+    let s = Server::start_with(
+        Backend::Sqlite,
+        &[
+            ("AUTOGIT_TLS_CERT_FILE", crt.to_str().expect("utf8")),
+            ("AUTOGIT_TLS_KEY_FILE", key.to_str().expect("utf8")),
+        ],
+    );
+    let ca_arg = ca_crt.to_str().expect("utf8");
+    let token = format!("PRIVATE-TOKEN: {}", s.root_token);
+    let api = |method: &str, path: &str, data: &[&str]| -> serde_json::Value {
+        let url = format!("{}/api/v4{path}", s.url);
+        let mut args = vec!["-f", "--cacert", ca_arg, "-H", &token, "-X", method];
+        for kv in data {
+            args.extend(["--data-urlencode", kv]);
+        }
+        args.push(&url);
+        let (code, body) = curl(&args);
+        assert_eq!(code, 0, "{method} {path}: {body}");
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
+    };
+    let project = api("POST", "/projects", &["name=ca-job"]);
+    let project_id = project["id"].as_i64().expect("project id");
+
+    // A job that reads the CA it was given, pushed over HTTPS.
+    let work = d.join("work");
+    std::fs::create_dir(&work).expect("work dir");
+    std::fs::write(
+        work.join(".gitlab-ci.yml"),
+        "check:\n  script:\n    - test -f README\n    - grep -q 'BEGIN CERTIFICATE' \"$CI_SERVER_TLS_CA_FILE\"\n",
+    )
+    .expect("ci file");
+    let host = s.url.trim_start_matches("https://");
+    let remote = format!("https://root:{}@{host}/root/ca-job.git", s.root_token);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&work)
+            .env("GIT_SSL_CAINFO", &ca_crt)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+
+    // The runner on the host, then one whose jobs run in the job sandbox (where the fetch runs
+    // inside the sandbox): registered and run over HTTPS with the CA, as gitlab-runner's options
+    // name it.
+    for (round, extra) in [(1, vec![]), (2, vec!["--sandbox"])] {
+        let runner = api("POST", "/user/runners", &["runner_type=instance_type", "run_untagged=true"]);
+        let runner_token = runner["token"].as_str().expect("runner token");
+        let config = d.join(format!("runner-{round}.toml"));
+        let register = Command::new(env!("CARGO_BIN_EXE_autogit"))
+            .args(["runner", "register", "--url", &s.url, "--token", runner_token, "--tls-ca-file", ca_arg])
+            .args(&extra)
+            .arg("--runner-config")
+            .arg(&config)
+            .arg("--builds-dir")
+            .arg(d.join(format!("builds-{round}")))
+            .output()
+            .expect("register runs");
+        assert!(register.status.success(), "register: {}", String::from_utf8_lossy(&register.stderr));
+        let mut runner = Command::new(env!("CARGO_BIN_EXE_autogit"))
+            .args(["runner", "run", "--runner-config"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("runner runs");
+        std::fs::write(work.join("README"), format!("over https, round {round}\n")).expect("readme");
+        git(&["add", "."]);
+        git(&["-c", "user.name=t", "-c", "user.email=t@example.test", "commit", "-q", "-m", "ci"]);
+        git(&["push", "-q", &remote, "main"]);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let pipeline = loop {
+            let list = api("GET", &format!("/projects/{project_id}/pipelines?per_page=1"), &[]);
+            let p = list.as_array().and_then(|l| l.first()).cloned().unwrap_or_default();
+            let ours = p["id"].as_i64() >= Some(round);
+            if ours && matches!(p["status"].as_str(), Some("success" | "failed" | "canceled")) {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "the pipeline did not finish: {p}");
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        let _ = runner.kill();
+        let _ = runner.wait();
+        if pipeline["status"] != "success" {
+            let jobs = api("GET", &format!("/projects/{project_id}/pipelines/{}/jobs", pipeline["id"]), &[]);
+            let job = jobs[0]["id"].as_i64().expect("job id");
+            let url = format!("{}/api/v4/projects/{project_id}/jobs/{job}/trace", s.url);
+            let (_, trace) = curl(&["--cacert", ca_arg, "-H", &token, &url]);
+            panic!("round {round}: the job over HTTPS failed: {pipeline}\n{trace}");
+        }
     }
 }

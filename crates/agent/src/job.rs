@@ -84,8 +84,23 @@ async fn unless_aborted<T>(shutdown: &Shutdown, fut: impl Future<Output = T>) ->
     }
 }
 
-pub(crate) async fn run_job(slot: &Slot<'_>, job: JobResponse) {
+pub(crate) async fn run_job(slot: &Slot<'_>, mut job: JobResponse) {
     let (client, shutdown, id) = (slot.client, slot.shutdown, job.id);
+    // A runner that trusts a CA of its own for the server hands it to the job, as gitlab-runner
+    // does: the source fetch trusts it, and scripts find it in CI_SERVER_TLS_CA_FILE.
+    if let Some(ca) = &slot.cfg.tls.ca_file {
+        match tokio::fs::read_to_string(ca).await {
+            Ok(pem) => job.variables.push(autogit_protocol::JobVariable {
+                key: crate::sources::CA_VARIABLE.into(),
+                value: pem,
+                public: true,
+                file: true,
+                masked: false,
+                raw: true,
+            }),
+            Err(e) => tracing::warn!(job = id, file = %ca.display(), error = %e, "cannot read tls-ca-file for the job"),
+        }
+    }
     // Two-phase commit: confirm before running; a refusal means the job is not ours any more.
     match unless_aborted(shutdown, client.update_job(id, &update(&job.token, ReportedState::Running))).await {
         Some(Ok(JobState::Abort)) => return,

@@ -31,6 +31,15 @@ pub const SAFE_CONFIG: &[&str] = &[
     "safe.directory=*",
 ];
 
+/// The file variable that holds the CA the server's certificate chains to (gitlab-runner's name),
+/// set by the runner when it is configured with `tls-ca-file`.
+pub const CA_VARIABLE: &str = "CI_SERVER_TLS_CA_FILE";
+
+/// The CA certificate(s) the job's variables carry for the server, if any.
+fn server_ca(job: &JobResponse) -> Option<&str> {
+    job.variables.iter().rev().find(|v| v.key == CA_VARIABLE && v.file).map(|v| v.value.as_str())
+}
+
 /// The environment of a git the runner runs: no system or global configuration.
 pub fn safe_env() -> Vec<(String, String)> {
     let mut env = crate::shell::base_env();
@@ -69,9 +78,11 @@ pub async fn fetch(
     }
     fetch.push("origin".into());
     let refspecs = if g.refspecs.is_empty() { vec![g.sha.clone()] } else { g.refspecs.clone() };
+    let ca = server_ca(job);
     match jail {
         // One sandbox for the whole fetch; the URL (it holds the job token) and the refs travel
-        // in the environment, never on a command line.
+        // in the environment, never on a command line (the CA too: the script writes it to a
+        // file of the sandbox's own).
         Some(j) => {
             let env = [
                 ("GIT_TERMINAL_PROMPT".to_string(), "0".to_string()),
@@ -79,6 +90,7 @@ pub async fn fetch(
                 ("AUTOGIT_FETCH_URL".to_string(), g.repo_url.clone()),
                 ("AUTOGIT_FETCH_REFSPECS".to_string(), refspecs.join(" ")),
                 ("AUTOGIT_FETCH_SHA".to_string(), g.sha.clone()),
+                ("AUTOGIT_FETCH_CA".to_string(), ca.unwrap_or("").to_string()),
             ];
             let (mut cmd, input) = j.command(&["bash".into(), "-c".into(), fetch_script(git, &fetch)], dir, &env);
             let out = crate::step::output_with_input(&mut cmd, input).await.map_err(|e| format!("running git: {e}"))?;
@@ -87,7 +99,13 @@ pub async fn fetch(
             }
         }
         None => {
-            let run = |args: Vec<String>| run(git, dir, args);
+            // The CA goes where the job's file variables go (`<dir>.tmp/`, written again with
+            // the other variables before the scripts run), and git is told to trust it.
+            let ca_file = match ca {
+                Some(pem) => Some(write_ca(dir, pem).await.map_err(|e| format!("writing {CA_VARIABLE}: {e}"))?),
+                None => None,
+            };
+            let run = |args: Vec<String>| run(git, dir, ca_file.as_deref(), args);
             run(vec!["init".into(), "-q".into()]).await?;
             // The URL carries the job token; it is set each time (the token changes per job).
             run(vec!["remote".into(), "add".into(), "origin".into(), g.repo_url.clone()]).await?;
@@ -160,6 +178,15 @@ fn holds_symlink(dir: &Path) -> std::io::Result<bool> {
     Ok(false)
 }
 
+/// Writes the server's CA next to the working copy, for git on the host; its path.
+async fn write_ca(dir: &Path, pem: &str) -> std::io::Result<std::path::PathBuf> {
+    let tmp = dir.with_extension("tmp");
+    tokio::fs::create_dir_all(&tmp).await?;
+    let path = tmp.join(CA_VARIABLE);
+    tokio::fs::write(&path, pem).await?;
+    Ok(path)
+}
+
 /// The sandboxed fetch as one bash script: the steps of the host path, the data in
 /// `AUTOGIT_FETCH_*` variables. Refspecs never contain whitespace, so word splitting is safe.
 fn fetch_script(git: &str, fetch: &[String]) -> String {
@@ -167,22 +194,21 @@ fn fetch_script(git: &str, fetch: &[String]) -> String {
     let g = format!("{} {}", quote(git), safe.join(" "));
     let fetch: Vec<String> = fetch.iter().map(|a| quote(a)).collect();
     format!(
-        "set -eu -o noglob\n{g} init -q\n{g} remote add origin \"$AUTOGIT_FETCH_URL\"\n\
+        "set -eu -o noglob\n\
+         if [ -n \"$AUTOGIT_FETCH_CA\" ]; then ca=$(mktemp); printf '%s\\n' \"$AUTOGIT_FETCH_CA\" > \"$ca\"; \
+         export GIT_SSL_CAINFO=\"$ca\"; fi\n{g} init -q\n{g} remote add origin \"$AUTOGIT_FETCH_URL\"\n\
          {g} {} $AUTOGIT_FETCH_REFSPECS\n{g} checkout -q -f --detach \"$AUTOGIT_FETCH_SHA\"\n{g} clean -q -ffdx\n",
         fetch.join(" ")
     )
 }
 
-async fn run(git: &str, dir: &Path, args: Vec<String>) -> Result<(), String> {
-    let out = Command::new(git)
-        .args(SAFE_CONFIG)
-        .args(&args)
-        .current_dir(dir)
-        .env_clear()
-        .envs(safe_env())
-        .output()
-        .await
-        .map_err(|e| format!("running git: {e}"))?;
+async fn run(git: &str, dir: &Path, ca_file: Option<&Path>, args: Vec<String>) -> Result<(), String> {
+    let mut cmd = Command::new(git);
+    cmd.args(SAFE_CONFIG).args(&args).current_dir(dir).env_clear().envs(safe_env());
+    if let Some(ca) = ca_file {
+        cmd.env("GIT_SSL_CAINFO", ca);
+    }
+    let out = cmd.output().await.map_err(|e| format!("running git: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
