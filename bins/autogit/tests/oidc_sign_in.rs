@@ -138,6 +138,10 @@ external_groups = ["contractors"]
 claim = "dev"
 group = "platform"
 access_level = 30
+[[auth.oidc.group_mappings]]
+claim = "leads"
+group = "solo"
+access_level = 50
 
 [[auth.oidc]]
 name = "second"
@@ -248,6 +252,18 @@ fn sign_in_on(backend: Backend) {
     let alice = user(&s, "alice").expect("same account");
     assert_eq!((alice["id"].as_i64(), &alice["is_admin"]), (Some(alice_id), &json!(false)));
     assert_eq!(member_level(&s, "platform", alice_id), None);
+
+    // A mapping made alice the Owner of `solo`; once she is its only Owner, losing the group at
+    // the provider does not leave `solo` without one.
+    s.post("/groups", &s.root_token, &[("name", "solo"), ("path", "solo")]);
+    main.set_claims("alice", claims("alice", "alice@example.test", true, &["staff", "leads"]));
+    assert_eq!(sign_in(&mut Browser::new(&s, "lead"), &s, &main, "mock", "alice").status, 302);
+    assert_eq!(member_level(&s, "solo", alice_id), Some(50));
+    let root_leaves = s.req(reqwest::Method::DELETE, "/groups/solo/members/1", &s.root_token).send().expect("delete");
+    assert_eq!(root_leaves.status().as_u16(), 204);
+    main.set_claims("alice", claims("alice", "alice@example.test", true, &["staff"]));
+    assert_eq!(sign_in(&mut Browser::new(&s, "ex-lead"), &s, &main, "mock", "alice").status, 302);
+    assert_eq!(member_level(&s, "solo", alice_id), Some(50), "the last owner stays");
 
     // Not in a required group: refused, and no account is made.
     let mut m = Browser::new(&s, "mallory");

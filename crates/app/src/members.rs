@@ -152,7 +152,7 @@ impl App {
     }
 
     /// Refuses to leave a group without a direct Owner.
-    async fn keep_an_owner(&self, source: MemberSource, leaving: UserId) -> Result<()> {
+    pub(crate) async fn keep_an_owner(&self, source: MemberSource, leaving: UserId) -> Result<()> {
         if !matches!(source, MemberSource::Namespace(_)) {
             return Ok(());
         }

@@ -192,6 +192,9 @@ impl System<'_> {
                     Err(e) => return Err(e.into()),
                 },
                 Some(l) if l != level && managed.contains(&ns) => {
+                    if l == AccessLevel::Owner && !self.may_stop_owning(source, user).await? {
+                        continue;
+                    }
                     self.store.update_member(source, user.id, level).await?;
                     Some(AuditAction::MemberUpdated)
                 }
@@ -207,6 +210,9 @@ impl System<'_> {
         }
         for ns in managed.into_iter().filter(|ns| !wanted.contains_key(ns)) {
             let source = MemberSource::Namespace(ns);
+            if !self.may_stop_owning(source, user).await? {
+                continue;
+            }
             match self.store.remove_member(source, user.id).await {
                 Ok(()) => self.audit_membership(who, user, ns, AuditAction::MemberRemoved, None, None).await?,
                 Err(StoreError::NotFound(_)) => {}
@@ -215,6 +221,25 @@ impl System<'_> {
             self.store.mark_sso_membership(user.id, ns, false).await?;
         }
         Ok(())
+    }
+
+    /// Whether the user's membership of `source` may stop being an Owner's: it is not one, or
+    /// the group keeps another direct Owner. A group's last Owner stays (logged; a later
+    /// sign-in tries again once the group has another Owner), as the members API refuses too.
+    async fn may_stop_owning(&self, source: MemberSource, user: &User) -> Result<bool> {
+        let members = self.store.list_members(source, autogit_store::Page::ALL).await?;
+        let owner = members.items.iter().any(|(m, _)| m.user_id == user.id && m.access_level == AccessLevel::Owner);
+        if !owner {
+            return Ok(true);
+        }
+        match self.keep_an_owner(source, user.id).await {
+            Ok(()) => Ok(true),
+            Err(AppError::Forbidden(_)) => {
+                tracing::warn!(user = %user.username, ?source, "single sign-on keeps the group's last owner");
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn audit_membership(
