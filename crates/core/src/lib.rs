@@ -9,6 +9,7 @@ pub mod ci;
 pub mod conn_caps;
 pub mod id;
 pub mod lockout;
+pub mod log_throttle;
 pub mod name;
 pub mod protection;
 pub mod repo_path;

@@ -21,12 +21,12 @@ use autogit_core::repo_path::{GitEndpoint, GitPath, PathError, parse_git_path};
 use autogit_git::pktline::{self, ReceiveRequest};
 use autogit_git::service::{self, Service};
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,7 +119,7 @@ fn info_refs_service(query: Option<&str>) -> Result<Service, Response> {
 /// The client address: the connection's TCP peer, never a forwarding header. A request without
 /// one (not served by `serve`) counts as one shared unknown address.
 fn peer_of(req: &Request) -> IpAddr {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+    crate::conn::peer_or_unknown(req.extensions())
 }
 
 /// Tokens or an account password: git over HTTP is where passwords are accepted.

@@ -4,7 +4,7 @@
 use crate::error::unknown_path;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
@@ -49,7 +49,7 @@ async fn metrics(State(s): State<AppState>, req: Request) -> axum::response::Res
         return unknown_path();
     }
     // The socket's peer, inserted by the accept loop; never a forwarded-for header.
-    let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let peer = crate::conn::peer_ip(req.extensions());
     if !s.config.metrics_access.permits(peer, req.headers(), req.uri().query()) {
         // The same answer as an unknown path: the endpoint is not advertised.
         return unknown_path();

@@ -25,10 +25,10 @@ use super::work_area::{self, WorkAreas};
 use crate::{App, AppError, Principal, Result, System};
 use argon2::Block;
 use autogit_core::lockout::{Failures, LockoutPolicy, Verdict};
+use autogit_core::log_throttle::LogThrottle;
 use autogit_store::{FailureCounter, UserState};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -324,29 +324,6 @@ impl App {
     }
 }
 
-/// At most one log line per second, with the number left out since the last one.
-#[derive(Default)]
-struct LogThrottle {
-    next_ms: AtomicI64,
-    skipped: AtomicU64,
-}
-
-impl LogThrottle {
-    fn admit(&self, now_ms: i64) -> Option<u64> {
-        let next = self.next_ms.load(Ordering::Relaxed);
-        if now_ms >= next
-            && self
-                .next_ms
-                .compare_exchange(next, now_ms.saturating_add(1_000), Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            return Some(self.skipped.swap(0, Ordering::Relaxed));
-        }
-        self.skipped.fetch_add(1, Ordering::Relaxed);
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,14 +342,5 @@ mod tests {
     fn usernames_in_logs_are_escaped_and_short() {
         assert_eq!(shown("a\nb"), "\"a\\nb\"");
         assert_eq!(shown(&"x".repeat(500)).len(), 66);
-    }
-
-    #[test]
-    fn the_log_throttle_admits_one_line_per_second_and_counts_the_rest() {
-        let t = LogThrottle::default();
-        assert_eq!(t.admit(10_000), Some(0));
-        assert_eq!(t.admit(10_500), None);
-        assert_eq!(t.admit(10_900), None);
-        assert_eq!(t.admit(11_000), Some(2));
     }
 }

@@ -27,12 +27,11 @@ use autogit_app::{AppError, Principal};
 use autogit_core::scope::ScopeUse;
 use axum::Json;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use std::net::SocketAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -64,8 +63,8 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let creds = credentials(&parts.headers).map_err(|_| ApiError(AppError::Unauthorized))?;
         let mut principal = state.app.system().authenticate(creds).await?;
-        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            principal = principal.from_address(peer.ip());
+        if let Some(peer) = crate::conn::peer_ip(&parts.extensions) {
+            principal = principal.from_address(peer);
         }
         let usage =
             if matches!(parts.method, Method::GET | Method::HEAD) { ScopeUse::ApiRead } else { ScopeUse::ApiWrite };

@@ -283,3 +283,14 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// The client address of a request: the connection's TCP peer that [`serve`] records, never a
+/// forwarding header; `None` for a request that did not come through it.
+pub(crate) fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|ConnectInfo(a)| a.ip())
+}
+
+/// As [`peer_ip`], with one shared unknown address for a request without a peer.
+pub(crate) fn peer_or_unknown(extensions: &axum::http::Extensions) -> std::net::IpAddr {
+    peer_ip(extensions).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}

@@ -23,11 +23,11 @@ use crate::state::AppState;
 use autogit_app::{Principal, csrf_token, same_token};
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, FromRequestParts};
+use axum::extract::{Form, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
 pub(crate) use page::Page;
 pub use proxy::ProxyAuth;
@@ -62,10 +62,7 @@ impl FromRequestParts<AppState> for Browser {
     type Rejection = Page;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Page> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(a)| a.ip());
+        let peer = crate::conn::peer_or_unknown(&parts.extensions);
         let secure = state.config.external_url.starts_with("https://");
         if let Some(p) = parts.extensions.get::<proxy::ProxySession>() {
             return Ok(Browser { who: Some(p.who.clone()), secret: Some(p.secret.clone()), peer, secure });

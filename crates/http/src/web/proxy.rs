@@ -8,12 +8,12 @@ use super::{SESSION_COOKIE, cookie, set_cookie};
 use crate::metrics_access::Network;
 use crate::state::AppState;
 use autogit_app::{Principal, SsoIdentity};
-use axum::extract::{ConnectInfo, Request, State};
+use autogit_core::log_throttle::LogThrottle;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::net::IpAddr;
 
 /// What the HTTP layer needs of `[auth.proxy]`.
 #[derive(Debug, Clone)]
@@ -61,11 +61,11 @@ impl ProxyAuth {
     }
 }
 
-static UNTRUSTED_LOG_MS: AtomicI64 = AtomicI64::new(0);
+static UNTRUSTED_LOG: LogThrottle = LogThrottle::new();
 
 pub(crate) async fn sign_in_by_proxy(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(cfg) = &s.config.proxy_auth else { return next.run(req).await };
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+    let peer = crate::conn::peer_ip(req.extensions());
     let trusted = peer.is_some_and(|p| cfg.trusts(p));
     if !trusted {
         if cfg.headers().iter().any(|h| req.headers().contains_key(*h)) {
@@ -134,10 +134,8 @@ fn identity(cfg: &ProxyAuth, h: &HeaderMap) -> Option<Result<SsoIdentity, &'stat
 
 fn log_untrusted(peer: Option<IpAddr>) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let last = UNTRUSTED_LOG_MS.load(Ordering::Relaxed);
-    if now - last >= 1_000 && UNTRUSTED_LOG_MS.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    {
-        tracing::warn!(?peer, "identity headers from an address that is not a trusted proxy: ignored");
+    if let Some(skipped) = UNTRUSTED_LOG.admit(now) {
+        tracing::warn!(?peer, skipped, "identity headers from an address that is not a trusted proxy: ignored");
     }
 }
 
