@@ -22,7 +22,7 @@
 //!   nonce); `Unavailable` is the provider not answering as it should (network, discovery).
 
 use crate::audit::Entry;
-use crate::auth::token_digest;
+use crate::auth::{random_secret, token_digest};
 use crate::sessions::IssuedSession;
 use crate::sso::SsoSettings;
 use crate::{AppError, Principal, Result, System, same_token};
@@ -31,8 +31,6 @@ use autogit_core::audit::AuditAction;
 use autogit_core::name;
 use autogit_store::{ExternalIdentity, NewSignInAttempt, User};
 use chrono::TimeDelta;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -127,10 +125,6 @@ pub enum OidcOutcome<'a> {
     },
 }
 
-fn random(len: usize) -> String {
-    rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect()
-}
-
 impl crate::App {
     /// The configured providers' buttons, in configuration order.
     pub fn oidc_providers(&self) -> Vec<OidcButton> {
@@ -154,10 +148,13 @@ impl System<'_> {
     /// browser to.
     pub async fn oidc_start(&self, name: &str) -> Result<OidcStarted> {
         let provider = self.oidc_provider(name)?;
-        let request =
-            OidcRequest { state: random(SECRET_LEN), nonce: random(SECRET_LEN), pkce_verifier: random(VERIFIER_LEN) };
+        let request = OidcRequest {
+            state: random_secret(SECRET_LEN),
+            nonce: random_secret(SECRET_LEN),
+            pkce_verifier: random_secret(VERIFIER_LEN),
+        };
         let url = provider.client.authorization_url(&request).await.map_err(provider_error)?;
-        let attempt_secret = random(SECRET_LEN);
+        let attempt_secret = random_secret(SECRET_LEN);
         let now = self.clock.now();
         let new = NewSignInAttempt {
             digest: token_digest(&attempt_secret),

@@ -21,8 +21,6 @@ use autogit_core::audit::AuditAction;
 use autogit_store::sessions::MAX_USER_AGENT_LEN;
 use autogit_store::{NewSession, Session, SessionStore, User, UserState};
 use chrono::TimeDelta;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -106,7 +104,7 @@ impl System<'_> {
         user_agent: &str,
         how: &str,
     ) -> Result<(Principal, IssuedSession)> {
-        let secret: String = rand::rng().sample_iter(Alphanumeric).take(SECRET_LEN).map(char::from).collect();
+        let secret = crate::auth::random_secret(SECRET_LEN);
         let now = self.clock.now();
         let settings = &self.sessions.settings;
         let new = NewSession {

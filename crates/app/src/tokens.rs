@@ -8,8 +8,6 @@ use autogit_core::audit::AuditAction;
 use autogit_core::scope;
 use autogit_store::{Listed, NewToken, Page, Token};
 use chrono::NaiveDate;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 
 /// GitLab's prefix, so secret scanners that know GitLab tokens recognise ours.
 pub const TOKEN_PREFIX: &str = "glpat-";
@@ -78,8 +76,7 @@ impl App {
 }
 
 fn generate_secret() -> String {
-    let random: String = rand::rng().sample_iter(Alphanumeric).take(TOKEN_RANDOM_LEN).map(char::from).collect();
-    format!("{TOKEN_PREFIX}{random}")
+    format!("{TOKEN_PREFIX}{}", crate::auth::random_secret(TOKEN_RANDOM_LEN))
 }
 
 impl System<'_> {

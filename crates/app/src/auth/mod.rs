@@ -125,6 +125,13 @@ pub fn token_digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// `len` random ASCII letters and digits from the thread's CSPRNG: the random part of every
+/// secret AutoGit hands out (tokens, session cookies, OpenID Connect round-trip values).
+pub(crate) fn random_secret(len: usize) -> String {
+    use rand::Rng;
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(len).map(char::from).collect()
+}
+
 impl App {
     async fn by_any_token(&self, creds: Credentials) -> Result<Principal> {
         match creds {

@@ -17,8 +17,6 @@ use autogit_store::{
     AccessFilter, ContextGeneration, GroupFilter, Job, JobChange, JobClaim, JobContext, Page, ProjectFilter, Runner,
     RunnerAccessLevel, RunnerScope, RunnerSeen, TokenReport, TraceAppend,
 };
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -105,10 +103,7 @@ impl App {
         runner: &Runner,
         alloc: Option<&Allocation>,
     ) -> Result<Option<(JobResponse, Vec<String>)>> {
-        let token = format!(
-            "{JOB_TOKEN_PREFIX}{}",
-            rand::rng().sample_iter(Alphanumeric).take(40).map(char::from).collect::<String>()
-        );
+        let token = format!("{JOB_TOKEN_PREFIX}{}", crate::auth::random_secret(40));
         let now = self.clock.now();
         let lease = now + self.ci.settings.lease_timeout;
         let claim =

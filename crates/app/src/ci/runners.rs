@@ -15,8 +15,6 @@ use autogit_core::{NamespaceId, ProjectId, RunnerId};
 use autogit_store::{
     Job, Listed, NewRunner, Page, Runner, RunnerAccessLevel, RunnerFilter, RunnerScope, RunnerSeen, RunnerUpdate,
 };
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -98,10 +96,7 @@ impl App {
             Some(s) => parse_access_level(s)?,
         };
         check_maximum_timeout(req.maximum_timeout)?;
-        let token = format!(
-            "{RUNNER_TOKEN_PREFIX}{}",
-            rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect::<String>()
-        );
+        let token = format!("{RUNNER_TOKEN_PREFIX}{}", crate::auth::random_secret(32));
         let new = NewRunner {
             description: req.description,
             token_digest: token_digest(&token),
