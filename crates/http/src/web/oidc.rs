@@ -7,9 +7,9 @@
 //! from the provider, which Lax cookies follow) and is cleared by every callback.
 
 use super::page::esc;
-use super::{CSRF_COOKIE, Page, SESSION_COOKIE, TokenForm, cookie, cross_site, set_cookie};
+use super::{Page, SESSION_COOKIE, TokenForm, cookie, set_cookie};
 use crate::state::AppState;
-use autogit_app::{AppError, OidcCallback, OidcOutcome, same_token};
+use autogit_app::{AppError, OidcCallback, OidcOutcome};
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
@@ -35,8 +35,7 @@ async fn start(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Page {
     let sent = form.map(|Form(f)| f.token).unwrap_or_default();
-    let expected = cookie(&headers, CSRF_COOKIE);
-    if cross_site(&headers) || !expected.is_some_and(|t| same_token(t, &sent)) {
+    if super::sign_in::form_token(&headers, &sent).is_none() {
         return Page::csrf_refused();
     }
     match s.app.system().oidc_start(&provider).await {

@@ -58,11 +58,8 @@ async fn sign_in(
             "<h1>400</h1>\n<p>The sign-in form could not be read.</p>",
         );
     };
-    let expected = cookie(&headers, CSRF_COOKIE).filter(|t| plausible_token(t));
-    if cross_site(&headers) || !expected.is_some_and(|t| same_token(t, &f.token)) {
-        return Page::csrf_refused();
-    }
-    let token = expected.unwrap_or_default().to_string();
+    let Some(token) = form_token(&headers, &f.token) else { return Page::csrf_refused() };
+    let token = token.to_string();
     if f.login.trim().is_empty() || f.password.is_empty() {
         return sign_in_page(
             &s,
@@ -159,6 +156,14 @@ fn sign_in_page(s: &AppState, status: StatusCode, token: &str, login: &str, aler
 /// 32 random bytes as hex.
 fn new_token() -> String {
     hex::encode(rand::rng().random::<[u8; 32]>())
+}
+
+/// The sign-in form's double-submit check (the form's sign-in and its provider buttons): the
+/// token of the `_autogit_csrf` cookie when the form sent the same one and the browser does not
+/// mark the request cross-site; `None` refuses it.
+pub(super) fn form_token<'a>(headers: &'a HeaderMap, sent: &str) -> Option<&'a str> {
+    let expected = cookie(headers, CSRF_COOKIE).filter(|t| plausible_token(t))?;
+    (!cross_site(headers) && same_token(expected, sent)).then_some(expected)
 }
 
 fn plausible_token(t: &str) -> bool {
