@@ -14,9 +14,19 @@ impl IntoResponse for Page {
     }
 }
 
-/// The content security policy of every page; `FORM_TARGETS` is where forms may lead.
-const CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'FORM_TARGETS; frame-ancestors 'none'";
+/// The content security policy of every page, in two halves around where else forms may lead
+/// (`form-action`; only the sign-in page adds identity providers there).
+macro_rules! csp_head {
+    () => {
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+    };
+}
+macro_rules! csp_tail {
+    () => {
+        "; frame-ancestors 'none'"
+    };
+}
+const CSP: &str = concat!(csp_head!(), csp_tail!());
 
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("cache-control", "no-store"),
@@ -86,7 +96,8 @@ impl Page {
         for (k, v) in SECURITY_HEADERS {
             self.0.headers_mut().insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
-        self.with_form_targets(&[])
+        self.0.headers_mut().insert(HeaderName::from_static("content-security-policy"), HeaderValue::from_static(CSP));
+        self
     }
 
     /// Lets the page's forms lead to these origins as well as its own (an identity provider the
@@ -102,8 +113,11 @@ impl Page {
         };
         let mut seen = std::collections::HashSet::new();
         let kept: Vec<&String> = origins.iter().filter(plain).filter(|o| seen.insert(*o)).collect();
+        if kept.is_empty() {
+            return self;
+        }
         let extra: String = kept.iter().map(|o| format!(" {o}")).collect();
-        let csp = CSP.replace("FORM_TARGETS", &extra);
+        let csp = format!(concat!(csp_head!(), "{}", csp_tail!()), extra);
         if let Ok(v) = HeaderValue::from_str(&csp) {
             self.0.headers_mut().insert(HeaderName::from_static("content-security-policy"), v);
         }
@@ -142,5 +156,26 @@ mod tests {
         assert_eq!(p.headers()["cache-control"], "no-store");
         assert_eq!(p.headers()["x-frame-options"], "DENY");
         assert!(p.headers()["content-security-policy"].to_str().expect("text").contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn form_targets_extend_form_action_only_with_plain_origins() {
+        let csp = |p: Page| p.0.headers()["content-security-policy"].to_str().expect("text").to_string();
+        let plain = csp(Page::html(StatusCode::OK, "t", ""));
+        assert_eq!(plain, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+        let origins = [
+            "https://sso.example.test".to_string(),
+            "javascript:alert(1)".into(),
+            "https://sso.example.test".into(),
+            "http://[::1]:9400".into(),
+            "https://x.test; script-src *".into(),
+        ];
+        let with = csp(Page::html(StatusCode::OK, "t", "").with_form_targets(&origins));
+        assert_eq!(
+            with,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https://sso.example.test http://[::1]:9400; \
+             frame-ancestors 'none'"
+        );
+        assert_eq!(csp(Page::html(StatusCode::OK, "t", "").with_form_targets(&[])), plain);
     }
 }
