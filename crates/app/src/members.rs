@@ -152,18 +152,21 @@ impl App {
     }
 
     /// Refuses to leave a group without a direct Owner.
-    pub(crate) async fn keep_an_owner(&self, source: MemberSource, leaving: UserId) -> Result<()> {
+    async fn keep_an_owner(&self, source: MemberSource, leaving: UserId) -> Result<()> {
         if !matches!(source, MemberSource::Namespace(_)) {
             return Ok(());
         }
         let members = self.store.list_members(source, Page::ALL).await?;
-        let others =
-            members.items.iter().filter(|(m, _)| m.access_level == AccessLevel::Owner && m.user_id != leaving).count();
-        if others == 0 {
+        if other_owners(&members.items, leaving) == 0 {
             return Err(AppError::Forbidden(Some("a group must keep at least one owner".into())));
         }
         Ok(())
     }
+}
+
+/// The direct Owners among `members` other than `user`.
+pub(crate) fn other_owners(members: &[(Member, User)], user: UserId) -> usize {
+    members.iter().filter(|(m, _)| m.access_level == AccessLevel::Owner && m.user_id != user).count()
 }
 
 impl Resolved {

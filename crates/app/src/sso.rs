@@ -17,7 +17,7 @@ use crate::{AppError, Principal, Result, System};
 use autogit_core::AccessLevel;
 use autogit_core::audit::AuditAction;
 use autogit_core::name;
-use autogit_store::{MemberSource, NamespaceId, StoreError, User, UserState};
+use autogit_store::{Member, MemberSource, NamespaceId, StoreError, User, UserState};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -53,6 +53,18 @@ impl SsoSettings {
     pub(crate) fn admits(&self, groups: &[String]) -> bool {
         self.required_groups.is_empty() || groups.iter().any(|g| self.required_groups.contains(g))
     }
+}
+
+/// Whether `user`'s membership among `members` (a group's direct members) may stop being an
+/// Owner's: it is not one, or the group keeps another direct Owner. A group's last Owner stays
+/// (logged; a later sign-in tries again), as the members API refuses too.
+fn may_stop_owning(members: &[(Member, User)], user: &User) -> bool {
+    let owner = members.iter().any(|(m, _)| m.user_id == user.id && m.access_level == AccessLevel::Owner);
+    if owner && crate::members::other_owners(members, user.id) == 0 {
+        tracing::warn!(user = %user.username, "single sign-on keeps the group's last owner");
+        return false;
+    }
+    true
 }
 
 /// Whether the user's `groups` meet one of `flag_groups`; `None` when none are configured (the
@@ -192,7 +204,7 @@ impl System<'_> {
                     Err(e) => return Err(e.into()),
                 },
                 Some(l) if l != level && managed.contains(&ns) => {
-                    if l == AccessLevel::Owner && !self.may_stop_owning(source, user).await? {
+                    if !may_stop_owning(&current.items, user) {
                         continue;
                     }
                     self.store.update_member(source, user.id, level).await?;
@@ -210,7 +222,8 @@ impl System<'_> {
         }
         for ns in managed.into_iter().filter(|ns| !wanted.contains_key(ns)) {
             let source = MemberSource::Namespace(ns);
-            if !self.may_stop_owning(source, user).await? {
+            let members = self.store.list_members(source, autogit_store::Page::ALL).await?;
+            if !may_stop_owning(&members.items, user) {
                 continue;
             }
             match self.store.remove_member(source, user.id).await {
@@ -221,25 +234,6 @@ impl System<'_> {
             self.store.mark_sso_membership(user.id, ns, false).await?;
         }
         Ok(())
-    }
-
-    /// Whether the user's membership of `source` may stop being an Owner's: it is not one, or
-    /// the group keeps another direct Owner. A group's last Owner stays (logged; a later
-    /// sign-in tries again once the group has another Owner), as the members API refuses too.
-    async fn may_stop_owning(&self, source: MemberSource, user: &User) -> Result<bool> {
-        let members = self.store.list_members(source, autogit_store::Page::ALL).await?;
-        let owner = members.items.iter().any(|(m, _)| m.user_id == user.id && m.access_level == AccessLevel::Owner);
-        if !owner {
-            return Ok(true);
-        }
-        match self.keep_an_owner(source, user.id).await {
-            Ok(()) => Ok(true),
-            Err(AppError::Forbidden(_)) => {
-                tracing::warn!(user = %user.username, ?source, "single sign-on keeps the group's last owner");
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
     }
 
     async fn audit_membership(
