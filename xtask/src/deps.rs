@@ -27,6 +27,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // Runner Coordinator decision core: progression, queue/matching, leases, GPU allocation. Pure
     // (time is a parameter). It uses the GPU model and requirement matcher, both pure.
     ("autogit-scheduler", &["autogit-core", "autogit-gpu"]),
+    // Page renderings (job logs, needs graphs, markdown, highlighting, diffs): pure functions
+    // from text to escaped HTML/SVG, so that they can be fuzzed and snapshot-tested alone.
+    ("autogit-render", &[]),
     // L2: ports.
     ("autogit-store", &["autogit-core"]),
     // L3: adapters.
@@ -57,7 +60,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // L5: inbound. No store, store adapter or blob adapter: records come through the app's
     // re-export (`autogit_app::store`), and no call of `App` or `System` returns a store, so the
     // HTTP face can only reach data through the use-cases (xtask/tests/boundary.rs).
-    ("autogit-http", &["autogit-core", "autogit-app", "autogit-git", "autogit-protocol"]),
+    ("autogit-http", &["autogit-core", "autogit-app", "autogit-git", "autogit-protocol", "autogit-render"]),
     // The SSH face: the same rule as HTTP (use-cases and git's pack services, never a store).
     ("autogit-ssh", &["autogit-core", "autogit-app", "autogit-git"]),
     // OpenID Connect: an outbound adapter of the app's identity-provider port (it implements the
@@ -107,12 +110,22 @@ pub const WRAPPERS: &[(&str, &[&str])] = &[
     // Reading users' public keys is a use-case's validation; the server side of SSH is russh's.
     ("ssh-key", &["autogit-app"]),
     ("openidconnect", &["autogit-oidc"]),
+    ("minijinja", &["autogit-http"]),
+    ("syntect", &["autogit-render"]),
+    ("pulldown-cmark", &["autogit-render"]),
 ];
 
 /// Libraries that do I/O and must not appear in the pure layer (L0).
 pub const IO_LIBRARIES: &[&str] = &["tokio", "tokio-util", "sqlx", "axum", "reqwest", "futures-util", "rand"];
-pub const PURE: &[&str] =
-    &["autogit-core", "autogit-config", "autogit-protocol", "autogit-pipeline", "autogit-scheduler", "autogit-secrets"];
+pub const PURE: &[&str] = &[
+    "autogit-core",
+    "autogit-config",
+    "autogit-protocol",
+    "autogit-pipeline",
+    "autogit-scheduler",
+    "autogit-secrets",
+    "autogit-render",
+];
 
 /// Checks `cargo metadata --format-version 1` output; returns every violation found.
 pub fn check(metadata: &Value) -> Vec<String> {

@@ -410,7 +410,7 @@ fn a_real_browser_signs_in_through_the_provider() {
     // The provider's consent page, on the other site.
     chrome.click("button[name='sub'][value='alice']");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !(chrome.url() == s.raw("/") && chrome.source().contains("Signed in as")) {
+    while !(chrome.url() == s.raw("/") && chrome.source().contains("Your projects")) {
         assert!(std::time::Instant::now() < deadline, "not signed in at {}:\n{}", chrome.url(), chrome.source());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -56,6 +56,12 @@ fn not_found(full_path: &str) -> Response {
 }
 
 /// The router's fallback: git URLs are handled here, everything else is a JSON 404.
+/// Whether a request path is one of git's smart HTTP endpoints (and not a page under a
+/// project's `/-/`, such as the file view of a file named `info/refs`).
+pub(crate) fn is_git_path(path: &str) -> bool {
+    !path.contains("/-/") && ["/info/refs", "/git-upload-pack", "/git-receive-pack"].iter().any(|s| path.ends_with(s))
+}
+
 pub async fn handle(State(s): State<AppState>, req: Request) -> Response {
     let gp = match parse_git_path(req.uri().path()) {
         Ok(gp) => gp,

@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v4", api::routes())
         .merge(ops::routes())
         .merge(web::routes(state.clone()))
-        .fallback(git_http::handle)
+        .fallback(web::fallback(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), runner_port_only))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))

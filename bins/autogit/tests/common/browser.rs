@@ -44,6 +44,15 @@ impl<'a> Browser<'a> {
         self.take(r)
     }
 
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut r = self.with_cookies(self.http.get(self.server.raw(path)));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let r = r.send().expect("GET");
+        self.take(r)
+    }
+
     pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         self.post_with(path, form, &[])
     }

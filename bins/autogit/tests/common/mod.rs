@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod ci;
 pub mod job_api;
+pub mod web_fixture;
 pub mod webdriver;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};

@@ -1,6 +1,7 @@
 //! A real browser for the tests: headless Chromium driven through chromedriver's W3C WebDriver
 //! HTTP API (scripts/test installs Debian's `chromium` and `chromium-driver`). Only what the
-//! tests use: open a URL, find an element by CSS selector, click it, read the URL and the page.
+//! tests use: open a URL, find an element by CSS selector, click it or type into it, read the
+//! URL and the page, run a script, size the window and take screenshots.
 
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -78,8 +79,14 @@ impl Chrome {
 
     /// Clicks the element `css` selects (waiting up to 10 s for it to appear).
     pub fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({})));
+    }
+
+    /// The element `css` selects, waiting up to 10 s for it to appear.
+    fn find(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let element = loop {
+        loop {
             let url = format!("{}/session/{}/element", self.base, self.session);
             let v: Value = self
                 .http
@@ -90,11 +97,46 @@ impl Chrome {
                 .json()
                 .expect("json");
             if let Some(id) = v["value"]["element-6066-11e4-a52e-4f735466cecf"].as_str() {
-                break id.to_string();
+                return id.to_string();
             }
             assert!(Instant::now() < deadline, "no element {css} on {}:\n{}", self.url(), self.source());
             std::thread::sleep(Duration::from_millis(100));
-        };
-        self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({})));
+        }
+    }
+
+    /// Types `text` into the input `css` selects.
+    pub fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text })));
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page; its return value.
+    pub fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": script, "args": args })))
+    }
+
+    /// Polls `script` until it returns `true`; panics after `timeout` with the page.
+    pub fn wait_until(&self, what: &str, script: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.execute(script, json!([])) != Value::Bool(true) {
+            assert!(Instant::now() < deadline, "{what} did not happen on {}:\n{}", self.url(), self.source());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sets the window's outer size.
+    pub fn window_size(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height })));
+    }
+
+    /// Saves a PNG of the viewport to `path`.
+    pub fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().expect("base64")).expect("png");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("screenshot dir");
+        }
+        std::fs::write(path, png).expect("screenshot");
     }
 }

@@ -181,6 +181,28 @@ impl System<'_> {
         self.ci.lock_dispatch().gpus.explain_unsatisfiable(&req)
     }
 
+    /// The runner that took a job, as its page names it: `(description, executor, version)`.
+    /// Shown to whoever may see the job, as GitLab's job page does.
+    pub async fn job_runner(&self, job: &Job) -> Result<Option<(String, Option<String>, Option<String>)>> {
+        let Some(id) = job.runner_id else { return Ok(None) };
+        Ok(self.store.runner_by_id(id).await?.map(|r| (r.description, r.executor, r.version)))
+    }
+
+    /// The GPUs a running job holds now, as `(key, product name, memory in bytes)`; empty when
+    /// it holds none.
+    pub fn gpus_held(&self, job: &Job) -> Vec<(String, Option<String>, Option<u64>)> {
+        let d = self.ci.lock_dispatch();
+        let Some(a) = d.gpus.allocation_of(job.id) else { return Vec::new() };
+        let found = d.gpus.gpus_of(a.runner, &a.gpus);
+        a.gpus
+            .iter()
+            .map(|k| {
+                let g = found.iter().find(|g| g.key.to_string() == *k);
+                (k.clone(), g.and_then(|g| g.product_name.clone()), g.and_then(|g| g.memory_total_bytes))
+            })
+            .collect()
+    }
+
     /// The GPU requirement of a job in its compact form, for the API.
     pub fn gpu_request_text(&self, job: &Job) -> Option<String> {
         self.spec_of(job).ok()?.job.gpu.clone()

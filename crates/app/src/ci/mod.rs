@@ -35,6 +35,7 @@ pub mod runner_api;
 pub mod runners;
 pub mod runtime;
 mod spec;
+pub mod stages;
 mod traces;
 mod tracked;
 pub mod variables;

@@ -384,7 +384,11 @@ impl System<'_> {
             return Err(AppError::Forbidden(Some("the job log is larger than the limit".into())));
         }
         Ok(match self.store.append_trace(job.id, start, bytes).await? {
-            TraceAppend::Appended { size } => TraceAck::Accepted { size, status: job.status },
+            TraceAppend::Appended { size } => {
+                // Nobody listening is not an error.
+                let _ = self.ci.trace_grew.send(job.id);
+                TraceAck::Accepted { size, status: job.status }
+            }
             TraceAppend::Mismatch { size } => TraceAck::Mismatch { size, status: job.status },
             // The job finished after its token was checked: refused as any append to it.
             TraceAppend::Archived { .. } => {

@@ -111,6 +111,9 @@ pub(crate) struct Runtime {
     pub pool_runners: Mutex<HashMap<RunnerId, String>>,
     /// Ticks when a job is queued (not when it is handed straight to a held request).
     pub queued: tokio::sync::watch::Sender<u64>,
+    /// The id of each job whose log just grew (live log pages follow it; a receiver that lags
+    /// behind reads the log's size again).
+    pub trace_grew: tokio::sync::broadcast::Sender<autogit_core::JobId>,
     /// Runners' last contacts, fresher than the stored ones (see `contacts`).
     pub contacts: super::contacts::Contacts,
     /// Facts of the commits pipelines run for (see `vars`).
@@ -147,6 +150,7 @@ impl Runtime {
             specs: Mutex::new(HashMap::new()),
             pool_runners: Mutex::new(HashMap::new()),
             queued: tokio::sync::watch::Sender::new(0),
+            trace_grew: tokio::sync::broadcast::Sender::new(1024),
             contacts: super::contacts::Contacts::default(),
             commits: super::vars::CommitCache::default(),
             contexts: super::context_cache::ContextCache::default(),

@@ -186,6 +186,59 @@ impl App {
     }
 }
 
+impl App {
+    /// Up to `max` bytes of a job's log from byte `from`, with the job as it is now (for a page
+    /// that follows a running job's log). Empty when `from` is at or past the end.
+    pub async fn job_trace_part(
+        &self,
+        who: &crate::Principal,
+        project_ref: &str,
+        id: JobId,
+        from: u64,
+        max: usize,
+    ) -> Result<(Job, Vec<u8>)> {
+        let (_, job) = self.get_job(who, project_ref, id).await?;
+        let size = u64::try_from(job.trace_size).unwrap_or(0);
+        if from >= size || max == 0 {
+            return Ok((job, Vec::new()));
+        }
+        let to = size.min(from.saturating_add(max as u64));
+        let bytes = if job.trace_archived {
+            self.read_blob_range(&job, from, to).await?
+        } else {
+            let want = i64::try_from(to - from).unwrap_or(i64::MAX);
+            let got = self.store.read_trace(job.id, i64::try_from(from).unwrap_or(i64::MAX), want).await?;
+            if got.len() as u64 == to - from {
+                got
+            } else {
+                // Archived between the two reads: the rest is in the blob.
+                let fresh = self.store.job_by_id(job.id).await?.ok_or(AppError::NotFound("Job"))?;
+                self.read_blob_range(&fresh, from, to).await?
+            }
+        };
+        Ok((job, bytes))
+    }
+
+    async fn read_blob_range(&self, job: &Job, from: u64, to: u64) -> Result<Vec<u8>> {
+        let opened = self.blobs.open(&trace_key(job.project_id, job.id)?, Some(from..to)).await.map_err(internal)?;
+        let mut out = Vec::new();
+        let mut body = opened.body;
+        while let Some(chunk) = body.next().await {
+            out.extend_from_slice(
+                &chunk.map_err(|e| AppError::Internal(format!("reading the log of job {}: {e}", job.id)))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl System<'_> {
+    /// Ids of jobs whose log grew, as they grow (see `Runtime::trace_grew`).
+    pub fn trace_updates(&self) -> tokio::sync::broadcast::Receiver<JobId> {
+        self.ci.trace_grew.subscribe()
+    }
+}
+
 /// Where a trace sweep goes on: after job `after`, or from the first job when `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepFrom {

@@ -8,13 +8,17 @@
 //! own offset. Text is decoded as UTF-8, lossily (a commit's `encoding` header is not honoured).
 
 mod commit;
+mod diff;
+mod history;
 mod refs;
 mod snapshot;
 mod tree;
 
 pub use commit::{CommitInfo, commit, commits, count_commits};
 pub(crate) use commit::{MAX_COMMIT_SIZE, parse_commit};
-pub use refs::{Branch, Tag, branch, branches, tag, tags};
+pub use diff::{MAX_PATCH, Patch, commit_patch, compare};
+pub use history::last_commits;
+pub use refs::{Branch, Tag, branch, branches, ref_names, tag, tags};
 pub use snapshot::{MAX_SNAPSHOT_PATHS, MAX_YAML_BYTES, MAX_YAML_FILES, Snapshot};
 pub use tree::{EntryKind, FileBlob, TreeEntry, file, tree};
 

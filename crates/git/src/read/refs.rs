@@ -70,6 +70,19 @@ async fn find_ref(repo: &Path, full_name: &str) -> Result<Option<RefLine>> {
     Ok(list_refs(repo, full_name).await?.into_iter().find(|r| r.name == full_name))
 }
 
+/// The short names of every branch and tag (one `for-each-ref`, no object read): what a page
+/// address like `/-/tree/feature/x/src` is split against.
+pub async fn ref_names(repo: &Path) -> Result<Vec<String>> {
+    let mut cmd = git_in(repo);
+    cmd.args(["for-each-ref", "--format=%(refname)", "--", "refs/heads/", "refs/tags/"]);
+    let out = run_ok(cmd, MAX_LISTING).await?;
+    Ok(String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("refs/heads/").or_else(|| l.strip_prefix("refs/tags/")))
+        .map(str::to_owned)
+        .collect())
+}
+
 /// All branches with their head commits, sorted by name. Empty for an empty repository.
 pub async fn branches(repo: &Path) -> Result<Vec<Branch>> {
     let default = super::default_branch(repo).await?;

@@ -1,6 +1,6 @@
 //! The GitLab API v4 subset, mounted at `/api/v4`.
 
-mod artifact_download;
+pub(crate) mod artifact_download;
 mod audit_events;
 mod groups;
 mod keys;

@@ -13,11 +13,16 @@
 //! - Pages are sent `no-store`, framed by nobody (`frame-ancestors 'none'`, `X-Frame-Options`),
 //!   with a content security policy that allows no script and forms to this origin only.
 
+mod assets;
+mod explore;
+mod filters;
 mod oidc;
 mod page;
+mod project;
 mod proxy;
 mod sessions;
 mod sign_in;
+mod ui;
 
 use crate::state::AppState;
 use autogit_app::{Principal, csrf_token, same_token};
@@ -44,7 +49,57 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(sign_in::routes())
         .merge(oidc::routes())
         .merge(sessions::routes())
+        .merge(explore::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, proxy::sign_in_by_proxy))
+        .merge(assets::routes())
+}
+
+/// The pages under a project's or namespace's own path (`/<namespace>/<project>/-/…`), which
+/// share the router's fallback with git over HTTP (see [`fallback`]).
+fn namespace_pages(state: AppState) -> Router {
+    Router::new()
+        .route("/{*path}", axum::routing::get(project::get).post(project::post))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), proxy::sign_in_by_proxy))
+        .with_state(state)
+}
+
+/// What no route took: git's smart HTTP paths go to git, unknown API paths get the API's JSON
+/// `404`, and everything else is a namespace's or project's page.
+pub fn fallback(state: AppState) -> impl Fn(axum::extract::Request) -> FallbackFuture + Clone + Send + Sync + 'static {
+    let pages = namespace_pages(state.clone());
+    move |req: axum::extract::Request| {
+        let (state, pages) = (state.clone(), pages.clone());
+        Box::pin(async move {
+            use tower::ServiceExt;
+            let path = req.uri().path();
+            if path.starts_with("/api/") {
+                return crate::error::unknown_path();
+            }
+            if crate::git_http::is_git_path(path) {
+                return crate::git_http::handle(axum::extract::State(state), req).await;
+            }
+            match pages.oneshot(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }
+        })
+    }
+}
+
+pub type FallbackFuture = std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>;
+
+/// What every page's layout shows about the browser: who is signed in and the CSRF token of
+/// its forms.
+pub(crate) fn chrome(browser: &Browser) -> minijinja::Value {
+    let user = browser.who.as_ref().and_then(|w| w.user.as_ref());
+    let csrf = match (&browser.who, &browser.secret) {
+        (Some(_), Some(secret)) => Some(csrf_token(secret)),
+        _ => None,
+    };
+    minijinja::context! {
+        user => user.map(|u| minijinja::context! { username => u.username.clone(), name => u.name.clone(), admin => u.is_admin }),
+        csrf => csrf,
+    }
 }
 
 /// The browser of a request: signed in by its session cookie, or not.
@@ -73,6 +128,13 @@ impl FromRequestParts<AppState> for Browser {
             None => None,
         };
         Ok(Browser { who, secret, peer, secure })
+    }
+}
+
+impl Browser {
+    /// Who acts: the signed-in person, or anonymous.
+    pub(crate) fn principal(&self) -> Principal {
+        self.who.clone().unwrap_or_else(|| Principal { address: Some(self.peer), ..Principal::anonymous() })
     }
 }
 

@@ -18,7 +18,8 @@ impl IntoResponse for Page {
 /// (`form-action`; only the sign-in page adds identity providers there).
 macro_rules! csp_head {
     () => {
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         base-uri 'none'; form-action 'self'"
     };
 }
 macro_rules! csp_tail {
@@ -36,14 +37,34 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 ];
 
 impl Page {
-    /// An HTML page: `body` is already escaped markup.
+    /// An HTML page in the site's layout: `body` is already escaped markup.
     pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Page {
-        let text = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width\"><title>{} · AutoGit</title></head>\n\
-             <body>\n{body}\n</body></html>\n",
-            esc(title)
-        );
+        let ctx = minijinja::context! { title => title, body_html => body };
+        Page::render(status, "message.html", ctx)
+    }
+
+    /// [`Page::html`] with the layout's account links (`chrome` of [`super::chrome`]).
+    pub(crate) fn html_in(chrome: minijinja::Value, status: StatusCode, title: &str, body: &str) -> Page {
+        let ctx = minijinja::context! { chrome => chrome, title => title, body_html => body };
+        Page::render(status, "message.html", ctx)
+    }
+
+    /// Template `name` rendered with `ctx` (which carries the layout's `chrome`, see
+    /// [`super::chrome`]); a template error is logged and answered `500`.
+    pub(crate) fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Page {
+        match super::ui::ui().render(name, ctx) {
+            Ok(text) => Page::text_html(status, text),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "page rendering failed");
+                Page::text_html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "<!doctype html>\n<title>Error</title><h1>500</h1><p>The page could not be rendered.</p>\n".into(),
+                )
+            }
+        }
+    }
+
+    fn text_html(status: StatusCode, text: String) -> Page {
         let mut r = (status, text).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         Page(Box::new(r)).secured()
@@ -127,18 +148,7 @@ impl Page {
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    autogit_render::escape::html(s)
 }
 
 #[cfg(test)]
@@ -162,7 +172,8 @@ mod tests {
     fn form_targets_extend_form_action_only_with_plain_origins() {
         let csp = |p: Page| p.0.headers()["content-security-policy"].to_str().expect("text").to_string();
         let plain = csp(Page::html(StatusCode::OK, "t", ""));
-        assert_eq!(plain, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+        assert_eq!(plain, concat!(csp_head!(), csp_tail!()));
+        assert!(plain.contains("script-src 'self';") && !plain.contains("unsafe"), "{plain}");
         let origins = [
             "https://sso.example.test".to_string(),
             "javascript:alert(1)".into(),
@@ -171,11 +182,7 @@ mod tests {
             "https://x.test; script-src *".into(),
         ];
         let with = csp(Page::html(StatusCode::OK, "t", "").with_form_targets(&origins));
-        assert_eq!(
-            with,
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' https://sso.example.test http://[::1]:9400; \
-             frame-ancestors 'none'"
-        );
+        assert_eq!(with, concat!(csp_head!(), " https://sso.example.test http://[::1]:9400", csp_tail!()),);
         assert_eq!(csp(Page::html(StatusCode::OK, "t", "").with_form_targets(&[])), plain);
     }
 }

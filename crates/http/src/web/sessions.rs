@@ -1,4 +1,4 @@
-//! The signed-in home page (`/`) and the user's active sessions
+//! The user's active sessions
 //! (`/-/user_settings/active_sessions`, GitLab's path): list, revoke one, revoke all others.
 
 use super::page::esc;
@@ -14,26 +14,9 @@ const PAGE: &str = "/-/user_settings/active_sessions";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route(PAGE, get(list))
         .route("/-/user_settings/active_sessions/{id}/revoke", post(revoke))
         .route("/-/user_settings/active_sessions/revoke_all", post(revoke_all))
-}
-
-async fn home(browser: Browser) -> Page {
-    let (who, token) = match signed_in(&browser) {
-        Ok(x) => x,
-        Err(p) => return p,
-    };
-    let Some(user) = &who.user else { return Page::redirect("/users/sign_in") };
-    let body = format!(
-        "<h1>AutoGit</h1>\n<p>Signed in as <strong>{name}</strong> (@{username}).</p>\n\
-         <ul><li><a href=\"{PAGE}\">Active sessions</a></li></ul>\n{sign_out}",
-        name = esc(&user.name),
-        username = esc(&user.username),
-        sign_out = button("/users/sign_out", &token, "Sign out"),
-    );
-    Page::html(StatusCode::OK, "Home", &body)
 }
 
 async fn list(State(s): State<AppState>, browser: Browser) -> Page {
@@ -64,11 +47,11 @@ async fn list(State(s): State<AppState>, browser: Browser) -> Page {
     }
     let body = format!(
         "<h1>Active sessions</h1>\n<p>Browsers signed in to your account. Revoke the ones you do not recognise.</p>\n\
-         <table><thead><tr><th>Address</th><th>Browser</th><th>Signed in</th><th>Last active</th><th></th></tr></thead>\n\
+         <table class=\"grid\"><thead><tr><th>Address</th><th>Browser</th><th>Signed in</th><th>Last active</th><th></th></tr></thead>\n\
          <tbody>\n{rows}</tbody></table>\n{all}\n<p><a href=\"/\">Home</a></p>",
         all = button("/-/user_settings/active_sessions/revoke_all", &token, "Sign out everywhere else"),
     );
-    Page::html(StatusCode::OK, "Active sessions", &body)
+    Page::html_in(super::chrome(&browser), StatusCode::OK, "Active sessions", &body)
 }
 
 async fn revoke(
