@@ -16,6 +16,8 @@
 mod assets;
 mod explore;
 mod filters;
+mod fleet;
+mod new;
 mod oidc;
 mod page;
 mod project;
@@ -23,6 +25,7 @@ mod proxy;
 mod sessions;
 mod sign_in;
 mod ui;
+mod user_settings;
 
 use crate::state::AppState;
 use autogit_app::{Principal, csrf_token, same_token};
@@ -50,6 +53,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(oidc::routes())
         .merge(sessions::routes())
         .merge(explore::routes())
+        .merge(user_settings::routes())
+        .merge(new::routes())
+        .merge(fleet::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, proxy::sign_in_by_proxy))
         .merge(assets::routes())
 }
@@ -165,6 +171,26 @@ pub(crate) fn checked<'a>(
         return Err(Page::csrf_refused());
     }
     Ok(who)
+}
+
+/// A form's fields (all of them, in order), checked against the session's CSRF token: for
+/// forms that carry more than the token.
+pub(crate) fn checked_fields<'a>(
+    browser: &'a Browser,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Result<&'a Principal, Page> {
+    let (who, token) = signed_in(browser)?;
+    let sent = fields.iter().find(|(k, _)| k == CSRF_FIELD).map_or("", |(_, v)| v.as_str());
+    if cross_site(headers) || !same_token(&token, sent) {
+        return Err(Page::csrf_refused());
+    }
+    Ok(who)
+}
+
+/// The value of form field `name` (the first one), or `""`.
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
 /// A session secret is 40 alphanumerics; anything else is not looked up.

@@ -40,6 +40,21 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "pipelines.html",
     "pipeline.html",
     "job.html",
+    // Account pages (user_settings.rs, new.rs).
+    "user_keys.html",
+    "user_tokens.html",
+    "new_project.html",
+    "new_group.html",
+    // Fleet and administration (fleet.rs).
+    "runners.html",
+    "admin_users.html",
+    "pools.html",
+    "gpus.html",
+    // Settings (project/settings.rs).
+    "settings_general.html",
+    "settings_ci.html",
+    "members.html",
+    "group_settings.html",
 ];
 
 const STYLE: &str = include_str!("../../assets/autogit.css");

@@ -13,8 +13,9 @@ mod ci;
 mod code;
 mod history;
 mod live_log;
+mod settings;
 
-use super::{Browser, Page, TokenForm, checked, chrome};
+use super::{Browser, Page, checked_fields, chrome};
 use crate::state::AppState;
 use autogit_app::store::Project;
 use autogit_app::{AppError, Principal};
@@ -98,6 +99,7 @@ pub(super) async fn get(
         "compare" => history::compare(&s, &browser, &p, tail, &q).await.into_response(),
         "pipelines" => ci::pipelines_get(&s, &browser, &p, tail, &q).await.into_response(),
         "jobs" => ci::jobs_get(&s, &browser, &p, tail, &q, &headers).await,
+        "settings" | "project_members" => settings::get(&s, &browser, &p, rest, &q).await.into_response(),
         _ => Page::error(AppError::NotFound("Page")).into_response(),
     }
 }
@@ -108,13 +110,17 @@ pub(super) async fn post(
     browser: Browser,
     Path(path): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<TokenForm>, FormRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Page {
-    let who = match checked(&browser, &headers, form) {
+    let fields = form.map(|Form(f)| f).unwrap_or_default();
+    let who = match checked_fields(&browser, &headers, &fields) {
         Ok(w) => w.clone(),
         Err(p) => return p,
     };
     let Some((project_path, rest)) = split(&path) else { return Page::error(AppError::NotFound("Page")) };
+    if rest.starts_with("settings/") || rest.starts_with("project_members") {
+        return settings::post(&s, &who, project_path, rest, &fields).await;
+    }
     ci::action(&s, &who, project_path, rest).await
 }
 
