@@ -55,8 +55,7 @@ fn a_browser_signs_in_browses_code_and_follows_a_live_job_log() {
     snap(&chrome, "project");
     chrome.click("a[href='/acme/secret/-/tree/main/src']");
     chrome.click("a[href='/acme/secret/-/blob/main/src/main.rs']");
-    let spans =
-        chrome.execute("return document.querySelectorAll('table.code span[class^=\"hl-\"]').length;", json!([]));
+    let spans = chrome.execute("return document.querySelectorAll('table.code span[class]').length;", json!([]));
     assert!(spans.as_u64().unwrap_or(0) > 10, "highlighted: {spans}");
     snap(&chrome, "blob");
     chrome.open(&s.raw("/acme/secret/-/blob/main/src/main.rs#L5-7"));
@@ -68,10 +67,12 @@ fn a_browser_signs_in_browses_code_and_follows_a_live_job_log() {
     assert_eq!(chrome.execute("return document.querySelectorAll('tr.added').length;", json!([])), json!(1));
     snap(&chrome, "commit");
     chrome.open(&s.raw(&format!("/acme/secret/-/pipelines/{}", site.pipeline)));
+    snap(&chrome, "pipeline");
+    chrome.click("a[href$='/dag']");
     assert!(
         chrome.execute("return document.querySelectorAll('svg.needs-graph a').length;", json!([])).as_u64() >= Some(4)
     );
-    snap(&chrome, "pipeline");
+    snap(&chrome, "pipeline-needs");
 
     // A new pipeline; the runner takes a job and the browser watches its log.
     let created = s.post(&format!("/projects/{}/pipeline", site.secret_id), &s.root_token, &[("ref", "main")]);

@@ -53,7 +53,10 @@ fn pages_show_the_repository_and_its_ci_escaped() {
     assert_eq!(b.get("/acme/secret/-/tree/main/nothing-here").status, 404);
 
     let blob = page(&mut b, "/acme/secret/-/blob/main/src/main.rs");
-    assert!(blob.contains("class=\"hl-") && blob.contains("id=\"L10\"") && blob.contains("href=\"#L10\""), "{blob}");
+    assert!(
+        blob.contains("<span class=\"h") && blob.contains("id=\"L10\"") && blob.contains("href=\"#L10\""),
+        "{blob}"
+    );
     assert!(blob.contains("&lt;7&gt;") && !blob.contains("\"<7>\""), "source escaped");
     let odd = page(&mut b, "/acme/secret/-/blob/main/docs/a%20file%20%231.txt");
     assert!(odd.contains("awkward name"), "{odd}");
@@ -90,10 +93,11 @@ fn pages_show_the_repository_and_its_ci_escaped() {
     let pipelines = page(&mut b, "/acme/secret/-/pipelines");
     assert!(pipelines.contains(&format!("/acme/secret/-/pipelines/{}", site.pipeline)), "{pipelines}");
     let pipeline = page(&mut b, &format!("/acme/secret/-/pipelines/{}", site.pipeline));
-    assert!(pipeline.contains("<svg") && pipeline.contains("class=\"edge\""), "needs graph: {pipeline}");
     for job in ["build", "lint", "test", "deploy"] {
         assert!(pipeline.contains(job), "{job} in {pipeline}");
     }
+    let dag = page(&mut b, &format!("/acme/secret/-/pipelines/{}/dag", site.pipeline));
+    assert!(dag.contains("<svg") && dag.contains("class=\"edge\""), "needs graph: {dag}");
     let job = page(&mut b, &format!("/acme/secret/-/jobs/{}", site.job));
     assert!(job.contains("sgr-fg-1") && job.contains("red words"), "colours: {job}");
     assert!(job.contains("&lt;script&gt;alert(") && !job.contains("<script>alert("), "log escaped: {job}");
@@ -129,7 +133,7 @@ fn pages_show_the_repository_and_its_ci_escaped() {
         (css.status, css.headers["cache-control"].to_str().expect("cc")),
         (200, "public, max-age=31536000, immutable")
     );
-    assert!(css.body.contains(".hl-") && css.body.contains(".sgr-fg-1") && css.body.contains(".needs-graph"));
+    assert!(css.body.contains(".hb{") && css.body.contains(".sgr-fg-1") && css.body.contains(".needs-graph"));
     assert_eq!(b.get("/-/assets/autogit-0000000000000000.css").status, 404);
 }
 
@@ -158,6 +162,7 @@ fn twins(site: &Site, project: i64, full: &str) -> Vec<(String, String)> {
     if project == site.secret_id {
         let (p, j) = (site.pipeline, site.job);
         v.push((format!("/{full}/-/pipelines/{p}"), format!("/projects/{project}/pipelines/{p}")));
+        v.push((format!("/{full}/-/pipelines/{p}/dag"), format!("/projects/{project}/pipelines/{p}/jobs")));
         v.push((format!("/{full}/-/jobs/{j}"), format!("/projects/{project}/jobs/{j}")));
         v.push((format!("/{full}/-/jobs/{j}/raw"), format!("/projects/{project}/jobs/{j}/trace")));
         v.push((format!("/{full}/-/jobs/{j}/trace_stream"), format!("/projects/{project}/jobs/{j}/trace")));
@@ -222,7 +227,9 @@ fn ci_buttons_act_for_those_who_may_push_to_the_ref_and_need_the_csrf_token() {
     }
     // `main` is protected (the default branch): its jobs are for those who may push there.
     let mut dev = signed_in(&site, "developer", PASSWORD);
-    let token = dev.get("/").csrf();
+    let page = dev.get(&format!("/acme/secret/-/jobs/{}", site.job));
+    assert!(!page.body.contains("/retry\""), "no retry button for a developer on a protected ref");
+    let token = page.csrf();
     assert_eq!(dev.post(&retry, &[("authenticity_token", &token)]).status, 403, "a developer on a protected ref");
     let mut dev = signed_in(&site, "maintainer", PASSWORD);
     assert_eq!(dev.post(&retry, &[("authenticity_token", "forged")]).status, 422, "without the token");

@@ -41,6 +41,19 @@ impl App {
         Ok(issued)
     }
 
+    /// Creates a token for the acting person themselves (GitLab's access tokens page). Only a
+    /// person signed in interactively (a browser session or a password) may: a token or a CI
+    /// job cannot mint tokens that outlive it.
+    pub async fn create_own_token(&self, who: &Principal, req: CreateToken) -> Result<IssuedToken> {
+        let me = who.user()?;
+        if who.scopes.is_some() || who.job_project.is_some() || who.deploy_project.is_some() {
+            return Err(AppError::Forbidden(Some("tokens are created from a signed-in session".into())));
+        }
+        let issued = self.system().insert_token(me.id, req).await?;
+        self.audit_token(who, AuditAction::PersonalAccessTokenCreated, &issued.token).await?;
+        Ok(issued)
+    }
+
     async fn audit_token(&self, who: &Principal, action: AuditAction, t: &Token) -> Result<()> {
         let owner = self.store.user_by_id(t.user_id).await?.ok_or(AppError::NotFound("User"))?;
         self.audit(who, Entry::user(action, &owner).target("PersonalAccessToken", t.id, t.name.clone())).await;

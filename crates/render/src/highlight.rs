@@ -2,13 +2,18 @@
 //! blob page can give every line its own number and anchor), with CSS classes only: the site's
 //! Content-Security-Policy forbids inline styles, and the colours live in [`theme_css`].
 //!
-//! syntect with its bundled grammars and the pure-Rust regex engine. Its regex engine bounds
-//! backtracking and reports an error instead of running away; on any error the rest of the file
-//! is shown as plain text. Files beyond [`MAX_BYTES`] or [`MAX_LINES`] are not highlighted at
-//! all (the page shows them plain), so one request's CPU stays bounded.
+//! syntect's bundled grammars (oniguruma regexes) parse; the theme decides each token's
+//! colour and font style, and a token gets the classes of that style (`h1f6feb`, `hb`, `hi`,
+//! `hu`: colour, bold, italic, underline), so a line is flat `<span>`s with short class names
+//! and no scope nesting to reopen. On a parse error the rest of the file is shown as plain
+//! text. Files beyond [`MAX_BYTES`] or [`MAX_LINES`] are not highlighted at all (the page
+//! shows them plain), so one request's CPU stays bounded.
 
 use crate::escape::push_html;
-use syntect::html::{ClassStyle, css_for_theme_with_class_style, line_tokens_to_classed_spans};
+use std::fmt::Write as _;
+use syntect::highlighting::{
+    FontStyle, HighlightIterator, HighlightState, Highlighter as Styler, Style, Theme, ThemeSet,
+};
 use syntect::parsing::{ParseState, ScopeStack, SyntaxReference, SyntaxSet};
 use syntect::util::LinesWithEndings;
 
@@ -16,12 +21,13 @@ use syntect::util::LinesWithEndings;
 pub const MAX_BYTES: usize = 1 << 20;
 /// Most lines highlighted.
 pub const MAX_LINES: usize = 20_000;
+/// The bundled theme the colours come from.
+const THEME: &str = "InspiredGitHub";
 
-const CLASSES: ClassStyle = ClassStyle::SpacedPrefixed { prefix: "hl-" };
-
-/// The grammars, loaded once (it takes tens of milliseconds; keep one per process).
+/// The grammars and the theme, loaded once (keep one per process).
 pub struct Highlighter {
     syntaxes: SyntaxSet,
+    theme: Theme,
 }
 
 impl Default for Highlighter {
@@ -30,9 +36,13 @@ impl Default for Highlighter {
     }
 }
 
+fn theme() -> Theme {
+    ThemeSet::load_defaults().themes.remove(THEME).unwrap_or_default()
+}
+
 impl Highlighter {
     pub fn new() -> Highlighter {
-        Highlighter { syntaxes: SyntaxSet::load_defaults_newlines() }
+        Highlighter { syntaxes: SyntaxSet::load_defaults_newlines(), theme: theme() }
     }
 
     /// The grammar's name for `path` (by file name or extension, else by the first line), or
@@ -58,64 +68,73 @@ impl Highlighter {
             Some(s) if text.len() <= MAX_BYTES && text.lines().count() <= MAX_LINES => s,
             _ => return plain_lines(text),
         };
-        let mut state = ParseState::new(syntax);
-        let mut stack = ScopeStack::new();
-        let mut open: Vec<String> = Vec::new();
+        let styler = Styler::new(&self.theme);
+        let default = styler.get_default();
+        let mut parse = ParseState::new(syntax);
+        let mut state = HighlightState::new(&styler, ScopeStack::new());
         let mut out = Vec::new();
         let mut rest = LinesWithEndings::from(text);
         for line in rest.by_ref() {
-            let body = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(line);
-            let spans = state.parse_line(line, &self.syntaxes).ok().and_then(|ops| {
-                line_tokens_to_classed_spans(body, clamp(&ops, body.len()).as_slice(), CLASSES, &mut stack).ok()
-            });
-            let Some((html, _)) = spans else {
-                // The grammar gave up (e.g. the regex engine's backtracking bound): this line
-                // and the rest are shown plain.
-                out.push(plain(body));
+            let Ok(ops) = parse.parse_line(line, &self.syntaxes) else {
+                // The grammar failed on this line: it and the rest are shown plain.
+                out.push(plain(body(line)));
                 out.extend(plain_lines_of(rest));
                 return out;
             };
-            let mut full: String = open.concat();
-            full.push_str(&html);
-            track(&html, &mut open);
-            full.extend(std::iter::repeat_n("</span>", open.len()));
-            out.push(full);
+            let mut html = String::with_capacity(line.len() * 2);
+            for (style, piece) in HighlightIterator::new(&mut state, &ops, line, &styler) {
+                let piece = piece.trim_end_matches(['\n', '\r']);
+                if piece.is_empty() {
+                    continue;
+                }
+                let classes = classes(style, default);
+                if classes.is_empty() {
+                    push_html(&mut html, piece);
+                } else {
+                    let _ = write!(html, "<span class=\"{classes}\">");
+                    push_html(&mut html, piece);
+                    html.push_str("</span>");
+                }
+            }
+            out.push(html);
         }
         out
     }
 }
 
-/// The stylesheet of the highlighting classes (a light theme).
-pub fn theme_css() -> String {
-    let themes = syntect::highlighting::ThemeSet::load_defaults();
-    themes
-        .themes
-        .get("InspiredGitHub")
-        .and_then(|t| css_for_theme_with_class_style(t, CLASSES).ok())
-        .unwrap_or_default()
-}
-
-/// Scope operations at offsets past the line's body (its newline) move to its end.
-fn clamp(ops: &[(usize, syntect::parsing::ScopeStackOp)], len: usize) -> Vec<(usize, syntect::parsing::ScopeStackOp)> {
-    ops.iter().map(|(i, op)| ((*i).min(len), op.clone())).collect()
-}
-
-/// Follows the span tags of a line's HTML (syntect's own, well nested), so that the next line
-/// reopens the ones still open.
-fn track(html: &str, open: &mut Vec<String>) {
-    let mut rest = html;
-    while let Some(i) = rest.find('<') {
-        rest = &rest[i..];
-        if let Some(r) = rest.strip_prefix("</span>") {
-            open.pop();
-            rest = r;
-        } else if let Some(end) = rest.find('>') {
-            open.push(rest[..=end].to_string());
-            rest = &rest[end + 1..];
-        } else {
-            break;
+/// The classes of a token's style; none for the theme's default text.
+fn classes(style: Style, default: Style) -> String {
+    let mut c = String::new();
+    let fg = style.foreground;
+    if fg != default.foreground {
+        let _ = write!(c, "h{:02x}{:02x}{:02x}", fg.r, fg.g, fg.b);
+    }
+    for (flag, class) in [(FontStyle::BOLD, "hb"), (FontStyle::ITALIC, "hi"), (FontStyle::UNDERLINE, "hu")] {
+        if style.font_style.contains(flag) {
+            if !c.is_empty() {
+                c.push(' ');
+            }
+            c.push_str(class);
         }
     }
+    c
+}
+
+/// The stylesheet of the highlighting classes: one rule per colour the theme uses.
+pub fn theme_css() -> String {
+    let theme = theme();
+    let mut colours: Vec<_> = theme.scopes.iter().filter_map(|item| item.style.foreground).collect();
+    colours.sort_by_key(|c| (c.r, c.g, c.b));
+    colours.dedup();
+    let mut css = String::from(".hb{font-weight:600}.hi{font-style:italic}.hu{text-decoration:underline}\n");
+    for c in colours {
+        let _ = writeln!(css, ".h{0:02x}{1:02x}{2:02x}{{color:#{0:02x}{1:02x}{2:02x}}}", c.r, c.g, c.b);
+    }
+    css
+}
+
+fn body(line: &str) -> &str {
+    line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(line)
 }
 
 fn plain(line: &str) -> String {
@@ -130,7 +149,7 @@ pub fn plain_lines(text: &str) -> Vec<String> {
 }
 
 fn plain_lines_of<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
-    lines.map(|l| plain(l.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(l))).collect()
+    lines.map(|l| plain(body(l))).collect()
 }
 
 #[cfg(test)]
@@ -148,8 +167,9 @@ mod tests {
             assert_eq!(l.matches("<span").count(), l.matches("</span>").count(), "{l}");
             assert!(!l.contains("style="), "{l}");
         }
-        // The comment opened on line 1 is reopened on line 2.
-        assert!(lines[1].contains("hl-comment"), "{}", lines[1]);
+        // The comment opened on line 1 goes on, coloured, on line 2.
+        assert_eq!(lines[0].split('"').nth(1), lines[1].split('"').nth(1), "{} / {}", lines[0], lines[1]);
+        assert!(lines[1].starts_with("<span class=\"h"), "{}", lines[1]);
         assert!(lines[3].contains("&lt;script&gt;") && !lines[3].contains("<script"), "{}", lines[3]);
     }
 
@@ -172,8 +192,14 @@ mod tests {
     }
 
     #[test]
-    fn the_theme_has_prefixed_classes() {
+    fn every_class_a_file_uses_has_a_rule() {
         let css = theme_css();
-        assert!(css.contains(".hl-"), "{css}");
+        let h = Highlighter::new();
+        let src = "// c\nfn main() { let x: u32 = 1 + \"s\".len() as u32; }\n#[derive(Debug)]\nstruct S;\n";
+        for line in h.lines("a.rs", src) {
+            for class in line.split("class=\"").skip(1).filter_map(|r| r.split('"').next()).flat_map(|c| c.split(' ')) {
+                assert!(css.contains(&format!(".{class}{{")), "{class} has no rule in {css}");
+            }
+        }
     }
 }

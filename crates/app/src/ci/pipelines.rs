@@ -58,6 +58,16 @@ impl App {
         ))))
     }
 
+    /// Whether `who` may cancel, play and retry the jobs of pipeline `id` (a page shows its buttons
+    /// only then): the right to write the repository, and to update the ref when it is protected
+    /// or the pipeline ran protected. The actions check it again when used.
+    pub async fn may_act_on_pipeline(&self, who: &Principal, project_ref: &str, id: PipelineId) -> Result<bool> {
+        let Ok(project) = self.ci_project(who, project_ref, true).await else { return Ok(false) };
+        let p = self.pipeline_in(&project, id).await?;
+        let ran_protected = self.latest_jobs(p.id).await?.iter().any(|(j, _)| j.protected);
+        Ok(self.ensure_may_act_on_ref(who, &project, &p, ran_protected).await.is_ok())
+    }
+
     /// The pipeline of `job`, once `who` may act on the jobs of its ref.
     async fn may_act_on_job(&self, who: &Principal, project: &Project, job: &Job) -> Result<()> {
         let pipeline = self.pipeline_in(project, job.pipeline_id).await?;

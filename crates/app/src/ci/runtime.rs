@@ -270,6 +270,11 @@ impl Runtime {
         self.hardware.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(runner, h);
     }
 
+    /// Whether the server is stopping ([`Runtime::close`] was called).
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
+    }
+
     /// Answers every held request with "no job" and holds no new ones.
     pub fn close(&self) {
         self.closing.store(true, Ordering::Relaxed);

@@ -237,6 +237,12 @@ impl System<'_> {
     pub fn trace_updates(&self) -> tokio::sync::broadcast::Receiver<JobId> {
         self.ci.trace_grew.subscribe()
     }
+
+    /// Whether the server is stopping: long-lived answers (live logs) end, so that they do
+    /// not hold the shutdown.
+    pub fn stopping(&self) -> bool {
+        self.ci.is_closing()
+    }
 }
 
 /// Where a trace sweep goes on: after job `after`, or from the first job when `None`.

@@ -144,7 +144,7 @@ async fn explore_projects(State(s): State<AppState>, browser: Browser, Query(q):
     };
     let extra = search.as_deref().map(|t| format!("&search={}", super::filters::path(t))).unwrap_or_default();
     let ctx = context! {
-        chrome => chrome(&browser), title => "Explore projects", search => search.clone(),
+        chrome => chrome(&browser), title => "Explore projects", search => search.clone().unwrap_or_default(),
         projects => val(&listed.items.iter().map(project_row).collect::<Vec<_>>()),
         page => pager("/explore/projects", q.number(), listed.total, &extra),
     };
@@ -165,8 +165,16 @@ async fn explore_groups(State(s): State<AppState>, browser: Browser, Query(q): Q
     Page::render(StatusCode::OK, "explore_groups.html", ctx)
 }
 
-/// `/groups/<path>`: a group with its subgroups and projects.
-async fn group(State(s): State<AppState>, browser: Browser, Path(path): Path<String>) -> Page {
+/// `/groups/<path>`: a group with its subgroups and projects; `/groups/<path>/-/…` its settings.
+async fn group(
+    State(s): State<AppState>,
+    browser: Browser,
+    Path(path): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Page {
+    if let Some((group_path, rest)) = path.split_once("/-/") {
+        return super::settings::page(&s, &browser, group_path.trim_matches('/'), rest, &q).await;
+    }
     let who = browser.principal();
     let g = match s.app.get_group(&who, path.trim_end_matches('/')).await {
         Ok(g) => g,
@@ -189,8 +197,16 @@ pub(crate) async fn namespace_page(s: &AppState, browser: &Browser, ns: &Namespa
     } else {
         Vec::new()
     };
+    let manages = ns.kind == autogit_app::store::NamespaceKind::Group
+        && (who.actor.is_admin()
+            || s.app
+                .namespace_level(&who, ns)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|l| l >= autogit_core::AccessLevel::Maintainer));
     let ctx = context! {
-        chrome => chrome(browser), title => ns.name.clone(),
+        chrome => chrome(browser), title => ns.name.clone(), manages => manages,
         namespace => val(&group_row(ns)),
         subgroups => val(&subgroups.iter().map(group_row).collect::<Vec<_>>()),
         projects => val(&projects.iter().map(project_row).collect::<Vec<_>>()),

@@ -23,7 +23,10 @@ mod page;
 mod project;
 mod proxy;
 mod sessions;
+mod settings;
 mod sign_in;
+#[cfg(test)]
+mod snapshot_tests;
 mod ui;
 mod user_settings;
 
@@ -56,6 +59,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(user_settings::routes())
         .merge(new::routes())
         .merge(fleet::routes())
+        .merge(settings::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, proxy::sign_in_by_proxy))
         .merge(assets::routes())
 }
@@ -186,6 +190,29 @@ pub(crate) fn checked_fields<'a>(
         return Err(Page::csrf_refused());
     }
     Ok(who)
+}
+
+/// A POST form with all its fields, from a signed-in browser whose session's CSRF token it
+/// carries (the extractor answers the sign-in redirect or the `422` otherwise). It reads the
+/// body, so it comes last among a handler's arguments.
+pub(crate) struct CheckedForm {
+    pub browser: Browser,
+    pub who: Principal,
+    pub fields: Vec<(String, String)>,
+}
+
+impl axum::extract::FromRequest<AppState> for CheckedForm {
+    type Rejection = Page;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Page> {
+        let (mut parts, body) = req.into_parts();
+        let browser = Browser::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let req = axum::extract::Request::from_parts(parts, body);
+        let fields = Form::<Vec<(String, String)>>::from_request(req, state).await.map(|Form(f)| f).unwrap_or_default();
+        let who = checked_fields(&browser, &headers, &fields)?.clone();
+        Ok(CheckedForm { browser, who, fields })
+    }
 }
 
 /// The value of form field `name` (the first one), or `""`.

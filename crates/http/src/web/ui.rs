@@ -39,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "compare.html",
     "pipelines.html",
     "pipeline.html",
+    "pipeline_dag.html",
     "job.html",
     // Account pages (user_settings.rs, new.rs).
     "user_keys.html",
@@ -50,11 +51,16 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "admin_users.html",
     "pools.html",
     "gpus.html",
+    "admin_macros.html",
+    "admin_runner.html",
     // Settings (project/settings.rs).
     "settings_general.html",
     "settings_ci.html",
     "members.html",
     "group_settings.html",
+    "settings_nav.html",
+    "settings_variables.html",
+    "settings_members.html",
 ];
 
 const STYLE: &str = include_str!("../../assets/autogit.css");
@@ -208,7 +214,7 @@ mod tests {
         assert!(ui.css.name.starts_with("autogit-") && ui.css.name.ends_with(".css"));
         assert_ne!(ui.css.name, ui.js.name);
         assert!(
-            ui.css.body.contains(".sgr-fg-1") && ui.css.body.contains(".needs-graph") && ui.css.body.contains(".hl-")
+            ui.css.body.contains(".sgr-fg-1") && ui.css.body.contains(".needs-graph") && ui.css.body.contains(".hb{")
         );
     }
 }

@@ -26,9 +26,11 @@ pub(super) async fn pipelines_get(s: &AppState, browser: &Browser, p: &Proj, tai
     if tail.is_empty() {
         return list(s, browser, p, q).await;
     }
-    match tail.parse::<i64>() {
-        Ok(id) => pipeline(s, browser, p, PipelineId::new(id)).await,
-        Err(_) => Page::error(AppError::NotFound("Pipeline")),
+    let (id, view) = tail.split_once('/').unwrap_or((tail, ""));
+    match (id.parse::<i64>(), view) {
+        (Ok(id), "") => pipeline(s, browser, p, PipelineId::new(id), false).await,
+        (Ok(id), "dag") => pipeline(s, browser, p, PipelineId::new(id), true).await,
+        _ => Page::error(AppError::NotFound("Pipeline")),
     }
 }
 
@@ -91,10 +93,12 @@ fn duration_of(j: &Job) -> Option<i64> {
     }
 }
 
-/// Whether the browser may press the pipeline's buttons: developers and up, as the API decides
-/// (a refused press still answers with the use-case's error).
-fn may_act(p: &Proj) -> bool {
-    p.level.is_some_and(|l| l >= autogit_core::AccessLevel::Developer) || p.who.actor.is_admin()
+/// Whether the browser may press the pipeline's buttons (the use-cases check again on press).
+async fn may_act(s: &AppState, p: &Proj, pipeline: PipelineId) -> bool {
+    if p.who.user.is_none() {
+        return false;
+    }
+    s.app.may_act_on_pipeline(&p.who, &p.project.id.to_string(), pipeline).await.unwrap_or(false)
 }
 
 async fn user_name(s: &AppState, who: &Principal, pl: &Pipeline) -> Option<String> {
@@ -102,7 +106,8 @@ async fn user_name(s: &AppState, who: &Principal, pl: &Pipeline) -> Option<Strin
     s.app.get_user(who, id).await.ok().map(|u| u.username)
 }
 
-async fn pipeline(s: &AppState, browser: &Browser, p: &Proj, id: PipelineId) -> Page {
+/// A pipeline as stages × jobs, or (`dag`) as the graph of its jobs' `needs:`.
+async fn pipeline(s: &AppState, browser: &Browser, p: &Proj, id: PipelineId, dag: bool) -> Page {
     let (_, pl, jobs) = match s.app.pipeline_jobs(&p.who, &p.project.id.to_string(), id, false).await {
         Ok(x) => x,
         Err(e) => return Page::error(e),
@@ -127,7 +132,7 @@ async fn pipeline(s: &AppState, browser: &Browser, p: &Proj, id: PipelineId) -> 
         }
         columns.push(context! { name => st.name.clone(), status => st.status.as_str(), jobs => list });
     }
-    let graph_html = needs_graph::needs_svg(&graph);
+    let graph_html = if dag { needs_graph::needs_svg(&graph) } else { String::new() };
     let view = context! {
         id => pl.id.get(), status => pl.status.as_str(), ref_name => pl.ref_name.clone(), sha => pl.sha.clone(), source => pl.source.clone(),
         user => user_name(s, &p.who, &pl).await, created_at => pl.created_at.to_rfc3339(), duration => pl.duration_secs,
@@ -137,9 +142,9 @@ async fn pipeline(s: &AppState, browser: &Browser, p: &Proj, id: PipelineId) -> 
     };
     let ctx = context! {
         ..p.ctx(browser, &format!("Pipeline #{}", pl.id), "pipelines"),
-        ..context! { pipeline => view, stages => columns, graph_html => graph_html, may_act => may_act(p) }
+        ..context! { pipeline => view, stages => columns, graph_html => graph_html, may_act => may_act(s, p, pl.id).await }
     };
-    Page::render(StatusCode::OK, "pipeline.html", ctx)
+    Page::render(StatusCode::OK, if dag { "pipeline_dag.html" } else { "pipeline.html" }, ctx)
 }
 
 /// `/-/jobs/<id>`, `/-/jobs/<id>/raw` and `/-/jobs/<id>/trace_stream`.
@@ -257,17 +262,7 @@ async fn job(s: &AppState, browser: &Browser, p: &Proj, id: JobId) -> Page {
             href: (a.file_type == "archive").then(|| format!("{}/artifacts/download", job_href(p, j.id))),
         })
         .collect();
-    let pending_reason = if j.status == JobStatus::Pending {
-        sys.gpu_pending_reason(&j).or_else(|| {
-            Some(if j.tags.is_empty() {
-                "Waiting for a runner that runs untagged jobs to pick it up.".to_string()
-            } else {
-                format!("Waiting for a runner with the tags {} to pick it up.", j.tags.join(", "))
-            })
-        })
-    } else {
-        None
-    };
+    let pending_reason = sys.pending_reason(&j);
     let queued = match (j.queued_at, j.started_at) {
         (Some(a), Some(b)) => Some((b - a).num_seconds()),
         _ => None,
@@ -284,7 +279,7 @@ async fn job(s: &AppState, browser: &Browser, p: &Proj, id: JobId) -> Page {
         ..p.ctx(browser, &j.name, "pipelines"),
         ..context! {
             job => view, live => live, offset => offset, open_sections => open_sections, log_html => log_html,
-            gpus => gpus, gpu_usage => gpu_usage, artifacts => val(&artifacts), may_act => may_act(p),
+            gpus => gpus, gpu_usage => gpu_usage, artifacts => val(&artifacts), may_act => may_act(s, p, pl.id).await,
         }
     };
     Page::render(StatusCode::OK, "job.html", ctx)

@@ -258,6 +258,48 @@ async fn last_commits(
     Ok(found)
 }
 
+/// Highlighted files kept, in bytes of HTML: a blob's id names its content, so an answer is
+/// never stale, and a file read again (the common case: a link followed, a line range shared)
+/// is not parsed again.
+const HIGHLIGHT_CACHE_BYTES: usize = 8 << 20;
+
+struct Highlighted {
+    lines: Vec<String>,
+    bytes: usize,
+}
+
+type HighlightCache = Vec<((String, String), Arc<Highlighted>)>;
+static HIGHLIGHTS: LazyLock<Mutex<HighlightCache>> = LazyLock::new(|| Mutex::new(Vec::new()));
+
+/// The file's lines as HTML and its language: from the cache, else highlighted off the async
+/// threads and remembered (least recently used first out).
+async fn highlighted(blob_id: &str, path: &str, text: String) -> (Option<String>, Arc<Highlighted>) {
+    let ext = path.rsplit('/').next().unwrap_or(path).to_string();
+    let key = (blob_id.to_string(), ext);
+    let language = highlighter().language(path, &text).map(str::to_string);
+    if let Ok(mut cache) = HIGHLIGHTS.lock()
+        && let Some(i) = cache.iter().position(|(k, _)| *k == key)
+    {
+        let hit = cache.remove(i);
+        let value = hit.1.clone();
+        cache.push(hit);
+        return (language, value);
+    }
+    let path = path.to_string();
+    let lines = tokio::task::spawn_blocking(move || highlighter().lines(&path, &text)).await.unwrap_or_default();
+    let bytes = lines.iter().map(String::len).sum();
+    let value = Arc::new(Highlighted { lines, bytes });
+    if bytes <= HIGHLIGHT_CACHE_BYTES / 4
+        && let Ok(mut cache) = HIGHLIGHTS.lock()
+    {
+        cache.push((key, value.clone()));
+        while cache.iter().map(|(_, v)| v.bytes).sum::<usize>() > HIGHLIGHT_CACHE_BYTES {
+            cache.remove(0);
+        }
+    }
+    (language, value)
+}
+
 #[derive(Serialize)]
 struct FileView {
     name: String,
@@ -300,21 +342,15 @@ pub(super) async fn blob(s: &AppState, browser: &Browser, p: &Proj, tail: &str) 
                 view.binary = true;
             } else {
                 let text = String::from_utf8_lossy(&f.content).into_owned();
-                let (path2, text2) = (path.clone(), text.clone());
-                let (language, html) = tokio::task::spawn_blocking(move || {
-                    let h = highlighter();
-                    (h.language(&path2, &text2).map(str::to_string), h.lines(&path2, &text2))
-                })
-                .await
-                .unwrap_or_default();
+                let (language, html) = highlighted(&f.blob_id, &path, text.clone()).await;
                 view.language = language;
-                view.lines = html.len();
+                view.lines = html.lines.len();
                 if text.len() > autogit_render::highlight::MAX_BYTES
-                    || html.len() > autogit_render::highlight::MAX_LINES
+                    || html.lines.len() > autogit_render::highlight::MAX_LINES
                 {
                     view.plain_reason = Some("The file is too large to highlight; it is shown as plain text.".into());
                 }
-                lines = html;
+                lines = html.lines.clone();
             }
         }
         Ok(None) => return Page::error(AppError::NotFound("File")),

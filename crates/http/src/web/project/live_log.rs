@@ -6,7 +6,8 @@
 //! stream goes on from there: the renderer's state at that offset (colours, open sections) is
 //! rebuilt by reading the bytes before it, so nothing is sent twice or lost. `end` says the job
 //! finished, with its status. Appends wake the stream at once (the app's trace notifications);
-//! a tick every second catches what a notification cannot say (a job that finished).
+//! a tick every second catches what a notification cannot say (a job that finished, the server
+//! stopping: the stream then ends, and the browser reconnects to the next server).
 
 use super::{Params, Proj};
 use crate::state::AppState;
@@ -87,6 +88,9 @@ fn events(follow: Follow) -> impl Stream<Item = Result<Event, Infallible>> {
             return None;
         }
         loop {
+            if f.s.app.system().stopping() {
+                return None;
+            }
             let (job, bytes) = match f.s.app.job_trace_part(&f.who, &f.project_ref, f.job, f.offset, STEP).await {
                 Ok(x) => x,
                 // The job or the access went away: the stream ends.

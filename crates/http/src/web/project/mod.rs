@@ -15,14 +15,14 @@ mod history;
 mod live_log;
 mod settings;
 
-use super::{Browser, Page, checked_fields, chrome};
+use super::{Browser, Page, chrome};
 use crate::state::AppState;
+use crate::web::CheckedForm;
 use autogit_app::store::Project;
 use autogit_app::{AppError, Principal};
 use autogit_core::AccessLevel;
 use autogit_core::access::Action;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
@@ -47,7 +47,7 @@ impl Proj {
         let (ns, _) = p.full_path.rsplit_once('/').unwrap_or(("", &p.full_path));
         let default = p.default_branch.clone().unwrap_or_else(|| "main".into());
         let b = &self.base;
-        let tabs = [
+        let mut tabs = vec![
             ("code", "Repository", b.clone()),
             ("commits", "Commits", format!("{b}/-/commits/{}", super::filters::path(&default))),
             ("branches", "Branches", format!("{b}/-/branches")),
@@ -55,6 +55,9 @@ impl Proj {
             ("compare", "Compare", format!("{b}/-/compare")),
             ("pipelines", "Pipelines", format!("{b}/-/pipelines")),
         ];
+        if self.level >= Some(AccessLevel::Maintainer) || self.who.actor.is_admin() {
+            tabs.push(("settings", "Settings", format!("{b}/-/settings/general")));
+        }
         context! {
             name => p.name.clone(), path => p.path.clone(), full_path => p.full_path.clone(), namespace_path => ns, namespace_name => ns,
             visibility => p.visibility.to_string(), default_branch => p.default_branch.clone(),
@@ -107,16 +110,9 @@ pub(super) async fn get(
 /// `POST /<path>`: the CI buttons (cancel, retry, play), each with the session's CSRF token.
 pub(super) async fn post(
     State(s): State<AppState>,
-    browser: Browser,
     Path(path): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    CheckedForm { browser: _, who, fields }: CheckedForm,
 ) -> Page {
-    let fields = form.map(|Form(f)| f).unwrap_or_default();
-    let who = match checked_fields(&browser, &headers, &fields) {
-        Ok(w) => w.clone(),
-        Err(p) => return p,
-    };
     let Some((project_path, rest)) = split(&path) else { return Page::error(AppError::NotFound("Page")) };
     if rest.starts_with("settings/") || rest.starts_with("project_members") {
         return settings::post(&s, &who, project_path, rest, &fields).await;

@@ -1,0 +1,43 @@
+//! How long highlighting a file takes and how much HTML it makes (`cargo run --release -p
+//! autogit-render --example highlight_cost -- FILE`), for the blob page's budget.
+
+fn main() {
+    let path = std::env::args().nth(1).expect("a file");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let t = std::time::Instant::now();
+    let h = autogit_render::highlight::Highlighter::new();
+    let load = t.elapsed();
+    println!("before: {}", rss());
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        let lines = h.lines(&path, &text);
+        let bytes: usize = lines.iter().map(String::len).sum();
+        println!(
+            "round {round}: {} lines, {bytes} bytes of HTML, {:?} (grammars loaded in {load:?}); RSS {}",
+            lines.len(),
+            t.elapsed(),
+            rss()
+        );
+    }
+}
+
+fn rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[allow(dead_code)]
+fn parse_only(text: &str) {
+    use syntect::parsing::{ParseState, SyntaxSet};
+    let ss = SyntaxSet::load_defaults_newlines();
+    let syntax = ss.find_syntax_by_extension("rs").expect("rust");
+    let t = std::time::Instant::now();
+    let mut state = ParseState::new(syntax);
+    let mut n = 0;
+    for line in syntect::util::LinesWithEndings::from(text) {
+        n += state.parse_line(line, &ss).expect("parse").len();
+    }
+    println!("parse only: {n} ops in {:?}", t.elapsed());
+}
