@@ -27,17 +27,3 @@ fn rss() -> String {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
         .unwrap_or_default()
 }
-
-#[allow(dead_code)]
-fn parse_only(text: &str) {
-    use syntect::parsing::{ParseState, SyntaxSet};
-    let ss = SyntaxSet::load_defaults_newlines();
-    let syntax = ss.find_syntax_by_extension("rs").expect("rust");
-    let t = std::time::Instant::now();
-    let mut state = ParseState::new(syntax);
-    let mut n = 0;
-    for line in syntect::util::LinesWithEndings::from(text) {
-        n += state.parse_line(line, &ss).expect("parse").len();
-    }
-    println!("parse only: {n} ops in {:?}", t.elapsed());
-}
