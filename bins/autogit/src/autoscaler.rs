@@ -11,7 +11,7 @@
 use anyhow::{Context, Result};
 use autogit_app::App;
 use autogit_app::ci::pool_demand::{GpuProfile, PoolMatcher, PoolSpec};
-use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot, ProviderCall};
+use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot, ProviderCall, ScalingDecision};
 use autogit_config::{GpuVendor, PoolConfig, PoolProvider};
 use autogit_fleet::{FleetError, Instance, InstanceGroup, Launch, State};
 use autogit_scheduler::Millis;
@@ -118,16 +118,27 @@ pub async fn start(
     Ok(loops)
 }
 
+/// Scaling decisions a pool's view keeps.
+const KEPT_DECISIONS: usize = 20;
+
 #[derive(Default)]
 struct Stats {
     ups: u64,
     downs: u64,
     last_error: Option<String>,
+    /// The latest decisions acted on, newest first.
+    decisions: std::collections::VecDeque<ScalingDecision>,
     /// Provider calls not yet handed to the metrics.
     calls: Vec<ProviderCall>,
 }
 
 impl Stats {
+    fn decided(&mut self, action: &str, reason: String) {
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.decisions.push_front(ScalingDecision { at, action: action.into(), reason });
+        self.decisions.truncate(KEPT_DECISIONS);
+    }
+
     fn timed(&mut self, call: &str, started: std::time::Instant, ok: bool) {
         // Bounded: if nobody reads /metrics, old observations are dropped.
         if self.calls.len() < 10_000 {
@@ -298,6 +309,22 @@ impl Pool {
         let actions = decide(&policy(&self.cfg, self.can_suspend), &demand, &views, Millis(now));
         let mut removed = Vec::new();
         let mut woken = Vec::new();
+        let free = offers[self.index].free_slots;
+        for a in &actions {
+            let state = |id: &str| views.iter().find(|v| v.id == id).map(|v| format!("{:?}", v.state).to_lowercase());
+            let (action, reason) = match a {
+                Action::Increase(n) => {
+                    ("increase", format!("{pending} job(s) waiting, {free} free slot(s): {n} more instance(s)"))
+                }
+                Action::Remove(id) => ("remove", format!("instance {id} idle past the pool's idle time")),
+                Action::Replace(id) => {
+                    ("replace", format!("instance {id} {}: replaced", state(id).unwrap_or_else(|| "unusable".into())))
+                }
+                Action::Suspend(id) => ("suspend", format!("instance {id} idle: put to sleep")),
+                Action::Resume(id) => ("resume", format!("{pending} job(s) waiting: instance {id} woken")),
+            };
+            self.stats.decided(action, reason);
+        }
         for a in actions {
             match a {
                 Action::Increase(n) => self.increase(n).await?,
@@ -519,6 +546,7 @@ impl Pool {
                 .collect(),
             scale_ups: self.stats.ups,
             scale_downs: self.stats.downs,
+            recent_decisions: self.stats.decisions.iter().cloned().collect(),
             calls: Vec::new(),
         };
         let entry = match board.iter().position(|p| p.name == snapshot.name) {

@@ -54,6 +54,10 @@ fn a_process_pool_scales_from_zero_and_back() {
         eprintln!("push → pipeline success from zero instances: {:?}", pushed.elapsed());
         let p = pools(&s);
         assert!(p[0]["scale_ups"].as_u64() >= Some(1), "{p}");
+        // The decision that started them, with its reason, newest first.
+        let decisions = p[0]["recent_decisions"].as_array().expect("decisions");
+        let up = decisions.iter().find(|d| d["action"] == "increase").unwrap_or_else(|| panic!("{p}"));
+        assert!(up["reason"].as_str().is_some_and(|r| r.contains("job(s) waiting")), "{up}");
         let runners = s.get_json("/runners/all", &s.root_token);
         assert!(
             runners

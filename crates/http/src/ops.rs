@@ -1,7 +1,6 @@
 //! Operational endpoints: liveness, readiness (database and repository storage checked), metrics
 //! (for allowed addresses or the metrics token only).
 
-use crate::error::unknown_path;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -46,13 +45,13 @@ async fn readiness(State(s): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(s): State<AppState>, req: Request) -> axum::response::Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return unknown_path();
+        return crate::web::unknown_page();
     }
     // The socket's peer, inserted by the accept loop; never a forwarded-for header.
     let peer = crate::conn::peer_ip(req.extensions());
     if !s.config.metrics_access.permits(peer, req.headers(), req.uri().query()) {
-        // The same answer as an unknown path: the endpoint is not advertised.
-        return unknown_path();
+        // The same answer as an unknown page: the endpoint is not advertised.
+        return crate::web::unknown_page();
     }
     let (queued, waiting) = s.app.system().ci_gauges();
     s.metrics.ci_queued_jobs.set(i64::try_from(queued).unwrap_or(i64::MAX));

@@ -47,9 +47,22 @@ pub struct PoolSnapshot {
     pub warnings: Vec<String>,
     pub scale_ups: u64,
     pub scale_downs: u64,
+    /// The pool's latest scaling decisions, newest first (a bounded number).
+    pub recent_decisions: Vec<ScalingDecision>,
     /// Provider calls since the last `/metrics` read (drained there into a histogram).
     #[serde(skip)]
     pub calls: Vec<ProviderCall>,
+}
+
+/// One scaling decision the autoscaler acted on, with its reason in words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScalingDecision {
+    /// RFC 3339.
+    pub at: String,
+    /// `increase`, `remove`, `replace`, `suspend` or `resume`.
+    pub action: String,
+    /// What was decided and why, e.g. `3 jobs waiting and 0 free slots: 2 more instances`.
+    pub reason: String,
 }
 
 /// One timed provider call.

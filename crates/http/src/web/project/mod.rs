@@ -154,7 +154,7 @@ async fn namespace_or_project(s: &AppState, browser: &Browser, path: &str) -> Re
     {
         return super::explore::namespace_page(s, browser, &ns).await.into_response();
     }
-    Page::error(AppError::NotFound("Page")).into_response()
+    super::unknown_page()
 }
 
 /// Splits `<ref>/<path>` at the longest branch or tag name it starts with (`feature/x/src` →
