@@ -138,6 +138,12 @@ fn a_browser_signs_in_browses_code_and_follows_a_live_job_log() {
 
     // Sign out; an anonymous browser sees the public project and not the private one.
     chrome.click("form[action='/users/sign_out'] button");
+    // The sign-out's own navigation must land before the next page is opened.
+    chrome.wait_until(
+        "signed out",
+        "return !document.querySelector('form[action=\"/users/sign_out\"]');",
+        Duration::from_secs(10),
+    );
     chrome.open(&s.raw("/acme/site"));
     assert_eq!(text(&chrome, ".readme h1"), "Acme");
     chrome.open(&s.raw("/acme/secret"));
