@@ -42,12 +42,17 @@ pub(crate) struct ListQuery {
 
 impl ListQuery {
     pub(crate) fn number(&self) -> i64 {
-        self.page.as_deref().and_then(|p| p.parse::<i64>().ok()).filter(|n| (1..=10_000).contains(n)).unwrap_or(1)
+        page_number(self.page.as_deref())
     }
 
     pub(crate) fn window(&self) -> Window {
         Window { offset: (self.number() - 1) * PER_PAGE, limit: PER_PAGE }
     }
+}
+
+/// A list's page number from its `page` parameter: 1 to 10,000, else the first page.
+pub(crate) fn page_number(raw: Option<&str>) -> i64 {
+    raw.and_then(|p| p.parse::<i64>().ok()).filter(|n| (1..=10_000).contains(n)).unwrap_or(1)
 }
 
 /// The pager of a list page: links to the neighbouring pages that exist.

@@ -41,7 +41,7 @@ struct StageBadge {
 }
 
 async fn list(s: &AppState, browser: &Browser, p: &Proj, q: &Params) -> Page {
-    let number = q.get("page").and_then(|n| n.parse::<i64>().ok()).filter(|n| (1..=10_000).contains(n)).unwrap_or(1);
+    let number = crate::web::explore::page_number(q.get("page").map(String::as_str));
     let window = autogit_app::store::Page { offset: (number - 1) * PER_PAGE, limit: PER_PAGE };
     let project_ref = p.project.id.to_string();
     let listed = match s.app.list_pipelines(&p.who, &project_ref, &PipelineFilter::default(), window).await {

@@ -29,7 +29,7 @@ pub(super) async fn commits(s: &AppState, browser: &Browser, p: &Proj, tail: &st
         Err(e) => return Page::error(e.into()),
     };
     let Some((refname, path)) = split_ref(&names, tail) else { return Page::error(AppError::NotFound("Ref")) };
-    let number = q.get("page").and_then(|n| n.parse::<i64>().ok()).filter(|n| (1..=10_000).contains(n)).unwrap_or(1);
+    let number = crate::web::explore::page_number(q.get("page").map(String::as_str));
     let skip = usize::try_from((number - 1) * PER_PAGE).unwrap_or(0);
     let dir = (!path.is_empty()).then_some(path);
     // One more than a page tells whether there is a next one without counting all history.
