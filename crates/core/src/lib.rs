@@ -14,6 +14,7 @@ pub mod name;
 pub mod protection;
 pub mod repo_path;
 pub mod role;
+pub mod runner_status;
 pub mod scope;
 pub mod ssh_command;
 pub mod visibility;

@@ -18,10 +18,11 @@ pub fn routes() -> Router<AppState> {
 
 async fn fleet(State(s): State<AppState>, Caller(who): Caller) -> Handler {
     let fleet = s.app.gpu_fleet(&who).await?;
+    let now = chrono::Utc::now();
     let items: Vec<Value> = fleet
         .iter()
         .map(|f| {
-            let mut v = dto::runner(&f.runner);
+            let mut v = dto::runner(&f.runner, now);
             let inventory = f.inventory.as_ref().and_then(|i| serde_json::from_str::<Value>(&i.inventory).ok());
             if let Some(o) = v.as_object_mut() {
                 o.insert("inventory".into(), inventory.unwrap_or(Value::Null));

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::Utc;
 use serde_json::{Value, json};
 
 /// The header gitlab-runner may carry its token in (besides the JSON body).
@@ -135,18 +136,18 @@ fn filter(list: &List) -> Result<RunnerFilter, ApiError> {
 async fn list(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
     let kind = list.params.str("type")?.filter(|t| !t.is_empty());
     let res = s.app.list_runners(&who, kind.as_deref(), filter(&list)?, list.page()).await?;
-    Ok(list.respond(&s, res.total, res.items.iter().map(dto::runner).collect()))
+    Ok(list.respond(&s, res.total, dto::runners(&res.items, Utc::now())))
 }
 
 async fn list_mine(State(s): State<AppState>, Caller(who): Caller, list: List) -> Handler {
     let kind = list.params.str("type")?.filter(|t| !t.is_empty());
     let res = s.app.list_visible_runners(&who, kind.as_deref(), filter(&list)?, list.page()).await?;
-    Ok(list.respond(&s, res.total, res.items.iter().map(dto::runner).collect()))
+    Ok(list.respond(&s, res.total, dto::runners(&res.items, Utc::now())))
 }
 
 async fn show(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<RunnerId>) -> Handler {
     let r = s.app.get_runner(&who, id).await?;
-    let mut v = dto::runner(&r);
+    let mut v = dto::runner(&r, Utc::now());
     // What the runner last reported about its hardware: its GPUs (the `autogit gpu detect --json`
     // inventory) and the architectures it runs.
     let hw = s.app.system().runner_hardware(r.id).await?;
@@ -174,7 +175,7 @@ async fn update(State(s): State<AppState>, Caller(who): Caller, Path(id): Path<R
         maximum_timeout,
     };
     let r = s.app.update_runner(&who, id, req).await?;
-    Ok(Json(dto::runner(&r)).into_response())
+    Ok(Json(dto::runner(&r, Utc::now())).into_response())
 }
 
 /// The jobs a runner took, each with its project (as GitLab's runner jobs list shows it).

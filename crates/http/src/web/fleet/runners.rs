@@ -14,10 +14,12 @@ use autogit_app::ci::runners::UpdateRunner;
 use autogit_app::store::{Page as Window, Runner, RunnerFilter};
 use autogit_app::{Principal, RunnerJob};
 use autogit_core::ci::JobStatus;
+use autogit_core::runner_status::Connection;
 use autogit_core::{JobId, RunnerId};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
 use minijinja::context;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -79,8 +81,8 @@ pub(super) async fn gpu_holders(
     Ok(held)
 }
 
-/// A runner as the admin pages show it. `status` is the API's word (`online`, `paused`,
-/// `never_contacted`), decided by the same rule as `GET /runners/:id`.
+/// A runner as the admin pages show it. `status` is the API's word (`online`, `offline`,
+/// `stale`, `never_contacted`, `paused`), decided by the same rule as `GET /runners/:id`.
 #[derive(Serialize)]
 struct RunnerRow {
     id: i64,
@@ -107,14 +109,16 @@ struct RunnerRow {
 }
 
 fn runner_row(r: &Runner, fleet: Option<&FleetRunner>, jobs: Vec<JobLink>) -> RunnerRow {
-    let api = dto::runner(r);
+    let now = Utc::now();
+    let api = dto::runner(r, now);
     let text = |k: &str| api[k].as_str().unwrap_or_default().to_string();
     let status = text("status");
-    let online = api["online"].as_bool().unwrap_or(false);
-    let state = match status.as_str() {
-        "paused" if online => "paused (has contacted)".to_string(),
-        "paused" => "paused (never contacted)".to_string(),
-        other => other.replace('_', " "),
+    let connection = dto::connection(r, now);
+    let online = connection == Connection::Online;
+    // Paused is a setting, the connection a fact: the page shows both in words.
+    let state = match (r.paused, connection.as_str().replace('_', " ")) {
+        (true, words) => format!("paused, {words}"),
+        (false, words) => words,
     };
     let mut architectures = fleet.map(FleetRunner::architectures).unwrap_or_default();
     if architectures.is_empty() {
