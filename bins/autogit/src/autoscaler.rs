@@ -8,20 +8,24 @@
 //! `update` finds them; those whose runner record still exists are adopted, the rest deleted.
 //! Runner records of instances that no longer exist are deleted too.
 
+mod pool_config;
+mod view;
+
 use anyhow::{Context, Result};
 use autogit_app::App;
-use autogit_app::ci::pool_demand::{GpuProfile, PoolMatcher, PoolSpec};
-use autogit_app::ci::pools::{InstanceSnapshot, PoolSnapshot, ProviderCall, ScalingDecision};
-use autogit_config::{GpuVendor, PoolConfig, PoolProvider};
+use autogit_app::ci::pool_demand::PoolMatcher;
+use autogit_config::{PoolConfig, PoolProvider};
 use autogit_fleet::{FleetError, Instance, InstanceGroup, Launch, State};
 use autogit_scheduler::Millis;
-use autogit_scheduler::autoscale::{Action, InstanceState, InstanceView, PoolOffer, PoolPolicy, decide};
+use autogit_scheduler::autoscale::{Action, InstanceState, InstanceView, PoolOffer, decide};
+use pool_config::{plugin_config_json, policy, pool_spec, register_args};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use view::Stats;
 
 /// How often each pool is looked at when nothing is queued meanwhile (a queued job wakes every
 /// pool at once): idle removal, readiness and reconciliation run at this pace.
@@ -118,35 +122,6 @@ pub async fn start(
     Ok(loops)
 }
 
-/// Scaling decisions a pool's view keeps.
-const KEPT_DECISIONS: usize = 20;
-
-#[derive(Default)]
-struct Stats {
-    ups: u64,
-    downs: u64,
-    last_error: Option<String>,
-    /// The latest decisions acted on, newest first.
-    decisions: std::collections::VecDeque<ScalingDecision>,
-    /// Provider calls not yet handed to the metrics.
-    calls: Vec<ProviderCall>,
-}
-
-impl Stats {
-    fn decided(&mut self, action: &str, reason: String) {
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        self.decisions.push_front(ScalingDecision { at, action: action.into(), reason });
-        self.decisions.truncate(KEPT_DECISIONS);
-    }
-
-    fn timed(&mut self, call: &str, started: std::time::Instant, ok: bool) {
-        // Bounded: if nobody reads /metrics, old observations are dropped.
-        if self.calls.len() < 10_000 {
-            self.calls.push(ProviderCall { call: call.into(), seconds: started.elapsed().as_secs_f64(), ok });
-        }
-    }
-}
-
 struct Pool {
     app: App,
     cfg: PoolConfig,
@@ -171,72 +146,6 @@ struct Pool {
 struct Fleet {
     names: Vec<String>,
     matchers: Vec<PoolMatcher>,
-}
-
-/// What matching needs of a pool's configuration.
-fn pool_spec(c: &PoolConfig) -> PoolSpec {
-    PoolSpec {
-        tags: c.tags.clone(),
-        run_untagged: c.run_untagged,
-        architecture: c.effective_architecture(),
-        gpu: c.gpu.as_ref().map(|g| GpuProfile {
-            count: g.count,
-            vendor: match g.vendor {
-                GpuVendor::Nvidia => autogit_gpu::Vendor::Nvidia,
-                GpuVendor::Amd => autogit_gpu::Vendor::Amd,
-                GpuVendor::Intel => autogit_gpu::Vendor::Intel,
-            },
-            model: (!g.model.is_empty()).then(|| g.model.clone()),
-            memory_bytes: (g.memory_mib > 0).then(|| g.memory_mib.saturating_mul(1 << 20)),
-            // Checked when the configuration was loaded.
-            compute_capability: g.compute_capability_parts().ok(),
-        }),
-        features: crate::runner::runner_info("shell")
-            .features
-            .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(f, _)| f)
-            .collect(),
-    }
-}
-
-/// `register_args` plus `--arch` for a pool with an architecture of its own.
-fn register_args(c: &PoolConfig) -> Vec<String> {
-    let mut args = c.register_args.clone();
-    if !c.architecture.is_empty() {
-        args.extend(["--arch".to_string(), c.architecture.clone()]);
-    }
-    args
-}
-
-fn policy(c: &PoolConfig, can_suspend: bool) -> PoolPolicy {
-    PoolPolicy {
-        name: c.name.clone(),
-        min_idle: c.min_idle,
-        max_instances: c.max_instances,
-        capacity_per_instance: c.capacity_per_instance.max(1),
-        max_use_count: c.max_use_count,
-        idle_time_ms: (c.idle_time_seconds as i64).saturating_mul(1000),
-        scale_factor: c.scale_factor,
-        scale_factor_limit: c.scale_factor_limit,
-        windows: c
-            .windows
-            .iter()
-            .filter_map(|w| {
-                // Checked when the configuration was loaded.
-                let (from_minute, to_minute) = w.minutes().ok()?;
-                Some(autogit_scheduler::autoscale::PolicyWindow {
-                    days: w.days.clone(),
-                    from_minute,
-                    to_minute,
-                    min_idle: w.min_idle,
-                    idle_time_ms: w.idle_time_seconds.map(|t| (t as i64).saturating_mul(1000)),
-                })
-            })
-            .collect(),
-        ready_deadline_ms: (c.ready_timeout_seconds as i64).saturating_mul(1000),
-        can_suspend,
-    }
 }
 
 impl Pool {
@@ -509,102 +418,8 @@ impl Pool {
         tracing::info!(pool = %self.cfg.name, instance = id, "scaled down");
         Ok(())
     }
-
-    fn publish(&mut self, views: &[InstanceView], instances: &[Instance], pending: u32, offer: PoolOffer) {
-        let calls = std::mem::take(&mut self.stats.calls);
-        let now = chrono::Utc::now().timestamp_millis();
-        let board = self.app.system().pool_board();
-        let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let snapshot = PoolSnapshot {
-            name: self.cfg.name.clone(),
-            provider: self.cfg.provider.to_string(),
-            tags: self.all.matchers[self.index].tags().iter().cloned().collect(),
-            architecture: self.cfg.effective_architecture(),
-            gpu: self.cfg.gpu.as_ref().map(|g| {
-                let memory = if g.memory_mib > 0 { format!(" {} MiB", g.memory_mib) } else { String::new() };
-                format!("{} × {} {}{memory}", g.count, g.vendor, g.model).replace("  ", " ")
-            }),
-            pending_jobs: pending,
-            free_slots: offer.free_slots,
-            can_grow: offer.can_grow,
-            instances: views
-                .iter()
-                .map(|v| InstanceSnapshot {
-                    id: v.id.clone(),
-                    state: format!("{:?}", v.state).to_lowercase(),
-                    runner_id: instances.iter().find(|i| i.id == v.id).and_then(|i| i.runner_id),
-                    age_seconds: (now - v.created_at.0) / 1000,
-                    busy: v.busy_slots,
-                    jobs_run: v.jobs_run,
-                })
-                .collect(),
-            last_error: self.stats.last_error.clone(),
-            warnings: self
-                .profile_checks
-                .iter()
-                .filter_map(|(id, why)| why.as_ref().map(|w| format!("{id}: {w}")))
-                .collect(),
-            scale_ups: self.stats.ups,
-            scale_downs: self.stats.downs,
-            recent_decisions: self.stats.decisions.iter().cloned().collect(),
-            calls: Vec::new(),
-        };
-        let entry = match board.iter().position(|p| p.name == snapshot.name) {
-            Some(i) if views.is_empty() && snapshot.last_error.is_some() => {
-                board[i].last_error = snapshot.last_error;
-                i
-            }
-            Some(i) => {
-                let pending_calls = std::mem::take(&mut board[i].calls);
-                board[i] = snapshot;
-                board[i].calls = pending_calls;
-                i
-            }
-            None => {
-                board.push(snapshot);
-                board.len() - 1
-            }
-        };
-        let room = 10_000usize.saturating_sub(board[entry].calls.len());
-        board[entry].calls.extend(calls.into_iter().take(room));
-    }
 }
 
 fn fleet(e: FleetError) -> anyhow::Error {
     anyhow::anyhow!(e)
-}
-
-/// A pool's `plugin_config` table as the JSON its plugin gets. TOML dates and times, which serde
-/// sees as `{"$__toml_private_datetime": "…"}`, become plain strings.
-fn plugin_config_json(cfg: &PoolConfig) -> Result<serde_json::Value> {
-    fn dates_as_strings(v: &mut serde_json::Value) {
-        let date = v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("$__toml_private_datetime"));
-        if let Some(serde_json::Value::String(d)) = date {
-            *v = serde_json::Value::String(d.clone());
-            return;
-        }
-        match v {
-            serde_json::Value::Object(m) => m.values_mut().for_each(dates_as_strings),
-            serde_json::Value::Array(a) => a.iter_mut().for_each(dates_as_strings),
-            _ => {}
-        }
-    }
-    let mut json = serde_json::to_value(&cfg.plugin_config)
-        .with_context(|| format!("pool {}: plugin_config as JSON", cfg.name))?;
-    dates_as_strings(&mut json);
-    Ok(json)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn plugin_config_becomes_json() {
-        let cfg = autogit_config::PoolConfig {
-            plugin_config: toml::from_str("a = 1\nb = [\"x\", 1979-05-27T07:32:00Z]\n[c]\nd = true\n")
-                .unwrap_or_default(),
-            ..Default::default()
-        };
-        let json = super::plugin_config_json(&cfg).ok();
-        assert_eq!(json, Some(serde_json::json!({"a": 1, "b": ["x", "1979-05-27T07:32:00Z"], "c": {"d": true}})));
-    }
 }

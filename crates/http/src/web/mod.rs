@@ -99,7 +99,7 @@ pub fn fallback(state: AppState) -> impl Fn(axum::extract::Request) -> FallbackF
 /// What a path that names no page answers (the same whoever asks).
 pub(crate) fn unknown_page() -> axum::response::Response {
     use axum::response::IntoResponse;
-    Page::error(autogit_app::AppError::NotFound("Page")).into_response()
+    Page::not_found().into_response()
 }
 
 pub type FallbackFuture = std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>;

@@ -37,6 +37,11 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 ];
 
 impl Page {
+    /// A path that names no page (the same whoever asks).
+    pub(crate) fn not_found() -> Page {
+        Page::error(autogit_app::AppError::NotFound("Page"))
+    }
+
     /// An HTML page in the site's layout: `body` is already escaped markup.
     pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Page {
         let ctx = minijinja::context! { title => title, body_html => body };

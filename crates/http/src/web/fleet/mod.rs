@@ -15,7 +15,7 @@ mod users;
 
 use super::{Browser, Page, chrome};
 use crate::state::AppState;
-use autogit_app::{AppError, Principal};
+use autogit_app::Principal;
 use axum::Router;
 use axum::routing::get;
 use minijinja::context;
@@ -48,7 +48,7 @@ fn admin(browser: &Browser) -> Result<&Principal, Page> {
 }
 
 fn not_found() -> Page {
-    Page::error(AppError::NotFound("Page"))
+    Page::not_found()
 }
 
 /// The context every admin page starts from: the layout's chrome, the title and which tab of

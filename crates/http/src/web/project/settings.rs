@@ -14,7 +14,7 @@ use super::{Params, Proj};
 use crate::state::AppState;
 use crate::web::settings::{self as shared, Outcome, Retry, Section, Subject};
 use crate::web::{Browser, Page};
-use autogit_app::{AppError, Principal};
+use autogit_app::Principal;
 use autogit_core::access::{Action, decide};
 use axum::http::StatusCode;
 use minijinja::{Value, context};
@@ -22,7 +22,7 @@ use minijinja::{Value, context};
 /// `GET <project>/-/settings/…` and `<project>/-/project_members`.
 pub(super) async fn get(s: &AppState, browser: &Browser, p: &Proj, rest: &str, q: &Params) -> Page {
     if !may_manage(p) {
-        return Page::error(AppError::NotFound("Page"));
+        return Page::not_found();
     }
     let notice = shared::notice(q);
     match rest.trim_end_matches('/') {
@@ -30,7 +30,7 @@ pub(super) async fn get(s: &AppState, browser: &Browser, p: &Proj, rest: &str, q
         "settings/general" => general::page(s, browser, None, p, None, notice).await,
         "settings/ci_cd" => section_page(s, browser, None, p, Section::Variables, None, notice).await,
         "project_members" => section_page(s, browser, None, p, Section::Members, None, notice).await,
-        _ => Page::error(AppError::NotFound("Page")),
+        _ => Page::not_found(),
     }
 }
 
@@ -50,7 +50,7 @@ pub(super) async fn post(
     let base = format!("/{}", crate::web::filters::path(&project.full_path));
     let p = Proj { project, level, who: who.clone(), base };
     if !may_manage(&p) {
-        return Page::error(AppError::NotFound("Page"));
+        return Page::not_found();
     }
     let browser = shared::stand_in(who);
     let chrome = shared::chrome_after_post(who, form);
@@ -60,7 +60,7 @@ pub(super) async fn post(
     }
     let subject = Subject::project(&p.project);
     match shared::post_section(s, who, &subject, rest, form).await {
-        None => Page::error(AppError::NotFound("Page")),
+        None => Page::not_found(),
         Some(Outcome::Done(page)) => page,
         Some(Outcome::Retry(r)) => section_page(s, &browser, Some(chrome), &p, r.section, Some(&r), None).await,
     }

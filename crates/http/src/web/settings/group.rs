@@ -45,7 +45,7 @@ pub(crate) async fn page(
         Ok(g) => g,
         Err(p) => return p,
     };
-    let Some(section) = group_section(rest) else { return Page::error(AppError::NotFound("Page")) };
+    let Some(section) = group_section(rest) else { return Page::not_found() };
     render_group(s, chrome(browser), &who, &g, section, None, notice(q)).await
 }
 
@@ -55,14 +55,14 @@ async fn group_post(
     Path(path): Path<String>,
     CheckedForm { browser: _, who, fields }: CheckedForm,
 ) -> Page {
-    let Some((group_path, rest)) = path.split_once("/-/") else { return Page::error(AppError::NotFound("Page")) };
+    let Some((group_path, rest)) = path.split_once("/-/") else { return Page::not_found() };
     let g = match managed_group(&s, &who, group_path.trim_matches('/')).await {
         Ok(g) => g,
         Err(p) => return p,
     };
     let subject = Subject::group(&g);
     match post_section(&s, &who, &subject, rest, &fields).await {
-        None => Page::error(AppError::NotFound("Page")),
+        None => Page::not_found(),
         Some(Outcome::Done(page)) => page,
         Some(Outcome::Retry(r)) => {
             render_group(&s, chrome_after_post(&who, &fields), &who, &g, r.section, Some(&r), None).await

@@ -125,6 +125,6 @@ pub(super) async fn post_members(
             let done = s.app.remove_member(who, subject.source(), user_id).await;
             Outcome::of(Section::Members, &target, done, fields, to("deleted"))
         }
-        _ => Outcome::Done(Page::error(AppError::NotFound("Page"))),
+        _ => Outcome::Done(Page::not_found()),
     }
 }

@@ -138,7 +138,7 @@ pub(super) async fn post_variables(
         let done = s.app.create_variable(who, subject.source(), req).await;
         return Outcome::of(Section::Variables, "new", done, fields, to("added"));
     }
-    let Some((key, verb)) = tail.split_once('/') else { return Outcome::Done(Page::error(AppError::NotFound("Page"))) };
+    let Some((key, verb)) = tail.split_once('/') else { return Outcome::Done(Page::not_found()) };
     let scope = text("filter_scope");
     let target = var_target(key, scope.as_deref().unwrap_or("*"));
     match verb {
@@ -161,6 +161,6 @@ pub(super) async fn post_variables(
             let done = s.app.delete_variable(who, subject.source(), key, scope.as_deref()).await;
             Outcome::of(Section::Variables, &target, done, fields, to("deleted"))
         }
-        _ => Outcome::Done(Page::error(AppError::NotFound("Page"))),
+        _ => Outcome::Done(Page::not_found()),
     }
 }
