@@ -7,7 +7,7 @@ mod common;
 use common::Backend;
 use common::ROOT_PASSWORD;
 use common::browser::Browser;
-use common::web_fixture::{LOG, PASSWORD, Site, api_status};
+use common::web_fixture::{LOG, PASSWORD, Site, api_status, archive_files};
 use std::collections::{BTreeSet, VecDeque};
 
 fn signed_in<'a>(site: &'a Site, login: &str, password: &str) -> Browser<'a> {
@@ -52,7 +52,17 @@ fn pages_show_the_repository_and_its_ci_escaped() {
     assert_eq!(b.get("/acme/secret/-/tree/nope/src").status, 404);
     assert_eq!(b.get("/acme/secret/-/tree/main/nothing-here").status, 404);
 
-    let blob = page(&mut b, "/acme/secret/-/blob/main/src/main.rs");
+    // The first view may come before the highlighting (it has a time budget, then goes on in
+    // the background): the lines are there, plain, with a note; a later view is highlighted.
+    let mut blob = page(&mut b, "/acme/secret/-/blob/main/src/main.rs");
+    for _ in 0..100 {
+        if !blob.contains("still in progress") {
+            break;
+        }
+        assert!(blob.contains("id=\"L10\"") && !blob.contains("<span class=\"h"), "plain meanwhile: {blob}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        blob = page(&mut b, "/acme/secret/-/blob/main/src/main.rs");
+    }
     assert!(
         blob.contains("<span class=\"h") && blob.contains("id=\"L10\"") && blob.contains("href=\"#L10\""),
         "{blob}"
@@ -137,6 +147,74 @@ fn pages_show_the_repository_and_its_ci_escaped() {
     assert_eq!(b.get("/-/assets/autogit-0000000000000000.css").status, 404);
 }
 
+#[test]
+fn a_jobs_artifacts_are_browsed_and_their_files_served_inert() {
+    let site = Site::build(Backend::Sqlite);
+    let s = &site.ci.s;
+    let mut b = signed_in(&site, "reporter", PASSWORD);
+    let base = format!("/acme/secret/-/jobs/{}", site.job);
+    assert!(b.get(&base).body.contains(&format!("href=\"{base}/artifacts/browse\"")), "the job page links the browser");
+
+    let top = b.get(&format!("{base}/artifacts/browse"));
+    assert_eq!(top.status, 200, "{}", top.body);
+    assert_page_headers("browse", &top.headers);
+    for dir in ["a%20b", "big", "bin", "dist", "empty", "stored"] {
+        assert!(top.body.contains(&format!("href=\"{base}/artifacts/browse/{dir}\"")), "{dir}: {}", top.body);
+    }
+    assert!(top.body.contains(&format!("href=\"{base}/artifacts/raw/report.txt\"")), "{}", top.body);
+    assert!(top.body.contains("latest") && top.body.contains("symbolic link"), "the link is listed");
+    assert!(!top.body.contains(&format!("{base}/artifacts/raw/latest")), "but not served");
+    assert!(!top.body.contains("escape"), "an entry named outside the archive is left out");
+    let awkward = b.get(&format!("{base}/artifacts/browse/a%20b"));
+    assert!(awkward.body.contains(&format!("href=\"{base}/artifacts/raw/a%20b/%23x%3F.txt\"")), "{}", awkward.body);
+    assert!(awkward.body.contains(&format!("href=\"{base}/artifacts/browse\"")), "the parent and crumbs link up");
+    assert!(b.get(&format!("{base}/artifacts/browse/empty")).body.contains("This directory is empty."));
+    for missing in
+        ["browse/nothing", "browse/dis", "raw/latest", "raw/empty", "raw/dist", "raw/..%2Fescape.txt", "raw/nope"]
+    {
+        assert_eq!(b.get(&format!("{base}/artifacts/{missing}")).status, 404, "{missing}");
+    }
+
+    // Files: markup as inert text, binary and big files as downloads, all sandboxed.
+    let html = b.get(&format!("{base}/artifacts/raw/dist/index.html"));
+    assert_eq!(html.status, 200);
+    assert_eq!(html.body, "<script>alert('artifact')</script><h1>site</h1>\n");
+    assert_eq!(html.headers["content-type"], "text/plain; charset=utf-8");
+    assert!(html.headers["content-security-policy"].to_str().expect("csp").starts_with("sandbox"));
+    assert_eq!(html.headers["x-content-type-options"], "nosniff");
+    assert!(html.headers.get("content-disposition").is_none(), "text is shown");
+    let asked_download = b.get(&format!("{base}/artifacts/raw/dist/index.html?inline=false"));
+    assert!(asked_download.headers["content-disposition"].to_str().expect("cd").starts_with("attachment"));
+    for download in ["bin/tool", "big/zeros.txt"] {
+        let a = b.get(&format!("{base}/artifacts/raw/{download}"));
+        assert_eq!(a.status, 200, "{download}");
+        assert_eq!(a.headers["content-type"], "application/octet-stream", "{download}");
+        assert!(a.headers["content-disposition"].to_str().expect("cd").starts_with("attachment"), "{download}");
+    }
+
+    // The API's single-file download gives every file back byte for byte; the same rule as the
+    // archive decides who may read it.
+    for (name, bytes) in archive_files() {
+        let path = format!(
+            "/projects/{}/jobs/{}/artifacts/{}",
+            site.secret_id,
+            site.job,
+            name.replace(' ', "%20").replace('#', "%23").replace('?', "%3F")
+        );
+        let r = s.get(&path, site.token("reporter"));
+        assert_eq!(r.status().as_u16(), 200, "{name}");
+        assert_eq!(r.headers()["content-type"], "application/octet-stream", "{name}");
+        let got = r.bytes().expect("body");
+        assert!(got.as_ref() == bytes.as_slice(), "{name}: {} bytes back of {}", got.len(), bytes.len());
+        assert_eq!(s.get(&path, site.token("guest")).status().as_u16(), 403, "{name}: a guest may not read code");
+        assert_eq!(s.get(&path, "").status().as_u16(), 404, "{name}: anonymous sees nothing");
+    }
+    let api = format!("/projects/{}/jobs/{}/artifacts", site.secret_id, site.job);
+    for missing in ["latest", "empty", "dist", "..%2Fescape.txt", "nope"] {
+        assert_eq!(s.get(&format!("{api}/{missing}"), site.token("reporter")).status().as_u16(), 404, "{missing}");
+    }
+}
+
 /// Each page and the API call that reads the same thing.
 fn twins(site: &Site, project: i64, full: &str) -> Vec<(String, String)> {
     let (h, f) = (&site.head, &site.first);
@@ -166,6 +244,11 @@ fn twins(site: &Site, project: i64, full: &str) -> Vec<(String, String)> {
         v.push((format!("/{full}/-/jobs/{j}"), format!("/projects/{project}/jobs/{j}")));
         v.push((format!("/{full}/-/jobs/{j}/raw"), format!("/projects/{project}/jobs/{j}/trace")));
         v.push((format!("/{full}/-/jobs/{j}/trace_stream"), format!("/projects/{project}/jobs/{j}/trace")));
+        let archive = format!("/projects/{project}/jobs/{j}/artifacts");
+        v.push((format!("/{full}/-/jobs/{j}/artifacts/download"), archive.clone()));
+        v.push((format!("/{full}/-/jobs/{j}/artifacts/browse"), archive.clone()));
+        v.push((format!("/{full}/-/jobs/{j}/artifacts/browse/dist/css"), archive.clone()));
+        v.push((format!("/{full}/-/jobs/{j}/artifacts/raw/report.txt"), format!("{archive}/report.txt")));
     }
     v
 }

@@ -2,7 +2,7 @@
 //! and a public project `site`, the same repository in both (README with markdown and raw HTML,
 //! highlighted sources, a file with an awkward name, a binary file, an HTML file, a CI file
 //! with `needs:`), members of every role on the group, and one finished pipeline whose job
-//! logged colours, a section and markup.
+//! logged colours, a section and markup and uploaded an artifacts archive ([`ARCHIVE_FILES`]).
 
 use super::job_api::Ci;
 use super::{Backend, git_ok};
@@ -33,6 +33,41 @@ deploy:
 pub const LOG: &[u8] = b"\x1b[0Ksection_start:1700000000:prepare[collapsed=true]\r\x1b[0K\x1b[36;1mPreparing\x1b[0;m\n\
 inside the section\n\x1b[0Ksection_end:1700000003:prepare\r\x1b[0K\n\x1b[32;1m$ echo build\x1b[0;m\n\
 <script>alert('log')</script>\n\x1b[31mred words\x1b[0m\n";
+
+/// The files of the build job's artifacts archive (zip, deflated unless said): markup that must
+/// stay inert, a name that needs escaping, binary bytes, a file stored without compression that
+/// spans several reads of the blob, and one larger than the browser's inline limit.
+pub fn archive_files() -> Vec<(&'static str, Vec<u8>)> {
+    let noise: Vec<u8> = (0..700_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    vec![
+        ("dist/index.html", b"<script>alert('artifact')</script><h1>site</h1>\n".to_vec()),
+        ("dist/css/site.css", b"body { color: red }\n".to_vec()),
+        ("report.txt", b"all 12 tests passed\n".to_vec()),
+        ("a b/#x?.txt", b"awkward\n".to_vec()),
+        ("bin/tool", vec![0x7f, b'E', b'L', b'F', 0, 1, 2, 3]),
+        ("stored/noise.bin", noise),
+        ("big/zeros.txt", vec![b'0'; 11 * 1024 * 1024]),
+    ]
+}
+
+/// The archive: [`archive_files`], a directory entry, a symbolic link and an entry named
+/// outside the archive (`../escape.txt`), which the browser must leave out.
+pub fn artifact_archive() -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = SimpleFileOptions::default();
+    let stored = deflated.compression_method(zip::CompressionMethod::Stored);
+    w.add_directory("empty/", deflated).expect("dir");
+    for (name, bytes) in archive_files() {
+        w.start_file(name, if name.starts_with("stored/") { stored } else { deflated }).expect("file");
+        w.write_all(&bytes).expect("write");
+    }
+    w.add_symlink("latest", "dist/index.html", deflated).expect("link");
+    w.start_file("../escape.txt", deflated).expect("file");
+    w.write_all(b"outside").expect("write");
+    w.finish().expect("zip").into_inner()
+}
 
 pub struct Site {
     pub ci: Ci,
@@ -128,6 +163,7 @@ impl Site {
             if j["job_info"]["name"] == "build" {
                 job = id;
                 assert_eq!(ci.patch(id, &token, Some("0-"), LOG).status(), 202);
+                assert_eq!(ci.upload(id, &token, &artifact_archive()).status(), 201);
             }
             assert_eq!(ci.update(id, &token, "success").status(), 200);
             if job != 0 {

@@ -13,9 +13,11 @@
 //! - [`predefined`], `vars`, `payload`, `spec`: variables and the job payload.
 //! - [`variables`]: the CI/CD variables of projects and groups, as users manage them.
 
+pub mod artifact_browse;
 pub mod artifact_downloads;
 pub mod artifacts;
 mod batch;
+mod blob_reader;
 pub(crate) mod blobs;
 mod contacts;
 mod context_cache;
@@ -43,6 +45,7 @@ mod tracked;
 pub mod variables;
 mod vars;
 
+pub use artifact_browse::{ArchiveEntry, ArchiveFile, EntryKind};
 pub use artifact_downloads::{ArtifactDownload, RangeRequest};
 pub use artifacts::UploadMeta;
 pub use create::{DEFAULT_CI_CONFIG_PATH, NotCreated, PipelineRequest};

@@ -3,7 +3,7 @@
 //! [`ArtifactDownload`]: `200` with all of it, or `206` with `Content-Range`. A range outside the
 //! artifact is the app's `RangeNotSatisfiable`, a `416` (see `error.rs`).
 
-use autogit_app::ci::{ArtifactDownload, RangeRequest};
+use autogit_app::ci::{ArchiveFile, ArtifactDownload, RangeRequest};
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +49,24 @@ pub(crate) fn respond(download: ArtifactDownload) -> Response {
         response.headers_mut().insert(header::CONTENT_RANGE, value);
     }
     response
+}
+
+/// One file of an artifacts archive, as a download: its bytes are whatever the job wrote, so
+/// they are never offered to the browser as a page of this site.
+pub(crate) fn respond_entry(file: ArchiveFile) -> Response {
+    let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\', '\r', '\n'], "_"));
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, file.size.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        Body::from_stream(file.body),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/jobs/{jid}/cancel", post(cancel_job))
         .route("/projects/{id}/jobs/{jid}/retry", post(retry_job))
         .route("/projects/{id}/jobs/{jid}/artifacts", get(artifacts))
+        .route("/projects/{id}/jobs/{jid}/artifacts/{*artifact_path}", get(artifact_file))
 }
 
 async fn render_pipeline(s: &AppState, who: &Principal, project: &Project, p: &Pipeline) -> Value {
@@ -209,4 +210,14 @@ async fn artifacts(
 ) -> Handler {
     let download = s.app.job_artifacts(&who, &id, jid, super::artifact_download::range_of(&headers)).await?;
     Ok(super::artifact_download::respond(download))
+}
+
+/// `GET /projects/:id/jobs/:job_id/artifacts/*artifact_path`: one file of the archive.
+async fn artifact_file(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((id, jid, path)): Path<(String, JobId, String)>,
+) -> Handler {
+    let file = s.app.job_artifact_file(&who, &id, jid, &path).await?;
+    Ok(super::artifact_download::respond_entry(file))
 }

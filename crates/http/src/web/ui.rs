@@ -41,6 +41,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "pipeline.html",
     "pipeline_dag.html",
     "job.html",
+    "job_artifacts.html",
     // Account pages (user_settings.rs, new.rs).
     "user_keys.html",
     "user_tokens.html",

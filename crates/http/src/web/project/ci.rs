@@ -1,7 +1,7 @@
 //! CI pages: pipelines, one pipeline (stages × jobs and the needs graph), one job (its log,
 //! runner, GPUs, artifacts, why it waits) and the buttons that cancel, retry and play.
 
-use super::{Params, Proj, live_log};
+use super::{Params, Proj, artifacts, live_log};
 use crate::state::AppState;
 use crate::web::explore::{PER_PAGE, pager};
 use crate::web::ui::val;
@@ -171,7 +171,12 @@ pub(super) async fn jobs_get(
                 Err(e) => Page::error(e).into_response(),
             }
         }
-        _ => Page::error(AppError::NotFound("Page")).into_response(),
+        "artifacts/browse" => artifacts::browse(s, browser, p, id, &job_href(p, id), "").await.into_response(),
+        other => match (other.strip_prefix("artifacts/browse/"), other.strip_prefix("artifacts/raw/")) {
+            (Some(dir), _) => artifacts::browse(s, browser, p, id, &job_href(p, id), dir).await.into_response(),
+            (_, Some(path)) => artifacts::raw(s, p, id, path, q.get("inline").is_some_and(|v| v == "false")).await,
+            _ => crate::web::unknown_page(),
+        },
     }
 }
 
@@ -181,6 +186,8 @@ struct ArtifactRow {
     file_type: String,
     size: i64,
     href: Option<String>,
+    /// The archive's browser, for zip archives.
+    browse: Option<String>,
 }
 
 async fn job(s: &AppState, browser: &Browser, p: &Proj, id: JobId) -> Page {
@@ -260,6 +267,8 @@ async fn job(s: &AppState, browser: &Browser, p: &Proj, id: JobId) -> Page {
             file_type: a.file_type.clone(),
             size: a.size,
             href: (a.file_type == "archive").then(|| format!("{}/artifacts/download", job_href(p, j.id))),
+            browse: (a.file_type == "archive" && a.file_format == "zip")
+                .then(|| format!("{}/artifacts/browse", job_href(p, j.id))),
         })
         .collect();
     let pending_reason = sys.pending_reason(&j);
@@ -318,7 +327,7 @@ pub(super) async fn action(s: &AppState, who: &Principal, project_path: &str, re
             let done = match *verb {
                 "cancel" => s.app.cancel_pipeline(who, &r, id).await,
                 "retry" => s.app.retry_pipeline(who, &r, id).await,
-                _ => return Page::error(AppError::NotFound("Page")),
+                _ => return Page::not_found(),
             };
             match done {
                 Ok(pl) => Page::redirect(&format!("{base}/-/pipelines/{}", pl.id)),
@@ -331,13 +340,13 @@ pub(super) async fn action(s: &AppState, who: &Principal, project_path: &str, re
                 "cancel" => s.app.cancel_job(who, &r, id).await,
                 "retry" => s.app.retry_job_by(who, &r, id).await,
                 "play" => s.app.play_job(who, &r, id).await,
-                _ => return Page::error(AppError::NotFound("Page")),
+                _ => return Page::not_found(),
             };
             match done {
                 Ok(j) => Page::redirect(&format!("{base}/-/jobs/{}", j.id)),
                 Err(e) => Page::error(e),
             }
         }
-        _ => Page::error(AppError::NotFound("Page")),
+        _ => Page::not_found(),
     }
 }

@@ -8,13 +8,14 @@ use crate::web::{Browser, Page};
 use autogit_app::AppError;
 use autogit_git::read::{self, CommitInfo, EntryKind, TreeEntry};
 use autogit_render::markdown;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 /// Entries a tree page lists.
 const MAX_ENTRIES: usize = 1000;
@@ -266,38 +267,74 @@ const HIGHLIGHT_CACHE_BYTES: usize = 8 << 20;
 struct Highlighted {
     lines: Vec<String>,
     bytes: usize,
+    /// The grammar's name; `None` for plain text.
+    language: Option<String>,
 }
 
 type HighlightCache = Vec<((String, String), Arc<Highlighted>)>;
 static HIGHLIGHTS: LazyLock<Mutex<HighlightCache>> = LazyLock::new(|| Mutex::new(Vec::new()));
+/// Files being highlighted now, so that a second view during the work does not start it again.
+static HIGHLIGHTING: LazyLock<Mutex<HashSet<(String, String)>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
 
-/// The file's lines as HTML and its language: from the cache, else highlighted off the async
-/// threads and remembered (least recently used first out).
-async fn highlighted(blob_id: &str, path: &str, text: String) -> (Option<String>, Arc<Highlighted>) {
+/// How long a page waits for a file's first highlighting. A dense file of a few thousand lines
+/// takes hundreds of milliseconds (the grammar's first load adds more); past this budget the page
+/// shows the lines plain and the work goes on in the background, so the next view is highlighted.
+/// GitLab does the same with a longer foreground timeout.
+const HIGHLIGHT_BUDGET: Duration = Duration::from_millis(40);
+
+/// The file's lines as HTML and whether they are highlighted yet (`false`: plain, the
+/// highlighting took longer than `budget` and is kept when done).
+async fn highlighted(blob_id: &str, path: &str, text: String, budget: Duration) -> (Arc<Highlighted>, bool) {
     let ext = path.rsplit('/').next().unwrap_or(path).to_string();
     let key = (blob_id.to_string(), ext);
-    let language = highlighter().language(path, &text).map(str::to_string);
-    if let Ok(mut cache) = HIGHLIGHTS.lock()
-        && let Some(i) = cache.iter().position(|(k, _)| *k == key)
-    {
-        let hit = cache.remove(i);
-        let value = hit.1.clone();
-        cache.push(hit);
-        return (language, value);
+    if let Some(hit) = cached_highlight(&key) {
+        return (hit, true);
     }
-    let path = path.to_string();
-    let lines = tokio::task::spawn_blocking(move || highlighter().lines(&path, &text)).await.unwrap_or_default();
-    let bytes = lines.iter().map(String::len).sum();
-    let value = Arc::new(Highlighted { lines, bytes });
-    if bytes <= HIGHLIGHT_CACHE_BYTES / 4
-        && let Ok(mut cache) = HIGHLIGHTS.lock()
-    {
-        cache.push((key, value.clone()));
-        while cache.iter().map(|(_, v)| v.bytes).sum::<usize>() > HIGHLIGHT_CACHE_BYTES {
-            cache.remove(0);
+    let started = HIGHLIGHTING.lock().map(|mut busy| busy.insert(key.clone())).unwrap_or(false);
+    if !started {
+        return (plain(&text), false);
+    }
+    let (path, plain_text) = (path.to_string(), text.clone());
+    // The grammars load on the first use, on this blocking thread too.
+    let work = tokio::task::spawn_blocking(move || {
+        let language = highlighter().language(&path, &text).map(str::to_string);
+        let lines = highlighter().lines(&path, &text);
+        let bytes = lines.iter().map(String::len).sum();
+        let value = Arc::new(Highlighted { lines, bytes, language });
+        if bytes <= HIGHLIGHT_CACHE_BYTES / 4
+            && let Ok(mut cache) = HIGHLIGHTS.lock()
+        {
+            cache.push((key.clone(), value.clone()));
+            while cache.iter().map(|(_, v)| v.bytes).sum::<usize>() > HIGHLIGHT_CACHE_BYTES {
+                cache.remove(0);
+            }
         }
+        if let Ok(mut busy) = HIGHLIGHTING.lock() {
+            busy.remove(&key);
+        }
+        value
+    });
+    match tokio::time::timeout(budget, work).await {
+        Ok(Ok(value)) => (value, true),
+        // Past the budget (the task goes on and fills the cache) or a failed task.
+        _ => (plain(&plain_text), false),
     }
-    (language, value)
+}
+
+/// A kept highlighting of `key`, now the most recently used.
+fn cached_highlight(key: &(String, String)) -> Option<Arc<Highlighted>> {
+    let mut cache = HIGHLIGHTS.lock().ok()?;
+    let i = cache.iter().position(|(k, _)| k == key)?;
+    let hit = cache.remove(i);
+    let value = hit.1.clone();
+    cache.push(hit);
+    Some(value)
+}
+
+fn plain(text: &str) -> Arc<Highlighted> {
+    let lines = autogit_render::highlight::plain_lines(text);
+    let bytes = lines.iter().map(String::len).sum();
+    Arc::new(Highlighted { lines, bytes, language: None })
 }
 
 #[derive(Serialize)]
@@ -313,7 +350,7 @@ struct FileView {
 }
 
 /// Whether bytes are shown as text: valid UTF-8 without NUL in the first 8 KiB.
-fn is_text(bytes: &[u8]) -> bool {
+pub(super) fn is_text(bytes: &[u8]) -> bool {
     !bytes[..bytes.len().min(8000)].contains(&0) && std::str::from_utf8(bytes).is_ok()
 }
 
@@ -342,13 +379,16 @@ pub(super) async fn blob(s: &AppState, browser: &Browser, p: &Proj, tail: &str) 
                 view.binary = true;
             } else {
                 let text = String::from_utf8_lossy(&f.content).into_owned();
-                let (language, html) = highlighted(&f.blob_id, &path, text.clone()).await;
-                view.language = language;
+                let (html, ready) = highlighted(&f.blob_id, &path, text.clone(), HIGHLIGHT_BUDGET).await;
+                view.language = html.language.clone();
                 view.lines = html.lines.len();
                 if text.len() > autogit_render::highlight::MAX_BYTES
                     || html.lines.len() > autogit_render::highlight::MAX_LINES
                 {
                     view.plain_reason = Some("The file is too large to highlight; it is shown as plain text.".into());
+                } else if !ready {
+                    view.plain_reason =
+                        Some("Highlighting this file is still in progress; reload to see it highlighted.".into());
                 }
                 lines = html.lines.clone();
             }
@@ -393,7 +433,19 @@ pub(super) async fn raw(s: &AppState, p: &Proj, tail: &str, q: &Params) -> Respo
         Ok(None) => return Page::error(AppError::NotFound("File")).into_response(),
         Err(e) => return Page::error(e.into()).into_response(),
     };
-    let lower = f.file_name.to_ascii_lowercase();
+    let download = q.get("inline").is_some_and(|v| v == "false");
+    let text = is_text(&f.content);
+    let mut r = f.content.into_response();
+    untrusted_file_headers(r.headers_mut(), &f.file_name, text, download);
+    r
+}
+
+/// The headers of a file a user put somewhere (a repository, an artifacts archive) served at
+/// this site's origin, so that no browser runs it as the site's own page: text as `text/plain`,
+/// images by their type, anything else (or with `download`) as an attachment; `nosniff`, a
+/// sandbox policy and no framing on every answer.
+pub(super) fn untrusted_file_headers(h: &mut HeaderMap, file_name: &str, text: bool, download: bool) {
+    let lower = file_name.to_ascii_lowercase();
     let image = [
         ("png", "image/png"),
         ("jpg", "image/jpeg"),
@@ -405,14 +457,11 @@ pub(super) async fn raw(s: &AppState, p: &Proj, tail: &str, q: &Params) -> Respo
     .iter()
     .find(|(ext, _)| lower.ends_with(&format!(".{ext}")))
     .map(|(_, t)| *t);
-    let download = q.get("inline").is_some_and(|v| v == "false");
-    let (kind, attach) = match (image, is_text(&f.content)) {
+    let (kind, attach) = match (image, text) {
         (Some(t), _) => (t, download),
         (None, true) => ("text/plain; charset=utf-8", download),
         (None, false) => ("application/octet-stream", true),
     };
-    let mut r = f.content.into_response();
-    let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(
@@ -422,12 +471,41 @@ pub(super) async fn raw(s: &AppState, p: &Proj, tail: &str, q: &Params) -> Respo
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if attach {
+        let base = file_name.rsplit('/').next().unwrap_or(file_name);
         let safe: String =
-            f.file_name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
-        let value = format!("attachment; filename=\"{safe}\"; filename*=UTF-8''{}", url_path(&f.file_name));
+            base.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+        let value = format!("attachment; filename=\"{safe}\"; filename*=UTF-8''{}", url_path(base));
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(header::CONTENT_DISPOSITION, v);
         }
     }
-    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_first_highlighting_shows_plain_lines_then_the_kept_result() {
+        let text: String = (0..400).map(|i| format!("fn f{i}() -> u32 {{ let x = \"<{i}>\"; {i} }}\n")).collect();
+        // No time at all: the page gets the lines plain (escaped) and the work goes on.
+        let (first, ready) = highlighted("blob-budget-test", "src/lib.rs", text.clone(), Duration::ZERO).await;
+        assert!(!ready);
+        assert_eq!(first.lines.len(), 400);
+        assert!(first.lines[0].contains("&lt;0&gt;") && !first.lines[0].contains("<span"), "{}", first.lines[0]);
+        // Once done it is kept: a later view is highlighted at once, whatever the budget.
+        let mut done = None;
+        for _ in 0..600 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let (h, ready) = highlighted("blob-budget-test", "src/lib.rs", text.clone(), Duration::ZERO).await;
+            if ready {
+                done = Some(h);
+                break;
+            }
+        }
+        let done = done.expect("highlighting finished in the background");
+        assert!(done.lines[0].contains("<span class=\"h"), "{}", done.lines[0]);
+        assert_eq!(done.language.as_deref(), Some("Rust"));
+        assert!(HIGHLIGHTING.lock().is_ok_and(|busy| busy.is_empty()), "nothing left marked as running");
+    }
 }

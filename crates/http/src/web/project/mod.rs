@@ -1,6 +1,7 @@
 //! The pages under a project's path, GitLab's URL scheme: `/<namespace>/<project>` (home),
 //! `/-/tree|blob|raw/<ref>/<path>`, `/-/commits/<ref>[/<path>]`, `/-/commit/<sha>`,
 //! `/-/branches`, `/-/tags`, `/-/compare`, `/-/pipelines[/<id>]`, `/-/jobs/<id>[/raw|/trace_stream]`,
+//! `/-/jobs/<id>/artifacts/download|browse[/<dir>]|raw/<path>`,
 //! and the POSTs of the CI buttons. A path without `/-/` that names no project is a namespace
 //! (a user's or a group's page).
 //!
@@ -9,6 +10,7 @@
 //! browser may not see is a `404`, and a button that is shown is also checked when pressed.
 //! Ref and file names in addresses are checked by the git layer before git sees them.
 
+mod artifacts;
 mod ci;
 mod code;
 mod history;
@@ -18,8 +20,8 @@ mod settings;
 use super::{Browser, Page, chrome};
 use crate::state::AppState;
 use crate::web::CheckedForm;
+use autogit_app::Principal;
 use autogit_app::store::Project;
-use autogit_app::{AppError, Principal};
 use autogit_core::AccessLevel;
 use autogit_core::access::Action;
 use axum::extract::{Path, Query, State};
@@ -103,7 +105,7 @@ pub(super) async fn get(
         "pipelines" => ci::pipelines_get(&s, &browser, &p, tail, &q).await.into_response(),
         "jobs" => ci::jobs_get(&s, &browser, &p, tail, &q, &headers).await,
         "settings" | "project_members" => settings::get(&s, &browser, &p, rest, &q).await.into_response(),
-        _ => Page::error(AppError::NotFound("Page")).into_response(),
+        _ => Page::not_found().into_response(),
     }
 }
 
@@ -113,7 +115,7 @@ pub(super) async fn post(
     Path(path): Path<String>,
     CheckedForm { browser: _, who, fields }: CheckedForm,
 ) -> Page {
-    let Some((project_path, rest)) = split(&path) else { return Page::error(AppError::NotFound("Page")) };
+    let Some((project_path, rest)) = split(&path) else { return Page::not_found() };
     if rest.starts_with("settings/") || rest.starts_with("project_members") {
         return settings::post(&s, &who, project_path, rest, &fields).await;
     }
