@@ -127,9 +127,18 @@ pages = [
     ("needs graph of 500 jobs", f"/root/bench/-/pipelines/{pipeline}/dag"),
 ]
 cold = {}
+highlighted_after = None
 for name, path in pages:
     if name.startswith("tree") or "file" in name:
-        cold[name] = get(path)[0]
+        started = time.perf_counter()
+        cold[name], body = get(path)
+        if "file" in name:
+            # The first view may be plain (the highlighting budget ran out); wait until a view is
+            # highlighted, so that the timed requests below all serve the highlighted page.
+            while b"still in progress" in body and time.perf_counter() - started < 30:
+                time.sleep(0.02)
+                body = get(path)[1]
+            highlighted_after = time.perf_counter() - started
 
 
 def baseline(directory):
@@ -172,8 +181,9 @@ for d in [leaf, "src/p00"]:
           f"(`ls-tree` + `log -1` per entry: median {b * 1000:.1f} ms); warm p99 {percentile(warm, 99) * 1000:.1f} ms = {percentile(warm, 99) / b:.2f}×.")
 
 name = "2,000-line file"
-print(f"- {name}: cold (first request: highlighted, then kept by blob id) {cold[name] * 1000:.1f} ms; warm p99 "
-      f"{percentile([t for n, _, ts in results if n == name for t in ts], 99) * 1000:.1f} ms.")
+print(f"- {name}: cold (first request; past the 25 ms highlighting budget it is shown plain while the highlighting goes on) "
+      f"{cold[name] * 1000:.1f} ms; a highlighted view {highlighted_after * 1000:.0f} ms after the first request (then kept by blob id); "
+      f"warm p99 (highlighted) {percentile([t for n, _, ts in results if n == name for t in ts], 99) * 1000:.1f} ms.")
 
 # Weights: the stylesheet and script once, HTML per page; the file page without its rows.
 html = bodies["project home"].decode()

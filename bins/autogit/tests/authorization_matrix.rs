@@ -1,11 +1,12 @@
 //! The authorization matrix over real HTTP: every role (plus no role, anonymous and admin) ×
-//! every visibility × read (clone), write (push) and admin (edit settings, delete).
+//! every visibility × read (clone), write (push, and the same through the API: a tag created and
+//! deleted) and admin (edit settings, delete).
 //! The expected table is written out by hand; the pure policy has its own matrix in
 //! `autogit-core` — this one proves the transports and API apply it.
 
 mod common;
 
-use common::Server;
+use common::{Server, git_ok, work_repo};
 use reqwest::Method;
 use reqwest::blocking::Client;
 
@@ -57,6 +58,8 @@ fn every_role_times_every_visibility() {
     for vis in ["private", "internal", "public"] {
         let p = s.post("/projects", &s.root_token, &[("name", vis), ("namespace_id", &gid), ("visibility", vis)]);
         let pid = p["id"].to_string();
+        let (_t, work) = work_repo(1);
+        git_ok(&work, &["push", "-q", &s.git_url(&format!("m/{vis}"), &s.root_token), "main"]);
         for ((_, level), (uid, _)) in roles.iter().zip(&tokens) {
             s.post(
                 &format!("/projects/{pid}/members"),
@@ -93,9 +96,25 @@ fn every_role_times_every_visibility() {
             .expect("request")
             .status()
             .as_u16();
+        let tags = format!("/projects/m%2F{vis}/repository/tags");
+        let tag = format!("probe-{actor}");
+        let api_write = s
+            .req(Method::POST, &tags, &token)
+            .form(&[("tag_name", tag.as_str()), ("ref", "main")])
+            .send()
+            .expect("request")
+            .status()
+            .as_u16();
+        if allowed(api_write) {
+            let gone = s.req(Method::DELETE, &format!("{tags}/{tag}"), &token).send().expect("request").status();
+            assert_eq!(gone.as_u16(), 204, "{actor} on {vis} deletes the tag it made");
+        }
         let got = [allowed(read), allowed(write), allowed(admin)];
         if got != *want {
             failures.push(format!("{actor} on {vis}: want {want:?}, got {got:?} (statuses {read}/{write}/{admin})"));
+        }
+        if allowed(api_write) != want[1] {
+            failures.push(format!("{actor} on {vis}: the API's tag write answered {api_write}, git's push {write}"));
         }
         // Denials never leak more than they should: a hidden project is 404/401, never 403.
         if !allowed(read) && !["guest"].contains(actor) && ![401, 404].contains(&read) {

@@ -35,6 +35,10 @@ pub enum AppError {
     /// A field is invalid: (field, message).
     #[error("{0} {1}")]
     Invalid(&'static str, String),
+    /// The request is refused for a reason GitLab states as a sentence (`Branch already exists`,
+    /// a protected-branch rule's text): a `400` whose message is the sentence.
+    #[error("{0}")]
+    Refused(String),
     /// A required parameter is missing.
     #[error("{0} is missing")]
     Missing(&'static str),
@@ -92,6 +96,9 @@ impl From<autogit_git::Error> for AppError {
             G::InvalidPath(_) => AppError::Invalid("path", e.to_string()),
             G::TooLarge { .. } => AppError::Invalid("file", e.to_string()),
             G::Pkt(_) => AppError::Invalid("body", e.to_string()),
+            G::RefMoved { name } => {
+                AppError::Conflict("ref".into(), format!("{name} was changed by another write meanwhile; try again"))
+            }
             _ => AppError::Internal(e.to_string()),
         }
     }

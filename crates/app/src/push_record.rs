@@ -258,6 +258,12 @@ impl System<'_> {
     /// logged; a record that cannot be settled now is left to maintenance or the next start-up.
     pub async fn finish_push(&self, push: RecordedPush, outcome: &PushOutcome) {
         self.log_push_outcome(push.project_id, outcome);
+        self.settle_now(push).await;
+    }
+
+    /// Step 3 for a record whose updates the server applied itself (the API's ref writes), or
+    /// did not: its applied updates become events and pipelines, the rest are discarded.
+    pub async fn settle_now(&self, push: RecordedPush) {
         for attempt in 1..=LIVE_ATTEMPTS {
             match self.settle_push(push.record_id).await {
                 Ok(Settled::Done | Settled::Discarded) => return,

@@ -28,6 +28,10 @@ pub enum Error {
     Parse(String),
     #[error(transparent)]
     Pkt(#[from] PktError),
+    /// A ref update found the ref at another value than the one it was made against (another
+    /// write got there first); nothing was changed.
+    #[error("ref {name} changed while it was being updated")]
+    RefMoved { name: String },
 }
 
 impl Error {

@@ -20,6 +20,7 @@ pub mod read;
 mod reflog;
 pub mod service;
 pub mod storage;
+pub mod write;
 
 pub use cmd::processes_started;
 pub use error::{Error, Result};

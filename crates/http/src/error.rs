@@ -33,7 +33,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::SignInLocked(_) | AppError::PasswordChecksBusy(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::InsufficientScope | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::Invalid(..) | AppError::Missing(_) => StatusCode::BAD_REQUEST,
+        AppError::Invalid(..) | AppError::Missing(_) | AppError::Refused(_) => StatusCode::BAD_REQUEST,
         AppError::Conflict(..) => StatusCode::CONFLICT,
         AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,

@@ -2,6 +2,7 @@
 
 pub(crate) mod artifact_download;
 mod audit_events;
+mod file_writes;
 mod groups;
 mod keys;
 mod members;
@@ -10,6 +11,7 @@ mod pools;
 mod projects;
 mod protected_branches;
 mod repository;
+mod repository_writes;
 mod runner_gpus;
 mod runner_jobs;
 mod runners;

@@ -1,6 +1,9 @@
 //! Repository browsing: `/projects/:id/repository/{branches,tags,commits,tree,files}` and
-//! `/projects/:id/events` (push events).
+//! `/projects/:id/events` (push events); branch and tag writes are in
+//! `repository_writes.rs`, commits and file writes in `file_writes.rs`.
 
+use super::file_writes;
+use super::repository_writes as writes;
 use super::{Caller, Handler, List};
 use crate::dto::{self, branch_json, commit_json, entry_json, tag_json};
 use crate::error::{ApiError, ApiResult};
@@ -23,13 +26,17 @@ fn sha256_hex(data: &[u8]) -> String {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/projects/{id}/repository/branches", get(branches))
-        .route("/projects/{id}/repository/branches/{branch}", get(branch))
-        .route("/projects/{id}/repository/tags", get(tags))
-        .route("/projects/{id}/repository/commits", get(commits))
+        .route("/projects/{id}/repository/branches", get(branches).post(writes::create_branch))
+        .route("/projects/{id}/repository/branches/{branch}", get(branch).delete(writes::delete_branch))
+        .route("/projects/{id}/repository/tags", get(tags).post(writes::create_tag))
+        .route("/projects/{id}/repository/tags/{tag_name}", get(writes::tag).delete(writes::delete_tag))
+        .route("/projects/{id}/repository/commits", get(commits).post(file_writes::create_commit))
         .route("/projects/{id}/repository/commits/{sha}", get(commit))
         .route("/projects/{id}/repository/tree", get(tree))
-        .route("/projects/{id}/repository/files/{path}", get(file))
+        .route(
+            "/projects/{id}/repository/files/{path}",
+            get(file).post(file_writes::create_file).put(file_writes::update_file).delete(file_writes::delete_file),
+        )
         .route("/projects/{id}/repository/files/{path}/raw", get(file_raw))
         .route("/projects/{id}/events", get(events))
 }

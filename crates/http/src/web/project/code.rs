@@ -280,7 +280,7 @@ static HIGHLIGHTING: LazyLock<Mutex<HashSet<(String, String)>>> = LazyLock::new(
 /// takes hundreds of milliseconds (the grammar's first load adds more); past this budget the page
 /// shows the lines plain and the work goes on in the background, so the next view is highlighted.
 /// GitLab does the same with a longer foreground timeout.
-const HIGHLIGHT_BUDGET: Duration = Duration::from_millis(40);
+const HIGHLIGHT_BUDGET: Duration = Duration::from_millis(25);
 
 /// The file's lines as HTML and whether they are highlighted yet (`false`: plain, the
 /// highlighting took longer than `budget` and is kept when done).

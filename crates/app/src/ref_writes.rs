@@ -1,0 +1,167 @@
+//! Branches and tags created and deleted through the API (`POST`/`DELETE` on
+//! `/repository/branches` and `/repository/tags`), decided and recorded as pushes are:
+//!
+//! - who may: anyone who may push (developers and up; never a job token), and for protected
+//!   branches the same [`BranchPolicy`] the pre-receive hook applies, with GitLab's allowances for
+//!   writes made through the web and API (a protected branch may be created by those allowed to
+//!   merge, and deleted by maintainers; the default branch never);
+//! - how: the ref update is recorded first ([`System::begin_push`]), then applied by one
+//!   `git update-ref` against the value it was decided on and signed with the record's identity,
+//!   then settled by the push path ([`System::finish_push`]): the same push events and pipelines
+//!   as a `git push`, and the same crash recovery.
+
+use crate::groups::to_result;
+use crate::{App, AppError, Principal, Result};
+use autogit_core::UserId;
+use autogit_core::access::{Action, decide};
+use autogit_core::protection::{BranchPolicy, RefChange, Refusal};
+use autogit_git::RefUpdate;
+use autogit_git::read::{self, Branch, Tag};
+use autogit_git::write::{self, Signature};
+use autogit_store::Project;
+use std::path::PathBuf;
+
+impl App {
+    /// `POST /projects/:id/repository/branches`: `name` at the commit `from` names.
+    pub async fn create_branch(&self, who: &Principal, project_ref: &str, name: &str, from: &str) -> Result<Branch> {
+        crate::repository::check_branch_name("branch", name)?;
+        crate::repository::check_revision("ref", from)?;
+        let (project, repo) = self.writable_repository(who, project_ref).await?;
+        let target = read::resolve(&repo, from).await?.ok_or(AppError::NotFound("Commit"))?;
+        if read::branch(&repo, name).await?.is_some() {
+            return Err(AppError::Refused("Branch already exists".into()));
+        }
+        let refname = format!("refs/heads/{name}");
+        self.check_branch_rule(who, &project, &refname, RefChange::Create).await?;
+        let update = RefUpdate { name: refname, old: zero_like(&target), new: target };
+        self.write_ref(who, &project, &repo, update, &format!("branch: Created from {from}")).await?;
+        read::branch(&repo, name).await?.ok_or_else(|| AppError::Internal(format!("branch {name} vanished")))
+    }
+
+    /// `DELETE /projects/:id/repository/branches/:branch`.
+    pub async fn delete_branch(&self, who: &Principal, project_ref: &str, name: &str) -> Result<()> {
+        crate::repository::check_branch_name("branch", name)?;
+        let (project, repo) = self.writable_repository(who, project_ref).await?;
+        let current = read::branch(&repo, name).await?.ok_or(AppError::NotFound("Branch"))?;
+        let refname = format!("refs/heads/{name}");
+        self.check_branch_rule(who, &project, &refname, RefChange::Delete).await?;
+        let old = current.commit.id;
+        let update = RefUpdate { name: refname, new: zero_like(&old), old };
+        self.write_ref(who, &project, &repo, update, "branch: deleted").await
+    }
+
+    /// `POST /projects/:id/repository/tags`: `name` at the commit `from` names; annotated, with
+    /// the caller as tagger, when `message` is given.
+    pub async fn create_tag(
+        &self,
+        who: &Principal,
+        project_ref: &str,
+        name: &str,
+        from: &str,
+        message: Option<&str>,
+    ) -> Result<Tag> {
+        check_tag_name(name)?;
+        crate::repository::check_revision("ref", from)?;
+        let (project, repo) = self.writable_repository(who, project_ref).await?;
+        let target = read::resolve(&repo, from).await?.ok_or(AppError::NotFound("Commit"))?;
+        if read::tag(&repo, name).await?.is_some() {
+            return Err(AppError::Refused(format!("Tag {name} already exists")));
+        }
+        let new = match message.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(text) => {
+                let tagger = self.signature_of(who).await?;
+                write::write_tag(&repo, name, &target, &tagger, text).await?
+            }
+            None => target.clone(),
+        };
+        let update = RefUpdate { name: format!("refs/tags/{name}"), old: zero_like(&new), new };
+        self.write_ref(who, &project, &repo, update, &format!("tag: Created from {from}")).await?;
+        read::tag(&repo, name).await?.ok_or_else(|| AppError::Internal(format!("tag {name} vanished")))
+    }
+
+    /// `DELETE /projects/:id/repository/tags/:tag_name`.
+    pub async fn delete_tag(&self, who: &Principal, project_ref: &str, name: &str) -> Result<()> {
+        check_tag_name(name)?;
+        let (project, repo) = self.writable_repository(who, project_ref).await?;
+        let old = read::tag(&repo, name).await?.ok_or(AppError::NotFound("Tag"))?.target;
+        let update = RefUpdate { name: format!("refs/tags/{name}"), new: zero_like(&old), old };
+        self.write_ref(who, &project, &repo, update, "tag: deleted").await
+    }
+
+    /// The project and its repository, if `who` may push to it (a job token never may).
+    pub(crate) async fn writable_repository(&self, who: &Principal, project_ref: &str) -> Result<(Project, PathBuf)> {
+        let (project, level) = self.get_project(who, project_ref, Action::View).await?;
+        to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
+        if who.job_project.is_some() {
+            return Err(AppError::Forbidden(Some("You are not allowed to push code to this project.".into())));
+        }
+        to_result(decide(who.actor, project.visibility, level, Action::WriteRepository), "Project")?;
+        let path = self.repos.path_for(project.id);
+        Ok((project, path))
+    }
+
+    /// The protected-branch rules for a write made through the API: the hook's decision, less
+    /// the two refusals that exist only to send people to the web and API.
+    pub(crate) async fn check_branch_rule(
+        &self,
+        who: &Principal,
+        project: &Project,
+        refname: &str,
+        change: RefChange,
+    ) -> Result<()> {
+        let policy: BranchPolicy = self.system().branch_policy(project).await?;
+        match policy.decide(self.pusher(who, project).await?, refname, change) {
+            Ok(()) | Err(Refusal::CreateOnlyInWeb | Refusal::DeleteOnlyInWeb) => Ok(()),
+            Err(refusal) => Err(AppError::Refused(refusal.message().into())),
+        }
+    }
+
+    /// Records, applies and settles one ref update, as a push of it would be.
+    pub(crate) async fn write_ref(
+        &self,
+        who: &Principal,
+        project: &Project,
+        repo: &std::path::Path,
+        update: RefUpdate,
+        message: &str,
+    ) -> Result<()> {
+        let system = self.system();
+        let pusher = who.actor.user_id().map(UserId::get);
+        let recorded = system
+            .begin_push(project.id, pusher, std::slice::from_ref(&update), None)
+            .await
+            .map_err(|refused| AppError::Forbidden(Some(refused.message())))?;
+        let applied = write::update_ref(repo, recorded.identity(), &update, message).await;
+        // Settled whatever happened: a refused update leaves a record with nothing applied,
+        // which settling discards.
+        system.settle_now(recorded).await;
+        applied.map_err(AppError::from)
+    }
+
+    /// The caller as a tagger: their name and email, now.
+    pub(crate) async fn signature_of(&self, who: &Principal) -> Result<Signature> {
+        let id = who.actor.user_id().ok_or(AppError::Unauthorized)?;
+        let user = self.store.user_by_id(id).await?.ok_or(AppError::Unauthorized)?;
+        Ok(Signature { name: user.name, email: user.email, when: self.clock.now().timestamp() })
+    }
+}
+
+/// The zero id of the same length as `oid` (SHA-1 or SHA-256 repositories).
+fn zero_like(oid: &str) -> String {
+    "0".repeat(oid.len())
+}
+
+fn check_tag_name(name: &str) -> Result<()> {
+    let valid = !name.starts_with('-') && autogit_git::pktline::validate_ref_name(&format!("refs/tags/{name}")).is_ok();
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(
+            "tag_name",
+            format!(
+                "is not a valid tag name: {:?} (see git check-ref-format)",
+                name.chars().take(80).collect::<String>()
+            ),
+        ))
+    }
+}
