@@ -1,6 +1,6 @@
 //! The authorization matrix over real HTTP: every role (plus no role, anonymous and admin) ×
-//! every visibility × read (clone), write (push, and the same through the API: a tag created and
-//! deleted) and admin (edit settings, delete).
+//! every visibility × read (clone, and the same through the API: an archive), write (push, and
+//! the same through the API: a tag created and deleted) and admin (edit settings, delete).
 //! The expected table is written out by hand; the pure policy has its own matrix in
 //! `autogit-core` — this one proves the transports and API apply it.
 
@@ -96,6 +96,15 @@ fn every_role_times_every_visibility() {
             .expect("request")
             .status()
             .as_u16();
+        let api_read = s
+            .req(Method::GET, &format!("/projects/m%2F{vis}/repository/archive.zip"), &token)
+            .send()
+            .expect("request")
+            .status()
+            .as_u16();
+        if allowed(api_read) != want[0] {
+            failures.push(format!("{actor} on {vis}: the API's archive answered {api_read}, git's clone {read}"));
+        }
         let tags = format!("/projects/m%2F{vis}/repository/tags");
         let tag = format!("probe-{actor}");
         let api_write = s

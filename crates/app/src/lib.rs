@@ -22,6 +22,7 @@ mod file_writes;
 mod groups;
 mod members;
 mod oidc;
+mod pick_commits;
 mod pipeline_secrets;
 mod projects;
 mod protected_branches;
@@ -53,6 +54,7 @@ pub use oidc::{
     IdentityProvider, OidcButton, OidcCallback, OidcClaims, OidcOutcome, OidcProvider, OidcRequest, OidcStarted,
     ProviderError,
 };
+pub use pick_commits::{Pick, PickRefused};
 pub use projects::{CreateProject, UpdateProject};
 pub use protected_branches::ProtectBranch;
 pub use push::GitDenied;

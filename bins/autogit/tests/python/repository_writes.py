@@ -71,3 +71,27 @@ try:
 except gitlab.exceptions.GitlabGetError as e:
     assert e.response_code == 404, e
 print("files and commits: ok")
+
+# Compare, diffs, archives, cherry-pick and revert.
+result = proj.repository_compare("main", "side")
+assert [c["title"] for c in result["commits"]] == ["several at once"], result
+assert sorted(d["new_path"] for d in result["diffs"]) == ["a.txt", "todo.md"], result
+picked_from = proj.commits.get(commit.id)
+assert any(d["new_path"] == "a.txt" and d["new_file"] for d in picked_from.diff()), picked_from.diff()
+zipped = proj.repository_archive(sha="side", format="zip")
+assert zipped[:2] == b"PK", zipped[:10]
+gz = proj.repository_archive(sha="main")
+assert gz[:2] == b"\x1f\x8b", gz[:10]
+# From the commit's parent: on main its moved file has been deleted since (a real conflict).
+proj.branches.create({"branch": "pick-target", "ref": picked_from.parent_ids[0]})
+picked = picked_from.cherry_pick(branch="pick-target")
+assert picked["message"].rstrip().endswith(f"(cherry picked from commit {commit.id})"), picked
+assert proj.files.raw("a.txt", ref="pick-target") == b"a"
+try:
+    picked_from.cherry_pick(branch="pick-target")
+    raise AssertionError("the same change was picked twice")
+except gitlab.exceptions.GitlabCherryPickError as e:
+    assert e.response_code == 400, e
+reverted = proj.commits.get(picked["id"]).revert(branch="pick-target")
+assert reverted["title"] == 'Revert "several at once"', reverted
+print("compare, archive, cherry-pick, revert: ok")

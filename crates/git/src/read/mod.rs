@@ -7,6 +7,7 @@
 //! without commits reads as empty. Dates are `chrono::DateTime<FixedOffset>` in the author's
 //! own offset. Text is decoded as UTF-8, lossily (a commit's `encoding` header is not honoured).
 
+mod archive;
 mod commit;
 mod diff;
 mod history;
@@ -14,6 +15,7 @@ mod refs;
 mod snapshot;
 mod tree;
 
+pub use archive::{Archive, ArchiveFormat, archive};
 pub use commit::{CommitInfo, commit, commits, count_commits};
 pub(crate) use commit::{MAX_COMMIT_SIZE, parse_commit};
 pub use diff::{MAX_PATCH, Patch, commit_patch, compare};

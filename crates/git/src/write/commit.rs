@@ -130,23 +130,45 @@ pub async fn write_commit(repo: &Path, new: &NewCommit<'_>) -> Result<std::resul
     }
     let tree = run_ok(git(&["write-tree"]), 4096).await?;
     let tree = String::from_utf8_lossy(&tree).trim().to_string();
-    let mut cmd = git(&["commit-tree", &tree]);
-    if let Some(parent) = new.parent {
-        cmd.args(["-p", parent]);
+    let parents: Vec<&str> = new.parent.into_iter().collect();
+    commit_tree(repo, &tree, &parents, new.message, new.author, new.committer).await.map(Ok)
+}
+
+/// Writes a commit object of `tree` with `parents`; returns its id. No ref moves.
+pub async fn commit_tree(
+    repo: &Path,
+    tree: &str,
+    parents: &[&str],
+    message: &str,
+    author: &Signature,
+    committer: &Signature,
+) -> Result<String> {
+    if message.trim().is_empty() || message.len() > MAX_MESSAGE || message.contains('\0') {
+        return Err(Error::InvalidRef("commit message".into()));
+    }
+    for id in std::iter::once(tree).chain(parents.iter().copied()) {
+        if !is_object_id(id) {
+            return Err(Error::InvalidRef(id.to_string()));
+        }
+    }
+    let mut cmd = git_in(repo);
+    cmd.args(["commit-tree", tree]);
+    for p in parents {
+        cmd.args(["-p", p]);
     }
     cmd.envs([
-        ("GIT_AUTHOR_NAME", new.author.clean_name()),
-        ("GIT_AUTHOR_EMAIL", new.author.clean_email()),
-        ("GIT_AUTHOR_DATE", format!("@{} +0000", new.author.when)),
-        ("GIT_COMMITTER_NAME", new.committer.clean_name()),
-        ("GIT_COMMITTER_EMAIL", new.committer.clean_email()),
-        ("GIT_COMMITTER_DATE", format!("@{} +0000", new.committer.when)),
+        ("GIT_AUTHOR_NAME", author.clean_name()),
+        ("GIT_AUTHOR_EMAIL", author.clean_email()),
+        ("GIT_AUTHOR_DATE", format!("@{} +0000", author.when)),
+        ("GIT_COMMITTER_NAME", committer.clean_name()),
+        ("GIT_COMMITTER_EMAIL", committer.clean_email()),
+        ("GIT_COMMITTER_DATE", format!("@{} +0000", committer.when)),
     ]);
-    let id = run_with_input(cmd, "git commit-tree", new.message.as_bytes()).await?;
+    let id = run_with_input(cmd, "git commit-tree", message.as_bytes()).await?;
     if !is_object_id(&id) {
         return Err(Error::Parse(format!("git commit-tree printed {id:?}")));
     }
-    Ok(Ok(id))
+    Ok(id)
 }
 
 /// A path as GitLab takes it, checked as the repository reads are; git also refuses `.git`

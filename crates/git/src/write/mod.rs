@@ -1,15 +1,18 @@
 //! Writes the server makes itself, for the API's repository endpoints: a ref moved by one
-//! `git update-ref` against the value it was decided on, annotated tag objects ([`tag`]) and
-//! commits built from file actions without a working tree ([`commit`]).
+//! `git update-ref` against the value it was decided on, annotated tag objects ([`tag`]),
+//! commits built from file actions without a working tree ([`commit`]) and three-way tree
+//! merges ([`merge`]).
 //!
 //! A ref update is signed with the identity of its push record ([`PushIdentity`]), so its reflog
 //! entry is the same trail a push through receive-pack leaves: [`crate::applied_by`], the push
 //! events and pipelines that follow, and crash recovery read API writes and pushes alike.
 
 mod commit;
+mod merge;
 mod tag;
 
-pub use commit::{ActionError, FileAction, NewCommit, write_commit};
+pub use commit::{ActionError, FileAction, NewCommit, commit_tree, write_commit};
+pub use merge::{merge_trees, tree_of};
 pub use tag::write_tag;
 
 use crate::cmd::{git_in, run, spawn};

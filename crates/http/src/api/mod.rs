@@ -1,5 +1,6 @@
 //! The GitLab API v4 subset, mounted at `/api/v4`.
 
+mod archive;
 pub(crate) mod artifact_download;
 mod audit_events;
 mod file_writes;
@@ -11,6 +12,7 @@ mod pools;
 mod projects;
 mod protected_branches;
 mod repository;
+mod repository_diffs;
 mod repository_writes;
 mod runner_gpus;
 mod runner_jobs;

@@ -1,8 +1,10 @@
 //! Repository browsing: `/projects/:id/repository/{branches,tags,commits,tree,files}` and
 //! `/projects/:id/events` (push events); branch and tag writes are in
-//! `repository_writes.rs`, commits and file writes in `file_writes.rs`.
+//! `repository_writes.rs`, commits and file writes in `file_writes.rs`, compare, commit diffs,
+//! cherry-pick and revert in `repository_diffs.rs`, archives in `archive.rs`.
 
 use super::file_writes;
+use super::repository_diffs as diffs;
 use super::repository_writes as writes;
 use super::{Caller, Handler, List};
 use crate::dto::{self, branch_json, commit_json, entry_json, tag_json};
@@ -14,7 +16,7 @@ use autogit_git::read;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use serde_json::json;
@@ -32,6 +34,11 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/repository/tags/{tag_name}", get(writes::tag).delete(writes::delete_tag))
         .route("/projects/{id}/repository/commits", get(commits).post(file_writes::create_commit))
         .route("/projects/{id}/repository/commits/{sha}", get(commit))
+        .route("/projects/{id}/repository/commits/{sha}/diff", get(diffs::commit_diff))
+        .route("/projects/{id}/repository/commits/{sha}/cherry_pick", post(diffs::cherry_pick))
+        .route("/projects/{id}/repository/commits/{sha}/revert", post(diffs::revert))
+        .route("/projects/{id}/repository/compare", get(diffs::compare))
+        .route("/projects/{id}/repository/{archive}", get(super::archive::archive))
         .route("/projects/{id}/repository/tree", get(tree))
         .route(
             "/projects/{id}/repository/files/{path}",

@@ -7,11 +7,13 @@ use autogit_core::AccessLevel;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+mod diffs;
 mod pipelines;
 mod protected_branches;
 mod repository;
 mod runners;
 mod variables;
+pub use diffs::*;
 pub use pipelines::*;
 pub use protected_branches::*;
 pub use repository::*;
