@@ -22,6 +22,14 @@ use zip::ZipArchive;
 
 /// Bytes handed to the client per message while an entry is inflated.
 const CHUNK: usize = 64 * 1024;
+/// The largest central directory read: about 200,000 entries. The zip reader keeps every entry
+/// in memory, so a bigger one (a project's job may upload any archive up to the artifact size
+/// limit) is refused before it is parsed; such an archive is still downloadable whole.
+pub const MAX_DIRECTORY_BYTES: u64 = 16 << 20;
+/// The end-of-central-directory record's signature, and the span at the end of an archive it
+/// can be in (the record, 22 bytes, plus a comment of up to 65,535).
+const EOCD: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+const EOCD_SPAN: u64 = 22 + 65_535;
 
 /// One entry of an archive, as its central directory records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +135,8 @@ impl App {
 
 /// The entries of a zip archive read from its central directory, in archive order, leaving out
 /// names that point outside it ([`entry_path`]). Reads only the directory, never file data.
-pub fn list_entries<R: Read + Seek>(reader: R) -> Result<Vec<ArchiveEntry>> {
+pub fn list_entries<R: Read + Seek>(mut reader: R) -> Result<Vec<ArchiveEntry>> {
+    check_directory_size(&mut reader)?;
     let zip = ZipArchive::new(reader).map_err(unreadable)?;
     let mut entries = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
@@ -200,6 +209,39 @@ fn inflate(
     }
 }
 
+/// Refuses an archive whose central directory is larger than [`MAX_DIRECTORY_BYTES`] (or is a
+/// ZIP64 one, whose sizes this check does not read), from its end record alone.
+fn check_directory_size<R: Read + Seek>(reader: &mut R) -> Result<()> {
+    let size = reader.seek(std::io::SeekFrom::End(0)).map_err(|e| AppError::Internal(format!("archive: {e}")))?;
+    let span = size.min(EOCD_SPAN);
+    reader.seek(std::io::SeekFrom::Start(size - span)).map_err(|e| AppError::Internal(format!("archive: {e}")))?;
+    let mut tail = Vec::with_capacity(span as usize);
+    reader.take(span).read_to_end(&mut tail).map_err(|e| AppError::Internal(format!("archive: {e}")))?;
+    reader.seek(std::io::SeekFrom::Start(0)).map_err(|e| AppError::Internal(format!("archive: {e}")))?;
+    match directory_size(&tail) {
+        // No end record: the zip reader says what is wrong.
+        None => Ok(()),
+        Some(bytes) if bytes <= MAX_DIRECTORY_BYTES => Ok(()),
+        Some(_) => Err(AppError::Invalid(
+            "artifacts",
+            format!(
+                "the archive's file list is larger than {} MiB and is not browsed; download the archive instead",
+                MAX_DIRECTORY_BYTES >> 20
+            ),
+        )),
+    }
+}
+
+/// The central directory's size in bytes as the last end record in `tail` states it;
+/// `u64::MAX` for a ZIP64 archive (the 32-bit field holds its marker), `None` without a record.
+pub fn directory_size(tail: &[u8]) -> Option<u64> {
+    let at = tail.windows(4).rposition(|w| w == EOCD)?;
+    let record = tail.get(at..at + 22)?;
+    let bytes = u32::from_le_bytes([record[12], record[13], record[14], record[15]]);
+    let entries = u16::from_le_bytes([record[10], record[11]]);
+    if bytes == u32::MAX || entries == u16::MAX { Some(u64::MAX) } else { Some(u64::from(bytes)) }
+}
+
 fn unreadable(e: zip::result::ZipError) -> AppError {
     match e {
         zip::result::ZipError::Io(io) => AppError::Internal(format!("artifact archive could not be read: {io}")),
@@ -210,6 +252,27 @@ fn unreadable(e: zip::result::ZipError) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::entry_path;
+
+    #[test]
+    fn a_huge_file_list_is_refused_before_it_is_parsed() {
+        use super::{MAX_DIRECTORY_BYTES, directory_size, list_entries};
+        let end = |cd_bytes: u32, entries: u16| {
+            let mut r = vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0];
+            r.extend(entries.to_le_bytes());
+            r.extend(entries.to_le_bytes());
+            r.extend(cd_bytes.to_le_bytes());
+            r.extend(0u32.to_le_bytes());
+            r.extend(0u16.to_le_bytes());
+            r
+        };
+        assert_eq!(directory_size(&end(1234, 3)), Some(1234));
+        assert_eq!(directory_size(&end(u32::MAX, 3)), Some(u64::MAX), "ZIP64 marker");
+        assert_eq!(directory_size(&end(10, u16::MAX)), Some(u64::MAX), "ZIP64 marker");
+        assert_eq!(directory_size(b"no record here"), None);
+        let big = end(u32::try_from(MAX_DIRECTORY_BYTES + 1).unwrap_or(u32::MAX - 1), 5);
+        let refused = list_entries(std::io::Cursor::new(big)).expect_err("refused");
+        assert!(refused.to_string().contains("download the archive instead"), "{refused}");
+    }
 
     #[test]
     fn only_names_inside_the_archive_are_listed() {
