@@ -7,8 +7,9 @@
 //!   merge, and deleted by maintainers; the default branch never);
 //! - how: the ref update is recorded first ([`System::begin_push`]), then applied by one
 //!   `git update-ref` against the value it was decided on and signed with the record's identity,
-//!   then settled by the push path ([`System::finish_push`]): the same push events and pipelines
-//!   as a `git push`, and the same crash recovery.
+//!   then settled by the push path ([`System::settle_now`], what `finish_push` does after
+//!   receive-pack): the same push events and pipelines as a `git push`, and the same crash
+//!   recovery.
 
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};

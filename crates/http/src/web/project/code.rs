@@ -269,6 +269,8 @@ struct Highlighted {
     bytes: usize,
     /// The grammar's name; `None` for plain text.
     language: Option<String>,
+    /// False for plain lines kept in place of a highlighting too large to keep.
+    highlighted: bool,
 }
 
 type HighlightCache = Vec<((String, String), Arc<Highlighted>)>;
@@ -300,8 +302,13 @@ async fn highlighted(blob_id: &str, path: &str, text: String, budget: Duration) 
         let language = highlighter().language(&path, &text).map(str::to_string);
         let lines = highlighter().lines(&path, &text);
         let bytes = lines.iter().map(String::len).sum();
-        let value = Arc::new(Highlighted { lines, bytes, language });
-        if bytes <= HIGHLIGHT_CACHE_BYTES / 4
+        let mut value = Arc::new(Highlighted { lines, bytes, language, highlighted: true });
+        // A highlighting too large to keep is replaced by the plain lines, which are kept:
+        // otherwise every view would be plain and start the same work again.
+        if bytes > HIGHLIGHT_CACHE_BYTES / 2 {
+            value = plain(&text);
+        }
+        if value.bytes <= HIGHLIGHT_CACHE_BYTES / 2
             && let Ok(mut cache) = HIGHLIGHTS.lock()
         {
             cache.push((key.clone(), value.clone()));
@@ -334,7 +341,7 @@ fn cached_highlight(key: &(String, String)) -> Option<Arc<Highlighted>> {
 fn plain(text: &str) -> Arc<Highlighted> {
     let lines = autogit_render::highlight::plain_lines(text);
     let bytes = lines.iter().map(String::len).sum();
-    Arc::new(Highlighted { lines, bytes, language: None })
+    Arc::new(Highlighted { lines, bytes, language: None, highlighted: false })
 }
 
 #[derive(Serialize)]
@@ -382,7 +389,8 @@ pub(super) async fn blob(s: &AppState, browser: &Browser, p: &Proj, tail: &str) 
                 let (html, ready) = highlighted(&f.blob_id, &path, text.clone(), HIGHLIGHT_BUDGET).await;
                 view.language = html.language.clone();
                 view.lines = html.lines.len();
-                if text.len() > autogit_render::highlight::MAX_BYTES
+                if ready && !html.highlighted
+                    || text.len() > autogit_render::highlight::MAX_BYTES
                     || html.lines.len() > autogit_render::highlight::MAX_LINES
                 {
                     view.plain_reason = Some("The file is too large to highlight; it is shown as plain text.".into());
