@@ -445,17 +445,9 @@ fn settings_changed_between_jobs_apply_to_the_next_job() {
 /// python-gitlab's `project.protectedbranches` against the server.
 #[test]
 fn python_gitlab_protected_branches() {
-    let probe = std::process::Command::new("python3").args(["-c", "import gitlab"]).output().expect("python3 runs");
-    assert!(probe.status.success(), "python-gitlab is not installed: run `python3 -m pip install python-gitlab`");
     for backend in backends() {
         let s = Server::start_on(backend);
-        let out = std::process::Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/protected_branches.py"))
-            .args([&s.url, &s.root_token])
-            .output()
-            .expect("python3 runs");
-        println!("{}", String::from_utf8_lossy(&out.stdout));
-        assert!(out.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&out.stderr));
+        common::run_python_gitlab("protected_branches.py", &[&s.url, &s.root_token]);
     }
 }
 

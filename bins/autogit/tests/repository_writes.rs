@@ -190,19 +190,11 @@ fn branches_and_tags_written_through_the_api_follow_the_push_rules_and_path() {
 /// python-gitlab's `project.branches`, `project.tags`, `project.files` and `project.commits` writes.
 #[test]
 fn python_gitlab_writes_branches_tags_files_and_commits() {
-    let probe = std::process::Command::new("python3").args(["-c", "import gitlab"]).output().expect("python3 runs");
-    assert!(probe.status.success(), "python-gitlab is not installed: run `python3 -m pip install python-gitlab`");
     for backend in backends() {
         let s = Server::start_on(backend);
         s.post("/projects", &s.root_token, &[("name", "py")]);
         let (_t, work) = work_repo(1);
         git_ok(&work, &["push", "-q", &s.git_url("root/py", &s.root_token), "main"]);
-        let out = std::process::Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/repository_writes.py"))
-            .args([&s.url, &s.root_token, "root/py"])
-            .output()
-            .expect("python3 runs");
-        println!("{}", String::from_utf8_lossy(&out.stdout));
-        assert!(out.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&out.stderr));
+        common::run_python_gitlab("repository_writes.py", &[&s.url, &s.root_token, "root/py"]);
     }
 }

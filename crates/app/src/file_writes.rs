@@ -110,7 +110,7 @@ impl App {
         // A new branch is created (from nothing), an existing one moved from the parent.
         let old = match (&current, &parent) {
             (Some(_), Some(p)) => p.clone(),
-            _ => "0".repeat(id.len()),
+            _ => crate::ref_writes::zero_like(&id),
         };
         let title = req.message.lines().next().unwrap_or_default();
         let update = RefUpdate { name: refname, old, new: id.clone() };

@@ -61,7 +61,7 @@ impl App {
         from: &str,
         message: Option<&str>,
     ) -> Result<Tag> {
-        check_tag_name(name)?;
+        crate::repository::check_tag_name("tag_name", name)?;
         crate::repository::check_revision("ref", from)?;
         let (project, repo) = self.writable_repository(who, project_ref).await?;
         let target = read::resolve(&repo, from).await?.ok_or(AppError::NotFound("Commit"))?;
@@ -82,7 +82,7 @@ impl App {
 
     /// `DELETE /projects/:id/repository/tags/:tag_name`.
     pub async fn delete_tag(&self, who: &Principal, project_ref: &str, name: &str) -> Result<()> {
-        check_tag_name(name)?;
+        crate::repository::check_tag_name("tag_name", name)?;
         let (project, repo) = self.writable_repository(who, project_ref).await?;
         let old = read::tag(&repo, name).await?.ok_or(AppError::NotFound("Tag"))?.target;
         let update = RefUpdate { name: format!("refs/tags/{name}"), new: zero_like(&old), old };
@@ -91,8 +91,7 @@ impl App {
 
     /// The project and its repository, if `who` may push to it (a job token never may).
     pub(crate) async fn writable_repository(&self, who: &Principal, project_ref: &str) -> Result<(Project, PathBuf)> {
-        let (project, level) = self.get_project(who, project_ref, Action::View).await?;
-        to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
+        let (project, level) = self.readable_project(who, project_ref).await?;
         if who.job_project.is_some() {
             return Err(AppError::Forbidden(Some("You are not allowed to push code to this project.".into())));
         }
@@ -148,21 +147,6 @@ impl App {
 }
 
 /// The zero id of the same length as `oid` (SHA-1 or SHA-256 repositories).
-fn zero_like(oid: &str) -> String {
+pub(crate) fn zero_like(oid: &str) -> String {
     "0".repeat(oid.len())
-}
-
-fn check_tag_name(name: &str) -> Result<()> {
-    let valid = !name.starts_with('-') && autogit_git::pktline::validate_ref_name(&format!("refs/tags/{name}")).is_ok();
-    if valid {
-        Ok(())
-    } else {
-        Err(AppError::Invalid(
-            "tag_name",
-            format!(
-                "is not a valid tag name: {:?} (see git check-ref-format)",
-                name.chars().take(80).collect::<String>()
-            ),
-        ))
-    }
 }

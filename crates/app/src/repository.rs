@@ -4,6 +4,7 @@
 
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
+use autogit_core::AccessLevel;
 use autogit_core::access::{Action, decide};
 use autogit_store::Project;
 use std::path::PathBuf;
@@ -11,10 +12,20 @@ use std::path::PathBuf;
 impl App {
     /// The project and its repository path, if `who` may read its code.
     pub async fn readable_repository(&self, who: &Principal, project_ref: &str) -> Result<(Project, PathBuf)> {
-        let (project, level) = self.get_project(who, project_ref, Action::View).await?;
-        to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
+        let (project, _) = self.readable_project(who, project_ref).await?;
         let path = self.repos.path_for(project.id);
         Ok((project, path))
+    }
+
+    /// The project and `who`'s role in it, if `who` may read its code.
+    pub(crate) async fn readable_project(
+        &self,
+        who: &Principal,
+        project_ref: &str,
+    ) -> Result<(Project, Option<AccessLevel>)> {
+        let (project, level) = self.get_project(who, project_ref, Action::View).await?;
+        to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
+        Ok((project, level))
     }
 }
 
@@ -38,14 +49,22 @@ pub fn check_revision(param: &'static str, rev: &str) -> Result<()> {
 /// Checks a branch name given in request parameter `param` (`main`, `feature/x`): it must be a
 /// valid git ref name below `refs/heads/`.
 pub fn check_branch_name(param: &'static str, name: &str) -> Result<()> {
-    let valid =
-        !name.starts_with('-') && autogit_git::pktline::validate_ref_name(&format!("refs/heads/{name}")).is_ok();
+    check_ref_name(param, "refs/heads/", "branch", name)
+}
+
+/// Checks a tag name given in request parameter `param`: a valid git ref name below `refs/tags/`.
+pub fn check_tag_name(param: &'static str, name: &str) -> Result<()> {
+    check_ref_name(param, "refs/tags/", "tag", name)
+}
+
+fn check_ref_name(param: &'static str, prefix: &str, kind: &str, name: &str) -> Result<()> {
+    let valid = !name.starts_with('-') && autogit_git::pktline::validate_ref_name(&format!("{prefix}{name}")).is_ok();
     if valid {
         Ok(())
     } else {
         Err(AppError::Invalid(
             param,
-            format!("is not a valid branch name: {:?} (see git check-ref-format)", snippet(name)),
+            format!("is not a valid {kind} name: {:?} (see git check-ref-format)", snippet(name)),
         ))
     }
 }

@@ -338,6 +338,20 @@ pub fn git(dir: &Path, args: &[&str]) -> Output {
         .expect("git runs")
 }
 
+/// Runs `tests/python/<script>` with python-gitlab and `args`; fails the test with the script's
+/// stderr when it fails (or with the install instruction when python-gitlab is missing).
+pub fn run_python_gitlab(script: &str, args: &[&str]) {
+    let probe = Command::new("python3").args(["-c", "import gitlab"]).output().expect("python3 runs");
+    assert!(probe.status.success(), "python-gitlab is not installed: run `python3 -m pip install python-gitlab`");
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{script} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 pub fn git_ok(dir: &Path, args: &[&str]) -> String {
     let out = git(dir, args);
     assert!(out.status.success(), "git {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));

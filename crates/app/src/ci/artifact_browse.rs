@@ -9,10 +9,8 @@
 
 use super::blob_reader::BlobReader;
 use super::blobs::key_of;
-use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::JobId;
-use autogit_core::access::{Action, decide};
 use autogit_store::JobArtifact;
 use autogit_store::blob::ByteStream;
 use bytes::Bytes;
@@ -111,12 +109,7 @@ impl App {
 
     /// The zip archive of a job the caller may read, or why not.
     async fn browsable_archive(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<JobArtifact> {
-        let (project, level) = self.get_project(who, project_ref, Action::View).await?;
-        to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
-        match self.store.job_by_id(id).await? {
-            Some(j) if j.project_id == project.id => {}
-            _ => return Err(AppError::NotFound("Job")),
-        }
+        self.job_of_readable_project(who, project_ref, id).await?;
         let record = self.store.artifact(id, "archive").await?.ok_or(AppError::NotFound("Artifact"))?;
         if record.file_format != "zip" {
             return Err(AppError::Invalid(

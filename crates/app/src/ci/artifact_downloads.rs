@@ -2,10 +2,9 @@
 //! stream) for the runner of a later job (its job token) and for users who may read the code.
 //! No filesystem path leaves the app: the blob comes through the port.
 
-use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result, System};
 use autogit_core::JobId;
-use autogit_core::access::{Action, decide};
+use autogit_store::Job;
 use autogit_store::blob::{BlobError, ByteStream};
 use std::ops::Range;
 
@@ -66,10 +65,15 @@ impl App {
         id: JobId,
         range: Option<RangeRequest>,
     ) -> Result<ArtifactDownload> {
-        let (project, level) = self.get_project(who, project_ref, Action::View).await?;
-        to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
+        let job = self.job_of_readable_project(who, project_ref, id).await?;
+        self.archive_of(job.id, range).await
+    }
+
+    /// Job `id` of the project, if `who` may read the project's code (what its artifacts need).
+    pub(crate) async fn job_of_readable_project(&self, who: &Principal, project_ref: &str, id: JobId) -> Result<Job> {
+        let (project, _) = self.readable_project(who, project_ref).await?;
         match self.store.job_by_id(id).await? {
-            Some(j) if j.project_id == project.id => self.archive_of(j.id, range).await,
+            Some(j) if j.project_id == project.id => Ok(j),
             _ => Err(AppError::NotFound("Job")),
         }
     }

@@ -2,6 +2,7 @@
 //! `git archive` of one commit streamed to the client as `tar.gz` (the default), `tar` or `zip`,
 //! below a top directory `<project>-<ref>-<sha>` as GitLab names it.
 
+use super::repository::git_err;
 use super::{Caller, Handler};
 use crate::error::{ApiError, bad_param};
 use crate::params::Params;
@@ -41,21 +42,15 @@ pub(super) async fn archive(
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
     let rev = match p.str("sha")?.filter(|v| !v.is_empty()) {
         Some(r) => r,
-        None => read::default_branch(&repo)
-            .await
-            .map_err(|e| ApiError(e.into()))?
-            .ok_or(ApiError(AppError::NotFound("Commit")))?,
+        None => read::default_branch(&repo).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("Commit")))?,
     };
     check_revision("sha", &rev)?;
-    let commit = read::resolve(&repo, &rev)
-        .await
-        .map_err(|e| ApiError(e.into()))?
-        .ok_or(ApiError(AppError::NotFound("Commit")))?;
+    let commit = read::resolve(&repo, &rev).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("Commit")))?;
     let safe_ref: String =
         rev.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
     let name = format!("{}-{safe_ref}-{commit}", project.path);
     let path = p.str("path")?.filter(|v| !v.is_empty());
-    let out = read::archive(&repo, &commit, format, &name, path.as_deref()).await.map_err(|e| ApiError(e.into()))?;
+    let out = read::archive(&repo, &commit, format, &name, path.as_deref()).await.map_err(git_err)?;
     // The stream owns the child, so git stops when the client goes away.
     let child = out.child;
     let body = futures_util::stream::unfold((ReaderStream::new(out.stdout), child), |(mut stream, child)| async move {

@@ -48,7 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/events", get(events))
 }
 
-fn git_err(e: autogit_git::Error) -> ApiError {
+/// A git read's error as the API answers it (a bad ref or path is the client's 400).
+pub(super) fn git_err(e: autogit_git::Error) -> ApiError {
     ApiError(AppError::from(e))
 }
 

@@ -4,6 +4,7 @@
 //! `POST /projects/:id/repository/commits/:sha/cherry_pick|revert` (`branch`).
 //! Diffs are git's own patch, cut at `MAX_PATCH` (GitLab's `compare_timeout` then says so).
 
+use super::repository::git_err;
 use super::{Caller, Handler, created};
 use crate::dto::{commit_json, diff_json};
 use crate::error::ApiError;
@@ -20,10 +21,6 @@ use serde_json::{Value, json};
 
 /// Commits listed by a comparison, at most (GitLab lists up to 100 in its API too).
 const MAX_COMPARE_COMMITS: usize = 100;
-
-fn git_err(e: autogit_git::Error) -> ApiError {
-    ApiError(AppError::from(e))
-}
 
 pub(super) async fn compare(
     State(s): State<AppState>,

@@ -4,6 +4,7 @@
 //! The decisions (push access, protected branches) and the ref update are the app's; a write
 //! leaves the same push event and pipeline a `git push` of it would.
 
+use super::repository::git_err;
 use super::{Handler, created};
 use crate::api::Caller;
 use crate::dto::{branch_json, tag_json};
@@ -59,10 +60,7 @@ pub(super) async fn tag(
     Path((id, name)): Path<(String, String)>,
 ) -> Handler {
     let (project, repo) = s.app.readable_repository(&who, &id).await?;
-    let t = read::tag(&repo, &name)
-        .await
-        .map_err(|e| ApiError(AppError::from(e)))?
-        .ok_or(ApiError(AppError::NotFound("Tag")))?;
+    let t = read::tag(&repo, &name).await.map_err(git_err)?.ok_or(ApiError(AppError::NotFound("Tag")))?;
     Ok(Json(tag_json(&s.config.external_url, &project.full_path, &t)).into_response())
 }
 
