@@ -10,6 +10,7 @@ use autogit_core::protection::RefChange;
 use autogit_git::RefUpdate;
 use autogit_git::read::{self, CommitInfo};
 use autogit_git::write::{self, FileAction, NewCommit};
+use autogit_store::Project;
 
 /// GitLab's answer when a file changed after the caller read it.
 const STALE: &str = "You are attempting to update a file that has changed since you started editing it.";
@@ -39,7 +40,12 @@ pub struct CommitRequest {
 }
 
 impl App {
-    pub async fn create_commit(&self, who: &Principal, project_ref: &str, req: CommitRequest) -> Result<CommitInfo> {
+    pub async fn create_commit(
+        &self,
+        who: &Principal,
+        project_ref: &str,
+        req: CommitRequest,
+    ) -> Result<(Project, CommitInfo)> {
         crate::repository::check_branch_name("branch", &req.branch)?;
         if let Some(b) = &req.start_branch {
             crate::repository::check_branch_name("start_branch", b)?;
@@ -115,7 +121,8 @@ impl App {
         let title = req.message.lines().next().unwrap_or_default();
         let update = RefUpdate { name: refname, old, new: id.clone() };
         self.write_ref(who, &project, &repo, update, &format!("commit: {title}")).await?;
-        read::commit(&repo, &id).await?.ok_or_else(|| AppError::Internal(format!("commit {id} vanished")))
+        let commit = read::commit(&repo, &id).await?;
+        Ok((project, commit.ok_or_else(|| AppError::Internal(format!("commit {id} vanished")))?))
     }
 
     /// Refuses the request when a file changed on the branch after the commit its author saw.

@@ -9,6 +9,7 @@ use autogit_core::protection::RefChange;
 use autogit_git::RefUpdate;
 use autogit_git::read::{self, CommitInfo};
 use autogit_git::write::{self, Signature};
+use autogit_store::Project;
 
 /// Which of the two operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,7 @@ impl App {
         pick: Pick,
         sha: &str,
         branch: &str,
-    ) -> std::result::Result<CommitInfo, PickRefused> {
+    ) -> std::result::Result<(Project, CommitInfo), PickRefused> {
         crate::repository::check_revision("sha", sha)?;
         crate::repository::check_branch_name("branch", branch)?;
         let (project, repo) = self.writable_repository(who, project_ref).await?;
@@ -118,9 +119,7 @@ impl App {
             .map_err(AppError::from)?;
         let update = RefUpdate { name: refname, old: head.commit.id.clone(), new: id.clone() };
         self.write_ref(who, &project, &repo, update, &format!("{}: {}", pick.verb(), commit.short_id)).await?;
-        Ok(read::commit(&repo, &id)
-            .await
-            .map_err(AppError::from)?
-            .ok_or_else(|| AppError::Internal(format!("commit {id} vanished")))?)
+        let picked = read::commit(&repo, &id).await.map_err(AppError::from)?;
+        Ok((project, picked.ok_or_else(|| AppError::Internal(format!("commit {id} vanished")))?))
     }
 }

@@ -24,7 +24,13 @@ use std::path::PathBuf;
 
 impl App {
     /// `POST /projects/:id/repository/branches`: `name` at the commit `from` names.
-    pub async fn create_branch(&self, who: &Principal, project_ref: &str, name: &str, from: &str) -> Result<Branch> {
+    pub async fn create_branch(
+        &self,
+        who: &Principal,
+        project_ref: &str,
+        name: &str,
+        from: &str,
+    ) -> Result<(Project, Branch)> {
         crate::repository::check_branch_name("branch", name)?;
         crate::repository::check_revision("ref", from)?;
         let (project, repo) = self.writable_repository(who, project_ref).await?;
@@ -36,7 +42,8 @@ impl App {
         self.check_branch_rule(who, &project, &refname, RefChange::Create).await?;
         let update = RefUpdate { name: refname, old: zero_like(&target), new: target };
         self.write_ref(who, &project, &repo, update, &format!("branch: Created from {from}")).await?;
-        read::branch(&repo, name).await?.ok_or_else(|| AppError::Internal(format!("branch {name} vanished")))
+        let branch = read::branch(&repo, name).await?;
+        Ok((project, branch.ok_or_else(|| AppError::Internal(format!("branch {name} vanished")))?))
     }
 
     /// `DELETE /projects/:id/repository/branches/:branch`.
@@ -60,7 +67,7 @@ impl App {
         name: &str,
         from: &str,
         message: Option<&str>,
-    ) -> Result<Tag> {
+    ) -> Result<(Project, Tag)> {
         crate::repository::check_tag_name("tag_name", name)?;
         crate::repository::check_revision("ref", from)?;
         let (project, repo) = self.writable_repository(who, project_ref).await?;
@@ -77,7 +84,8 @@ impl App {
         };
         let update = RefUpdate { name: format!("refs/tags/{name}"), old: zero_like(&new), new };
         self.write_ref(who, &project, &repo, update, &format!("tag: Created from {from}")).await?;
-        read::tag(&repo, name).await?.ok_or_else(|| AppError::Internal(format!("tag {name} vanished")))
+        let tag = read::tag(&repo, name).await?;
+        Ok((project, tag.ok_or_else(|| AppError::Internal(format!("tag {name} vanished")))?))
     }
 
     /// `DELETE /projects/:id/repository/tags/:tag_name`.

@@ -35,8 +35,7 @@ pub(super) async fn create_commit(
         actions.push(action_of(i, a)?);
     }
     let req = request(&p, actions)?;
-    let c = s.app.create_commit(&who, &id, req).await?;
-    let (project, _) = s.app.readable_repository(&who, &id).await?;
+    let (project, c) = s.app.create_commit(&who, &id, req).await?;
     Ok(created(commit_json(&s.config.external_url, &project.full_path, &c)))
 }
 

@@ -83,10 +83,7 @@ pub(super) async fn revert(
 async fn pick(s: &AppState, who: &autogit_app::Principal, id: &str, pick: Pick, sha: &str, p: &Params) -> Handler {
     let branch: String = p.required("branch")?;
     match s.app.pick_commit(who, id, pick, sha, &branch).await {
-        Ok(c) => {
-            let (project, _) = s.app.readable_repository(who, id).await?;
-            Ok(created(commit_json(&s.config.external_url, &project.full_path, &c)))
-        }
+        Ok((project, c)) => Ok(created(commit_json(&s.config.external_url, &project.full_path, &c))),
         // GitLab's body for a change that does not apply: the sentence and an error code.
         Err(PickRefused::Conflict(message)) => {
             Ok((StatusCode::BAD_REQUEST, Json(json!({ "message": message, "error_code": "conflict" }))).into_response())

@@ -26,8 +26,7 @@ pub(super) async fn create_branch(
 ) -> Handler {
     let name: String = p.required("branch")?;
     let from: String = p.required("ref")?;
-    let b = s.app.create_branch(&who, &id, &name, &from).await?;
-    let (project, _) = s.app.readable_repository(&who, &id).await?;
+    let (project, b) = s.app.create_branch(&who, &id, &name, &from).await?;
     Ok(created(branch_json(&s.config.external_url, &project.full_path, &b)))
 }
 
@@ -49,8 +48,7 @@ pub(super) async fn create_tag(
     let name: String = p.required("tag_name")?;
     let from: String = p.required("ref")?;
     let message = p.str("message")?;
-    let t = s.app.create_tag(&who, &id, &name, &from, message.as_deref()).await?;
-    let (project, _) = s.app.readable_repository(&who, &id).await?;
+    let (project, t) = s.app.create_tag(&who, &id, &name, &from, message.as_deref()).await?;
     Ok(created(tag_json(&s.config.external_url, &project.full_path, &t)))
 }
 
