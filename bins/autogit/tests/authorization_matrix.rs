@@ -1,6 +1,7 @@
 //! The authorization matrix over real HTTP: every role (plus no role, anonymous and admin) ×
-//! every visibility × read (clone, and the same through the API: an archive), write (push, and
-//! the same through the API: a tag created and deleted) and admin (edit settings, delete).
+//! every visibility × read (clone, and the same through the API: an archive and a commit's
+//! statuses), write (push, and the same through the API: a tag created and deleted, a commit
+//! status reported) and admin (edit settings, delete).
 //! The expected table is written out by hand; the pure policy has its own matrix in
 //! `autogit-core` — this one proves the transports and API apply it.
 
@@ -125,6 +126,21 @@ fn every_role_times_every_visibility() {
         if allowed(api_write) != want[1] {
             failures.push(format!("{actor} on {vis}: the API's tag write answered {api_write}, git's push {write}"));
         }
+        let statuses = format!("/projects/m%2F{vis}/repository/commits/main/statuses");
+        let listed = s.req(Method::GET, &statuses, &token).send().expect("request").status().as_u16();
+        if allowed(listed) != want[0] {
+            failures.push(format!("{actor} on {vis}: a commit's statuses answered {listed}, git's clone {read}"));
+        }
+        let reported = s
+            .req(Method::POST, &format!("/projects/m%2F{vis}/statuses/main"), &token)
+            .form(&[("state", "success"), ("name", actor)])
+            .send()
+            .expect("request")
+            .status()
+            .as_u16();
+        if allowed(reported) != want[1] {
+            failures.push(format!("{actor} on {vis}: a status report answered {reported}, git's push {write}"));
+        }
         // Denials never leak more than they should: a hidden project is 404/401, never 403.
         if !allowed(read) && !["guest"].contains(actor) && ![401, 404].contains(&read) {
             failures.push(format!("{actor} on {vis}: hidden project answered {read}"));
@@ -183,10 +199,11 @@ fn metrics_depends_on_the_address_or_its_token_never_on_the_user() {
     assert!(failures.is_empty(), "/metrics matrix mismatches:\n{}", failures.join("\n"));
 }
 
-/// Protected branches (`/projects/:id/protected_branches[/:name]`): reading follows read access to
-/// the code, creating and deleting needs Maintainer, as in GitLab. Hidden projects answer 404.
+/// Protected branches and tags (`/projects/:id/protected_branches[/:name]`,
+/// `/protected_tags[/:name]`): reading follows read access to the code, creating and deleting
+/// needs Maintainer, as in GitLab. Hidden projects answer 404.
 #[test]
-fn protected_branch_routes() {
+fn protected_ref_routes() {
     let s = Server::start();
     let g = s.post("/groups", &s.root_token, &[("name", "P"), ("path", "p"), ("visibility", "public")]);
     let gid = g["id"].to_string();
@@ -195,6 +212,7 @@ fn protected_branch_routes() {
     let (_, norole) = s.user("pb-norole", "api");
     for vis in ["private", "internal", "public"] {
         let p = s.post("/projects", &s.root_token, &[("name", vis), ("namespace_id", &gid), ("visibility", vis)]);
+        s.post(&format!("/projects/{}/protected_tags", p["id"]), &s.root_token, &[("name", "main")]);
         for ((_, level), (uid, _)) in roles.iter().zip(&tokens) {
             s.post(
                 &format!("/projects/{}/members", p["id"]),
@@ -225,14 +243,16 @@ fn protected_branch_routes() {
         ("admin", "public", [true, true, true, true]),
     ];
     let mut failures = Vec::new();
-    for (i, (actor, vis, want)) in expected.iter().enumerate() {
+    let cases =
+        ["protected_branches", "protected_tags"].into_iter().flat_map(|kind| expected.iter().map(move |c| (kind, c)));
+    for (i, (kind, (actor, vis, want))) in cases.enumerate() {
         let token = match *actor {
             "anonymous" => String::new(),
             "norole" => norole.clone(),
             "admin" => s.root_token.clone(),
             role => tokens[roles.iter().position(|(n, _)| n == &role).expect("role")].1.clone(),
         };
-        let base = format!("/projects/p%2F{vis}/protected_branches");
+        let base = format!("/projects/p%2F{vis}/{kind}");
         let rule = format!("rule-{i}");
         // The rule to delete exists whoever asks, so a refusal is about the actor.
         s.post(&base, &s.root_token, &[("name", &format!("{rule}-d"))]);
@@ -249,14 +269,14 @@ fn protected_branch_routes() {
         ];
         let got = statuses.map(allowed);
         if got != *want {
-            failures.push(format!("{actor} on {vis}: want {want:?}, got {got:?} (statuses {statuses:?})"));
+            failures.push(format!("{kind}: {actor} on {vis}: want {want:?}, got {got:?} (statuses {statuses:?})"));
         }
         let hidden = !want[0];
         if hidden && *actor != "guest" && statuses.iter().any(|st| ![401, 404].contains(st)) {
-            failures.push(format!("{actor} on {vis}: a hidden project answered {statuses:?}"));
+            failures.push(format!("{kind}: {actor} on {vis}: a hidden project answered {statuses:?}"));
         }
     }
-    assert!(failures.is_empty(), "protected branch authorization mismatches:\n{}", failures.join("\n"));
+    assert!(failures.is_empty(), "protected ref authorization mismatches:\n{}", failures.join("\n"));
 }
 
 /// The identity routes: the audit log is for administrators (by token; a session cookie opens no

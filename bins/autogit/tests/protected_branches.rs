@@ -15,25 +15,6 @@ use std::time::Duration;
 
 const CI_FILE: &str = "job:\n  script: [echo hi]\n";
 
-/// A group project with a developer and a maintainer: (project id, developer token, maintainer token).
-fn team_project(s: &Server, name: &str) -> (i64, String, String) {
-    let g = s.post("/groups", &s.root_token, &[("name", name), ("path", name)]);
-    let p = s.post("/projects", &s.root_token, &[("name", "app"), ("namespace_id", &g["id"].to_string())]);
-    let pid = p["id"].as_i64().expect("project id");
-    let mut tokens = Vec::new();
-    for (role, level) in [("dev", "30"), ("maint", "40")] {
-        let (uid, token) = s.user(&format!("{name}-{role}"), "api");
-        s.post(
-            &format!("/projects/{pid}/members"),
-            &s.root_token,
-            &[("user_id", &uid.to_string()), ("access_level", level)],
-        );
-        tokens.push(token);
-    }
-    let maint = tokens.pop().expect("maintainer");
-    (pid, tokens.pop().expect("developer"), maint)
-}
-
 /// `git push` that must fail; returns its stderr.
 fn push_refused(work: &Path, args: &[&str]) -> String {
     let out = git(work, &[&["push"], args].concat());
@@ -110,7 +91,7 @@ fn unprotect(s: &Server, pid: i64, name: &str) {
 
 fn pushes(backend: Backend) {
     let s = Server::start_on(backend);
-    let (pid, dev, maint) = team_project(&s, "team");
+    let (pid, dev, maint) = s.team_project("team");
     let path = "team/app";
     let (dev_url, maint_url) = (s.git_url(path, &dev), s.git_url(path, &maint));
 
@@ -255,7 +236,7 @@ fn protected_branches_refuse_pushes_with_gitlabs_texts() {
 
 fn api(backend: Backend) {
     let s = Server::start_on(backend);
-    let (pid, dev, maint) = team_project(&s, "apis");
+    let (pid, dev, maint) = s.team_project("apis");
     let url = |rest: &str| format!("/projects/{pid}/protected_branches{rest}");
     // Maintainers manage; developers read but may not change.
     let created = s.post(
@@ -311,7 +292,7 @@ fn protected_branches_api() {
 fn variables(backend: Backend) {
     let ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
     let s = &ci.s;
-    let (pid, dev, maint) = team_project(s, "vars");
+    let (pid, dev, maint) = s.team_project("vars");
     for (key, protected) in [("DEPLOY_SECRET", "true"), ("PLAIN_SETTING", "false")] {
         s.post(
             &format!("/projects/{pid}/variables"),
@@ -386,7 +367,7 @@ fn protected_variables_follow_protected_branches() {
 fn settings_between_jobs(backend: Backend) {
     let ci = Ci::start(backend, &[("AUTOGIT_CI_LONG_POLL_SECONDS", "1")]);
     let s = &ci.s;
-    let (pid, _dev, maint) = team_project(s, "between");
+    let (pid, _dev, maint) = s.team_project("between");
     let gid = s.get_json("/groups/between", &s.root_token)["id"].as_i64().expect("group id");
     let vars = format!("/projects/{pid}/variables");
     s.post(&vars, &s.root_token, &[("key", "DEPLOY_SECRET"), ("value", "secret-1"), ("protected", "true")]);

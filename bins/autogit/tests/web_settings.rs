@@ -482,8 +482,12 @@ fn every_settings_form_needs_the_csrf_token() {
     let w = World::build(Backend::Sqlite);
     let mut alice = signed_in(&w.s, "alice");
     let token = alice.get("/").csrf();
-    let posts: [(&str, Vec<(&str, &str)>); 9] = [
+    let posts: [(&str, Vec<(&str, &str)>); 13] = [
         ("/acme/app/-/settings/general", vec![("name", "x"), ("visibility", "public")]),
+        ("/acme/app/-/settings/repository/protected_branches", vec![("name", "x")]),
+        ("/acme/app/-/settings/repository/protected_branches/delete", vec![("name", "main")]),
+        ("/acme/app/-/settings/repository/protected_tags", vec![("name", "v*")]),
+        ("/acme/app/-/settings/repository/protected_tags/delete", vec![("name", "v*")]),
         ("/acme/app/-/settings/ci_cd/variables", vec![("key", "K"), ("value", "v")]),
         ("/acme/app/-/settings/ci_cd/variables/K/update", vec![("value", "w")]),
         ("/acme/app/-/settings/ci_cd/variables/K/delete", vec![]),
@@ -509,4 +513,76 @@ fn every_settings_form_needs_the_csrf_token() {
     assert_eq!(w.api(&format!("/projects/{pid}"), "alice").1["name"], "app", "nothing changed");
     assert_eq!(w.api(&format!("/projects/{pid}/variables"), "alice").1.as_array().map(Vec::len), Some(0));
     assert_eq!(w.api(&format!("/projects/{pid}/members/{}", w.id("dave")), "alice").0, 404);
+    let branches = w.api(&format!("/projects/{pid}/protected_branches"), "alice").1;
+    assert_eq!(branches.as_array().map(Vec::len), Some(1), "only main stays protected: {branches}");
+    assert_eq!(w.api(&format!("/projects/{pid}/protected_tags"), "alice").1, serde_json::json!([]));
+}
+
+/// Settings → Repository: a maintainer protects a branch and a tag with their levels, sees them
+/// listed, gets a refusal shown on the form it came from, and unprotects both; a developer sees no
+/// page and changes nothing. Each change is checked through the API.
+#[test]
+fn protected_branches_and_tags_are_managed_from_the_repository_settings() {
+    check_all(|backend| {
+        let w = World::build(backend);
+        let (s, pid) = (&w.s, w.project);
+        let path = "/acme/app/-/settings/repository";
+        let mut bob = signed_in(s, "bob");
+        let form = page(&mut bob, path);
+        assert!(form.body.contains("<code>main</code>") && form.body.contains("No protected tags."), "{}", form.body);
+        let token = form.csrf();
+        let post = |b: &mut Browser, to: &str, f: &[(&str, &str)]| {
+            let mut all = vec![("authenticity_token", token.as_str())];
+            all.extend_from_slice(f);
+            b.post(&format!("{path}/{to}"), &all)
+        };
+        let fields = [("name", "release/*"), ("push_access_level", "30"), ("merge_access_level", "0")];
+        let done = post(&mut bob, "protected_branches", &[&fields[..], &[("allow_force_push", "true")]].concat());
+        assert_eq!(
+            (done.status, done.location.as_deref()),
+            (302, Some("/acme/app/-/settings/repository?notice=added"))
+        );
+        let done = post(&mut bob, "protected_tags", &[("name", "v*"), ("create_access_level", "30")]);
+        assert_eq!(done.status, 302, "{}", done.body);
+        let (_, b) = w.api(&format!("/projects/{pid}/protected_branches/release%2F%2A"), "bob");
+        assert_eq!(b["push_access_levels"][0]["access_level"], 30, "{b}");
+        assert_eq!(
+            (b["merge_access_levels"][0]["access_level"].as_i64(), b["allow_force_push"].as_bool()),
+            (Some(0), Some(true))
+        );
+        let (_, t) = w.api(&format!("/projects/{pid}/protected_tags/v%2A"), "bob");
+        assert_eq!(t["create_access_levels"][0]["access_level_description"], "Developers + Maintainers", "{t}");
+        let listed = page(&mut bob, &format!("{path}?notice=added"));
+        assert!(listed.body.contains("<code>release/*</code>") && listed.body.contains("<code>v*</code>"));
+        assert!(listed.body.contains("Added."));
+
+        // Refusals are shown on the form they came from, with what was entered.
+        let dup = post(&mut bob, "protected_tags", &[("name", "v*")]);
+        assert_eq!(dup.status, 409, "{}", dup.body);
+        assert!(dup.body.contains("already exists"), "{}", dup.body);
+        let bad = post(&mut bob, "protected_branches", &[("name", "bad name"), ("push_access_level", "20")]);
+        assert_eq!(bad.status, 400, "{}", bad.body);
+        assert!(bad.body.contains("value=\"bad name\""), "the entered name again");
+        assert_eq!(post(&mut bob, "nothing", &[]).status, 404);
+
+        // A developer: no page, no change.
+        let mut carol = signed_in(s, "carol");
+        assert_eq!(carol.get(path).status, 404);
+        let theirs = carol.get("/").csrf();
+        let r = carol
+            .post(&format!("{path}/protected_tags/delete"), &[("authenticity_token", theirs.as_str()), ("name", "v*")]);
+        assert!(matches!(r.status, 403 | 404), "a developer's change: {}", r.status);
+        assert_eq!(w.api(&format!("/projects/{pid}/protected_tags/v%2A"), "bob").0, 200, "still protected");
+
+        for (to, name) in [("protected_branches/delete", "release/*"), ("protected_tags/delete", "v*")] {
+            let done = post(&mut bob, to, &[("name", name)]);
+            assert_eq!(
+                (done.status, done.location.as_deref()),
+                (302, Some("/acme/app/-/settings/repository?notice=deleted"))
+            );
+        }
+        assert_eq!(w.api(&format!("/projects/{pid}/protected_tags"), "bob").1, serde_json::json!([]));
+        let gone = post(&mut bob, "protected_tags/delete", &[("name", "v*")]);
+        assert_eq!(gone.status, 404, "unprotecting twice: {}", gone.body);
+    });
 }

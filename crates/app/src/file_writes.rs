@@ -84,7 +84,7 @@ impl App {
         }
         let refname = format!("refs/heads/{}", req.branch);
         let change = if current.is_some() { RefChange::FastForward } else { RefChange::Create };
-        self.check_branch_rule(who, &project, &refname, change).await?;
+        self.check_ref_rule(who, &project, &refname, change).await?;
 
         let committer = self.signature_of(who).await?;
         let mut author = committer.clone();

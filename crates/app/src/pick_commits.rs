@@ -83,7 +83,7 @@ impl App {
             .into());
         };
         let refname = format!("refs/heads/{branch}");
-        self.check_branch_rule(who, &project, &refname, RefChange::FastForward).await?;
+        self.check_ref_rule(who, &project, &refname, RefChange::FastForward).await?;
         let (base, theirs) = match pick {
             Pick::CherryPick => (parent.as_str(), commit.id.as_str()),
             Pick::Revert => (commit.id.as_str(), parent.as_str()),

@@ -9,11 +9,12 @@
 use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result, System};
 use autogit_core::access::{Action, decide, effective_level};
-use autogit_core::protection::{BranchPolicy, PushPolicy, Pusher, RefAccessLevel, validate_pattern};
+use autogit_core::protection::{BranchPolicy, PushPolicy, Pusher, RefAccessLevel, TagPolicy, validate_pattern};
 use autogit_git::hooks::ReceiveHooks;
 use autogit_git::pktline::RefUpdate;
 use autogit_store::{
-    BranchProtection, CiSettings, Listed, NewProtectedBranch, Page, Project, ProtectedBranch, StoreError, User,
+    BranchProtection, CiSettings, Listed, NewProtectedBranch, Page, Project, ProtectedBranch, ProtectedTag, StoreError,
+    User,
 };
 
 /// Largest text form of a push policy handed to the hook (it travels in an environment variable,
@@ -29,7 +30,7 @@ pub struct ProtectBranch {
     pub allow_force_push: bool,
 }
 
-fn access_level(field: &'static str, value: Option<i64>) -> Result<RefAccessLevel> {
+pub(crate) fn access_level(field: &'static str, value: Option<i64>) -> Result<RefAccessLevel> {
     match value {
         None => Ok(RefAccessLevel::Maintainer),
         Some(v) => RefAccessLevel::from_value(v)
@@ -38,7 +39,7 @@ fn access_level(field: &'static str, value: Option<i64>) -> Result<RefAccessLeve
 }
 
 impl App {
-    async fn protection_project(&self, who: &Principal, project_ref: &str, manage: bool) -> Result<Project> {
+    pub(crate) async fn protection_project(&self, who: &Principal, project_ref: &str, manage: bool) -> Result<Project> {
         let (project, level) = self.get_project(who, project_ref, Action::View).await?;
         to_result(decide(who.actor, project.visibility, level, Action::ReadRepository), "Project")?;
         if manage {
@@ -117,18 +118,20 @@ impl App {
         refnames: &[&str],
     ) -> Result<Option<String>> {
         let branches = self.system().branch_policy(project).await?;
-        if !refnames.iter().any(|r| branches.needs_check(r)) {
+        let tags = self.system().tag_policy(project).await?;
+        if !refnames.iter().any(|r| branches.needs_check(r) || tags.needs_check(r)) {
             return Ok(None);
         }
         let policy = PushPolicy {
             pusher: self.pusher(who, project).await?,
             branches: branches.for_refs(refnames.iter().copied()),
+            tags: tags.for_refs(refnames.iter().copied()),
         };
         let text = policy.encode().map_err(|e| AppError::Internal(e.to_string()))?;
         if text.len() > MAX_POLICY_TEXT {
             return Err(AppError::Invalid(
                 "refs",
-                format!("too many protected branch rules apply to this push ({} bytes of policy)", text.len()),
+                format!("too many protection rules apply to this push ({} bytes of policy)", text.len()),
             ));
         }
         Ok(Some(text))
@@ -169,9 +172,10 @@ impl System<'_> {
 }
 
 /// Whether a pipeline for `ref_name` run as `user` is protected: the ref is a protected branch
-/// and the user may push or merge there (GitLab's `can_update_branch?`). Tags are never protected
-/// until protected tags exist; a pipeline without a user never is. Decided on `settings`, read for
-/// this project and this user (`CiContextStore`): its rules and the user's roles on the project.
+/// and the user may push or merge there (GitLab's `can_update_branch?`), or a protected tag the
+/// user may create (`can_create_tag?`); a pipeline without a user never is. Decided on
+/// `settings`, read for this project and this user (`CiContextStore`): its rules and the user's
+/// roles on the project.
 pub(crate) fn ref_protected_for(
     project: &Project,
     settings: &CiSettings,
@@ -180,8 +184,14 @@ pub(crate) fn ref_protected_for(
     user: Option<&User>,
 ) -> bool {
     let Some(user) = user else { return false };
+    // As `App::pusher` for this user: the strongest role that applies to the project.
+    let pusher = Pusher { level: effective_level(settings.user_levels.iter().copied()), admin: user.is_admin };
     if tag {
-        return false;
+        let policy = TagPolicy {
+            default_branch: project.default_branch.clone(),
+            rules: settings.protected_tags.iter().map(ProtectedTag::rule).collect(),
+        };
+        return policy.is_protected(ref_name) && policy.may_create(pusher, ref_name);
     }
     let policy = BranchPolicy {
         default_branch: project.default_branch.clone(),
@@ -190,7 +200,5 @@ pub(crate) fn ref_protected_for(
     if !policy.is_protected(ref_name) {
         return false;
     }
-    // As `App::pusher` for this user: the strongest role that applies to the project.
-    let pusher = Pusher { level: effective_level(settings.user_levels.iter().copied()), admin: user.is_admin };
     policy.may_update(pusher, ref_name)
 }

@@ -2,9 +2,10 @@
 //! `/repository/branches` and `/repository/tags`), decided and recorded as pushes are:
 //!
 //! - who may: anyone who may push (developers and up; never a job token), and for protected
-//!   branches the same [`BranchPolicy`] the pre-receive hook applies, with GitLab's allowances for
-//!   writes made through the web and API (a protected branch may be created by those allowed to
-//!   merge, and deleted by maintainers; the default branch never);
+//!   branches and tags the same [`PushPolicy`] the pre-receive hook applies, with GitLab's
+//!   allowances for writes made through the web and API (a protected branch may be created by
+//!   those allowed to merge, and deleted by maintainers; a protected tag deleted by maintainers;
+//!   the default branch never);
 //! - how: the ref update is recorded first ([`System::begin_push`]), then applied by one
 //!   `git update-ref` against the value it was decided on and signed with the record's identity,
 //!   then settled by the push path ([`System::settle_now`], what `finish_push` does after
@@ -15,7 +16,7 @@ use crate::groups::to_result;
 use crate::{App, AppError, Principal, Result};
 use autogit_core::UserId;
 use autogit_core::access::{Action, decide};
-use autogit_core::protection::{BranchPolicy, RefChange, Refusal};
+use autogit_core::protection::{PushPolicy, RefChange};
 use autogit_git::RefUpdate;
 use autogit_git::read::{self, Branch, Tag};
 use autogit_git::write::{self, Signature};
@@ -39,7 +40,7 @@ impl App {
             return Err(AppError::Refused("Branch already exists".into()));
         }
         let refname = format!("refs/heads/{name}");
-        self.check_branch_rule(who, &project, &refname, RefChange::Create).await?;
+        self.check_ref_rule(who, &project, &refname, RefChange::Create).await?;
         let update = RefUpdate { name: refname, old: zero_like(&target), new: target };
         self.write_ref(who, &project, &repo, update, &format!("branch: Created from {from}")).await?;
         let branch = read::branch(&repo, name).await?;
@@ -52,7 +53,7 @@ impl App {
         let (project, repo) = self.writable_repository(who, project_ref).await?;
         let current = read::branch(&repo, name).await?.ok_or(AppError::NotFound("Branch"))?;
         let refname = format!("refs/heads/{name}");
-        self.check_branch_rule(who, &project, &refname, RefChange::Delete).await?;
+        self.check_ref_rule(who, &project, &refname, RefChange::Delete).await?;
         let old = current.commit.id;
         let update = RefUpdate { name: refname, new: zero_like(&old), old };
         self.write_ref(who, &project, &repo, update, "branch: deleted").await
@@ -75,6 +76,8 @@ impl App {
         if read::tag(&repo, name).await?.is_some() {
             return Err(AppError::Refused(format!("Tag {name} already exists")));
         }
+        let refname = format!("refs/tags/{name}");
+        self.check_ref_rule(who, &project, &refname, RefChange::Create).await?;
         let new = match message.map(str::trim).filter(|m| !m.is_empty()) {
             Some(text) => {
                 let tagger = self.signature_of(who).await?;
@@ -82,7 +85,7 @@ impl App {
             }
             None => target.clone(),
         };
-        let update = RefUpdate { name: format!("refs/tags/{name}"), old: zero_like(&new), new };
+        let update = RefUpdate { name: refname, old: zero_like(&new), new };
         self.write_ref(who, &project, &repo, update, &format!("tag: Created from {from}")).await?;
         let tag = read::tag(&repo, name).await?;
         Ok((project, tag.ok_or_else(|| AppError::Internal(format!("tag {name} vanished")))?))
@@ -93,7 +96,9 @@ impl App {
         crate::repository::check_tag_name("tag_name", name)?;
         let (project, repo) = self.writable_repository(who, project_ref).await?;
         let old = read::tag(&repo, name).await?.ok_or(AppError::NotFound("Tag"))?.target;
-        let update = RefUpdate { name: format!("refs/tags/{name}"), new: zero_like(&old), old };
+        let refname = format!("refs/tags/{name}");
+        self.check_ref_rule(who, &project, &refname, RefChange::Delete).await?;
+        let update = RefUpdate { name: refname, new: zero_like(&old), old };
         self.write_ref(who, &project, &repo, update, "tag: deleted").await
     }
 
@@ -108,18 +113,24 @@ impl App {
         Ok((project, path))
     }
 
-    /// The protected-branch rules for a write made through the API: the hook's decision, less
-    /// the two refusals that exist only to send people to the web and API.
-    pub(crate) async fn check_branch_rule(
+    /// The protected-branch and protected-tag rules for a write made through the API: the
+    /// hook's decision, less the refusals that exist only to send people to the web and API.
+    pub(crate) async fn check_ref_rule(
         &self,
         who: &Principal,
         project: &Project,
         refname: &str,
         change: RefChange,
     ) -> Result<()> {
-        let policy: BranchPolicy = self.system().branch_policy(project).await?;
-        match policy.decide(self.pusher(who, project).await?, refname, change) {
-            Ok(()) | Err(Refusal::CreateOnlyInWeb | Refusal::DeleteOnlyInWeb) => Ok(()),
+        let system = self.system();
+        let policy = PushPolicy {
+            pusher: self.pusher(who, project).await?,
+            branches: system.branch_policy(project).await?,
+            tags: system.tag_policy(project).await?,
+        };
+        match policy.decide(refname, change) {
+            Ok(()) => Ok(()),
+            Err(refusal) if refusal.only_in_web() => Ok(()),
             Err(refusal) => Err(AppError::Refused(refusal.message().into())),
         }
     }

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod ci;
+pub mod commit_status;
 pub mod conn_caps;
 pub mod id;
 pub mod lockout;

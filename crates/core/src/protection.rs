@@ -1,5 +1,6 @@
-//! Protected branches: which branches a rule covers and whether a principal may update a branch
-//! from one value to another, decided as GitLab decides it (`Gitlab::Checks::BranchCheck`).
+//! Protected branches and tags: which refs a rule covers and whether a principal may update a
+//! ref from one value to another, decided as GitLab decides it (`Gitlab::Checks::BranchCheck`;
+//! tags in [`TagPolicy`], `Gitlab::Checks::TagCheck`).
 //!
 //! Rules name a branch (`main`) or a wildcard (`release/*`, where `*` matches any run of
 //! characters, `/` included). When several rules match a branch the most permissive wins, as in
@@ -9,15 +10,17 @@
 //! or not.
 //!
 //! Everything here is pure: the transports gather the facts (the rules, the pusher's role, whether
-//! an update is a fast-forward) and ask [`BranchPolicy::decide`]. [`PushPolicy`] carries those
-//! facts to the pre-receive hook as text ([`PushPolicy::encode`]), so every transport — HTTP now,
-//! SSH later — reaches the same decision through the same function.
+//! an update is a fast-forward) and ask [`PushPolicy::decide`]. [`PushPolicy`] carries those
+//! facts to the pre-receive hook as text ([`PushPolicy::encode`]), so every transport — HTTP and
+//! SSH, and the API's writes — reaches the same decision through the same function.
 
 mod policy_text;
+mod tags;
 #[cfg(test)]
 mod tests;
 
 pub use policy_text::PolicyTextError;
+pub use tags::{TagPolicy, TagRule, tag_of};
 
 use crate::AccessLevel;
 use std::fmt;
@@ -200,6 +203,11 @@ pub enum Refusal {
     CreateNotAllowed,
     CreateOnlyInWeb,
     Push,
+    TagNamedAsDefaultBranch,
+    UpdateProtectedTag,
+    DeleteTagNotMaintainer,
+    DeleteTagOnlyInWeb,
+    CreateProtectedTag,
 }
 
 impl Refusal {
@@ -215,7 +223,23 @@ impl Refusal {
             Refusal::CreateNotAllowed => "You are not allowed to create protected branches on this project.",
             Refusal::CreateOnlyInWeb => "You can only create protected branches using the web interface and API.",
             Refusal::Push => "You are not allowed to push code to protected branches on this project.",
+            Refusal::TagNamedAsDefaultBranch => "You cannot use default branch name to create a tag",
+            Refusal::UpdateProtectedTag => "Protected tags cannot be updated.",
+            Refusal::DeleteTagNotMaintainer => {
+                "You are not allowed to delete protected tags from this project. \
+                 Only a project maintainer or owner can delete a protected tag."
+            }
+            Refusal::DeleteTagOnlyInWeb => "You can only delete protected tags using the web interface.",
+            Refusal::CreateProtectedTag => "You are not allowed to create this tag as it is protected.",
         }
+    }
+}
+
+impl Refusal {
+    /// The refusals that exist only to send people to the web and API: the API's writes are
+    /// allowed what these refuse.
+    pub fn only_in_web(self) -> bool {
+        matches!(self, Refusal::CreateOnlyInWeb | Refusal::DeleteOnlyInWeb | Refusal::DeleteTagOnlyInWeb)
     }
 }
 
@@ -329,10 +353,12 @@ impl BranchPolicy {
 pub struct PushPolicy {
     pub pusher: Pusher,
     pub branches: BranchPolicy,
+    pub tags: TagPolicy,
 }
 
 impl PushPolicy {
     pub fn decide(&self, refname: &str, change: RefChange) -> Result<(), Refusal> {
-        self.branches.decide(self.pusher, refname, change)
+        self.branches.decide(self.pusher, refname, change)?;
+        self.tags.decide(self.pusher, refname, change)
     }
 }

@@ -103,6 +103,18 @@ impl Params {
         }
     }
 
+    /// A number (`coverage`): JSON number or decimal text.
+    pub fn f64(&self, key: &'static str) -> Result<Option<f64>, ApiError> {
+        let n = match self.0.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            Some(_) => None,
+        };
+        n.filter(|n| n.is_finite()).map(Some).ok_or_else(|| bad_param(key, "must be a number"))
+    }
+
     /// An id parameter (`user_id`, `namespace_id`, …): an integer, typed as the record it names.
     pub fn id<T>(&self, key: &'static str, typed: fn(i64) -> T) -> Result<Option<T>, ApiError> {
         Ok(self.i64(key)?.map(typed))

@@ -20,6 +20,7 @@ use crate::namespaces::{NamespaceRow, PROJECT_ANCESTRY};
 use crate::pipelines::PipelineRow;
 use crate::projects::ProjectRow;
 use crate::protected_branches::{RULES_WITH_LEVELS, RuleLevelRow, rules_with_levels};
+use crate::protected_tags::TagLevelRow;
 use crate::users::UserRow;
 
 const GENERATION: &str = "SELECT value FROM ci_context_generation WHERE id = 1";
@@ -28,6 +29,7 @@ const GENERATION: &str = "SELECT value FROM ci_context_generation WHERE id = 1";
 struct SettingsRows {
     namespaces: Vec<NamespaceRow>,
     rules: Vec<RuleLevelRow>,
+    tag_rules: Vec<TagLevelRow>,
     levels: Vec<i64>,
     variables: Vec<VariableRow>,
 }
@@ -43,6 +45,11 @@ macro_rules! settings_rows {
         } else {
             let rules: Vec<RuleLevelRow> =
                 sqlx::query_as(RULES_WITH_LEVELS).bind($project).fetch_all(&mut *$conn).await.map_err(db_err)?;
+            let tag_rules: Vec<TagLevelRow> = sqlx::query_as(crate::protected_tags::RULES_OF_PROJECT)
+                .bind($project)
+                .fetch_all(&mut *$conn)
+                .await
+                .map_err(db_err)?;
             let levels: Vec<i64> = match $user {
                 Some(user) => sqlx::query_scalar(PROJECT_LEVELS)
                     .bind($project)
@@ -54,7 +61,7 @@ macro_rules! settings_rows {
             };
             let variables: Vec<VariableRow> =
                 sqlx::query_as(OF_PROJECT_CHAIN).bind($project).fetch_all(&mut *$conn).await.map_err(db_err)?;
-            Some(SettingsRows { namespaces, rules, levels, variables })
+            Some(SettingsRows { namespaces, rules, tag_rules, levels, variables })
         }
     }};
 }
@@ -71,6 +78,7 @@ fn settings(rows: SettingsRows) -> Result<CiSettings> {
     variables.sort_by_key(rank);
     Ok(CiSettings {
         protected_branches: rules_with_levels(rows.rules)?,
+        protected_tags: crate::protected_tags::assemble(rows.tag_rules)?,
         user_levels: levels(rows.levels)?,
         namespaces,
         variables,

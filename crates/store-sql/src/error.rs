@@ -24,6 +24,7 @@ const UNIQUE_KEYS: &[(&[&str], &str)] = &[
     (&["ci_job_artifacts_job_type_key", "ci_job_artifacts.job_id"], "file_type"),
     (&["ci_gpu_allocations_pkey", "ci_gpu_allocations.job_id"], "job"),
     (&["protected_branches_name_key", "protected_branches.project_id"], "name"),
+    (&["protected_tags_name_key", "protected_tags.project_id"], "name"),
     (&["sessions_digest_key", "sessions.digest"], "digest"),
     (&["ssh_keys_fingerprint_key", "ssh_keys.fingerprint"], "fingerprint"),
     (&["external_identities_pkey", "external_identities.issuer"], "identity"),

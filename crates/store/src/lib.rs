@@ -21,6 +21,7 @@
 mod audit;
 pub mod blob;
 mod ci;
+mod commit_statuses;
 mod error;
 pub mod failures;
 mod identities;
@@ -36,6 +37,7 @@ pub mod conformance;
 pub use audit::*;
 pub use blob::{BlobError, BlobKey, BlobStore};
 pub use ci::*;
+pub use commit_statuses::*;
 pub use error::StoreError;
 pub use failures::FailureCounter;
 pub use identities::{ExternalIdentity, ExternalIdentityStore};
@@ -187,6 +189,8 @@ pub trait Store:
     + CiVariableStore
     + CiContextStore
     + ProtectedBranchStore
+    + ProtectedTagStore
+    + CommitStatusStore
     + SessionStore
     + AuditStore
     + SshKeyStore
@@ -212,6 +216,8 @@ impl<
         + CiVariableStore
         + CiContextStore
         + ProtectedBranchStore
+        + ProtectedTagStore
+        + CommitStatusStore
         + SessionStore
         + AuditStore
         + SshKeyStore

@@ -1,4 +1,4 @@
-//! Storage port of protected branches: per project, a rule per branch name or wildcard with the
+//! Storage ports of protected branches and tags. Branches: per project, a rule per branch name or wildcard with the
 //! levels allowed to push and to merge (each level a record of its own, as GitLab lists them with
 //! ids) and whether force pushes are allowed.
 //!
@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use autogit_core::ProjectId;
-use autogit_core::protection::{BranchRule, RefAccessLevel};
+use autogit_core::protection::{BranchRule, RefAccessLevel, TagRule};
 
 use crate::{Listed, Page, Result};
 
@@ -82,4 +82,47 @@ pub trait ProtectedBranchStore: Send + Sync {
     async fn protected_branch(&self, project_id: ProjectId, name: &str) -> Result<Option<ProtectedBranch>>;
     /// Removes the rule and its access levels. NotFound if missing.
     async fn unprotect_branch(&self, project_id: ProjectId, name: &str) -> Result<()>;
+}
+
+/// One protected-tag rule of a project: who may create matching tags (each level a record of its
+/// own, as GitLab lists them with ids). A protected tag is never moved; deletion is decided by
+/// role (`autogit_core::protection::TagPolicy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedTag {
+    pub id: i64,
+    pub project_id: ProjectId,
+    /// A tag name or a wildcard such as `v*`.
+    pub name: String,
+    /// By id.
+    pub create_access_levels: Vec<RefAccess>,
+}
+
+impl ProtectedTag {
+    /// The rule as the pure policy sees it.
+    pub fn rule(&self) -> TagRule {
+        TagRule { name: self.name.clone(), create: self.create_access_levels.iter().map(|a| a.access_level).collect() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProtectedTag {
+    pub project_id: ProjectId,
+    pub name: String,
+    pub create_access_levels: Vec<RefAccessLevel>,
+}
+
+/// Protected tags of projects. Contract as [`ProtectedBranchStore`]'s: names unique per project
+/// and compared exactly; a rule's levels are created, listed and removed with it; deleting a
+/// project removes its rules.
+#[async_trait]
+pub trait ProtectedTagStore: Send + Sync {
+    /// Creates the rule with its levels in one transaction. Conflict("name") if the project
+    /// already has a rule of that exact name; Invalid for a missing project.
+    async fn protect_tag(&self, new: &NewProtectedTag) -> Result<ProtectedTag>;
+    /// The project's rules, by id.
+    async fn list_protected_tags(&self, project_id: ProjectId, page: Page) -> Result<Listed<ProtectedTag>>;
+    /// The rule with exactly this name.
+    async fn protected_tag(&self, project_id: ProjectId, name: &str) -> Result<Option<ProtectedTag>>;
+    /// Removes the rule and its levels. NotFound if missing.
+    async fn unprotect_tag(&self, project_id: ProjectId, name: &str) -> Result<()>;
 }

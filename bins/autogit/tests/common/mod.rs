@@ -259,6 +259,24 @@ impl Server {
         (id, self.create_token(username, "t", scopes))
     }
 
+    /// A project `app` in a new group `name`, with a developer `<name>-dev` and a maintainer
+    /// `<name>-maint`: (project id, developer token, maintainer token).
+    pub fn team_project(&self, name: &str) -> (i64, String, String) {
+        let g = self.post("/groups", &self.root_token, &[("name", name), ("path", name)]);
+        let p = self.post("/projects", &self.root_token, &[("name", "app"), ("namespace_id", &g["id"].to_string())]);
+        let pid = p["id"].as_i64().expect("project id");
+        let mut tokens = Vec::new();
+        for (role, level) in [("dev", "30"), ("maint", "40")] {
+            let (uid, token) = self.user(&format!("{name}-{role}"), "api");
+            let form = [("user_id", uid.to_string()), ("access_level", level.to_string())];
+            let r = self.req(reqwest::Method::POST, &format!("/projects/{pid}/members"), &self.root_token).form(&form);
+            assert_eq!(r.send().expect("member").status(), 201, "{name}-{role} joins");
+            tokens.push(token);
+        }
+        let maint = tokens.pop().expect("maintainer");
+        (pid, tokens.pop().expect("developer"), maint)
+    }
+
     pub fn req(&self, method: reqwest::Method, path: &str, token: &str) -> RequestBuilder {
         let r = self.http.request(method, format!("{}/api/v4{path}", self.url));
         if token.is_empty() { r } else { r.header("PRIVATE-TOKEN", token) }

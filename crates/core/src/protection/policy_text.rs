@@ -7,13 +7,14 @@
 //! default main
 //! rule 0 40 40 main
 //! rule 1 30,40 - release/*
+//! tag 40 v*
 //! ```
 //!
 //! `pusher <role number or -> <admin 0|1>`; `rule <force 0|1> <push levels> <merge levels> <name>`
-//! with levels as comma-separated GitLab numbers, `-` for none. Decoding is strict: the hook
+//! for a protected branch, `tag <create levels> <name>` for a protected tag, with levels as comma-separated GitLab numbers, `-` for none. Decoding is strict: the hook
 //! refuses the push on anything it does not understand.
 
-use super::{BranchPolicy, BranchRule, PushPolicy, Pusher, RefAccessLevel};
+use super::{BranchPolicy, BranchRule, PushPolicy, Pusher, RefAccessLevel, TagPolicy, TagRule};
 use crate::AccessLevel;
 
 const HEADER: &str = "autogit-push-policy 1";
@@ -78,6 +79,9 @@ impl PushPolicy {
                 encodable(&r.name)?
             ));
         }
+        for r in &self.tags.rules {
+            out.push_str(&format!("\ntag {} {}", levels(&r.create), encodable(&r.name)?));
+        }
         out.push('\n');
         Ok(out)
     }
@@ -89,6 +93,7 @@ impl PushPolicy {
         }
         let mut pusher = None;
         let mut branches = BranchPolicy::default();
+        let mut tags = TagPolicy::default();
         for line in lines {
             let (kind, rest) = line.split_once(' ').ok_or_else(|| malformed(format!("line {line:?}")))?;
             match kind {
@@ -106,7 +111,7 @@ impl PushPolicy {
                     pusher = Some(Pusher { level, admin: flag(admin)? });
                 }
                 "default" if branches.default_branch.is_none() && !rest.is_empty() => {
-                    branches.default_branch = Some(rest.to_string());
+                    branches.default_branch = Some(encodable(rest)?.to_string());
                 }
                 "rule" => {
                     let mut f = rest.splitn(4, ' ');
@@ -118,16 +123,24 @@ impl PushPolicy {
                         return Err(malformed("rule without a name"));
                     }
                     branches.rules.push(BranchRule {
-                        name: name.to_string(),
+                        name: encodable(name)?.to_string(),
                         push: parse_levels(push)?,
                         merge: parse_levels(merge)?,
                         allow_force_push: flag(force)?,
                     });
                 }
+                "tag" => {
+                    let (create, name) = rest.split_once(' ').ok_or_else(|| malformed("tag line"))?;
+                    if name.is_empty() {
+                        return Err(malformed("tag rule without a name"));
+                    }
+                    tags.rules.push(TagRule { name: encodable(name)?.to_string(), create: parse_levels(create)? });
+                }
                 _ => return Err(malformed(format!("unexpected line {line:?}"))),
             }
         }
         let pusher = pusher.ok_or_else(|| malformed("no pusher"))?;
-        Ok(PushPolicy { pusher, branches })
+        tags.default_branch = branches.default_branch.clone();
+        Ok(PushPolicy { pusher, branches, tags })
     }
 }

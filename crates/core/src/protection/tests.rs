@@ -162,7 +162,14 @@ fn policy_text_round_trips_and_rejects_garbage() {
         merge: vec![],
         allow_force_push: true,
     });
-    let policy = PushPolicy { pusher: who(Some(Developer)), branches: p };
+    let tags = TagPolicy {
+        default_branch: p.default_branch.clone(),
+        rules: vec![
+            TagRule { name: "v*".into(), create: vec![RefAccessLevel::Maintainer] },
+            TagRule { name: "frozen tag".into(), create: vec![] },
+        ],
+    };
+    let policy = PushPolicy { pusher: who(Some(Developer)), branches: p, tags };
     let text = policy.encode().expect("encodes");
     assert_eq!(PushPolicy::decode(&text), Ok(policy.clone()));
     for bad in [
@@ -173,6 +180,11 @@ fn policy_text_round_trips_and_rejects_garbage() {
         "autogit-push-policy 1\npusher - 2\n",
         "autogit-push-policy 1\npusher - 0\nrule 0 40 40\n",
         "autogit-push-policy 1\npusher - 0\nrule 0 41 40 main\n",
+        "autogit-push-policy 1\npusher - 0\ntag 40\n",
+        "autogit-push-policy 1\npusher - 0\ntag 40 \n",
+        "autogit-push-policy 1\npusher - 0\ntag 45 v*\n",
+        "autogit-push-policy 1\npusher - 0\ntag 40 a\rb\n",
+        "autogit-push-policy 1\npusher - 0\nrule 0 40 40 a\0b\n",
         "autogit-push-policy 1\npusher - 0\nwhat ever\n",
         "autogit-push-policy 1\npusher - 0\npusher 40 0\n",
     ] {
@@ -276,7 +288,8 @@ proptest! {
         }
         let narrowed = p.for_refs([refname.as_str()]);
         prop_assert_eq!(narrowed.decide(who, &refname, c), got);
-        let policy = PushPolicy { pusher: who, branches: p };
+        let tags = TagPolicy { default_branch: p.default_branch.clone(), rules: Vec::new() };
+        let policy = PushPolicy { pusher: who, branches: p, tags };
         prop_assert_eq!(PushPolicy::decode(&policy.encode().expect("encodes")), Ok(policy));
     }
 }

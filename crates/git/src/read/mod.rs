@@ -20,7 +20,7 @@ pub use commit::{CommitInfo, commit, commits, count_commits};
 pub(crate) use commit::{MAX_COMMIT_SIZE, parse_commit};
 pub use diff::{MAX_PATCH, Patch, commit_patch, compare};
 pub use history::last_commits;
-pub use refs::{Branch, Tag, branch, branches, ref_names, tag, tags};
+pub use refs::{Branch, Tag, branch, branches, branches_containing, ref_names, tag, tags};
 pub use snapshot::{MAX_SNAPSHOT_PATHS, MAX_YAML_BYTES, MAX_YAML_FILES, Snapshot};
 pub use tree::{EntryKind, FileBlob, TreeEntry, file, tree};
 

@@ -70,6 +70,18 @@ async fn find_ref(repo: &Path, full_name: &str) -> Result<Option<RefLine>> {
     Ok(list_refs(repo, full_name).await?.into_iter().find(|r| r.name == full_name))
 }
 
+/// The short names of the branches whose history contains commit `oid` (a full object id),
+/// sorted by name.
+pub async fn branches_containing(repo: &Path, oid: &str) -> Result<Vec<String>> {
+    if !matches!(oid.len(), 40 | 64) || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidRef(oid.chars().take(80).collect()));
+    }
+    let mut cmd = git_in(repo);
+    cmd.args(["for-each-ref", "--format=%(refname)", "--contains", oid, "--", "refs/heads/"]);
+    let out = run_ok(cmd, MAX_LISTING).await?;
+    Ok(String::from_utf8_lossy(&out).lines().filter_map(|l| l.strip_prefix("refs/heads/")).map(str::to_owned).collect())
+}
+
 /// The short names of every branch and tag (one `for-each-ref`, no object read): what a page
 /// address like `/-/tree/feature/x/src` is split against.
 pub async fn ref_names(repo: &Path) -> Result<Vec<String>> {

@@ -3,6 +3,7 @@
 mod archive;
 pub(crate) mod artifact_download;
 mod audit_events;
+mod commit_statuses;
 mod file_writes;
 mod groups;
 mod keys;
@@ -11,6 +12,7 @@ mod pipelines;
 mod pools;
 mod projects;
 mod protected_branches;
+mod protected_tags;
 mod repository;
 mod repository_diffs;
 mod repository_writes;
@@ -54,6 +56,8 @@ pub fn routes() -> Router<AppState> {
         .merge(pools::routes())
         .merge(variables::routes())
         .merge(protected_branches::routes())
+        .merge(protected_tags::routes())
+        .merge(commit_statuses::routes())
         .fallback(|| async { ApiError(AppError::NotFound("Route")) })
 }
 

@@ -7,12 +7,14 @@ use autogit_core::AccessLevel;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+mod commit_statuses;
 mod diffs;
 mod pipelines;
 mod protected_branches;
 mod repository;
 mod runners;
 mod variables;
+pub use commit_statuses::*;
 pub use diffs::*;
 pub use pipelines::*;
 pub use protected_branches::*;

@@ -1,7 +1,8 @@
-//! JSON shape of a protected branch, as GitLab's `/projects/:id/protected_branches` returns it
+//! JSON shapes of protected branches and tags, as GitLab's `/projects/:id/protected_branches` and
+//! `/protected_tags` return them
 //! (Community Edition fields: no user or group access entries).
 
-use autogit_app::store::{ProtectedBranch, RefAccess};
+use autogit_app::store::{ProtectedBranch, ProtectedTag, RefAccess};
 use serde_json::{Value, json};
 
 fn access(a: &RefAccess, push: bool) -> Value {
@@ -24,5 +25,13 @@ pub fn protected_branch(b: &ProtectedBranch) -> Value {
         "push_access_levels": b.push_access_levels.iter().map(|a| access(a, true)).collect::<Vec<_>>(),
         "merge_access_levels": b.merge_access_levels.iter().map(|a| access(a, false)).collect::<Vec<_>>(),
         "allow_force_push": b.allow_force_push,
+    })
+}
+
+/// GitLab's `/projects/:id/protected_tags` entry.
+pub fn protected_tag(t: &ProtectedTag) -> Value {
+    json!({
+        "name": t.name,
+        "create_access_levels": t.create_access_levels.iter().map(|a| access(a, false)).collect::<Vec<_>>(),
     })
 }

@@ -56,6 +56,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "admin_runner.html",
     // Settings (project/settings.rs).
     "settings_general.html",
+    "settings_repository.html",
     "settings_ci.html",
     "members.html",
     "group_settings.html",

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use autogit_core::AccessLevel;
 
 use super::{CiVariable, Pipeline};
-use crate::{Namespace, PipelineId, Project, ProjectId, ProtectedBranch, Result, User, UserId};
+use crate::{Namespace, PipelineId, Project, ProjectId, ProtectedBranch, ProtectedTag, Result, User, UserId};
 
 /// The CI/CD settings of a project as seen by one user.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,8 @@ pub struct CiSettings {
     pub namespaces: Vec<Namespace>,
     /// The project's protected-branch rules, by id ([`crate::ProtectedBranchStore::list_protected_branches`]).
     pub protected_branches: Vec<ProtectedBranch>,
+    /// The project's protected-tag rules, by id ([`crate::ProtectedTagStore::list_protected_tags`]).
+    pub protected_tags: Vec<ProtectedTag>,
     /// The user's roles that apply to the project, highest first, each once
     /// ([`crate::MemberStore::applicable_levels`]); empty without a user.
     pub user_levels: Vec<AccessLevel>,
@@ -30,7 +32,7 @@ pub struct CiSettings {
 }
 
 /// A number that grows with every committed change to what a [`JobContext`] holds: users,
-/// namespaces, projects, members, protected branches with their levels, CI/CD variables, and a
+/// namespaces, projects, members, protected branches and tags with their levels, CI/CD variables, and a
 /// pipeline's variables (re-sealed by a key rotation). The other parts of a pipeline in the
 /// context (ref, commit, source, creation time) never change once it is stored, and its user
 /// changes only when that user is deleted.

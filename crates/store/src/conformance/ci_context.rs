@@ -48,6 +48,7 @@ async fn expected_settings(cx: &Cx<'_>, project: &Project, user: Option<&User>) 
     CiSettings {
         namespaces,
         protected_branches: ok(s.list_protected_branches(project.id, Page::ALL).await, "list").items,
+        protected_tags: ok(s.list_protected_tags(project.id, Page::ALL).await, "list").items,
         user_levels: level_set(user_levels),
         variables,
     }
@@ -87,10 +88,17 @@ pub(super) async fn ci_context_reads(cx: &Cx<'_>) {
     ok(s.protect_branch(&rule(p.id, "release/*", vec![NoOne], vec![])).await, "protect");
     ok(s.protect_branch(&rule(p.id, "bare", vec![], vec![])).await, "protect: a rule without levels");
     ok(s.protect_branch(&rule(sibling.id, "main", vec![Developer], vec![])).await, "protect");
+    for (project, name, create) in
+        [(p.id, "v*", vec![Maintainer, Developer]), (p.id, "x", vec![]), (sibling.id, "v*", vec![])]
+    {
+        let tag = NewProtectedTag { project_id: project, name: name.into(), create_access_levels: create };
+        ok(s.protect_tag(&tag).await, "protect_tag");
+    }
 
     let want = expected_settings(cx, &p, Some(&dev)).await;
     assert_eq!(want.variables.len(), 5, "context: the fixture's variables (two groups and the project)");
     assert_eq!(want.protected_branches.len(), 3, "context: the fixture's rules");
+    assert_eq!(want.protected_tags.len(), 2, "context: the fixture's tag rules");
     // The settings part of `project_context`, as a set of levels.
     let settings_of = |c: Option<ProjectContext>| c.map(|c| as_set(c.settings));
     let got = ok(s.project_context(p.id, Some(dev.id)).await, "project_context");
@@ -162,7 +170,7 @@ pub(super) async fn ci_context_generation(cx: &Cx<'_>) {
     let group = cx.group("cgg", None, Visibility::Public).await;
     let p = cx.project(&group, "cgp", Visibility::Public, None).await;
     let r = runner(cx, RunnerScope::Project(p.id), &[]).await;
-    let specs: Vec<NewJob> = (0..12).map(|i| new_job(&format!("j{i}"), 0, JobStatus::Pending)).collect();
+    let specs: Vec<NewJob> = (0..16).map(|i| new_job(&format!("j{i}"), 0, JobStatus::Pending)).collect();
     let (pipeline, jobs) = pipeline_with(cx, &p, "main", &specs, 180).await;
     let mut next = jobs.iter();
 
@@ -191,6 +199,9 @@ pub(super) async fn ci_context_generation(cx: &Cx<'_>) {
     grows!("a project variable is deleted", s.delete_variable(VariableOwner::Project(p.id), "PK", None));
     grows!("a branch is protected", s.protect_branch(&rule(p.id, "main", vec![Maintainer], vec![])));
     grows!("a branch is unprotected", s.unprotect_branch(p.id, "main"));
+    let tag = NewProtectedTag { project_id: p.id, name: "v*".into(), create_access_levels: vec![Maintainer] };
+    grows!("a tag is protected", s.protect_tag(&tag));
+    grows!("a tag is unprotected", s.unprotect_tag(p.id, "v*"));
     grows!("a user changes", s.set_password_hash(dev.id, "changed"));
     let sub = new_group(&cx.name("cgs"), Some(group.id), Visibility::Public);
     grows!("a group is created", s.create_group(&sub, None, cx.at(184)));

@@ -41,6 +41,7 @@ mod ci_scheduled;
 mod ci_trace_archives;
 mod ci_variables;
 mod ci_words;
+mod commit_statuses;
 mod external_identities;
 pub mod failure_counter;
 mod groups;
@@ -64,6 +65,7 @@ use ci_scheduled::*;
 use ci_trace_archives::*;
 use ci_variables::*;
 use ci_words::*;
+use commit_statuses::*;
 use groups::*;
 use identity::*;
 use lists::*;
@@ -158,6 +160,8 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     ci_gpu_allocations(&cx).await;
     ci_hardware_cascades(&cx).await;
     protected_branches_crud(&cx).await;
+    protected_tags_crud(&cx).await;
+    commit_statuses(&cx).await;
     protected_default_branch_of_new_projects(&cx).await;
 }
 

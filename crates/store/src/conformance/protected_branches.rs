@@ -128,3 +128,41 @@ pub(super) async fn protected_default_branch_of_new_projects(cx: &Cx<'_>) {
     assert_eq!(ok(s.list_protected_branches(p.id, Page::ALL).await, "list").total, 0, "protected: nothing to protect");
     expect_conflict(s.create_project(&new, None, cx.at(2)).await, "path", "protected: a path clash still conflicts");
 }
+
+pub(super) async fn protected_tags_crud(cx: &Cx<'_>) {
+    let s = cx.store;
+    let g = cx.group("pt", None, Visibility::Public).await;
+    let p = cx.project(&g, "pt", Visibility::Public, None).await;
+    let other = cx.project(&g, "pto", Visibility::Public, None).await;
+    assert_eq!(ok(s.list_protected_tags(p.id, Page::ALL).await, "list").total, 0, "tags: none by default");
+    let rule = |project_id, name: &str, create| NewProtectedTag {
+        project_id,
+        name: name.to_string(),
+        create_access_levels: create,
+    };
+
+    let v = ok(s.protect_tag(&rule(p.id, "v*", vec![Developer, Maintainer])).await, "protect_tag");
+    assert_eq!((v.project_id, v.name.as_str()), (p.id, "v*"), "tags: create returns what was given");
+    assert_eq!(levels(&v.create_access_levels), vec![Developer, Maintainer], "tags: levels in order");
+    assert_ne!(v.create_access_levels[0].id, v.create_access_levels[1].id, "tags: a level has its own id");
+    expect_conflict(s.protect_tag(&rule(p.id, "v*", vec![])).await, "name", "tags: duplicate name");
+    let upper = ok(s.protect_tag(&rule(p.id, "V*", vec![NoOne])).await, "tags: names are case-sensitive");
+    let bare = ok(s.protect_tag(&rule(p.id, "frozen", vec![])).await, "tags: no levels");
+    assert!(bare.create_access_levels.is_empty(), "tags: empty list");
+    let elsewhere = ok(s.protect_tag(&rule(other.id, "v*", vec![Maintainer])).await, "tags: other project");
+    expect_invalid(s.protect_tag(&rule(ProjectId::new(MISSING), "v*", vec![])).await, "tags: missing project");
+
+    let listed = ok(s.list_protected_tags(p.id, Page::ALL).await, "list_protected_tags");
+    assert_eq!(listed, Listed { items: vec![v.clone(), upper.clone(), bare.clone()], total: 3 }, "tags: by id");
+    let page = ok(s.list_protected_tags(p.id, Page { offset: 1, limit: 1 }).await, "list paged");
+    assert_eq!(page, Listed { items: vec![upper.clone()], total: 3 }, "tags: paging keeps the total");
+    assert_eq!(ok(s.protected_tag(p.id, "v*").await, "protected_tag"), Some(v.clone()), "tags: by name");
+    assert_eq!(ok(s.protected_tag(p.id, "v1").await, "protected_tag"), None, "tags: a wildcard is no name");
+
+    ok(s.unprotect_tag(p.id, "v*").await, "unprotect_tag");
+    assert_eq!(ok(s.protected_tag(p.id, "v*").await, "protected_tag"), None, "tags: gone");
+    expect_not_found(s.unprotect_tag(p.id, "v*").await, "tags: unprotect twice");
+    assert_eq!(ok(s.protected_tag(other.id, "v*").await, "protected_tag"), Some(elsewhere), "tags: others kept");
+    ok(s.delete_project(p.id).await, "delete_project");
+    assert_eq!(ok(s.list_protected_tags(p.id, Page::ALL).await, "list").total, 0, "tags: cascade");
+}

@@ -107,13 +107,32 @@ pub(super) async fn commit(s: &AppState, browser: &Browser, p: &Proj, tail: &str
         // Guests of some projects may read code but not pipelines.
         Err(_) => Vec::new(),
     };
+    let statuses = external_statuses(s, p, &info.id).await;
     let body = info.message.split_once('\n').map(|(_, rest)| rest.trim().to_string()).unwrap_or_default();
     let ctx = context! {
         ..p.ctx(browser, &info.title, "commits"),
-        ..context! { commit => val(&commit_view(&info)), body => body, pipelines => pipelines },
+        ..context! { commit => val(&commit_view(&info)), body => body, pipelines => pipelines, statuses => statuses },
         ..diff_ctx(p, &patch, &info.id)
     };
     Page::render(StatusCode::OK, "commit.html", ctx)
+}
+
+/// The external statuses of a commit (the newest of each ref and name), as the commit page lists
+/// them beside the pipelines; a link only for the `http`/`https` URLs the API accepts.
+async fn external_statuses(s: &AppState, p: &Proj, sha: &str) -> Vec<minijinja::Value> {
+    let filter = autogit_app::store::CommitStatusFilter::default();
+    let window = autogit_app::store::Page { offset: 0, limit: 50 };
+    match s.app.commit_statuses(&p.who, &p.project.id.to_string(), sha, &filter, window).await {
+        Ok((_, listed)) => listed
+            .items
+            .iter()
+            .map(|(c, _)| {
+                context! { name => &c.key.name, ref_name => &c.key.ref_name, status => c.status.as_str(),
+                description => &c.description, href => &c.target_url }
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// `/-/branches`.

@@ -1,6 +1,7 @@
 //! A project's settings pages, at GitLab's addresses: `/-/settings/general` (name, description,
-//! visibility, default branch, CI configuration path), `/-/settings/ci_cd` (CI/CD variables)
-//! and `/-/project_members`, with the POSTs of their forms. The variables and members sections
+//! visibility, default branch, CI configuration path), `/-/settings/repository` (protected
+//! branches and tags), `/-/settings/ci_cd` (CI/CD variables) and `/-/project_members`, with the
+//! POSTs of their forms. The variables and members sections
 //! are the ones groups have too (`web::group_settings`).
 //!
 //! # Who is trusted
@@ -9,6 +10,7 @@
 //! see is a `404` already. Every change is decided again by the use-case the API uses.
 
 mod general;
+mod repository;
 
 use super::{Params, Proj};
 use crate::state::AppState;
@@ -28,6 +30,7 @@ pub(super) async fn get(s: &AppState, browser: &Browser, p: &Proj, rest: &str, q
     match rest.trim_end_matches('/') {
         "settings" => Page::redirect(&format!("{}/-/settings/general", p.base)),
         "settings/general" => general::page(s, browser, None, p, None, notice).await,
+        "settings/repository" => repository::page(s, browser, None, p, None, notice).await,
         "settings/ci_cd" => section_page(s, browser, None, p, Section::Variables, None, notice).await,
         "project_members" => section_page(s, browser, None, p, Section::Members, None, notice).await,
         _ => Page::not_found(),
@@ -58,6 +61,9 @@ pub(super) async fn post(
     if rest == "settings/general" {
         return general::post(s, &browser, chrome, &p, form).await;
     }
+    if let Some(what) = rest.strip_prefix("settings/repository/") {
+        return repository::post(s, &browser, chrome, &p, what, form).await.unwrap_or_else(Page::not_found);
+    }
     let subject = Subject::project(&p.project);
     match shared::post_section(s, who, &subject, rest, form).await {
         None => Page::not_found(),
@@ -77,6 +83,7 @@ fn page_ctx(browser: &Browser, chrome: Option<Value>, p: &Proj, title: &str, cur
     let b = &p.base;
     let nav = vec![
         context! { id => "general", label => "General", href => format!("{b}/-/settings/general") },
+        context! { id => "repository", label => "Repository", href => format!("{b}/-/settings/repository") },
         context! { id => "ci_cd", label => "CI/CD variables", href => format!("{b}/-/settings/ci_cd") },
         context! { id => "members", label => "Members", href => format!("{b}/-/project_members") },
     ];
