@@ -20,6 +20,7 @@ pub const APP_NON_USE_CASES: &[&str] = &[
     "with_sessions",
     "with_sso",
     "with_oidc_providers",
+    "with_webhooks",
     "oidc_providers",
     "with_secrets",
     "system",

@@ -66,6 +66,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     // OpenID Connect: an outbound adapter of the app's identity-provider port (it implements the
     // app's trait, so it sits beside the faces; it reaches no store).
     ("autogit-oidc", &["autogit-app"]),
+    // Webhook delivery: an outbound adapter of the app's hook transport port (reqwest, with the
+    // core's address check at connect time); it reaches no store.
+    ("autogit-webhook-client", &["autogit-core", "autogit-app"]),
     // Roots.
     (
         "autogit",
@@ -80,6 +83,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "autogit-http",
             "autogit-ssh",
             "autogit-oidc",
+            "autogit-webhook-client",
             "autogit-protocol",
             "autogit-agent",
             "autogit-gpu",

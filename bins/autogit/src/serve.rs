@@ -3,14 +3,17 @@
 use crate::{autoscaler, builtin_runner, setup};
 use anyhow::{Context, Result};
 use autogit_app::ci::CiSettings;
+use autogit_app::webhooks::WebhookSettings;
 use autogit_app::{App, PushSettings};
 use autogit_config::Config;
 use autogit_git::hooks::ServerHooks;
 use autogit_http::{AppState, ConnectionSettings, HttpConfig, MetricsAccess, ProxyAuth, Tls};
+use autogit_webhook_client::HttpHookTransport;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -49,14 +52,15 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
         config.external_url.trim_end_matches('/').to_string()
     };
     let shutdown = CancellationToken::new();
-    let ssh = crate::ssh::start(&app, &config, &external_url, shutdown.clone()).await?;
+    let ssh_bound = crate::ssh::bind(&config, &external_url)?;
+    let ssh_clone_base = ssh_bound.as_ref().map(|b| b.clone_base.clone());
     let http = HttpConfig {
         external_url: external_url.clone(),
         max_push_bytes: config.git.max_push_bytes,
         max_fetch_request_bytes: config.git.max_fetch_request_bytes,
         connections: connection_settings(&config, tls.clone()),
         metrics_access: MetricsAccess::new(&config.metrics.allowed_networks()?, config.metrics.token.expose()),
-        ssh_clone_base: ssh.as_ref().map(|s| s.clone_base.clone()),
+        ssh_clone_base: ssh_clone_base.clone(),
         proxy_auth: proxy_auth(&config)?,
         refuse_runner_api: config.tls.require_runner_certificates,
     };
@@ -64,7 +68,10 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     let app = app
         .with_ci_settings(ci_settings(&config, &external_url))
         .with_push_settings(push_settings(&config))
-        .with_oidc_providers(crate::oidc::providers(&config, &external_url)?);
+        .with_oidc_providers(crate::oidc::providers(&config, &external_url)?)
+        .with_webhooks(Arc::new(HttpHookTransport::new()), webhook_settings(&config, &external_url, ssh_clone_base));
+    // Served with the finished application: SSH pushes settle as HTTP pushes do.
+    let ssh = ssh_bound.map(|b| crate::ssh::start(b, &app, shutdown.clone())).transpose()?;
     // Before serving: every push acknowledged before a crash gets its events and pipelines —
     // once the crashed server's own git processes have finished applying them.
     wait_for_orphaned_pushes(app.system().repository_root()).await;
@@ -73,6 +80,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> Res
     let ci = app.clone();
     let ci_stop = shutdown.clone();
     let housekeeping = tokio::spawn(async move { ci.system().run_ci(ci_stop).await });
+    let hooks_app = app.clone();
+    let hooks_stop = shutdown.clone();
+    tokio::spawn(async move { hooks_app.system().run_hook_deliveries(hooks_stop).await });
     println!("AutoGit listening on {scheme}://{addr} (external URL {external_url})");
     let runner_addr = match &tls {
         None => addr,
@@ -247,6 +257,15 @@ fn connection_settings(config: &Config, tls: Option<std::sync::Arc<Tls>>) -> Con
         max_connections: usize::try_from(h.max_connections).unwrap_or(usize::MAX),
         max_connections_per_address: usize::try_from(h.max_connections_per_address).unwrap_or(usize::MAX),
         shutdown_timeout: Duration::from_secs(h.shutdown_timeout_seconds),
+    }
+}
+
+fn webhook_settings(config: &Config, external_url: &str, ssh_clone_base: Option<String>) -> WebhookSettings {
+    WebhookSettings {
+        instance_url: external_url.to_string(),
+        ssh_clone_base,
+        timeout: Duration::from_secs(config.webhooks.timeout_seconds),
+        backoff_unit: Duration::from_secs(config.webhooks.backoff_seconds),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Starts `autogit serve`'s SSH server when `[ssh] listen` is set: binds, reads or creates the
-//! host key in `<data_dir>/ssh/`, and names the clone URLs' prefix.
+//! `autogit serve`'s SSH server when `[ssh] listen` is set: [`bind`] binds, reads or creates the
+//! host key in `<data_dir>/ssh/` and names the clone URLs' prefix; [`start`] serves.
 
 use anyhow::{Context, Result};
 use autogit_app::App;
@@ -9,18 +9,22 @@ use std::io::Write;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The SSH server started, and the prefix of SSH clone URLs.
+/// The SSH server started.
 pub struct Started {
-    pub clone_base: String,
     pub task: tokio::task::JoinHandle<()>,
 }
 
-pub async fn start(
-    app: &App,
-    config: &Config,
-    external_url: &str,
-    shutdown: CancellationToken,
-) -> Result<Option<Started>> {
+/// The SSH port bound and its host key read, not serving yet: the clone URLs' prefix is known
+/// before the application that serves it is finished (its hooks name SSH clone URLs).
+pub struct Bound {
+    pub clone_base: String,
+    listener: tokio::net::TcpListener,
+    key: autogit_ssh::PrivateKey,
+    settings: SshSettings,
+}
+
+/// Binds `[ssh] listen`; `None` when SSH is not served.
+pub fn bind(config: &Config, external_url: &str) -> Result<Option<Bound>> {
     let s = &config.ssh;
     if s.listen.is_empty() {
         return Ok(None);
@@ -36,12 +40,19 @@ pub async fn start(
         max_connections_per_address: usize::try_from(s.max_connections_per_address).unwrap_or(usize::MAX),
         timeout: Duration::from_secs(s.timeout_seconds),
     };
-    let task = tokio::spawn(autogit_ssh::serve(listener, app.clone(), key, settings, shutdown));
+    Ok(Some(Bound { clone_base, listener, key, settings }))
+}
+
+/// Serves SSH on the bound port with the finished application.
+pub fn start(bound: Bound, app: &App, shutdown: CancellationToken) -> Result<Started> {
+    let addr = bound.listener.local_addr()?;
+    let clone_base = &bound.clone_base;
+    let task = tokio::spawn(autogit_ssh::serve(bound.listener, app.clone(), bound.key, bound.settings, shutdown));
     // Printed (not only logged) so that scripts and tests find the port of `:0`.
     println!("SSH server on {addr} (clone URLs {clone_base}<namespace>/<project>.git)");
     std::io::stdout().flush().ok();
     tracing::info!(%addr, "ssh listening");
-    Ok(Some(Started { clone_base, task }))
+    Ok(Started { task })
 }
 
 /// The host of a URL (`http://git.example.com:8080/x` → `git.example.com`, IPv6 in brackets).

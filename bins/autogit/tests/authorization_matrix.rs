@@ -360,3 +360,71 @@ fn identity_routes() {
     assert!(failures.is_empty(), "identity route mismatches:\n{}", failures.join("\n"));
     assert!(root.signed_in(), "no refused request ended the session");
 }
+
+/// Project hooks (`/projects/:id/hooks[/:hook_id[/events|/test/:trigger]]`) are for maintainers
+/// and up; `/application/settings` for administrators. A project the caller may not see is 404.
+#[test]
+fn hook_and_settings_routes() {
+    let s = Server::start();
+    let g = s.post("/groups", &s.root_token, &[("name", "H"), ("path", "h"), ("visibility", "public")]);
+    let roles = [("guest", 10), ("reporter", 20), ("developer", 30), ("maintainer", 40), ("owner", 50)];
+    let tokens: Vec<(i64, String)> = roles.iter().map(|(name, _)| s.user(&format!("wh-{name}"), "api")).collect();
+    let (_, norole) = s.user("wh-norole", "api");
+    let mut hooks = Vec::new();
+    for vis in ["private", "public"] {
+        let p = s.post(
+            "/projects",
+            &s.root_token,
+            &[("name", vis), ("namespace_id", &g["id"].to_string()), ("visibility", vis)],
+        );
+        for ((_, level), (uid, _)) in roles.iter().zip(&tokens) {
+            let form = [("user_id", uid.to_string()), ("access_level", level.to_string())];
+            s.req(Method::POST, &format!("/projects/{}/members", p["id"]), &s.root_token)
+                .form(&form)
+                .send()
+                .expect("member");
+        }
+        let hook =
+            s.post(&format!("/projects/{}/hooks", p["id"]), &s.root_token, &[("url", "https://hooks.example.com/x")]);
+        hooks.push((vis, hook["id"].as_i64().expect("hook id")));
+    }
+    let mut failures = Vec::new();
+    let actors = ["anonymous", "norole", "guest", "reporter", "developer", "maintainer", "owner", "admin"];
+    for (vis, hook) in &hooks {
+        for actor in actors {
+            let token = match actor {
+                "anonymous" => String::new(),
+                "norole" => norole.clone(),
+                "admin" => s.root_token.clone(),
+                role => tokens[roles.iter().position(|(n, _)| *n == role).expect("role")].1.clone(),
+            };
+            let base = format!("/projects/h%2F{vis}/hooks");
+            let statuses = [
+                s.req(Method::GET, &base, &token).send().expect("list").status().as_u16(),
+                s.req(Method::GET, &format!("{base}/{hook}"), &token).send().expect("show").status().as_u16(),
+                s.req(Method::GET, &format!("{base}/{hook}/events"), &token).send().expect("events").status().as_u16(),
+                s.req(Method::POST, &base, &token)
+                    .form(&[("url", "https://hooks.example.com/new")])
+                    .send()
+                    .expect("create")
+                    .status()
+                    .as_u16(),
+            ];
+            let want = matches!(actor, "maintainer" | "owner" | "admin");
+            if statuses.iter().any(|st| allowed(*st) != want) {
+                failures.push(format!("{actor} on {vis}: want {want}, got {statuses:?}"));
+            }
+            let hidden = *vis == "private" && matches!(actor, "anonymous" | "norole");
+            if hidden && statuses.iter().any(|st| ![401, 404].contains(st)) {
+                failures.push(format!("{actor} on {vis}: a hidden project answered {statuses:?}"));
+            }
+            if *vis == "public" {
+                let settings = s.req(Method::GET, "/application/settings", &token).send().expect("settings").status();
+                if allowed(settings.as_u16()) != (actor == "admin") {
+                    failures.push(format!("{actor}: /application/settings answered {settings}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "hook authorization mismatches:\n{}", failures.join("\n"));
+}

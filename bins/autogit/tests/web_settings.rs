@@ -482,7 +482,9 @@ fn every_settings_form_needs_the_csrf_token() {
     let w = World::build(Backend::Sqlite);
     let mut alice = signed_in(&w.s, "alice");
     let token = alice.get("/").csrf();
-    let posts: [(&str, Vec<(&str, &str)>); 13] = [
+    let posts: [(&str, Vec<(&str, &str)>); 15] = [
+        ("/acme/app/-/hooks", vec![("url", "https://hooks.example.com/x")]),
+        ("/acme/app/-/hooks/1/delete", vec![]),
         ("/acme/app/-/settings/general", vec![("name", "x"), ("visibility", "public")]),
         ("/acme/app/-/settings/repository/protected_branches", vec![("name", "x")]),
         ("/acme/app/-/settings/repository/protected_branches/delete", vec![("name", "main")]),
@@ -515,6 +517,7 @@ fn every_settings_form_needs_the_csrf_token() {
     assert_eq!(w.api(&format!("/projects/{pid}/members/{}", w.id("dave")), "alice").0, 404);
     let branches = w.api(&format!("/projects/{pid}/protected_branches"), "alice").1;
     assert_eq!(branches.as_array().map(Vec::len), Some(1), "only main stays protected: {branches}");
+    assert_eq!(w.api(&format!("/projects/{pid}/hooks"), "alice").1, serde_json::json!([]), "no hook added");
     assert_eq!(w.api(&format!("/projects/{pid}/protected_tags"), "alice").1, serde_json::json!([]));
 }
 
@@ -585,4 +588,66 @@ fn protected_branches_and_tags_are_managed_from_the_repository_settings() {
         let gone = post(&mut bob, "protected_tags/delete", &[("name", "v*")]);
         assert_eq!(gone.status, 404, "unprotecting twice: {}", gone.body);
     });
+}
+
+/// Settings → Webhooks: a maintainer adds a hook (a refused URL is shown on the form with what was
+/// entered), tests it against a real receiver, reads its deliveries and re-sends one, then deletes
+/// it; the token never reaches a page; a developer sees no page. Checked through the API.
+#[test]
+fn webhooks_are_managed_and_their_deliveries_read_from_the_settings() {
+    use common::hook_listener::HookListener;
+    let w = World::build(Backend::Sqlite);
+    let (s, pid) = (&w.s, w.project);
+    // A commit to test with, pushed before any hook exists.
+    let (_t, work) = common::work_repo(1);
+    common::git_ok(&work, &["push", "-q", &s.git_url("acme/app", w.token("alice")), "main"]);
+    let mut alice = signed_in(s, "alice");
+    let token = alice.get("/").csrf();
+    let post = |b: &mut Browser, to: &str, f: &[(&str, &str)]| {
+        let mut all = vec![("authenticity_token", token.as_str())];
+        all.extend_from_slice(f);
+        b.post(to, &all)
+    };
+    let listener = HookListener::start();
+    let url = listener.url("/hook");
+    let fields = [("url", url.as_str()), ("token", "page-t0ken-secret"), ("push_events", "true")];
+    let refused = post(&mut alice, "/acme/app/-/hooks", &fields);
+    assert_eq!(refused.status, 400, "a loopback receiver before an administrator allows it: {}", refused.body);
+    let port = format!("127.0.0.1:{}", listener.port);
+    assert!(refused.body.contains("is blocked") && refused.body.contains(&port), "{}", refused.body);
+    let settings = [("allow_local_requests_from_web_hooks_and_services", "true")];
+    let r = s.req(reqwest::Method::PUT, "/application/settings", &s.root_token).form(&settings).send();
+    assert_eq!(r.expect("settings").status(), 200);
+    let added = post(&mut alice, "/acme/app/-/hooks", &fields);
+    assert_eq!(
+        (added.status, added.location.as_deref()),
+        (302, Some("/acme/app/-/hooks?notice=added")),
+        "{}",
+        added.body
+    );
+    let (_, hooks) = w.api(&format!("/projects/{pid}/hooks"), "alice");
+    let id = hooks[0]["id"].as_i64().expect("hook id");
+    let list = page(&mut alice, "/acme/app/-/hooks");
+    assert!(list.body.contains(&port) && !list.body.contains("page-t0ken-secret"), "{}", list.body);
+
+    let tested = post(&mut alice, &format!("/acme/app/-/hooks/{id}/test"), &[]);
+    assert_eq!(tested.status, 302, "{}", tested.body);
+    let got = listener.next(std::time::Duration::from_secs(10)).expect("the test delivery");
+    assert_eq!(got.header("x-gitlab-token"), Some("page-t0ken-secret"));
+    let logs = page(&mut alice, &format!("/acme/app/-/hooks/{id}/hook_logs"));
+    assert!(logs.body.contains("delivered") && logs.body.contains("push_hooks"), "{}", logs.body);
+    assert!(!logs.body.contains("page-t0ken-secret"), "no token in the log page");
+    let (_, events) = w.api(&format!("/projects/{pid}/hooks/{id}/events"), "alice");
+    let first = events[0]["id"].as_i64().expect("event id");
+    let resent = post(&mut alice, &format!("/acme/app/-/hooks/{id}/hook_logs/{first}/retry"), &[]);
+    assert_eq!(resent.status, 302);
+    assert!(listener.next(std::time::Duration::from_secs(10)).is_some(), "the re-send arrives");
+
+    let mut carol = signed_in(s, "carol");
+    assert_eq!(carol.get("/acme/app/-/hooks").status, 404, "developers see no webhooks");
+    assert_eq!(carol.get(&format!("/acme/app/-/hooks/{id}/hook_logs")).status, 404);
+    let deleted = post(&mut alice, &format!("/acme/app/-/hooks/{id}/delete"), &[]);
+    assert_eq!((deleted.status, deleted.location.as_deref()), (302, Some("/acme/app/-/hooks?notice=deleted")));
+    assert_eq!(w.api(&format!("/projects/{pid}/hooks"), "alice").1, serde_json::json!([]));
+    assert_eq!(alice.get("/acme/app/-/hooks/nope/hook_logs").status, 404);
 }

@@ -44,6 +44,7 @@ mod sso;
 mod system;
 mod tokens;
 mod users;
+pub mod webhooks;
 
 pub use auth::memory_counter::MemoryFailureCounter;
 pub use auth::{Credentials, PasswordSettings, Principal};
@@ -105,6 +106,8 @@ pub struct App {
     live_pushes: push_record::LivePushes,
     /// The server's receive-pack hooks; pushes are refused without them (see `receive_hooks`).
     push_hooks: Option<Arc<ServerHooks>>,
+    /// Hook delivery (none until `with_webhooks`: then pushes enqueue nothing).
+    webhooks: Option<Arc<webhooks::WebhookRuntime>>,
 }
 
 /// Failed sign-ins an [`App`] built by [`App::new`] remembers (accounts and addresses together).
@@ -133,6 +136,7 @@ impl App {
             push: Arc::new(PushSettings::default()),
             live_pushes: push_record::LivePushes::default(),
             push_hooks: None,
+            webhooks: None,
         }
     }
 

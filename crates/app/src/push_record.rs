@@ -134,6 +134,9 @@ impl App {
             }
         }
         if record.state == PushRecordState::Recorded {
+            // Before the pipelines, so that a pass that fails there has enqueued them already;
+            // enqueueing again is a no-op (keyed by record and update).
+            self.enqueue_push_hooks(&record).await?;
             self.pipelines_for_record(&record).await?;
             if !self.store.finish_push_record(record.id, self.clock.now()).await? {
                 return Ok(Settled::Pending);

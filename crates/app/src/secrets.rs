@@ -8,7 +8,7 @@
 //! [`Secrets`]; a [`KeyringSource`] lets a running server pick up a rotation done meanwhile by
 //! `autogit admin rotate-key`. A new secret column gets a binding function like
 //! [`variable_binding`] and its own walk in [`System::reseal_secrets`] (pipeline variables:
-//! `pipeline_secrets`).
+//! `pipeline_secrets`; hook URLs and tokens: `webhooks::secrets`).
 
 use crate::{App, AppError, Result, System};
 use autogit_secrets::{Binding, KeyId, Keyring, OpenError, Sealed, is_sealed};
@@ -318,6 +318,7 @@ impl System<'_> {
             }
         }
         self.reseal_pipeline_variables(check_only, &mut pass).await?;
+        self.reseal_hook_secrets(check_only, &mut pass).await?;
         Ok(pass)
     }
 }

@@ -50,6 +50,11 @@ impl System<'_> {
         self.app.repos.root()
     }
 
+    /// The application clock's time (for answers that say whether something is due).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.app.clock.now()
+    }
+
     /// Whether any account exists yet (the server creates `root` on its first start).
     pub async fn has_users(&self) -> Result<bool> {
         Ok(self.store.count_users().await? > 0)

@@ -59,6 +59,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("AUTOGIT_SSH_MAX_CONNECTIONS", "ssh.max_connections"),
     ("AUTOGIT_SSH_MAX_CONNECTIONS_PER_ADDRESS", "ssh.max_connections_per_address"),
     ("AUTOGIT_SSH_TIMEOUT_SECONDS", "ssh.timeout_seconds"),
+    ("AUTOGIT_WEBHOOKS_TIMEOUT_SECONDS", "webhooks.timeout_seconds"),
+    ("AUTOGIT_WEBHOOKS_BACKOFF_SECONDS", "webhooks.backoff_seconds"),
     ("AUTOGIT_AUTH_PASSWORD_CHECKS", "auth.password_checks"),
     ("AUTOGIT_AUTH_PASSWORD_QUEUE", "auth.password_queue"),
     ("AUTOGIT_AUTH_PASSWORD_QUEUE_WAIT_MS", "auth.password_queue_wait_ms"),
@@ -108,6 +110,7 @@ fn kind_of(key: &str) -> Kind {
         || key.starts_with("http.")
         || key.starts_with("auth.")
         || key == "tls.reload_seconds"
+        || key.starts_with("webhooks.")
         || (key.starts_with("ssh.") && !matches!(key, "ssh.listen" | "ssh.external_host"))
     {
         Kind::Int

@@ -18,6 +18,7 @@ mod secret;
 mod secrets;
 mod ssh;
 mod tls;
+mod webhooks;
 
 pub use auth::{AuthConfig, LockoutConfig};
 pub use env::ENV_VARS;
@@ -31,6 +32,7 @@ pub use secret::Secret;
 pub use secrets::SecretsConfig;
 pub use ssh::SshConfig;
 pub use tls::TlsConfig;
+pub use webhooks::WebhooksConfig;
 
 use choice::config_choice;
 use serde::Deserialize;
@@ -63,6 +65,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub ssh: SshConfig,
     pub tls: TlsConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -186,6 +189,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             ssh: SshConfig::default(),
             tls: TlsConfig::default(),
+            webhooks: WebhooksConfig::default(),
             auth: AuthConfig::default(),
             secrets: SecretsConfig::default(),
         }
@@ -276,6 +280,7 @@ impl Config {
         self.metrics.validate()?;
         self.ssh.validate()?;
         self.tls.validate()?;
+        self.webhooks.validate()?;
         Ok(())
     }
 

@@ -19,6 +19,7 @@ pub mod runner_status;
 pub mod scope;
 pub mod ssh_command;
 pub mod visibility;
+pub mod webhook;
 
 pub use access::{Action, Actor, Decision};
 pub use id::{IdError, JobId, NamespaceId, PipelineId, ProjectId, RunnerId, UserId};

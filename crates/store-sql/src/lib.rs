@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod filter;
 mod hardware;
+mod hooks;
 mod identities;
 mod job_batches;
 mod job_rows;

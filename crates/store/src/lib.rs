@@ -24,6 +24,7 @@ mod ci;
 mod commit_statuses;
 mod error;
 pub mod failures;
+mod hooks;
 mod identities;
 mod protected;
 mod push_records;
@@ -40,6 +41,7 @@ pub use ci::*;
 pub use commit_statuses::*;
 pub use error::StoreError;
 pub use failures::FailureCounter;
+pub use hooks::*;
 pub use identities::{ExternalIdentity, ExternalIdentityStore};
 pub use protected::*;
 pub use push_records::*;
@@ -191,6 +193,8 @@ pub trait Store:
     + ProtectedBranchStore
     + ProtectedTagStore
     + CommitStatusStore
+    + HookStore
+    + SettingsStore
     + SessionStore
     + AuditStore
     + SshKeyStore
@@ -218,6 +222,8 @@ impl<
         + ProtectedBranchStore
         + ProtectedTagStore
         + CommitStatusStore
+        + HookStore
+        + SettingsStore
         + SessionStore
         + AuditStore
         + SshKeyStore

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod ci;
+pub mod hook_listener;
 pub mod job_api;
 pub mod web_fixture;
 pub mod webdriver;

@@ -6,6 +6,7 @@ mod audit_events;
 mod commit_statuses;
 mod file_writes;
 mod groups;
+mod hooks;
 mod keys;
 mod members;
 mod pipelines;
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .merge(protected_branches::routes())
         .merge(protected_tags::routes())
         .merge(commit_statuses::routes())
+        .merge(hooks::routes())
         .fallback(|| async { ApiError(AppError::NotFound("Route")) })
 }
 

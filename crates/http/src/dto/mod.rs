@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 mod commit_statuses;
 mod diffs;
+mod hooks;
 mod pipelines;
 mod protected_branches;
 mod repository;
@@ -16,6 +17,7 @@ mod runners;
 mod variables;
 pub use commit_statuses::*;
 pub use diffs::*;
+pub use hooks::*;
 pub use pipelines::*;
 pub use protected_branches::*;
 pub use repository::*;

@@ -57,6 +57,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     // Settings (project/settings.rs).
     "settings_general.html",
     "settings_repository.html",
+    "settings_hooks.html",
+    "hook_logs.html",
     "settings_ci.html",
     "members.html",
     "group_settings.html",

@@ -45,6 +45,7 @@ mod commit_statuses;
 mod external_identities;
 pub mod failure_counter;
 mod groups;
+mod hooks;
 mod identity;
 mod lists;
 mod members;
@@ -67,6 +68,7 @@ use ci_variables::*;
 use ci_words::*;
 use commit_statuses::*;
 use groups::*;
+use hooks::*;
 use identity::*;
 use lists::*;
 use members::*;
@@ -162,6 +164,7 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     protected_branches_crud(&cx).await;
     protected_tags_crud(&cx).await;
     commit_statuses(&cx).await;
+    hooks_and_deliveries(&cx).await;
     protected_default_branch_of_new_projects(&cx).await;
 }
 

@@ -104,7 +104,7 @@ pub(super) async fn get(
         "compare" => history::compare(&s, &browser, &p, tail, &q).await.into_response(),
         "pipelines" => ci::pipelines_get(&s, &browser, &p, tail, &q).await.into_response(),
         "jobs" => ci::jobs_get(&s, &browser, &p, tail, &q, &headers).await,
-        "settings" | "project_members" => settings::get(&s, &browser, &p, rest, &q).await.into_response(),
+        "settings" | "project_members" | "hooks" => settings::get(&s, &browser, &p, rest, &q).await.into_response(),
         _ => Page::not_found().into_response(),
     }
 }
@@ -116,7 +116,11 @@ pub(super) async fn post(
     CheckedForm { browser: _, who, fields }: CheckedForm,
 ) -> Page {
     let Some((project_path, rest)) = split(&path) else { return Page::not_found() };
-    if rest.starts_with("settings/") || rest.starts_with("project_members") {
+    if rest.starts_with("settings/")
+        || rest.starts_with("project_members")
+        || rest == "hooks"
+        || rest.starts_with("hooks/")
+    {
         return settings::post(&s, &who, project_path, rest, &fields).await;
     }
     ci::action(&s, &who, project_path, rest).await

@@ -1,7 +1,7 @@
 //! A project's settings pages, at GitLab's addresses: `/-/settings/general` (name, description,
 //! visibility, default branch, CI configuration path), `/-/settings/repository` (protected
-//! branches and tags), `/-/settings/ci_cd` (CI/CD variables) and `/-/project_members`, with the
-//! POSTs of their forms. The variables and members sections
+//! branches and tags), `/-/hooks` (webhooks and their deliveries), `/-/settings/ci_cd` (CI/CD
+//! variables) and `/-/project_members`, with the POSTs of their forms. The variables and members sections
 //! are the ones groups have too (`web::group_settings`).
 //!
 //! # Who is trusted
@@ -10,6 +10,7 @@
 //! see is a `404` already. Every change is decided again by the use-case the API uses.
 
 mod general;
+mod hooks;
 mod repository;
 
 use super::{Params, Proj};
@@ -31,9 +32,13 @@ pub(super) async fn get(s: &AppState, browser: &Browser, p: &Proj, rest: &str, q
         "settings" => Page::redirect(&format!("{}/-/settings/general", p.base)),
         "settings/general" => general::page(s, browser, None, p, None, notice).await,
         "settings/repository" => repository::page(s, browser, None, p, None, notice).await,
+        "hooks" => hooks::page(s, browser, None, p, None, notice).await,
         "settings/ci_cd" => section_page(s, browser, None, p, Section::Variables, None, notice).await,
         "project_members" => section_page(s, browser, None, p, Section::Members, None, notice).await,
-        _ => Page::not_found(),
+        other => match other.strip_prefix("hooks/").and_then(|t| t.strip_suffix("/hook_logs")).map(str::parse) {
+            Some(Ok(id)) => hooks::logs(s, browser, p, id, notice).await,
+            _ => Page::not_found(),
+        },
     }
 }
 
@@ -61,6 +66,9 @@ pub(super) async fn post(
     if rest == "settings/general" {
         return general::post(s, &browser, chrome, &p, form).await;
     }
+    if rest == "hooks" || rest.starts_with("hooks/") {
+        return hooks::post(s, &browser, chrome, &p, rest, form).await.unwrap_or_else(Page::not_found);
+    }
     if let Some(what) = rest.strip_prefix("settings/repository/") {
         return repository::post(s, &browser, chrome, &p, what, form).await.unwrap_or_else(Page::not_found);
     }
@@ -84,6 +92,7 @@ fn page_ctx(browser: &Browser, chrome: Option<Value>, p: &Proj, title: &str, cur
     let nav = vec![
         context! { id => "general", label => "General", href => format!("{b}/-/settings/general") },
         context! { id => "repository", label => "Repository", href => format!("{b}/-/settings/repository") },
+        context! { id => "hooks", label => "Webhooks", href => format!("{b}/-/hooks") },
         context! { id => "ci_cd", label => "CI/CD variables", href => format!("{b}/-/settings/ci_cd") },
         context! { id => "members", label => "Members", href => format!("{b}/-/project_members") },
     ];
