@@ -277,3 +277,37 @@ fn hook_secrets_are_sealed_and_follow_rotation() {
     let basic = got.header("authorization").expect("basic auth").trim_start_matches("Basic ").to_string();
     assert_eq!(basic, "Ym90OnVybC1wYTU1d29yZC03", "bot:url-pa55word-7");
 }
+
+/// A push over SSH settles exactly as one over HTTP: its hook delivery names the SSH clone URL.
+#[test]
+fn ssh_pushes_reach_hooks_too() {
+    use std::process::Command;
+    let s = Server::start_with(Backend::Sqlite, &[("AUTOGIT_SSH_LISTEN", "127.0.0.1:0")]);
+    allow_local(&s);
+    let (pid, _dev, maint) = s.team_project("viassh");
+    let listener = HookListener::start();
+    assert_eq!(
+        send(&s, Method::POST, &format!("/projects/{pid}/hooks"), &maint, &[("url", &listener.url("/"))]).0,
+        201
+    );
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("k");
+    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output();
+    assert!(made.expect("ssh-keygen").status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
+    assert_eq!(send(&s, Method::POST, "/user/keys", &maint, &[("title", "k"), ("key", public.trim())]).0, 201);
+    let port = s.ssh_addr.as_deref().expect("ssh").rsplit(':').next().expect("port").to_string();
+    let ssh = format!(
+        "ssh -p {port} -i {} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR",
+        key.display()
+    );
+    let (_t, work) = work_repo(1);
+    let url = format!("ssh://git@127.0.0.1:{port}/viassh/app.git");
+    let out =
+        Command::new("git").args(["push", "-q", &url, "main"]).current_dir(&work).env("GIT_SSH_COMMAND", &ssh).output();
+    let out = out.expect("git push over ssh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = next(&listener, "the SSH push").json();
+    assert_eq!(got["user_username"], "viassh-maint");
+    assert_eq!(got["project"]["git_ssh_url"], format!("ssh://git@127.0.0.1:{port}/viassh/app.git"));
+}
