@@ -223,3 +223,52 @@ async fn credentials_in_the_url_are_sent_as_basic_auth_and_never_shown() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An HTTPS receiver with a self-signed certificate for 127.0.0.1: refused while the hook verifies
+/// certificates (no request reaches it), delivered when `enable_ssl_verification` is off.
+#[tokio::test]
+async fn a_wrong_certificate_fails_unless_verification_is_off() {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let cert = params.self_signed(&key).expect("self-signed");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (l, port) = listener().await;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else { return };
+            // A refused handshake ends here; only a completed one reads a request.
+            let Ok(mut tls) = acceptor.accept(tcp).await else { continue };
+            let mut buf = vec![0u8; 4096];
+            let n = tls.read(&mut buf).await.unwrap_or(0);
+            if n > 0 {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+                let _ = tls.shutdown().await;
+            }
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}/hook");
+    let refused = post(request(&url, LOCAL)).await;
+    assert!(matches!(refused, Err(HookFailure::Network(_))), "{refused:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "nothing was sent over an unverified connection");
+    let unverified = HookRequest { verify_tls: false, ..request(&url, LOCAL) };
+    let answer = post(unverified).await.expect("delivered without verification");
+    assert_eq!(answer.status, 200);
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    server.abort();
+}
