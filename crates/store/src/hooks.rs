@@ -14,6 +14,7 @@
 
 use async_trait::async_trait;
 use autogit_core::ProjectId;
+use autogit_core::webhook::HookHealth;
 use chrono::{DateTime, Utc};
 
 use crate::{Listed, Page, Result};
@@ -31,6 +32,26 @@ pub struct StoredHookHealth {
     pub recent_failures: i32,
     pub disabled_until: Option<DateTime<Utc>>,
     pub permanently_disabled: bool,
+}
+
+impl StoredHookHealth {
+    /// As the pure decision reads it (times in Unix seconds).
+    pub fn health(&self) -> HookHealth {
+        HookHealth {
+            recent_failures: u32::try_from(self.recent_failures).unwrap_or(0),
+            disabled_until: self.disabled_until.map(|t| t.timestamp()),
+            permanently_disabled: self.permanently_disabled,
+        }
+    }
+
+    /// As the store keeps the pure decision's result.
+    pub fn of(h: HookHealth) -> StoredHookHealth {
+        StoredHookHealth {
+            recent_failures: i32::try_from(h.recent_failures).unwrap_or(i32::MAX),
+            disabled_until: h.disabled_until.and_then(|s| DateTime::from_timestamp(s, 0)),
+            permanently_disabled: h.permanently_disabled,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,13 +8,13 @@
 use super::payload::{push_payload, uuid4};
 use super::{HookFailure, HookRequest, HookTransport, ShownHook, WebhookRuntime};
 use crate::{App, AppError, Principal, Result, System};
-use autogit_core::webhook::{HookHealth, OutboundPolicy};
+use autogit_core::webhook::OutboundPolicy;
 use autogit_git::read;
 use autogit_store::{
     DeliveryAttempt, DeliveryState, HookDelivery, Listed, NewHookDelivery, Page, ProjectHook, PushPipelineState,
     PushRecordUpdate, StoredHookHealth,
 };
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,22 +31,6 @@ pub fn event_header(event: &str) -> &'static str {
     match event {
         "tag_push" => "Tag Push Hook",
         _ => "Push Hook",
-    }
-}
-
-fn health_of(h: &StoredHookHealth) -> HookHealth {
-    HookHealth {
-        recent_failures: u32::try_from(h.recent_failures).unwrap_or(0),
-        disabled_until: h.disabled_until.map(|t| t.timestamp()),
-        permanently_disabled: h.permanently_disabled,
-    }
-}
-
-fn stored(h: HookHealth) -> StoredHookHealth {
-    StoredHookHealth {
-        recent_failures: i32::try_from(h.recent_failures).unwrap_or(i32::MAX),
-        disabled_until: h.disabled_until.and_then(|s| Utc.timestamp_opt(s, 0).single()),
-        permanently_disabled: h.permanently_disabled,
     }
 }
 
@@ -99,14 +83,14 @@ impl App {
             }
             Err(e) => (false, None, json!({"error": e.to_string()}).to_string()),
         };
-        let health = health_of(&hook.health).after(ok, now.timestamp(), rt.backoff_unit_secs);
+        let health = hook.health.health().after(ok, now.timestamp(), rt.backoff_unit_secs);
         DeliveryAttempt {
             state: if ok { DeliveryState::Delivered } else { DeliveryState::Pending },
             response_status: status,
             response: Some(response),
             duration_ms,
             at: now,
-            health: stored(health),
+            health: StoredHookHealth::of(health),
         }
     }
 

@@ -181,9 +181,10 @@ impl App {
         req: HookSettings,
     ) -> Result<NewProjectHook> {
         let url = req.url.trim().to_string();
-        let url = match old {
+        let stored = old.map(|o| self.open_hook_url(o)).transpose()?;
+        let url = match stored {
             // The redacted URL an answer showed, sent back unchanged: keep the stored one.
-            Some(o) if url.is_empty() || url == redact_url(&self.open_hook_url(o)?) => self.open_hook_url(o)?,
+            Some(s) if url.is_empty() || url == redact_url(&s) => s,
             _ if url.is_empty() => return Err(AppError::Missing("url")),
             _ => url,
         };

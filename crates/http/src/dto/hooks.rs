@@ -9,11 +9,7 @@ use serde_json::{Value, json};
 
 pub fn hook(h: &ShownHook, now: DateTime<Utc>) -> Value {
     let r = &h.hook;
-    let health = autogit_core::webhook::HookHealth {
-        recent_failures: u32::try_from(r.health.recent_failures).unwrap_or(0),
-        disabled_until: r.health.disabled_until.map(|t| t.timestamp()),
-        permanently_disabled: r.health.permanently_disabled,
-    };
+    let health = r.health.health();
     json!({
         "id": r.id,
         "url": h.url,
